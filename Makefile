@@ -1,0 +1,152 @@
+# Makefile -- the one entry point of ctihub: build, test, run, bench, fuzz,
+# sanitizers.  Non-recursive; every variant builds in its own directory:
+#   make                 build/release  (-O2)
+#   make SAN=address,undefined   build/san  (ASan+UBSan, -O1)
+#   make FUZZ=1          build/fuzz     (clang, libFuzzer targets)
+# "make check" installs what is missing, builds and runs every test layer;
+# "make run" installs what is missing, builds and starts the hub on conf/.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+ifdef FUZZ
+B	:= build/fuzz
+CC	:= clang
+OPT	:= -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+else ifdef SAN
+B	:= build/san
+OPT	:= -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all
+else
+B	:= build/release
+OPT	:= -O2 -g
+SANFLAGS :=
+endif
+
+WARN	:= -std=c11 -Wall -Wextra -Werror -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
+	   -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wvla \
+	   -fno-common -fstack-protector-strong
+CPPFLAGS := -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Iinclude -MMD -MP
+CFLAGS	:= $(OPT) $(WARN) $(SANFLAGS) -pthread $(EXTRA_CFLAGS)
+LDFLAGS	:= $(SANFLAGS) -pthread
+
+PC	= $(shell pkg-config --libs $(1) 2>/dev/null)
+LIB_COMMON := $(call PC,openssl jansson) -llmdb -lm
+LIB_HUB	:= $(call PC,libevent libevent_openssl libevent_pthreads libcurl) \
+	   $(LIB_COMMON)
+
+ifneq ($(V),1)
+Q	:= @
+say	= @printf '  %-6s %s\n' $(1) $(2);
+else
+Q	:=
+say	=
+endif
+
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
+CLI_SRCS := $(CLI_ONLY) hub/runtime.c
+HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
+UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+
+LIB	:= $(B)/libctihub.a
+CTIHUBD	:= $(B)/ctihubd
+CTIHUB	:= $(B)/ctihub
+UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+FUZZERS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/tests/%)
+INTEG	:= $(B)/tests/integ_client
+BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
+
+obj	= $(patsubst %.c,$(B)/%.o,$(1))
+
+all: $(LIB) $(CTIHUBD) $(CTIHUB)
+tests: all $(UNITS) $(FUZZERS) $(INTEG)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(call obj,$(COMMON_SRCS))
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(CTIHUBD): $(call obj,$(HUBD_SRCS)) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+$(CTIHUB): $(call obj,$(CLI_SRCS)) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+$(B)/tests/t_%: $(B)/tests/unit/t_%.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
+
+ifdef FUZZ
+$(B)/tests/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_HUB)
+else
+$(B)/tests/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/standalone.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+endif
+
+INTEG_SRCS := $(sort $(wildcard tests/integ/*.c))
+$(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+$(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+# Debian packages the build, the tests and the benchmarks need.  Installed
+# only when missing, with apt-get (as root, or through sudo).
+DEB_PKGS := gcc make pkg-config libevent-dev libjansson-dev liblmdb-dev \
+	    libssl-dev libcurl4-openssl-dev libcmocka-dev openssl curl \
+	    python3 clang-format wrk lmdb-utils procps
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    s=; [ "$$(id -u)" = 0 ] || s=sudo; \
+	    $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	        $$missing || { $$s apt-get update -q && \
+	        $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	        $$missing; }; \
+	fi
+
+run: deps
+	$(MAKE) all
+	$(CTIHUBD) -c conf/ctihub.conf -d
+
+check: deps
+	$(MAKE) tests
+	tests/run.sh $(B)
+
+check-san: deps
+	$(MAKE) SAN=address,undefined tests
+	tests/run.sh build/san
+
+fuzz:
+	$(MAKE) FUZZ=1 $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/tests/%)
+	@echo "run e.g.: build/fuzz/tests/fuzz_pattern tests/fuzz/corpus/pattern"
+
+bench: deps
+	$(MAKE) all $(BENCHES)
+	tests/bench/run.sh $(B)
+
+format:
+	clang-format -i $(COMMON_SRCS) $(HUBD_SRCS) $(CLI_ONLY) include/ctihub/*.h \
+	    hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) tests/integ/*.c
+
+check-format:
+	tests/check-format.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all tests deps run check check-san fuzz bench format check-format clean
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

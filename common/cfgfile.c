@@ -1,0 +1,554 @@
+/*
+ * cfgfile.c -- reads the statement-tree syntax of ctihub.conf and the
+ * members file.  A hand-written lexer of a dozen lines of grammar; it
+ * knows no directive, only words, strings, braces and newlines.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/buf.h"
+#include "ctihub/cfgfile.h"
+
+struct lexer {
+	const char *file;
+	const char *p, *end;
+	int line;
+	struct cfg_errs *errs;
+	int failed;
+};
+
+enum tok {
+	T_EOF,
+	T_WORD,
+	T_LBRACE,
+	T_RBRACE,
+	T_EOL,
+	T_ERR,
+};
+
+static int lex(struct lexer *, struct buf *);
+static int parse_block(
+    struct lexer *, struct cfg_stmt *, int depth, int open_line);
+static int add_kid(struct cfg_stmt *, struct cfg_stmt **);
+
+void
+cfg_errs_add(
+    struct cfg_errs *e, const char *file, int line, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	char msg[512];
+
+	if (e->n >= CFG_MAX_ERRS) {
+		e->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		buf_addf(&b, "%s:%d: %s", file, line, msg);
+	else
+		buf_addf(&b, "%s: %s", file, msg);
+	if (buf_failed(&b)) {
+		e->dropped++;
+		buf_clear(&b);
+		return;
+	}
+	e->v[e->n++] = buf_detach(&b, NULL);
+}
+
+void
+cfg_errs_clear(struct cfg_errs *e)
+{
+	int i;
+
+	for (i = 0; i < e->n; i++)
+		hub_free(e->v[i]);
+	memset(e, 0, sizeof(*e));
+}
+
+static int
+is_word_char(char c)
+{
+	return c != '\0' && c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
+	    c != '#' && c != '{' && c != '}' && c != '"' && c != ';';
+}
+
+/* Returns the next token; words and strings land in `out`. */
+static int
+lex(struct lexer *lx, struct buf *out)
+{
+	buf_reset(out);
+	for (;;) {
+		if (lx->p >= lx->end)
+			return T_EOF;
+		if (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\r') {
+			lx->p++;
+			continue;
+		}
+		if (*lx->p == '#') {
+			while (lx->p < lx->end && *lx->p != '\n')
+				lx->p++;
+			continue;
+		}
+		break;
+	}
+	switch (*lx->p) {
+	case '\n':
+		lx->p++;
+		lx->line++;
+		return T_EOL;
+	case ';':
+		lx->p++;
+		return T_EOL;
+	case '{':
+		lx->p++;
+		return T_LBRACE;
+	case '}':
+		lx->p++;
+		return T_RBRACE;
+	case '"':
+		lx->p++;
+		while (lx->p < lx->end && *lx->p != '"') {
+			if (*lx->p == '\n' || *lx->p == '\0') {
+				cfg_errs_add(lx->errs, lx->file, lx->line,
+				    "unterminated quoted string");
+				return T_ERR;
+			}
+			if (*lx->p == '\\' && lx->p + 1 < lx->end &&
+			    (lx->p[1] == '"' || lx->p[1] == '\\'))
+				lx->p++;
+			buf_addc(out, *lx->p++);
+		}
+		if (lx->p >= lx->end) {
+			cfg_errs_add(lx->errs, lx->file, lx->line,
+			    "unterminated quoted string");
+			return T_ERR;
+		}
+		lx->p++;
+		buf_cstr(out);
+		return buf_failed(out) ? T_ERR : T_WORD;
+	case '\0':
+		cfg_errs_add(lx->errs, lx->file, lx->line,
+		    "NUL byte in configuration text");
+		return T_ERR;
+	default:
+		while (lx->p < lx->end && is_word_char(*lx->p))
+			buf_addc(out, *lx->p++);
+		buf_cstr(out);
+		return buf_failed(out) ? T_ERR : T_WORD;
+	}
+}
+
+static int
+add_kid(struct cfg_stmt *parent, struct cfg_stmt **kid)
+{
+	struct cfg_stmt *v;
+
+	v = hub_realloc(parent->kids, sizeof(*v) * (size_t)(parent->nkids + 1));
+	if (v == NULL)
+		return -1;
+	parent->kids = v;
+	*kid = &v[parent->nkids++];
+	memset(*kid, 0, sizeof(**kid));
+	return 0;
+}
+
+static int
+add_arg(struct cfg_stmt *st, const char *s)
+{
+	char **v;
+
+	v = hub_realloc(st->args, sizeof(*v) * (size_t)(st->nargs + 1));
+	if (v == NULL)
+		return -1;
+	st->args = v;
+	if ((v[st->nargs] = hub_strdup(s)) == NULL)
+		return -1;
+	st->nargs++;
+	return 0;
+}
+
+/* Skips to the end of the line after an error, to report the next one. */
+static void
+skip_line(struct lexer *lx)
+{
+	while (lx->p < lx->end && *lx->p != '\n')
+		lx->p++;
+}
+
+static int
+parse_block(struct lexer *lx, struct cfg_stmt *blk, int depth, int open_line)
+{
+	struct buf tok = BUF_INIT;
+	struct cfg_stmt *st = NULL;
+	int t, rc = 0;
+
+	for (;;) {
+		t = lex(lx, &tok);
+		if (t == T_ERR) {
+			lx->failed = 1;
+			if (buf_failed(&tok)) {
+				rc = -1;
+				break;
+			}
+			skip_line(lx);
+			st = NULL;
+			continue;
+		}
+		if (t == T_EOF) {
+			if (depth > 0) {
+				cfg_errs_add(lx->errs, lx->file, open_line,
+				    "block opened here is never closed "
+				    "(missing '}')");
+				lx->failed = 1;
+			}
+			break;
+		}
+		if (t == T_EOL) {
+			st = NULL;
+			continue;
+		}
+		if (t == T_RBRACE) {
+			if (depth == 0) {
+				cfg_errs_add(lx->errs, lx->file, lx->line,
+				    "'}' without a block to close");
+				lx->failed = 1;
+				continue;
+			}
+			break;
+		}
+		if (t == T_LBRACE) {
+			if (st == NULL) {
+				cfg_errs_add(lx->errs, lx->file, lx->line,
+				    "'{' must follow a directive on the "
+				    "same line");
+				lx->failed = 1;
+				st = NULL;
+				if (add_kid(blk, &st) == -1) {
+					rc = -1;
+					break;
+				}
+				st->line = lx->line;
+				if ((st->name = hub_strdup("")) == NULL) {
+					rc = -1;
+					break;
+				}
+			}
+			if (depth + 1 >= CFG_MAX_DEPTH) {
+				cfg_errs_add(lx->errs, lx->file, lx->line,
+				    "blocks nested too deeply");
+				lx->failed = 1;
+				rc = -1;
+				break;
+			}
+			st->has_block = 1;
+			if (parse_block(lx, st, depth + 1, st->line) == -1) {
+				rc = -1;
+				break;
+			}
+			st = NULL;
+			continue;
+		}
+		/* T_WORD */
+		if (st == NULL) {
+			if (add_kid(blk, &st) == -1 ||
+			    (st->name = hub_strdup(tok.data)) == NULL) {
+				rc = -1;
+				break;
+			}
+			st->line = lx->line;
+		} else if (st->has_block) {
+			cfg_errs_add(lx->errs, lx->file, lx->line,
+			    "unexpected '%s' after '}' (start a new line)",
+			    tok.data);
+			lx->failed = 1;
+		} else if (add_arg(st, tok.data) == -1) {
+			rc = -1;
+			break;
+		}
+	}
+	buf_clear(&tok);
+	return rc;
+}
+
+int
+cfg_parse(const char *file, const char *text, size_t n, struct cfg_stmt *root,
+    struct cfg_errs *errs)
+{
+	struct lexer lx;
+
+	memset(root, 0, sizeof(*root));
+	memset(&lx, 0, sizeof(lx));
+	lx.file = file;
+	lx.p = text;
+	lx.end = text + n;
+	lx.line = 1;
+	lx.errs = errs;
+	if (n > CFG_MAX_FILE) {
+		cfg_errs_add(
+		    errs, file, 0, "file larger than %d bytes", CFG_MAX_FILE);
+		return -1;
+	}
+	if (parse_block(&lx, root, 0, 0) == -1) {
+		cfg_errs_add(errs, file, lx.line, "out of memory");
+		return -1;
+	}
+	return lx.failed ? -1 : 0;
+}
+
+char *
+cfg_slurp(const char *path, size_t max, size_t *len)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	if ((data = hub_malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	while (got < (size_t)st.st_size) {
+		r = read(fd, data + got, (size_t)st.st_size - got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			goto fail;
+		}
+		got += (size_t)r;
+	}
+	data[got] = '\0';
+	close(fd);
+	if (len != NULL)
+		*len = got;
+	return data;
+fail:
+	r = errno;
+	hub_free(data);
+	close(fd);
+	errno = (int)r;
+	return NULL;
+}
+
+int
+cfg_parse_file(const char *file, struct cfg_stmt *root, struct cfg_errs *errs)
+{
+	size_t n;
+	char *text;
+	int rc;
+
+	memset(root, 0, sizeof(*root));
+	if ((text = cfg_slurp(file, CFG_MAX_FILE, &n)) == NULL) {
+		cfg_errs_add(errs, file, 0, "cannot read: %s",
+		    errno == EFBIG ? "file too large" : strerror(errno));
+		return -1;
+	}
+	rc = cfg_parse(file, text, n, root, errs);
+	hub_free(text);
+	return rc;
+}
+
+static void
+stmt_free(struct cfg_stmt *st)
+{
+	int i;
+
+	for (i = 0; i < st->nargs; i++)
+		hub_free(st->args[i]);
+	hub_free(st->args);
+	for (i = 0; i < st->nkids; i++)
+		stmt_free(&st->kids[i]);
+	hub_free(st->kids);
+	hub_free(st->name);
+}
+
+void
+cfg_free(struct cfg_stmt *root)
+{
+	stmt_free(root);
+	memset(root, 0, sizeof(*root));
+}
+
+int
+cfg_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cfg_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 'k':
+		case 'K':
+			mul = 1024;
+			break;
+		case 'm':
+		case 'M':
+			mul = 1024 * 1024;
+			break;
+		case 'g':
+		case 'G':
+			mul = 1024ULL * 1024 * 1024;
+			break;
+		case 't':
+		case 'T':
+			mul = 1024ULL * 1024 * 1024 * 1024;
+			break;
+		default:
+			return -1;
+		}
+		if (end[1] != '\0' &&
+		    !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0'))
+			return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+cfg_parse_duration(const char *s, int64_t *sec)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 's':
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (v > INT64_MAX / mul / 1000000)
+		return -1;
+	*sec = v * mul;
+	return 0;
+}
+
+/* Removes "./" segments and "name/.." pairs without touching the file
+ * system, so messages show "var/db" rather than "conf/../var/db". */
+static void
+path_clean(char *p)
+{
+	char *seg[256];
+	char *s, *save = NULL, *out;
+	int n = 0, i, abs = p[0] == '/';
+	size_t len = strlen(p);
+	char *copy = hub_strndup(p, len);
+
+	if (copy == NULL)
+		return;
+	for (s = strtok_r(copy, "/", &save); s != NULL;
+	     s = strtok_r(NULL, "/", &save)) {
+		if (strcmp(s, ".") == 0)
+			continue;
+		if (strcmp(s, "..") == 0 && n > 0 &&
+		    strcmp(seg[n - 1], "..") != 0) {
+			n--;
+			continue;
+		}
+		if (strcmp(s, "..") == 0 && n == 0 && abs)
+			continue;
+		if (n == 256)
+			goto out;
+		seg[n++] = s;
+	}
+	out = p;
+	if (abs)
+		*out++ = '/';
+	for (i = 0; i < n; i++) {
+		size_t sl = strlen(seg[i]);
+
+		memmove(out, seg[i], sl);
+		out += sl;
+		if (i + 1 < n)
+			*out++ = '/';
+	}
+	if (out == p)
+		*out++ = '.';
+	*out = '\0';
+out:
+	hub_free(copy);
+}
+
+char *
+cfg_path(const char *dir, const char *path)
+{
+	struct buf b = BUF_INIT;
+	char *r;
+
+	if (path[0] == '/' || dir == NULL || dir[0] == '\0')
+		buf_adds(&b, path);
+	else
+		buf_addf(&b, "%s/%s", dir, path);
+	if (buf_failed(&b)) {
+		buf_clear(&b);
+		return NULL;
+	}
+	r = buf_detach(&b, NULL);
+	path_clean(r);
+	return r;
+}

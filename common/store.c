@@ -1,0 +1,1165 @@
+/*
+ * store.c -- the LMDB object store (layout in store.h).  Writes go through
+ * one write transaction with a sticky error; reads through a reader per
+ * thread whose read-only transaction is reset between requests and renewed
+ * at the next, so no snapshot outlives a request.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lmdb.h>
+#include <openssl/rand.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/hash.h"
+#include "ctihub/log.h"
+#include "ctihub/store.h"
+
+#define OBJ_MAGIC 0xC7
+#define OBJ_HVER  1
+
+/* Minimum size of the id delta index before it is merged into the main
+ * one; it also grows with the main index (1/16 of it) so the cost of a
+ * merge per merged entry stays flat as the store grows. */
+#define IDS_MERGE_MIN 50000
+
+enum {
+	DB_META,
+	DB_OBJ,
+	DB_IDS,
+	DB_IDSNEW,
+	DB_ADDED,
+	DB_STATUS,
+	DB_STATUSX,
+	DB_COUNT
+};
+
+static const char *const db_names[DB_COUNT] = {
+    "meta", "obj", "ids", "idsnew", "added", "status", "statusx"};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	int schema;
+	unsigned char secret[32];
+};
+
+struct obj_hdr {
+	uint8_t magic;
+	uint8_t hver;
+	uint8_t tlp;
+	uint8_t flags;
+	uint32_t producer;
+	int64_t version;
+	int64_t first_added;
+	uint16_t idlen;
+	uint8_t nrelease;
+	uint8_t pad;
+	uint32_t jsonlen;
+} __attribute__((packed));
+
+struct member_rec {
+	uint32_t coll;
+	int64_t date_added;
+} __attribute__((packed));
+
+#define IDKEY_LEN  28 /* uuid(16) typehash(4) version(8) */
+#define ADDKEY_LEN 12 /* coll(4) date_added(8) */
+
+struct store_wtxn {
+	struct store *st;
+	MDB_txn *txn;
+	MDB_cursor *c_obj;
+	MDB_cursor *c_ids;
+	MDB_cursor *c_new;
+	int64_t last_added;
+	uint64_t last_row;
+	int err;
+};
+
+struct store_reader {
+	struct store *st;
+	MDB_txn *txn;
+	int active;
+	MDB_cursor *c_added;
+	MDB_cursor *c_ids;
+	MDB_cursor *c_new;
+	uint32_t walk_coll;
+	int walk_pending; /* 1: the cursor sits on the next item to yield */
+	int walk_rc;
+};
+
+static int store_mdb_err(int rc, const char *what);
+
+/* --- encoding --- */
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint64_t
+get_be64(const unsigned char *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* Signed versions sort as unsigned once the sign bit is flipped. */
+static void
+put_version(unsigned char *p, int64_t v)
+{
+	put_be64(p, (uint64_t)v ^ (UINT64_C(1) << 63));
+}
+
+static int64_t
+get_version(const unsigned char *p)
+{
+	return (int64_t)(get_be64(p) ^ (UINT64_C(1) << 63));
+}
+
+static void
+idkey(unsigned char k[IDKEY_LEN], const unsigned char uuid[16], uint32_t th,
+    int64_t version)
+{
+	memcpy(k, uuid, 16);
+	put_be32(k + 16, th);
+	put_version(k + 20, version);
+}
+
+static void
+addkey(unsigned char k[ADDKEY_LEN], uint32_t coll, int64_t da)
+{
+	put_be32(k, coll);
+	put_be64(k + 4, (uint64_t)da);
+}
+
+uint32_t
+store_typehash(const char *type, size_t n)
+{
+	return hash_fnv1a32(type, n);
+}
+
+static int
+store_mdb_err(int rc, const char *what)
+{
+	switch (rc) {
+	case 0:
+		return STORE_OK;
+	case MDB_NOTFOUND:
+		return STORE_ENOTFOUND;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case ENOSPC:
+		log_warnx("store: %s: %s (the database is full: raise "
+			  "map_size or free disk space)",
+		    what, mdb_strerror(rc));
+		return STORE_EFULL;
+	default:
+		log_warnx("store: %s: %s", what, mdb_strerror(rc));
+		return STORE_ERR;
+	}
+}
+
+/* --- open, close, meta --- */
+
+static int
+meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *v)
+{
+	MDB_val k = {strlen(key), (void *)(uintptr_t)key}, d;
+	int rc;
+
+	if ((rc = mdb_get(txn, dbi, &k, &d)) != 0)
+		return rc;
+	if (d.mv_size != 8)
+		return MDB_CORRUPTED;
+	*v = get_be64(d.mv_data);
+	return 0;
+}
+
+static int
+meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t v)
+{
+	MDB_val k = {strlen(key), (void *)(uintptr_t)key}, d;
+	unsigned char b[8];
+
+	put_be64(b, v);
+	d.mv_size = 8;
+	d.mv_data = b;
+	return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+int
+store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
+    size_t errlen)
+{
+	struct store *st;
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	uint64_t schema;
+	int rc, i;
+
+	*out = NULL;
+	if ((st = hub_calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return STORE_ERR;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(
+		    err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		hub_free(st);
+		return STORE_ERR;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, (size_t)mapsize)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, 512)) != 0 ||
+	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0) {
+		snprintf(err, errlen, "cannot open the database in %s: %s", dir,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto mdbfail;
+	for (i = 0; i < DB_COUNT; i++)
+		if ((rc = mdb_dbi_open(
+			 txn, db_names[i], MDB_CREATE, &st->dbi[i])) != 0)
+			goto mdbfail;
+	rc = meta_get_u64(txn, st->dbi[DB_META], "schema", &schema);
+	if (rc == MDB_NOTFOUND) {
+		schema = STORE_SCHEMA;
+		if ((rc = meta_put_u64(
+			 txn, st->dbi[DB_META], "schema", schema)) != 0)
+			goto mdbfail;
+	} else if (rc != 0)
+		goto mdbfail;
+	if (schema > STORE_SCHEMA) {
+		snprintf(err, errlen,
+		    "the database in %s has schema version %llu, newer than "
+		    "this ctihub understands (%d): run a newer ctihub, or "
+		    "point state_dir elsewhere",
+		    dir, (unsigned long long)schema, STORE_SCHEMA);
+		mdb_txn_abort(txn);
+		mdb_env_close(st->env);
+		hub_free(st);
+		return STORE_ESCHEMA;
+	}
+	st->schema = (int)schema;
+	k.mv_size = 9;
+	k.mv_data = (void *)(uintptr_t) "token_key";
+	rc = mdb_get(txn, st->dbi[DB_META], &k, &d);
+	if (rc == 0 && d.mv_size == sizeof(st->secret))
+		memcpy(st->secret, d.mv_data, sizeof(st->secret));
+	else if (rc == MDB_NOTFOUND) {
+		if (RAND_bytes(st->secret, sizeof(st->secret)) != 1) {
+			snprintf(err, errlen, "no randomness for the secret");
+			goto fail;
+		}
+		d.mv_size = sizeof(st->secret);
+		d.mv_data = st->secret;
+		if ((rc = mdb_put(txn, st->dbi[DB_META], &k, &d, 0)) != 0)
+			goto mdbfail;
+	} else
+		goto mdbfail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto mdbfail;
+	*out = st;
+	return STORE_OK;
+mdbfail:
+	snprintf(err, errlen, "database %s: %s", dir, mdb_strerror(rc));
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	hub_free(st);
+	return STORE_ERR;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	mdb_env_close(st->env);
+	explicit_bzero(st->secret, sizeof(st->secret));
+	hub_free(st);
+}
+
+int
+store_schema(struct store *st)
+{
+	return st->schema;
+}
+
+int
+store_secret(struct store *st, unsigned char key[32])
+{
+	memcpy(key, st->secret, 32);
+	return 0;
+}
+
+/* --- write transactions --- */
+
+int
+store_wbegin(struct store *st, struct store_wtxn **out)
+{
+	struct store_wtxn *w;
+	uint64_t v;
+	int rc;
+
+	*out = NULL;
+	if ((w = hub_calloc(1, sizeof(*w))) == NULL)
+		return STORE_ERR;
+	w->st = st;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &w->txn)) != 0)
+		goto fail;
+	if ((rc = mdb_cursor_open(w->txn, st->dbi[DB_OBJ], &w->c_obj)) != 0 ||
+	    (rc = mdb_cursor_open(w->txn, st->dbi[DB_IDS], &w->c_ids)) != 0 ||
+	    (rc = mdb_cursor_open(w->txn, st->dbi[DB_IDSNEW], &w->c_new)) != 0)
+		goto fail;
+	rc = meta_get_u64(w->txn, st->dbi[DB_META], "last_added", &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	w->last_added = rc == 0 ? (int64_t)v : 0;
+	rc = meta_get_u64(w->txn, st->dbi[DB_META], "last_row", &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	w->last_row = rc == 0 ? v : 0;
+	*out = w;
+	return STORE_OK;
+fail:
+	rc = store_mdb_err(rc, "begin write");
+	if (w->txn != NULL)
+		mdb_txn_abort(w->txn);
+	hub_free(w);
+	return rc;
+}
+
+void
+store_wabort(struct store_wtxn *w)
+{
+	if (w == NULL)
+		return;
+	mdb_txn_abort(w->txn); /* closes the write cursors too */
+	hub_free(w);
+}
+
+/* A version found while scanning the id index, and where it lives. */
+struct found {
+	int64_t version;
+	int in_new; /* lives in idsnew (else ids) */
+	uint64_t rowid;
+	int nmember;
+	struct member_rec member[STORE_MAX_MEMBERSHIP];
+};
+
+static void
+decode_idval(const MDB_val *d, struct found *f)
+{
+	const unsigned char *p = d->mv_data;
+	size_t n =
+	    d->mv_size < 8 ? 0 : (d->mv_size - 8) / sizeof(struct member_rec);
+
+	memcpy(&f->rowid, p, 8);
+	if (n > STORE_MAX_MEMBERSHIP)
+		n = STORE_MAX_MEMBERSHIP;
+	f->nmember = (int)n;
+	memcpy(f->member, p + 8, n * sizeof(struct member_rec));
+}
+
+/* Scans one id index for the versions of (uuid, th); appends to v. */
+static int
+scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t th,
+    int in_new, struct found *v, int max, int *n)
+{
+	unsigned char kb[IDKEY_LEN];
+	MDB_val k, d;
+	int rc;
+
+	idkey(kb, uuid, th, INT64_MIN);
+	k.mv_size = IDKEY_LEN;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != IDKEY_LEN || memcmp(k.mv_data, kb, 20) != 0)
+			break;
+		if (*n == max)
+			return 0; /* more versions than we track: ignore */
+		v[*n].version = get_version((unsigned char *)k.mv_data + 20);
+		v[*n].in_new = in_new;
+		decode_idval(&d, &v[*n]);
+		(*n)++;
+	}
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+#define MAX_VERSIONS 256
+
+/* The versions of an object across both id indexes, oldest first. */
+static int
+all_versions(MDB_cursor *c_ids, MDB_cursor *c_new, const unsigned char uuid[16],
+    uint32_t th, struct found *v, int *n)
+{
+	int rc, i, j;
+
+	*n = 0;
+	if ((rc = scan_versions(c_ids, uuid, th, 0, v, MAX_VERSIONS, n)) != 0 ||
+	    (rc = scan_versions(c_new, uuid, th, 1, v, MAX_VERSIONS, n)) != 0)
+		return rc;
+	/* insertion sort: there are few versions */
+	for (i = 1; i < *n; i++) {
+		struct found t = v[i];
+
+		for (j = i; j > 0 && v[j - 1].version > t.version; j--)
+			v[j] = v[j - 1];
+		v[j] = t;
+	}
+	return 0;
+}
+
+static int
+member_index(const struct found *f, uint32_t coll)
+{
+	int i;
+
+	for (i = 0; i < f->nmember; i++)
+		if (f->member[i].coll == coll)
+			return i;
+	return -1;
+}
+
+static int
+put_idval(struct store_wtxn *w, const struct found *f,
+    const unsigned char uuid[16], uint32_t th)
+{
+	unsigned char kb[IDKEY_LEN];
+	unsigned char vb[8 + STORE_MAX_MEMBERSHIP * sizeof(struct member_rec)];
+	MDB_val k = {IDKEY_LEN, kb}, d;
+
+	idkey(kb, uuid, th, f->version);
+	memcpy(vb, &f->rowid, 8);
+	memcpy(
+	    vb + 8, f->member, (size_t)f->nmember * sizeof(struct member_rec));
+	d.mv_size = 8 + (size_t)f->nmember * sizeof(struct member_rec);
+	d.mv_data = vb;
+	if (f->nmember == 0)
+		return mdb_del(w->txn,
+		    w->st->dbi[f->in_new ? DB_IDSNEW : DB_IDS], &k, NULL);
+	return mdb_put(
+	    w->txn, w->st->dbi[f->in_new ? DB_IDSNEW : DB_IDS], &k, &d, 0);
+}
+
+/* Sets and clears flags of the index entry at (coll, da). */
+static int
+update_entry_flags(
+    struct store_wtxn *w, uint32_t coll, int64_t da, uint8_t set, uint8_t clear)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+	struct store_entry e;
+	int rc;
+
+	addkey(kb, coll, da);
+	if ((rc = mdb_get(w->txn, w->st->dbi[DB_ADDED], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (d.mv_size != sizeof(e))
+		return MDB_CORRUPTED;
+	memcpy(&e, d.mv_data, sizeof(e));
+	if (((e.flags | set) & (uint8_t)~clear) == e.flags)
+		return 0;
+	e.flags = (uint8_t)((e.flags | set) & ~clear);
+	d.mv_size = sizeof(e);
+	d.mv_data = &e;
+	return mdb_put(w->txn, w->st->dbi[DB_ADDED], &k, &d, 0);
+}
+
+/*
+ * Gives FIRST to the oldest and LAST to the newest version of the object
+ * in `coll`, and takes them from every other version there.  `v` holds
+ * all versions, oldest first, with memberships up to date; `skip_da` is an
+ * entry not yet written (its flags are returned in *newflags).
+ */
+static int
+fix_first_last(struct store_wtxn *w, uint32_t coll, struct found *v, int n,
+    int64_t skip_da, uint8_t *newflags)
+{
+	int i, m, first = -1, last = -1, rc;
+
+	for (i = 0; i < n; i++)
+		if (member_index(&v[i], coll) >= 0) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	for (i = 0; i < n; i++) {
+		uint8_t set = 0, clear = 0;
+		int64_t da;
+
+		if ((m = member_index(&v[i], coll)) < 0)
+			continue;
+		da = v[i].member[m].date_added;
+		(i == first ? &set : &clear)[0] |= STORE_F_FIRST;
+		(i == last ? &set : &clear)[0] |= STORE_F_LAST;
+		if (da == skip_da) {
+			*newflags = (uint8_t)((*newflags | set) & ~clear);
+			continue;
+		}
+		if ((rc = update_entry_flags(w, coll, da, set, clear)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+put_entry(struct store_wtxn *w, uint32_t coll, int64_t da,
+    const struct store_entry *e)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_val k = {ADDKEY_LEN, kb}, d = {sizeof(*e), (void *)(uintptr_t)e};
+
+	addkey(kb, coll, da);
+	/* date_added only grows, so this appends (MDB_APPEND would refuse
+	 * entries of a collection whose code sorts before another's) */
+	return mdb_put(w->txn, w->st->dbi[DB_ADDED], &k, &d, 0);
+}
+
+static int
+put_obj(struct store_wtxn *w, const struct store_obj *o, uint32_t producer,
+    uint64_t rowid, int64_t da)
+{
+	struct obj_hdr h;
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	unsigned char *p;
+	size_t rel = (size_t)o->nrelease * 2;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = OBJ_MAGIC;
+	h.hver = OBJ_HVER;
+	h.tlp = o->tlp;
+	h.flags = o->flags;
+	h.producer = producer;
+	h.version = o->version;
+	h.first_added = da;
+	h.idlen = (uint16_t)o->idlen;
+	h.nrelease = (uint8_t)o->nrelease;
+	h.jsonlen = (uint32_t)o->jsonlen;
+	put_be64(kb, rowid);
+	d.mv_size = sizeof(h) + rel + o->idlen + o->jsonlen;
+	d.mv_data = NULL;
+	if ((rc = mdb_cursor_put(w->c_obj, &k, &d, MDB_APPEND | MDB_RESERVE)) !=
+	    0)
+		return rc;
+	p = d.mv_data;
+	memcpy(p, &h, sizeof(h));
+	memcpy(p + sizeof(h), o->release, rel);
+	memcpy(p + sizeof(h) + rel, o->id, o->idlen);
+	memcpy(p + sizeof(h) + rel + o->idlen, o->json, o->jsonlen);
+	return 0;
+}
+
+static int
+wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
+    struct store_obj *o, int64_t now)
+{
+	static _Thread_local struct found v[MAX_VERSIONS];
+	struct store_entry e;
+	int n, i, rc, self = -1;
+	int64_t da;
+
+	if (o->idlen > UINT16_MAX || o->jsonlen > UINT32_MAX ||
+	    o->nrelease > STORE_MAX_COUNTRIES || o->nrelease > 255)
+		return EINVAL;
+	if ((rc = all_versions(
+		 w->c_ids, w->c_new, o->uuid, o->typehash, v, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (v[i].version == o->version)
+			self = i;
+	if (self >= 0) {
+		int m = member_index(&v[self], coll);
+
+		if (m >= 0) {
+			o->result = STORE_DUP;
+			o->date_added = v[self].member[m].date_added;
+			return 0;
+		}
+		if (v[self].nmember == STORE_MAX_MEMBERSHIP)
+			return EINVAL;
+	}
+	da = now > w->last_added ? now : w->last_added + 1;
+	w->last_added = da;
+	memset(&e, 0, sizeof(e));
+	e.version = o->version;
+	e.producer = producer;
+	e.typehash = o->typehash;
+	memcpy(e.uuid, o->uuid, 16);
+	e.tlp = o->tlp;
+	e.flags =
+	    o->flags & (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE);
+	if (self >= 0) {
+		/* a stored version: link it into this collection; the
+		 * entry describes the stored object, not the new post */
+		MDB_val k, d;
+		unsigned char kb[8];
+
+		put_be64(kb, v[self].rowid);
+		k.mv_size = 8;
+		k.mv_data = kb;
+		if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
+			return rc;
+		if (d.mv_size >= sizeof(struct obj_hdr)) {
+			struct obj_hdr h;
+
+			memcpy(&h, d.mv_data, sizeof(h));
+			e.producer = h.producer;
+			e.tlp = h.tlp;
+			e.flags = h.flags &
+			    (STORE_F_REVOKED | STORE_F_SPEC20 |
+				STORE_F_RELEASE);
+		}
+		e.rowid = v[self].rowid;
+		o->result = STORE_LINKED;
+	} else {
+		if (n == MAX_VERSIONS)
+			return EINVAL;
+		e.rowid = ++w->last_row;
+		if ((rc = put_obj(w, o, producer, e.rowid, da)) != 0)
+			return rc;
+		/* keep v sorted: insert the new version in place */
+		for (i = n; i > 0 && v[i - 1].version > o->version; i--)
+			v[i] = v[i - 1];
+		self = i;
+		n++;
+		memset(&v[self], 0, sizeof(v[self]));
+		v[self].version = o->version;
+		v[self].in_new = 1;
+		v[self].rowid = e.rowid;
+		o->result = STORE_NEW;
+	}
+	v[self].member[v[self].nmember].coll = coll;
+	v[self].member[v[self].nmember].date_added = da;
+	v[self].nmember++;
+	if ((rc = put_idval(w, &v[self], o->uuid, o->typehash)) != 0)
+		return rc;
+	if (n > 1 && (rc = fix_first_last(w, coll, v, n, da, &e.flags)) != 0)
+		return rc;
+	if (n == 1)
+		e.flags |= STORE_F_FIRST | STORE_F_LAST;
+	if ((rc = put_entry(w, coll, da, &e)) != 0)
+		return rc;
+	o->date_added = da;
+	return 0;
+}
+
+int
+store_wput(struct store_wtxn *w, uint32_t coll, uint32_t producer,
+    struct store_obj *objs, size_t n, int64_t now)
+{
+	size_t i;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	for (i = 0; i < n; i++) {
+		rc = wput_one(w, coll, producer, &objs[i], now);
+		if (rc == EINVAL) {
+			/* this object only: the others go on */
+			objs[i].result = STORE_REFUSED;
+			continue;
+		}
+		if (rc != 0) {
+			w->err = store_mdb_err(rc, "add object");
+			return w->err;
+		}
+	}
+	return STORE_OK;
+}
+
+int
+store_wstatus(struct store_wtxn *w, const char *id, uint32_t owner,
+    int64_t expires, const char *json, size_t len)
+{
+	unsigned char xk[8 + 64];
+	size_t idlen = strlen(id);
+	MDB_val k = {idlen, (void *)(uintptr_t)id}, d;
+	unsigned char *p;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (idlen > 64)
+		return STORE_ERR;
+	d.mv_size = 12 + len;
+	d.mv_data = NULL;
+	if ((rc = mdb_put(
+		 w->txn, w->st->dbi[DB_STATUS], &k, &d, MDB_RESERVE)) != 0)
+		goto fail;
+	p = d.mv_data;
+	memcpy(p, &owner, 4);
+	memcpy(p + 4, &expires, 8);
+	memcpy(p + 12, json, len);
+	put_be64(xk, (uint64_t)expires);
+	memcpy(xk + 8, id, idlen);
+	k.mv_size = 8 + idlen;
+	k.mv_data = xk;
+	d.mv_size = 0;
+	d.mv_data = NULL;
+	if ((rc = mdb_put(w->txn, w->st->dbi[DB_STATUSX], &k, &d, 0)) != 0)
+		goto fail;
+	return STORE_OK;
+fail:
+	w->err = store_mdb_err(rc, "store status");
+	return w->err;
+}
+
+int
+store_wprune(struct store_wtxn *w, int64_t now, int max, int *pruned)
+{
+	MDB_cursor *c;
+	MDB_val k, d, sk;
+	int rc;
+
+	*pruned = 0;
+	if (w->err != 0)
+		return w->err;
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_STATUSX], &c)) != 0)
+		goto fail;
+	while (
+	    *pruned < max && (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) == 0) {
+		if (k.mv_size < 8 || (int64_t)get_be64(k.mv_data) >= now)
+			break;
+		sk.mv_size = k.mv_size - 8;
+		sk.mv_data = (unsigned char *)k.mv_data + 8;
+		rc = mdb_del(w->txn, w->st->dbi[DB_STATUS], &sk, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		(*pruned)++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	return STORE_OK;
+fail:
+	w->err = store_mdb_err(rc, "prune statuses");
+	return w->err;
+}
+
+int
+store_wdelete(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
+    uint32_t typehash, store_match_cb *match, void *arg, int *removed)
+{
+	static _Thread_local struct found v[MAX_VERSIONS];
+	struct store_version sv;
+	unsigned char kb[ADDKEY_LEN], rk[8];
+	MDB_val k;
+	int n, i, m, rc;
+	uint8_t dummy = 0;
+
+	*removed = 0;
+	if (w->err != 0)
+		return w->err;
+	if ((rc = all_versions(w->c_ids, w->c_new, uuid, typehash, v, &n)) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if ((m = member_index(&v[i], coll)) < 0)
+			continue;
+		sv.version = v[i].version;
+		sv.rowid = v[i].rowid;
+		sv.nmember = v[i].nmember;
+		memcpy(sv.member, v[i].member,
+		    (size_t)v[i].nmember * sizeof(struct member_rec));
+		if (!match(&sv, arg))
+			continue;
+		addkey(kb, coll, v[i].member[m].date_added);
+		k.mv_size = ADDKEY_LEN;
+		k.mv_data = kb;
+		rc = mdb_del(w->txn, w->st->dbi[DB_ADDED], &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto fail;
+		memmove(&v[i].member[m], &v[i].member[m + 1],
+		    (size_t)(v[i].nmember - m - 1) * sizeof(struct member_rec));
+		v[i].nmember--;
+		if ((rc = put_idval(w, &v[i], uuid, typehash)) != 0)
+			goto fail;
+		if (v[i].nmember == 0) {
+			put_be64(rk, v[i].rowid);
+			k.mv_size = 8;
+			k.mv_data = rk;
+			rc = mdb_del(w->txn, w->st->dbi[DB_OBJ], &k, NULL);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				goto fail;
+		}
+		(*removed)++;
+	}
+	if (*removed > 0 &&
+	    (rc = fix_first_last(w, coll, v, n, -1, &dummy)) != 0)
+		goto fail;
+	return STORE_OK;
+fail:
+	w->err = store_mdb_err(rc, "delete object");
+	return w->err;
+}
+
+/* Moves the delta id index into the main one once it is big enough. */
+static int
+merge_ids(struct store_wtxn *w)
+{
+	MDB_stat sn, sm;
+	MDB_cursor *c;
+	MDB_val k, d;
+	uint64_t threshold;
+	int rc;
+
+	if ((rc = mdb_stat(w->txn, w->st->dbi[DB_IDSNEW], &sn)) != 0 ||
+	    (rc = mdb_stat(w->txn, w->st->dbi[DB_IDS], &sm)) != 0)
+		return rc;
+	threshold = sm.ms_entries / 16;
+	if (threshold < IDS_MERGE_MIN)
+		threshold = IDS_MERGE_MIN;
+	if (sn.ms_entries < threshold)
+		return 0;
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_IDSNEW], &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+		if ((rc = mdb_cursor_put(w->c_ids, &k, &d, 0)) != 0)
+			break;
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	return mdb_drop(w->txn, w->st->dbi[DB_IDSNEW], 0);
+}
+
+int
+store_wcommit(struct store_wtxn *w)
+{
+	int rc;
+
+	if (w->err != 0) {
+		rc = w->err;
+		store_wabort(w);
+		return rc;
+	}
+	if ((rc = meta_put_u64(w->txn, w->st->dbi[DB_META], "last_added",
+		 (uint64_t)w->last_added)) != 0 ||
+	    (rc = meta_put_u64(
+		 w->txn, w->st->dbi[DB_META], "last_row", w->last_row)) != 0 ||
+	    (rc = merge_ids(w)) != 0) {
+		rc = store_mdb_err(rc, "commit");
+		store_wabort(w);
+		return rc;
+	}
+	rc = mdb_txn_commit(w->txn);
+	hub_free(w);
+	return store_mdb_err(rc, "commit");
+}
+
+/* --- readers --- */
+
+int
+store_reader_new(struct store *st, struct store_reader **out)
+{
+	struct store_reader *r;
+
+	if ((r = hub_calloc(1, sizeof(*r))) == NULL)
+		return STORE_ERR;
+	r->st = st;
+	*out = r;
+	return STORE_OK;
+}
+
+void
+store_reader_free(struct store_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->txn != NULL) {
+		mdb_cursor_close(r->c_added);
+		mdb_cursor_close(r->c_ids);
+		mdb_cursor_close(r->c_new);
+		mdb_txn_abort(r->txn);
+	}
+	hub_free(r);
+}
+
+int
+store_rbegin(struct store_reader *r)
+{
+	int rc;
+
+	if (r->active)
+		return STORE_OK;
+	if (r->txn == NULL) {
+		if ((rc = mdb_txn_begin(
+			 r->st->env, NULL, MDB_RDONLY, &r->txn)) != 0)
+			return store_mdb_err(rc, "begin read");
+		if ((rc = mdb_cursor_open(
+			 r->txn, r->st->dbi[DB_ADDED], &r->c_added)) != 0 ||
+		    (rc = mdb_cursor_open(
+			 r->txn, r->st->dbi[DB_IDS], &r->c_ids)) != 0 ||
+		    (rc = mdb_cursor_open(
+			 r->txn, r->st->dbi[DB_IDSNEW], &r->c_new)) != 0) {
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+			return store_mdb_err(rc, "open cursors");
+		}
+	} else {
+		if ((rc = mdb_txn_renew(r->txn)) != 0)
+			return store_mdb_err(rc, "renew read");
+		if ((rc = mdb_cursor_renew(r->txn, r->c_added)) != 0 ||
+		    (rc = mdb_cursor_renew(r->txn, r->c_ids)) != 0 ||
+		    (rc = mdb_cursor_renew(r->txn, r->c_new)) != 0) {
+			mdb_txn_reset(r->txn);
+			return store_mdb_err(rc, "renew cursors");
+		}
+	}
+	r->active = 1;
+	r->walk_pending = 0;
+	r->walk_rc = MDB_NOTFOUND;
+	return STORE_OK;
+}
+
+void
+store_rend(struct store_reader *r)
+{
+	if (r->active) {
+		mdb_txn_reset(r->txn);
+		r->active = 0;
+	}
+}
+
+static int
+decode_item(const MDB_val *k, const MDB_val *d, struct store_item *it)
+{
+	if (k->mv_size != ADDKEY_LEN || d->mv_size != sizeof(it->e))
+		return STORE_ERR;
+	it->coll = get_be32(k->mv_data);
+	it->date_added = (int64_t)get_be64((unsigned char *)k->mv_data + 4);
+	memcpy(&it->e, d->mv_data, sizeof(it->e));
+	return STORE_OK;
+}
+
+int
+store_walk_start(struct store_reader *r, uint32_t coll, int64_t after)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+
+	r->walk_coll = coll;
+	r->walk_pending = 1;
+	if (after == INT64_MAX) {
+		r->walk_rc = MDB_NOTFOUND;
+		return STORE_OK;
+	}
+	addkey(kb, coll, after < 0 ? 0 : after + 1);
+	r->walk_rc = mdb_cursor_get(r->c_added, &k, &d, MDB_SET_RANGE);
+	if (r->walk_rc != 0 && r->walk_rc != MDB_NOTFOUND)
+		return store_mdb_err(r->walk_rc, "walk");
+	return STORE_OK;
+}
+
+int
+store_walk_next(struct store_reader *r, struct store_item *it)
+{
+	MDB_val k, d;
+	int rc;
+
+	if (r->walk_pending) {
+		r->walk_pending = 0;
+		rc = r->walk_rc;
+		if (rc == 0)
+			rc =
+			    mdb_cursor_get(r->c_added, &k, &d, MDB_GET_CURRENT);
+	} else
+		rc = mdb_cursor_get(r->c_added, &k, &d, MDB_NEXT);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return store_mdb_err(rc, "walk");
+	if (k.mv_size != ADDKEY_LEN || get_be32(k.mv_data) != r->walk_coll) {
+		r->walk_pending = 1;
+		r->walk_rc = MDB_NOTFOUND;
+		return 0;
+	}
+	if (decode_item(&k, &d, it) != STORE_OK)
+		return STORE_ERR;
+	return 1;
+}
+
+int
+store_last_added(struct store_reader *r, uint32_t coll, int64_t *out)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+	int rc;
+
+	*out = 0;
+	if (coll == UINT32_MAX)
+		rc = mdb_cursor_get(r->c_added, &k, &d, MDB_LAST);
+	else {
+		addkey(kb, coll + 1, 0);
+		rc = mdb_cursor_get(r->c_added, &k, &d, MDB_SET_RANGE);
+		if (rc == 0)
+			rc = mdb_cursor_get(r->c_added, &k, &d, MDB_PREV);
+		else if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(r->c_added, &k, &d, MDB_LAST);
+	}
+	r->walk_pending = 1; /* the walk cursor moved */
+	r->walk_rc = MDB_NOTFOUND;
+	if (rc == MDB_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return store_mdb_err(rc, "last added");
+	if (k.mv_size == ADDKEY_LEN && get_be32(k.mv_data) == coll)
+		*out = (int64_t)get_be64((unsigned char *)k.mv_data + 4);
+	return STORE_OK;
+}
+
+int
+store_entry_get(struct store_reader *r, uint32_t coll, int64_t date_added,
+    struct store_entry *out)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+	int rc;
+
+	addkey(kb, coll, date_added);
+	if ((rc = mdb_get(r->txn, r->st->dbi[DB_ADDED], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "entry");
+	if (d.mv_size != sizeof(*out))
+		return STORE_ERR;
+	memcpy(out, d.mv_data, sizeof(*out));
+	return STORE_OK;
+}
+
+int
+store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	struct obj_hdr h;
+	const char *p;
+	int rc;
+
+	put_be64(kb, rowid);
+	if ((rc = mdb_get(r->txn, r->st->dbi[DB_OBJ], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "object");
+	if (d.mv_size < sizeof(h))
+		return STORE_ERR;
+	memcpy(&h, d.mv_data, sizeof(h));
+	if (h.magic != OBJ_MAGIC ||
+	    d.mv_size !=
+		sizeof(h) + (size_t)h.nrelease * 2 + h.idlen + h.jsonlen)
+		return STORE_ERR;
+	p = (const char *)d.mv_data + sizeof(h);
+	ov->rowid = rowid;
+	ov->version = h.version;
+	ov->first_added = h.first_added;
+	ov->producer = h.producer;
+	ov->tlp = h.tlp;
+	ov->flags = h.flags;
+	ov->nrelease = h.nrelease;
+	ov->release = p;
+	ov->id = p + (size_t)h.nrelease * 2;
+	ov->idlen = h.idlen;
+	ov->json = ov->id + h.idlen;
+	ov->jsonlen = h.jsonlen;
+	return STORE_OK;
+}
+
+int
+store_versions(struct store_reader *r, const unsigned char uuid[16],
+    uint32_t typehash, store_version_cb *cb, void *arg)
+{
+	static _Thread_local struct found v[MAX_VERSIONS];
+	struct store_version sv;
+	int n, i, rc;
+
+	if ((rc = all_versions(r->c_ids, r->c_new, uuid, typehash, v, &n)) != 0)
+		return store_mdb_err(rc, "versions");
+	for (i = 0; i < n; i++) {
+		sv.version = v[i].version;
+		sv.rowid = v[i].rowid;
+		sv.nmember = v[i].nmember;
+		memcpy(sv.member, v[i].member,
+		    (size_t)v[i].nmember * sizeof(struct member_rec));
+		if ((rc = cb(&sv, arg)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+store_status_get(struct store_reader *r, const char *id, uint32_t *owner,
+    const char **json, size_t *len)
+{
+	MDB_val k = {strlen(id), (void *)(uintptr_t)id}, d;
+	int rc;
+
+	if (k.mv_size == 0 || k.mv_size > 64)
+		return STORE_ENOTFOUND;
+	if ((rc = mdb_get(r->txn, r->st->dbi[DB_STATUS], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "status");
+	if (d.mv_size < 12)
+		return STORE_ERR;
+	memcpy(owner, d.mv_data, 4);
+	*json = (const char *)d.mv_data + 12;
+	*len = d.mv_size - 12;
+	return STORE_OK;
+}
+
+int
+store_stats(struct store *st, struct store_stats *s)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	MDB_envinfo ei;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return store_mdb_err(rc, "stats");
+	if (mdb_stat(txn, st->dbi[DB_OBJ], &ms) == 0)
+		s->objects = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_IDS], &ms) == 0)
+		s->ids_main = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_IDSNEW], &ms) == 0)
+		s->ids_new = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_STATUS], &ms) == 0)
+		s->statuses = ms.ms_entries;
+	mdb_txn_abort(txn);
+	if (mdb_env_info(st->env, &ei) == 0 && mdb_env_stat(st->env, &ms) == 0)
+		s->map_used = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	return STORE_OK;
+}

@@ -1,0 +1,307 @@
+/*
+ * ctihubd.c -- the daemon: reads the configuration, opens the store, binds
+ * the listening sockets, starts the HTTP workers (and the writer and the
+ * parser pool), then turns signals into events: SIGTERM/SIGINT shut down
+ * cleanly, SIGHUP reloads the configuration and keeps the running one when
+ * the new one has an error.  Stays in the foreground; logs to stderr.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/cred.h"
+#include "ctihub/log.h"
+
+#include "hub.h"
+
+static struct hub the_hub;
+
+struct runtime *
+hub_runtime(struct hub *hub)
+{
+	struct runtime *rt;
+
+	pthread_mutex_lock(&hub->rt_lock);
+	rt = runtime_ref(hub->rt);
+	pthread_mutex_unlock(&hub->rt_lock);
+	return rt;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: ctihubd [-nv] [-c file]\n"
+	    "  -c file  configuration (default /etc/ctihub/ctihub.conf)\n"
+	    "  -n       check the configuration, print \"configuration OK\" "
+	    "and exit\n"
+	    "  -v       debug logging\n");
+	exit(2);
+}
+
+static int
+open_access_log(const char *path)
+{
+	int fd;
+
+	if (strcmp(path, "off") == 0)
+		return -1;
+	if (strcmp(path, "-") == 0)
+		return dup(STDERR_FILENO);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		log_warn("cannot open access log %s", path);
+	return fd;
+}
+
+static int
+bind_listeners(struct hub *hub, const struct conf *c)
+{
+	int i, fd, one = 1;
+
+	for (i = 0; i < c->nlisten; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		struct addrinfo hints, *res, *ai;
+		int rc, bound = 0;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		rc = getaddrinfo(strcmp(l->host, "*") == 0 ? NULL : l->host,
+		    l->port, &hints, &res);
+		if (rc != 0) {
+			log_warnx("%s:%d: listen %s: %s", c->file, l->line,
+			    l->host, gai_strerror(rc));
+			return -1;
+		}
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+			char host[NI_MAXHOST], port[NI_MAXSERV];
+
+			if ((size_t)hub->nfds >=
+			    sizeof(hub->fds) / sizeof(hub->fds[0]))
+				break;
+			fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd == -1)
+				continue;
+			setsockopt(
+			    fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (ai->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				    sizeof(one));
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+			    listen(fd, 1024) == -1) {
+				log_warn("%s:%d: cannot listen on %s port %s",
+				    c->file, l->line, l->host, l->port);
+				close(fd);
+				freeaddrinfo(res);
+				return -1;
+			}
+			getsockname(fd, (struct sockaddr *)&ss, &sl);
+			getnameinfo((struct sockaddr *)&ss, sl, host,
+			    sizeof(host), port, sizeof(port),
+			    NI_NUMERICHOST | NI_NUMERICSERV);
+			log_info("listening on https://%s%s%s:%s/",
+			    ss.ss_family == AF_INET6 ? "[" : "", host,
+			    ss.ss_family == AF_INET6 ? "]" : "", port);
+			hub->fds[hub->nfds++] = fd;
+			bound = 1;
+		}
+		freeaddrinfo(res);
+		if (!bound) {
+			log_warnx("%s:%d: nothing to listen on for %s:%s",
+			    c->file, l->line, l->host, l->port);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+print_cert(const struct runtime *rt)
+{
+	char fp[96];
+
+	cred_fp_format(rt->cert_fp, fp);
+	log_info("TLS certificate %s", rt->cert_path);
+	log_info("TLS certificate SHA-256 fingerprint %s", fp);
+}
+
+/* Settings a reload cannot change while running. */
+static void
+warn_restart_only(const struct conf *o, const struct conf *n)
+{
+	int i, same = o->nlisten == n->nlisten;
+
+	for (i = 0; same && i < o->nlisten; i++)
+		same = strcmp(o->listen[i].host, n->listen[i].host) == 0 &&
+		    strcmp(o->listen[i].port, n->listen[i].port) == 0;
+	if (!same)
+		log_warnx("reload: listen addresses change only at restart");
+	if (strcmp(o->state_dir, n->state_dir) != 0)
+		log_warnx("reload: state_dir changes only at restart");
+	if (o->map_size != n->map_size)
+		log_warnx("reload: map_size changes only at restart");
+	if (o->workers != n->workers)
+		log_warnx("reload: workers changes only at restart");
+}
+
+static void
+reload(struct hub *hub)
+{
+	struct runtime *rt, *old;
+	int fd;
+
+	log_info("SIGHUP: reloading %s", hub->conf_path);
+	if (runtime_new(hub->conf_path, hub->gen + 1, 0, &rt) == -1) {
+		log_warnx("reload failed: keeping the previous configuration");
+		return;
+	}
+	hub->gen++;
+	warn_restart_only(hub->rt->conf, rt->conf);
+	pthread_mutex_lock(&hub->rt_lock);
+	old = hub->rt;
+	hub->rt = rt;
+	pthread_mutex_unlock(&hub->rt_lock);
+	/* reopen the access log, for rotation */
+	if ((fd = open_access_log(rt->conf->access_log)) != -1 ||
+	    strcmp(rt->conf->access_log, "off") == 0) {
+		int oldfd = hub->alog_fd;
+
+		hub->alog_fd = fd;
+		if (oldfd >= 0)
+			close(oldfd);
+	}
+	if (memcmp(old->cert_fp, rt->cert_fp, sizeof(rt->cert_fp)) != 0)
+		print_cert(rt);
+	runtime_unref(old);
+	log_info("configuration reloaded (generation %lu)", hub->gen);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct hub *hub = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(hub);
+		return;
+	}
+	if (atomic_exchange(&hub->stopping, 1))
+		return;
+	log_info("%s: shutting down (finishing requests in flight)",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopexit(hub->base, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct hub *hub = &the_hub;
+	struct event *sigs[3];
+	const int signos[3] = {SIGTERM, SIGINT, SIGHUP};
+	const char *conf_path = "/etc/ctihub/ctihub.conf";
+	char err[512], *dbdir;
+	struct conf *c;
+	int ch, check = 0, i;
+	long ncpu;
+
+	log_init(LOG_LVL_INFO);
+	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'd': /* always in the foreground; kept for habit */
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			log_init(LOG_LVL_DEBUG);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	pthread_mutex_init(&hub->rt_lock, NULL);
+	hub->conf_path = conf_path;
+	hub->gen = 1;
+	hub->alog_fd = -1;
+	if (runtime_new(conf_path, hub->gen, check ? RUNTIME_CHECK : 0,
+		&hub->rt) == -1) {
+		log_warnx("%s: configuration not loaded", conf_path);
+		return 2;
+	}
+	c = hub->rt->conf;
+	if (check) {
+		printf("configuration OK\n");
+		runtime_unref(hub->rt);
+		return 0;
+	}
+	print_cert(hub->rt);
+	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST)
+		fatal("cannot create state_dir %s", c->state_dir);
+	if ((dbdir = cfg_path(c->state_dir, "db")) == NULL)
+		fatalx("out of memory");
+	if (store_open(&hub->store, dbdir, c->map_size, err, sizeof(err)) !=
+	    STORE_OK)
+		fatalx("%s", err);
+	log_info("database %s (schema %d)", dbdir, store_schema(hub->store));
+	hub_free(dbdir);
+	hub->alog_fd = open_access_log(c->access_log);
+	if (bind_listeners(hub, c) == -1)
+		return 1;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	hub->nworkers =
+	    c->workers > 0 ? (int)c->workers : (int)(ncpu > 0 ? ncpu : 1);
+	if ((hub->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(hub->base, signos[i], on_signal, hub);
+		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
+			fatalx("cannot watch signal %d", signos[i]);
+	}
+	if (http_start(hub) == -1)
+		return 1;
+	log_info("ctihubd ready: %d HTTP workers", hub->nworkers);
+	event_base_dispatch(hub->base);
+
+	http_stop(hub);
+	http_join(hub);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	for (i = 0; i < hub->nfds; i++)
+		close(hub->fds[i]);
+	event_base_free(hub->base);
+	store_close(hub->store);
+	runtime_unref(hub->rt);
+	if (hub->alog_fd >= 0)
+		close(hub->alog_fd);
+	log_info("stopped");
+	return 0;
+}

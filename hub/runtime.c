@@ -1,0 +1,245 @@
+/*
+ * runtime.c -- builds the snapshot a reload swaps in: configuration,
+ * members and a fresh TLS context (TLS 1.2 and 1.3 only, no compression,
+ * no renegotiation, no 0-RTT).  Generates the self-signed certificate on
+ * first start when none is configured.  Anything that fails leaves the
+ * caller's current snapshot untouched.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/cert.h"
+#include "ctihub/log.h"
+
+#include "hub.h"
+
+static int
+tls_fail(const char *what, const char *path)
+{
+	char e[256];
+	unsigned long code = ERR_get_error();
+
+	ERR_error_string_n(code, e, sizeof(e));
+	log_warnx("TLS: %s %s: %s", what, path ? path : "", e);
+	ERR_clear_error();
+	return -1;
+}
+
+/* Accepts every client certificate at the TLS layer; auth.c decides, so
+ * an untrusted certificate gets a TAXII 401 that says why instead of an
+ * opaque handshake failure. */
+static int
+verify_any(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
+static int
+ensure_cert(struct conf *c, char **certp, char **keyp, int flags)
+{
+	char *dir, *cert, *key, err[256];
+	struct stat st;
+	char host[256] = "localhost";
+
+	if (c->tls_cert != NULL) {
+		*certp = hub_strdup(c->tls_cert);
+		*keyp = hub_strdup(c->tls_key);
+		return *certp && *keyp ? 0 : -1;
+	}
+	dir = cfg_path(c->state_dir, "tls");
+	cert = cfg_path(dir, "cert.pem");
+	key = cfg_path(dir, "key.pem");
+	if (dir == NULL || cert == NULL || key == NULL)
+		goto fail;
+	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("cannot create state_dir %s", c->state_dir);
+		goto fail;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("cannot create %s", dir);
+		goto fail;
+	}
+	if ((flags & RUNTIME_CHECK) &&
+	    (stat(cert, &st) == -1 || stat(key, &st) == -1)) {
+		/* a check creates nothing: no certificate to test yet */
+		hub_free(dir);
+		*certp = cert;
+		*keyp = key;
+		return 1;
+	}
+	if (stat(cert, &st) == -1 || stat(key, &st) == -1) {
+		if (stat(cert, &st) == 0 || stat(key, &st) == 0) {
+			log_warnx("only one of %s and %s exists: remove it to "
+				  "generate a new certificate",
+			    cert, key);
+			goto fail;
+		}
+		gethostname(host, sizeof(host) - 1);
+		if (cert_generate(cert, key, host, 825, err, sizeof(err)) ==
+		    -1) {
+			log_warnx(
+			    "generating a self-signed certificate: %s", err);
+			goto fail;
+		}
+		if (!(flags & RUNTIME_QUIET))
+			log_info("generated a self-signed certificate: %s "
+				 "(key %s)",
+			    cert, key);
+	}
+	hub_free(dir);
+	*certp = cert;
+	*keyp = key;
+	return 0;
+fail:
+	hub_free(dir);
+	hub_free(cert);
+	hub_free(key);
+	return -1;
+}
+
+static SSL_CTX *
+tls_build(struct runtime *rt, const char *cert, const char *key)
+{
+	struct conf *c = rt->conf;
+	SSL_CTX *ctx;
+	int i;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_fail("SSL_CTX_new", NULL);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+		SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF |
+		SSL_OP_NO_TICKET);
+	SSL_CTX_set_max_early_data(ctx, 0);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_cipher_list(ctx,
+		"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20") != 1) {
+		tls_fail("cipher list", NULL);
+		goto fail;
+	}
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"ctihub", 6);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_fail("cannot load certificate", cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		tls_fail("cannot load private key", key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_fail("private key does not match the certificate", key);
+		goto fail;
+	}
+	for (i = 0; i < c->members->n; i++)
+		if (c->members->v[i].nfps > 0)
+			rt->want_client_cert = 1;
+	if (c->tls_client_ca != NULL) {
+		STACK_OF(X509_NAME) * names;
+
+		if (SSL_CTX_load_verify_locations(
+			ctx, c->tls_client_ca, NULL) != 1) {
+			tls_fail("cannot load client CA", c->tls_client_ca);
+			goto fail;
+		}
+		if ((names = SSL_load_client_CA_file(c->tls_client_ca)) ==
+		    NULL) {
+			tls_fail("no CA names in", c->tls_client_ca);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		rt->want_client_cert = 1;
+	}
+	if (rt->want_client_cert)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_any);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+runtime_new(
+    const char *conf_path, unsigned long gen, int flags, struct runtime **out)
+{
+	struct runtime *rt;
+	struct cfg_errs errs;
+	char *cert = NULL, *key = NULL, err[256];
+	int i, r;
+
+	*out = NULL;
+	memset(&errs, 0, sizeof(errs));
+	if ((rt = hub_calloc(1, sizeof(*rt))) == NULL)
+		return -1;
+	atomic_init(&rt->refs, 1);
+	rt->gen = gen;
+	if (conf_load(conf_path, &rt->conf, &errs) == -1) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.v[i]);
+		if (errs.dropped)
+			log_warnx("(%d more errors not shown)", errs.dropped);
+		cfg_errs_clear(&errs);
+		hub_free(rt);
+		return -1;
+	}
+	if ((r = ensure_cert(rt->conf, &cert, &key, flags)) == -1)
+		goto fail;
+	if (r == 1) {
+		log_info("no certificate yet: one will be generated at %s "
+			 "on first start",
+		    cert);
+		hub_free(cert);
+		hub_free(key);
+		*out = rt;
+		return 0;
+	}
+	if (cert_fingerprint_file(cert, rt->cert_fp, err, sizeof(err)) == -1) {
+		log_warnx("TLS certificate: %s", err);
+		goto fail;
+	}
+	if ((rt->ssl = tls_build(rt, cert, key)) == NULL)
+		goto fail;
+	rt->cert_path = cert;
+	hub_free(key);
+	*out = rt;
+	return 0;
+fail:
+	hub_free(cert);
+	hub_free(key);
+	conf_free(rt->conf);
+	hub_free(rt);
+	return -1;
+}
+
+struct runtime *
+runtime_ref(struct runtime *rt)
+{
+	atomic_fetch_add(&rt->refs, 1);
+	return rt;
+}
+
+void
+runtime_unref(struct runtime *rt)
+{
+	if (rt == NULL || atomic_fetch_sub(&rt->refs, 1) != 1)
+		return;
+	SSL_CTX_free(rt->ssl);
+	conf_free(rt->conf);
+	hub_free(rt->cert_path);
+	hub_free(rt);
+}

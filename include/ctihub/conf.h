@@ -1,0 +1,126 @@
+/*
+ * conf.h -- the hub's configuration, ctihub.conf (cfgfile.h syntax), read
+ * by one table of directives that also holds every default.  Relative
+ * paths are resolved against the directory of the configuration file.
+ * A loaded `struct conf` is immutable; a reload builds a new one and the
+ * old stays in force when the new has any error.
+ */
+#ifndef CTIHUB_CONF_H
+#define CTIHUB_CONF_H
+
+#include <stdint.h>
+
+#include "ctihub/cfgfile.h"
+#include "ctihub/member.h"
+
+#define CONF_MAX_LISTEN 16
+#define CONF_ID_LEN	37 /* a UUID and its NUL */
+
+/* Who may read or write a collection: the union of its rules. */
+enum acl_kind {
+	ACL_ANY = 1, /* every authenticated member */
+	ACL_MEMBER,
+	ACL_ROLE,
+	ACL_COUNTRY,
+};
+
+struct acl_rule {
+	int kind;
+	char value[MEMBER_ID_MAX];
+};
+
+struct acl {
+	struct acl_rule *v;
+	int n;
+};
+
+struct conf_collection {
+	char id[CONF_ID_LEN];
+	char *title;
+	char *description;
+	char *alias;
+	char **media_types;
+	int nmedia;
+	struct acl read;
+	struct acl write;
+	uint32_t code; /* conf_coll_code(id), stored in the index keys */
+	int line;
+};
+
+struct conf_root {
+	char *name; /* the URL path segment: /<name>/ */
+	char *title;
+	char *description;
+	uint64_t max_content_length;
+	struct conf_collection *colls;
+	int ncolls;
+	int line;
+};
+
+struct conf_listen {
+	char *host; /* "127.0.0.1", "::1", "*" */
+	char *port;
+	int line;
+};
+
+struct conf {
+	char *file;
+	char *dir;
+	struct conf_listen listen[CONF_MAX_LISTEN];
+	int nlisten;
+	char *tls_cert; /* NULL: generate a self-signed one */
+	char *tls_key;
+	char *tls_client_ca; /* NULL: no client certificates */
+	char *state_dir;
+	uint64_t map_size;
+	long long workers;
+	char *title;
+	char *description;
+	char *contact;
+	char *default_root;
+	uint64_t max_content_length;
+	long long max_page_size;
+	long long max_objects; /* per add-objects request */
+	long long json_max_depth;
+	int64_t status_ttl; /* seconds */
+	int64_t request_timeout;
+	int64_t auth_cache_ttl;
+	long long max_header_size;
+	char *members_file;
+	char *policy_dir;
+	char *access_log; /* "-": stderr, "off": none */
+	char *audit_log;
+	struct conf_root *roots;
+	int nroots;
+	struct members *members;
+};
+
+/*
+ * Reads and checks the configuration and the members file it names.
+ * Returns 0 and a new conf (caller frees with conf_free), or -1 with every
+ * problem in `errs` as "file:line: message".
+ */
+int conf_load(const char *file, struct conf **out, struct cfg_errs *errs);
+/* The same from text in memory; `file` names it in messages and relative
+ * paths resolve against `dir`.  Members come from the named file unless
+ * `members` is non-NULL (then the conf takes ownership). */
+int conf_parse(const char *file, const char *dir, const char *text, size_t n,
+    struct members *members, struct conf **out, struct cfg_errs *errs);
+void conf_free(struct conf *);
+
+/* Borrowed; NULL when not found. */
+const struct conf_root *conf_root_find(
+    const struct conf *, const char *name, size_t len);
+/* By id or alias. */
+const struct conf_collection *conf_coll_find(
+    const struct conf_root *, const char *id, size_t len);
+/* Any collection of any API root with this code. */
+const struct conf_collection *conf_coll_by_code(
+    const struct conf *, uint32_t code, const struct conf_root **root);
+
+int acl_allows(const struct acl *, const struct member *);
+uint32_t conf_coll_code(const char *id);
+/* 1 when s is a UUID in 8-4-4-4-12 hex form. */
+int conf_is_uuid(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * store.h -- the LMDB object store: objects by id and version, the
+ * per-collection date_added index, status resources, and the schema
+ * version.  One write transaction at a time per process (the hub's writer
+ * thread, or the import command); any number of readers, each with its own
+ * cached read transaction.  Knows nothing of HTTP, TAXII paging or policy:
+ * it stores, finds and walks.
+ *
+ * Layout (all integers big-endian in keys, so byte order is numeric order):
+ *   meta    "schema", "last_added", "last_row", "token_key", "ids_main"
+ *   obj     rowid(8)                          -> obj header + id + JSON
+ *   ids     uuid(16) typehash(4) version(8)   -> rowid(8) + memberships
+ *   idsnew  same as ids: the newest entries, merged into ids in bulk
+ *   added   coll(4) date_added(8)             -> struct store_entry
+ *   status  status id (36)                    -> owner, expiry, JSON
+ *   statusx expiry(8) status id               -> (empty), for pruning
+ * Rows are numbered in arrival order, so obj and added are appended to;
+ * only the id index takes random keys, and it takes them in a small tree
+ * (idsnew) that is merged into the large one (ids) many thousands at a
+ * time, so a commit rewrites few pages.  See DESIGN.md "Storage".
+ */
+#ifndef CTIHUB_STORE_H
+#define CTIHUB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA	     1
+#define STORE_MAX_COUNTRIES  64
+#define STORE_MAX_MEMBERSHIP 64 /* collections one version can be in */
+#define STORE_NO_VERSION     INT64_MIN
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_ERR = -1,
+	STORE_ENOTFOUND = -2,
+	STORE_EFULL = -3,   /* map full: the database reached map_size */
+	STORE_ESCHEMA = -4, /* written by a newer ctihub */
+};
+
+/* Flags of an object version, in its header and its index entries. */
+enum store_flag {
+	STORE_F_REVOKED = 1 << 0,
+	STORE_F_SPEC20 = 1 << 1,  /* STIX 2.0 content */
+	STORE_F_RELEASE = 1 << 2, /* carries a releasability list */
+	STORE_F_FIRST = 1 << 3,	  /* the earliest version in the collection */
+	STORE_F_LAST = 1 << 4,	  /* the latest version in the collection */
+};
+
+/* One entry of a collection's date_added index, as stored (packed, host
+ * byte order: the database is not portable across byte orders). */
+struct store_entry {
+	uint64_t rowid;
+	int64_t version;
+	uint32_t producer;
+	uint32_t typehash;
+	unsigned char uuid[16];
+	uint8_t tlp;
+	uint8_t flags;
+	uint8_t pad[2];
+} __attribute__((packed));
+
+/* What a walk yields: the entry and where it sits. */
+struct store_item {
+	int64_t date_added;
+	uint32_t coll;
+	struct store_entry e;
+};
+
+/* An object version as read back; pointers borrowed until store_rend. */
+struct store_objview {
+	uint64_t rowid;
+	int64_t version;
+	int64_t first_added;
+	uint32_t producer;
+	uint8_t tlp;
+	uint8_t flags;
+	int nrelease;
+	const char *release; /* nrelease pairs of country letters */
+	const char *id;
+	size_t idlen;
+	const char *json;
+	size_t jsonlen;
+};
+
+/* A collection membership of a version. */
+struct store_member {
+	uint32_t coll;
+	int64_t date_added;
+};
+
+/* A version found by id. */
+struct store_version {
+	int64_t version;
+	uint64_t rowid;
+	int nmember;
+	struct store_member member[STORE_MAX_MEMBERSHIP];
+};
+
+/* One object to add (prepared by ingest.h). */
+struct store_obj {
+	const char *json; /* compact JSON, served as stored */
+	size_t jsonlen;
+	const char *id;
+	size_t idlen;
+	unsigned char uuid[16];
+	uint32_t typehash;
+	int64_t version;
+	uint8_t tlp;
+	uint8_t flags; /* STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE */
+	int nrelease;
+	char release[STORE_MAX_COUNTRIES][2];
+	/* results, set by store_wput */
+	int result;	    /* enum store_result */
+	int64_t date_added; /* in this collection */
+};
+
+enum store_result {
+	STORE_NEW = 1, /* a new version, stored */
+	STORE_LINKED,  /* a stored version, newly added to this collection */
+	STORE_DUP,     /* already in this collection: nothing written */
+	STORE_REFUSED, /* too many versions or collections: not stored */
+};
+
+struct store;
+struct store_reader;
+struct store_wtxn;
+
+/*
+ * Opens (creating when absent) the environment in directory `dir`.  Fails
+ * with STORE_ESCHEMA and a message when the database was written by a newer
+ * schema.  err gets a sentence on failure.
+ */
+int store_open(struct store **, const char *dir, uint64_t mapsize, char *err,
+    size_t errlen);
+void store_close(struct store *);
+/* The schema version recorded in the database. */
+int store_schema(struct store *);
+/* A 32-byte secret kept in the database (created once), for keyed MACs
+ * that every process of the hub must agree on (paging tokens). */
+int store_secret(struct store *, unsigned char key[32]);
+/* The 32-bit code of a STIX type (the type string up to "--"). */
+uint32_t store_typehash(const char *type, size_t n);
+
+/* --- writing: one transaction at a time, from one thread --- */
+
+int store_wbegin(struct store *, struct store_wtxn **);
+/*
+ * Adds objects to collection `coll` on behalf of producer `producer`
+ * (member code).  Sets each object's result and date_added.  A failure
+ * (STORE_EFULL, STORE_ERR) poisons the transaction: abort it.
+ */
+int store_wput(struct store_wtxn *, uint32_t coll, uint32_t producer,
+    struct store_obj *objs, size_t n, int64_t now);
+/* Stores a status resource until `expires`. */
+int store_wstatus(struct store_wtxn *, const char *id, uint32_t owner,
+    int64_t expires, const char *json, size_t len);
+/* Removes from collection `coll` the versions of (uuid, typehash) that
+ * `match` accepts; *removed counts them. */
+typedef int store_match_cb(const struct store_version *, void *arg);
+int store_wdelete(struct store_wtxn *, uint32_t coll,
+    const unsigned char uuid[16], uint32_t typehash, store_match_cb *match,
+    void *arg, int *removed);
+/* Deletes status resources that expired before `now`; at most `max`. */
+int store_wprune(struct store_wtxn *, int64_t now, int max, int *pruned);
+/* Commits durably (fsync) and frees the transaction. */
+int store_wcommit(struct store_wtxn *);
+void store_wabort(struct store_wtxn *);
+
+/* --- reading: a reader per thread, one read transaction per request --- */
+
+int store_reader_new(struct store *, struct store_reader **);
+void store_reader_free(struct store_reader *);
+/* Starts a snapshot; everything read is valid until store_rend. */
+int store_rbegin(struct store_reader *);
+void store_rend(struct store_reader *);
+
+/*
+ * Walks collection `coll` in date_added order, from the first entry after
+ * `after` (exclusive).  store_walk_next returns 1 with an item, 0 at the
+ * end of the collection, or a negative store_err.
+ */
+int store_walk_start(struct store_reader *, uint32_t coll, int64_t after);
+int store_walk_next(struct store_reader *, struct store_item *);
+/* The newest date_added in `coll` (0 when empty). */
+int store_last_added(struct store_reader *, uint32_t coll, int64_t *out);
+/* The entry at (coll, date_added). */
+int store_entry_get(struct store_reader *, uint32_t coll, int64_t date_added,
+    struct store_entry *out);
+
+int store_obj_get(
+    struct store_reader *, uint64_t rowid, struct store_objview *);
+
+/*
+ * The stored versions of an object, oldest first; calls `cb` for each and
+ * stops when it returns nonzero (then returns that value).  Returns 0 after
+ * the last, or a negative store_err.
+ */
+typedef int store_version_cb(const struct store_version *, void *arg);
+int store_versions(struct store_reader *, const unsigned char uuid[16],
+    uint32_t typehash, store_version_cb *cb, void *arg);
+
+/* A status resource: the JSON is borrowed until store_rend. */
+int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
+    const char **json, size_t *len);
+
+/* Counts for operators and benchmarks. */
+struct store_stats {
+	uint64_t objects;  /* stored versions */
+	uint64_t ids_main; /* entries in the merged id index */
+	uint64_t ids_new;  /* entries waiting to be merged */
+	uint64_t statuses;
+	uint64_t map_used; /* bytes of the map in use */
+};
+int store_stats(struct store *, struct store_stats *);
+
+#endif

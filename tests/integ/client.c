@@ -1,0 +1,281 @@
+/*
+ * client.c -- runs the integration tests against the daemon run.sh
+ * started, over real TLS with libcurl; prints TAP.  Usage: integ_client
+ * [name-substring] (only the matching tests).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "integ.h"
+
+#define TAXII "application/taxii+json;version=2.1"
+
+static CURL *curl; /* one handle: connections are reused (keep-alive) */
+
+const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL) {
+		fprintf(
+		    stderr, "integ_client: %s is not set (use run.sh)\n", name);
+		exit(2);
+	}
+	return v;
+}
+
+static size_t
+on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+
+	if (nb == NULL)
+		return 0;
+	memcpy(nb + r->len, p, sz * n);
+	r->body = nb;
+	r->len += sz * n;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+static size_t
+on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t have = strlen(r->headers), len = sz * n;
+
+	if (have + len < sizeof(r->headers)) {
+		memcpy(r->headers + have, p, len);
+		r->headers[have + len] = '\0';
+	}
+	return len;
+}
+
+const char *
+resp_header(const struct resp *r, const char *name)
+{
+	static char val[1024];
+	const char *p = r->headers;
+	size_t nl = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1, *e;
+
+			v += strspn(v, " ");
+			e = strpbrk(v, "\r\n");
+			snprintf(val, sizeof(val), "%.*s",
+			    (int)(e ? e - v : (long)strlen(v)), v);
+			return val;
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+int
+http(const char *method, const char *path, const struct opts *o, struct resp *r)
+{
+	static const struct opts none;
+	struct curl_slist *h = NULL;
+	char url[4096], line[8192];
+	char *ct;
+	CURLcode rc;
+
+	if (o == NULL)
+		o = &none;
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "%s%s", env("HUB_URL"), path);
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CAINFO, env("HUB_CA"));
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	else
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (o->path_as_is)
+		curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+	if (o->user != NULL) {
+		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(curl, CURLOPT_USERPWD, o->user);
+	}
+	if (o->token != NULL) {
+		snprintf(
+		    line, sizeof(line), "Authorization: Bearer %s", o->token);
+		h = curl_slist_append(h, line);
+	}
+	if (o->cert != NULL) {
+		curl_easy_setopt(curl, CURLOPT_SSLCERT, o->cert);
+		curl_easy_setopt(curl, CURLOPT_SSLKEY, o->key);
+	}
+	if (o->tls_max || o->tls_min)
+		curl_easy_setopt(curl, CURLOPT_SSLVERSION,
+		    (o->tls_min ? o->tls_min : CURL_SSLVERSION_TLSv1) |
+			o->tls_max);
+	snprintf(
+	    line, sizeof(line), "Accept: %s", o->accept ? o->accept : TAXII);
+	h = curl_slist_append(h, line);
+	if (o->body != NULL) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, o->body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(o->bodylen ? o->bodylen : strlen(o->body)));
+		snprintf(line, sizeof(line), "Content-Type: %s",
+		    o->ctype ? o->ctype : TAXII);
+		h = curl_slist_append(h, line);
+		h = curl_slist_append(h, "Expect:");
+	}
+	if (o->header != NULL)
+		h = curl_slist_append(h, o->header);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	rc = curl_easy_perform(curl);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK) {
+		snprintf(
+		    r->ctype, sizeof(r->ctype), "%s", curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->code);
+	if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
+	    ct != NULL)
+		snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+	if (r->body != NULL)
+		r->json = json_loadb(r->body, r->len, 0, NULL);
+	return 0;
+}
+
+void
+resp_free(struct resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+file_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int
+file_replace(const char *path, const char *from, const char *to)
+{
+	FILE *f = fopen(path, "r");
+	char *text, *at, *out;
+	long n;
+	int rc;
+
+	if (f == NULL)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	if (text == NULL || fread(text, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(text);
+		return -1;
+	}
+	fclose(f);
+	if ((at = strstr(text, from)) == NULL) {
+		free(text);
+		return -1;
+	}
+	out = malloc((size_t)n + strlen(to) + 1);
+	memcpy(out, text, (size_t)(at - text));
+	strcpy(out + (at - text), to);
+	strcat(out, at + strlen(from));
+	rc = file_write(path, out);
+	free(text);
+	free(out);
+	return rc;
+}
+
+int
+log_count(const char *needle)
+{
+	FILE *f = fopen(env("HUB_LOG"), "r");
+	char line[8192];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+int
+log_wait(const char *needle, int before, int secs)
+{
+	int i;
+
+	for (i = 0; i < secs * 20; i++) {
+		if (log_count(needle) > before)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+int
+hub_signal(int sig)
+{
+	return kill((pid_t)atoi(env("HUB_PID")), sig);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct test *tables[] = {foundation_tests, NULL};
+	const struct test *t;
+	char why[2048];
+	int i, n = 0, failed = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	curl_global_init(CURL_GLOBAL_ALL);
+	curl = curl_easy_init();
+	for (i = 0; tables[i] != NULL; i++)
+		for (t = tables[i]; t->name != NULL; t++) {
+			if (argc > 1 && strstr(t->name, argv[1]) == NULL)
+				continue;
+			why[0] = '\0';
+			n++;
+			if (t->fn(why, sizeof(why)) == 0)
+				printf("ok %d - %s\n", n, t->name);
+			else {
+				printf(
+				    "not ok %d - %s # %s\n", n, t->name, why);
+				failed++;
+			}
+		}
+	printf("1..%d\n", n);
+	curl_easy_cleanup(curl);
+	curl_global_cleanup();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * integ.h -- the integration test client: HTTPS requests with libcurl
+ * against a real ctihubd started by run.sh, TAP output, and helpers for
+ * the files and signals the reload tests need.
+ */
+#ifndef CTIHUB_INTEG_H
+#define CTIHUB_INTEG_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct resp {
+	long code;
+	char *body;
+	size_t len;
+	char ctype[256];
+	char headers[8192];
+	json_t *json; /* parsed body when it is JSON, else NULL */
+};
+
+struct opts {
+	const char *user; /* "name:password" */
+	const char *token;
+	const char *cert; /* client certificate and key (PEM) */
+	const char *key;
+	const char *accept; /* NULL: the TAXII media type */
+	const char *ctype;  /* Content-Type of a body */
+	const char *header; /* one extra raw header line */
+	const char *body;
+	size_t bodylen;
+	long tls_max; /* CURL_SSLVERSION_MAX_* or 0 */
+	long tls_min;
+	int path_as_is;
+};
+
+/* Performs a request; returns 0 when an HTTP answer came back (any
+ * status), -1 on a transport error (then r->code is 0). */
+int http(
+    const char *method, const char *path, const struct opts *, struct resp *);
+void resp_free(struct resp *);
+/* The value of a response header (case-insensitive name), or NULL;
+ * static storage, valid until the next call. */
+const char *resp_header(const struct resp *, const char *name);
+
+/* Environment from run.sh. */
+const char *env(const char *name);
+/* Replaces `from` by `to` in a file; 0 or -1. */
+int file_replace(const char *path, const char *from, const char *to);
+int file_write(const char *path, const char *text);
+/* Counts occurrences of `needle` in the daemon's log. */
+int log_count(const char *needle);
+/* Waits (at most `secs`) until the log holds more than `before`
+ * occurrences of `needle`; 0 when it did. */
+int log_wait(const char *needle, int before, int secs);
+/* Sends a signal to the daemon. */
+int hub_signal(int sig);
+
+/* Test registration: each file of tests/integ defines a table. */
+typedef int test_fn(char *why, size_t whylen);
+struct test {
+	const char *name;
+	test_fn *fn;
+};
+extern const struct test foundation_tests[];
+
+#define FAIL(...)                                                              \
+	do {                                                                   \
+		snprintf(why, whylen, __VA_ARGS__);                            \
+		return -1;                                                     \
+	} while (0)
+#define EXPECT(cond, ...)                                                      \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			snprintf(why, whylen, "%s:%d: ", __FILE__, __LINE__);  \
+			snprintf(why + strlen(why), whylen - strlen(why),      \
+			    __VA_ARGS__);                                      \
+			return -1;                                             \
+		}                                                              \
+	} while (0)
+#define EXPECT_CODE(r, c)                                                      \
+	EXPECT((r)->code == (c), "status %ld, expected %d: %.300s", (r)->code, \
+	    (c), (r)->body ? (r)->body : "")
+
+#endif

@@ -1,0 +1,191 @@
+#!/bin/sh
+# run.sh -- integration tests: starts the real ctihubd on an ephemeral
+# loopback port, with a temporary state directory and a throwaway CA
+# (server and client certificates made here with openssl), then drives it
+# over real TLS with build/.../integ_client.  Prints TAP.  Every wait is
+# bounded; the daemon is stopped on exit whatever happens.
+# Usage: tests/integ/run.sh build/release
+set -u
+B=$(cd "${1:-build/release}" && pwd)
+T=$(mktemp -d /tmp/ctihub-integ.XXXXXX)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+cd "$T" || exit 1
+
+tap() { # tap ok|fail name
+	if [ "$1" = ok ]; then echo "ok - $2"; else echo "not ok - $2"; fi
+}
+
+# --- a throwaway CA, a server certificate, client certificates ---------
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 \
+    -subj "/CN=ctihub integration CA" 2>/dev/null || exit 1
+mkcert() { # mkcert NAME CN EXT
+	openssl req $ec -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" \
+	    2>/dev/null &&
+	printf '%s\n' "$3" >"$1.ext" &&
+	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key \
+	    -CAcreateserial -out "$1.pem" -days 2 -extfile "$1.ext" \
+	    2>/dev/null
+}
+mkcert server localhost \
+    "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth" || exit 1
+mkcert dave dave "extendedKeyUsage=clientAuth" || exit 1
+mkcert stray stray "extendedKeyUsage=clientAuth" || exit 1
+openssl req -x509 $ec -keyout rogue.key -out rogue.pem -days 2 \
+    -subj "/CN=rogue" 2>/dev/null || exit 1
+
+PWLINE=$(echo integ-pass-1 | "$B/ctihub" member passwd --stdin) || exit 1
+TOKOUT=$("$B/ctihub" member token 2>/dev/null) || exit 1
+TOKEN_CAROL=$(echo "$TOKOUT" | sed -n 1p)
+TOKLINE=$(echo "$TOKOUT" | sed -n 2p)
+CERT_DAVE=$("$B/ctihub" member cert dave.pem) || exit 1
+CERT_ROGUE=$("$B/ctihub" member cert rogue.pem) || exit 1
+
+cat >members.conf <<EOM
+member alice {
+	name "Alice CERT"
+	country BR
+	roles publisher subscriber
+	$PWLINE
+}
+member bob {
+	name "Bob CERT"
+	country IN
+	roles subscriber
+	$PWLINE
+}
+member carol {
+	name "Carol CERT"
+	country SG
+	roles publisher
+	$TOKLINE
+}
+member dave {
+	name "Dave CERT"
+	country US
+	roles subscriber
+	$CERT_DAVE
+	$CERT_ROGUE
+}
+member admin {
+	name "Hub admin"
+	country BR
+	roles admin subscriber
+	$PWLINE
+}
+EOM
+
+cat >ctihub.conf <<EOM
+# integration test configuration
+listen 127.0.0.1:0
+tls_cert server.pem
+tls_key server.key
+tls_client_ca ca.pem
+state_dir state
+map_size 1G
+title "Integration hub"
+request_timeout 2s
+members members.conf
+policy_dir policy
+api_root api1 {
+	title "API one"
+	max_content_length 1M
+	collection 6f9d8f5e-4e6c-4a8b-9a10-1f2e3d4c5b6a {
+		title "Everyone"
+		alias any
+		read any
+		write role publisher
+	}
+	collection 7a0e9f6d-5d7b-4b9c-8b21-2a3b4c5d6e7f {
+		title "BRICS"
+		alias brics
+		read country BR RU IN CN ZA
+		write country BR RU IN CN ZA
+	}
+	collection 8b1fa07e-6e8c-4cad-9c32-3b4c5d6e7f80 {
+		title "Bob only"
+		read member bob
+		write member bob
+	}
+}
+api_root api2 {
+	title "API two"
+	collection 9c20b18f-7f9d-4dbe-8d43-4c5d6e7f8091 {
+		title "Admins"
+		read member admin
+	}
+}
+EOM
+mkdir -p policy
+
+# --- configuration checks without a daemon -----------------------------
+if "$B/ctihub" check -c ctihub.conf >/dev/null 2>&1; then
+	tap ok "ctihub check accepts the test configuration"
+else
+	tap fail "ctihub check accepts the test configuration"
+fi
+sed 's/^map_size 1G$/map_size 1Q/' ctihub.conf >broken.conf
+out=$("$B/ctihub" check -c broken.conf 2>&1)
+rc=$?
+if [ $rc -eq 2 ] && echo "$out" | grep -q "^.*broken.conf:7: map_size: '1Q' is not a size"; then
+	tap ok "ctihub check: file:line: message and exit status 2"
+else
+	tap fail "ctihub check: file:line: message and exit status 2 (rc=$rc: $out)"
+fi
+"$B/ctihubd" -c broken.conf >/dev/null 2>&1
+rc=$?
+if [ $rc -eq 2 ]; then tap ok "ctihubd refuses a broken configuration with status 2"
+else tap fail "ctihubd refuses a broken configuration with status 2 (rc=$rc)"; fi
+
+# --- start the daemon ----------------------------------------------------
+"$B/ctihubd" -c ctihub.conf 2>hub.log &
+PID=$!
+i=0
+while ! grep -q "ctihubd ready" hub.log 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
+		tap fail "ctihubd starts"
+		sed 's/^/# /' hub.log
+		exit 1
+	fi
+	sleep 0.05
+done
+PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | head -1)
+tap ok "ctihubd starts on 127.0.0.1:$PORT"
+
+export HUB_URL="https://127.0.0.1:$PORT" HUB_CA="$T/ca.pem" HUB_DIR="$T" \
+    HUB_PID=$PID HUB_LOG="$T/hub.log" HUB_TOKEN_CAROL="$TOKEN_CAROL" \
+    HUB_CERT_DAVE="$T/dave.pem" HUB_KEY_DAVE="$T/dave.key" \
+    HUB_CERT_STRAY="$T/stray.pem" HUB_KEY_STRAY="$T/stray.key" \
+    HUB_CERT_ROGUE="$T/rogue.pem" HUB_KEY_ROGUE="$T/rogue.key" \
+    HUB_BIN="$B" SHARED_DATA="${SHARED_DATA:-}"
+timeout 600 "$B/tests/integ_client" ${INTEG_ONLY:-}
+crc=$?
+[ $crc -eq 0 ] || sed 's/^/# hub: /' hub.log | tail -40
+
+# --- clean shutdown --------------------------------------------------------
+kill -TERM $PID
+i=0
+while kill -0 $PID 2>/dev/null && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+if kill -0 $PID 2>/dev/null; then
+	tap fail "SIGTERM stops the daemon within 10 s"
+else
+	wait $PID
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q "stopped" hub.log; then
+		tap ok "SIGTERM: clean shutdown, exit status 0"
+	else
+		tap fail "SIGTERM: clean shutdown (exit status $rc)"
+	fi
+fi
+PID=
+exit $crc
