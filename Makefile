@@ -49,7 +49,7 @@ endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
-CLI_SRCS := $(CLI_ONLY) hub/runtime.c
+CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c
 HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -96,7 +96,7 @@ INTEG_SRCS := $(sort $(wildcard tests/integ/*.c))
 $(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
-$(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(LIB)
+$(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed

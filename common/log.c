@@ -4,6 +4,7 @@
  * threads never interleave.  Saves and restores errno.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,12 @@ log_init(int verbosity)
 void
 log_procinit(const char *name)
 {
+	char comm[16];
+
 	snprintf(log_name, sizeof(log_name), "%s", name);
+	/* the same name for ps, top and perf (15 characters at most) */
+	snprintf(comm, sizeof(comm), "%s", name);
+	pthread_setname_np(pthread_self(), comm);
 }
 
 void

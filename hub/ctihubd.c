@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,8 +29,10 @@
 #include "ctihub/alloc.h"
 #include "ctihub/cred.h"
 #include "ctihub/log.h"
+#include "ctihub/workq.h"
 
 #include "hub.h"
+#include "writer.h"
 
 static struct hub the_hub;
 
@@ -228,6 +231,12 @@ main(int argc, char **argv)
 	long ncpu;
 
 	log_init(LOG_LVL_INFO);
+	/* request bodies and write transactions come and go in large
+	 * blocks: give them back to the system when freed, and keep the
+	 * number of per-thread heaps small */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+	mallopt(M_ARENA_MAX, 4);
 	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -286,6 +295,9 @@ main(int argc, char **argv)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
 			fatalx("cannot watch signal %d", signos[i]);
 	}
+	if ((hub->writer = writer_start(hub->store)) == NULL ||
+	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
+		fatalx("cannot start the writer and parser threads");
 	if (http_start(hub) == -1)
 		return 1;
 	log_info("ctihubd ready: %d HTTP workers", hub->nworkers);
@@ -293,6 +305,8 @@ main(int argc, char **argv)
 
 	http_stop(hub);
 	http_join(hub);
+	workq_free(hub->pool);
+	writer_stop(hub->writer);
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	for (i = 0; i < hub->nfds; i++)

@@ -147,7 +147,8 @@ uint32_t store_typehash(const char *type, size_t n);
 int store_wbegin(struct store *, struct store_wtxn **);
 /*
  * Adds objects to collection `coll` on behalf of producer `producer`
- * (member code).  Sets each object's result and date_added.  A failure
+ * (member code).  Sets each object's result and date_added; objects whose
+ * json is NULL are skipped.  A failure
  * (STORE_EFULL, STORE_ERR) poisons the transaction: abort it.
  */
 int store_wput(struct store_wtxn *, uint32_t coll, uint32_t producer,
@@ -202,7 +203,15 @@ int store_versions(struct store_reader *, const unsigned char uuid[16],
 
 /* A status resource: the JSON is borrowed until store_rend. */
 int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
-    const char **json, size_t *len);
+    int64_t *expires, const char **json, size_t *len);
+
+/*
+ * Drops this process's page-table entries for the map (the data stays in
+ * the page cache and faults back in on the next access).  The id index
+ * moves through the file as LMDB copies pages on write, so without this
+ * the resident set of a long-running writer grows to the whole file.
+ */
+void store_release_pages(struct store *);
 
 /* Counts for operators and benchmarks. */
 struct store_stats {

@@ -252,7 +252,7 @@ hub_signal(int sig)
 int
 main(int argc, char **argv)
 {
-	const struct test *tables[] = {foundation_tests, NULL};
+	const struct test *tables[] = {foundation_tests, add_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;
@@ -260,6 +260,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_ALL);
 	curl = curl_easy_init();
+	if (argc > 1 && strcmp(argv[1], "--durability") == 0)
+		return durability_main(argc, argv);
 	for (i = 0; tables[i] != NULL; i++)
 		for (t = tables[i]; t->name != NULL; t++) {
 			if (argc > 1 && strstr(t->name, argv[1]) == NULL)

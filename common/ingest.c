@@ -1,0 +1,471 @@
+/*
+ * ingest.c -- envelope to store objects: framing, Jansson parsing of each
+ * object, STIX validation, the stored form, and the status resource.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/ingest.h"
+#include "ctihub/tstamp.h"
+
+/*
+ * Jansson allocates a node per value and frees them all when the object is
+ * released.  While ingest_one holds an object, its nodes come from a
+ * per-thread bump arena that is reset afterwards: no malloc/free per node.
+ * Outside ingest_one (and for blocks too large for the arena) Jansson gets
+ * the C library's allocator as usual.
+ */
+#define JARENA_SIZE (256 * 1024)
+
+/* Sanitizer builds keep every node a real allocation, so a use after
+ * json_decref is caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define JARENA_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JARENA_OFF 1
+#endif
+#endif
+
+struct jarena {
+	char *base;
+	size_t used;
+	int active;
+};
+
+static _Thread_local struct jarena jarena;
+static pthread_key_t jarena_key;
+static pthread_once_t jarena_once = PTHREAD_ONCE_INIT;
+
+static void *
+jarena_malloc(size_t n)
+{
+	struct jarena *a = &jarena;
+
+	n = (n + 15) & ~(size_t)15;
+	if (a->active && a->base != NULL && a->used + n <= JARENA_SIZE) {
+		void *p = a->base + a->used;
+
+		a->used += n;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void
+jarena_free(void *p)
+{
+	struct jarena *a = &jarena;
+
+	if (a->base != NULL && (char *)p >= a->base &&
+	    (char *)p < a->base + JARENA_SIZE)
+		return; /* released all at once by jarena_end */
+	free(p);
+}
+
+static void
+jarena_destroy(void *p)
+{
+	free(p);
+}
+
+static void
+jarena_setup(void)
+{
+	pthread_key_create(&jarena_key, jarena_destroy);
+	json_set_alloc_funcs(jarena_malloc, jarena_free);
+}
+
+static void
+jarena_begin(void)
+{
+	struct jarena *a = &jarena;
+
+#ifdef JARENA_OFF
+	return;
+#endif
+	if (a->base == NULL) {
+		if ((a->base = malloc(JARENA_SIZE)) == NULL)
+			return;
+		pthread_setspecific(jarena_key, a->base);
+	}
+	a->used = 0;
+	a->active = 1;
+}
+
+static void
+jarena_end(void)
+{
+	jarena.active = 0;
+	jarena.used = 0;
+}
+
+/* Room in each object's arena slice beyond its own text: id, version. */
+#define SLICE_EXTRA (STIX_ID_MAX + TSTAMP_LEN + 64)
+
+int
+ingest_open(struct ingest_doc *d, const char *text, size_t len,
+    size_t max_objects, int max_depth, char *err, size_t errlen)
+{
+	pthread_once(&jarena_once, jarena_setup);
+	memset(d, 0, sizeof(*d));
+	d->text = text;
+	d->len = len;
+	d->max_depth = max_depth;
+	if (jscan_doc(text, len, &d->doc, err, errlen) == -1) {
+		/* Jansson's own words for the same mistake, when it agrees */
+		json_error_t je;
+		json_t *j = json_loadb(text, len, 0, &je);
+
+		if (j == NULL)
+			snprintf(err, errlen,
+			    "malformed JSON at line %d, column %d: %s", je.line,
+			    je.column, je.text);
+		else {
+			char mine[256];
+
+			json_decref(j);
+			snprintf(mine, sizeof(mine), "%s", err);
+			snprintf(err, errlen, "malformed JSON: %s", mine);
+		}
+		return -1;
+	}
+	if (!d->doc.has_objects || !d->doc.objects_is_array) {
+		snprintf(err, errlen,
+		    "%s: the body must be a TAXII envelope "
+		    "{\"objects\": [...]} or a STIX bundle",
+		    d->doc.has_objects ? "\"objects\" is not a list"
+				       : "no \"objects\" list");
+		return -1;
+	}
+	if (d->doc.nobjects > max_objects) {
+		snprintf(err, errlen,
+		    "%zu objects in one request; the limit is %zu: split it",
+		    d->doc.nobjects, max_objects);
+		return -2;
+	}
+	jscan_iter_init(&d->it, text, len, &d->doc);
+	return 0;
+}
+
+long
+ingest_next(struct ingest_doc *d, struct ingest_batch *b, size_t max)
+{
+	size_t i, total = 0, n = d->doc.nobjects - d->taken;
+
+	memset(b, 0, sizeof(*b));
+	b->d = d;
+	b->first = d->taken;
+	if (n > max)
+		n = max;
+	if (n == 0)
+		return 0;
+	b->spans = hub_calloc(n, sizeof(*b->spans));
+	b->objs = hub_calloc(n, sizeof(*b->objs));
+	b->meta = hub_calloc(n, sizeof(*b->meta));
+	b->arena_off = hub_calloc(n, sizeof(*b->arena_off));
+	if (b->spans == NULL || b->objs == NULL || b->meta == NULL ||
+	    b->arena_off == NULL)
+		goto oom;
+	for (i = 0; i < n && jscan_iter_next(&d->it, &b->spans[i]) == 1; i++) {
+		b->arena_off[i] = total;
+		total +=
+		    (b->spans[i].compact ? 0 : b->spans[i].len) + SLICE_EXTRA;
+	}
+	b->n = i;
+	d->taken += i;
+	if ((b->arena = hub_malloc(total + 1)) == NULL)
+		goto oom;
+	return (long)b->n;
+oom:
+	ingest_free(b);
+	return -1;
+}
+
+void
+ingest_free(struct ingest_batch *b)
+{
+	size_t i;
+
+	if (b->meta != NULL)
+		for (i = 0; i < b->n; i++)
+			hub_free(b->meta[i].msg);
+	hub_free(b->spans);
+	hub_free(b->objs);
+	hub_free(b->meta);
+	hub_free(b->arena_off);
+	hub_free(b->arena);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Joins findings into "property: message [rule]; ..." (caller frees). */
+static char *
+findings_str(const struct stix_report *rep, int severity)
+{
+	struct buf out = BUF_INIT;
+	char one[320];
+	int i, n = 0;
+
+	for (i = 0; i < rep->nfindings; i++) {
+		if (rep->findings[i].severity != severity)
+			continue;
+		stix_finding_str(&rep->findings[i], one, sizeof(one));
+		if (n++ > 0)
+			buf_adds(&out, "; ");
+		buf_adds(&out, one);
+	}
+	if (severity == STIX_ERROR && rep->nerrors > n)
+		buf_addf(&out, "; and %d more", rep->nerrors - n);
+	if (severity == STIX_WARNING && rep->nwarnings > n)
+		buf_addf(&out, "; and %d more", rep->nwarnings - n);
+	if (buf_failed(&out)) {
+		buf_clear(&out);
+		return NULL;
+	}
+	return buf_detach(&out, NULL);
+}
+
+static char *
+copy_str(char **at, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	char *r = *at;
+
+	memcpy(r, s, n);
+	r[n] = '\0';
+	*at += n + 1;
+	return r;
+}
+
+static void
+ingest_one(struct ingest_batch *b, size_t i)
+{
+	const struct jscan_span *sp = &b->spans[i];
+	struct ingest_meta *m = &b->meta[i];
+	struct store_obj *o = &b->objs[i];
+	char *slice = b->arena + b->arena_off[i];
+	char *extra = slice + (sp->compact ? 0 : sp->len), idx[40];
+	struct stix_report rep;
+	struct stix_info info;
+	struct stix_ctx sctx;
+	json_error_t je;
+	json_t *j, *v;
+	int k;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(idx, sizeof(idx), "objects[%zu]", b->first + i);
+	if (!sp->is_object) {
+		m->id = copy_str(&extra, idx, 40);
+		m->msg = hub_strdup("not a JSON object [object]");
+		m->nerrors = 1;
+		return;
+	}
+	if (sp->depth > b->d->max_depth) {
+		m->id = copy_str(&extra, idx, 40);
+		m->msg = hub_strdup("JSON nested deeper than the hub accepts "
+				    "[json-depth]");
+		m->nerrors = 1;
+		return;
+	}
+	jarena_begin();
+	j = json_loadb(
+	    b->d->text + sp->off, sp->len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL) {
+		jarena_end();
+		char msg[300];
+
+		m->id = copy_str(&extra, idx, 40);
+		snprintf(
+		    msg, sizeof(msg), "not valid JSON: %s [json]", je.text);
+		m->msg = hub_strdup(msg);
+		m->nerrors = 1;
+		return;
+	}
+	v = json_object_get(j, "id");
+	m->id = copy_str(&extra, json_is_string(v) ? json_string_value(v) : idx,
+	    STIX_ID_MAX - 1);
+	v = json_object_get(j, "modified");
+	if (!json_is_string(v))
+		v = json_object_get(j, "created");
+	if (json_is_string(v))
+		m->version =
+		    copy_str(&extra, json_string_value(v), TSTAMP_LEN - 1);
+	memset(&sctx, 0, sizeof(sctx));
+	sctx.bundle_spec = strcmp(b->d->doc.type, "bundle") == 0 &&
+		b->d->doc.spec_version[0] != '\0'
+	    ? b->d->doc.spec_version
+	    : NULL;
+	sctx.lookup = b->d->lookup;
+	sctx.lookup_arg = b->d->lookup_arg;
+	if (stix_validate(j, &sctx, &info, &rep) == -1) {
+		m->nerrors = rep.nerrors;
+		m->nwarnings = rep.nwarnings;
+		m->msg = findings_str(&rep, STIX_ERROR);
+		json_decref(j);
+		jarena_end();
+		return;
+	}
+	m->ok = 1;
+	m->nwarnings = rep.nwarnings;
+	if (rep.nwarnings > 0)
+		m->msg = findings_str(&rep, STIX_WARNING);
+	if (sp->compact) {
+		/* already as compact as it gets: store the posted bytes */
+		o->json = b->d->text + sp->off;
+		o->jsonlen = sp->len;
+	} else {
+		o->jsonlen = jscan_minify(b->d->text + sp->off, sp->len, slice);
+		o->json = slice;
+	}
+	o->id = m->id;
+	o->idlen = strlen(m->id);
+	memcpy(o->uuid, info.uuid, 16);
+	o->typehash = store_typehash(info.type, strlen(info.type));
+	o->version = info.version;
+	o->tlp = (uint8_t)info.marking.tlp;
+	if (info.revoked)
+		o->flags |= STORE_F_REVOKED;
+	if (info.spec == 20)
+		o->flags |= STORE_F_SPEC20;
+	if (info.marking.has_release) {
+		o->flags |= STORE_F_RELEASE;
+		o->nrelease = info.marking.nrelease;
+		if (o->nrelease > STORE_MAX_COUNTRIES)
+			o->nrelease = STORE_MAX_COUNTRIES;
+		for (k = 0; k < o->nrelease; k++)
+			memcpy(o->release[k], info.marking.release[k], 2);
+	}
+	json_decref(j);
+	jarena_end();
+}
+
+void
+ingest_range(struct ingest_batch *b, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to && i < b->n; i++)
+		ingest_one(b, i);
+}
+
+void
+ingest_count(const struct ingest_batch *b, struct ingest_counts *c)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < b->n; i++) {
+		if (!b->meta[i].ok || b->objs[i].result == STORE_REFUSED) {
+			c->rejected++;
+			continue;
+		}
+		if (b->meta[i].nwarnings > 0)
+			c->warned++;
+		switch (b->objs[i].result) {
+		case STORE_NEW:
+			c->stored++;
+			break;
+		case STORE_LINKED:
+			c->linked++;
+			break;
+		default:
+			c->duplicate++;
+			break;
+		}
+	}
+}
+
+static void
+status_detail(struct buf *out, const struct ingest_batch *b, size_t i,
+    const char *req_ts, int failure)
+{
+	const struct ingest_meta *m = &b->meta[i];
+	const struct store_obj *o = &b->objs[i];
+	char ts[TSTAMP_LEN];
+	const char *version = m->version, *what = NULL;
+
+	if (version == NULL) {
+		/* no modified or created (SCOs): the date it was added */
+		if (m->ok && o->date_added != 0) {
+			tstamp_format(o->date_added, 6, ts);
+			version = ts;
+		} else
+			version = req_ts;
+	}
+	buf_adds(out, "{\"id\":");
+	buf_add_jstr(out, m->id, strlen(m->id));
+	buf_adds(out, ",\"version\":");
+	buf_add_jstr(out, version, strlen(version));
+	if (!failure) {
+		if (o->result == STORE_DUP)
+			what = "already in this collection";
+		else if (o->result == STORE_LINKED)
+			what = "already stored; added to this collection";
+	} else if (m->ok)
+		what = "refused: too many versions of this object or too many "
+		       "collections holding it";
+	if (what != NULL || m->msg != NULL) {
+		struct buf msg = BUF_INIT;
+
+		if (what != NULL)
+			buf_adds(&msg, what);
+		if (m->msg != NULL) {
+			if (what != NULL)
+				buf_adds(&msg, "; ");
+			buf_adds(&msg, m->ok ? "warnings: " : "");
+			buf_adds(&msg, m->msg);
+		}
+		buf_adds(out, ",\"message\":");
+		buf_add_jstr(out, msg.data ? msg.data : "", msg.len);
+		buf_clear(&msg);
+	}
+	buf_addc(out, '}');
+}
+
+void
+ingest_status(const struct ingest_batch *b, const char *status_id,
+    int64_t request_ts, struct buf *out)
+{
+	char ts[TSTAMP_LEN];
+	size_t i, nok = 0, nfail = 0;
+	int pass;
+
+	tstamp_format(request_ts, 6, ts);
+	for (i = 0; i < b->n; i++) {
+		if (b->meta[i].ok && b->objs[i].result != STORE_REFUSED)
+			nok++;
+		else
+			nfail++;
+	}
+	buf_addf(out,
+	    "{\"id\":\"%s\",\"status\":\"complete\",\"request_timestamp\":"
+	    "\"%s\",\"total_count\":%zu,\"success_count\":%zu",
+	    status_id, ts, b->n, nok);
+	for (pass = 0; pass < 2; pass++) {
+		size_t want = pass == 0 ? nok : nfail, k = 0;
+
+		if (pass == 1)
+			buf_addf(out, ",\"failure_count\":%zu", nfail);
+		if (want == 0)
+			continue;
+		buf_adds(
+		    out, pass == 0 ? ",\"successes\":[" : ",\"failures\":[");
+		for (i = 0; i < b->n; i++) {
+			int failed = !(b->meta[i].ok &&
+			    b->objs[i].result != STORE_REFUSED);
+
+			if (failed != pass)
+				continue;
+			if (k++ > 0)
+				buf_addc(out, ',');
+			status_detail(out, b, i, ts, failed);
+		}
+		buf_addc(out, ']');
+	}
+	buf_adds(out, ",\"pending_count\":0}");
+}

@@ -1,0 +1,84 @@
+/*
+ * ingest.h -- from a posted envelope (or a bundle file) to objects ready
+ * for the store: frames the body (jscan.h), parses each object with
+ * Jansson, validates it (stix.h), and keeps it as received, minus
+ * insignificant whitespace.  Work on ranges of objects can run on several
+ * threads at once.  Also renders the TAXII status resource of a request
+ * once the store has said what became of each object.  No I/O.
+ */
+#ifndef CTIHUB_INGEST_H
+#define CTIHUB_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctihub/buf.h"
+#include "ctihub/jscan.h"
+#include "ctihub/stix.h"
+#include "ctihub/store.h"
+
+/* What the status resource needs of one object. */
+struct ingest_meta {
+	int ok;	       /* valid: so.json is set */
+	char *id;      /* the object's id, or "objects[<i>]" */
+	char *version; /* its modified (or created) as published */
+	char *msg;     /* findings: errors when !ok, else warnings */
+	int nerrors;
+	int nwarnings;
+};
+
+/* A framed document: a posted envelope or a bundle file. */
+struct ingest_doc {
+	const char *text; /* not owned */
+	size_t len;
+	struct jscan_doc doc;
+	struct jscan_iter it;
+	size_t taken; /* objects handed out in batches so far */
+	int max_depth;
+	stix_marking_lookup_cb *lookup;
+	void *lookup_arg;
+};
+
+/* A run of consecutive objects of a document, ready for the store. */
+struct ingest_batch {
+	const struct ingest_doc *d;
+	size_t first; /* index of spans[0] in the document */
+	struct jscan_span *spans;
+	size_t n;
+	struct store_obj *objs;	  /* n entries; json NULL when rejected */
+	struct ingest_meta *meta; /* n entries */
+	char *arena;		  /* minified objects, ids, versions */
+	size_t *arena_off;	  /* each object's slice of the arena */
+};
+
+/*
+ * Frames `text`: checks it is a JSON object with an "objects" array of at
+ * most max_objects elements.  Returns 0; -1 with a message for a body that
+ * is not an envelope or bundle at all (line and column for malformed
+ * JSON); -2 when it has more than max_objects objects.
+ */
+int ingest_open(struct ingest_doc *, const char *text, size_t len,
+    size_t max_objects, int max_depth, char *err, size_t errlen);
+/* Takes the next `max` objects (or fewer at the end) into `b`; returns the
+ * number taken (0 at the end) or -1 when out of memory. */
+long ingest_next(struct ingest_doc *, struct ingest_batch *b, size_t max);
+/* Parses and validates objects [from, to) of a batch; thread-safe for
+ * disjoint ranges of one batch. */
+void ingest_range(struct ingest_batch *, size_t from, size_t to);
+void ingest_free(struct ingest_batch *);
+
+/* Counts: accepted objects (stored or duplicate) and rejected ones. */
+struct ingest_counts {
+	size_t stored;	  /* new versions */
+	size_t linked;	  /* stored before, new to this collection */
+	size_t duplicate; /* already in this collection */
+	size_t rejected;
+	size_t warned;
+};
+void ingest_count(const struct ingest_batch *, struct ingest_counts *);
+
+/* Renders the status resource (TAXII 2.1 4.3.1) of a finished batch. */
+void ingest_status(const struct ingest_batch *, const char *status_id,
+    int64_t request_ts, struct buf *out);
+
+#endif

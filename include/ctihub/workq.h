@@ -1,0 +1,20 @@
+/*
+ * workq.h -- a fixed pool of threads running queued tasks, first in first
+ * out.  The hub parses and validates posted objects on it, off the HTTP
+ * event loops; the import command uses it the same way.
+ */
+#ifndef CTIHUB_WORKQ_H
+#define CTIHUB_WORKQ_H
+
+typedef void workq_fn(void *arg);
+
+struct workq;
+
+/* Starts n threads; NULL on failure. */
+struct workq *workq_new(int n, const char *name);
+/* Queues fn(arg); 0, or -1 when out of memory. */
+int workq_push(struct workq *, workq_fn *fn, void *arg);
+/* Runs what is queued, then stops and frees the pool. */
+void workq_free(struct workq *);
+
+#endif

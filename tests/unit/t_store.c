@@ -1,0 +1,460 @@
+/*
+ * t_store.c -- the LMDB store: adding, deduplicating, versions and their
+ * first/last flags per collection, walking by date_added, deleting, the
+ * id index merge, status resources, the schema check.
+ */
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "ctihub/store.h"
+
+#define C1 0x11111111u
+#define C2 0x22222222u
+#define P1 0xaaaa0001u
+
+static char dir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/t_store.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct store *
+open_store(void)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	assert_int_equal(
+	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_OK);
+	return st;
+}
+
+/* An indicator-like object with uuid byte `u` and version `v`. */
+static void
+mkobj(struct store_obj *o, char *json, size_t jlen, unsigned u, int64_t v)
+{
+	static char ids[64][64];
+	char *id = ids[u % 64];
+
+	memset(o, 0, sizeof(*o));
+	snprintf(id, 64, "indicator--%08x-0000-4000-8000-000000000000", u);
+	snprintf(json, jlen, "{\"id\":\"%s\",\"v\":%lld}", id, (long long)v);
+	o->json = json;
+	o->jsonlen = strlen(json);
+	o->id = id;
+	o->idlen = strlen(id);
+	memset(o->uuid, 0, 16);
+	memcpy(o->uuid, &u, sizeof(u));
+	o->typehash = store_typehash("indicator", 9);
+	o->version = v;
+	o->tlp = 2;
+}
+
+static int
+put(struct store *st, uint32_t coll, struct store_obj *objs, size_t n,
+    int64_t now)
+{
+	struct store_wtxn *w;
+
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wput(w, coll, P1, objs, n, now), STORE_OK);
+	return store_wcommit(w);
+}
+
+struct walked {
+	int n;
+	struct store_item it[64];
+};
+
+static void
+walk(struct store *st, uint32_t coll, int64_t after, struct walked *out)
+{
+	struct store_reader *r;
+	int rc;
+
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_walk_start(r, coll, after), STORE_OK);
+	out->n = 0;
+	while ((rc = store_walk_next(r, &out->it[out->n])) == 1)
+		if (++out->n == 64)
+			break;
+	assert_true(rc >= 0);
+	store_rend(r);
+	store_reader_free(r);
+}
+
+static void
+t_add_and_walk(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o[3];
+	char js[3][128];
+	struct walked wk;
+	struct store_reader *r;
+	struct store_objview ov;
+	int64_t last;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		mkobj(&o[i], js[i], sizeof(js[i]), (unsigned)i + 1, 1000 + i);
+	/* same clock for all: date_added still strictly increases */
+	assert_int_equal(put(st, C1, o, 3, 5000), STORE_OK);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(o[i].result, STORE_NEW);
+		assert_int_equal(o[i].date_added, 5000 + i);
+	}
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 3);
+	assert_int_equal(wk.it[0].date_added, 5000);
+	assert_int_equal(wk.it[2].date_added, 5002);
+	assert_int_equal(wk.it[1].e.flags & (STORE_F_FIRST | STORE_F_LAST),
+	    STORE_F_FIRST | STORE_F_LAST);
+	assert_int_equal(wk.it[1].e.producer, P1);
+	/* added_after is exclusive */
+	walk(st, C1, 5000, &wk);
+	assert_int_equal(wk.n, 2);
+	walk(st, C1, 5002, &wk);
+	assert_int_equal(wk.n, 0);
+	walk(st, C2, 0, &wk);
+	assert_int_equal(wk.n, 0);
+	/* the stored bytes come back as they went in */
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(store_obj_get(r, wk.it[1].e.rowid, &ov), STORE_OK);
+	assert_int_equal(ov.jsonlen, o[1].jsonlen);
+	assert_memory_equal(ov.json, js[1], ov.jsonlen);
+	assert_memory_equal(ov.id, o[1].id, ov.idlen);
+	assert_int_equal(ov.version, 1001);
+	assert_int_equal(ov.first_added, 5001);
+	assert_int_equal(store_last_added(r, C1, &last), STORE_OK);
+	assert_int_equal(last, 5002);
+	assert_int_equal(store_last_added(r, C2, &last), STORE_OK);
+	assert_int_equal(last, 0);
+	/* a later clock going backwards never reorders date_added */
+	store_rend(r);
+	store_reader_free(r);
+	mkobj(&o[0], js[0], sizeof(js[0]), 9, 1);
+	assert_int_equal(put(st, C1, o, 1, 10), STORE_OK);
+	assert_int_equal(o[0].date_added, 5003);
+	store_close(st);
+}
+
+static void
+t_dedup_and_collections(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o[2];
+	char js[2][128];
+	struct store_stats s;
+	struct walked wk;
+
+	(void)state;
+	mkobj(&o[0], js[0], sizeof(js[0]), 7, 100);
+	mkobj(&o[1], js[1], sizeof(js[1]), 7, 100); /* the same, twice */
+	assert_int_equal(put(st, C1, o, 2, 1000), STORE_OK);
+	assert_int_equal(o[0].result, STORE_NEW);
+	assert_int_equal(o[1].result, STORE_DUP);
+	assert_int_equal(o[1].date_added, o[0].date_added);
+	/* re-posted later: still a duplicate, nothing written */
+	mkobj(&o[0], js[0], sizeof(js[0]), 7, 100);
+	assert_int_equal(put(st, C1, o, 1, 2000), STORE_OK);
+	assert_int_equal(o[0].result, STORE_DUP);
+	assert_int_equal(o[0].date_added, 1000);
+	/* another collection: linked, stored once */
+	mkobj(&o[0], js[0], sizeof(js[0]), 7, 100);
+	assert_int_equal(put(st, C2, o, 1, 3000), STORE_OK);
+	assert_int_equal(o[0].result, STORE_LINKED);
+	assert_int_equal(store_stats(st, &s), STORE_OK);
+	assert_int_equal(s.objects, 1);
+	walk(st, C2, 0, &wk);
+	assert_int_equal(wk.n, 1);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 1);
+	store_close(st);
+}
+
+static int
+count_version(const struct store_version *v, void *arg)
+{
+	int64_t *seen = arg;
+
+	seen[seen[0] + 1] = v->version;
+	seen[0]++;
+	return 0;
+}
+
+static uint8_t
+flags_of(const struct walked *wk, int64_t version)
+{
+	int i;
+
+	for (i = 0; i < wk->n; i++)
+		if (wk->it[i].e.version == version)
+			return wk->it[i].e.flags &
+			    (STORE_F_FIRST | STORE_F_LAST);
+	fail_msg("version %lld not walked", (long long)version);
+	return 0;
+}
+
+static void
+t_versions(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	char js[128];
+	struct walked wk;
+	struct store_reader *r;
+	int64_t seen[8] = {0};
+
+	(void)state;
+	mkobj(&o, js, sizeof(js), 42, 200);
+	put(st, C1, &o, 1, 1000);
+	mkobj(&o, js, sizeof(js), 42, 300); /* newer */
+	put(st, C1, &o, 1, 1001);
+	mkobj(&o, js, sizeof(js), 42, 100); /* older, arriving last */
+	put(st, C1, &o, 1, 1002);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 3);
+	assert_int_equal(flags_of(&wk, 100), STORE_F_FIRST);
+	assert_int_equal(flags_of(&wk, 200), 0);
+	assert_int_equal(flags_of(&wk, 300), STORE_F_LAST);
+	/* only version 200 in C2: first and last there */
+	mkobj(&o, js, sizeof(js), 42, 200);
+	put(st, C2, &o, 1, 1003);
+	walk(st, C2, 0, &wk);
+	assert_int_equal(flags_of(&wk, 200), STORE_F_FIRST | STORE_F_LAST);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(
+	    store_versions(r, o.uuid, o.typehash, count_version, seen), 0);
+	assert_int_equal(seen[0], 3);
+	assert_int_equal(seen[1], 100);
+	assert_int_equal(seen[3], 300);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+}
+
+static int
+match_version(const struct store_version *v, void *arg)
+{
+	return v->version == *(int64_t *)arg;
+}
+
+static int
+match_all(const struct store_version *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	return 1;
+}
+
+static void
+t_delete(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct store_stats s;
+	struct walked wk;
+	char js[128];
+	int64_t v = 300;
+	int removed;
+
+	(void)state;
+	mkobj(&o, js, sizeof(js), 5, 200);
+	put(st, C1, &o, 1, 1000);
+	mkobj(&o, js, sizeof(js), 5, 300);
+	put(st, C1, &o, 1, 1001);
+	put(st, C2, &o, 1, 1002);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wdelete(w, C1, o.uuid, o.typehash, match_version,
+			     &v, &removed),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(removed, 1);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 1);
+	/* the remaining version became the last one */
+	assert_int_equal(flags_of(&wk, 200), STORE_F_FIRST | STORE_F_LAST);
+	/* still in C2, so still stored */
+	assert_int_equal(store_stats(st, &s), STORE_OK);
+	assert_int_equal(s.objects, 2);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wdelete(w, C2, o.uuid, o.typehash, match_all, NULL, &removed),
+	    STORE_OK);
+	assert_int_equal(
+	    store_wdelete(w, C1, o.uuid, o.typehash, match_all, NULL, &removed),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(store_stats(st, &s), STORE_OK);
+	assert_int_equal(s.objects, 0);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 0);
+	store_close(st);
+}
+
+/* Enough objects to merge the delta id index into the main one; every
+ * object must still be found (as a duplicate) afterwards. */
+static void
+t_id_index_merge(void **state)
+{
+	struct store *st = open_store();
+	enum { N = 60000, B = 5000 };
+	static struct store_obj o[B];
+	static char js[B][96];
+	struct store_stats s;
+	unsigned i, k;
+
+	(void)state;
+	for (i = 0; i < N; i += B) {
+		for (k = 0; k < B; k++)
+			mkobj(&o[k], js[k], sizeof(js[k]),
+			    (i + k) * 2654435761u, 1);
+		assert_int_equal(put(st, C1, o, B, 1000), STORE_OK);
+	}
+	/* sixteen more commits: each moves another slice of the delta */
+	for (k = 0; k < 16; k++)
+		assert_int_equal(put(st, C1, o, 0, 1000), STORE_OK);
+	assert_int_equal(store_stats(st, &s), STORE_OK);
+	assert_int_equal(s.objects, N);
+	assert_true(s.ids_main > 50000);
+	assert_true(s.ids_new < 10000);
+	assert_int_equal(s.ids_main + s.ids_new, N);
+	for (i = 0; i < N; i += B) {
+		for (k = 0; k < B; k++)
+			mkobj(&o[k], js[k], sizeof(js[k]),
+			    (i + k) * 2654435761u, 1);
+		assert_int_equal(put(st, C1, o, B, 1000), STORE_OK);
+		for (k = 0; k < B; k++)
+			assert_int_equal(o[k].result, STORE_DUP);
+	}
+	store_close(st);
+}
+
+static void
+t_status(void **state)
+{
+	struct store *st = open_store();
+	struct store_wtxn *w;
+	struct store_reader *r;
+	const char *json;
+	size_t len;
+	uint32_t owner;
+	int64_t exp;
+	int n;
+
+	(void)state;
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wstatus(w, "s-old", 7, 100, "{\"a\":1}", 7), STORE_OK);
+	assert_int_equal(
+	    store_wstatus(w, "s-new", 8, 900, "{\"b\":2}", 7), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(
+	    store_status_get(r, "s-new", &owner, &exp, &json, &len), STORE_OK);
+	assert_int_equal(owner, 8);
+	assert_int_equal(exp, 900);
+	assert_memory_equal(json, "{\"b\":2}", len);
+	store_rend(r);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wprune(w, 500, 100, &n), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(
+	    store_status_get(r, "s-old", &owner, &exp, &json, &len),
+	    STORE_ENOTFOUND);
+	assert_int_equal(
+	    store_status_get(r, "s-new", &owner, &exp, &json, &len), STORE_OK);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+}
+
+/* A database written by a newer ctihub is refused, not opened. */
+static void
+t_schema(void **state)
+{
+	struct store *st = open_store();
+	unsigned char k1[32], k2[32], v[8] = {0, 0, 0, 0, 0, 0, 0, 99};
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {6, (void *)(uintptr_t) "schema"}, d = {8, v};
+	char err[512];
+
+	(void)state;
+	assert_int_equal(store_schema(st), STORE_SCHEMA);
+	store_secret(st, k1);
+	store_close(st);
+	st = open_store();
+	store_secret(st, k2);
+	assert_memory_equal(k1, k2, 32); /* the secret persists */
+	store_close(st);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	st = NULL;
+	assert_int_equal(
+	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_ESCHEMA);
+	assert_null(st);
+	assert_non_null(strstr(err,
+	    "schema version 99, newer than this "
+	    "ctihub understands (1)"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(t_add_and_walk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_dedup_and_collections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_id_index_merge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_status, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_schema, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
