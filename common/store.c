@@ -940,8 +940,7 @@ merge_ids(struct store_wtxn *w)
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
-	return meta_put_u64(w->txn, w->st->dbi[DB_META], "merge_at",
-	    slice + 1);
+	return meta_put_u64(w->txn, w->st->dbi[DB_META], "merge_at", slice + 1);
 }
 
 int

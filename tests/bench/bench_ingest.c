@@ -152,8 +152,8 @@ main(int argc, char **argv)
 		 * the run and compare with the mean of the two */
 		double j2 = bench_jansson_rate(files, nfiles, &jmbps, &jobjs);
 
-		printf("jansson parse again after the run: %.0f objects/s\n",
-		    j2);
+		printf(
+		    "jansson parse again after the run: %.0f objects/s\n", j2);
 		jrate = (jrate + j2) / 2;
 	}
 	printf("ratio to the jansson parse rate (mean of before and after): "

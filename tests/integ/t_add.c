@@ -333,8 +333,13 @@ t_real_bundles(char *why, size_t whylen)
 	char dir[1024], path[2048];
 	int i, files = 0;
 
-	if (root == NULL || root[0] == '\0')
-		return 0; /* no shared data on this machine */
+	struct stat st;
+
+	if (root == NULL || root[0] == '\0' || stat(root, &st) != 0) {
+		snprintf(why, whylen, "SKIP no shared data at %s",
+		    root ? root : "(unset)");
+		return 1;
+	}
 	for (i = 0; sub[i] != NULL; i++) {
 		DIR *d;
 		struct dirent *e;
