@@ -95,6 +95,8 @@ struct store_reader {
 	MDB_cursor *c_added;
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
+	MDB_cursor *c_obj;
+	uint64_t obj_row; /* where c_obj stands, 0: nowhere */
 	uint32_t walk_coll;
 	int walk_pending; /* 1: the cursor sits on the next item to yield */
 	int walk_rc;
@@ -499,6 +501,21 @@ all_versions(MDB_cursor *c_ids, MDB_cursor *c_new, const unsigned char uuid[16],
 	return 0;
 }
 
+/* The public form of a found version (store_member is not packed). */
+static void
+to_version(const struct found *f, struct store_version *sv)
+{
+	int i;
+
+	sv->version = f->version;
+	sv->rowid = f->rowid;
+	sv->nmember = f->nmember;
+	for (i = 0; i < f->nmember; i++) {
+		sv->member[i].coll = f->member[i].coll;
+		sv->member[i].date_added = f->member[i].date_added;
+	}
+}
+
 static int
 member_index(const struct found *f, uint32_t coll)
 {
@@ -851,11 +868,7 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 	for (i = 0; i < n; i++) {
 		if ((m = member_index(&v[i], coll)) < 0)
 			continue;
-		sv.version = v[i].version;
-		sv.rowid = v[i].rowid;
-		sv.nmember = v[i].nmember;
-		memcpy(sv.member, v[i].member,
-		    (size_t)v[i].nmember * sizeof(struct member_rec));
+		to_version(&v[i], &sv);
 		if (!match(&sv, arg))
 			continue;
 		addkey(kb, coll, v[i].member[m].date_added);
@@ -990,6 +1003,7 @@ store_reader_free(struct store_reader *r)
 		mdb_cursor_close(r->c_added);
 		mdb_cursor_close(r->c_ids);
 		mdb_cursor_close(r->c_new);
+		mdb_cursor_close(r->c_obj);
 		mdb_txn_abort(r->txn);
 	}
 	hub_free(r);
@@ -1011,7 +1025,9 @@ store_rbegin(struct store_reader *r)
 		    (rc = mdb_cursor_open(
 			 r->txn, r->st->dbi[DB_IDS], &r->c_ids)) != 0 ||
 		    (rc = mdb_cursor_open(
-			 r->txn, r->st->dbi[DB_IDSNEW], &r->c_new)) != 0) {
+			 r->txn, r->st->dbi[DB_IDSNEW], &r->c_new)) != 0 ||
+		    (rc = mdb_cursor_open(
+			 r->txn, r->st->dbi[DB_OBJ], &r->c_obj)) != 0) {
 			mdb_txn_abort(r->txn);
 			r->txn = NULL;
 			return store_mdb_err(rc, "open cursors");
@@ -1021,12 +1037,14 @@ store_rbegin(struct store_reader *r)
 			return store_mdb_err(rc, "renew read");
 		if ((rc = mdb_cursor_renew(r->txn, r->c_added)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_ids)) != 0 ||
-		    (rc = mdb_cursor_renew(r->txn, r->c_new)) != 0) {
+		    (rc = mdb_cursor_renew(r->txn, r->c_new)) != 0 ||
+		    (rc = mdb_cursor_renew(r->txn, r->c_obj)) != 0) {
 			mdb_txn_reset(r->txn);
 			return store_mdb_err(rc, "renew cursors");
 		}
 	}
 	r->active = 1;
+	r->obj_row = 0;
 	r->walk_pending = 0;
 	r->walk_rc = MDB_NOTFOUND;
 	return STORE_OK;
@@ -1099,6 +1117,12 @@ store_walk_next(struct store_reader *r, struct store_item *it)
 	return 1;
 }
 
+uint64_t
+store_snapshot(struct store_reader *r)
+{
+	return r->active ? (uint64_t)mdb_txn_id(r->txn) : 0;
+}
+
 int
 store_last_added(struct store_reader *r, uint32_t coll, int64_t *out)
 {
@@ -1156,9 +1180,24 @@ store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
 	int rc;
 
 	put_be64(kb, rowid);
-	if ((rc = mdb_get(r->txn, r->st->dbi[DB_OBJ], &k, &d)) != 0)
+	/* rows of a walk mostly follow each other: step, do not search */
+	rc = MDB_NOTFOUND;
+	if (r->obj_row != 0 && rowid == r->obj_row + 1) {
+		rc = mdb_cursor_get(r->c_obj, &k, &d, MDB_NEXT);
+		if (rc == 0 && (k.mv_size != 8 || get_be64(k.mv_data) != rowid))
+			rc = MDB_NOTFOUND;
+	}
+	if (rc != 0) {
+		k.mv_size = 8;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(r->c_obj, &k, &d, MDB_SET_KEY);
+	}
+	if (rc != 0) {
+		r->obj_row = 0;
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "object");
+	}
+	r->obj_row = rowid;
 	if (d.mv_size < sizeof(h))
 		return STORE_ERR;
 	memcpy(&h, d.mv_data, sizeof(h));
@@ -1193,11 +1232,7 @@ store_versions(struct store_reader *r, const unsigned char uuid[16],
 	if ((rc = all_versions(r->c_ids, r->c_new, uuid, typehash, v, &n)) != 0)
 		return store_mdb_err(rc, "versions");
 	for (i = 0; i < n; i++) {
-		sv.version = v[i].version;
-		sv.rowid = v[i].rowid;
-		sv.nmember = v[i].nmember;
-		memcpy(sv.member, v[i].member,
-		    (size_t)v[i].nmember * sizeof(struct member_rec));
+		to_version(&v[i], &sv);
 		if ((rc = cb(&sv, arg)) != 0)
 			return rc;
 	}

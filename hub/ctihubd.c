@@ -281,6 +281,7 @@ main(int argc, char **argv)
 	    STORE_OK)
 		fatalx("%s", err);
 	log_info("database %s (schema %d)", dbdir, store_schema(hub->store));
+	store_secret(hub->store, hub->secret);
 	hub_free(dbdir);
 	hub->alog_fd = open_access_log(c->access_log);
 	if (bind_listeners(hub, c) == -1)

@@ -183,6 +183,14 @@ ctx_free(struct reqctx *ctx)
 	hub_free(ctx);
 }
 
+static void
+free_body(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	hub_free((void *)(uintptr_t)data);
+}
+
 void
 http_reply(struct reqctx *ctx, int status, struct buf *body)
 {
@@ -205,8 +213,17 @@ http_reply(struct reqctx *ctx, int status, struct buf *body)
 
 		snprintf(len, sizeof(len), "%zu", n);
 		evhttp_add_header(h, "Content-Length", len);
-	} else if (n > 0)
-		evbuffer_add(out, body->data, n);
+	} else if (n > 0) {
+		/* hand the built body to the connection, no copy */
+		size_t len;
+		char *data = buf_detach(body, &len);
+
+		if (evbuffer_add_reference(out, data, len, free_body, NULL) ==
+		    -1) {
+			evbuffer_add(out, data, len);
+			hub_free(data);
+		}
+	}
 	access_log(ctx, status, n);
 	evhttp_connection_set_closecb(ctx->evcon, NULL, NULL);
 	evhttp_send_reply(ctx->req, status, NULL, NULL);

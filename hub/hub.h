@@ -67,14 +67,13 @@ struct hub {
 	int nfds;
 	int alog_fd;
 	atomic_int stopping;
-	struct event *prune_ev;
+	unsigned char secret[32]; /* the store's, for paging tokens */
 };
 
 /* Takes a reference to the current runtime (caller unrefs). */
 struct runtime *hub_runtime(struct hub *);
 
 /* http.c -- HTTP workers: one thread, event base and evhttp each. */
-struct reply;
 struct worker {
 	struct hub *hub;
 	int index;

@@ -183,6 +183,8 @@ void store_rend(struct store_reader *);
  */
 int store_walk_start(struct store_reader *, uint32_t coll, int64_t after);
 int store_walk_next(struct store_reader *, struct store_item *);
+/* The transaction id of the current snapshot: changes with every write. */
+uint64_t store_snapshot(struct store_reader *);
 /* The newest date_added in `coll` (0 when empty). */
 int store_last_added(struct store_reader *, uint32_t coll, int64_t *out);
 /* The entry at (coll, date_added). */

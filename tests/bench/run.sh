@@ -7,6 +7,10 @@
 #   2. ctihub import of one 1,000,000-object bundle.
 # Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
 # $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
+#   3. TAXII reads: GET objects?limit=100 at random positions with wrk, at
+#      10,000, 100,000 and 1,000,000 objects, beside the same stack
+#      serving one fixed page; a full walk in pages of 1,000; the daemon's
+#      private memory.
 # Usage: tests/bench/run.sh build/release
 set -eu
 B=$(cd "${1:-build/release}" && pwd)
@@ -38,7 +42,7 @@ fi
 
 cd "$T"
 PW=$(echo bench-password | "$B/ctihub" member passwd --stdin)
-for m in pub1 pub2 pub3 pub4 reader; do
+for m in pub1 pub2 pub3 pub4 reader $(seq -f 'm%03g' 0 19); do
 	cat >>members.conf <<EOM
 member $m {
 	name "Bench $m"
@@ -88,17 +92,99 @@ echo "== 1. TAXII Add Objects over HTTPS ($N objects)"
 [ -n "${BENCH_SAMPLE:-}" ] && (while kill -0 $PID 2>/dev/null; do grep -E "^(RssAnon|RssFile)" /proc/$PID/status | tr -s " \t\n" " "; echo; sleep 0.1; done > "$BENCH_SAMPLE") &
 [ -n "${BENCH_PERF:-}" ] && (sleep 24; perf record -F 999 -g -p $PID -o "$BENCH_PERF" -- sleep 6 >/dev/null 2>&1) &
 [ -n "${BENCH_STRACE:-}" ] && (sleep 24; timeout 5 strace -f -c -p $PID -o "$BENCH_STRACE" >/dev/null 2>&1) &
-"$B/tests/bench_ingest" -u "https://127.0.0.1:$PORT/bench/collections/bench/objects/" \
+[ -n "${BENCH_SKIP_INGEST:-}" ] || "$B/tests/bench_ingest" -u "https://127.0.0.1:$PORT/bench/collections/bench/objects/" \
     -k "$CA" -a "pub1:bench-password,pub2:bench-password,pub3:bench-password,pub4:bench-password" \
     -d "$DATA/env-$N" -c 4 -p "$PID"
-[ -n "${BENCH_KEEP_LOG:-}" ] && cp hub.log "$BENCH_KEEP_LOG"
-[ -n "${BENCH_IO:-}" ] && grep -E "wchar|write_bytes" /proc/$PID/io && du -sm state/db
+[ -n "${BENCH_KEEP_LOG:-}" ] && cp hub.log "$BENCH_KEEP_LOG" || true
+[ -n "${BENCH_IO:-}" ] && grep -E "wchar|write_bytes" /proc/$PID/io && du -sm state/db || true
 kill -TERM "$PID"
 wait "$PID" || true
 PID=
 
 echo
-[ -n "${BENCH_SKIP_IMPORT:-}" ] && exit 0
+if [ -z "${BENCH_SKIP_IMPORT:-}" ]; then
 echo "== 2. ctihub import of one $N-object bundle"
 "$B/tests/bench_import" "$B/ctihub" import.conf pub1 bench \
     "$(ls "$DATA/bundle-$N"/b*.json | head -1)"
+fi
+[ -n "${BENCH_SKIP_READ:-}" ] && exit 0
+
+echo
+echo "== 3. TAXII reads: GET .../objects/?limit=100 (wrk -t2 -c32 -d10s), a full walk"
+AUTH="Authorization: Basic $(printf 'reader:bench-password' | base64)"
+cat >pages.lua <<'EOM'
+local dates = {}
+for line in io.lines(os.getenv("DATES")) do dates[#dates + 1] = line end
+math.randomseed(os.time())
+request = function()
+	return wrk.format("GET", os.getenv("PATHQ") .. dates[math.random(#dates)])
+end
+EOM
+wrkrun() { # wrkrun URL [LUA]: prints "req/s p50 p99"
+	if [ -n "${2:-}" ]; then
+		wrk -t2 -c32 -d10s --latency -H "$AUTH" -s "$2" "$1" >wrk.out 2>&1
+	else
+		wrk -t2 -c32 -d10s --latency -H "$AUTH" "$1" >wrk.out 2>&1
+	fi
+	awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}' wrk.out
+}
+printf '%-10s %12s %10s %10s\n' objects requests/s p50 p99 >reads.txt
+for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
+	[ "$n" -le "$N" ] || continue
+	write_conf read-$n.conf state-read-$n
+	# the first n/1000 envelopes, each imported as the member that
+	# published it (b<batch>-m<member>-<CC>.json)
+	ls "$DATA/env-$N"/b*.json | sort | head -$((n / 1000)) >files-$n.txt
+	for m in $(seq -f '%03g' 0 19); do
+		files=$(grep -- "-m$m-" files-$n.txt || true)
+		[ -n "$files" ] && "$B/ctihub" import $files --as m$m \
+		    --collection bench -c read-$n.conf --quiet >/dev/null
+	done
+	"$B/ctihubd" -c read-$n.conf 2>read-$n.log &
+	PID=$!
+	i=0
+	until grep -q "ctihubd ready" read-$n.log; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { cat read-$n.log; exit 1; }
+		sleep 0.05
+	done
+	PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' read-$n.log | head -1)
+	URL="https://127.0.0.1:$PORT/bench/collections/bench"
+	CA=$T/state-read-$n/tls/cert.pem
+	"$B/tests/bench_walk" -u "$URL/manifest/" -k "$CA" \
+	    -a reader:bench-password -o dates-$n.txt >/dev/null
+	# a full walk first: it also maps the database in, as a running hub
+	# has it (the random pages below then measure the hub, not faults)
+	"$B/tests/bench_walk" -u "$URL/objects/" -k "$CA" \
+	    -a reader:bench-password -l 1000 >walk.txt
+	printf '%-10s %12s %10s %10s\n' $n $(DATES=dates-$n.txt \
+	    PATHQ="/bench/collections/bench/objects/?limit=100&added_after=" \
+	    wrkrun "$URL/objects/" pages.lua) >>reads.txt
+	# the largest size run last: its page, walk and memory are kept
+	curl -s --cacert "$CA" -u reader:bench-password \
+	    "$URL/objects/?limit=100" -o page.json
+	if true; then
+		echo "daemon after the reads: private (RssAnon) $(awk '/RssAnon/ {print $2/1024}' /proc/$PID/status) MB for $(sed -n 's/.*ready: \([0-9]*\) HTTP.*/\1/p' read-$n.log) workers, RSS $(awk '/VmRSS/ {print $2/1024}' /proc/$PID/status) MB" >mem.txt
+		cp "$CA" static-cert.pem
+		cp "$T/state-read-$n/tls/key.pem" static-key.pem
+	fi
+	kill -TERM $PID
+	wait $PID || true
+	PID=
+done
+"$B/tests/bench_static" 0 static-cert.pem static-key.pem page.json 2 2>static.log &
+SPID=$!
+i=0
+until grep -q ready static.log; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || exit 1
+	sleep 0.05
+done
+SPORT=$(sed -n 's/ready //p' static.log)
+STATIC=$(wrkrun "https://127.0.0.1:$SPORT/page")
+kill $SPID
+printf 'fixed %d-byte page, same stack (evhttp + OpenSSL, 2 threads): %s requests/s, p50 %s, p99 %s\n' \
+    "$(wc -c <page.json)" $STATIC
+cat reads.txt
+awk -v s="$(echo $STATIC | cut -d' ' -f1)" 'NR > 1 {printf "ratio to the fixed page at %s objects: %.2f\n", $1, $2 / s}' reads.txt
+cat walk.txt mem.txt

@@ -252,7 +252,8 @@ hub_signal(int sig)
 int
 main(int argc, char **argv)
 {
-	const struct test *tables[] = {foundation_tests, add_tests, NULL};
+	const struct test *tables[] = {
+	    foundation_tests, add_tests, read_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

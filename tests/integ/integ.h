@@ -64,6 +64,7 @@ struct test {
 };
 extern const struct test foundation_tests[];
 extern const struct test add_tests[];
+extern const struct test read_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);

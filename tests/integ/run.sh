@@ -116,6 +116,18 @@ api_root api1 {
 		read member bob
 		write member bob
 	}
+	collection 0d2c3b4a-5f6e-4a7b-8c9d-0e1f2a3b4c5d {
+		title "Reads"
+		alias reads
+		read any
+		write role publisher
+	}
+	collection 1e3d4c5b-6a7f-4b8c-9dae-1f2a3b4c5d6e {
+		title "Paging"
+		alias paging
+		read any
+		write role publisher
+	}
 }
 api_root api2 {
 	title "API two"

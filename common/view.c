@@ -1,0 +1,828 @@
+/*
+ * view.c -- filters, version semantics and paging of the TAXII read
+ * endpoints over the store's collection index (see view.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/marking.h"
+#include "ctihub/stix.h"
+#include "ctihub/tstamp.h"
+#include "ctihub/view.h"
+
+#define TOKEN_VERSION 1
+#define TOKEN_BYTES   (1 + 4 + 4 + 8 + 8 + 8 + 8 + 16)
+
+enum field {
+	F_ADDED_AFTER,
+	F_LIMIT,
+	F_NEXT,
+	F_ID,
+	F_TYPE,
+	F_VERSION,
+	F_SPEC,
+	F_TLP,
+	F_PRODUCER,
+	F_COUNT
+};
+
+static const char *const field_names[F_COUNT] = {"added_after", "limit", "next",
+    "match[id]", "match[type]", "match[version]", "match[spec_version]",
+    "match[tlp]", "match[producer]"};
+
+static uint64_t
+fnv64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int
+hexv(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into out (NUL-terminated); '+' stays '+'. */
+static int
+pct_decode(const char *s, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n || (hi = hexv(s[i + 1])) < 0 ||
+			    (lo = hexv(s[i + 2])) < 0)
+				return -1;
+			out[o] = (char)(hi << 4 | lo);
+			if (out[o] == '\0')
+				return -1;
+			o++;
+			i += 2;
+		} else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Splits a comma list in place; returns the count or -1 (empty item). */
+static int
+split_list(char *v, char **items, int max)
+{
+	int n = 0;
+	char *p = v, *c;
+
+	for (;;) {
+		if (n == max)
+			return -1;
+		c = strchr(p, ',');
+		if (c != NULL)
+			*c = '\0';
+		if (*p == '\0')
+			return -1;
+		items[n++] = p;
+		if (c == NULL)
+			return n;
+		p = c + 1;
+	}
+}
+
+static int
+type_name_ok(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n < 1 || n > 250)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)t[i]) ||
+			isdigit((unsigned char)t[i]) || t[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+parse_field(struct view_query *q, int f, char *v, const struct members *ms,
+    char *err, size_t errlen)
+{
+	char *items[VIEW_MAX_VALUES];
+	int n, i, j;
+	char type[256];
+
+	if (f == F_ADDED_AFTER) {
+		int r = tstamp_parse(v, strlen(v), &q->added_after);
+
+		if (r != TSTAMP_OK && r != TSTAMP_ENOTUTC) {
+			snprintf(err, errlen,
+			    "added_after: '%s' is not a timestamp "
+			    "(YYYY-MM-DDTHH:MM:SS[.ssssss]Z)",
+			    v);
+			return -1;
+		}
+		return 0;
+	}
+	if (f == F_LIMIT) {
+		char *end;
+		unsigned long long l;
+
+		if (!isdigit((unsigned char)v[0]) ||
+		    (l = strtoull(v, &end, 10)) == 0 || *end != '\0') {
+			snprintf(err, errlen,
+			    "limit: '%s' is not a positive integer", v);
+			return -1;
+		}
+		q->limit = l > 1000000000ULL ? 1000000000ULL : (size_t)l;
+		return 0;
+	}
+	if (f == F_NEXT) {
+		if (v[0] == '\0') {
+			snprintf(err, errlen, "next: empty");
+			return -1;
+		}
+		q->next = v;
+		return 0;
+	}
+	if ((n = split_list(v, items, VIEW_MAX_VALUES)) < 0) {
+		snprintf(err, errlen,
+		    "%s: an empty item or more than %d values in the list",
+		    field_names[f], VIEW_MAX_VALUES);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		switch (f) {
+		case F_ID:
+			if (stix_parse_id(items[i], type, sizeof(type),
+				q->ids[q->nids].uuid) == -1) {
+				snprintf(err, errlen,
+				    "match[id]: '%s' is not a STIX identifier",
+				    items[i]);
+				return -1;
+			}
+			q->ids[q->nids++].typehash =
+			    store_typehash(type, strlen(type));
+			break;
+		case F_TYPE:
+			if (!type_name_ok(items[i])) {
+				snprintf(err, errlen,
+				    "match[type]: '%s' is not a STIX type name",
+				    items[i]);
+				return -1;
+			}
+			q->typename[q->ntypes] = items[i];
+			q->types[q->ntypes++] =
+			    store_typehash(items[i], strlen(items[i]));
+			break;
+		case F_VERSION: {
+			int bit = strcmp(items[i], "first") == 0 ? VIEW_V_FIRST
+			    : strcmp(items[i], "last") == 0	 ? VIEW_V_LAST
+			    : strcmp(items[i], "all") == 0	 ? VIEW_V_ALL
+								 : 0;
+			int64_t ts;
+
+			if (bit != 0) {
+				if (q->vflags & bit) {
+					snprintf(err, errlen,
+					    "match[version]: '%s' given twice",
+					    items[i]);
+					return -1;
+				}
+				q->vflags |= bit;
+				break;
+			}
+			if (tstamp_parse(items[i], strlen(items[i]), &ts) !=
+			    TSTAMP_OK) {
+				snprintf(err, errlen,
+				    "match[version]: '%s' is not first, last, "
+				    "all or a timestamp",
+				    items[i]);
+				return -1;
+			}
+			for (j = 0; j < q->nvts; j++)
+				if (q->vts[j] == ts) {
+					snprintf(err, errlen,
+					    "match[version]: '%s' given twice",
+					    items[i]);
+					return -1;
+				}
+			q->vts[q->nvts++] = ts;
+			break;
+		}
+		case F_SPEC:
+			if (strcmp(items[i], "2.0") == 0)
+				q->specs |= 1;
+			else if (strcmp(items[i], "2.1") == 0)
+				q->specs |= 2;
+			else {
+				snprintf(err, errlen,
+				    "match[spec_version]: '%s' is not 2.0 or "
+				    "2.1",
+				    items[i]);
+				return -1;
+			}
+			break;
+		case F_TLP: {
+			enum tlp t = marking_tlp_parse(items[i]);
+
+			if (t == TLP_NONE &&
+			    strcasecmp(items[i], "amber strict") == 0)
+				t = TLP_AMBER_STRICT; /* '+' sent unencoded */
+			if (t == TLP_NONE) {
+				snprintf(err, errlen,
+				    "match[tlp]: '%s' is not clear, white, "
+				    "green, amber, amber+strict or red",
+				    items[i]);
+				return -1;
+			}
+			q->tlps |= 1u << t;
+			break;
+		}
+		case F_PRODUCER: {
+			const struct member *m;
+
+			if (!member_id_valid(items[i])) {
+				snprintf(err, errlen,
+				    "match[producer]: '%s' is not a member id",
+				    items[i]);
+				return -1;
+			}
+			m = ms ? members_find(ms, items[i]) : NULL;
+			if (m != NULL)
+				q->producers[q->nproducers++] = m->code;
+			break;
+		}
+		}
+	}
+	if (f == F_VERSION && (q->vflags & VIEW_V_ALL) && n > 1) {
+		snprintf(err, errlen,
+		    "match[version]: 'all' cannot be combined with other "
+		    "values");
+		return -1;
+	}
+	if (f == F_PRODUCER && q->nproducers == 0)
+		q->nproducers = -1; /* only unknown members: nothing */
+	return 0;
+}
+
+int
+view_parse(struct view_query *q, int endpoint, const char *raw,
+    const struct members *ms, char *err, size_t errlen)
+{
+	int seen[F_COUNT] = {0};
+	const char *p;
+	char *o;
+	size_t len, vlen;
+	uint64_t fp = 14695981039346656037ULL;
+	int f;
+
+	memset(q, 0, sizeof(*q));
+	q->endpoint = endpoint;
+	q->added_after = -1;
+	len = raw ? strlen(raw) : 0;
+	if (len > 16384) {
+		snprintf(err, errlen, "query string too long");
+		return -1;
+	}
+	if ((q->store = hub_malloc(len + 2)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	o = q->store;
+	for (p = raw; p != NULL && *p != '\0';) {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+		char key[64];
+
+		eq = memchr(p, '=', plen);
+		if (plen == 0) {
+			p = amp ? amp + 1 : p + plen;
+			continue;
+		}
+		if (eq == NULL || (size_t)(eq - p) >= sizeof(key) ||
+		    pct_decode(p, (size_t)(eq - p), key) == -1) {
+			/* not one of ours: TAXII lets servers ignore it */
+			p = amp ? amp + 1 : p + plen;
+			continue;
+		}
+		for (f = 0; f < F_COUNT; f++)
+			if (strcmp(key, field_names[f]) == 0)
+				break;
+		if (f == F_COUNT) {
+			p = amp ? amp + 1 : p + plen;
+			continue;
+		}
+		if (seen[f]++) {
+			snprintf(err, errlen, "%s given more than once",
+			    field_names[f]);
+			return -1;
+		}
+		if (pct_decode(eq + 1, plen - (size_t)(eq + 1 - p), o) == -1) {
+			snprintf(err, errlen, "%s: malformed percent-encoding",
+			    field_names[f]);
+			return -1;
+		}
+		vlen = strlen(o);
+		if (f != F_LIMIT && f != F_NEXT) {
+			fp = fnv64(fp, &f, sizeof(f));
+			fp = fnv64(fp, o, vlen + 1);
+		}
+		/* parse_field splits lists in place: step over the whole */
+		if (parse_field(q, f, o, ms, err, errlen) == -1)
+			return -1;
+		o += vlen + 1;
+		p = amp ? amp + 1 : p + plen;
+	}
+	fp = fnv64(fp, &endpoint, sizeof(endpoint));
+	q->fingerprint = fp;
+	q->pos = q->added_after;
+	return 0;
+}
+
+void
+view_query_clear(struct view_query *q)
+{
+	hub_free(q->store);
+	q->store = NULL;
+}
+
+int
+view_set_object(struct view_query *q, const char *id)
+{
+	char type[256];
+
+	if (stix_parse_id(id, type, sizeof(type), q->ids[0].uuid) == -1)
+		return -1;
+	q->ids[0].typehash = store_typehash(type, strlen(type));
+	q->nids = 1;
+	q->fingerprint = fnv64(q->fingerprint, id, strlen(id));
+	return 0;
+}
+
+/* --- tokens --- */
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+mac(const unsigned char key[32], const unsigned char *p, size_t n,
+    unsigned char out[16])
+{
+	unsigned char full[32];
+	unsigned int len = sizeof(full);
+
+	HMAC(EVP_sha256(), key, 32, p, n, full, &len);
+	memcpy(out, full, 16);
+}
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void
+view_token_make(const struct view_query *q, const unsigned char key[32],
+    uint32_t member, uint32_t coll, int64_t pos, int64_t bound, int64_t now,
+    char out[VIEW_TOKEN_MAX])
+{
+	unsigned char t[TOKEN_BYTES];
+	size_t i, o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	t[0] = TOKEN_VERSION;
+	put64(t + 1, (uint64_t)coll << 32 | member);
+	put64(t + 9, q->fingerprint);
+	put64(t + 17, (uint64_t)pos);
+	put64(t + 25, (uint64_t)bound);
+	put64(t + 33, (uint64_t)now);
+	mac(key, t, 41, t + 41);
+	for (i = 0; i < TOKEN_BYTES; i++) {
+		acc = acc << 8 | t[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = b64url[(acc >> bits) & 63];
+		}
+	}
+	if (bits > 0)
+		out[o++] = b64url[(acc << (6 - bits)) & 63];
+	out[o] = '\0';
+}
+
+int
+view_token_read(struct view_query *q, const unsigned char key[32],
+    uint32_t member, uint32_t coll, int64_t now, char *err, size_t errlen)
+{
+	unsigned char t[TOKEN_BYTES + 2], m[16];
+	const char *s = q->next;
+	size_t i, n = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	int64_t issued;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		const char *c = strchr(b64url, s[i]);
+
+		if (c == NULL || s[i] == '\0' || n >= sizeof(t))
+			goto bad;
+		acc = acc << 6 | (uint32_t)(c - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			t[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	if (n != TOKEN_BYTES || t[0] != TOKEN_VERSION)
+		goto bad;
+	mac(key, t, 41, m);
+	if (CRYPTO_memcmp(m, t + 41, 16) != 0)
+		goto bad;
+	if (get64(t + 1) != ((uint64_t)coll << 32 | member)) {
+		snprintf(err, errlen,
+		    "next: this token belongs to another collection or member");
+		return -1;
+	}
+	if (get64(t + 9) != q->fingerprint) {
+		snprintf(err, errlen,
+		    "next: this token belongs to a query with other filters "
+		    "(send the same filters with it)");
+		return -1;
+	}
+	issued = (int64_t)get64(t + 33);
+	if (now - issued > (int64_t)VIEW_TOKEN_TTL * 1000000 || issued > now) {
+		snprintf(err, errlen,
+		    "next: this token has expired (tokens last %d hours)",
+		    VIEW_TOKEN_TTL / 3600);
+		return -1;
+	}
+	q->pos = (int64_t)get64(t + 17);
+	q->bound = (int64_t)get64(t + 25);
+	return 0;
+bad:
+	snprintf(err, errlen, "next: not a token this hub issued");
+	return -1;
+}
+
+/* --- the page --- */
+
+int
+view_visible(const struct view_ctx *vc, const struct store_entry *e)
+{
+	struct policy_obj po;
+	struct store_objview ov;
+
+	po.producer = e->producer;
+	po.tlp = e->tlp;
+	po.flags = e->flags;
+	po.release = NULL;
+	po.nrelease = 0;
+	if (e->flags & STORE_F_RELEASE) {
+		if (store_obj_get(vc->r, e->rowid, &ov) != STORE_OK)
+			return 0;
+		po.release = ov.release;
+		po.nrelease = ov.nrelease;
+	}
+	return policy_visible(vc->pol, vc->reader, &po);
+}
+
+static int
+spec_of(const struct store_entry *e)
+{
+	return e->flags & STORE_F_SPEC20 ? 1 : 2;
+}
+
+/* The versions of an object that count for first/last/latest-spec: in
+ * the collection, within the snapshot, visible, of an asked spec. */
+struct cand {
+	int64_t version;
+	int spec;
+};
+
+struct cand_arg {
+	const struct view_ctx *vc;
+	uint32_t coll;
+	int64_t bound;
+	struct cand c[256];
+	int n;
+};
+
+static int
+gather_cand(const struct store_version *v, void *arg)
+{
+	struct cand_arg *a = arg;
+	struct store_entry e;
+	int i;
+
+	for (i = 0; i < v->nmember; i++) {
+		if (v->member[i].coll != a->coll ||
+		    v->member[i].date_added > a->bound)
+			continue;
+		if (store_entry_get(a->vc->r, a->coll, v->member[i].date_added,
+			&e) != STORE_OK ||
+		    !view_visible(a->vc, &e))
+			continue;
+		if (a->n < 256) {
+			a->c[a->n].version = v->version;
+			a->c[a->n].spec = spec_of(&e);
+			a->n++;
+		}
+	}
+	return 0;
+}
+
+static int
+spec_ok(const struct view_query *q, int spec, const struct cand_arg *ca)
+{
+	int i;
+
+	if (q->specs != 0)
+		return (q->specs & spec) != 0;
+	if (spec == 2)
+		return 1; /* 2.1 is the latest there is */
+	for (i = 0; i < ca->n; i++)
+		if (ca->c[i].spec > spec)
+			return 0;
+	return 1;
+}
+
+/* Is the item the first (want_last 0) or last version among candidates? */
+static int
+extreme(const struct view_query *q, const struct cand_arg *ca, int64_t v,
+    int want_last)
+{
+	int i;
+
+	for (i = 0; i < ca->n; i++) {
+		if (!spec_ok(q, ca->c[i].spec, ca))
+			continue;
+		if (want_last ? ca->c[i].version > v : ca->c[i].version < v)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+type_ok(const struct view_query *q, uint32_t th)
+{
+	int i;
+
+	if (q->ntypes == 0)
+		return 1;
+	for (i = 0; i < q->ntypes; i++)
+		if (q->types[i] == th)
+			return 1;
+	return 0;
+}
+
+/*
+ * The filters on one entry of the walk.  Cheap tests first; the object's
+ * other versions are looked up only when the entry's own first/last flags
+ * cannot settle the question (a newer version came after the snapshot or
+ * is not visible to this member), or when a STIX 2.0 entry must give way
+ * to a 2.1 version of the same object (the default spec_version filter).
+ */
+static int
+keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
+    int64_t bound, const struct store_item *it)
+{
+	const struct store_entry *e = &it->e;
+	struct cand_arg ca;
+	int i, spec = spec_of(e), vf, ts_hit = 0, ok;
+
+	if (!type_ok(q, e->typehash))
+		return 0;
+	if (q->nproducers != 0) {
+		for (i = 0, ok = 0; i < q->nproducers; i++)
+			if (q->producers[i] == e->producer)
+				ok = 1;
+		if (!ok)
+			return 0;
+	}
+	if (q->tlps != 0 &&
+	    !(q->tlps & 1u << policy_level(vc->pol, e->producer, e->tlp)))
+		return 0;
+	if (q->specs != 0 && !(q->specs & spec))
+		return 0;
+	if (!view_visible(vc, e))
+		return 0;
+	vf = q->vflags;
+	if (vf == 0 && q->nvts == 0)
+		vf = VIEW_V_LAST; /* TAXII's default */
+	if (q->endpoint == VIEW_VERSIONS)
+		vf = VIEW_V_ALL;
+	for (i = 0; i < q->nvts; i++)
+		if (q->vts[i] == e->version)
+			ts_hit = 1;
+	if (!(q->specs == 0 && spec == 1)) {
+		if ((vf & VIEW_V_ALL) || ts_hit)
+			return 1;
+		/* a flag that holds among all versions holds among the
+		 * candidates, which are some of them */
+		if ((vf & VIEW_V_LAST) && (e->flags & STORE_F_LAST))
+			return 1;
+		if ((vf & VIEW_V_FIRST) && (e->flags & STORE_F_FIRST))
+			return 1;
+		if (!(vf & (VIEW_V_FIRST | VIEW_V_LAST)))
+			return 0;
+	}
+	memset(&ca, 0, sizeof(ca));
+	ca.vc = vc;
+	ca.coll = coll;
+	ca.bound = bound;
+	if (store_versions(vc->r, e->uuid, e->typehash, gather_cand, &ca) < 0)
+		return 0;
+	if (!spec_ok(q, spec, &ca))
+		return 0;
+	if ((vf & VIEW_V_ALL) || ts_hit)
+		return 1;
+	if ((vf & VIEW_V_LAST) && extreme(q, &ca, e->version, 1))
+		return 1;
+	if ((vf & VIEW_V_FIRST) && extreme(q, &ca, e->version, 0))
+		return 1;
+	return 0;
+}
+
+static int
+page_add(struct view_page *pg, const struct store_item *it)
+{
+	if (pg->n == pg->cap) {
+		size_t cap = pg->cap ? pg->cap * 2 : 64;
+		struct store_item *v = hub_realloc(pg->items, cap * sizeof(*v));
+
+		if (v == NULL)
+			return STORE_ERR;
+		pg->items = v;
+		pg->cap = cap;
+	}
+	pg->items[pg->n++] = *it;
+	return STORE_OK;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	const struct store_item *x = a, *y = b;
+
+	return x->date_added < y->date_added ? -1
+	    : x->date_added > y->date_added  ? 1
+					     : 0;
+}
+
+struct id_arg {
+	const struct view_ctx *vc;
+	uint32_t coll;
+	struct view_page *all;
+	int rc;
+};
+
+/* Collects every version of an object that is in the collection. */
+static int
+gather_items(const struct store_version *v, void *arg)
+{
+	struct id_arg *a = arg;
+	struct store_item it;
+	int i;
+
+	for (i = 0; i < v->nmember; i++) {
+		if (v->member[i].coll != a->coll)
+			continue;
+		it.coll = a->coll;
+		it.date_added = v->member[i].date_added;
+		if (store_entry_get(a->vc->r, a->coll, it.date_added, &it.e) !=
+		    STORE_OK)
+			continue;
+		if ((a->rc = page_add(a->all, &it)) != STORE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+int
+view_page(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
+    size_t limit, struct view_page *pg)
+{
+	struct store_item it;
+	struct view_page all;
+	int64_t bound = q->bound, pos = q->pos;
+	size_t looked = 0, i;
+	int rc, k;
+
+	memset(pg, 0, sizeof(*pg));
+	if (bound == 0 &&
+	    (rc = store_last_added(vc->r, coll, &bound)) != STORE_OK)
+		return rc;
+	pg->bound = bound;
+	if (q->nproducers < 0)
+		return STORE_OK; /* only unknown producers were asked for */
+	if (q->nids > 0) {
+		/* a few objects: their versions in this collection, in
+		 * date_added order, through the same filters */
+		struct id_arg a;
+
+		memset(&all, 0, sizeof(all));
+		a.vc = vc;
+		a.coll = coll;
+		a.all = &all;
+		a.rc = STORE_OK;
+		for (k = 0; k < q->nids; k++) {
+			size_t before = all.n;
+
+			if (store_versions(vc->r, q->ids[k].uuid,
+				q->ids[k].typehash, gather_items, &a) < 0 ||
+			    a.rc != STORE_OK) {
+				view_page_clear(&all);
+				return a.rc != STORE_OK ? a.rc : STORE_ERR;
+			}
+			for (i = before; i < all.n; i++)
+				if (view_visible(vc, &all.items[i].e))
+					pg->exists = 1;
+		}
+		qsort(all.items, all.n, sizeof(*all.items), cmp_item);
+		for (i = 0; i < all.n; i++) {
+			const struct store_item *x = &all.items[i];
+
+			if (x->date_added <= pos || x->date_added > bound)
+				continue;
+			if (!keep(vc, q, coll, bound, x))
+				continue;
+			if (pg->n == limit) {
+				pg->more = 1;
+				break;
+			}
+			if ((rc = page_add(pg, x)) != STORE_OK) {
+				view_page_clear(&all);
+				return rc;
+			}
+		}
+		view_page_clear(&all);
+		if (pg->n > 0)
+			pg->last = pg->items[pg->n - 1].date_added;
+		return STORE_OK;
+	}
+	if ((rc = store_walk_start(vc->r, coll, pos)) != STORE_OK)
+		return rc;
+	while ((rc = store_walk_next(vc->r, &it)) == 1) {
+		if (it.date_added > bound)
+			break;
+		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD) {
+			pg->more = 1; /* undecided: say so, an empty page
+					 may follow (TAXII allows it) */
+			break;
+		}
+		if (!keep(vc, q, coll, bound, &it))
+			continue;
+		if (pg->n == limit) {
+			pg->more = 1;
+			break;
+		}
+		if ((rc = page_add(pg, &it)) != STORE_OK)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (pg->n > 0)
+		pg->last = pg->items[pg->n - 1].date_added;
+	return STORE_OK;
+}
+
+void
+view_page_clear(struct view_page *pg)
+{
+	hub_free(pg->items);
+	memset(pg, 0, sizeof(*pg));
+}
