@@ -27,6 +27,7 @@ enum dkind {
 	D_BLOCK,
 	D_LIST,
 	D_ACL,
+	D_FLAG, /* no value: sets an int to 1 */
 };
 
 struct directive {
@@ -87,6 +88,7 @@ static const struct directive coll_directives[] = {
     {"media_types", D_LIST, 0, NULL, 0, 0, 0},
     {"read", D_ACL, K(read), NULL, 0, 0, 1},
     {"write", D_ACL, K(write), NULL, 0, 0, 1},
+    {"directory", D_FLAG, K(directory), NULL, 0, 0, 0},
     {NULL, 0, 0, NULL, 0, 0, 0},
 };
 
@@ -402,6 +404,14 @@ read_block(struct loader *ld, const struct cfg_stmt *blk,
 			ERR(ld, st->line, "'%s' takes no block", st->name);
 			continue;
 		}
+		if (d->kind == D_FLAG) {
+			if (st->nargs != 0)
+				ERR(ld, st->line, "'%s' takes no value",
+				    st->name);
+			else
+				*(int *)(void *)((char *)base + d->off) = 1;
+			continue;
+		}
 		if (st->nargs == 0) {
 			ERR(ld, st->line, "'%s' needs a value", st->name);
 			continue;
@@ -475,6 +485,11 @@ read_collection(struct loader *ld, const struct cfg_stmt *st, void *arg)
 	read_block(ld, st, coll_directives, k, "a collection", NULL, NULL);
 	if (k->title == NULL)
 		ERR(ld, st->line, "collection %s has no title", k->id);
+	if (k->directory && k->write.n > 0)
+		ERR(ld, st->line,
+		    "collection %s is the generated directory: it takes no "
+		    "'write' (members cannot add to it)",
+		    k->id);
 	if (k->nmedia == 0) {
 		if ((k->media_types = hub_calloc(1, sizeof(char *))) == NULL ||
 		    (k->media_types[0] = hub_strdup(

@@ -242,6 +242,155 @@ copy_str(char **at, const char *s, size_t max)
 	return r;
 }
 
+/* Is the span's own "type" marking-definition?  A cheap look for the
+ * key at the top level of the object text. */
+static int
+is_marking_def(const char *p, size_t n)
+{
+	const char *q = p, *end = p + n;
+
+	while ((q = memmem(q, (size_t)(end - q), "\"type\"", 6)) != NULL) {
+		q += 6;
+		while (q < end &&
+		    (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
+			*q == ':'))
+			q++;
+		if ((size_t)(end - q) >= 20 &&
+		    memcmp(q, "\"marking-definition\"", 20) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+ingest_markings(struct ingest_batch *b)
+{
+	struct ingest_doc *d = (struct ingest_doc *)(uintptr_t)b->d;
+	struct ingest_marking *v;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		const struct jscan_span *sp = &b->spans[i];
+		struct marking_class mc;
+		json_t *j, *id;
+
+		if (!sp->is_object ||
+		    !is_marking_def(d->text + sp->off, sp->len))
+			continue;
+		j = json_loadb(d->text + sp->off, sp->len, 0, NULL);
+		id = json_object_get(j, "id");
+		if (j != NULL && json_is_string(id) &&
+		    strlen(json_string_value(id)) < sizeof(v->id) &&
+		    marking_classify(j, &mc) == 0) {
+			v = hub_realloc(d->markings,
+			    sizeof(*v) * (size_t)(d->nmarkings + 1));
+			if (v == NULL) {
+				json_decref(j);
+				return -1;
+			}
+			d->markings = v;
+			snprintf(v[d->nmarkings].id, sizeof(v->id), "%s",
+			    json_string_value(id));
+			v[d->nmarkings].mc = mc;
+			d->nmarkings++;
+		}
+		json_decref(j);
+	}
+	return 0;
+}
+
+void
+ingest_close(struct ingest_doc *d)
+{
+	hub_free(d->markings);
+	d->markings = NULL;
+	d->nmarkings = 0;
+}
+
+/* A marking-definition stored earlier, by id: its latest version. */
+struct latest_row {
+	uint64_t rowid;
+	int found;
+};
+
+static int
+latest_row(const struct store_version *v, void *arg)
+{
+	struct latest_row *l = arg;
+
+	l->rowid = v->rowid;
+	l->found = 1;
+	return 0;
+}
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void
+reader_destroy(void *r)
+{
+	store_reader_free(r);
+}
+
+static void
+reader_setup(void)
+{
+	pthread_key_create(&reader_key, reader_destroy);
+}
+
+static int
+stored_marking(struct store *st, const char *id, struct marking_class *out)
+{
+	static _Thread_local struct store_reader *r;
+	static _Thread_local struct store *rs;
+	struct latest_row l = {0, 0};
+	struct store_objview ov;
+	unsigned char uuid[16];
+	char type[32];
+	json_t *j;
+	int rc = -1;
+
+	if (r != NULL && rs != st) {
+		store_reader_free(r);
+		pthread_setspecific(reader_key, NULL);
+		r = NULL;
+	}
+	if (r == NULL) {
+		pthread_once(&reader_once, reader_setup);
+		if (store_reader_new(st, &r) != STORE_OK)
+			return -1;
+		pthread_setspecific(reader_key, r);
+		rs = st;
+	}
+	if (stix_parse_id(id, type, sizeof(type), uuid) == -1 ||
+	    strcmp(type, "marking-definition") != 0 ||
+	    store_rbegin(r) != STORE_OK)
+		return -1;
+	if (store_versions(r, uuid, store_typehash(type, strlen(type)),
+		latest_row, &l) >= 0 &&
+	    l.found && store_obj_get(r, l.rowid, &ov) == STORE_OK &&
+	    (j = json_loadb(ov.json, ov.jsonlen, 0, NULL)) != NULL) {
+		rc = marking_classify(j, out);
+		json_decref(j);
+	}
+	store_rend(r);
+	return rc;
+}
+
+static int
+lookup_marking(const char *id, struct marking_class *out, void *arg)
+{
+	const struct ingest_doc *d = arg;
+	int i;
+
+	for (i = 0; i < d->nmarkings; i++)
+		if (strcmp(d->markings[i].id, id) == 0) {
+			*out = d->markings[i].mc;
+			return 0;
+		}
+	return d->store != NULL ? stored_marking(d->store, id, out) : -1;
+}
+
 static void
 ingest_one(struct ingest_batch *b, size_t i)
 {
@@ -300,8 +449,8 @@ ingest_one(struct ingest_batch *b, size_t i)
 		b->d->doc.spec_version[0] != '\0'
 	    ? b->d->doc.spec_version
 	    : NULL;
-	sctx.lookup = b->d->lookup;
-	sctx.lookup_arg = b->d->lookup_arg;
+	sctx.lookup = lookup_marking;
+	sctx.lookup_arg = (void *)(uintptr_t)b->d;
 	if (stix_validate(j, &sctx, &info, &rep) == -1) {
 		m->nerrors = rep.nerrors;
 		m->nwarnings = rep.nwarnings;

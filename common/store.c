@@ -40,11 +40,18 @@ enum {
 	DB_ADDED,
 	DB_STATUS,
 	DB_STATUSX,
+	DB_RELEASE,
 	DB_COUNT
 };
 
 static const char *const db_names[DB_COUNT] = {
-    "meta", "obj", "ids", "idsnew", "added", "status", "statusx"};
+    "meta", "obj", "ids", "idsnew", "added", "status", "statusx", "release"};
+
+/* What follows the entry in the value of a release twin. */
+struct twin_ext {
+	int64_t orig_added;
+	uint64_t event;
+} __attribute__((packed));
 
 struct store {
 	MDB_env *env;
@@ -548,10 +555,11 @@ put_idval(struct store_wtxn *w, const struct found *f,
 	    w->txn, w->st->dbi[f->in_new ? DB_IDSNEW : DB_IDS], &k, &d, 0);
 }
 
-/* Sets and clears flags of the index entry at (coll, da). */
+/* Sets and clears flags of the index entry at (coll, da), and records in
+ * it the date_added of the newest version (0 for the newest itself). */
 static int
-update_entry_flags(
-    struct store_wtxn *w, uint32_t coll, int64_t da, uint8_t set, uint8_t clear)
+update_entry_flags(struct store_wtxn *w, uint32_t coll, int64_t da, uint8_t set,
+    uint8_t clear, int64_t newest)
 {
 	unsigned char kb[ADDKEY_LEN];
 	MDB_val k = {ADDKEY_LEN, kb}, d;
@@ -564,9 +572,11 @@ update_entry_flags(
 	if (d.mv_size != sizeof(e))
 		return MDB_CORRUPTED;
 	memcpy(&e, d.mv_data, sizeof(e));
-	if (((e.flags | set) & (uint8_t)~clear) == e.flags)
+	if (((e.flags | set) & (uint8_t)~clear) == e.flags &&
+	    e.newest == newest)
 		return 0;
 	e.flags = (uint8_t)((e.flags | set) & ~clear);
+	e.newest = newest;
 	d.mv_size = sizeof(e);
 	d.mv_data = &e;
 	return mdb_put(w->txn, w->st->dbi[DB_ADDED], &k, &d, 0);
@@ -574,15 +584,17 @@ update_entry_flags(
 
 /*
  * Gives FIRST to the oldest and LAST to the newest version of the object
- * in `coll`, and takes them from every other version there.  `v` holds
- * all versions, oldest first, with memberships up to date; `skip_da` is an
- * entry not yet written (its flags are returned in *newflags).
+ * in `coll`, and takes them from every other version there, which learn
+ * the newest one's date_added.  `v` holds all versions, oldest first, with
+ * memberships up to date; `skip_da` is an entry not yet written (its flags
+ * and newest are returned in *newflags and *newnewest).
  */
 static int
 fix_first_last(struct store_wtxn *w, uint32_t coll, struct found *v, int n,
-    int64_t skip_da, uint8_t *newflags)
+    int64_t skip_da, uint8_t *newflags, int64_t *newnewest)
 {
 	int i, m, first = -1, last = -1, rc;
+	int64_t newest = 0;
 
 	for (i = 0; i < n; i++)
 		if (member_index(&v[i], coll) >= 0) {
@@ -590,6 +602,9 @@ fix_first_last(struct store_wtxn *w, uint32_t coll, struct found *v, int n,
 				first = i;
 			last = i;
 		}
+	if (last >= 0)
+		newest =
+		    v[last].member[member_index(&v[last], coll)].date_added;
 	for (i = 0; i < n; i++) {
 		uint8_t set = 0, clear = 0;
 		int64_t da;
@@ -601,9 +616,11 @@ fix_first_last(struct store_wtxn *w, uint32_t coll, struct found *v, int n,
 		(i == last ? &set : &clear)[0] |= STORE_F_LAST;
 		if (da == skip_da) {
 			*newflags = (uint8_t)((*newflags | set) & ~clear);
+			*newnewest = i == last ? 0 : newest;
 			continue;
 		}
-		if ((rc = update_entry_flags(w, coll, da, set, clear)) != 0)
+		if ((rc = update_entry_flags(
+			 w, coll, da, set, clear, i == last ? 0 : newest)) != 0)
 			return rc;
 	}
 	return 0;
@@ -742,8 +759,14 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 	v[self].nmember++;
 	if ((rc = put_idval(w, &v[self], o->uuid, o->typehash)) != 0)
 		return rc;
-	if (n > 1 && (rc = fix_first_last(w, coll, v, n, da, &e.flags)) != 0)
-		return rc;
+	if (n > 1) {
+		int64_t newest = 0;
+
+		if ((rc = fix_first_last(
+			 w, coll, v, n, da, &e.flags, &newest)) != 0)
+			return rc;
+		e.newest = newest;
+	}
 	if (n == 1)
 		e.flags |= STORE_F_FIRST | STORE_F_LAST;
 	if ((rc = put_entry(w, coll, da, &e)) != 0)
@@ -816,6 +839,127 @@ fail:
 }
 
 int
+store_wrelease(struct store_wtxn *w, uint64_t *event, const void *rec,
+    size_t len, int64_t now)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d = {len, (void *)(uintptr_t)rec};
+	int64_t id;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	id = now > w->last_added ? now : w->last_added + 1;
+	w->last_added = id;
+	put_be64(kb, (uint64_t)id);
+	if ((rc = mdb_put(w->txn, w->st->dbi[DB_RELEASE], &k, &d, 0)) != 0) {
+		w->err = store_mdb_err(rc, "release");
+		return w->err;
+	}
+	*event = (uint64_t)id;
+	return STORE_OK;
+}
+
+int
+store_wtwins(struct store_wtxn *w, uint64_t event, store_entry_cb *want,
+    void *arg, int64_t now, unsigned char resume[12], int max, int *added)
+{
+	static const unsigned char zero[12];
+	MDB_cursor *c;
+	MDB_val k, d;
+	unsigned char kb[ADDKEY_LEN], last[ADDKEY_LEN];
+	unsigned char vb[sizeof(struct store_entry) + sizeof(struct twin_ext)];
+	struct store_entry e;
+	struct twin_ext x;
+	int64_t limit_da;
+	int rc, n = 0;
+
+	*added = 0;
+	if (w->err != 0)
+		return w->err;
+	/* entries made by this scan come after its start: not rescanned */
+	limit_da = w->last_added;
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_ADDED], &c)) != 0)
+		goto fail;
+	memcpy(kb, resume, ADDKEY_LEN);
+	k.mv_size = ADDKEY_LEN;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	if (rc == 0 && memcmp(resume, zero, 12) != 0 &&
+	    memcmp(k.mv_data, resume, ADDKEY_LEN) == 0)
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT); /* already done */
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		uint32_t coll;
+		int64_t da, nda;
+
+		if (k.mv_size != ADDKEY_LEN || d.mv_size != sizeof(e))
+			continue; /* a twin, not an original */
+		memcpy(last, k.mv_data, ADDKEY_LEN);
+		coll = get_be32(k.mv_data);
+		da = (int64_t)get_be64((unsigned char *)k.mv_data + 4);
+		if (da > limit_da)
+			continue;
+		memcpy(&e, d.mv_data, sizeof(e));
+		if (want(coll, da, &e, arg)) {
+			nda = now > w->last_added ? now : w->last_added + 1;
+			w->last_added = nda;
+			e.flags = (uint8_t)((e.flags | STORE_F_RELEASED) &
+			    ~(STORE_F_FIRST | STORE_F_LAST));
+			e.newest = 0;
+			x.orig_added = da;
+			x.event = event;
+			memcpy(vb, &e, sizeof(e));
+			memcpy(vb + sizeof(e), &x, sizeof(x));
+			addkey(kb, coll, nda);
+			k.mv_size = ADDKEY_LEN;
+			k.mv_data = kb;
+			d.mv_size = sizeof(vb);
+			d.mv_data = vb;
+			/* a put moves the cursor's page under it: put
+			 * through the txn, then find our place again */
+			if ((rc = mdb_put(
+				 w->txn, w->st->dbi[DB_ADDED], &k, &d, 0)) != 0)
+				break;
+			(*added)++;
+			k.mv_size = ADDKEY_LEN;
+			k.mv_data = last;
+			if ((rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY)) != 0)
+				break;
+		}
+		if (++n == max) {
+			memcpy(resume, last, ADDKEY_LEN);
+			mdb_cursor_close(c);
+			return STORE_OK;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	memset(resume, 0, 12);
+	return STORE_OK;
+fail:
+	w->err = store_mdb_err(rc, "release twins");
+	return w->err;
+}
+
+int
+store_release_get(
+    struct store_reader *r, uint64_t event, const void **rec, size_t *len)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	int rc;
+
+	put_be64(kb, event);
+	if ((rc = mdb_get(r->txn, r->st->dbi[DB_RELEASE], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "release");
+	*rec = d.mv_data;
+	*len = d.mv_size;
+	return STORE_OK;
+}
+
+int
 store_wprune(struct store_wtxn *w, int64_t now, int max, int *pruned)
 {
 	MDB_cursor *c;
@@ -859,6 +1003,7 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 	MDB_val k;
 	int n, i, m, rc;
 	uint8_t dummy = 0;
+	int64_t dummy_newest = 0;
 
 	*removed = 0;
 	if (w->err != 0)
@@ -893,7 +1038,8 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 		(*removed)++;
 	}
 	if (*removed > 0 &&
-	    (rc = fix_first_last(w, coll, v, n, -1, &dummy)) != 0)
+	    (rc = fix_first_last(w, coll, v, n, -1, &dummy, &dummy_newest)) !=
+		0)
 		goto fail;
 	return STORE_OK;
 fail:
@@ -1062,11 +1208,22 @@ store_rend(struct store_reader *r)
 static int
 decode_item(const MDB_val *k, const MDB_val *d, struct store_item *it)
 {
-	if (k->mv_size != ADDKEY_LEN || d->mv_size != sizeof(it->e))
+	struct twin_ext x;
+
+	if (k->mv_size != ADDKEY_LEN ||
+	    (d->mv_size != sizeof(it->e) &&
+		d->mv_size != sizeof(it->e) + sizeof(x)))
 		return STORE_ERR;
 	it->coll = get_be32(k->mv_data);
 	it->date_added = (int64_t)get_be64((unsigned char *)k->mv_data + 4);
 	memcpy(&it->e, d->mv_data, sizeof(it->e));
+	it->orig_added = 0;
+	it->event = 0;
+	if (d->mv_size > sizeof(it->e)) {
+		memcpy(&x, (const char *)d->mv_data + sizeof(it->e), sizeof(x));
+		it->orig_added = x.orig_added;
+		it->event = x.event;
+	}
 	return STORE_OK;
 }
 
@@ -1164,7 +1321,7 @@ store_entry_get(struct store_reader *r, uint32_t coll, int64_t date_added,
 	if ((rc = mdb_get(r->txn, r->st->dbi[DB_ADDED], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "entry");
-	if (d.mv_size != sizeof(*out))
+	if (d.mv_size < sizeof(*out))
 		return STORE_ERR;
 	memcpy(out, d.mv_data, sizeof(*out));
 	return STORE_OK;
@@ -1182,9 +1339,14 @@ store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
 	put_be64(kb, rowid);
 	/* rows of a walk mostly follow each other: step, do not search */
 	rc = MDB_NOTFOUND;
-	if (r->obj_row != 0 && rowid == r->obj_row + 1) {
-		rc = mdb_cursor_get(r->c_obj, &k, &d, MDB_NEXT);
-		if (rc == 0 && (k.mv_size != 8 || get_be64(k.mv_data) != rowid))
+	if (r->obj_row != 0 && rowid > r->obj_row && rowid - r->obj_row <= 8) {
+		uint64_t at = r->obj_row;
+
+		while (at < rowid &&
+		    (rc = mdb_cursor_get(r->c_obj, &k, &d, MDB_NEXT)) == 0 &&
+		    k.mv_size == 8 && (at = get_be64(k.mv_data)) < rowid)
+			;
+		if (rc == 0 && (k.mv_size != 8 || at != rowid))
 			rc = MDB_NOTFOUND;
 	}
 	if (rc != 0) {

@@ -18,7 +18,8 @@
 #include "ctihub/view.h"
 
 #define TOKEN_VERSION 1
-#define TOKEN_BYTES   (1 + 4 + 4 + 8 + 8 + 8 + 8 + 16)
+#define TOKEN_BYTES   (1 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 16)
+#define TOKEN_MACED   (TOKEN_BYTES - 16)
 
 enum field {
 	F_ADDED_AFTER,
@@ -355,6 +356,7 @@ view_parse(struct view_query *q, int endpoint, const char *raw,
 	fp = fnv64(fp, &endpoint, sizeof(endpoint));
 	q->fingerprint = fp;
 	q->pos = q->added_after;
+	q->origin = q->added_after;
 	return 0;
 }
 
@@ -430,7 +432,8 @@ view_token_make(const struct view_query *q, const unsigned char key[32],
 	put64(t + 17, (uint64_t)pos);
 	put64(t + 25, (uint64_t)bound);
 	put64(t + 33, (uint64_t)now);
-	mac(key, t, 41, t + 41);
+	put64(t + 41, (uint64_t)q->origin);
+	mac(key, t, TOKEN_MACED, t + TOKEN_MACED);
 	for (i = 0; i < TOKEN_BYTES; i++) {
 		acc = acc << 8 | t[i];
 		bits += 8;
@@ -469,8 +472,8 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 	}
 	if (n != TOKEN_BYTES || t[0] != TOKEN_VERSION)
 		goto bad;
-	mac(key, t, 41, m);
-	if (CRYPTO_memcmp(m, t + 41, 16) != 0)
+	mac(key, t, TOKEN_MACED, m);
+	if (CRYPTO_memcmp(m, t + TOKEN_MACED, 16) != 0)
 		goto bad;
 	if (get64(t + 1) != ((uint64_t)coll << 32 | member)) {
 		snprintf(err, errlen,
@@ -492,6 +495,7 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 	}
 	q->pos = (int64_t)get64(t + 17);
 	q->bound = (int64_t)get64(t + 25);
+	q->origin = (int64_t)get64(t + 41);
 	return 0;
 bad:
 	snprintf(err, errlen, "next: not a token this hub issued");
@@ -596,6 +600,53 @@ extreme(const struct view_query *q, const struct cand_arg *ca, int64_t v,
 	return 1;
 }
 
+int
+view_release_has(
+    const void *rec, size_t len, uint32_t producer, int level, uint32_t member)
+{
+	const unsigned char *p = rec, *end = p + len;
+	uint32_t pr, code;
+	unsigned n, i;
+
+	while (end - p >= 7) {
+		memcpy(&pr, p, 4);
+		n = (unsigned)p[5] | (unsigned)p[6] << 8;
+		if ((size_t)(end - p - 7) < (size_t)n * 4)
+			return 0;
+		if (pr == producer && p[4] == level)
+			for (i = 0; i < n; i++) {
+				memcpy(&code, p + 7 + 4 * i, 4);
+				if (code == member)
+					return 1;
+			}
+		p += 7 + (size_t)n * 4;
+	}
+	return 0;
+}
+
+/*
+ * A release twin repeats an object for the members a policy reload let see
+ * it: it counts for this member if the reload did (the event record), and
+ * if this walk started after the original, which it would otherwise meet.
+ */
+static int
+twin_counts(const struct view_ctx *vc, const struct view_query *q,
+    const struct store_item *it)
+{
+	struct store_entry orig;
+	const void *rec;
+	size_t len;
+
+	if (q->origin < it->orig_added || vc->reader == NULL)
+		return 0;
+	if (store_entry_get(vc->r, it->coll, it->orig_added, &orig) != STORE_OK)
+		return 0; /* the original was deleted */
+	if (store_release_get(vc->r, it->event, &rec, &len) != STORE_OK)
+		return 0;
+	return view_release_has(
+	    rec, len, it->e.producer, it->e.tlp, vc->reader->code);
+}
+
 static int
 type_ok(const struct view_query *q, uint32_t th)
 {
@@ -640,6 +691,8 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 		return 0;
 	if (!view_visible(vc, e))
 		return 0;
+	if ((e->flags & STORE_F_RELEASED) && !twin_counts(vc, q, it))
+		return 0;
 	vf = q->vflags;
 	if (vf == 0 && q->nvts == 0)
 		vf = VIEW_V_LAST; /* TAXII's default */
@@ -659,6 +712,18 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 			return 1;
 		if (!(vf & (VIEW_V_FIRST | VIEW_V_LAST)))
 			return 0;
+		/* superseded: skipped at once when the newest version is
+		 * in the snapshot and this member sees it */
+		if (vf == VIEW_V_LAST && e->newest != 0 && e->newest <= bound) {
+			struct store_entry ne;
+
+			if (store_entry_get(vc->r, coll, e->newest, &ne) ==
+				STORE_OK &&
+			    (q->specs == 0 ? spec_of(&ne) >= spec
+					   : (q->specs & spec_of(&ne)) != 0) &&
+			    view_visible(vc, &ne))
+				return 0;
+		}
 	}
 	memset(&ca, 0, sizeof(ca));
 	ca.vc = vc;

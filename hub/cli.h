@@ -10,4 +10,7 @@ const char *cli_conf_path(int argc, char **argv);
 /* cli_import.c */
 int cmd_import(int argc, char **argv);
 
+/* cli_policy.c */
+int cmd_policy(int argc, char **argv);
+
 #endif

@@ -50,6 +50,7 @@ struct import {
 	struct workq *pool;
 	uint32_t coll, producer;
 	int max_depth;
+	struct store *store;
 	int failed; /* a batch could not be stored */
 	struct ingest_counts total;
 	size_t done;
@@ -211,12 +212,14 @@ import_file(struct import *im, const char *path, int tty)
 		munmap(map, (size_t)st.st_size);
 		return -1;
 	}
+	d.store = im->store;
 	for (;;) {
 		struct ibatch *ib = hub_calloc(1, sizeof(*ib));
 		size_t from, nchunks;
 		long n;
 
-		if (ib == NULL || (n = ingest_next(&d, &ib->b, BATCH)) == -1) {
+		if (ib == NULL || (n = ingest_next(&d, &ib->b, BATCH)) == -1 ||
+		    ingest_markings(&ib->b) == -1) {
 			fprintf(stderr, "ctihub import: out of memory\n");
 			hub_free(ib);
 			rc = -1;
@@ -258,6 +261,7 @@ import_file(struct import *im, const char *path, int tty)
 	pthread_mutex_unlock(&im->lock);
 	if (tty)
 		progress(im, path, before + d.doc.nobjects, t0, 1);
+	ingest_close(&d);
 	munmap(map, (size_t)st.st_size);
 	return rc;
 }
@@ -366,6 +370,7 @@ cmd_import(int argc, char **argv)
 	im.coll = k->code;
 	im.producer = m->code;
 	im.max_depth = (int)c->json_max_depth;
+	im.store = st;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if ((im.writer = writer_start(st)) == NULL ||
 	    (im.pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse")) == NULL)

@@ -32,6 +32,9 @@ static const struct command {
 	"member passwd [--stdin] | member token | member cert FILE.pem"},
     {"import", cmd_import,
 	"import FILE... --as MEMBER --collection ID [-c ctihub.conf]"},
+    {"policy", cmd_policy,
+	"policy check [DIR] | policy explain --object ID --to MEMBER | "
+	"policy diff OLDDIR NEWDIR  [-c ctihub.conf]"},
 };
 
 static void
@@ -72,8 +75,8 @@ cmd_check(int argc, char **argv)
 	if (runtime_new(cli_conf_path(argc, argv), 1,
 		RUNTIME_QUIET | RUNTIME_CHECK, &rt) == -1)
 		return 2;
-	printf("configuration OK: %d members, %d API roots\n",
-	    rt->conf->members->n, rt->conf->nroots);
+	printf("configuration OK: %d members, %d API roots, policy in %s\n",
+	    rt->conf->members->n, rt->conf->nroots, rt->conf->policy_dir);
 	runtime_unref(rt);
 	return 0;
 }

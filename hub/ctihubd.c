@@ -5,6 +5,7 @@
  * cleanly, SIGHUP reloads the configuration and keeps the running one when
  * the new one has an error.  Stays in the foreground; logs to stderr.
  */
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -29,6 +30,7 @@
 #include "ctihub/alloc.h"
 #include "ctihub/cred.h"
 #include "ctihub/log.h"
+#include "ctihub/policy.h"
 #include "ctihub/workq.h"
 
 #include "hub.h"
@@ -141,6 +143,34 @@ bind_listeners(struct hub *hub, const struct conf *c)
 }
 
 static void
+audit_policy_file(const char *file, const char *hex, void *arg)
+{
+	struct buf *b = arg;
+
+	if (b->data[b->len - 1] != '[')
+		buf_addc(b, ',');
+	buf_adds(b, "{\"file\":");
+	buf_add_jstr(b, file, strlen(file));
+	buf_addf(b, ",\"sha256\":\"%s\"}", hex);
+}
+
+/* Records the policy in force: every file and its SHA-256. */
+static void
+audit_policy(struct hub *hub, const struct runtime *rt, const char *why)
+{
+	struct buf b = BUF_INIT;
+
+	audit_begin(&b, "policy");
+	audit_str(&b, "reason", why);
+	buf_addf(&b, ",\"generation\":%lu,\"files\":[", rt->gen);
+	policy_files(rt->policy, audit_policy_file, &b);
+	buf_addc(&b, ']');
+	audit_end(hub->audit, &b);
+	buf_clear(&b);
+	audit_flush(hub->audit);
+}
+
+static void
 print_cert(const struct runtime *rt)
 {
 	char fp[96];
@@ -170,12 +200,12 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 }
 
 static void
-reload(struct hub *hub)
+reload(struct hub *hub, const char *why)
 {
 	struct runtime *rt, *old;
 	int fd;
 
-	log_info("SIGHUP: reloading %s", hub->conf_path);
+	log_info("%s: reloading %s", why, hub->conf_path);
 	if (runtime_new(hub->conf_path, hub->gen + 1, 0, &rt) == -1) {
 		log_warnx("reload failed: keeping the previous configuration");
 		return;
@@ -197,8 +227,70 @@ reload(struct hub *hub)
 	}
 	if (memcmp(old->cert_fp, rt->cert_fp, sizeof(rt->cert_fp)) != 0)
 		print_cert(rt);
+	if (strcmp(old->conf->audit_log, rt->conf->audit_log) != 0)
+		log_warnx("reload: audit_log changes only at restart");
+	audit_policy(hub, rt, why);
+	release_after_reload(hub, old, rt);
+	directory_publish(hub, rt);
 	runtime_unref(old);
 	log_info("configuration reloaded (generation %lu)", hub->gen);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct hub *hub = arg;
+
+	(void)fd;
+	(void)what;
+	audit_flush(hub->audit);
+}
+
+static void
+on_reload_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reload(arg, "policy files changed");
+}
+
+/* A policy file was written, renamed or removed: reload once the edits
+ * settle (editors write a file in several steps). */
+static void
+on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct hub *hub = arg;
+	struct timeval settle = {0, 300000};
+	char buf[4096];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	event_add(hub->reload_ev, &settle);
+}
+
+static void
+watch_policy(struct hub *hub, const char *dir)
+{
+	hub->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (hub->inotify_fd == -1 ||
+	    inotify_add_watch(hub->inotify_fd, dir,
+		IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+		    IN_CREATE) == -1) {
+		log_warn("cannot watch %s for policy changes (SIGHUP still "
+			 "reloads)",
+		    dir);
+		if (hub->inotify_fd != -1)
+			close(hub->inotify_fd);
+		hub->inotify_fd = -1;
+		return;
+	}
+	hub->inotify_ev = event_new(
+	    hub->base, hub->inotify_fd, EV_READ | EV_PERSIST, on_inotify, hub);
+	hub->reload_ev = evtimer_new(hub->base, on_reload_timer, hub);
+	if (hub->inotify_ev == NULL || hub->reload_ev == NULL ||
+	    event_add(hub->inotify_ev, NULL) == -1)
+		fatalx("cannot watch the policy directory");
 }
 
 static void
@@ -208,7 +300,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		reload(hub);
+		reload(hub, "SIGHUP");
 		return;
 	}
 	if (atomic_exchange(&hub->stopping, 1))
@@ -284,6 +376,8 @@ main(int argc, char **argv)
 	store_secret(hub->store, hub->secret);
 	hub_free(dbdir);
 	hub->alog_fd = open_access_log(c->access_log);
+	if ((hub->audit = audit_open(c->audit_log, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	if (bind_listeners(hub, c) == -1)
 		return 1;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -301,6 +395,17 @@ main(int argc, char **argv)
 		fatalx("cannot start the writer and parser threads");
 	if (http_start(hub) == -1)
 		return 1;
+	hub->inotify_fd = -1;
+	watch_policy(hub, c->policy_dir);
+	{
+		struct timeval second = {1, 0};
+
+		hub->tick = event_new(hub->base, -1, EV_PERSIST, on_tick, hub);
+		if (hub->tick == NULL || event_add(hub->tick, &second) == -1)
+			fatalx("cannot start the audit timer");
+	}
+	audit_policy(hub, hub->rt, "start");
+	directory_publish(hub, hub->rt);
 	log_info("ctihubd ready: %d HTTP workers", hub->nworkers);
 	event_base_dispatch(hub->base);
 
@@ -308,6 +413,13 @@ main(int argc, char **argv)
 	http_join(hub);
 	workq_free(hub->pool);
 	writer_stop(hub->writer);
+	event_free(hub->tick);
+	if (hub->inotify_ev != NULL) {
+		event_free(hub->inotify_ev);
+		event_free(hub->reload_ev);
+		close(hub->inotify_fd);
+	}
+	audit_close(hub->audit);
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	for (i = 0; i < hub->nfds; i++)

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,12 +184,40 @@ ctx_free(struct reqctx *ctx)
 	hub_free(ctx);
 }
 
+/* The body was sent: back to its worker's pool (or freed). */
 static void
 free_body(const void *data, size_t len, void *arg)
 {
+	struct worker *w = arg;
+	char *p = (char *)(uintptr_t)data;
+
 	(void)len;
-	(void)arg;
-	hub_free((void *)(uintptr_t)data);
+	if (w != NULL && w->npool < 8) {
+		w->pool[w->npool] = p;
+		w->poolcap[w->npool] = malloc_usable_size(p);
+		w->npool++;
+		return;
+	}
+	hub_free(p);
+}
+
+void
+http_body(struct reqctx *ctx, struct buf *b, size_t size)
+{
+	struct worker *w = ctx->w;
+	int i;
+
+	for (i = 0; i < w->npool; i++)
+		if (w->poolcap[i] > size) {
+			buf_clear(b);
+			b->data = w->pool[i];
+			b->cap = w->poolcap[i];
+			w->npool--;
+			w->pool[i] = w->pool[w->npool];
+			w->poolcap[i] = w->poolcap[w->npool];
+			return;
+		}
+	buf_reserve(b, size);
 }
 
 void
@@ -218,7 +247,7 @@ http_reply(struct reqctx *ctx, int status, struct buf *body)
 		size_t len;
 		char *data = buf_detach(body, &len);
 
-		if (evbuffer_add_reference(out, data, len, free_body, NULL) ==
+		if (evbuffer_add_reference(out, data, len, free_body, ctx->w) ==
 		    -1) {
 			evbuffer_add(out, data, len);
 			hub_free(data);
@@ -326,6 +355,26 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 	w->nbound = 0;
 	if (w->inflight == 0)
 		worker_exit(w);
+}
+
+void
+http_audit_denied(struct reqctx *ctx, const char *collection, const char *why)
+{
+	struct buf au = BUF_INIT;
+	const char *m = "-";
+
+	if (ctx->req != NULL)
+		method_of(ctx->req, &m);
+	audit_begin(&au, "denied");
+	audit_str(&au, "member", ctx->member ? ctx->member->id : "-");
+	audit_str(&au, "peer", ctx->peer);
+	audit_str(&au, "collection", collection);
+	audit_str(&au, "method", m);
+	audit_str(
+	    &au, "path", ctx->req ? evhttp_request_get_uri(ctx->req) : "-");
+	audit_str(&au, "reason", why);
+	audit_end(ctx->w->hub->audit, &au);
+	buf_clear(&au);
 }
 
 void
@@ -482,6 +531,8 @@ http_join(struct hub *hub)
 		event_base_free(w->base);
 		store_reader_free(w->reader);
 		authcache_free(w->auth);
+		while (w->npool > 0)
+			hub_free(w->pool[--w->npool]);
 		pthread_mutex_destroy(&w->lock);
 	}
 	hub_free(hub->workers);

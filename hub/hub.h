@@ -20,6 +20,7 @@
 #include <event2/http.h>
 #include <openssl/ssl.h>
 
+#include "ctihub/audit.h"
 #include "ctihub/buf.h"
 #include "ctihub/conf.h"
 #include "ctihub/member.h"
@@ -36,6 +37,7 @@ struct runtime {
 	atomic_int refs;
 	unsigned long gen;
 	struct conf *conf;
+	struct policy *policy;
 	SSL_CTX *ssl;
 	int want_client_cert;
 	char *cert_path;
@@ -50,6 +52,17 @@ int runtime_new(
     const char *conf_path, unsigned long gen, int flags, struct runtime **out);
 struct runtime *runtime_ref(struct runtime *);
 void runtime_unref(struct runtime *);
+
+/* release.c -- after a reload that lets members see objects they could
+ * not see before, makes release twins of those objects (view.h), so that
+ * pollers past the originals receive them as new. */
+struct hub;
+void release_after_reload(
+    struct hub *, struct runtime *old, struct runtime *rt);
+
+/* directory.c -- publishes the members' identities into every directory
+ * collection (at start and after each reload). */
+void directory_publish(struct hub *, struct runtime *);
 
 /* ctihubd.c -- the process: startup, signals, reload, shutdown. */
 struct hub {
@@ -68,6 +81,12 @@ struct hub {
 	int alog_fd;
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
+	struct audit *audit;
+	char *audit_path;
+	struct event *tick; /* once a second: flush the audit log */
+	int inotify_fd;
+	struct event *inotify_ev;
+	struct event *reload_ev; /* a reload, soon after a policy edit */
 };
 
 /* Takes a reference to the current runtime (caller unrefs). */
@@ -90,6 +109,11 @@ struct worker {
 	TAILQ_HEAD(, reqctx) done;
 	int inflight;
 	int stopping;
+	/* response bodies, reused: a fresh buffer per reply costs page
+	 * faults and zeroing for every page of it */
+	int npool;
+	char *pool[8];
+	size_t poolcap[8];
 };
 
 /* Everything one request needs; lives until its reply is sent. */
@@ -116,6 +140,9 @@ struct reqctx {
 int http_start(struct hub *);
 void http_stop(struct hub *);
 void http_join(struct hub *);
+/* Gives `b` a reusable buffer of at least `size` bytes for a reply body
+ * (http_reply returns it to the worker once sent). */
+void http_body(struct reqctx *, struct buf *b, size_t size);
 /* Sends a JSON body (taxii media type) and ends the request. */
 void http_reply(struct reqctx *, int status, struct buf *body);
 /* Sends a TAXII error resource and ends the request. */
@@ -125,6 +152,9 @@ void taxii_error(struct reqctx *, int status, const char *title,
  * http_complete from any thread, which runs ctx->finish in the worker. */
 void http_park(struct reqctx *);
 void http_complete(struct reqctx *);
+/* Records a denied attempt on a collection in the audit log. */
+void http_audit_denied(
+    struct reqctx *, const char *collection, const char *why);
 /* Host header (sanitised) or the listen address, for absolute URLs. */
 void http_base_url(struct reqctx *, struct buf *);
 

@@ -20,6 +20,7 @@
 #include "ctihub/alloc.h"
 #include "ctihub/cert.h"
 #include "ctihub/log.h"
+#include "ctihub/policy.h"
 
 #include "hub.h"
 
@@ -188,12 +189,15 @@ runtime_new(
 		return -1;
 	atomic_init(&rt->refs, 1);
 	rt->gen = gen;
-	if (conf_load(conf_path, &rt->conf, &errs) == -1) {
+	if (conf_load(conf_path, &rt->conf, &errs) == -1 ||
+	    policy_load(rt->conf->policy_dir, rt->conf->members, &rt->policy,
+		&errs) == -1) {
 		for (i = 0; i < errs.n; i++)
 			log_warnx("%s", errs.v[i]);
 		if (errs.dropped)
 			log_warnx("(%d more errors not shown)", errs.dropped);
 		cfg_errs_clear(&errs);
+		conf_free(rt->conf);
 		hub_free(rt);
 		return -1;
 	}
@@ -221,6 +225,7 @@ runtime_new(
 fail:
 	hub_free(cert);
 	hub_free(key);
+	policy_free(rt->policy);
 	conf_free(rt->conf);
 	hub_free(rt);
 	return -1;
@@ -239,6 +244,7 @@ runtime_unref(struct runtime *rt)
 	if (rt == NULL || atomic_fetch_sub(&rt->refs, 1) != 1)
 		return;
 	SSL_CTX_free(rt->ssl);
+	policy_free(rt->policy);
 	conf_free(rt->conf);
 	hub_free(rt->cert_path);
 	hub_free(rt);

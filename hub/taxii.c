@@ -422,9 +422,12 @@ taxii_dispatch(struct reqctx *ctx)
 	if (rt.nseg >= 3 && strcmp(s[1], "collections") == 0) {
 		ctx->coll = conf_coll_find(ctx->root, s[2], strlen(s[2]));
 		if (ctx->coll == NULL || !coll_visible(ctx, ctx->coll)) {
-			if (ctx->coll != NULL)
+			if (ctx->coll != NULL) {
 				log_info("%s: %s denied collection %s",
 				    ctx->peer, ctx->member->id, ctx->coll->id);
+				http_audit_denied(ctx, ctx->coll->id,
+				    "no access to the collection");
+			}
 			taxii_error(ctx, 404, "Not Found",
 			    "no collection '%s' in API root '%s'", s[2], s[0]);
 			return;

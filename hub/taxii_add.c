@@ -176,6 +176,7 @@ frame_task(void *arg)
 
 	rc = ingest_open(&a->d, a->body, a->len, a->max_objects, a->max_depth,
 	    err, sizeof(err));
+	a->d.store = a->hub->store;
 	if (rc == -2) {
 		fail_job(a, 413, "Too Many Objects", err);
 		return;
@@ -184,7 +185,8 @@ frame_task(void *arg)
 		fail_job(a, 400, "Bad Request", err);
 		return;
 	}
-	if (ingest_next(&a->d, &a->b, a->d.doc.nobjects) == -1) {
+	if (ingest_next(&a->d, &a->b, a->d.doc.nobjects) == -1 ||
+	    ingest_markings(&a->b) == -1) {
 		fail_job(a, 503, "Service Unavailable", "out of memory");
 		return;
 	}
@@ -215,6 +217,7 @@ static void
 add_free(struct addjob *a)
 {
 	ingest_free(&a->b);
+	ingest_close(&a->d);
 	hub_free(a->body);
 	buf_clear(&a->status);
 	hub_free(a);
@@ -239,7 +242,30 @@ add_finish(struct reqctx *ctx)
 		    "the objects could not be stored; nothing of this request "
 		    "was stored");
 	} else {
+		struct buf au = BUF_INIT;
+		size_t i, k = 0;
+
 		ingest_count(&a->b, &c);
+		audit_begin(&au, "publish");
+		audit_str(&au, "member", ctx->member->id);
+		audit_str(&au, "collection", ctx->coll->id);
+		audit_str(&au, "status", a->status_id);
+		buf_adds(&au, ",\"ids\":[");
+		for (i = 0; i < a->b.n; i++) {
+			if (!a->b.meta[i].ok ||
+			    a->b.objs[i].result == STORE_REFUSED)
+				continue;
+			if (k++ > 0)
+				buf_addc(&au, ',');
+			buf_add_jstr(
+			    &au, a->b.meta[i].id, strlen(a->b.meta[i].id));
+		}
+		buf_addf(&au,
+		    "],\"new\":%zu,\"duplicate\":%zu,"
+		    "\"rejected\":%zu",
+		    c.stored + c.linked, c.duplicate, c.rejected);
+		audit_end(ctx->w->hub->audit, &au);
+		buf_clear(&au);
 		log_debug("%s: added %zu new, %zu linked, %zu duplicate, %zu "
 			  "rejected to %s",
 		    ctx->member->id, c.stored, c.linked, c.duplicate,
@@ -261,7 +287,16 @@ taxii_add_objects(struct reqctx *ctx, const struct route *rt)
 	struct conf *c = ctx->rt->conf;
 
 	(void)rt;
+	if (ctx->coll->directory) {
+		taxii_error(ctx, 403, "Forbidden",
+		    "collection %s is the points-of-contact directory, "
+		    "generated from the members file",
+		    ctx->coll->id);
+		return;
+	}
 	if (!taxii_can_write(ctx, ctx->coll)) {
+		http_audit_denied(
+		    ctx, ctx->coll->id, "add without write access");
 		taxii_error(ctx, 403, "Forbidden",
 		    "%s may read but not add to collection %s", ctx->member->id,
 		    ctx->coll->id);

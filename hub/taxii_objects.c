@@ -30,6 +30,8 @@ prepare(struct reqctx *ctx, const struct route *rt, int endpoint,
 	char err[256];
 
 	if (!taxii_can_read(ctx, ctx->coll)) {
+		http_audit_denied(
+		    ctx, ctx->coll->id, "read without read access");
 		taxii_error(ctx, 403, "Forbidden",
 		    "%s may add to collection %s but not read it",
 		    ctx->member->id, ctx->coll->id);
@@ -65,7 +67,7 @@ static void
 vctx(struct reqctx *ctx, struct view_ctx *vc)
 {
 	vc->r = ctx->w->reader;
-	vc->pol = NULL;
+	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;
 }
 
@@ -170,7 +172,7 @@ static void
 send_objects(
     struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
 {
-	struct buf b = BUF_INIT;
+	struct buf b = BUF_INIT, au = BUF_INIT;
 	struct store_objview ov;
 	size_t i, k = 0;
 
@@ -178,21 +180,33 @@ send_objects(
 		buf_adds(&b, "{}");
 		goto send;
 	}
-	buf_reserve(&b, pg->n * 1024 + 256);
+	http_body(ctx, &b, pg->n * 1024 + 256);
 	buf_addc(&b, '{');
 	paging(ctx, q, pg, &b);
+	audit_begin(&au, "receive");
+	audit_str(&au, "member", ctx->member->id);
+	audit_str(&au, "collection", ctx->coll->id);
+	audit_str(&au, "how", "poll");
+	buf_adds(&au, ",\"ids\":[");
 	for (i = 0; i < pg->n; i++) {
 		if (item_object(ctx, q, &pg->items[i], &ov) == -1)
 			continue;
-		buf_adds(&b, k++ == 0 ? ",\"objects\":[" : ",");
+		buf_adds(&b, k == 0 ? ",\"objects\":[" : ",");
 		buf_add(&b, ov.json, ov.jsonlen);
+		if (k++ > 0)
+			buf_addc(&au, ',');
+		buf_add_jstr(&au, ov.id, ov.idlen);
 	}
 	if (k > 0)
 		buf_addc(&b, ']');
 	buf_addc(&b, '}');
+	buf_addc(&au, ']');
+	if (k > 0)
+		audit_end(ctx->w->hub->audit, &au);
 send:
 	date_headers(ctx, pg);
 	store_rend(ctx->w->reader);
+	buf_clear(&au);
 	if (buf_failed(&b)) {
 		buf_clear(&b);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
@@ -408,9 +422,18 @@ del_finish(struct reqctx *ctx)
 		taxii_error(ctx, 500, "Internal Server Error",
 		    "the object could not be deleted");
 	else {
+		struct buf au = BUF_INIT;
+
 		log_info("%s deleted %d version%s of %s from collection %s",
 		    ctx->member->id, d->wj.removed,
 		    d->wj.removed == 1 ? "" : "s", d->id, ctx->coll->id);
+		audit_begin(&au, "delete");
+		audit_str(&au, "member", ctx->member->id);
+		audit_str(&au, "collection", ctx->coll->id);
+		audit_str(&au, "id", d->id);
+		buf_addf(&au, ",\"versions\":%d", d->wj.removed);
+		audit_end(ctx->w->hub->audit, &au);
+		buf_clear(&au);
 		http_reply(ctx, 200, NULL);
 	}
 	hub_free(d);
@@ -432,6 +455,7 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	 * collection is not visible at all, decided by the router); an
 	 * admin needs only to see the objects */
 	if (!can_read || (!can_write && !admin)) {
+		http_audit_denied(ctx, ctx->coll->id, "delete without write");
 		taxii_error(ctx, 403, "Forbidden",
 		    "deleting needs read and write access to collection %s",
 		    ctx->coll->id);

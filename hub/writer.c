@@ -59,6 +59,9 @@ apply(struct store_wtxn *w, struct wjob *j)
 		rc = store_wdelete(w, j->coll, j->uuid, j->typehash, j->match,
 		    j->match_arg, &j->removed);
 		break;
+	case WJOB_CUSTOM:
+		rc = STORE_OK;
+		break;
 	default:
 		rc = STORE_ERR;
 	}

@@ -27,6 +27,7 @@ typedef void wjob_done_cb(struct wjob *, int rc);
 enum wjob_kind {
 	WJOB_ADD = 1,
 	WJOB_DELETE,
+	WJOB_CUSTOM, /* only apply() runs */
 };
 
 struct wjob {

@@ -43,6 +43,7 @@ struct conf_collection {
 	int nmedia;
 	struct acl read;
 	struct acl write;
+	int directory; /* the generated points-of-contact directory */
 	uint32_t code; /* conf_coll_code(id), stored in the index keys */
 	int line;
 };

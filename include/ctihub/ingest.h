@@ -27,6 +27,12 @@ struct ingest_meta {
 	int nwarnings;
 };
 
+/* A marking-definition met in the document, by id. */
+struct ingest_marking {
+	char id[80];
+	struct marking_class mc;
+};
+
 /* A framed document: a posted envelope or a bundle file. */
 struct ingest_doc {
 	const char *text; /* not owned */
@@ -35,8 +41,11 @@ struct ingest_doc {
 	struct jscan_iter it;
 	size_t taken; /* objects handed out in batches so far */
 	int max_depth;
-	stix_marking_lookup_cb *lookup;
-	void *lookup_arg;
+	/* marking-definitions of the document (ingest_markings), then of
+	 * the store, resolve markings that are not well-known TLP ids */
+	struct store *store; /* may be NULL */
+	struct ingest_marking *markings;
+	int nmarkings;
 };
 
 /* A run of consecutive objects of a document, ready for the store. */
@@ -62,10 +71,16 @@ int ingest_open(struct ingest_doc *, const char *text, size_t len,
 /* Takes the next `max` objects (or fewer at the end) into `b`; returns the
  * number taken (0 at the end) or -1 when out of memory. */
 long ingest_next(struct ingest_doc *, struct ingest_batch *b, size_t max);
+/* Reads the marking-definitions of a batch, so that the objects of the
+ * document that refer to them get their releasability and level; call
+ * before ingest_range, from one thread.  Returns 0 or -1 (no memory). */
+int ingest_markings(struct ingest_batch *);
 /* Parses and validates objects [from, to) of a batch; thread-safe for
  * disjoint ranges of one batch. */
 void ingest_range(struct ingest_batch *, size_t from, size_t to);
 void ingest_free(struct ingest_batch *);
+/* Frees what the document gathered (its markings). */
+void ingest_close(struct ingest_doc *);
 
 /* Counts: accepted objects (stored or duplicate) and rejected ones. */
 struct ingest_counts {

@@ -84,4 +84,9 @@ const unsigned char *policy_audience(
 void policy_files(const struct policy *,
     void (*cb)(const char *file, const char *sha256hex, void *), void *arg);
 
+/* 1 if objects of (producer, level) go to `everyone` (a `share <level>
+ * with everyone` rule, or the built-in for CLEAR): today the same members
+ * as `community`, later also peer hubs.  With pol NULL: level CLEAR. */
+int policy_everyone(const struct policy *, uint32_t producer, int level);
+
 #endif

@@ -41,10 +41,11 @@ enum store_err {
 /* Flags of an object version, in its header and its index entries. */
 enum store_flag {
 	STORE_F_REVOKED = 1 << 0,
-	STORE_F_SPEC20 = 1 << 1,  /* STIX 2.0 content */
-	STORE_F_RELEASE = 1 << 2, /* carries a releasability list */
-	STORE_F_FIRST = 1 << 3,	  /* the earliest version in the collection */
-	STORE_F_LAST = 1 << 4,	  /* the latest version in the collection */
+	STORE_F_SPEC20 = 1 << 1,   /* STIX 2.0 content */
+	STORE_F_RELEASE = 1 << 2,  /* carries a releasability list */
+	STORE_F_FIRST = 1 << 3,	   /* the earliest version in the collection */
+	STORE_F_LAST = 1 << 4,	   /* the latest version in the collection */
+	STORE_F_RELEASED = 1 << 5, /* a release twin (see store_wtwins) */
 };
 
 /* One entry of a collection's date_added index, as stored (packed, host
@@ -58,13 +59,20 @@ struct store_entry {
 	uint8_t tlp;
 	uint8_t flags;
 	uint8_t pad[2];
+	int64_t newest; /* not LAST: date_added of the newest version in
+			   the collection (a reader skips this one when that
+			   one is in its snapshot and visible); else 0 */
 } __attribute__((packed));
 
-/* What a walk yields: the entry and where it sits. */
+/* What a walk yields: the entry and where it sits.  A release twin
+ * (STORE_F_RELEASED) also names the entry it repeats and the release
+ * event that made it. */
 struct store_item {
 	int64_t date_added;
 	uint32_t coll;
 	struct store_entry e;
+	int64_t orig_added; /* twins: the original's date_added */
+	uint64_t event;	    /* twins: the release event */
 };
 
 /* An object version as read back; pointers borrowed until store_rend. */
@@ -162,6 +170,27 @@ typedef int store_match_cb(const struct store_version *, void *arg);
 int store_wdelete(struct store_wtxn *, uint32_t coll,
     const unsigned char uuid[16], uint32_t typehash, store_match_cb *match,
     void *arg, int *removed);
+/*
+ * Release twins: when a policy reload lets members see objects they could
+ * not see before, every such object gets a second index entry, a twin,
+ * with a new date_added, so pollers that already walked past the original
+ * receive it.  The event record (its id is a date_added-like number from
+ * the same clock) says who gained access to what; readers check it.
+ * store_wrelease stores the record; store_wtwins scans collection entries
+ * from *resume (0 at first) and adds a twin of each regular entry that
+ * `want` accepts, stopping after `max` entries examined; *resume is 0 when
+ * the scan is done.
+ */
+typedef int store_entry_cb(
+    uint32_t coll, int64_t date_added, const struct store_entry *, void *arg);
+int store_wrelease(struct store_wtxn *, uint64_t *event, const void *rec,
+    size_t len, int64_t now);
+int store_wtwins(struct store_wtxn *, uint64_t event, store_entry_cb *want,
+    void *arg, int64_t now, unsigned char resume[12], int max, int *added);
+/* The record of a release event (borrowed until store_rend). */
+int store_release_get(
+    struct store_reader *, uint64_t event, const void **rec, size_t *len);
+
 /* Deletes status resources that expired before `now`; at most `max`. */
 int store_wprune(struct store_wtxn *, int64_t now, int max, int *pruned);
 /* Commits durably (fsync) and frees the transaction. */

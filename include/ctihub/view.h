@@ -76,7 +76,18 @@ struct view_query {
 	/* where the walk stands (from the token, or a new walk) */
 	int64_t pos;
 	int64_t bound;
+	int64_t origin; /* where the walk started: added_after of its first
+			   page, -1 for the start of the collection */
 };
+
+/*
+ * A release event record (store_wrelease): for each (producer, level) of
+ * objects some members may newly see, those members' codes.  Encoded as
+ * groups of producer (4), level (1: an enum tlp, TLP_NONE for unmarked
+ * objects), count (2) and the codes (4 each), little-endian.
+ */
+int view_release_has(
+    const void *rec, size_t len, uint32_t producer, int level, uint32_t member);
 
 /*
  * Parses a raw query string for an endpoint.  Returns 0, or -1 with a

@@ -42,24 +42,57 @@ fi
 
 cd "$T"
 PW=$(echo bench-password | "$B/ctihub" member passwd --stdin)
+# the generator's 20 members (m000..m019) with their countries
+CC="BR RU IN CN ZA ID SG MY TH VN PH US CA MX AR CL CO EG AE PE"
+i=0
 for m in pub1 pub2 pub3 pub4 reader $(seq -f 'm%03g' 0 19); do
+	case $m in
+	m*) c=$(echo $CC | cut -d' ' -f$((i + 1))); i=$((i + 1)) ;;
+	*) c=BR ;;
+	esac
 	cat >>members.conf <<EOM
 member $m {
 	name "Bench $m"
-	country BR
+	country $c
 	roles publisher subscriber
 	$PW
 }
 EOM
 done
-write_conf() { # write_conf FILE STATE
+# a realistic sharing policy: 3 groups; each producer shares AMBER with
+# its groups, AMBER+STRICT with two named members, RED with nobody
+mkdir -p policy-real
+cat >policy-real/hub.policy <<EOM
+group brics = BR RU IN CN ZA ID EG AE
+group asean = ID SG MY TH VN PH
+group americas = BR US CA MX AR CL CO PE
+EOM
+i=0
+for c in $CC; do
+	m=$(printf 'm%03d' $i)
+	# AMBER+STRICT to two members of its own group (the level order
+	# requires them among the AMBER audience)
+	case $c in
+	BR) g="brics americas" s="m001 m002" ;;
+	ID) g="brics asean" s="m006 m007" ;;
+	RU | IN | CN | ZA | EG | AE) g=brics s="m000 m005" ;;
+	SG | MY | TH | VN | PH) g=asean s="m005 m006" ;;
+	*) g=americas s="m000 m011" ;;
+	esac
+	s=$(echo $s | tr ' ' '\n' | grep -v "^$m$" | tr '\n' ' ')
+	printf 'default amber\nshare amber with groups %s\nshare amber+strict with members %s\n' \
+	    "$g" "$s" >policy-real/$m.policy
+	i=$((i + 1))
+done
+write_conf() { # write_conf FILE STATE [POLICYDIR]
 	cat >"$1" <<EOM
 listen 127.0.0.1:0
 state_dir $2
 map_size 8G
 members members.conf
-policy_dir policy
+policy_dir ${3:-policy}
 access_log off
+audit_log off
 api_root bench {
 	title "Benchmark"
 	max_content_length 64M
@@ -172,6 +205,27 @@ for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	wait $PID || true
 	PID=
 done
+# the same reads of the largest collection under the realistic policy
+"$B/ctihub" policy check policy-real -c read-$n.conf || exit 1
+write_conf read-real.conf state-read-$n policy-real
+"$B/ctihubd" -c read-real.conf 2>read-real.log &
+PID=$!
+i=0
+until grep -q "ctihubd ready" read-real.log; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || { cat read-real.log; exit 1; }
+	sleep 0.05
+done
+PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' read-real.log | head -1)
+URL="https://127.0.0.1:$PORT/bench/collections/bench"
+"$B/tests/bench_walk" -u "$URL/objects/" -k "$CA" -a reader:bench-password \
+    -l 1000 >walk-real.txt
+POLICY=$(DATES=dates-$n.txt \
+    PATHQ="/bench/collections/bench/objects/?limit=100&added_after=" \
+    wrkrun "$URL/objects/" pages.lua)
+kill -TERM $PID
+wait $PID || true
+PID=
 "$B/tests/bench_static" 0 static-cert.pem static-key.pem page.json 2 2>static.log &
 SPID=$!
 i=0
@@ -188,3 +242,8 @@ printf 'fixed %d-byte page, same stack (evhttp + OpenSSL, 2 threads): %s request
 cat reads.txt
 awk -v s="$(echo $STATIC | cut -d' ' -f1)" 'NR > 1 {printf "ratio to the fixed page at %s objects: %.2f\n", $1, $2 / s}' reads.txt
 cat walk.txt mem.txt
+NOPOL=$(tail -1 reads.txt | awk '{print $2}')
+printf 'with a realistic policy (20 producers, 3 groups, TLP mix), %s objects: %s requests/s, p50 %s, p99 %s\n' \
+    "$n" $POLICY
+echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate without producer policies\n", ($1 - $2) / $1 * 100}'
+sed 's/^walk:/walk with the realistic policy:/' walk-real.txt

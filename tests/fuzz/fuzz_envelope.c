@@ -23,6 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		&d, (const char *)data, size, 1000, 16, err, sizeof(err)) != 0)
 		return 0;
 	while (ingest_next(&d, &b, 7) > 0) {
+		ingest_markings(&b);
 		ingest_range(&b, 0, b.n);
 		ingest_status(
 		    &b, "00000000-0000-4000-8000-000000000000", 0, &status);
@@ -30,5 +31,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ingest_free(&b);
 	}
 	buf_clear(&status);
+	ingest_close(&d);
 	return 0;
 }

@@ -253,7 +253,7 @@ int
 main(int argc, char **argv)
 {
 	const struct test *tables[] = {
-	    foundation_tests, add_tests, read_tests, NULL};
+	    foundation_tests, add_tests, read_tests, sharing_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

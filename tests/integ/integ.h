@@ -65,6 +65,7 @@ struct test {
 extern const struct test foundation_tests[];
 extern const struct test add_tests[];
 extern const struct test read_tests[];
+extern const struct test sharing_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);
@@ -72,8 +73,8 @@ int durability_main(int argc, char **argv);
 /* Test data builders (t_add.c). */
 struct buf;
 void integ_uuid(char out[37]);
-void integ_indicator(struct buf *, const char *uuid, const char *modified,
-    const char *pattern);
+void integ_indicator(
+    struct buf *, const char *uuid, const char *modified, const char *pattern);
 
 #define FAIL(...)                                                              \
 	do {                                                                   \

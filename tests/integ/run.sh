@@ -80,6 +80,20 @@ member admin {
 	roles admin subscriber
 	$PWLINE
 }
+member zane {
+	name "Zane CERT"
+	country ZA
+	roles subscriber
+	$PWLINE
+}
+member erin {
+	name "Erin CERT"
+	country MX
+	roles subscriber
+	sectors government
+	email erin@mx.example
+	$PWLINE
+}
 EOM
 
 cat >ctihub.conf <<EOM
@@ -128,6 +142,18 @@ api_root api1 {
 		read any
 		write role publisher
 	}
+	collection 2f4e5d6c-7b8a-4c9d-8ebf-2a3b4c5d6e7f {
+		title "Shared"
+		alias shared
+		read any
+		write role publisher
+	}
+	collection 30f5e6d7-8c9b-4dae-9fc0-3b4c5d6e7f80 {
+		title "Points of contact"
+		alias directory
+		directory
+		read any
+	}
 }
 api_root api2 {
 	title "API two"
@@ -138,6 +164,22 @@ api_root api2 {
 }
 EOM
 mkdir -p policy
+cat >policy/hub.policy <<EOM
+# community-wide rules
+group southern = ZA AR
+never countries KP
+share directory with community
+EOM
+cat >policy/alice.policy <<EOM
+# what alice (BR) shares
+default amber
+share amber with countries IN
+share amber with members carol
+share amber with groups southern
+share amber+strict with members carol
+share red with members carol
+never members dave
+EOM
 
 # --- configuration checks without a daemon -----------------------------
 if "$B/ctihub" check -c ctihub.conf >/dev/null 2>&1; then

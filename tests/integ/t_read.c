@@ -119,8 +119,11 @@ load(void)
 		return -1;
 	buf_reset(&b);
 	buf_adds(&b, "{\"objects\":[");
-	obj(&b, "malware", G, "2024-01-01T00:00:00.000Z",
-	    ",\"name\":\"g\",\"is_family\":true");
+	snprintf(ind, sizeof(ind),
+	    ",\"name\":\"g\",\"is_family\":true,"
+	    "\"object_marking_refs\":[\"%s\"]",
+	    TLP_GREEN);
+	obj(&b, "malware", G, "2024-01-01T00:00:00.000Z", ind);
 	buf_adds(&b, "]}");
 	if (post(&carol, "reads", &b) == -1)
 		return -1;
@@ -231,8 +234,8 @@ t_filters(char *why, size_t whylen)
 	snprintf(p, sizeof(p),
 	    "?match%%5Bid%%5D=%s,%s&match%%5Bversion%%5D=all", B, A);
 	GOT(p, "A@2024-01-01 A@2024-03-01 B@2024-01-01 A@2024-02-01");
-	GOT("?match%5Btlp%5D=green", "A@2024-03-01");
-	GOT("?match%5Btlp%5D=amber", "B@2024-01-01 D@2017-01-01 G@2024-01-01");
+	GOT("?match%5Btlp%5D=green", "A@2024-03-01 G@2024-01-01");
+	GOT("?match%5Btlp%5D=amber", "B@2024-01-01 D@2017-01-01");
 	GOT("?match%5Btlp%5D=amber%2Bstrict,red", "");
 	GOT("?match%5Bproducer%5D=carol", "G@2024-01-01");
 	GOT("?match%5Bproducer%5D=alice&match%5Btype%5D=malware",

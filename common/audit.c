@@ -1,0 +1,120 @@
+/*
+ * audit.c -- the append-only JSON-lines audit log (see audit.h): one
+ * buffer under a mutex, written with write(2) in whole lines to a file
+ * opened O_APPEND.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/audit.h"
+#include "ctihub/tstamp.h"
+
+#define AUDIT_BUF (256 * 1024)
+
+struct audit {
+	int fd; /* -1: off */
+	pthread_mutex_t lock;
+	struct buf pending;
+};
+
+struct audit *
+audit_open(const char *path, char *err, size_t errlen)
+{
+	struct audit *a;
+
+	if ((a = hub_calloc(1, sizeof(*a))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->fd = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	if (strcmp(path, "off") == 0)
+		return a;
+	a->fd = strcmp(path, "-") == 0
+	    ? dup(STDERR_FILENO)
+	    : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (a->fd == -1) {
+		snprintf(
+		    err, errlen, "audit log %s: %s", path, strerror(errno));
+		pthread_mutex_destroy(&a->lock);
+		hub_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Called with the lock held. */
+static void
+flush_locked(struct audit *a)
+{
+	size_t off = 0;
+	ssize_t w;
+
+	while (off < a->pending.len) {
+		w = write(a->fd, a->pending.data + off, a->pending.len - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* the disk is full: nothing better to do */
+		off += (size_t)w;
+	}
+	buf_reset(&a->pending);
+}
+
+void
+audit_flush(struct audit *a)
+{
+	if (a == NULL || a->fd == -1)
+		return;
+	pthread_mutex_lock(&a->lock);
+	flush_locked(a);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	audit_flush(a);
+	if (a->fd != -1)
+		close(a->fd);
+	buf_clear(&a->pending);
+	pthread_mutex_destroy(&a->lock);
+	hub_free(a);
+}
+
+void
+audit_begin(struct buf *b, const char *event)
+{
+	char ts[TSTAMP_LEN];
+
+	tstamp_format(tstamp_now(), 6, ts);
+	buf_reset(b);
+	buf_addf(b, "{\"time\":\"%s\",\"event\":\"%s\"", ts, event);
+}
+
+void
+audit_str(struct buf *b, const char *key, const char *value)
+{
+	buf_addf(b, ",\"%s\":", key);
+	buf_add_jstr(b, value, strlen(value));
+}
+
+void
+audit_end(struct audit *a, struct buf *b)
+{
+	buf_add(b, "}\n", 2);
+	if (a == NULL || a->fd == -1 || buf_failed(b))
+		return;
+	pthread_mutex_lock(&a->lock);
+	buf_add(&a->pending, b->data, b->len);
+	if (a->pending.len >= AUDIT_BUF || buf_failed(&a->pending))
+		flush_locked(a);
+	pthread_mutex_unlock(&a->lock);
+}

@@ -1,0 +1,111 @@
+/*
+ * fuzz_policy.c -- sharing policy parser and compiler.  The input is two
+ * files, hub.policy then cert-br.policy, split at the first NUL byte or
+ * the first "\n---\n" (no separator: all of it is cert-br.policy), read
+ * against a fixed set of members.  When the set is accepted, checks what
+ * must hold of any valid policy: a producer sees its own objects, nobody
+ * sees more of a level than of every less restrictive one, and
+ * policy_explain decides as policy_visible does.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctihub/marking.h"
+#include "ctihub/member.h"
+#include "ctihub/policy.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define TOKEN                                                                  \
+	"\ttoken sha256$"                                                      \
+	"00000000000000000000000000000000000000000000000000000000000000aa\n"
+#define MEMBER(id, cc)                                                         \
+	"member " id " {\n\tname \"" id "\"\n\tcountry " cc                    \
+	"\n\troles publisher subscriber\n" TOKEN "}\n"
+
+static const char members_text[] = MEMBER("cert-br", "BR")
+    MEMBER("cert-br2", "BR") MEMBER("cert-in", "IN") MEMBER("cert-za", "ZA")
+	MEMBER("cert-id", "ID") MEMBER("cert-us", "US") MEMBER("cert-ru", "RU");
+
+static struct members *ms;
+
+static void
+check(const struct policy *pol)
+{
+	static const uint32_t hub = POLICY_HUB_PRODUCER;
+	char out[4096];
+	int r, p, l, v, prev;
+
+	for (p = 0; p <= ms->n; p++) {
+		uint32_t producer = p < ms->n ? ms->v[p].code : hub;
+
+		for (r = 0; r < ms->n; r++) {
+			const struct member *m = &ms->v[r];
+
+			prev = 1;
+			for (l = TLP_NONE; l < TLP_NLEVELS; l++) {
+				struct policy_obj o = {producer, l, 0, NULL, 0};
+
+				v = policy_visible(pol, m, &o);
+				if (policy_explain(
+					pol, m, &o, out, sizeof(out)) != v)
+					abort();
+				if (p == r && !v)
+					abort();
+				if (l == TLP_NONE)
+					continue;
+				if (v && !prev && producer != hub)
+					abort();
+				prev = v;
+			}
+		}
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *names[] = {"hub.policy", "cert-br.policy"};
+	const char *texts[2];
+	size_t lens[2], i, cut = size, skip = 0;
+	struct policy *pol = NULL;
+	struct cfg_errs errs;
+
+	if (ms == NULL) {
+		memset(&errs, 0, sizeof(errs));
+		if (members_parse("members.conf", members_text,
+			strlen(members_text), &ms, &errs) != 0)
+			abort();
+	}
+	for (i = 0; i < size; i++) {
+		if (data[i] == '\0') {
+			cut = i;
+			skip = 1;
+			break;
+		}
+		if (i + 5 <= size && memcmp(data + i, "\n---\n", 5) == 0) {
+			cut = i + 1;
+			skip = 4;
+			break;
+		}
+	}
+	if (cut == size) {
+		texts[0] = "";
+		lens[0] = 0;
+		texts[1] = (const char *)data;
+		lens[1] = size;
+	} else {
+		texts[0] = (const char *)data;
+		lens[0] = cut;
+		texts[1] = (const char *)data + cut + skip;
+		lens[1] = size - cut - skip;
+	}
+	memset(&errs, 0, sizeof(errs));
+	if (policy_parse(2, names, texts, lens, ms, &pol, &errs) == 0) {
+		check(pol);
+		policy_free(pol);
+	}
+	cfg_errs_clear(&errs);
+	return 0;
+}
