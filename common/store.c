@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -53,9 +54,27 @@ struct twin_ext {
 	uint64_t event;
 } __attribute__((packed));
 
+/*
+ * A Bloom filter of every (uuid, type) in the id index, kept by the
+ * writer: most objects posted are new, and for them the filter answers
+ * "not stored" without a search of the id index (a few cache and page
+ * misses each).  It only ever errs towards "maybe", which costs the
+ * search.  Another process writing the database (an import beside the
+ * hub) changes meta "writer"; the filter is then rebuilt from the index.
+ */
+struct bloom {
+	uint64_t *bits;
+	uint64_t nbits;
+	uint64_t count;
+	uint64_t cap;
+	int valid;
+};
+
 struct store {
 	MDB_env *env;
-	void *map; /* the mapping of data.mdb, from /proc/self/maps */
+	struct bloom bloom;
+	uint64_t writer_id; /* this process, in meta "writer" */
+	void *map;	    /* the mapping of data.mdb, from /proc/self/maps */
 	size_t maplen;
 	MDB_dbi dbi[DB_COUNT];
 	int schema;
@@ -349,6 +368,9 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 		goto mdbfail;
 	find_map(st, dir);
 	mdb_env_get_fd(st->env, &store_data_fd);
+	if (RAND_bytes(
+		(unsigned char *)&st->writer_id, sizeof(st->writer_id)) != 1)
+		st->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	*out = st;
 	return STORE_OK;
 mdbfail:
@@ -372,6 +394,7 @@ store_close(struct store *st)
 	if (mdb_env_get_fd(st->env, &fd) == 0 && fd == store_data_fd)
 		store_data_fd = -1;
 	mdb_env_close(st->env);
+	hub_free(st->bloom.bits);
 	explicit_bzero(st->secret, sizeof(st->secret));
 	hub_free(st);
 }
@@ -386,6 +409,104 @@ int
 store_secret(struct store *st, unsigned char key[32])
 {
 	memcpy(key, st->secret, 32);
+	return 0;
+}
+
+/* --- the Bloom filter of stored ids --- */
+
+#define BLOOM_BITS_PER_ID 10
+#define BLOOM_PROBES	  7
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+static void
+bloom_hash(const unsigned char *key20, uint64_t *h1, uint64_t *h2)
+{
+	uint64_t a, b;
+	uint32_t t;
+
+	memcpy(&a, key20, 8);
+	memcpy(&b, key20 + 8, 8);
+	memcpy(&t, key20 + 16, 4);
+	*h1 = mix64(a ^ t);
+	*h2 = mix64(b + t) | 1;
+}
+
+static int
+bloom_maybe(const struct bloom *bl, const unsigned char *key20)
+{
+	uint64_t h1, h2, bit;
+	int i;
+
+	bloom_hash(key20, &h1, &h2);
+	for (i = 0; i < BLOOM_PROBES; i++) {
+		bit = (h1 + (uint64_t)i * h2) % bl->nbits;
+		if (!(bl->bits[bit / 64] & UINT64_C(1) << (bit % 64)))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+bloom_add(struct bloom *bl, const unsigned char *key20)
+{
+	uint64_t h1, h2, bit;
+	int i;
+
+	bloom_hash(key20, &h1, &h2);
+	for (i = 0; i < BLOOM_PROBES; i++) {
+		bit = (h1 + (uint64_t)i * h2) % bl->nbits;
+		bl->bits[bit / 64] |= UINT64_C(1) << (bit % 64);
+	}
+	if (++bl->count > bl->cap)
+		bl->valid = 0; /* too full to be useful: rebuilt bigger */
+}
+
+/* Fills the filter from both id indexes (inside a write transaction). */
+static int
+bloom_build(struct store_wtxn *w)
+{
+	struct bloom *bl = &w->st->bloom;
+	MDB_stat sm, sn;
+	MDB_cursor *cs[2];
+	MDB_val k, d;
+	uint64_t cap;
+	int i, rc = MDB_NOTFOUND;
+
+	cs[0] = w->c_ids;
+	cs[1] = w->c_new;
+	bl->valid = 0;
+	if ((rc = mdb_stat(w->txn, w->st->dbi[DB_IDS], &sm)) != 0 ||
+	    (rc = mdb_stat(w->txn, w->st->dbi[DB_IDSNEW], &sn)) != 0)
+		return rc;
+	cap = (sm.ms_entries + sn.ms_entries) * 2;
+	if (cap < 1000000)
+		cap = 1000000;
+	hub_free(bl->bits);
+	bl->nbits = (cap * BLOOM_BITS_PER_ID + 63) / 64 * 64;
+	if ((bl->bits = hub_calloc(bl->nbits / 64, 8)) == NULL) {
+		bl->nbits = 0;
+		return 0; /* no filter: every object is searched */
+	}
+	bl->cap = cap;
+	bl->count = 0;
+	for (i = 0; i < 2; i++) {
+		for (rc = mdb_cursor_get(cs[i], &k, &d, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cs[i], &k, &d, MDB_NEXT))
+			if (k.mv_size == IDKEY_LEN)
+				bloom_add(bl, k.mv_data);
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
+	bl->valid = bl->count <= bl->cap;
 	return 0;
 }
 
@@ -416,6 +537,14 @@ store_wbegin(struct store *st, struct store_wtxn **out)
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 	w->last_row = rc == 0 ? v : 0;
+	rc = meta_get_u64(w->txn, st->dbi[DB_META], "writer", &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	if (!st->bloom.valid || (rc == 0 && v != st->writer_id)) {
+		/* first write here, or another process wrote meanwhile */
+		if ((rc = bloom_build(w)) != 0)
+			goto fail;
+	}
 	*out = w;
 	return STORE_OK;
 fail:
@@ -681,14 +810,18 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 {
 	static _Thread_local struct found v[MAX_VERSIONS];
 	struct store_entry e;
+	unsigned char kb[IDKEY_LEN];
 	int n, i, rc, self = -1;
 	int64_t da;
 
 	if (o->idlen > UINT16_MAX || o->jsonlen > UINT32_MAX ||
 	    o->nrelease > STORE_MAX_COUNTRIES || o->nrelease > 255)
 		return EINVAL;
-	if ((rc = all_versions(
-		 w->c_ids, w->c_new, o->uuid, o->typehash, v, &n)) != 0)
+	idkey(kb, o->uuid, o->typehash, 0);
+	if (w->st->bloom.valid && !bloom_maybe(&w->st->bloom, kb))
+		n = 0; /* never stored: no search */
+	else if ((rc = all_versions(
+		      w->c_ids, w->c_new, o->uuid, o->typehash, v, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++)
 		if (v[i].version == o->version)
@@ -718,11 +851,11 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 		/* a stored version: link it into this collection; the
 		 * entry describes the stored object, not the new post */
 		MDB_val k, d;
-		unsigned char kb[8];
+		unsigned char rk[8];
 
-		put_be64(kb, v[self].rowid);
+		put_be64(rk, v[self].rowid);
 		k.mv_size = 8;
-		k.mv_data = kb;
+		k.mv_data = rk;
 		if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
 			return rc;
 		if (d.mv_size >= sizeof(struct obj_hdr)) {
@@ -743,6 +876,8 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 		e.rowid = ++w->last_row;
 		if ((rc = put_obj(w, o, producer, e.rowid, da)) != 0)
 			return rc;
+		if (w->st->bloom.valid)
+			bloom_add(&w->st->bloom, kb);
 		/* keep v sorted: insert the new version in place */
 		for (i = n; i > 0 && v[i - 1].version > o->version; i--)
 			v[i] = v[i - 1];
@@ -1116,6 +1251,8 @@ store_wcommit(struct store_wtxn *w)
 		 (uint64_t)w->last_added)) != 0 ||
 	    (rc = meta_put_u64(
 		 w->txn, w->st->dbi[DB_META], "last_row", w->last_row)) != 0 ||
+	    (rc = meta_put_u64(w->txn, w->st->dbi[DB_META], "writer",
+		 w->st->writer_id)) != 0 ||
 	    (rc = merge_ids(w)) != 0) {
 		rc = store_mdb_err(rc, "commit");
 		store_wabort(w);

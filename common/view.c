@@ -837,7 +837,8 @@ view_page(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 				if (view_visible(vc, &all.items[i].e))
 					pg->exists = 1;
 		}
-		qsort(all.items, all.n, sizeof(*all.items), cmp_item);
+		if (all.n > 1)
+			qsort(all.items, all.n, sizeof(*all.items), cmp_item);
 		for (i = 0; i < all.n; i++) {
 			const struct store_item *x = &all.items[i];
 

@@ -98,10 +98,7 @@ not_modified(struct reqctx *ctx, const char *tag)
 
 	evhttp_add_header(
 	    evhttp_request_get_output_headers(ctx->req), "ETag", tag);
-	if (inm == NULL || strstr(inm, tag + 2) == NULL)
-		return 0;
-	http_reply(ctx, 304, NULL);
-	return 1;
+	return inm != NULL && strstr(inm, tag + 2) != NULL;
 }
 
 static void
@@ -312,6 +309,7 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	if (not_modified(ctx, tag)) {
 		store_rend(ctx->w->reader);
 		view_query_clear(&q);
+		http_reply(ctx, 304, NULL); /* frees ctx */
 		return;
 	}
 	/* a poller at the head of the collection: nothing new, no walk */

@@ -246,7 +246,7 @@ if [ -z "${INTEG_ONLY:-}" ]; then
 	"$B/tests/integ_client" --durability post "$T/acked" &
 	POSTER=$!
 	i=0
-	while [ "$(wc -l <"$T/acked")" -lt 5 ] && [ $i -lt 200 ]; do
+	while [ "$(wc -l <"$T/acked")" -lt 5 ] && [ $i -lt 1200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done

@@ -510,8 +510,9 @@ t_paging_while_writing(char *why, size_t whylen)
 		    "[ipv4-addr:value = '203.0.113.66']");
 	}
 	buf_adds(&b, "]}");
-	EXPECT(post(&alice, "paging", &b) == 0, "post");
+	i = post(&alice, "paging", &b);
 	buf_clear(&b);
+	EXPECT(i == 0, "post");
 	EXPECT(walk(&bob, "paging", "", 1000, before, sizeof(before), &pages,
 		   NULL) == 0,
 	    "walk");
