@@ -48,6 +48,12 @@ audit_open(const char *path, char *err, size_t errlen)
 	return a;
 }
 
+int
+audit_on(const struct audit *a)
+{
+	return a != NULL && a->fd != -1;
+}
+
 /* Called with the lock held. */
 static void
 flush_locked(struct audit *a)

@@ -172,6 +172,7 @@ send_objects(
 	struct buf b = BUF_INIT, au = BUF_INIT;
 	struct store_objview ov;
 	size_t i, k = 0;
+	int audit = audit_on(ctx->w->hub->audit);
 
 	if (pg->n == 0 && !pg->more) {
 		buf_adds(&b, "{}");
@@ -180,26 +181,32 @@ send_objects(
 	http_body(ctx, &b, pg->n * 1024 + 256);
 	buf_addc(&b, '{');
 	paging(ctx, q, pg, &b);
-	audit_begin(&au, "receive");
-	audit_str(&au, "member", ctx->member->id);
-	audit_str(&au, "collection", ctx->coll->id);
-	audit_str(&au, "how", "poll");
-	buf_adds(&au, ",\"ids\":[");
+	if (audit) {
+		audit_begin(&au, "receive");
+		audit_str(&au, "member", ctx->member->id);
+		audit_str(&au, "collection", ctx->coll->id);
+		audit_str(&au, "how", "poll");
+		buf_adds(&au, ",\"ids\":[");
+	}
 	for (i = 0; i < pg->n; i++) {
 		if (item_object(ctx, q, &pg->items[i], &ov) == -1)
 			continue;
 		buf_adds(&b, k == 0 ? ",\"objects\":[" : ",");
 		buf_add(&b, ov.json, ov.jsonlen);
-		if (k++ > 0)
-			buf_addc(&au, ',');
-		buf_add_jstr(&au, ov.id, ov.idlen);
+		if (audit) {
+			if (k > 0)
+				buf_addc(&au, ',');
+			buf_add_jstr(&au, ov.id, ov.idlen);
+		}
+		k++;
 	}
 	if (k > 0)
 		buf_addc(&b, ']');
 	buf_addc(&b, '}');
-	buf_addc(&au, ']');
-	if (k > 0)
+	if (audit && k > 0) {
+		buf_addc(&au, ']');
 		audit_end(ctx->w->hub->audit, &au);
+	}
 send:
 	date_headers(ctx, pg);
 	store_rend(ctx->w->reader);

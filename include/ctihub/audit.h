@@ -21,6 +21,8 @@ struct audit *audit_open(const char *path, char *err, size_t errlen);
 void audit_close(struct audit *);
 /* Writes buffered lines out. */
 void audit_flush(struct audit *);
+/* 1 when lines are recorded (not "off"): callers may skip building them. */
+int audit_on(const struct audit *);
 
 /*
  * Starts a line {"time":"...","event":"<event>", into b; the caller adds

@@ -153,15 +153,40 @@ request = function()
 	return wrk.format("GET", os.getenv("PATHQ") .. dates[math.random(#dates)])
 end
 EOM
-wrkrun() { # wrkrun URL [LUA]: prints "req/s p50 p99"
-	if [ -n "${2:-}" ]; then
-		wrk -t2 -c32 -d10s --latency -H "$AUTH" -s "$2" "$1" >wrk.out 2>&1
-	else
-		wrk -t2 -c32 -d10s --latency -H "$AUTH" "$1" >wrk.out 2>&1
-	fi
-	awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}' wrk.out
+cpu_ticks() { # cpu_ticks PID: user + system clock ticks so far
+	awk '{print $14 + $15}' /proc/$1/stat
 }
-printf '%-10s %12s %10s %10s\n' objects requests/s p50 p99 >reads.txt
+# wrkrun PID URL [LUA]: prints "req/s p50 p99 us", us being the server's
+# CPU time (user + system, all threads) per request: steadier than
+# requests/s on a shared machine, where wrk and the server share 2 cores
+wrkrun() {
+	c0=$(cpu_ticks $1)
+	if [ -n "${3:-}" ]; then
+		wrk -t2 -c32 -d10s --latency -H "$AUTH" -s "$3" "$2" >wrk.out 2>&1
+	else
+		wrk -t2 -c32 -d10s --latency -H "$AUTH" "$2" >wrk.out 2>&1
+	fi
+	c1=$(cpu_ticks $1)
+	awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
+	    /requests in/ {n=$1} /Requests\/sec/ {r=$2}
+	    $1=="50%" {p50=$2} $1=="99%" {p99=$2}
+	    END {printf "%s %s %s %.0fus\n", r, p50, p99, t * 1e6 / hz / n}' wrk.out
+}
+# static_run: the fixed page served by the same stack; prints wrkrun's line
+static_run() {
+	"$B/tests/bench_static" 0 static-cert.pem static-key.pem page.json 2 2>static.log &
+	SPID=$!
+	i=0
+	until grep -q ready static.log; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || exit 1
+		sleep 0.05
+	done
+	wrkrun $SPID "https://127.0.0.1:$(sed -n 's/ready //p' static.log)/page"
+	kill $SPID
+	wait $SPID 2>/dev/null || true
+}
+printf '%-10s %12s %10s %10s %12s\n' objects requests/s p50 p99 cpu/request >reads.txt
 for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	[ "$n" -le "$N" ] || continue
 	write_conf read-$n.conf state-read-$n
@@ -190,17 +215,20 @@ for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	# has it (the random pages below then measure the hub, not faults)
 	"$B/tests/bench_walk" -u "$URL/objects/" -k "$CA" \
 	    -a reader:bench-password -l 1000 >walk.txt
-	printf '%-10s %12s %10s %10s\n' $n $(DATES=dates-$n.txt \
+	printf '%-10s %12s %10s %10s %12s\n' $n $(DATES=dates-$n.txt \
 	    PATHQ="/bench/collections/bench/objects/?limit=100&added_after=" \
-	    wrkrun "$URL/objects/" pages.lua) >>reads.txt
-	# the largest size run last: its page, walk and memory are kept
-	curl -s --cacert "$CA" -u reader:bench-password \
-	    "$URL/objects/?limit=100" -o page.json
-	if true; then
-		echo "daemon after the reads: private (RssAnon) $(awk '/RssAnon/ {print $2/1024}' /proc/$PID/status) MB for $(sed -n 's/.*ready: \([0-9]*\) HTTP.*/\1/p' read-$n.log) workers, RSS $(awk '/VmRSS/ {print $2/1024}' /proc/$PID/status) MB" >mem.txt
+	    wrkrun $PID "$URL/objects/" pages.lua) >>reads.txt
+	if [ ! -f page.json ]; then
+		# the fixed page: the first 100 objects, with this hub's
+		# certificate; served once now and once after all sizes
+		curl -s --cacert "$CA" -u reader:bench-password \
+		    "$URL/objects/?limit=100" -o page.json
 		cp "$CA" static-cert.pem
 		cp "$T/state-read-$n/tls/key.pem" static-key.pem
+		STATIC1=$(static_run)
 	fi
+	# the largest size run last: its walk and memory are kept
+	echo "daemon after the reads: private (RssAnon) $(awk '/RssAnon/ {print $2/1024}' /proc/$PID/status) MB for $(sed -n 's/.*ready: \([0-9]*\) HTTP.*/\1/p' read-$n.log) workers, RSS $(awk '/VmRSS/ {print $2/1024}' /proc/$PID/status) MB" >mem.txt
 	kill -TERM $PID
 	wait $PID || true
 	PID=
@@ -222,28 +250,19 @@ URL="https://127.0.0.1:$PORT/bench/collections/bench"
     -l 1000 >walk-real.txt
 POLICY=$(DATES=dates-$n.txt \
     PATHQ="/bench/collections/bench/objects/?limit=100&added_after=" \
-    wrkrun "$URL/objects/" pages.lua)
+    wrkrun $PID "$URL/objects/" pages.lua)
 kill -TERM $PID
 wait $PID || true
 PID=
-"$B/tests/bench_static" 0 static-cert.pem static-key.pem page.json 2 2>static.log &
-SPID=$!
-i=0
-until grep -q ready static.log; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || exit 1
-	sleep 0.05
-done
-SPORT=$(sed -n 's/ready //p' static.log)
-STATIC=$(wrkrun "https://127.0.0.1:$SPORT/page")
-kill $SPID
-printf 'fixed %d-byte page, same stack (evhttp + OpenSSL, 2 threads): %s requests/s, p50 %s, p99 %s\n' \
-    "$(wc -c <page.json)" $STATIC
+STATIC2=$(static_run)
+STATIC=$(echo "$STATIC1 $STATIC2" | awk '{printf "%.2f", ($1 + $5) / 2}')
+printf 'fixed %d-byte page, same stack (evhttp + OpenSSL, 2 threads): %s requests/s (mean of a run before the reads: %s, p50 %s, p99 %s, %s cpu/request; and after: %s, p50 %s, p99 %s, %s cpu/request)\n' \
+    "$(wc -c <page.json)" $STATIC $STATIC1 $STATIC2
 cat reads.txt
-awk -v s="$(echo $STATIC | cut -d' ' -f1)" 'NR > 1 {printf "ratio to the fixed page at %s objects: %.2f\n", $1, $2 / s}' reads.txt
+awk -v s="$STATIC" -v c="$(echo "$STATIC1 $STATIC2" | awk '{print ($4 + $8) / 2}')" 'NR > 1 {printf "ratio to the fixed page at %s objects: %.2f in requests/s, %.2f in CPU per request\n", $1, $2 / s, c / $5}' reads.txt
 cat walk.txt mem.txt
 NOPOL=$(tail -1 reads.txt | awk '{print $2}')
-printf 'with a realistic policy (20 producers, 3 groups, TLP mix), %s objects: %s requests/s, p50 %s, p99 %s\n' \
+printf 'with a realistic policy (20 producers, 3 groups, TLP mix), %s objects: %s requests/s, p50 %s, p99 %s, %s cpu/request\n' \
     "$n" $POLICY
 echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate without producer policies\n", ($1 - $2) / $1 * 100}'
 sed 's/^walk:/walk with the realistic policy:/' walk-real.txt

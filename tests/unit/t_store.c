@@ -160,12 +160,19 @@ t_add_and_walk(void **state)
 	assert_int_equal(last, 5002);
 	assert_int_equal(store_last_added(r, C2, &last), STORE_OK);
 	assert_int_equal(last, 0);
+	assert_int_equal(store_last_added(r, C1, &last), STORE_OK);
+	assert_int_equal(last, 5002); /* asked again, same snapshot */
 	/* a later clock going backwards never reorders date_added */
 	store_rend(r);
-	store_reader_free(r);
 	mkobj(&o[0], js[0], sizeof(js[0]), 9, 1);
 	assert_int_equal(put(st, C1, o, 1, 10), STORE_OK);
 	assert_int_equal(o[0].date_added, 5003);
+	/* the same reader, a new snapshot: the new head, not a kept one */
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_last_added(r, C1, &last), STORE_OK);
+	assert_int_equal(last, 5003);
+	store_rend(r);
+	store_reader_free(r);
 	store_close(st);
 }
 
