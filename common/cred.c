@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "ctihub/bytes.h"
 #include "ctihub/cred.h"
 
 static int b64_decode(
@@ -238,18 +239,6 @@ hex(const unsigned char *d, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void
 cred_token_digest(
     const char *tok, size_t n, unsigned char digest[CRED_DIGEST_LEN])
@@ -293,7 +282,7 @@ parse_hex32(const char *s, int colons_ok, unsigned char out[32])
 	for (i = 0; i < 32; i++) {
 		if (colons_ok && i > 0 && *s == ':')
 			s++;
-		if ((hi = unhex(s[0])) < 0 || (lo = unhex(s[1])) < 0)
+		if ((hi = hex_digit(s[0])) < 0 || (lo = hex_digit(s[1])) < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
 		s += 2;

@@ -225,6 +225,8 @@ static int resolve_country(struct builder *, struct pfile *, int, const char *);
 static void groups_build(struct builder *, struct pfile *);
 static void values_resolve(struct builder *, struct pfile *);
 static int rule_covers(const struct policy *, const struct prule *, int, int);
+static void scope_clear(struct builder *);
+static int *scope_seen(const struct builder *, int target);
 static void nevers_read(
     struct builder *, struct pfile *, int, struct ref *, struct ref *);
 static void nevers_bitmap(
@@ -899,6 +901,24 @@ rule_covers(const struct policy *pol, const struct prule *r, int m, int cc)
 
 /* --- compiling --- */
 
+/* Forgets which values the rules of one scope have named so far. */
+static void
+scope_clear(struct builder *b)
+{
+	memset(b->sc, 0, sizeof(*b->sc) * NCC);
+	memset(b->sm, 0, sizeof(*b->sm) * (size_t)(b->ms->n + 1));
+	memset(b->sg, 0, sizeof(*b->sg) * (size_t)(b->pol->ngroups + 1));
+}
+
+/* The first line naming each value of a target kind in this scope. */
+static int *
+scope_seen(const struct builder *b, int target)
+{
+	return target == T_COUNTRIES ? b->sc
+	    : target == T_MEMBERS    ? b->sm
+				     : b->sg;
+}
+
 /*
  * The never rules of file f into nc (countries) and nm (members), keeping
  * the first rule that excludes each; `producer` is the file's member
@@ -911,9 +931,7 @@ nevers_read(struct builder *b, struct pfile *f, int producer, struct ref *nc,
 	const struct policy *pol = b->pol;
 	int i, k, c;
 
-	memset(b->sc, 0, sizeof(*b->sc) * NCC);
-	memset(b->sm, 0, sizeof(*b->sm) * (size_t)(b->ms->n + 1));
-	memset(b->sg, 0, sizeof(*b->sg) * (size_t)(pol->ngroups + 1));
+	scope_clear(b);
 	for (i = 0; i < f->nrules; i++) {
 		struct prule *r = &f->rules[i];
 
@@ -921,9 +939,7 @@ nevers_read(struct builder *b, struct pfile *f, int producer, struct ref *nc,
 			continue;
 		for (k = 0; k < r->nvals; k++) {
 			int id = r->ids[k];
-			int *seen = r->target == T_COUNTRIES ? b->sc
-			    : r->target == T_MEMBERS	     ? b->sm
-							     : b->sg;
+			int *seen = scope_seen(b, r->target);
 
 			if (id < 0)
 				continue;
@@ -1002,9 +1018,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 		snprintf(what, sizeof(what), "the directory");
 	else
 		snprintf(what, sizeof(what), "TLP:%s", marking_tlp_name(level));
-	memset(b->sc, 0, sizeof(*b->sc) * NCC);
-	memset(b->sm, 0, sizeof(*b->sm) * (size_t)(ms->n + 1));
-	memset(b->sg, 0, sizeof(*b->sg) * (size_t)(pol->ngroups + 1));
+	scope_clear(b);
 	memset(b->gcov, 0, sizeof(*b->gcov) * NCC);
 	/* duplicates, and who is named */
 	for (i = 0; i < f->nrules; i++) {
@@ -1032,9 +1046,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 		}
 		for (k = 0; k < r->nvals; k++) {
 			int id = r->ids[k];
-			int *seen = r->target == T_COUNTRIES ? b->sc
-			    : r->target == T_MEMBERS	     ? b->sm
-							     : b->sg;
+			int *seen = scope_seen(b, r->target);
 
 			if (id < 0)
 				continue;

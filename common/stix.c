@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "ctihub/bytes.h"
 #include "ctihub/marking.h"
 #include "ctihub/pattern.h"
 #include "ctihub/stix.h"
@@ -151,18 +152,6 @@ stix_finding_str(const struct stix_finding *f, char *out, size_t len)
 /* ---------------------------------------------------------------------- */
 /* Identifiers                                                            */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* STIX 2.1 3.1: 3-250 of [a-z0-9-], no "--", no leading/trailing '-'. */
 static int
 type_ok(const char *s, size_t n)
@@ -211,7 +200,8 @@ id_parse(
 				return -1;
 			continue;
 		}
-		if ((hi = hexval(u[i])) < 0 || (lo = hexval(u[i + 1])) < 0)
+		if ((hi = hex_digit(u[i])) < 0 ||
+		    (lo = hex_digit(u[i + 1])) < 0)
 			return -1;
 		if ((u[i] >= 'A' && u[i] <= 'F') ||
 		    (u[i + 1] >= 'A' && u[i + 1] <= 'F'))
@@ -928,7 +918,8 @@ check_hashes(
 		if ((want = hash_hex_len(k)) == 0)
 			continue;
 		n = json_string_length(h);
-		for (i = 0; i < n && hexval(json_string_value(h)[i]) >= 0; i++)
+		for (i = 0; i < n && hex_digit(json_string_value(h)[i]) >= 0;
+		     i++)
 			;
 		if (n != want || i != n) {
 			snprintf(buf, sizeof(buf), "%s.%s", name, k);

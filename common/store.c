@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/bytes.h"
 #include "ctihub/hash.h"
 #include "ctihub/log.h"
 #include "ctihub/store.h"
@@ -179,35 +180,6 @@ writev(int fd, const struct iovec *iov, int n)
 static void find_map(struct store *, const char *);
 
 /* --- encoding --- */
-
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put_be64(unsigned char *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-get_be64(const unsigned char *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
 
 /* Signed versions sort as unsigned once the sign bit is flipped. */
 static void

@@ -12,6 +12,8 @@
 #include <openssl/hmac.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/bytes.h"
+#include "ctihub/hash.h"
 #include "ctihub/marking.h"
 #include "ctihub/stix.h"
 #include "ctihub/tstamp.h"
@@ -38,30 +40,6 @@ static const char *const field_names[F_COUNT] = {"added_after", "limit", "next",
     "match[id]", "match[type]", "match[version]", "match[spec_version]",
     "match[tlp]", "match[producer]"};
 
-static uint64_t
-fnv64(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static int
-hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out (NUL-terminated); '+' stays '+'. */
 static int
 pct_decode(const char *s, size_t n, char *out)
@@ -72,8 +50,8 @@ pct_decode(const char *s, size_t n, char *out)
 		if (s[i] == '%') {
 			int hi, lo;
 
-			if (i + 2 >= n || (hi = hexv(s[i + 1])) < 0 ||
-			    (lo = hexv(s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = hex_digit(s[i + 1])) < 0 ||
+			    (lo = hex_digit(s[i + 2])) < 0)
 				return -1;
 			out[o] = (char)(hi << 4 | lo);
 			if (out[o] == '\0')
@@ -293,7 +271,7 @@ view_parse(struct view_query *q, int endpoint, const char *raw,
 	const char *p;
 	char *o;
 	size_t len, vlen;
-	uint64_t fp = 14695981039346656037ULL;
+	uint64_t fp = HASH_FNV1A64_INIT;
 	int f;
 
 	memset(q, 0, sizeof(*q));
@@ -344,8 +322,8 @@ view_parse(struct view_query *q, int endpoint, const char *raw,
 		}
 		vlen = strlen(o);
 		if (f != F_LIMIT && f != F_NEXT) {
-			fp = fnv64(fp, &f, sizeof(f));
-			fp = fnv64(fp, o, vlen + 1);
+			fp = hash_fnv1a64(fp, &f, sizeof(f));
+			fp = hash_fnv1a64(fp, o, vlen + 1);
 		}
 		/* parse_field splits lists in place: step over the whole */
 		if (parse_field(q, f, o, ms, err, errlen) == -1)
@@ -353,7 +331,7 @@ view_parse(struct view_query *q, int endpoint, const char *raw,
 		o += vlen + 1;
 		p = amp ? amp + 1 : p + plen;
 	}
-	fp = fnv64(fp, &endpoint, sizeof(endpoint));
+	fp = hash_fnv1a64(fp, &endpoint, sizeof(endpoint));
 	q->fingerprint = fp;
 	q->pos = q->added_after;
 	q->origin = q->added_after;
@@ -376,31 +354,11 @@ view_set_object(struct view_query *q, const char *id)
 		return -1;
 	q->ids[0].typehash = store_typehash(type, strlen(type));
 	q->nids = 1;
-	q->fingerprint = fnv64(q->fingerprint, id, strlen(id));
+	q->fingerprint = hash_fnv1a64(q->fingerprint, id, strlen(id));
 	return 0;
 }
 
 /* --- tokens --- */
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void
 mac(const unsigned char key[32], const unsigned char *p, size_t n,
@@ -427,12 +385,12 @@ view_token_make(const struct view_query *q, const unsigned char key[32],
 	int bits = 0;
 
 	t[0] = TOKEN_VERSION;
-	put64(t + 1, (uint64_t)coll << 32 | member);
-	put64(t + 9, q->fingerprint);
-	put64(t + 17, (uint64_t)pos);
-	put64(t + 25, (uint64_t)bound);
-	put64(t + 33, (uint64_t)now);
-	put64(t + 41, (uint64_t)q->origin);
+	put_be64(t + 1, (uint64_t)coll << 32 | member);
+	put_be64(t + 9, q->fingerprint);
+	put_be64(t + 17, (uint64_t)pos);
+	put_be64(t + 25, (uint64_t)bound);
+	put_be64(t + 33, (uint64_t)now);
+	put_be64(t + 41, (uint64_t)q->origin);
 	mac(key, t, TOKEN_MACED, t + TOKEN_MACED);
 	for (i = 0; i < TOKEN_BYTES; i++) {
 		acc = acc << 8 | t[i];
@@ -475,27 +433,27 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 	mac(key, t, TOKEN_MACED, m);
 	if (CRYPTO_memcmp(m, t + TOKEN_MACED, 16) != 0)
 		goto bad;
-	if (get64(t + 1) != ((uint64_t)coll << 32 | member)) {
+	if (get_be64(t + 1) != ((uint64_t)coll << 32 | member)) {
 		snprintf(err, errlen,
 		    "next: this token belongs to another collection or member");
 		return -1;
 	}
-	if (get64(t + 9) != q->fingerprint) {
+	if (get_be64(t + 9) != q->fingerprint) {
 		snprintf(err, errlen,
 		    "next: this token belongs to a query with other filters "
 		    "(send the same filters with it)");
 		return -1;
 	}
-	issued = (int64_t)get64(t + 33);
+	issued = (int64_t)get_be64(t + 33);
 	if (now - issued > (int64_t)VIEW_TOKEN_TTL * 1000000 || issued > now) {
 		snprintf(err, errlen,
 		    "next: this token has expired (tokens last %d hours)",
 		    VIEW_TOKEN_TTL / 3600);
 		return -1;
 	}
-	q->pos = (int64_t)get64(t + 17);
-	q->bound = (int64_t)get64(t + 25);
-	q->origin = (int64_t)get64(t + 41);
+	q->pos = (int64_t)get_be64(t + 17);
+	q->bound = (int64_t)get_be64(t + 25);
+	q->origin = (int64_t)get_be64(t + 41);
 	return 0;
 bad:
 	snprintf(err, errlen, "next: not a token this hub issued");

@@ -13,27 +13,15 @@
 #include <event2/keyvalq_struct.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/bytes.h"
 #include "ctihub/log.h"
 
 #include "hub.h"
 
 #define PATH_MAX_LEN 2048
 
-static int hexval(int c);
 static int split_path(const char *raw, struct route *rt, char *store,
     size_t storelen, char *why, size_t whylen);
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Splits "/a/b%20c/" into decoded segments stored in `store`.  Returns 0,
@@ -66,8 +54,8 @@ split_path(const char *raw, struct route *rt, char *store, size_t storelen,
 			int c = (unsigned char)*p, hi, lo;
 
 			if (c == '%') {
-				if ((hi = hexval(p[1])) < 0 ||
-				    (lo = hexval(p[2])) < 0) {
+				if ((hi = hex_digit(p[1])) < 0 ||
+				    (lo = hex_digit(p[2])) < 0) {
 					snprintf(why, whylen,
 					    "malformed percent-encoding in "
 					    "the path");

@@ -165,6 +165,20 @@ version_str(const struct store_objview *ov, char out[TSTAMP_LEN])
 	tstamp_format(v, v % 1000 == 0 ? 3 : 6, out);
 }
 
+/* Sends a built page (200, or 503 when building it ran out of memory),
+ * ending the read transaction first; frees the body. */
+static void
+page_reply(struct reqctx *ctx, const struct view_page *pg, struct buf *b)
+{
+	date_headers(ctx, pg);
+	store_rend(ctx->w->reader);
+	if (buf_failed(b))
+		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
+	else
+		http_reply(ctx, 200, b);
+	buf_clear(b);
+}
+
 static void
 send_objects(
     struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
@@ -208,16 +222,8 @@ send_objects(
 		audit_end(ctx->w->hub->audit, &au);
 	}
 send:
-	date_headers(ctx, pg);
-	store_rend(ctx->w->reader);
 	buf_clear(&au);
-	if (buf_failed(&b)) {
-		buf_clear(&b);
-		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
-		return;
-	}
-	http_reply(ctx, 200, &b);
-	buf_clear(&b);
+	page_reply(ctx, pg, &b);
 }
 
 static void
@@ -252,10 +258,7 @@ send_manifest(
 		buf_addc(&b, ']');
 	buf_addc(&b, '}');
 send:
-	date_headers(ctx, pg);
-	store_rend(ctx->w->reader);
-	http_reply(ctx, 200, &b);
-	buf_clear(&b);
+	page_reply(ctx, pg, &b);
 }
 
 static void
@@ -286,10 +289,7 @@ send_versions(
 		buf_addc(&b, ']');
 	buf_addc(&b, '}');
 send:
-	date_headers(ctx, pg);
-	store_rend(ctx->w->reader);
-	http_reply(ctx, 200, &b);
-	buf_clear(&b);
+	page_reply(ctx, pg, &b);
 }
 
 /* The common body of the four read endpoints. */

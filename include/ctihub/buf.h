@@ -34,7 +34,6 @@ void buf_adds(struct buf *, const char *);
 void buf_addc(struct buf *, char);
 void buf_addf(struct buf *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-void buf_add_u64(struct buf *, uint64_t);
 /* Appends `s` as a quoted, escaped JSON string. */
 void buf_add_jstr(struct buf *, const char *s, size_t n);
 /* NUL-terminates and returns data (borrowed; valid until the next append). */

@@ -1,7 +1,7 @@
 /*
- * hash.h -- the 32-bit FNV-1a hash that turns member ids, collection ids
- * and STIX types into the fixed-width codes stored in LMDB keys and index
- * entries.  Not a secret-keyed hash: codes are checked for collisions
+ * hash.h -- FNV-1a: 32-bit, it turns member ids, collection ids and STIX
+ * types into the fixed-width codes stored in LMDB keys and index entries;
+ * 64-bit, it fingerprints a query's filters inside paging tokens.  Not a secret-keyed hash: codes are checked for collisions
  * where they are assigned (members, collections) or confirmed against
  * the stored text where they are matched (types).
  */
@@ -20,6 +20,22 @@ hash_fnv1a32(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		h ^= (unsigned char)s[i];
 		h *= 16777619u;
+	}
+	return h;
+}
+
+#define HASH_FNV1A64_INIT 14695981039346656037ULL
+
+/* Continues a 64-bit FNV-1a hash h (start from HASH_FNV1A64_INIT). */
+static inline uint64_t
+hash_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 1099511628211ULL;
 	}
 	return h;
 }

@@ -1,16 +1,19 @@
 #!/bin/sh
-# run.sh -- the benchmarks, each printing its own figures beside Jansson's
-# parse rate for the same input measured in the same run:
+# run.sh -- the benchmarks, each printing its figures beside a reference
+# measured in the same run on the same machine:
 #   1. TAXII Add Objects over HTTPS: 4 publishers, envelopes of 1,000
 #      objects, every 202 after a durable commit, into a fresh database that
-#      grows to 1,000,000 objects; daemon peak memory;
-#   2. ctihub import of one 1,000,000-object bundle.
-# Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
-# $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
+#      grows to 1,000,000 objects; daemon peak memory (beside Jansson's
+#      parse rate of the same files);
+#   2. ctihub import of one 1,000,000-object bundle (beside Jansson's);
 #   3. TAXII reads: GET objects?limit=100 at random positions with wrk, at
 #      10,000, 100,000 and 1,000,000 objects, beside the same stack
 #      serving one fixed page; a full walk in pages of 1,000; the daemon's
-#      private memory.
+#      private memory; the same reads under a realistic sharing policy.
+# Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
+# $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
+# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ (set: skip that
+# part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
 # Usage: tests/bench/run.sh build/release
 set -eu
 B=$(cd "${1:-build/release}" && pwd)
@@ -109,7 +112,7 @@ mkdir -p policy
 write_conf hub.conf state
 write_conf import.conf state-import
 
-"$B/ctihubd" ${BENCH_HUB_FLAGS:-} -c hub.conf 2>hub.log &
+"$B/ctihubd" -c hub.conf 2>hub.log &
 PID=$!
 i=0
 until grep -q "ctihubd ready" hub.log; do
@@ -122,14 +125,9 @@ CA=$T/state/tls/cert.pem
 
 echo
 echo "== 1. TAXII Add Objects over HTTPS ($N objects)"
-[ -n "${BENCH_SAMPLE:-}" ] && (while kill -0 $PID 2>/dev/null; do grep -E "^(RssAnon|RssFile)" /proc/$PID/status | tr -s " \t\n" " "; echo; sleep 0.1; done > "$BENCH_SAMPLE") &
-[ -n "${BENCH_PERF:-}" ] && (sleep 24; perf record -F 999 -g -p $PID -o "$BENCH_PERF" -- sleep 6 >/dev/null 2>&1) &
-[ -n "${BENCH_STRACE:-}" ] && (sleep 24; timeout 5 strace -f -c -p $PID -o "$BENCH_STRACE" >/dev/null 2>&1) &
 [ -n "${BENCH_SKIP_INGEST:-}" ] || "$B/tests/bench_ingest" -u "https://127.0.0.1:$PORT/bench/collections/bench/objects/" \
     -k "$CA" -a "pub1:bench-password,pub2:bench-password,pub3:bench-password,pub4:bench-password" \
     -d "$DATA/env-$N" -c 4 -p "$PID"
-[ -n "${BENCH_KEEP_LOG:-}" ] && cp hub.log "$BENCH_KEEP_LOG" || true
-[ -n "${BENCH_IO:-}" ] && grep -E "wchar|write_bytes" /proc/$PID/io && du -sm state/db || true
 kill -TERM "$PID"
 wait "$PID" || true
 PID=
@@ -261,8 +259,8 @@ printf 'fixed %d-byte page, same stack (evhttp + OpenSSL, 2 threads): %s request
 cat reads.txt
 awk -v s="$STATIC" -v c="$(echo "$STATIC1 $STATIC2" | awk '{print ($4 + $8) / 2}')" 'NR > 1 {printf "ratio to the fixed page at %s objects: %.2f in requests/s, %.2f in CPU per request\n", $1, $2 / s, c / $5}' reads.txt
 cat walk.txt mem.txt
-NOPOL=$(tail -1 reads.txt | awk '{print $2}')
+NOPOL=$(tail -1 reads.txt | awk '{print $2, $5}')
 printf 'with a realistic policy (20 producers, 3 groups, TLP mix), %s objects: %s requests/s, p50 %s, p99 %s, %s cpu/request\n' \
     "$n" $POLICY
-echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate without producer policies\n", ($1 - $2) / $1 * 100}'
+echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate without producer policies, %.1f%% more CPU per request\n", ($1 - $3) / $1 * 100, ($6 - $2) / $2 * 100}'
 sed 's/^walk:/walk with the realistic policy:/' walk-real.txt
