@@ -99,6 +99,7 @@ struct loader {
 	struct cfg_errs *errs;
 	int bad;
 	int oom;
+	int ncoll; /* collections read so far: provisional codes */
 };
 
 #define ERR(ld, line, ...)                                                     \
@@ -109,12 +110,6 @@ struct loader {
 
 static int set_value(struct loader *, const struct directive *, void *base,
     const char *val, int line);
-
-uint32_t
-conf_coll_code(const char *id)
-{
-	return member_code(id);
-}
 
 int
 conf_is_uuid(const char *s, size_t n)
@@ -480,7 +475,7 @@ read_collection(struct loader *ld, const struct cfg_stmt *st, void *arg)
 	memset(k, 0, sizeof(*k));
 	for (i = 0; i < 36; i++)
 		k->id[i] = (char)tolower((unsigned char)id[i]);
-	k->code = conf_coll_code(k->id);
+	k->code = MEMBER_CODE_PROVISIONAL | (uint32_t)ld->ncoll++;
 	k->line = st->line;
 	read_block(ld, st, coll_directives, k, "a collection", NULL, NULL);
 	if (k->title == NULL)
@@ -519,11 +514,6 @@ read_collection(struct loader *ld, const struct cfg_stmt *st, void *arg)
 				ERR(ld, st->line,
 				    "collection %s already defined at line %d",
 				    k->id, p->line);
-			else if (p->code == k->code)
-				ERR(ld, st->line,
-				    "collections %s and %s have the same "
-				    "storage code; choose another id",
-				    k->id, p->id);
 			if (o == r && k->alias != NULL && p->alias != NULL &&
 			    strcmp(p->alias, k->alias) == 0)
 				ERR(ld, st->line,

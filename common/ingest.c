@@ -339,7 +339,8 @@ reader_setup(void)
 }
 
 static int
-stored_marking(struct store *st, const char *id, struct marking_class *out)
+stored_marking(struct store *st, uint32_t producer, const char *id,
+    struct marking_class *out)
 {
 	static _Thread_local struct store_reader *r;
 	static _Thread_local struct store *rs;
@@ -347,6 +348,7 @@ stored_marking(struct store *st, const char *id, struct marking_class *out)
 	struct store_objview ov;
 	unsigned char uuid[16];
 	char type[32];
+	uint32_t tc;
 	json_t *j;
 	int rc = -1;
 
@@ -366,8 +368,9 @@ stored_marking(struct store *st, const char *id, struct marking_class *out)
 	    strcmp(type, "marking-definition") != 0 ||
 	    store_rbegin(r) != STORE_OK)
 		return -1;
-	if (store_versions(r, uuid, store_typehash(type, strlen(type)),
-		latest_row, &l) >= 0 &&
+	if (store_code_get(r, STORE_K_TYPE, type, strlen(type), &tc) ==
+		STORE_OK &&
+	    store_versions(r, tc, uuid, producer, latest_row, &l) >= 0 &&
 	    l.found && store_obj_get(r, l.rowid, &ov) == STORE_OK &&
 	    (j = json_loadb(ov.json, ov.jsonlen, 0, NULL)) != NULL) {
 		rc = marking_classify(j, out);
@@ -388,7 +391,82 @@ lookup_marking(const char *id, struct marking_class *out, void *arg)
 			*out = d->markings[i].mc;
 			return 0;
 		}
-	return d->store != NULL ? stored_marking(d->store, id, out) : -1;
+	return d->store != NULL ? stored_marking(d->store, d->producer, id, out)
+				: -1;
+}
+
+/* In a write transaction: the producer's latest definition of `id`. */
+struct wlookup {
+	struct store_wtxn *w;
+	uint32_t producer;
+};
+
+static int
+wlookup_marking(const char *id, struct marking_class *out, void *arg)
+{
+	struct wlookup *a = arg;
+	unsigned char uuid[16];
+	char type[32];
+	const char *json;
+	size_t len;
+	json_t *j;
+	int rc;
+
+	if (stix_parse_id(id, type, sizeof(type), uuid) == -1 ||
+	    strcmp(type, "marking-definition") != 0 ||
+	    store_wmarking(a->w, a->producer, uuid, &json, &len) != STORE_OK ||
+	    (j = json_loadb(json, len, 0, NULL)) == NULL)
+		return -1;
+	rc = marking_classify(j, out);
+	json_decref(j);
+	return rc;
+}
+
+/* The stored form of what an object's markings say. */
+static void
+mark_from(const struct stix_info *info, struct store_mark *mk)
+{
+	int k;
+
+	memset(mk, 0, sizeof(*mk));
+	mk->tlp = (uint8_t)info->marking.tlp;
+	if (info->marking.has_release) {
+		mk->flags |= STORE_F_RELEASE;
+		mk->nrelease = info->marking.nrelease;
+		if (mk->nrelease > STORE_MAX_COUNTRIES)
+			mk->nrelease = STORE_MAX_COUNTRIES;
+		for (k = 0; k < mk->nrelease; k++)
+			memcpy(mk->release[k], info->marking.release[k], 2);
+	}
+	if (info->unresolved) {
+		mk->flags |= STORE_F_UNRESOLVED;
+		mk->nunres = info->nunres < STORE_MAX_UNRES ? info->nunres
+							    : STORE_MAX_UNRES;
+		memcpy(mk->unres, info->unres, (size_t)mk->nunres * 16);
+	}
+}
+
+int
+ingest_remark(struct store_wtxn *w, uint32_t producer, const char *json,
+    size_t len, struct store_mark *out)
+{
+	struct wlookup a = {w, producer};
+	struct stix_ctx sctx;
+	struct stix_info info;
+	struct stix_report rep;
+	json_t *j;
+	int rc;
+
+	if ((j = json_loadb(json, len, 0, NULL)) == NULL)
+		return -1;
+	memset(&sctx, 0, sizeof(sctx));
+	sctx.lookup = wlookup_marking;
+	sctx.lookup_arg = &a;
+	rc = stix_validate(j, &sctx, &info, &rep);
+	if (rc == 0)
+		mark_from(&info, out);
+	json_decref(j);
+	return rc == 0 ? 0 : -1;
 }
 
 static void
@@ -402,9 +480,9 @@ ingest_one(struct ingest_batch *b, size_t i)
 	struct stix_report rep;
 	struct stix_info info;
 	struct stix_ctx sctx;
+	struct store_mark mk;
 	json_error_t je;
 	json_t *j, *v;
-	int k;
 
 	memset(o, 0, sizeof(*o));
 	snprintf(idx, sizeof(idx), "objects[%zu]", b->first + i);
@@ -474,21 +552,22 @@ ingest_one(struct ingest_batch *b, size_t i)
 	o->id = m->id;
 	o->idlen = strlen(m->id);
 	memcpy(o->uuid, info.uuid, 16);
-	o->typehash = store_typehash(info.type, strlen(info.type));
 	o->version = info.version;
-	o->tlp = (uint8_t)info.marking.tlp;
+	/* ids any producer may report as its own: observables (derived
+	 * from their content) and the well-known TLP definitions */
+	o->shared =
+	    info.category == STIX_SCO || marking_tlp_of_id(m->id) != TLP_NONE;
 	if (info.revoked)
 		o->flags |= STORE_F_REVOKED;
 	if (info.spec == 20)
 		o->flags |= STORE_F_SPEC20;
-	if (info.marking.has_release) {
-		o->flags |= STORE_F_RELEASE;
-		o->nrelease = info.marking.nrelease;
-		if (o->nrelease > STORE_MAX_COUNTRIES)
-			o->nrelease = STORE_MAX_COUNTRIES;
-		for (k = 0; k < o->nrelease; k++)
-			memcpy(o->release[k], info.marking.release[k], 2);
-	}
+	mark_from(&info, &mk);
+	o->tlp = mk.tlp;
+	o->flags |= mk.flags;
+	o->nrelease = mk.nrelease;
+	memcpy(o->release, mk.release, sizeof(o->release));
+	o->nunres = mk.nunres;
+	memcpy(o->unres, mk.unres, sizeof(o->unres));
 	json_decref(j);
 	jarena_end();
 }
@@ -502,6 +581,12 @@ ingest_range(struct ingest_batch *b, size_t from, size_t to)
 		ingest_one(b, i);
 }
 
+int
+ingest_refused(const struct store_obj *o)
+{
+	return o->result == STORE_REFUSED || o->result == STORE_OWNED;
+}
+
 void
 ingest_count(const struct ingest_batch *b, struct ingest_counts *c)
 {
@@ -509,7 +594,7 @@ ingest_count(const struct ingest_batch *b, struct ingest_counts *c)
 
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < b->n; i++) {
-		if (!b->meta[i].ok || b->objs[i].result == STORE_REFUSED) {
+		if (!b->meta[i].ok || ingest_refused(&b->objs[i])) {
 			c->rejected++;
 			continue;
 		}
@@ -555,7 +640,11 @@ status_detail(struct buf *out, const struct ingest_batch *b, size_t i,
 			what = "already in this collection";
 		else if (o->result == STORE_LINKED)
 			what = "already stored; added to this collection";
-	} else if (m->ok)
+	} else if (m->ok && o->result == STORE_OWNED)
+		what = "refused: this id belongs to another producer (only "
+		       "the producer that first published an id adds versions "
+		       "of it) [ownership]";
+	else if (m->ok)
 		what = "refused: too many versions of this object or too many "
 		       "collections holding it";
 	if (what != NULL || m->msg != NULL) {
@@ -586,7 +675,7 @@ ingest_status(const struct ingest_batch *b, const char *status_id,
 
 	tstamp_format(request_ts, 6, ts);
 	for (i = 0; i < b->n; i++) {
-		if (b->meta[i].ok && b->objs[i].result != STORE_REFUSED)
+		if (b->meta[i].ok && !ingest_refused(&b->objs[i]))
 			nok++;
 		else
 			nfail++;
@@ -605,8 +694,8 @@ ingest_status(const struct ingest_batch *b, const char *status_id,
 		buf_adds(
 		    out, pass == 0 ? ",\"successes\":[" : ",\"failures\":[");
 		for (i = 0; i < b->n; i++) {
-			int failed = !(b->meta[i].ok &&
-			    b->objs[i].result != STORE_REFUSED);
+			int failed =
+			    !(b->meta[i].ok && !ingest_refused(&b->objs[i]));
 
 			if (failed != pass)
 				continue;

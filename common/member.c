@@ -17,7 +17,6 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/country.h"
-#include "ctihub/hash.h"
 #include "ctihub/member.h"
 
 enum mkind {
@@ -56,12 +55,6 @@ static const struct mdirective mdirectives[] = {
 
 static int member_read(struct members *, const struct cfg_stmt *,
     struct member *, struct cfg_errs *);
-
-uint32_t
-member_code(const char *id)
-{
-	return hash_fnv1a32(id, strlen(id));
-}
 
 int
 member_id_valid(const char *id)
@@ -333,7 +326,7 @@ members_build(const char *file, const struct cfg_stmt *root,
 			continue;
 		}
 		snprintf(m->id, sizeof(m->id), "%s", st->args[0]);
-		m->code = member_code(m->id);
+		m->code = MEMBER_CODE_PROVISIONAL | (uint32_t)set->n;
 		m->index = set->n;
 		set->n++;
 		if ((r = member_read(set, st, m, errs)) == -1)
@@ -344,12 +337,6 @@ members_build(const char *file, const struct cfg_stmt *root,
 				cfg_errs_add(errs, file, st->line,
 				    "member %s already defined at line %d",
 				    m->id, set->v[j].line);
-				bad = 1;
-			} else if (set->v[j].code == m->code) {
-				cfg_errs_add(errs, file, st->line,
-				    "member ids %s and %s have the same "
-				    "producer code; rename one",
-				    m->id, set->v[j].id);
 				bad = 1;
 			}
 		}

@@ -1883,6 +1883,19 @@ policy_level(const struct policy *pol, uint32_t producer, int tlp)
 }
 
 int
+policy_obj_level(const struct policy *pol, const struct policy_obj *o)
+{
+	int level = policy_level(pol, o->producer, o->tlp), def;
+
+	if (o->flags & STORE_F_UNRESOLVED) {
+		def = policy_level(pol, o->producer, TLP_NONE);
+		if (def > level)
+			level = def;
+	}
+	return level;
+}
+
+int
 policy_visible(const struct policy *pol, const struct member *reader,
     const struct policy_obj *o)
 {
@@ -1896,16 +1909,28 @@ policy_visible(const struct policy *pol, const struct member *reader,
 	if (tlp >= TLP_NLEVELS)
 		tlp = TLP_RED;
 	if (pol != NULL) {
+		const struct pol_prod *p = prod_find(pol, o->producer);
 		const unsigned char *bm;
 
 		i = (unsigned)reader->index;
 		if (i >= (unsigned)pol->n || pol->codes[i] != reader->code)
 			return 0;
-		bm = prod_find(pol, o->producer)->aud[tlp];
+		/* a producer that is no longer a member: its rules left
+		 * with it, so nobody but the admins sees its objects until
+		 * it has a policy again */
+		if (p == &pol->prods[pol->n])
+			return (reader->roles & MEMBER_ADMIN) != 0;
+		/* a marking its producer has not defined (yet) never makes
+		 * an object more visible than the producer's default */
+		if ((o->flags & STORE_F_UNRESOLVED) &&
+		    (tlp == TLP_NONE || (int)tlp < p->deflevel))
+			tlp = (unsigned)p->deflevel;
+		bm = p->aud[tlp];
 		if (!(bm[i >> 3] & (1u << (i & 7))))
 			return 0;
 	} else if (o->producer != POLICY_HUB_PRODUCER &&
-	    (tlp == TLP_NONE || tlp >= TLP_AMBER))
+	    (tlp == TLP_NONE || tlp >= TLP_AMBER ||
+		(o->flags & STORE_F_UNRESOLVED)))
 		return 0;
 	if (o->flags & STORE_F_RELEASE) {
 		for (k = 0; k < o->nrelease; k++)
@@ -2065,7 +2090,7 @@ policy_explain(const struct policy *pol, const struct member *reader,
 			hf = &pol->files[pol->hubfile];
 	} else
 		put(&w, "no policy loaded: the built-in defaults apply\n");
-	level = policy_level(pol, o->producer, o->tlp);
+	level = policy_obj_level(pol, o);
 	if (o->producer == POLICY_HUB_PRODUCER) {
 		put(&w,
 		    "directory: an object of the hub's points-of-contact "
@@ -2093,11 +2118,18 @@ policy_explain(const struct policy *pol, const struct member *reader,
 			    "level: %s (unmarked; built-in default "
 			    "amber)\n",
 			    marking_tlp_name(level));
-		if (pol != NULL && p == &pol->prods[pol->n])
+		if (o->flags & STORE_F_UNRESOLVED)
 			put(&w,
-			    "the producer is not a member: the built-in "
-			    "defaults apply\n");
-		else if (pol != NULL && f == NULL)
+			    "it refers to a marking definition its producer "
+			    "has not published: it counts at least at the "
+			    "producer's default level until then\n");
+		if (pol != NULL && p == &pol->prods[pol->n]) {
+			put(&w,
+			    "the producer is no longer a member: its objects "
+			    "go to admins only until it has a policy "
+			    "again\n");
+			return vis;
+		} else if (pol != NULL && f == NULL)
 			put(&w,
 			    "the producer has no policy file: the "
 			    "built-in defaults apply\n");

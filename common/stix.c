@@ -87,7 +87,6 @@ struct val {
 	const struct stix_type *t;
 	int spec;
 	int category;
-	int tlpdef; /* a marking-definition that defines a TLP level */
 };
 
 static void finding(struct val *, int sev, const char *prop, const char *rule,
@@ -724,6 +723,23 @@ ref_kind_ok(const char *t, size_t tl, const char *refto)
 }
 
 static void
+note_unresolved(struct stix_info *info, const char *id)
+{
+	char type[32];
+	unsigned char u[16];
+	int i;
+
+	info->unresolved = 1;
+	if (stix_parse_id(id, type, sizeof(type), u) == -1)
+		return;
+	for (i = 0; i < info->nunres; i++)
+		if (memcmp(info->unres[i], u, 16) == 0)
+			return;
+	if (info->nunres < STIX_MAX_UNRES)
+		memcpy(info->unres[info->nunres++], u, 16);
+}
+
+static void
 apply_marking(struct val *v, const char *id)
 {
 	struct marking_class mc;
@@ -735,12 +751,15 @@ apply_marking(struct val *v, const char *id)
 		return;
 	}
 	/* Not a TLP id: a releasability marking or a producer's own
-	 * definition the caller knows.  Markings nobody knows (statements,
-	 * definitions not seen yet) restrict nothing here; the sharing
-	 * policy's default for unmarked content covers them. */
+	 * definition the caller knows.  One it does not know (not
+	 * published yet) is listed: the hub then holds the object at its
+	 * producer's default level at least, until it is. */
 	if (v->ctx != NULL && v->ctx->lookup != NULL &&
-	    v->ctx->lookup(id, &mc, v->ctx->lookup_arg) == 0)
+	    v->ctx->lookup(id, &mc, v->ctx->lookup_arg) == 0) {
 		marking_merge(&v->info->marking, &mc);
+		return;
+	}
+	note_unresolved(v->info, id);
 }
 
 /*
@@ -1592,7 +1611,6 @@ check_marking_definition(struct val *v)
 			    "its id stands for",
 			    marking_tlp_name(want));
 	}
-	v->tlpdef = want != TLP_NONE || got != TLP_NONE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1801,12 +1819,6 @@ stix_validate(const json_t *obj, const struct stix_ctx *ctx,
 		}
 		if (v.t->check != NULL)
 			v.t->check(&v);
-	}
-	/* A TLP definition is public: every consumer needs it to read the
-	 * markings of what it receives, whatever marks the definition. */
-	if (v.tlpdef) {
-		memset(&info->marking, 0, sizeof(info->marking));
-		info->marking.tlp = TLP_CLEAR;
 	}
 	return rep->nerrors > 0 ? -1 : 0;
 }

@@ -22,7 +22,6 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/bytes.h"
-#include "ctihub/hash.h"
 #include "ctihub/log.h"
 #include "ctihub/store.h"
 
@@ -43,11 +42,21 @@ enum {
 	DB_STATUS,
 	DB_STATUSX,
 	DB_RELEASE,
+	DB_REG,
+	DB_PENDING,
 	DB_COUNT
 };
 
-static const char *const db_names[DB_COUNT] = {
-    "meta", "obj", "ids", "idsnew", "added", "status", "statusx", "release"};
+static const char *const db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
+    "added", "status", "statusx", "release", "reg", "pending"};
+
+/* The writer's memory of type codes (committed ones only: a code handed
+ * out in a transaction that is then aborted must not survive it). */
+#define TYPES_CACHE 512
+struct type_slot {
+	char name[64];
+	uint32_t code;
+};
 
 /* What follows the entry in the value of a release twin. */
 struct twin_ext {
@@ -74,6 +83,8 @@ struct bloom {
 struct store {
 	MDB_env *env;
 	struct bloom bloom;
+	struct type_slot types[TYPES_CACHE];
+	store_remark_cb *remark;
 	uint64_t writer_id; /* this process, in meta "writer" */
 	void *map;	    /* the mapping of data.mdb, from /proc/self/maps */
 	size_t maplen;
@@ -88,6 +99,8 @@ struct obj_hdr {
 	uint8_t tlp;
 	uint8_t flags;
 	uint32_t producer;
+	uint32_t type;
+	unsigned char uuid[16];
 	int64_t version;
 	int64_t first_added;
 	uint16_t idlen;
@@ -101,8 +114,12 @@ struct member_rec {
 	int64_t date_added;
 } __attribute__((packed));
 
-#define IDKEY_LEN  28 /* uuid(16) typehash(4) version(8) */
-#define ADDKEY_LEN 12 /* coll(4) date_added(8) */
+#define IDKEY_LEN    32 /* uuid(16) type(4) producer(4) version(8) */
+#define IDPFX_OBJ    20 /* uuid and type: the object, every producer's */
+#define IDPFX_PROD   24 /* and the producer: one producer's object */
+#define MAX_VERSIONS STORE_MAX_VERSIONS
+#define nitems(a)    (sizeof(a) / sizeof((a)[0]))
+#define ADDKEY_LEN   12 /* coll(4) date_added(8) */
 
 struct store_wtxn {
 	struct store *st;
@@ -112,7 +129,11 @@ struct store_wtxn {
 	MDB_cursor *c_new;
 	int64_t last_added;
 	uint64_t last_row;
+	uint64_t last_code;
 	int err;
+	/* types registered in this transaction: cached at commit */
+	int nnewtypes;
+	struct type_slot newtypes[16];
 };
 
 struct store_reader {
@@ -195,12 +216,13 @@ get_version(const unsigned char *p)
 }
 
 static void
-idkey(unsigned char k[IDKEY_LEN], const unsigned char uuid[16], uint32_t th,
-    int64_t version)
+idkey(unsigned char k[IDKEY_LEN], const unsigned char uuid[16], uint32_t type,
+    uint32_t producer, int64_t version)
 {
 	memcpy(k, uuid, 16);
-	put_be32(k + 16, th);
-	put_version(k + 20, version);
+	put_be32(k + 16, type);
+	put_be32(k + 20, producer);
+	put_version(k + 24, version);
 }
 
 static void
@@ -208,12 +230,6 @@ addkey(unsigned char k[ADDKEY_LEN], uint32_t coll, int64_t da)
 {
 	put_be32(k, coll);
 	put_be64(k + 4, (uint64_t)da);
-}
-
-uint32_t
-store_typehash(const char *type, size_t n)
-{
-	return hash_fnv1a32(type, n);
 }
 
 static int
@@ -299,8 +315,9 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
 		goto mdbfail;
 	for (i = 0; i < DB_COUNT; i++)
-		if ((rc = mdb_dbi_open(
-			 txn, db_names[i], MDB_CREATE, &st->dbi[i])) != 0)
+		if ((rc = mdb_dbi_open(txn, db_names[i],
+			 MDB_CREATE | (i == DB_PENDING ? MDB_DUPSORT : 0),
+			 &st->dbi[i])) != 0)
 			goto mdbfail;
 	rc = meta_get_u64(txn, st->dbi[DB_META], "schema", &schema);
 	if (rc == MDB_NOTFOUND) {
@@ -310,11 +327,19 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 			goto mdbfail;
 	} else if (rc != 0)
 		goto mdbfail;
-	if (schema > STORE_SCHEMA) {
+	if (schema != STORE_SCHEMA) {
+		/* schema 1 told producers, collections and types apart by
+		 * 32-bit hashes of their names: what it stored cannot be
+		 * given back to its owners with certainty */
 		snprintf(err, errlen,
-		    "the database in %s has schema version %llu, newer than "
-		    "this ctihub understands (%d): run a newer ctihub, or "
-		    "point state_dir elsewhere",
+		    schema < STORE_SCHEMA
+			? "the database in %s has schema version %llu, "
+			  "written by an earlier ctihub whose identities were "
+			  "hashes of names (this one: %d): move it aside and "
+			  "import the members' bundles again (ctihub import)"
+			: "the database in %s has schema version %llu, newer "
+			  "than this ctihub understands (%d): run a newer "
+			  "ctihub, or point state_dir elsewhere",
 		    dir, (unsigned long long)schema, STORE_SCHEMA);
 		mdb_txn_abort(txn);
 		mdb_env_close(st->env);
@@ -385,6 +410,221 @@ int
 store_secret(struct store *st, unsigned char key[32])
 {
 	memcpy(key, st->secret, 32);
+	return 0;
+}
+
+/* --- the registry of codes --- */
+
+#define REG_NAME_MAX 256
+
+static size_t
+regkey(unsigned char *k, int kind, const char *name, size_t len)
+{
+	k[0] = 'n';
+	k[1] = (unsigned char)kind;
+	memcpy(k + 2, name, len);
+	return len + 2;
+}
+
+static int
+reg_get(MDB_txn *txn, const struct store *st, int kind, const char *name,
+    size_t len, uint32_t *code)
+{
+	unsigned char kb[2 + REG_NAME_MAX];
+	MDB_val k, d;
+	int rc;
+
+	if (len == 0 || len > REG_NAME_MAX)
+		return EINVAL;
+	k.mv_size = regkey(kb, kind, name, len);
+	k.mv_data = kb;
+	if ((rc = mdb_get(txn, st->dbi[DB_REG], &k, &d)) != 0)
+		return rc;
+	if (d.mv_size != 4)
+		return MDB_CORRUPTED;
+	*code = get_be32(d.mv_data);
+	return 0;
+}
+
+/* Gives a name the next code (in a write transaction); *last counts. */
+static int
+reg_put(MDB_txn *txn, const struct store *st, int kind, const char *name,
+    size_t len, uint64_t *last, uint32_t *code)
+{
+	unsigned char kb[2 + REG_NAME_MAX], ck[6], cb[4];
+	MDB_val k, d;
+	int rc;
+
+	if (len == 0 || len > REG_NAME_MAX)
+		return EINVAL;
+	if (*last < STORE_CODE_FIRST - 1)
+		*last = STORE_CODE_FIRST - 1;
+	if (*last >= UINT32_MAX - 1)
+		return MDB_MAP_FULL; /* four billion names: full */
+	*code = (uint32_t)++ * last;
+	k.mv_size = regkey(kb, kind, name, len);
+	k.mv_data = kb;
+	put_be32(cb, *code);
+	d.mv_size = 4;
+	d.mv_data = cb;
+	if ((rc = mdb_put(txn, st->dbi[DB_REG], &k, &d, MDB_NOOVERWRITE)) != 0)
+		return rc;
+	ck[0] = 'c';
+	ck[1] = (unsigned char)kind;
+	put_be32(ck + 2, *code);
+	k.mv_size = 6;
+	k.mv_data = ck;
+	d.mv_size = len;
+	d.mv_data = (void *)(uintptr_t)name;
+	if ((rc = mdb_put(txn, st->dbi[DB_REG], &k, &d, MDB_NOOVERWRITE)) != 0)
+		return rc;
+	return meta_put_u64(txn, st->dbi[DB_META], "last_code", *last);
+}
+
+int
+store_codes(struct store *st, int kind, const char *const names[], int n,
+    uint32_t codes[])
+{
+	MDB_txn *txn = NULL;
+	uint64_t last = 0;
+	int i, rc, missing = 0;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return store_mdb_err(rc, "registry");
+	for (i = 0; i < n; i++) {
+		rc = reg_get(
+		    txn, st, kind, names[i], strlen(names[i]), &codes[i]);
+		if (rc == MDB_NOTFOUND)
+			missing++;
+		else if (rc != 0)
+			break;
+	}
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_err(rc, "registry");
+	if (missing == 0)
+		return STORE_OK;
+	/* some are new: number them in a write transaction (another
+	 * process may have numbered them meanwhile: look again there) */
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		return store_mdb_err(rc, "registry");
+	rc = meta_get_u64(txn, st->dbi[DB_META], "last_code", &last);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (i = 0; rc == 0 && i < n; i++) {
+		size_t len = strlen(names[i]);
+
+		rc = reg_get(txn, st, kind, names[i], len, &codes[i]);
+		if (rc == MDB_NOTFOUND)
+			rc = reg_put(
+			    txn, st, kind, names[i], len, &last, &codes[i]);
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store_mdb_err(rc, "registry");
+	}
+	return store_mdb_err(mdb_txn_commit(txn), "registry");
+}
+
+int
+store_code_get(struct store_reader *r, int kind, const char *name, size_t len,
+    uint32_t *code)
+{
+	int rc = reg_get(r->txn, r->st, kind, name, len, code);
+
+	if (rc == MDB_NOTFOUND || rc == EINVAL)
+		return STORE_ENOTFOUND;
+	return store_mdb_err(rc, "registry");
+}
+
+int
+store_code_name(struct store_reader *r, int kind, uint32_t code,
+    const char **name, size_t *len)
+{
+	unsigned char ck[6];
+	MDB_val k = {6, ck}, d;
+	int rc;
+
+	ck[0] = 'c';
+	ck[1] = (unsigned char)kind;
+	put_be32(ck + 2, code);
+	if ((rc = mdb_get(r->txn, r->st->dbi[DB_REG], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "registry");
+	*name = d.mv_data;
+	*len = d.mv_size;
+	return STORE_OK;
+}
+
+static struct type_slot *
+type_slot(struct store *st, const char *name, size_t len, int for_insert)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	size_t i, j;
+
+	if (len >= sizeof(st->types[0].name))
+		return NULL;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * UINT64_C(1099511628211);
+	for (i = 0; i < 8; i++) {
+		struct type_slot *t = &st->types[(h + i) % TYPES_CACHE];
+
+		if (t->code == 0)
+			return for_insert ? t : NULL;
+		if (strncmp(t->name, name, len) == 0 && t->name[len] == '\0')
+			return t;
+	}
+	j = h % TYPES_CACHE;
+	return for_insert ? &st->types[j] : NULL;
+}
+
+static void
+type_remember(struct store *st, const char *name, size_t len, uint32_t code)
+{
+	struct type_slot *t = type_slot(st, name, len, 1);
+
+	if (t == NULL)
+		return;
+	memcpy(t->name, name, len);
+	t->name[len] = '\0';
+	t->code = code;
+}
+
+/* The code of a STIX type in a write transaction, registered when new
+ * (create) or STORE_ENOTFOUND-like MDB_NOTFOUND when not. */
+static int
+wtype(struct store_wtxn *w, const char *name, size_t len, int create,
+    uint32_t *code)
+{
+	struct type_slot *t = type_slot(w->st, name, len, 0);
+	int rc, i;
+
+	if (t != NULL) {
+		*code = t->code;
+		return 0;
+	}
+	rc = reg_get(w->txn, w->st, STORE_K_TYPE, name, len, code);
+	if (rc == 0) {
+		for (i = 0; i < w->nnewtypes; i++)
+			if (w->newtypes[i].code == *code)
+				return 0; /* ours, not committed yet */
+		if (w->nnewtypes <= (int)nitems(w->newtypes))
+			type_remember(w->st, name, len, *code);
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND || !create)
+		return rc;
+	if ((rc = reg_put(w->txn, w->st, STORE_K_TYPE, name, len, &w->last_code,
+		 code)) != 0)
+		return rc;
+	if (w->nnewtypes < (int)nitems(w->newtypes) &&
+	    len < sizeof(w->newtypes[0].name)) {
+		memcpy(w->newtypes[w->nnewtypes].name, name, len);
+		w->newtypes[w->nnewtypes].name[len] = '\0';
+		w->newtypes[w->nnewtypes].code = *code;
+		w->nnewtypes++;
+	} else
+		w->nnewtypes = (int)nitems(w->newtypes) + 1; /* cache no more */
 	return 0;
 }
 
@@ -513,6 +753,10 @@ store_wbegin(struct store *st, struct store_wtxn **out)
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 	w->last_row = rc == 0 ? v : 0;
+	rc = meta_get_u64(w->txn, st->dbi[DB_META], "last_code", &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	w->last_code = rc == 0 ? v : 0;
 	rc = meta_get_u64(w->txn, st->dbi[DB_META], "writer", &v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
@@ -542,6 +786,7 @@ store_wabort(struct store_wtxn *w)
 
 /* A version found while scanning the id index, and where it lives. */
 struct found {
+	uint32_t producer;
 	int64_t version;
 	int in_new; /* lives in idsnew (else ids) */
 	uint64_t rowid;
@@ -563,25 +808,28 @@ decode_idval(const MDB_val *d, struct found *f)
 	memcpy(f->member, p + 8, n * sizeof(struct member_rec));
 }
 
-/* Scans one id index for the versions of (uuid, th); appends to v. */
+/* Scans one id index for the versions of one producer's object; appends
+ * them to v. */
 static int
-scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t th,
-    int in_new, struct found *v, int max, int *n)
+scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t type,
+    uint32_t producer, int in_new, struct found *v, int max, int *n)
 {
 	unsigned char kb[IDKEY_LEN];
 	MDB_val k, d;
 	int rc;
 
-	idkey(kb, uuid, th, INT64_MIN);
+	idkey(kb, uuid, type, producer, INT64_MIN);
 	k.mv_size = IDKEY_LEN;
 	k.mv_data = kb;
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != IDKEY_LEN || memcmp(k.mv_data, kb, 20) != 0)
+		if (k.mv_size != IDKEY_LEN ||
+		    memcmp(k.mv_data, kb, IDPFX_PROD) != 0)
 			break;
 		if (*n == max)
-			return 0; /* more versions than we track: ignore */
-		v[*n].version = get_version((unsigned char *)k.mv_data + 20);
+			return 0; /* more than the limit: cannot happen */
+		v[*n].producer = producer;
+		v[*n].version = get_version((unsigned char *)k.mv_data + 24);
 		v[*n].in_new = in_new;
 		decode_idval(&d, &v[*n]);
 		(*n)++;
@@ -589,18 +837,19 @@ scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t th,
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-#define MAX_VERSIONS 256
-
-/* The versions of an object across both id indexes, oldest first. */
+/* The versions of one producer's object across both id indexes, oldest
+ * first. */
 static int
 all_versions(MDB_cursor *c_ids, MDB_cursor *c_new, const unsigned char uuid[16],
-    uint32_t th, struct found *v, int *n)
+    uint32_t type, uint32_t producer, struct found *v, int *n)
 {
 	int rc, i, j;
 
 	*n = 0;
-	if ((rc = scan_versions(c_ids, uuid, th, 0, v, MAX_VERSIONS, n)) != 0 ||
-	    (rc = scan_versions(c_new, uuid, th, 1, v, MAX_VERSIONS, n)) != 0)
+	if ((rc = scan_versions(
+		 c_ids, uuid, type, producer, 0, v, MAX_VERSIONS, n)) != 0 ||
+	    (rc = scan_versions(
+		 c_new, uuid, type, producer, 1, v, MAX_VERSIONS, n)) != 0)
 		return rc;
 	/* insertion sort: there are few versions */
 	for (i = 1; i < *n; i++) {
@@ -613,12 +862,70 @@ all_versions(MDB_cursor *c_ids, MDB_cursor *c_new, const unsigned char uuid[16],
 	return 0;
 }
 
+/*
+ * The first producer, from `from` on, that holds versions of the object
+ * (uuid, type) in either id index: 0 and *out set, or MDB_NOTFOUND.
+ */
+static int
+next_producer(MDB_cursor *c_ids, MDB_cursor *c_new,
+    const unsigned char uuid[16], uint32_t type, uint32_t from, uint32_t *out)
+{
+	unsigned char kb[IDKEY_LEN];
+	MDB_cursor *cs[2];
+	MDB_val k, d;
+	int i, rc, found = 0;
+
+	cs[0] = c_ids;
+	cs[1] = c_new;
+	for (i = 0; i < 2; i++) {
+		uint32_t p;
+
+		idkey(kb, uuid, type, from, INT64_MIN);
+		k.mv_size = IDKEY_LEN;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(cs[i], &k, &d, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (k.mv_size != IDKEY_LEN ||
+		    memcmp(k.mv_data, kb, IDPFX_OBJ) != 0)
+			continue;
+		p = get_be32((unsigned char *)k.mv_data + IDPFX_OBJ);
+		if (!found || p < *out)
+			*out = p;
+		found = 1;
+	}
+	return found ? 0 : MDB_NOTFOUND;
+}
+
+/* 1 when a producer other than `producer` holds versions of the object,
+ * 0 when none does, or an LMDB error. */
+static int
+other_producer(MDB_cursor *c_ids, MDB_cursor *c_new,
+    const unsigned char uuid[16], uint32_t type, uint32_t producer)
+{
+	uint32_t p;
+	int rc;
+
+	rc = next_producer(c_ids, c_new, uuid, type, 0, &p);
+	if (rc == 0 && p == producer) {
+		if (producer == UINT32_MAX)
+			return 0;
+		rc = next_producer(c_ids, c_new, uuid, type, producer + 1, &p);
+	}
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc == 0 ? 1 : rc;
+}
+
 /* The public form of a found version (store_member is not packed). */
 static void
 to_version(const struct found *f, struct store_version *sv)
 {
 	int i;
 
+	sv->producer = f->producer;
 	sv->version = f->version;
 	sv->rowid = f->rowid;
 	sv->nmember = f->nmember;
@@ -641,13 +948,13 @@ member_index(const struct found *f, uint32_t coll)
 
 static int
 put_idval(struct store_wtxn *w, const struct found *f,
-    const unsigned char uuid[16], uint32_t th)
+    const unsigned char uuid[16], uint32_t type)
 {
 	unsigned char kb[IDKEY_LEN];
 	unsigned char vb[8 + STORE_MAX_MEMBERSHIP * sizeof(struct member_rec)];
 	MDB_val k = {IDKEY_LEN, kb}, d;
 
-	idkey(kb, uuid, th, f->version);
+	idkey(kb, uuid, type, f->producer, f->version);
 	memcpy(vb, &f->rowid, 8);
 	memcpy(
 	    vb + 8, f->member, (size_t)f->nmember * sizeof(struct member_rec));
@@ -744,40 +1051,275 @@ put_entry(struct store_wtxn *w, uint32_t coll, int64_t da,
 	return mdb_put(w->txn, w->st->dbi[DB_ADDED], &k, &d, 0);
 }
 
+/* The object header and what follows it, for a new row or a rewrite. */
 static int
-put_obj(struct store_wtxn *w, const struct store_obj *o, uint32_t producer,
-    uint64_t rowid, int64_t da)
+put_obj(struct store_wtxn *w, const struct obj_hdr *h, const char *release,
+    const char *id, const char *json, uint64_t rowid, int append)
 {
-	struct obj_hdr h;
 	unsigned char kb[8];
 	MDB_val k = {8, kb}, d;
 	unsigned char *p;
-	size_t rel = (size_t)o->nrelease * 2;
+	size_t rel = (size_t)h->nrelease * 2;
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	h.magic = OBJ_MAGIC;
-	h.hver = OBJ_HVER;
-	h.tlp = o->tlp;
-	h.flags = o->flags;
-	h.producer = producer;
-	h.version = o->version;
-	h.first_added = da;
-	h.idlen = (uint16_t)o->idlen;
-	h.nrelease = (uint8_t)o->nrelease;
-	h.jsonlen = (uint32_t)o->jsonlen;
 	put_be64(kb, rowid);
-	d.mv_size = sizeof(h) + rel + o->idlen + o->jsonlen;
+	d.mv_size = sizeof(*h) + rel + h->idlen + h->jsonlen;
 	d.mv_data = NULL;
-	if ((rc = mdb_cursor_put(w->c_obj, &k, &d, MDB_APPEND | MDB_RESERVE)) !=
-	    0)
+	if ((rc = mdb_cursor_put(w->c_obj, &k, &d,
+		 MDB_RESERVE | (append ? MDB_APPEND : 0))) != 0)
 		return rc;
 	p = d.mv_data;
-	memcpy(p, &h, sizeof(h));
-	memcpy(p + sizeof(h), o->release, rel);
-	memcpy(p + sizeof(h) + rel, o->id, o->idlen);
-	memcpy(p + sizeof(h) + rel + o->idlen, o->json, o->jsonlen);
+	memcpy(p, h, sizeof(*h));
+	memcpy(p + sizeof(*h), release, rel);
+	memcpy(p + sizeof(*h) + rel, id, h->idlen);
+	memcpy(p + sizeof(*h) + rel + h->idlen, json, h->jsonlen);
 	return 0;
+}
+
+/* The type of an id: its part before "--"; 0 when there is none. */
+static size_t
+id_type_len(const char *id, size_t idlen)
+{
+	const char *p = idlen >= 2 ? memmem(id, idlen, "--", 2) : NULL;
+
+	return p == NULL ? 0 : (size_t)(p - id);
+}
+
+/* Remembers that row `rowid` of `producer` waits for the definitions of
+ * the marking ids in mk. */
+static int
+put_pending(struct store_wtxn *w, uint32_t producer,
+    const struct store_mark *mk, uint64_t rowid)
+{
+	unsigned char kb[20], vb[8];
+	MDB_val k = {20, kb}, d = {8, vb};
+	int i, rc;
+
+	put_be32(kb, producer);
+	put_be64(vb, rowid);
+	for (i = 0; i < mk->nunres && i < STORE_MAX_UNRES; i++) {
+		memcpy(kb + 4, mk->unres[i], 16);
+		if ((rc = mdb_put(w->txn, w->st->dbi[DB_PENDING], &k, &d, 0)) !=
+		    0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The marking of a new object as ingest saw it. */
+static void
+mark_of(const struct store_obj *o, struct store_mark *mk)
+{
+	memset(mk, 0, sizeof(*mk));
+	mk->tlp = o->tlp;
+	mk->flags = o->flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED);
+	mk->nrelease = o->nrelease;
+	memcpy(mk->release, o->release, (size_t)o->nrelease * 2);
+	mk->nunres = o->nunres < STORE_MAX_UNRES ? o->nunres : STORE_MAX_UNRES;
+	memcpy(mk->unres, o->unres, (size_t)mk->nunres * 16);
+}
+
+/* Sets the level and releasability of every index entry of a version. */
+static int
+retag_entries(struct store_wtxn *w, const struct obj_hdr *h)
+{
+	unsigned char kb[IDKEY_LEN], ak[ADDKEY_LEN];
+	MDB_val k = {IDKEY_LEN, kb}, d, ek = {ADDKEY_LEN, ak};
+	struct found f;
+	struct store_entry e;
+	int i, rc;
+
+	idkey(kb, h->uuid, h->type, h->producer, h->version);
+	rc = mdb_get(w->txn, w->st->dbi[DB_IDSNEW], &k, &d);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_get(w->txn, w->st->dbi[DB_IDS], &k, &d);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	decode_idval(&d, &f);
+	for (i = 0; i < f.nmember; i++) {
+		addkey(ak, f.member[i].coll, f.member[i].date_added);
+		if ((rc = mdb_get(w->txn, w->st->dbi[DB_ADDED], &ek, &d)) != 0)
+			continue;
+		if (d.mv_size != sizeof(e))
+			return MDB_CORRUPTED;
+		memcpy(&e, d.mv_data, sizeof(e));
+		e.tlp = h->tlp;
+		e.flags =
+		    (uint8_t)((e.flags &
+				  ~(STORE_F_RELEASE | STORE_F_UNRESOLVED)) |
+			(h->flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED)));
+		d.mv_size = sizeof(e);
+		d.mv_data = &e;
+		if ((rc = mdb_put(w->txn, w->st->dbi[DB_ADDED], &ek, &d, 0)) !=
+		    0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Reads the markings of a stored row again (its producer published a
+ * definition it was waiting for) and applies what they now say. */
+static int
+retag_row(struct store_wtxn *w, uint64_t rowid)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	struct obj_hdr h;
+	struct store_mark mk;
+	char *copy;
+	const char *p;
+	size_t rel;
+	int rc;
+
+	put_be64(kb, rowid);
+	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc; /* deleted since */
+	if (d.mv_size < sizeof(h))
+		return MDB_CORRUPTED;
+	memcpy(&h, d.mv_data, sizeof(h));
+	rel = (size_t)h.nrelease * 2;
+	if (h.magic != OBJ_MAGIC ||
+	    d.mv_size != sizeof(h) + rel + h.idlen + h.jsonlen)
+		return MDB_CORRUPTED;
+	if (!(h.flags & STORE_F_UNRESOLVED))
+		return 0;
+	/* the row moves when rewritten: work on a copy */
+	if ((copy = hub_malloc(h.idlen + h.jsonlen + 1)) == NULL)
+		return ENOMEM;
+	p = (const char *)d.mv_data + sizeof(h) + rel;
+	memcpy(copy, p, h.idlen + h.jsonlen);
+	copy[h.idlen + h.jsonlen] = '\0';
+	if (w->st->remark(w, h.producer, copy + h.idlen, h.jsonlen, &mk) != 0) {
+		hub_free(copy);
+		return 0;
+	}
+	h.tlp = mk.tlp;
+	h.flags =
+	    (uint8_t)((h.flags & ~(STORE_F_RELEASE | STORE_F_UNRESOLVED)) |
+		(mk.flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED)));
+	h.nrelease = (uint8_t)(mk.flags & STORE_F_RELEASE ? mk.nrelease : 0);
+	rc = put_obj(w, &h, mk.release[0], copy, copy + h.idlen, rowid, 0);
+	hub_free(copy);
+	if (rc != 0 || (rc = retag_entries(w, &h)) != 0)
+		return rc;
+	return (h.flags & STORE_F_UNRESOLVED)
+	    ? put_pending(w, h.producer, &mk, rowid)
+	    : 0;
+}
+
+/* A producer stored a marking definition: the rows of that producer that
+ * were waiting for it read their markings again. */
+static int
+remark_pending(
+    struct store_wtxn *w, uint32_t producer, const unsigned char uuid[16])
+{
+	unsigned char kb[20];
+	MDB_val k = {20, kb}, d;
+	MDB_cursor *c;
+	uint64_t *rows = NULL, *nr;
+	size_t n = 0, cap = 0, i;
+	int rc;
+
+	put_be32(kb, producer);
+	memcpy(kb + 4, uuid, 16);
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_PENDING], &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) {
+		if (d.mv_size != 8)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nr = hub_realloc(rows, cap * sizeof(*rows))) ==
+			    NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			rows = nr;
+		}
+		rows[n++] = get_be64(d.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		hub_free(rows);
+		return rc;
+	}
+	rc = 0;
+	if (n > 0) {
+		k.mv_size = 20;
+		k.mv_data = kb;
+		rc = mdb_del(w->txn, w->st->dbi[DB_PENDING], &k, NULL);
+	}
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = retag_row(w, rows[i]);
+	hub_free(rows);
+	return rc;
+}
+
+void
+store_set_remark(struct store *st, store_remark_cb *cb)
+{
+	st->remark = cb;
+}
+
+int
+store_wmarking(struct store_wtxn *w, uint32_t producer,
+    const unsigned char uuid[16], const char **json, size_t *len)
+{
+	unsigned char kb[IDKEY_LEN], rk[8];
+	MDB_cursor *cs[2];
+	MDB_val k, d;
+	struct found f;
+	struct obj_hdr h;
+	int64_t best = INT64_MIN;
+	uint64_t row = 0;
+	uint32_t type;
+	int i, rc;
+
+	if ((rc = wtype(w, "marking-definition", 18, 0, &type)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "marking");
+	cs[0] = w->c_ids;
+	cs[1] = w->c_new;
+	for (i = 0; i < 2; i++) {
+		idkey(kb, uuid, type, producer, INT64_MIN);
+		k.mv_size = IDKEY_LEN;
+		k.mv_data = kb;
+		for (rc = mdb_cursor_get(cs[i], &k, &d, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(cs[i], &k, &d, MDB_NEXT)) {
+			int64_t v;
+
+			if (k.mv_size != IDKEY_LEN ||
+			    memcmp(k.mv_data, kb, IDPFX_PROD) != 0)
+				break;
+			v = get_version((unsigned char *)k.mv_data + 24);
+			decode_idval(&d, &f);
+			if (row == 0 || v > best) {
+				best = v;
+				row = f.rowid;
+			}
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return store_mdb_err(rc, "marking");
+	}
+	if (row == 0)
+		return STORE_ENOTFOUND;
+	put_be64(rk, row);
+	k.mv_size = 8;
+	k.mv_data = rk;
+	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "marking");
+	if (d.mv_size < sizeof(h))
+		return STORE_ERR;
+	memcpy(&h, d.mv_data, sizeof(h));
+	if (d.mv_size !=
+	    sizeof(h) + (size_t)h.nrelease * 2 + h.idlen + h.jsonlen)
+		return STORE_ERR;
+	*json = (const char *)d.mv_data + sizeof(h) + (size_t)h.nrelease * 2 +
+	    h.idlen;
+	*len = h.jsonlen;
+	return STORE_OK;
 }
 
 static int
@@ -786,19 +1328,36 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 {
 	static _Thread_local struct found v[MAX_VERSIONS];
 	struct store_entry e;
+	struct store_mark mk;
 	unsigned char kb[IDKEY_LEN];
+	uint32_t type;
+	size_t tlen = id_type_len(o->id, o->idlen);
 	int n, i, rc, self = -1;
 	int64_t da;
 
 	if (o->idlen > UINT16_MAX || o->jsonlen > UINT32_MAX ||
-	    o->nrelease > STORE_MAX_COUNTRIES || o->nrelease > 255)
+	    o->nrelease > STORE_MAX_COUNTRIES || o->nrelease > 255 || tlen == 0)
 		return EINVAL;
-	idkey(kb, o->uuid, o->typehash, 0);
+	if ((rc = wtype(w, o->id, tlen, 1, &type)) != 0)
+		return rc;
+	idkey(kb, o->uuid, type, producer, 0);
 	if (w->st->bloom.valid && !bloom_maybe(&w->st->bloom, kb))
 		n = 0; /* never stored: no search */
-	else if ((rc = all_versions(
-		      w->c_ids, w->c_new, o->uuid, o->typehash, v, &n)) != 0)
-		return rc;
+	else {
+		if (!o->shared &&
+		    (rc = other_producer(
+			 w->c_ids, w->c_new, o->uuid, type, producer)) != 0) {
+			if (rc != 1)
+				return rc;
+			/* another producer's object: say nothing of it */
+			o->result = STORE_OWNED;
+			o->date_added = 0;
+			return 0;
+		}
+		if ((rc = all_versions(w->c_ids, w->c_new, o->uuid, type,
+			 producer, v, &n)) != 0)
+			return rc;
+	}
 	for (i = 0; i < n; i++)
 		if (v[i].version == o->version)
 			self = i;
@@ -812,45 +1371,70 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 		}
 		if (v[self].nmember == STORE_MAX_MEMBERSHIP)
 			return EINVAL;
-	}
+	} else if (n == MAX_VERSIONS)
+		return EINVAL;
 	da = now > w->last_added ? now : w->last_added + 1;
 	w->last_added = da;
 	memset(&e, 0, sizeof(e));
 	e.version = o->version;
 	e.producer = producer;
-	e.typehash = o->typehash;
+	e.type = type;
 	memcpy(e.uuid, o->uuid, 16);
-	e.tlp = o->tlp;
-	e.flags =
-	    o->flags & (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE);
 	if (self >= 0) {
-		/* a stored version: link it into this collection; the
-		 * entry describes the stored object, not the new post */
+		/* a stored version of this producer: link it into this
+		 * collection; the entry describes the stored object (whose
+		 * markings may have been read again since), not the post */
 		MDB_val k, d;
 		unsigned char rk[8];
+		struct obj_hdr h;
 
 		put_be64(rk, v[self].rowid);
 		k.mv_size = 8;
 		k.mv_data = rk;
 		if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
 			return rc;
-		if (d.mv_size >= sizeof(struct obj_hdr)) {
-			struct obj_hdr h;
-
-			memcpy(&h, d.mv_data, sizeof(h));
-			e.producer = h.producer;
-			e.tlp = h.tlp;
-			e.flags = h.flags &
-			    (STORE_F_REVOKED | STORE_F_SPEC20 |
-				STORE_F_RELEASE);
-		}
+		if (d.mv_size < sizeof(h))
+			return MDB_CORRUPTED;
+		memcpy(&h, d.mv_data, sizeof(h));
+		e.tlp = h.tlp;
+		e.flags = h.flags &
+		    (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE |
+			STORE_F_UNRESOLVED);
 		e.rowid = v[self].rowid;
 		o->result = STORE_LINKED;
 	} else {
-		if (n == MAX_VERSIONS)
-			return EINVAL;
+		struct obj_hdr h;
+
+		mark_of(o, &mk);
+		/* a definition it waits for may have been committed since
+		 * it was parsed: read its markings again, here */
+		if ((mk.flags & STORE_F_UNRESOLVED) && w->st->remark != NULL &&
+		    w->st->remark(w, producer, o->json, o->jsonlen, &mk) != 0)
+			mark_of(o, &mk);
+		memset(&h, 0, sizeof(h));
+		h.magic = OBJ_MAGIC;
+		h.hver = OBJ_HVER;
+		h.tlp = mk.tlp;
+		h.flags =
+		    (uint8_t)((o->flags & (STORE_F_REVOKED | STORE_F_SPEC20)) |
+			(mk.flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED)));
+		h.producer = producer;
+		h.type = type;
+		memcpy(h.uuid, o->uuid, 16);
+		h.version = o->version;
+		h.first_added = da;
+		h.idlen = (uint16_t)o->idlen;
+		h.nrelease =
+		    (uint8_t)(mk.flags & STORE_F_RELEASE ? mk.nrelease : 0);
+		h.jsonlen = (uint32_t)o->jsonlen;
+		e.tlp = h.tlp;
+		e.flags = h.flags;
 		e.rowid = ++w->last_row;
-		if ((rc = put_obj(w, o, producer, e.rowid, da)) != 0)
+		if ((rc = put_obj(w, &h, mk.release[0], o->id, o->json, e.rowid,
+			 1)) != 0)
+			return rc;
+		if ((h.flags & STORE_F_UNRESOLVED) &&
+		    (rc = put_pending(w, producer, &mk, e.rowid)) != 0)
 			return rc;
 		if (w->st->bloom.valid)
 			bloom_add(&w->st->bloom, kb);
@@ -860,6 +1444,7 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 		self = i;
 		n++;
 		memset(&v[self], 0, sizeof(v[self]));
+		v[self].producer = producer;
 		v[self].version = o->version;
 		v[self].in_new = 1;
 		v[self].rowid = e.rowid;
@@ -868,7 +1453,7 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 	v[self].member[v[self].nmember].coll = coll;
 	v[self].member[v[self].nmember].date_added = da;
 	v[self].nmember++;
-	if ((rc = put_idval(w, &v[self], o->uuid, o->typehash)) != 0)
+	if ((rc = put_idval(w, &v[self], o->uuid, type)) != 0)
 		return rc;
 	if (n > 1) {
 		int64_t newest = 0;
@@ -883,6 +1468,9 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 	if ((rc = put_entry(w, coll, da, &e)) != 0)
 		return rc;
 	o->date_added = da;
+	if (o->result == STORE_NEW && w->st->remark != NULL && tlen == 18 &&
+	    memcmp(o->id, "marking-definition", 18) == 0)
+		return remark_pending(w, producer, o->uuid);
 	return 0;
 }
 
@@ -1104,23 +1692,23 @@ fail:
 	return w->err;
 }
 
-int
-store_wdelete(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
-    uint32_t typehash, store_match_cb *match, void *arg, int *removed)
+/* Removes the matching versions of one producer's object from `coll`. */
+static int
+wdelete_one(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
+    uint32_t type, uint32_t producer, store_match_cb *match, void *arg,
+    int *removed)
 {
 	static _Thread_local struct found v[MAX_VERSIONS];
 	struct store_version sv;
 	unsigned char kb[ADDKEY_LEN], rk[8];
 	MDB_val k;
-	int n, i, m, rc;
+	int n, i, m, rc, before = *removed;
 	uint8_t dummy = 0;
 	int64_t dummy_newest = 0;
 
-	*removed = 0;
-	if (w->err != 0)
-		return w->err;
-	if ((rc = all_versions(w->c_ids, w->c_new, uuid, typehash, v, &n)) != 0)
-		goto fail;
+	if ((rc = all_versions(
+		 w->c_ids, w->c_new, uuid, type, producer, v, &n)) != 0)
+		return rc;
 	for (i = 0; i < n; i++) {
 		if ((m = member_index(&v[i], coll)) < 0)
 			continue;
@@ -1132,25 +1720,61 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 		k.mv_data = kb;
 		rc = mdb_del(w->txn, w->st->dbi[DB_ADDED], &k, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto fail;
+			return rc;
 		memmove(&v[i].member[m], &v[i].member[m + 1],
 		    (size_t)(v[i].nmember - m - 1) * sizeof(struct member_rec));
 		v[i].nmember--;
-		if ((rc = put_idval(w, &v[i], uuid, typehash)) != 0)
-			goto fail;
+		if ((rc = put_idval(w, &v[i], uuid, type)) != 0)
+			return rc;
 		if (v[i].nmember == 0) {
 			put_be64(rk, v[i].rowid);
 			k.mv_size = 8;
 			k.mv_data = rk;
 			rc = mdb_del(w->txn, w->st->dbi[DB_OBJ], &k, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND)
-				goto fail;
+				return rc;
 		}
 		(*removed)++;
 	}
-	if (*removed > 0 &&
+	if (*removed > before &&
 	    (rc = fix_first_last(w, coll, v, n, -1, &dummy, &dummy_newest)) !=
 		0)
+		return rc;
+	return 0;
+}
+
+int
+store_wdelete(struct store_wtxn *w, uint32_t coll, const char *typename,
+    const unsigned char uuid[16], uint32_t producer, store_match_cb *match,
+    void *arg, int *removed)
+{
+	uint32_t type, p;
+	int rc;
+
+	*removed = 0;
+	if (w->err != 0)
+		return w->err;
+	rc = wtype(w, typename, strlen(typename), 0, &type);
+	if (rc == MDB_NOTFOUND || rc == EINVAL)
+		return STORE_OK; /* a type never stored: nothing to remove */
+	if (rc != 0)
+		goto fail;
+	if (producer != 0) {
+		if ((rc = wdelete_one(w, coll, uuid, type, producer, match, arg,
+			 removed)) != 0)
+			goto fail;
+		return STORE_OK;
+	}
+	for (p = 0;
+	     (rc = next_producer(w->c_ids, w->c_new, uuid, type, p, &p)) == 0;
+	     p++) {
+		if ((rc = wdelete_one(
+			 w, coll, uuid, type, p, match, arg, removed)) != 0)
+			goto fail;
+		if (p == UINT32_MAX)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 	return STORE_OK;
 fail:
@@ -1235,6 +1859,13 @@ store_wcommit(struct store_wtxn *w)
 		return rc;
 	}
 	rc = mdb_txn_commit(w->txn);
+	if (rc == 0 && w->nnewtypes <= (int)nitems(w->newtypes)) {
+		int i;
+
+		for (i = 0; i < w->nnewtypes; i++)
+			type_remember(w->st, w->newtypes[i].name,
+			    strlen(w->newtypes[i].name), w->newtypes[i].code);
+	}
 	hub_free(w);
 	return store_mdb_err(rc, "commit");
 }
@@ -1529,15 +2160,17 @@ store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
 	return STORE_OK;
 }
 
-int
-store_versions(struct store_reader *r, const unsigned char uuid[16],
-    uint32_t typehash, store_version_cb *cb, void *arg)
+/* Calls cb for each version of one producer's object. */
+static int
+versions_of(struct store_reader *r, uint32_t type, const unsigned char uuid[16],
+    uint32_t producer, store_version_cb *cb, void *arg)
 {
 	static _Thread_local struct found v[MAX_VERSIONS];
 	struct store_version sv;
 	int n, i, rc;
 
-	if ((rc = all_versions(r->c_ids, r->c_new, uuid, typehash, v, &n)) != 0)
+	if ((rc = all_versions(
+		 r->c_ids, r->c_new, uuid, type, producer, v, &n)) != 0)
 		return store_mdb_err(rc, "versions");
 	for (i = 0; i < n; i++) {
 		to_version(&v[i], &sv);
@@ -1545,6 +2178,27 @@ store_versions(struct store_reader *r, const unsigned char uuid[16],
 			return rc;
 	}
 	return 0;
+}
+
+int
+store_versions(struct store_reader *r, uint32_t type,
+    const unsigned char uuid[16], uint32_t producer, store_version_cb *cb,
+    void *arg)
+{
+	uint32_t p;
+	int rc;
+
+	if (producer != 0)
+		return versions_of(r, type, uuid, producer, cb, arg);
+	for (p = 0;
+	     (rc = next_producer(r->c_ids, r->c_new, uuid, type, p, &p)) == 0;
+	     p++) {
+		if ((rc = versions_of(r, type, uuid, p, cb, arg)) != 0)
+			return rc;
+		if (p == UINT32_MAX)
+			return 0;
+	}
+	return rc == MDB_NOTFOUND ? 0 : store_mdb_err(rc, "versions");
 }
 
 int

@@ -158,8 +158,8 @@ parse_field(struct view_query *q, int f, char *v, const struct members *ms,
 				    items[i]);
 				return -1;
 			}
-			q->ids[q->nids++].typehash =
-			    store_typehash(type, strlen(type));
+			items[i][strlen(type)] = '\0'; /* type--uuid: type */
+			q->ids[q->nids++].type = items[i];
 			break;
 		case F_TYPE:
 			if (!type_name_ok(items[i])) {
@@ -168,9 +168,7 @@ parse_field(struct view_query *q, int f, char *v, const struct members *ms,
 				    items[i]);
 				return -1;
 			}
-			q->typename[q->ntypes] = items[i];
-			q->types[q->ntypes++] =
-			    store_typehash(items[i], strlen(items[i]));
+			q->typename[q->ntypes++] = items[i];
 			break;
 		case F_VERSION: {
 			int bit = strcmp(items[i], "first") == 0 ? VIEW_V_FIRST
@@ -350,9 +348,11 @@ view_set_object(struct view_query *q, const char *id)
 {
 	char type[256];
 
-	if (stix_parse_id(id, type, sizeof(type), q->ids[0].uuid) == -1)
+	if (stix_parse_id(id, type, sizeof(type), q->ids[0].uuid) == -1 ||
+	    strlen(type) >= sizeof(q->objtype))
 		return -1;
-	q->ids[0].typehash = store_typehash(type, strlen(type));
+	memcpy(q->objtype, type, strlen(type) + 1);
+	q->ids[0].type = q->objtype;
 	q->nids = 1;
 	q->fingerprint = hash_fnv1a64(q->fingerprint, id, strlen(id));
 	return 0;
@@ -633,7 +633,7 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 	struct cand_arg ca;
 	int i, spec = spec_of(e), vf, ts_hit = 0, ok;
 
-	if (!type_ok(q, e->typehash))
+	if (!type_ok(q, e->type))
 		return 0;
 	if (q->nproducers != 0) {
 		for (i = 0, ok = 0; i < q->nproducers; i++)
@@ -642,9 +642,12 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 		if (!ok)
 			return 0;
 	}
-	if (q->tlps != 0 &&
-	    !(q->tlps & 1u << policy_level(vc->pol, e->producer, e->tlp)))
-		return 0;
+	if (q->tlps != 0) {
+		struct policy_obj po = {e->producer, e->tlp, e->flags, NULL, 0};
+
+		if (!(q->tlps & 1u << policy_obj_level(vc->pol, &po)))
+			return 0;
+	}
 	if (q->specs != 0 && !(q->specs & spec))
 		return 0;
 	if (!view_visible(vc, e))
@@ -687,7 +690,10 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 	ca.vc = vc;
 	ca.coll = coll;
 	ca.bound = bound;
-	if (store_versions(vc->r, e->uuid, e->typehash, gather_cand, &ca) < 0)
+	/* the versions of this producer's object: another producer's
+	 * report of the same id is another object */
+	if (store_versions(
+		vc->r, e->type, e->uuid, e->producer, gather_cand, &ca) < 0)
 		return 0;
 	if (!spec_ok(q, spec, &ca))
 		return 0;
@@ -755,17 +761,35 @@ gather_items(const struct store_version *v, void *arg)
 	return 0;
 }
 
+/* The registry code of a type name; 0 (no type has it) when unknown. */
+static uint32_t
+type_code(const struct view_ctx *vc, const char *name)
+{
+	uint32_t code;
+
+	if (name == NULL ||
+	    store_code_get(vc->r, STORE_K_TYPE, name, strlen(name), &code) !=
+		STORE_OK)
+		return 0;
+	return code;
+}
+
 int
-view_page(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
+view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
     size_t limit, struct view_page *pg)
 {
 	struct store_item it;
 	struct view_page all;
+	struct view_query rq = *q0, *q = &rq;
 	int64_t bound = q->bound, pos = q->pos;
 	size_t looked = 0, i;
 	int rc, k;
 
 	memset(pg, 0, sizeof(*pg));
+	for (k = 0; k < q->ntypes; k++)
+		q->types[k] = type_code(vc, q->typename[k]);
+	for (k = 0; k < q->nids; k++)
+		q->ids[k].code = type_code(vc, q->ids[k].type);
 	if (bound == 0 &&
 	    (rc = store_last_added(vc->r, coll, &bound)) != STORE_OK)
 		return rc;
@@ -785,8 +809,10 @@ view_page(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 		for (k = 0; k < q->nids; k++) {
 			size_t before = all.n;
 
-			if (store_versions(vc->r, q->ids[k].uuid,
-				q->ids[k].typehash, gather_items, &a) < 0 ||
+			if (q->ids[k].code == 0)
+				continue; /* a type never stored */
+			if (store_versions(vc->r, q->ids[k].code,
+				q->ids[k].uuid, 0, gather_items, &a) < 0 ||
 			    a.rc != STORE_OK) {
 				view_page_clear(&all);
 				return a.rc != STORE_OK ? a.rc : STORE_ERR;

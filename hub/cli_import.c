@@ -29,6 +29,7 @@
 #include "ctihub/workq.h"
 
 #include "cli.h"
+#include "hub.h"
 #include "writer.h"
 
 #define BATCH	   20000 /* objects per batch */
@@ -101,10 +102,13 @@ tally(struct import *im, const struct ingest_batch *b)
 		const struct ingest_meta *m = &b->meta[i];
 		char rule[48];
 
-		if (m->ok && b->objs[i].result != STORE_REFUSED)
+		if (m->ok && !ingest_refused(&b->objs[i]))
 			continue;
 		if (m->ok)
-			snprintf(rule, sizeof(rule), "too-many-versions");
+			snprintf(rule, sizeof(rule), "%s",
+			    b->objs[i].result == STORE_OWNED
+				? "ownership"
+				: "too-many-versions");
 		else
 			first_rule(m->msg, rule, sizeof(rule));
 		for (k = 0; k < im->nreasons; k++)
@@ -213,6 +217,7 @@ import_file(struct import *im, const char *path, int tty)
 		return -1;
 	}
 	d.store = im->store;
+	d.producer = im->producer;
 	for (;;) {
 		struct ibatch *ib = hub_calloc(1, sizeof(*ib));
 		size_t from, nchunks;
@@ -364,6 +369,11 @@ cmd_import(int argc, char **argv)
 		return 1;
 	}
 	hub_free(dbdir);
+	if (runtime_bind(c, st) == -1) {
+		store_close(st);
+		conf_free(c);
+		return 1;
+	}
 	memset(&im, 0, sizeof(im));
 	pthread_mutex_init(&im.lock, NULL);
 	pthread_cond_init(&im.cond, NULL);

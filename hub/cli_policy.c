@@ -17,6 +17,7 @@
 #include "ctihub/view.h"
 
 #include "cli.h"
+#include "hub.h"
 
 static struct conf *
 load_conf(const char *path)
@@ -120,6 +121,7 @@ policy_explain_cmd(struct conf *c, const char *objid, const char *to)
 	struct policy_obj po;
 	unsigned char uuid[16];
 	char type[256], out[4096];
+	uint32_t tc;
 	int i, vis, rc = 1;
 
 	if (m == NULL) {
@@ -131,18 +133,22 @@ policy_explain_cmd(struct conf *c, const char *objid, const char *to)
 		    "ctihub policy explain: '%s' is not a STIX id\n", objid);
 		return 2;
 	}
-	if ((p = load_policy(c->policy_dir, c->members)) == NULL)
+	/* the codes of the database, then the policy compiled with them */
+	if ((st = open_store(c)) == NULL)
 		return 1;
-	if ((st = open_store(c)) == NULL) {
-		policy_free(p);
+	if (runtime_bind(c, st) == -1 ||
+	    (p = load_policy(c->policy_dir, c->members)) == NULL) {
+		store_close(st);
 		return 1;
 	}
 	memset(&lv, 0, sizeof(lv));
+	r = NULL;
 	if (store_reader_new(st, &r) != STORE_OK || store_rbegin(r) != STORE_OK)
 		goto out;
-	if (store_versions(r, uuid, store_typehash(type, strlen(type)),
-		keep_last, &lv) < 0 ||
-	    !lv.found || lv.v.nmember == 0) {
+	if (store_code_get(r, STORE_K_TYPE, type, strlen(type), &tc) !=
+		STORE_OK ||
+	    store_versions(r, tc, uuid, 0, keep_last, &lv) < 0 || !lv.found ||
+	    lv.v.nmember == 0) {
 		fprintf(stderr, "ctihub policy explain: no object %s stored\n",
 		    objid);
 		goto out;
@@ -179,7 +185,8 @@ policy_explain_cmd(struct conf *c, const char *objid, const char *to)
 	printf("decision: %s\n", vis ? "visible" : "not visible");
 	rc = 0;
 out:
-	store_rend(r);
+	if (r != NULL)
+		store_rend(r);
 	store_reader_free(r);
 	store_close(st);
 	policy_free(p);
@@ -196,17 +203,23 @@ policy_diff(struct conf *c, const char *olddir, const char *newdir)
 	long *gain, *loss;
 	int i, j, k, any = 0;
 
-	if ((po = load_policy(olddir, c->members)) == NULL)
+	if ((st = open_store(c)) == NULL)
 		return 1;
-	if ((pn = load_policy(newdir, c->members)) == NULL) {
-		policy_free(po);
+	if (runtime_bind(c, st) == -1 ||
+	    (po = load_policy(olddir, c->members)) == NULL) {
+		store_close(st);
 		return 1;
 	}
-	if ((st = open_store(c)) == NULL ||
-	    store_reader_new(st, &r) != STORE_OK ||
+	if ((pn = load_policy(newdir, c->members)) == NULL) {
+		policy_free(po);
+		store_close(st);
+		return 1;
+	}
+	if (store_reader_new(st, &r) != STORE_OK ||
 	    store_rbegin(r) != STORE_OK) {
 		policy_free(po);
 		policy_free(pn);
+		store_reader_free(r);
 		store_close(st);
 		return 1;
 	}

@@ -73,7 +73,7 @@ cmd_check(int argc, char **argv)
 			return 2;
 		}
 	if (runtime_new(cli_conf_path(argc, argv), 1,
-		RUNTIME_QUIET | RUNTIME_CHECK, &rt) == -1)
+		RUNTIME_QUIET | RUNTIME_CHECK, NULL, &rt) == -1)
 		return 2;
 	printf("configuration OK: %d members, %d API roots, policy in %s\n",
 	    rt->conf->members->n, rt->conf->nroots, rt->conf->policy_dir);

@@ -206,7 +206,8 @@ reload(struct hub *hub, const char *why)
 	int fd;
 
 	log_info("%s: reloading %s", why, hub->conf_path);
-	if (runtime_new(hub->conf_path, hub->gen + 1, 0, &rt) == -1) {
+	if (runtime_new(hub->conf_path, hub->gen + 1, 0, hub->store, &rt) ==
+	    -1) {
 		log_warnx("reload failed: keeping the previous configuration");
 		return;
 	}
@@ -353,7 +354,7 @@ main(int argc, char **argv)
 	hub->conf_path = conf_path;
 	hub->gen = 1;
 	hub->alog_fd = -1;
-	if (runtime_new(conf_path, hub->gen, check ? RUNTIME_CHECK : 0,
+	if (runtime_new(conf_path, hub->gen, check ? RUNTIME_CHECK : 0, NULL,
 		&hub->rt) == -1) {
 		log_warnx("%s: configuration not loaded", conf_path);
 		return 2;
@@ -375,6 +376,13 @@ main(int argc, char **argv)
 	log_info("database %s (schema %d)", dbdir, store_schema(hub->store));
 	store_secret(hub->store, hub->secret);
 	hub_free(dbdir);
+	/* again, with the members and collections numbered by the
+	 * database's registry (the policy is compiled with their codes) */
+	runtime_unref(hub->rt);
+	if (runtime_new(
+		conf_path, hub->gen, RUNTIME_QUIET, hub->store, &hub->rt) == -1)
+		fatalx("%s: configuration not loaded", conf_path);
+	c = hub->rt->conf;
 	hub->alog_fd = open_access_log(c->access_log);
 	if ((hub->audit = audit_open(c->audit_log, err, sizeof(err))) == NULL)
 		fatalx("%s", err);

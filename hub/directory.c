@@ -40,14 +40,22 @@ struct dirjob {
 	char id[MAX_DIR][64];
 };
 
+/*
+ * A UUIDv5 in ctihub's namespace of the name and the store's secret: the
+ * same for a member at every start, and unpredictable to anyone else, so
+ * that no member can take a future member's identity id first (ids
+ * belong to the producer that first publishes them).
+ */
 static void
-uuid5(const char *name, unsigned char u[16], char out[37])
+uuid5(const unsigned char secret[32], const char *name, unsigned char u[16],
+    char out[37])
 {
 	unsigned char h[SHA_DIGEST_LENGTH];
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
 	EVP_DigestInit_ex(c, EVP_sha1(), NULL);
 	EVP_DigestUpdate(c, dir_ns, sizeof(dir_ns));
+	EVP_DigestUpdate(c, secret, 32);
 	EVP_DigestUpdate(c, name, strlen(name));
 	EVP_DigestFinal_ex(c, h, NULL);
 	EVP_MD_CTX_free(c);
@@ -128,8 +136,11 @@ stored_json(struct store_reader *r, const unsigned char u[16])
 	struct latest l = {0, 0};
 	struct store_objview ov;
 
-	if (store_versions(
-		r, u, store_typehash("identity", 8), take_latest, &l) < 0 ||
+	uint32_t type;
+
+	if (store_code_get(r, STORE_K_TYPE, "identity", 8, &type) != STORE_OK ||
+	    store_versions(r, type, u, POLICY_HUB_PRODUCER, take_latest, &l) <
+		0 ||
 	    !l.found || store_obj_get(r, l.rowid, &ov) != STORE_OK)
 		return NULL;
 	return hub_strndup(ov.json, ov.jsonlen);
@@ -154,7 +165,6 @@ add_obj(struct dirjob *j, char *json, const char *uuidstr,
 	o->id = j->id[j->n];
 	o->idlen = strlen(o->id);
 	memcpy(o->uuid, u, 16);
-	o->typehash = store_typehash("identity", 8);
 	o->version = modified;
 	o->tlp = TLP_CLEAR;
 	j->n++;
@@ -221,7 +231,7 @@ publish_one(struct hub *hub, struct store_reader *r,
 		int revoked, k2;
 
 		snprintf(name, sizeof(name), "member:%s", m->id);
-		uuid5(name, u, uid);
+		uuid5(hub->secret, name, u, uid);
 		details(m, &core);
 		SHA256((const unsigned char *)core.data, core.len, dg);
 		for (k2 = 0; k2 < 16; k2++)

@@ -48,8 +48,14 @@ enum runtime_flag {
 	RUNTIME_QUIET = 1, /* no informational messages */
 	RUNTIME_CHECK = 2, /* a check: create no file (certificate) */
 };
-int runtime_new(
-    const char *conf_path, unsigned long gen, int flags, struct runtime **out);
+/* Loads the configuration, members and policy; with a store, binds the
+ * members' and collections' codes to its registry first (runtime_bind).
+ * Without one (checks) the codes are provisional. */
+int runtime_new(const char *conf_path, unsigned long gen, int flags,
+    struct store *, struct runtime **out);
+/* Gives every member and collection of `c` its code from the store's
+ * registry (registering new names): call before compiling a policy. */
+int runtime_bind(struct conf *c, struct store *);
 struct runtime *runtime_ref(struct runtime *);
 void runtime_unref(struct runtime *);
 

@@ -175,8 +175,48 @@ fail:
 }
 
 int
-runtime_new(
-    const char *conf_path, unsigned long gen, int flags, struct runtime **out)
+runtime_bind(struct conf *c, struct store *st)
+{
+	const char **names;
+	uint32_t *codes;
+	int i, j, n = 0, rc = -1;
+
+	for (i = 0; i < c->nroots; i++)
+		n += c->roots[i].ncolls;
+	if (c->members->n > n)
+		n = c->members->n;
+	names = hub_calloc((size_t)n + 1, sizeof(*names));
+	codes = hub_calloc((size_t)n + 1, sizeof(*codes));
+	if (names == NULL || codes == NULL)
+		goto done;
+	for (i = 0; i < c->members->n; i++)
+		names[i] = c->members->v[i].id;
+	if (store_codes(st, STORE_K_MEMBER, names, c->members->n, codes) !=
+	    STORE_OK)
+		goto done;
+	for (i = 0; i < c->members->n; i++)
+		c->members->v[i].code = codes[i];
+	for (i = 0, n = 0; i < c->nroots; i++)
+		for (j = 0; j < c->roots[i].ncolls; j++)
+			names[n++] = c->roots[i].colls[j].id;
+	if (store_codes(st, STORE_K_COLL, names, n, codes) != STORE_OK)
+		goto done;
+	for (i = 0, n = 0; i < c->nroots; i++)
+		for (j = 0; j < c->roots[i].ncolls; j++)
+			c->roots[i].colls[j].code = codes[n++];
+	rc = 0;
+done:
+	if (rc == -1)
+		log_warnx("cannot number the members and collections in the "
+			  "database");
+	hub_free(names);
+	hub_free(codes);
+	return rc;
+}
+
+int
+runtime_new(const char *conf_path, unsigned long gen, int flags,
+    struct store *st, struct runtime **out)
 {
 	struct runtime *rt;
 	struct cfg_errs errs;
@@ -190,6 +230,7 @@ runtime_new(
 	atomic_init(&rt->refs, 1);
 	rt->gen = gen;
 	if (conf_load(conf_path, &rt->conf, &errs) == -1 ||
+	    (st != NULL && runtime_bind(rt->conf, st) == -1) ||
 	    policy_load(rt->conf->policy_dir, rt->conf->members, &rt->policy,
 		&errs) == -1) {
 		for (i = 0; i < errs.n; i++)

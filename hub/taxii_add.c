@@ -177,6 +177,7 @@ frame_task(void *arg)
 	rc = ingest_open(&a->d, a->body, a->len, a->max_objects, a->max_depth,
 	    err, sizeof(err));
 	a->d.store = a->hub->store;
+	a->d.producer = a->wj.producer;
 	if (rc == -2) {
 		fail_job(a, 413, "Too Many Objects", err);
 		return;
@@ -252,8 +253,7 @@ add_finish(struct reqctx *ctx)
 		audit_str(&au, "status", a->status_id);
 		buf_adds(&au, ",\"ids\":[");
 		for (i = 0; i < a->b.n; i++) {
-			if (!a->b.meta[i].ok ||
-			    a->b.objs[i].result == STORE_REFUSED)
+			if (!a->b.meta[i].ok || ingest_refused(&a->b.objs[i]))
 				continue;
 			if (k++ > 0)
 				buf_addc(&au, ',');

@@ -384,14 +384,16 @@ taxii_get_manifest(struct reqctx *ctx, const struct route *rt)
 
 /* --- delete --- */
 
-#define DEL_MAX 256
+#define DEL_MAX 1024
 
 struct deljob {
 	struct wjob wj;
 	struct reqctx *ctx;
 	unsigned char uuid[16];
+	char type[256];
 	int nversions;
-	int64_t versions[DEL_MAX];
+	int64_t versions[DEL_MAX]; /* with their producers: what to remove */
+	uint32_t producers[DEL_MAX];
 	int rc;
 	char id[STORE_MAX_COUNTRIES + 300];
 };
@@ -403,7 +405,8 @@ del_match(const struct store_version *v, void *arg)
 	int i;
 
 	for (i = 0; i < d->nversions; i++)
-		if (d->versions[i] == v->version)
+		if (d->versions[i] == v->version &&
+		    d->producers[i] == v->producer)
 			return 1;
 	return 0;
 }
@@ -451,7 +454,7 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	struct view_page pg;
 	struct view_ctx vc;
 	struct deljob *d;
-	size_t limit, i;
+	size_t limit, i, own;
 	int can_read = taxii_can_read(ctx, ctx->coll);
 	int can_write = taxii_can_write(ctx, ctx->coll);
 	int admin = (ctx->member->roles & MEMBER_ADMIN) != 0;
@@ -491,31 +494,40 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
 		return;
 	}
+	/* a member deletes its own reports of the object, an admin every
+	 * report it sees (an observable may have several producers) */
+	own = 0;
 	for (i = 0; i < pg.n; i++)
-		if (pg.items[i].e.producer != ctx->member->code && !admin) {
-			view_page_clear(&pg);
-			view_query_clear(&q);
-			taxii_error(ctx, 403, "Forbidden",
-			    "only the producer of %s or an admin may delete "
-			    "it",
-			    rt->seg[4]);
-			return;
-		}
+		if (pg.items[i].e.producer == ctx->member->code)
+			own++;
+	if (own == 0 && pg.n > 0 && !admin) {
+		view_page_clear(&pg);
+		view_query_clear(&q);
+		taxii_error(ctx, 403, "Forbidden",
+		    "only the producer of %s or an admin may delete it",
+		    rt->seg[4]);
+		return;
+	}
 	if ((d = hub_calloc(1, sizeof(*d))) == NULL) {
 		view_page_clear(&pg);
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
-	for (i = 0; i < pg.n; i++)
-		d->versions[d->nversions++] = pg.items[i].e.version;
+	for (i = 0; i < pg.n; i++) {
+		if (!admin && pg.items[i].e.producer != ctx->member->code)
+			continue;
+		d->versions[d->nversions] = pg.items[i].e.version;
+		d->producers[d->nversions++] = pg.items[i].e.producer;
+	}
 	memcpy(d->uuid, q.ids[0].uuid, 16);
+	snprintf(d->type, sizeof(d->type), "%s", q.ids[0].type);
 	snprintf(d->id, sizeof(d->id), "%s", rt->seg[4]);
 	d->ctx = ctx;
 	d->wj.kind = WJOB_DELETE;
 	d->wj.coll = ctx->coll->code;
 	d->wj.uuid = d->uuid;
-	d->wj.typehash = q.ids[0].typehash;
+	d->wj.type = d->type;
 	d->wj.match = del_match;
 	d->wj.match_arg = d;
 	d->wj.done = del_done;

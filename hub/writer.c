@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/ingest.h"
 #include "ctihub/log.h"
 #include "ctihub/tstamp.h"
 
@@ -56,7 +57,7 @@ apply(struct store_wtxn *w, struct wjob *j)
 		    w, j->coll, j->producer, j->objs, j->nobjs, j->now);
 		break;
 	case WJOB_DELETE:
-		rc = store_wdelete(w, j->coll, j->uuid, j->typehash, j->match,
+		rc = store_wdelete(w, j->coll, j->type, j->uuid, 0, j->match,
 		    j->match_arg, &j->removed);
 		break;
 	case WJOB_CUSTOM:
@@ -168,6 +169,9 @@ writer_start(struct store *st)
 	if ((wr = hub_calloc(1, sizeof(*wr))) == NULL)
 		return NULL;
 	wr->store = st;
+	/* objects waiting for a marking definition are read again when
+	 * their producer publishes it */
+	store_set_remark(st, ingest_remark);
 	pthread_mutex_init(&wr->lock, NULL);
 	pthread_cond_init(&wr->cond, NULL);
 	TAILQ_INIT(&wr->queue);

@@ -37,8 +37,9 @@ struct wjob {
 	uint32_t producer;
 	struct store_obj *objs; /* WJOB_ADD */
 	size_t nobjs;
-	const unsigned char *uuid; /* WJOB_DELETE */
-	uint32_t typehash;
+	const unsigned char *uuid; /* WJOB_DELETE: type--uuid; match decides
+				      which producers' versions go */
+	const char *type;
 	store_match_cb *match;
 	void *match_arg;
 	int removed;

@@ -44,7 +44,9 @@ struct conf_collection {
 	struct acl read;
 	struct acl write;
 	int directory; /* the generated points-of-contact directory */
-	uint32_t code; /* conf_coll_code(id), stored in the index keys */
+	uint32_t code; /* the registry's number for the id, stored in the
+			  index keys, once bound to the store (like a
+			  member's code: see member.h) */
 	int line;
 };
 
@@ -120,7 +122,6 @@ const struct conf_collection *conf_coll_by_code(
     const struct conf *, uint32_t code, const struct conf_root **root);
 
 int acl_allows(const struct acl *, const struct member *);
-uint32_t conf_coll_code(const char *id);
 /* 1 when s is a UUID in 8-4-4-4-12 hex form. */
 int conf_is_uuid(const char *s, size_t n);
 

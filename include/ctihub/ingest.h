@@ -41,9 +41,11 @@ struct ingest_doc {
 	struct jscan_iter it;
 	size_t taken; /* objects handed out in batches so far */
 	int max_depth;
-	/* marking-definitions of the document (ingest_markings), then of
-	 * the store, resolve markings that are not well-known TLP ids */
+	/* marking-definitions of the document (ingest_markings), then the
+	 * producer's own in the store, resolve markings that are not
+	 * well-known TLP ids; never another producer's */
 	struct store *store; /* may be NULL */
+	uint32_t producer;   /* who posts the document */
 	struct ingest_marking *markings;
 	int nmarkings;
 };
@@ -82,6 +84,15 @@ void ingest_free(struct ingest_batch *);
 /* Frees what the document gathered (its markings). */
 void ingest_close(struct ingest_doc *);
 
+/*
+ * The store's remark callback (store_set_remark): reads the markings of a
+ * stored object of `producer` again, resolving marking ids among that
+ * producer's definitions in the write transaction.  Call
+ * store_set_remark(st, ingest_remark) on every store that is written to.
+ */
+int ingest_remark(struct store_wtxn *, uint32_t producer, const char *json,
+    size_t len, struct store_mark *out);
+
 /* Counts: accepted objects (stored or duplicate) and rejected ones. */
 struct ingest_counts {
 	size_t stored;	  /* new versions */
@@ -91,6 +102,9 @@ struct ingest_counts {
 	size_t warned;
 };
 void ingest_count(const struct ingest_batch *, struct ingest_counts *);
+/* 1 when the store refused a valid object (too many versions, or an id
+ * of another producer). */
+int ingest_refused(const struct store_obj *);
 
 /* Renders the status resource (TAXII 2.1 4.3.1) of a finished batch. */
 void ingest_status(const struct ingest_batch *, const char *status_id,

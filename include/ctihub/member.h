@@ -1,8 +1,8 @@
 /*
  * member.h -- the member CERTs of the community, read from the members
  * file (cfgfile.h syntax): identity, country, roles, points of contact and
- * credentials (hashes only, see cred.h).  Lookup by id, by the 32-bit
- * producer code stored with every object, by API token digest and by
+ * credentials (hashes only, see cred.h).  Lookup by id, by the producer
+ * code stored with every object, by API token digest and by
  * client certificate fingerprint.  Does not authenticate requests (the
  * hub does, with these lookups) nor decide sharing (policy.h).
  */
@@ -40,7 +40,10 @@ struct member {
 	int ntokens;
 	unsigned char (*fps)[CRED_DIGEST_LEN];
 	int nfps;
-	uint32_t code; /* producer code: member_code(id) */
+	uint32_t code; /* producer code: the database's registry number
+			  for the id once the hub has bound the set to its
+			  store (store_codes); until then a provisional one
+			  (MEMBER_CODE_PROVISIONAL | index) */
 	int index;     /* position in the set, 0..n-1 */
 	int line;      /* where it is defined */
 };
@@ -69,9 +72,7 @@ const struct member *members_by_token(
 const struct member *members_by_fp(
     const struct members *, const unsigned char fp[CRED_DIGEST_LEN]);
 
-/* The 32-bit code of a member id (FNV-1a), stored with each object as its
- * producer; distinct for every member of a set (members_load checks). */
-uint32_t member_code(const char *id);
+#define MEMBER_CODE_PROVISIONAL 0x80000000u
 /* "publisher,subscriber" for logs and listings. */
 void member_roles_str(unsigned roles, char *out, size_t len);
 /* A valid member id: 1-63 of [A-Za-z0-9._-], starting with a letter or

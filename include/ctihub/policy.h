@@ -9,7 +9,8 @@
  * bit test.  A set of files with any error is rejected whole.
  *
  * The one visibility decision: may this member see this stored object
- * version?  Every read path (objects, an object, versions, manifest,
+ * version?  Objects of a producer that is not a member (any more) go to
+ * admins only.  Every read path (objects, an object, versions, manifest,
  * status, and later lookups and push) asks policy_visible and nothing
  * else, so a reload changes what every path shows at once.  A NULL policy
  * means the built-in defaults of FIRST TLP 2.0 (CLEAR and GREEN to every
@@ -64,6 +65,10 @@ int policy_visible(const struct policy *, const struct member *reader,
 /* The level an object counts as: its own, or its producer's `default`
  * (AMBER unless its policy says otherwise) when it is unmarked. */
 int policy_level(const struct policy *, uint32_t producer, int tlp);
+/* The same for a stored object: one that refers to a marking definition
+ * its producer has not published (STORE_F_UNRESOLVED) counts at least at
+ * the producer's default. */
+int policy_obj_level(const struct policy *, const struct policy_obj *);
 
 /*
  * Why: the decision for one reader and object, and the rule lines

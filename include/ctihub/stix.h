@@ -41,6 +41,8 @@ struct stix_report {
 	struct stix_finding findings[STIX_MAX_FINDINGS];
 };
 
+#define STIX_MAX_UNRES 8
+
 enum stix_category {
 	STIX_SDO = 1,
 	STIX_SRO,
@@ -75,6 +77,11 @@ struct stix_info {
 	int64_t version;  /* modified, else created, else STIX_NO_TIME */
 	int revoked;
 	struct marking_class marking; /* the strictest of all its markings */
+	/* marking ids that are not well-known TLP ids and that ctx->lookup
+	 * did not know: the object's level is not fully known */
+	int unresolved;
+	int nunres; /* the first STIX_MAX_UNRES of them, as UUIDs */
+	unsigned char unres[STIX_MAX_UNRES][16];
 };
 
 /*
@@ -91,12 +98,11 @@ struct stix_info {
  *
  * info->marking merges every object_marking_refs and granular_markings
  * marking_ref: a well-known TLP id by its level, any other id through
- * ctx->lookup (ids it does not know restrict nothing here: the policy's
- * default for unmarked content applies).  A marking-definition that
- * defines a TLP level (by well-known id or by content) is itself
- * TLP_CLEAR: it is public, and every consumer needs it to read the
- * markings of what it receives.  Other marking-definitions (statements,
- * ACS) carry the merge of their own markings like any object.
+ * ctx->lookup; ids it does not know are listed in info->unres (the hub
+ * then counts the object at least at its producer's default level until
+ * the producer publishes them).  A marking-definition carries the merge
+ * of its own markings like any object (a TLP definition is not public
+ * because of what it defines: its producer decides, as for the rest).
  *
  * Rules (property, rule, severity):
  *   errors -- the hub could not identify, version, mark, link or index

@@ -7,17 +7,33 @@
  * it stores, finds and walks.
  *
  * Layout (all integers big-endian in keys, so byte order is numeric order):
- *   meta    "schema", "last_added", "last_row", "token_key", "ids_main"
+ *   meta    "schema", "last_added", "last_row", "token_key", "last_code"
+ *   reg     'n' kind name                     -> code(4)
+ *           'c' kind code(4)                  -> name
  *   obj     rowid(8)                          -> obj header + id + JSON
- *   ids     uuid(16) typehash(4) version(8)   -> rowid(8) + memberships
+ *   ids     uuid(16) type(4) producer(4) version(8) -> rowid(8) + memberships
  *   idsnew  same as ids: the newest entries, merged into ids in bulk
  *   added   coll(4) date_added(8)             -> struct store_entry
+ *   pending producer(4) uuid(16)              -> rowid(8) (duplicates)
  *   status  status id (36)                    -> owner, expiry, JSON
  *   statusx expiry(8) status id               -> (empty), for pruning
+ *   release event(8)                          -> release record
  * Rows are numbered in arrival order, so obj and added are appended to;
  * only the id index takes random keys, and it takes them in a small tree
  * (idsnew) that is merged into the large one (ids) many thousands at a
  * time, so a commit rewrites few pages.  See DESIGN.md "Storage".
+ *
+ * Identity.  Members, collections and STIX types are numbered by the
+ * registry (`reg`) the first time the database meets them: codes are
+ * handed out in order, never reused and never derived from a hash, so
+ * two names never share a code and a renamed member is a new producer.
+ * Every stored version belongs to one producer: the id index is keyed by
+ * the full type, the UUID and the producer, so one producer's versions,
+ * memberships and limits never mix with another's.  An id of any type
+ * but a STIX Cyber-observable (whose ids are derived from their content,
+ * so that every producer reporting the same observable has the same id)
+ * belongs to the producer that first stored it: another producer's
+ * version of it is refused (STORE_OWNED), whatever it holds.
  */
 #ifndef CTIHUB_STORE_H
 #define CTIHUB_STORE_H
@@ -25,10 +41,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA	     1
+#define STORE_SCHEMA	     2
 #define STORE_MAX_COUNTRIES  64
 #define STORE_MAX_MEMBERSHIP 64 /* collections one version can be in */
 #define STORE_NO_VERSION     INT64_MIN
+#define STORE_MAX_UNRES	     8	 /* unresolved marking ids kept per object */
+#define STORE_MAX_VERSIONS   256 /* versions of one producer's object */
 
 enum store_err {
 	STORE_OK = 0,
@@ -46,7 +64,17 @@ enum store_flag {
 	STORE_F_FIRST = 1 << 3,	   /* the earliest version in the collection */
 	STORE_F_LAST = 1 << 4,	   /* the latest version in the collection */
 	STORE_F_RELEASED = 1 << 5, /* a release twin (see store_wtwins) */
+	STORE_F_UNRESOLVED = 1 << 6, /* refers to a marking definition its
+					producer has not published (yet) */
 };
+
+/* What the registry numbers. */
+enum store_kind {
+	STORE_K_MEMBER = 'm',
+	STORE_K_COLL = 'c',
+	STORE_K_TYPE = 't',
+};
+#define STORE_CODE_FIRST 16 /* codes below are the hub's own (policy.h) */
 
 /* One entry of a collection's date_added index, as stored (packed, host
  * byte order: the database is not portable across byte orders). */
@@ -54,7 +82,7 @@ struct store_entry {
 	uint64_t rowid;
 	int64_t version;
 	uint32_t producer;
-	uint32_t typehash;
+	uint32_t type; /* registry code of the STIX type */
 	unsigned char uuid[16];
 	uint8_t tlp;
 	uint8_t flags;
@@ -99,6 +127,7 @@ struct store_member {
 
 /* A version found by id. */
 struct store_version {
+	uint32_t producer;
 	int64_t version;
 	uint64_t rowid;
 	int nmember;
@@ -109,15 +138,18 @@ struct store_version {
 struct store_obj {
 	const char *json; /* compact JSON, served as stored */
 	size_t jsonlen;
-	const char *id;
+	const char *id; /* type--uuid: the type is the part before "--" */
 	size_t idlen;
 	unsigned char uuid[16];
-	uint32_t typehash;
 	int64_t version;
+	int shared; /* a cyber-observable: an id any producer may report */
 	uint8_t tlp;
-	uint8_t flags; /* STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE */
+	uint8_t flags; /* STORE_F_REVOKED | SPEC20 | RELEASE | UNRESOLVED */
 	int nrelease;
 	char release[STORE_MAX_COUNTRIES][2];
+	int nunres; /* the marking definitions it refers to that are not
+		       resolved (STORE_F_UNRESOLVED): their UUIDs */
+	unsigned char unres[STORE_MAX_UNRES][16];
 	/* results, set by store_wput */
 	int result;	    /* enum store_result */
 	int64_t date_added; /* in this collection */
@@ -128,6 +160,18 @@ enum store_result {
 	STORE_LINKED,  /* a stored version, newly added to this collection */
 	STORE_DUP,     /* already in this collection: nothing written */
 	STORE_REFUSED, /* too many versions or collections: not stored */
+	STORE_OWNED,   /* the id belongs to another producer: not stored */
+};
+
+/* The level and releasability of an object as its markings say (see
+ * store_set_remark). */
+struct store_mark {
+	uint8_t tlp;
+	uint8_t flags; /* STORE_F_RELEASE | STORE_F_UNRESOLVED */
+	int nrelease;
+	char release[STORE_MAX_COUNTRIES][2];
+	int nunres;
+	unsigned char unres[STORE_MAX_UNRES][16];
 };
 
 struct store;
@@ -147,8 +191,38 @@ int store_schema(struct store *);
 /* A 32-byte secret kept in the database (created once), for keyed MACs
  * that every process of the hub must agree on (paging tokens). */
 int store_secret(struct store *, unsigned char key[32]);
-/* The 32-bit code of a STIX type (the type string up to "--"). */
-uint32_t store_typehash(const char *type, size_t n);
+
+/*
+ * The registry: the codes of names of a kind (enum store_kind), the ones
+ * never seen before registered in a write transaction of its own (so never
+ * call it from a thread that holds one).  Returns a store_err.
+ */
+int store_codes(struct store *, int kind, const char *const names[], int n,
+    uint32_t codes[]);
+/* The code of a name, or STORE_ENOTFOUND when it was never registered
+ * (inside a read transaction). */
+int store_code_get(struct store_reader *, int kind, const char *name,
+    size_t len, uint32_t *code);
+/* The name of a code (borrowed until store_rend; not NUL-terminated). */
+int store_code_name(struct store_reader *, int kind, uint32_t code,
+    const char **name, size_t *len);
+
+/*
+ * Re-reading markings.  An object that refers to marking definitions its
+ * producer has not published is stored with STORE_F_UNRESOLVED and the
+ * missing ids; when that producer later stores one of them, the store calls
+ * `cb` inside the write transaction with the object's JSON, and the
+ * object's level and releasability become what cb says.  cb reads the
+ * producer's definitions with store_wmarking.  Returns 0, or -1 to leave
+ * the object as it is.
+ */
+typedef int store_remark_cb(struct store_wtxn *, uint32_t producer,
+    const char *json, size_t len, struct store_mark *out);
+void store_set_remark(struct store *, store_remark_cb *);
+/* The latest stored version of `producer`'s marking-definition `uuid`, in
+ * a write transaction: JSON borrowed until the next write. */
+int store_wmarking(struct store_wtxn *, uint32_t producer,
+    const unsigned char uuid[16], const char **json, size_t *len);
 
 /* --- writing: one transaction at a time, from one thread --- */
 
@@ -164,11 +238,12 @@ int store_wput(struct store_wtxn *, uint32_t coll, uint32_t producer,
 /* Stores a status resource until `expires`. */
 int store_wstatus(struct store_wtxn *, const char *id, uint32_t owner,
     int64_t expires, const char *json, size_t len);
-/* Removes from collection `coll` the versions of (uuid, typehash) that
- * `match` accepts; *removed counts them. */
+/* Removes from collection `coll` the versions of the object (type name,
+ * uuid) that `match` accepts, of `producer` only (0: of every producer);
+ * *removed counts them. */
 typedef int store_match_cb(const struct store_version *, void *arg);
-int store_wdelete(struct store_wtxn *, uint32_t coll,
-    const unsigned char uuid[16], uint32_t typehash, store_match_cb *match,
+int store_wdelete(struct store_wtxn *, uint32_t coll, const char *type,
+    const unsigned char uuid[16], uint32_t producer, store_match_cb *match,
     void *arg, int *removed);
 /*
  * Release twins: when a policy reload lets members see objects they could
@@ -224,13 +299,15 @@ int store_obj_get(
     struct store_reader *, uint64_t rowid, struct store_objview *);
 
 /*
- * The stored versions of an object, oldest first; calls `cb` for each and
- * stops when it returns nonzero (then returns that value).  Returns 0 after
- * the last, or a negative store_err.
+ * The stored versions of an object (type code, uuid) of `producer`, or of
+ * every producer when it is 0 (producer by producer, in code order), oldest
+ * first; calls `cb` for each and stops when it returns nonzero (then
+ * returns that value).  Returns 0 after the last, or a negative store_err.
  */
 typedef int store_version_cb(const struct store_version *, void *arg);
-int store_versions(struct store_reader *, const unsigned char uuid[16],
-    uint32_t typehash, store_version_cb *cb, void *arg);
+int store_versions(struct store_reader *, uint32_t type,
+    const unsigned char uuid[16], uint32_t producer, store_version_cb *cb,
+    void *arg);
 
 /* A status resource: the JSON is borrowed until store_rend. */
 int store_status_get(struct store_reader *, const char *id, uint32_t *owner,

@@ -49,9 +49,12 @@ enum view_version {
 	VIEW_V_ALL = 4,
 };
 
+/* An object asked for by id: the type is resolved to its registry code
+ * when the page is computed (an unknown type matches nothing). */
 struct view_id {
 	unsigned char uuid[16];
-	uint32_t typehash;
+	const char *type; /* NUL-terminated, within the query */
+	uint32_t code;
 };
 
 struct view_query {
@@ -62,8 +65,9 @@ struct view_query {
 	int nids;
 	struct view_id ids[VIEW_MAX_VALUES];
 	int ntypes;
-	uint32_t types[VIEW_MAX_VALUES];
+	uint32_t types[VIEW_MAX_VALUES]; /* registry codes, by view_page */
 	const char *typename[VIEW_MAX_VALUES];
+	char objtype[256]; /* the type of view_set_object's id */
 	int vflags; /* VIEW_V_*; 0 with no timestamps: the default, last */
 	int nvts;
 	int64_t vts[VIEW_MAX_VALUES];

@@ -110,10 +110,14 @@ M(const char *id)
 	return m;
 }
 
+/* A member's producer code; an id outside the set gets one no member
+ * has (a former member). */
 static uint32_t
 code(const char *id)
 {
-	return member_code(id);
+	const struct member *m = members_find(ms, id);
+
+	return m != NULL ? m->code : 0x40000000u | (uint32_t)strlen(id);
 }
 
 /* Parses n (name, text) pairs; prints the errors when it fails. */
@@ -277,8 +281,41 @@ t_levels_relations(void **state)
 	(void)state;
 	check_matrix(pol, "cert-br", br, sizeof(br) / sizeof(br[0]));
 	check_matrix(pol, "cert-mx", mx, sizeof(mx) / sizeof(mx[0]));
-	/* a producer that is not a member (any more): the defaults */
-	check_matrix(pol, "cert-gone", mx + 1, 4);
+	/* a producer that is not a member (any more): its never rules left
+	 * with it, so nobody sees its objects, CLEAR included, but admins */
+	{
+		static const struct expect none[] = {{"cert-br", "00000"},
+		    {"cert-in", "00000"}, {"cert-za", "00000"},
+		    {"cert-us", "00000"}, {"cert-mx", "00000"}};
+		struct member adm = *M("cert-us");
+		struct policy_obj g = {
+		    code("cert-gone"), TLP_CLEAR, 0, NULL, 0};
+
+		check_matrix(pol, "cert-gone", none, 5);
+		adm.roles |= MEMBER_ADMIN;
+		assert_int_equal(policy_visible(pol, &adm, &g), 1);
+		g.tlp = TLP_RED;
+		assert_int_equal(policy_visible(pol, &adm, &g), 1);
+		/* an admin sees a member's objects by the rules, though */
+		g.producer = code("cert-br");
+		assert_int_equal(policy_visible(pol, &adm, &g), 0);
+	}
+	/* a marking its producer has not defined: at least the default */
+	{
+		struct policy_obj u = {
+		    code("cert-in"), TLP_CLEAR, STORE_F_UNRESOLVED, NULL, 0};
+
+		assert_int_equal(policy_visible(pol, M("cert-br"), &u), 1);
+		u.flags = 0;
+		assert_int_equal(policy_obj_level(pol, &u), TLP_CLEAR);
+		u.producer = code("cert-br"); /* default amber */
+		u.flags = STORE_F_UNRESOLVED;
+		assert_int_equal(policy_obj_level(pol, &u), TLP_AMBER);
+		assert_int_equal(policy_visible(pol, M("cert-br2"), &u), 0);
+		assert_int_equal(policy_visible(NULL, M("cert-br2"), &u), 0);
+		u.flags = 0;
+		assert_int_equal(policy_visible(pol, M("cert-br2"), &u), 1);
+	}
 	for (l = TLP_NONE; l <= TLP_RED; l++)
 		assert_int_equal(vis(pol, NULL, "cert-br", l), 0);
 	/* a stored level out of range counts as RED */
@@ -435,6 +472,7 @@ t_audience(void **state)
 			    *in = M("cert-in");
 	struct members *other = NULL;
 	struct cfg_errs errs;
+	int i;
 	static const char one[] =
 	    MEMBER("cert-jp", "JP") MEMBER("cert-in", "IN");
 
@@ -457,6 +495,9 @@ t_audience(void **state)
 	memset(&errs, 0, sizeof(errs));
 	assert_int_equal(
 	    members_parse("other.conf", one, strlen(one), &other, &errs), 0);
+	/* bound to the same registry: the same name has the same code */
+	for (i = 0; i < other->n; i++)
+		other->v[i].code = code(other->v[i].id);
 	assert_int_equal(vis(pol, "cert-in", "cert-br", TLP_AMBER), 1);
 	{
 		struct policy_obj o = {code("cert-br"), TLP_AMBER, 0, NULL, 0};
@@ -856,10 +897,10 @@ t_explain(void **state)
 	o.producer = code("cert-gone");
 	o.tlp = TLP_GREEN;
 	explain_is(pol, "cert-jp", &o,
-	    "visible: yes\n"
+	    "visible: no\n"
 	    "level: GREEN\n"
-	    "the producer is not a member: the built-in defaults apply\n"
-	    "built-in: green goes to the community\n");
+	    "the producer is no longer a member: its objects go to admins "
+	    "only until it has a policy again\n");
 	explain_is(NULL, "cert-jp", &o,
 	    "visible: yes\n"
 	    "no policy loaded: the built-in defaults apply\n"

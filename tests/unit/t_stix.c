@@ -285,12 +285,13 @@ static const struct real_marking {
     /* ATT&CK: only MITRE's copyright statement */
     {"ics-attack-18.1.json",
 	"attack-pattern--008b8f56-6107-48be-aa9f-746f927dbb61", TLP_NONE},
-    /* TLP definitions are public themselves */
+    /* TLP definitions carry their own markings like any object: these
+     * have none (their producer's default applies) */
     {"tlp-amber+strict.json",
-	"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", TLP_CLEAR},
+	"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", TLP_NONE},
     {"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1.json",
-	"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", TLP_CLEAR},
-    {"using-marking-definitions.json", AMBER_ID, TLP_CLEAR},
+	"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", TLP_NONE},
+    {"using-marking-definitions.json", AMBER_ID, TLP_NONE},
 };
 #define NREAL_MARKINGS (sizeof(real_markings) / sizeof(real_markings[0]))
 
@@ -704,7 +705,8 @@ t_markings(void **state)
 	assert_true(marking_releasable_to(&info.marking, "GB"));
 	assert_false(marking_releasable_to(&info.marking, "FR"));
 
-	/* a TLP definition is itself CLEAR whatever marks it */
+	/* a TLP definition is marked by its own markings, not by the level
+	 * it defines (#8: it was always CLEAR, whatever marked it) */
 	assert_int_equal(
 	    validate_text("{\"type\":\"marking-definition\","
 			  "\"spec_version\":\"2.1\",\"id\":"
@@ -716,8 +718,8 @@ t_markings(void **state)
 		NULL, &info, &rep),
 	    0);
 	assert_int_equal(rep.nfindings, 0);
-	assert_int_equal(info.marking.tlp, TLP_CLEAR);
-	/* so is a producer's own TLP definition */
+	assert_int_equal(info.marking.tlp, TLP_RED);
+	/* a producer's own TLP definition, unmarked: unmarked */
 	assert_int_equal(validate_text("{\"type\":\"marking-definition\","
 				       "\"spec_version\":\"2.1\",\"id\":"
 				       "\"" STATEMENT "\",\"created\":\"2017-"
@@ -726,7 +728,8 @@ t_markings(void **state)
 				       "\"definition\":{\"tlp\":\"amber\"}}",
 			     NULL, &info, &rep),
 	    0);
-	assert_int_equal(info.marking.tlp, TLP_CLEAR);
+	assert_int_equal(info.marking.tlp, TLP_NONE);
+	assert_int_equal(info.unresolved, 0);
 	/* OpenCTI: CLEAR on WHITE's id and its own AMBER+STRICT id are not
 	 * altered definitions; extra x_opencti_* properties are kept */
 	assert_int_equal(validate_text("{\"type\":\"marking-definition\","

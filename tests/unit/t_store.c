@@ -22,6 +22,7 @@
 #define C1 0x11111111u
 #define C2 0x22222222u
 #define P1 0xaaaa0001u
+#define P2 0xaaaa0002u
 
 static char dir[64];
 
@@ -72,20 +73,37 @@ mkobj(struct store_obj *o, char *json, size_t jlen, unsigned u, int64_t v)
 	o->idlen = strlen(id);
 	memset(o->uuid, 0, 16);
 	memcpy(o->uuid, &u, sizeof(u));
-	o->typehash = store_typehash("indicator", 9);
 	o->version = v;
 	o->tlp = 2;
+}
+
+static int
+put_as(struct store *st, uint32_t producer, uint32_t coll,
+    struct store_obj *objs, size_t n, int64_t now)
+{
+	struct store_wtxn *w;
+
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wput(w, coll, producer, objs, n, now), STORE_OK);
+	return store_wcommit(w);
 }
 
 static int
 put(struct store *st, uint32_t coll, struct store_obj *objs, size_t n,
     int64_t now)
 {
-	struct store_wtxn *w;
+	return put_as(st, P1, coll, objs, n, now);
+}
 
-	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wput(w, coll, P1, objs, n, now), STORE_OK);
-	return store_wcommit(w);
+/* The registry code of a type (in an open read transaction). */
+static uint32_t
+tcode(struct store_reader *r, const char *type)
+{
+	uint32_t c = 0;
+
+	assert_int_equal(
+	    store_code_get(r, STORE_K_TYPE, type, strlen(type), &c), STORE_OK);
+	return c;
 }
 
 struct walked {
@@ -262,8 +280,9 @@ t_versions(void **state)
 	assert_int_equal(flags_of(&wk, 200), STORE_F_FIRST | STORE_F_LAST);
 	assert_int_equal(store_reader_new(st, &r), STORE_OK);
 	assert_int_equal(store_rbegin(r), STORE_OK);
-	assert_int_equal(
-	    store_versions(r, o.uuid, o.typehash, count_version, seen), 0);
+	assert_int_equal(store_versions(r, tcode(r, "indicator"), o.uuid, 0,
+			     count_version, seen),
+	    0);
 	assert_int_equal(seen[0], 3);
 	assert_int_equal(seen[1], 100);
 	assert_int_equal(seen[3], 300);
@@ -305,8 +324,8 @@ t_delete(void **state)
 	put(st, C1, &o, 1, 1001);
 	put(st, C2, &o, 1, 1002);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wdelete(w, C1, o.uuid, o.typehash, match_version,
-			     &v, &removed),
+	assert_int_equal(store_wdelete(w, C1, "indicator", o.uuid, 0,
+			     match_version, &v, &removed),
 	    STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	assert_int_equal(removed, 1);
@@ -318,11 +337,11 @@ t_delete(void **state)
 	assert_int_equal(store_stats(st, &s), STORE_OK);
 	assert_int_equal(s.objects, 2);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(
-	    store_wdelete(w, C2, o.uuid, o.typehash, match_all, NULL, &removed),
+	assert_int_equal(store_wdelete(w, C2, "indicator", o.uuid, 0, match_all,
+			     NULL, &removed),
 	    STORE_OK);
-	assert_int_equal(
-	    store_wdelete(w, C1, o.uuid, o.typehash, match_all, NULL, &removed),
+	assert_int_equal(store_wdelete(w, C1, "indicator", o.uuid, 0, match_all,
+			     NULL, &removed),
 	    STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	assert_int_equal(store_stats(st, &s), STORE_OK);
@@ -412,16 +431,33 @@ t_status(void **state)
 	store_close(st);
 }
 
-/* A database written by a newer ctihub is refused, not opened. */
+/* Writes schema version `v` into the database in dir. */
+static void
+set_schema(unsigned char v)
+{
+	unsigned char b[8] = {0, 0, 0, 0, 0, 0, 0, v};
+	MDB_val k = {6, (void *)(uintptr_t) "schema"}, d = {8, b};
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* A database written by a newer ctihub is refused, not opened; so is
+ * one of schema 1, which told producers apart by hashes of names. */
 static void
 t_schema(void **state)
 {
 	struct store *st = open_store();
-	unsigned char k1[32], k2[32], v[8] = {0, 0, 0, 0, 0, 0, 0, 99};
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val k = {6, (void *)(uintptr_t) "schema"}, d = {8, v};
+	unsigned char k1[32], k2[32];
 	char err[512];
 
 	(void)state;
@@ -432,21 +468,262 @@ t_schema(void **state)
 	store_secret(st, k2);
 	assert_memory_equal(k1, k2, 32); /* the secret persists */
 	store_close(st);
-	assert_int_equal(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 16);
-	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	set_schema(99);
 	st = NULL;
 	assert_int_equal(
 	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_ESCHEMA);
 	assert_null(st);
 	assert_non_null(strstr(err,
 	    "schema version 99, newer than this "
-	    "ctihub understands (1)"));
+	    "ctihub understands (2)"));
+	set_schema(1);
+	assert_int_equal(
+	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_ESCHEMA);
+	assert_non_null(strstr(err, "schema version 1, written by an earlier"));
+}
+
+/* Codes come from the registry: distinct, stable across opens, never
+ * shared between names (not even names whose hashes collide). */
+static void
+t_registry(void **state)
+{
+	struct store *st = open_store();
+	const char *names[] = {"cert-br", "cert-in", "xqr8tzad8o", "indicator"};
+	uint32_t a[4], b[4], c[4];
+	struct store_reader *r;
+	const char *nm;
+	size_t len;
+	int i, j;
+
+	(void)state;
+	assert_int_equal(
+	    store_codes(st, STORE_K_MEMBER, names, 4, a), STORE_OK);
+	for (i = 0; i < 4; i++) {
+		assert_true(a[i] >= STORE_CODE_FIRST);
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(a[i], a[j]);
+	}
+	store_close(st);
+	st = open_store();
+	assert_int_equal(
+	    store_codes(st, STORE_K_MEMBER, names, 4, b), STORE_OK);
+	assert_memory_equal(a, b, sizeof(a));
+	/* another kind: its own names */
+	assert_int_equal(store_codes(st, STORE_K_COLL, names, 2, c), STORE_OK);
+	assert_int_not_equal(c[0], a[0]);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(
+	    store_code_name(r, STORE_K_MEMBER, a[1], &nm, &len), STORE_OK);
+	assert_int_equal(len, 7);
+	assert_memory_equal(nm, "cert-in", 7);
+	assert_int_equal(store_code_get(r, STORE_K_MEMBER, "nobody", 6, &c[0]),
+	    STORE_ENOTFOUND);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+}
+
+/* An object with this type name, uuid byte u, version v. */
+static void
+mkobj_t(struct store_obj *o, char *json, size_t jlen, const char *type,
+    unsigned u, int64_t v, int shared)
+{
+	static char ids[8][128];
+	static int next;
+	char *id = ids[next++ % 8];
+
+	memset(o, 0, sizeof(*o));
+	snprintf(id, 128, "%s--%08x-0000-4000-8000-000000000000", type, u);
+	snprintf(json, jlen, "{\"id\":\"%s\",\"v\":%lld}", id, (long long)v);
+	o->json = json;
+	o->jsonlen = strlen(json);
+	o->id = id;
+	o->idlen = strlen(id);
+	memcpy(o->uuid, &u, sizeof(u));
+	o->version = v;
+	o->shared = shared;
+	o->tlp = 2;
+}
+
+/* An id belongs to the producer that stored it first; an observable's id
+ * is every producer's own; a type is told apart by its whole name. */
+static void
+t_ownership(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_reader *r;
+	struct walked wk;
+	char js[256];
+	int64_t seen[8] = {0};
+
+	(void)state;
+	mkobj_t(&o, js, sizeof(js), "indicator", 77, 100, 0);
+	assert_int_equal(put_as(st, P1, C1, &o, 1, 1000), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW);
+	/* a later version from another producer: refused, told nothing */
+	mkobj_t(&o, js, sizeof(js), "indicator", 77, 200, 0);
+	assert_int_equal(put_as(st, P2, C1, &o, 1, 1001), STORE_OK);
+	assert_int_equal(o.result, STORE_OWNED);
+	assert_int_equal(o.date_added, 0);
+	/* the same version again, into another collection: refused too */
+	mkobj_t(&o, js, sizeof(js), "indicator", 77, 100, 0);
+	assert_int_equal(put_as(st, P2, C2, &o, 1, 1002), STORE_OK);
+	assert_int_equal(o.result, STORE_OWNED);
+	walk(st, C2, 0, &wk);
+	assert_int_equal(wk.n, 0);
+	/* the owner goes on */
+	mkobj_t(&o, js, sizeof(js), "indicator", 77, 300, 0);
+	assert_int_equal(put_as(st, P1, C1, &o, 1, 1003), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW);
+	/* a type whose 32-bit FNV-1a equals indicator's, same uuid: another
+	 * object, which neither displaces nor is refused by it */
+	mkobj_t(&o, js, sizeof(js), "xqr8tzad8o", 77, 999, 0);
+	assert_int_equal(put_as(st, P2, C1, &o, 1, 1004), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 3);
+	assert_int_equal(flags_of(&wk, 300), STORE_F_LAST);
+	assert_int_equal(flags_of(&wk, 999), STORE_F_FIRST | STORE_F_LAST);
+	/* an observable: each producer's report is its own object */
+	mkobj_t(&o, js, sizeof(js), "ipv4-addr", 5, 100, 1);
+	assert_int_equal(put_as(st, P1, C1, &o, 1, 2000), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW);
+	mkobj_t(&o, js, sizeof(js), "ipv4-addr", 5, 100, 1);
+	assert_int_equal(put_as(st, P2, C1, &o, 1, 2001), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW); /* not "already there" */
+	assert_int_equal(o.date_added, 2001);
+	walk(st, C1, 1999, &wk);
+	assert_int_equal(wk.n, 2);
+	assert_int_equal(wk.it[0].e.producer, P1);
+	assert_int_equal(wk.it[1].e.producer, P2);
+	/* both are first and last: two objects, not two versions */
+	assert_int_equal(wk.it[0].e.flags & (STORE_F_FIRST | STORE_F_LAST),
+	    STORE_F_FIRST | STORE_F_LAST);
+	assert_int_equal(wk.it[1].e.flags & (STORE_F_FIRST | STORE_F_LAST),
+	    STORE_F_FIRST | STORE_F_LAST);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_versions(r, tcode(r, "ipv4-addr"), o.uuid, P2,
+			     count_version, seen),
+	    0);
+	assert_int_equal(seen[0], 1);
+	seen[0] = 0;
+	assert_int_equal(store_versions(r, tcode(r, "ipv4-addr"), o.uuid, 0,
+			     count_version, seen),
+	    0);
+	assert_int_equal(seen[0], 2);
+	seen[0] = 0;
+	assert_int_equal(store_versions(r, tcode(r, "indicator"), o.uuid, 0,
+			     count_version, seen),
+	    0);
+	assert_int_equal(seen[0], 0);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+}
+
+/* The version limit is per producer: another producer's reports of an
+ * observable do not use the owner's. */
+static void
+t_limits_per_producer(void **state)
+{
+	struct store *st = open_store();
+	static struct store_obj o[STORE_MAX_VERSIONS + 1];
+	static char js[STORE_MAX_VERSIONS + 1][128];
+	int i;
+
+	(void)state;
+	for (i = 0; i < STORE_MAX_VERSIONS + 1; i++)
+		mkobj_t(
+		    &o[i], js[i], sizeof(js[i]), "ipv4-addr", 9, 100 + i, 1);
+	assert_int_equal(
+	    put_as(st, P2, C1, o, STORE_MAX_VERSIONS + 1, 1000), STORE_OK);
+	assert_int_equal(o[STORE_MAX_VERSIONS - 1].result, STORE_NEW);
+	assert_int_equal(o[STORE_MAX_VERSIONS].result, STORE_REFUSED);
+	mkobj_t(&o[0], js[0], sizeof(js[0]), "ipv4-addr", 9, 100, 1);
+	assert_int_equal(put_as(st, P1, C1, o, 1, 5000), STORE_OK);
+	assert_int_equal(o[0].result, STORE_NEW);
+	store_close(st);
+}
+
+/* Unresolved markings: the object is read again when its producer (and
+ * only its producer) stores the definition it waits for. */
+static int remarks;
+
+static int
+fake_remark(struct store_wtxn *w, uint32_t producer, const char *json,
+    size_t len, struct store_mark *out)
+{
+	const char *mj;
+	size_t ml;
+	unsigned char u[16] = {0};
+	unsigned m = 0x4d;
+
+	(void)json;
+	(void)len;
+	remarks++;
+	memset(out, 0, sizeof(*out));
+	memcpy(u, &m, sizeof(m));
+	if (store_wmarking(w, producer, u, &mj, &ml) == STORE_OK) {
+		out->tlp = 5; /* the definition says red */
+		return 0;
+	}
+	out->tlp = 0;
+	out->flags = STORE_F_UNRESOLVED;
+	out->nunres = 1;
+	memcpy(out->unres[0], u, 16);
+	return 0;
+}
+
+static void
+t_remark(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct walked wk;
+	char js[256];
+	unsigned m = 0x4d;
+
+	(void)state;
+	store_set_remark(st, fake_remark);
+	mkobj_t(&o, js, sizeof(js), "indicator", 1, 100, 0);
+	o.flags = STORE_F_UNRESOLVED;
+	o.tlp = 0;
+	o.nunres = 1;
+	memset(o.unres[0], 0, 16);
+	memcpy(o.unres[0], &m, sizeof(m));
+	assert_int_equal(put_as(st, P1, C1, &o, 1, 1000), STORE_OK);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(
+	    wk.it[0].e.flags & STORE_F_UNRESOLVED, STORE_F_UNRESOLVED);
+	/* P2 has an object waiting for the same id */
+	mkobj_t(&o, js, sizeof(js), "indicator", 2, 100, 0);
+	o.flags = STORE_F_UNRESOLVED;
+	o.nunres = 1;
+	memset(o.unres[0], 0, 16);
+	memcpy(o.unres[0], &m, sizeof(m));
+	assert_int_equal(put_as(st, P2, C1, &o, 1, 1500), STORE_OK);
+	assert_int_equal(remarks, 2); /* each read again as it was stored */
+	/* P1 publishes the definition: P1's object is read again and takes
+	 * its level; P2's is not (P1's definitions judge P1's objects) */
+	mkobj_t(&o, js, sizeof(js), "marking-definition", m, 100, 0);
+	assert_int_equal(put_as(st, P1, C2, &o, 1, 2000), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW);
+	assert_int_equal(remarks, 3);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 2);
+	assert_int_equal(wk.it[0].e.tlp, 5);
+	assert_int_equal(wk.it[0].e.flags & STORE_F_UNRESOLVED, 0);
+	assert_int_equal(wk.it[1].e.tlp, 0);
+	assert_int_equal(
+	    wk.it[1].e.flags & STORE_F_UNRESOLVED, STORE_F_UNRESOLVED);
+	/* the id is P1's: P2 cannot define it for its own objects */
+	mkobj_t(&o, js, sizeof(js), "marking-definition", m, 100, 0);
+	assert_int_equal(put_as(st, P2, C1, &o, 1, 3000), STORE_OK);
+	assert_int_equal(o.result, STORE_OWNED);
+	store_close(st);
 }
 
 int
@@ -461,6 +738,11 @@ main(void)
 	    cmocka_unit_test_setup_teardown(t_id_index_merge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_registry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_ownership, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_limits_per_producer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_remark, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
