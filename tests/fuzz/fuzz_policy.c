@@ -5,7 +5,11 @@
  * against a fixed set of members.  When the set is accepted, checks what
  * must hold of any valid policy: a producer sees its own objects, nobody
  * sees more of a level than of every less restrictive one, and
- * policy_explain decides as policy_visible does.
+ * policy_explain decides as policy_visible does; and of marking
+ * resolution: an object whose markings are not all resolved is seen
+ * exactly as one at its producer's default level (or its own, if
+ * stricter), a releasability list only ever narrows, and the objects of a
+ * producer that is not a member go to admins only.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char members_text[] = MEMBER("cert-br", "BR")
     MEMBER("cert-br2", "BR") MEMBER("cert-in", "IN") MEMBER("cert-za", "ZA")
-	MEMBER("cert-id", "ID") MEMBER("cert-us", "US") MEMBER("cert-ru", "RU");
+	MEMBER("cert-id", "ID") MEMBER("cert-us", "US") MEMBER("cert-ru", "RU")
+	    "member cert-adm {\n\tname \"adm\"\n\tcountry BR\n"
+	    "\troles admin subscriber\n" TOKEN "}\n";
+
+/* A code no member has: a producer that left. */
+#define GONE 0x7ffffff0u
 
 static struct members *ms;
 
@@ -58,6 +67,62 @@ check(const struct policy *pol)
 				if (v && !prev && producer != hub)
 					abort();
 				prev = v;
+			}
+		}
+	}
+}
+
+static void
+check_markings(const struct policy *pol)
+{
+	static const char *const lists[] = {"", "BR", "INZA", "USRUBRID"};
+	int r, p, l, k, v;
+
+	for (p = 0; p <= ms->n; p++) {
+		uint32_t producer = p < ms->n ? ms->v[p].code : GONE;
+		int def = policy_level(pol, producer, TLP_NONE);
+
+		for (l = TLP_NONE; l < TLP_NLEVELS; l++) {
+			struct policy_obj u = {
+			    producer, l, STORE_F_UNRESOLVED, NULL, 0};
+			struct policy_obj w = {producer, l, 0, NULL, 0};
+			int ul = policy_obj_level(pol, &u);
+
+			/* unresolved: the stricter of its level and the
+			 * default, never less */
+			if (ul < def || ul < policy_obj_level(pol, &w))
+				abort();
+			w.tlp = ul;
+			for (r = 0; r < ms->n; r++) {
+				const struct member *m = &ms->v[r];
+
+				v = policy_visible(pol, m, &u);
+				if (v != policy_visible(pol, m, &w))
+					abort();
+				if (p == ms->n &&
+				    v != ((m->roles & MEMBER_ADMIN) != 0))
+					abort();
+				for (k = 0; k < 4; k++) {
+					struct policy_obj x = {producer, l,
+					    STORE_F_RELEASE, lists[k],
+					    (int)strlen(lists[k]) / 2};
+					struct policy_obj y = {
+					    producer, l, 0, NULL, 0};
+					int in = strstr(lists[k],
+							m->country) != NULL &&
+					    (strstr(lists[k], m->country) -
+						lists[k]) % 2 == 0;
+					int vx = policy_visible(pol, m, &x);
+
+					/* narrows, never widens; outside
+					 * the list only the producer (and
+					 * admins for a producer gone) */
+					if (vx && !policy_visible(pol, m, &y))
+						abort();
+					if (vx && !in && p != r &&
+					    p != ms->n)
+						abort();
+				}
 			}
 		}
 	}
@@ -104,6 +169,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&errs, 0, sizeof(errs));
 	if (policy_parse(2, names, texts, lens, ms, &pol, &errs) == 0) {
 		check(pol);
+		check_markings(pol);
 		policy_free(pol);
 	}
 	cfg_errs_clear(&errs);
