@@ -1,7 +1,8 @@
 /*
  * cfgfile.c -- reads the statement-tree syntax of ctihub.conf and the
  * members file.  A hand-written lexer of a dozen lines of grammar; it
- * knows no directive, only words, strings, braces and newlines.
+ * knows no directive, only words, strings, braces and newlines.  Also
+ * the list of findings (errors and warnings) every parser reports into.
  */
 #include <sys/stat.h>
 
@@ -34,35 +35,61 @@ enum tok {
 	T_ERR,
 };
 
+static void errs_drop(struct cfg_errs *, int);
 static int lex(struct lexer *, struct buf *);
 static int parse_block(
     struct lexer *, struct cfg_stmt *, int depth, int open_line);
 static int add_kid(struct cfg_stmt *, struct cfg_stmt **);
 
+static void
+errs_drop(struct cfg_errs *e, int sev)
+{
+	if (sev == CFG_WARNING)
+		e->wdropped++;
+	else
+		e->dropped++;
+}
+
 void
-cfg_errs_add(
-    struct cfg_errs *e, const char *file, int line, const char *fmt, ...)
+cfg_errs_addsev(struct cfg_errs *e, int sev, const char *file, int line,
+    const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
 	char msg[512];
+	int i;
 
 	if (e->n >= CFG_MAX_ERRS) {
-		e->dropped++;
-		return;
+		/* full: an error takes the place of the last warning */
+		for (i = e->n - 1; sev == CFG_ERROR && i >= 0; i--)
+			if (e->sev[i] == CFG_WARNING)
+				break;
+		if (sev == CFG_WARNING || i < 0) {
+			errs_drop(e, sev);
+			return;
+		}
+		hub_free(e->v[i]);
+		memmove(&e->v[i], &e->v[i + 1],
+		    sizeof(e->v[0]) * (size_t)(e->n - i - 1));
+		memmove(&e->sev[i], &e->sev[i + 1], (size_t)(e->n - i - 1));
+		e->n--;
+		e->wdropped++;
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (line > 0)
-		buf_addf(&b, "%s:%d: %s", file, line, msg);
+		buf_addf(&b, "%s:%d: %s%s", file, line,
+		    sev == CFG_WARNING ? "warning: " : "", msg);
 	else
-		buf_addf(&b, "%s: %s", file, msg);
+		buf_addf(&b, "%s: %s%s", file,
+		    sev == CFG_WARNING ? "warning: " : "", msg);
 	if (buf_failed(&b)) {
-		e->dropped++;
+		errs_drop(e, sev);
 		buf_clear(&b);
 		return;
 	}
+	e->sev[e->n] = (unsigned char)sev;
 	e->v[e->n++] = buf_detach(&b, NULL);
 }
 
@@ -74,6 +101,17 @@ cfg_errs_clear(struct cfg_errs *e)
 	for (i = 0; i < e->n; i++)
 		hub_free(e->v[i]);
 	memset(e, 0, sizeof(*e));
+}
+
+int
+cfg_errs_count(const struct cfg_errs *e, int sev)
+{
+	int i, n = sev == CFG_WARNING ? e->wdropped : e->dropped;
+
+	for (i = 0; i < e->n; i++)
+		if (e->sev[i] == sev)
+			n++;
+	return n;
 }
 
 static int

@@ -1,10 +1,22 @@
 /*
  * policy.c -- sharing policies (see policy.h): reads hub.policy and the
- * <member-id>.policy files, checks them (every mistake as "file:line:
+ * <member-id>.policy files, checks them (every finding as "file:line:
  * message", all of them in one run), and compiles them into one bitmap of
  * readers per producer and TLP level, so that policy_visible is a hash
  * probe and a bit test.  Does not read objects or markings: the caller
  * passes what policy_visible needs in a struct policy_obj.
+ *
+ * Errors (ERR) keep the whole set out: syntax, unknown keywords and
+ * names, rules FIRST TLP 2.0 forbids (AMBER+STRICT or RED beyond named
+ * members), and true contradictions, where the meaning is ambiguous: a
+ * level shared with nobody and with someone, a `default` or a group given
+ * twice differently, a more restrictive level reaching a member a less
+ * restrictive one does not, a level going to everyone while a less
+ * restrictive one goes to the community only.  Findings that leave the
+ * meaning clear are warnings (WARN) and the set is used: duplicates,
+ * grants that change nothing, grants a never rule cancels.  A never rule
+ * takes its members out of every level alike, so it can only add
+ * warnings: appending one to a set that loads always loads, and narrows.
  *
  *   # hub.policy
  *   group asean = BN KH ID LA MY MM PH SG TH VN
@@ -167,10 +179,11 @@ struct policy {
 	int ngroups;
 };
 
-/* An error, kept until the end so that they come out in file and line
- * order rather than in the order of the checks. */
+/* An error or a warning, kept until the end so that they come out in
+ * file and line order rather than in the order of the checks. */
 struct perr {
 	int file, line, seq;
+	int sev; /* enum cfg_sev */
 	char *msg;
 };
 
@@ -196,15 +209,20 @@ struct builder {
 	struct ref *nc, *nm;	    /* never rules in force for a producer */
 	unsigned char *nevbm;
 	struct perr *ev;
-	int nev, dropped;
+	int nev, dropped, wdropped;
 	int bad, oom;
 };
 
+/* An error keeps the whole set out; a warning is reported only. */
 #define ERR(b, f, line, ...)                                                   \
-	perr_add((b), (int)((f) - (b)->pol->files), (line), __VA_ARGS__)
+	perr_add(                                                              \
+	    (b), CFG_ERROR, (int)((f) - (b)->pol->files), (line), __VA_ARGS__)
+#define WARN(b, f, line, ...)                                                  \
+	perr_add((b), CFG_WARNING, (int)((f) - (b)->pol->files), (line),       \
+	    __VA_ARGS__)
 
-static void perr_add(struct builder *, int, int, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
+static void perr_add(struct builder *, int, int, int, const char *, ...)
+    __attribute__((format(printf, 5, 6)));
 static int cmp_perr(const void *, const void *);
 static void perr_flush(struct builder *);
 static int is_blank(char);
@@ -283,14 +301,18 @@ bm_all(unsigned char *bm, size_t len, int n)
 }
 
 static void
-perr_add(struct builder *b, int file, int line, const char *fmt, ...)
+perr_add(struct builder *b, int sev, int file, int line, const char *fmt, ...)
 {
 	va_list ap;
 	char msg[512];
 
-	b->bad = 1;
+	if (sev == CFG_ERROR)
+		b->bad = 1;
 	if (b->nev == PERR_MAX) {
-		b->dropped++;
+		if (sev == CFG_ERROR)
+			b->dropped++;
+		else
+			b->wdropped++;
 		return;
 	}
 	if (b->ev == NULL &&
@@ -306,6 +328,7 @@ perr_add(struct builder *b, int file, int line, const char *fmt, ...)
 		return;
 	}
 	b->ev[b->nev].file = file;
+	b->ev[b->nev].sev = sev;
 	b->ev[b->nev].line = line;
 	b->ev[b->nev].seq = b->nev;
 	b->nev++;
@@ -323,7 +346,7 @@ cmp_perr(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Hands the errors to the caller, by file and line. */
+/* Hands the errors and warnings to the caller, by file and line. */
 static void
 perr_flush(struct builder *b)
 {
@@ -332,11 +355,13 @@ perr_flush(struct builder *b)
 	if (b->nev > 0)
 		qsort(b->ev, (size_t)b->nev, sizeof(*b->ev), cmp_perr);
 	for (i = 0; i < b->nev; i++) {
-		cfg_errs_add(b->errs, b->pol->files[b->ev[i].file].path,
-		    b->ev[i].line, "%s", b->ev[i].msg);
+		cfg_errs_addsev(b->errs, b->ev[i].sev,
+		    b->pol->files[b->ev[i].file].path, b->ev[i].line, "%s",
+		    b->ev[i].msg);
 		hub_free(b->ev[i].msg);
 	}
 	b->errs->dropped += b->dropped;
+	b->errs->wdropped += b->wdropped;
 	hub_free(b->ev);
 	b->ev = NULL;
 	b->nev = 0;
@@ -787,7 +812,7 @@ groups_build(struct builder *b, struct pfile *f)
 			if (c < 0)
 				continue;
 			if (g->cc[c >> 3] & (1u << (c & 7))) {
-				ERR(b, f, r->line,
+				WARN(b, f, r->line,
 				    "duplicate: %s is listed twice in group "
 				    "%s; remove one",
 				    r->vals[k], g->name);
@@ -798,18 +823,24 @@ groups_build(struct builder *b, struct pfile *f)
 			r->ids[k] = c;
 		}
 	}
-	/* by name, then line: a name defined again follows its first */
+	/* by name, then line: a name defined again follows its first;
+	 * the same countries again is redundant, others ambiguous */
 	qsort(
 	    pol->groups, (size_t)pol->ngroups, sizeof(*pol->groups), cmp_group);
 	for (i = 1, k = 1; i < pol->ngroups; i++) {
 		g = &pol->groups[k - 1];
-		if (strcmp(pol->groups[i].name, g->name) == 0)
+		if (strcmp(pol->groups[i].name, g->name) != 0)
+			pol->groups[k++] = pol->groups[i];
+		else if (memcmp(pol->groups[i].cc, g->cc, sizeof(g->cc)) == 0)
+			WARN(b, f, pol->groups[i].line,
+			    "duplicate: group %s is defined the same at line "
+			    "%d; remove one",
+			    g->name, g->line);
+		else
 			ERR(b, f, pol->groups[i].line,
 			    "group %s already defined at line %d: merge the "
 			    "two or rename one",
 			    g->name, g->line);
-		else
-			pol->groups[k++] = pol->groups[i];
 	}
 	pol->ngroups = k;
 }
@@ -944,7 +975,7 @@ nevers_read(struct builder *b, struct pfile *f, int producer, struct ref *nc,
 			if (id < 0)
 				continue;
 			if (seen[id]) {
-				ERR(b, f, r->line,
+				WARN(b, f, r->line,
 				    "duplicate: never %s %s (first at line "
 				    "%d); remove one",
 				    ptargets[r->target].name, r->vals[k],
@@ -960,7 +991,7 @@ nevers_read(struct builder *b, struct pfile *f, int producer, struct ref *nc,
 				break;
 			case T_MEMBERS:
 				if (id == producer) {
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "has no effect: %s is this file's "
 					    "producer, which always sees its "
 					    "own objects; remove it",
@@ -1030,7 +1061,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 		any = 1;
 		if (!ptargets[r->target].list) {
 			if (kl[r->target]) {
-				ERR(b, f, r->line,
+				WARN(b, f, r->line,
 				    "duplicate: '%s' (first at line %d); "
 				    "remove one",
 				    r->text, kl[r->target]);
@@ -1051,7 +1082,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 			if (id < 0)
 				continue;
 			if (seen[id]) {
-				ERR(b, f, r->line,
+				WARN(b, f, r->line,
 				    "duplicate: %s already goes to %s %s "
 				    "(first at line %d); remove one",
 				    what, ptargets[r->target].singular,
@@ -1106,7 +1137,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 		if (r->dup)
 			continue;
 		if (r->target == T_COMMUNITY && kl[T_EVERYONE]) {
-			ERR(b, f, r->line,
+			WARN(b, f, r->line,
 			    "has no effect: %s already goes to everyone (line "
 			    "%d), which includes the community; remove this "
 			    "rule",
@@ -1116,7 +1147,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 		if (!ptargets[r->target].list)
 			continue;
 		if (broad >= 0) {
-			ERR(b, f, r->line,
+			WARN(b, f, r->line,
 			    "has no effect: %s already goes to %s (line %d); "
 			    "remove '%s'",
 			    what,
@@ -1133,7 +1164,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 			switch (r->target) {
 			case T_COUNTRIES:
 				if (b->nc[id].line)
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "unreachable: %s to country %s is "
 					    "removed by a never rule (never at "
 					    "%s:%d); remove %s here or drop "
@@ -1141,7 +1172,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 					    what, v, b->nc[id].file,
 					    b->nc[id].line, v);
 				else if (b->gcov[id])
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "has no effect: country %s is in "
 					    "group %s, which line %d already "
 					    "gives %s; remove %s here",
@@ -1151,13 +1182,13 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 			case T_MEMBERS:
 				c = b->mcc[id];
 				if (id == producer)
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "has no effect: %s is this file's "
 					    "producer, which always sees its "
 					    "own objects; remove it",
 					    v);
 				else if (b->nm[id].line)
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "unreachable: %s to member %s is "
 					    "removed by a never rule (never at "
 					    "%s:%d); remove %s here or drop "
@@ -1165,7 +1196,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 					    what, v, b->nm[id].file,
 					    b->nm[id].line, v);
 				else if (c >= 0 && b->nc[c].line)
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "unreachable: %s to member %s "
 					    "(country %s) is removed by a "
 					    "never rule (never at %s:%d); "
@@ -1174,14 +1205,14 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 					    what, v, ms->v[id].country,
 					    b->nc[c].file, b->nc[c].line, v);
 				else if (c >= 0 && b->sc[c])
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "has no effect: member %s is in "
 					    "country %s, which line %d already "
 					    "gives %s; remove %s here",
 					    v, ms->v[id].country, b->sc[c],
 					    what, v);
 				else if (c >= 0 && b->gcov[c])
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "has no effect: member %s (country "
 					    "%s) is in group %s, which line %d "
 					    "already gives %s; remove %s here",
@@ -1201,7 +1232,7 @@ scope_run(struct builder *b, struct pfile *f, int level, int producer,
 							first = c;
 					}
 				if (all && first >= 0)
-					ERR(b, f, r->line,
+					WARN(b, f, r->line,
 					    "unreachable: %s to group %s is "
 					    "removed whole by never rules "
 					    "(never at %s:%d); remove %s here "
@@ -1390,6 +1421,12 @@ producer_compile(struct builder *b, struct pfile *f)
 
 		if (r->kind != R_DEFAULT)
 			continue;
+		if (pp->defrule >= 0 && r->level == pp->deflevel) {
+			WARN(b, f, r->line,
+			    "duplicate: '%s' (first at line %d); remove one",
+			    r->text, f->rules[pp->defrule].line);
+			continue;
+		}
 		if (pp->defrule >= 0) {
 			ERR(b, f, r->line,
 			    "'default' given twice (first at line %d); keep "

@@ -36,23 +36,31 @@ load_conf(const char *path)
 	return c;
 }
 
+/*
+ * Loads the policy of `dir`, printing every finding to `out`: the errors
+ * when the set is refused, the warnings (redundant rules, rules without
+ * effect) whether or not.  *nwarn, when not NULL, gets the number of
+ * warnings.
+ */
 static struct policy *
-load_policy(const char *dir, const struct members *ms)
+load_policy(const char *dir, const struct members *ms, FILE *out, int *nwarn)
 {
 	struct cfg_errs errs;
 	struct policy *p;
-	int i;
+	int i, rc;
 
 	memset(&errs, 0, sizeof(errs));
-	if (policy_load(dir, ms, &p, &errs) == -1) {
-		for (i = 0; i < errs.n; i++)
-			printf("%s\n", errs.v[i]);
-		if (errs.dropped)
-			printf("(%d more errors)\n", errs.dropped);
-		cfg_errs_clear(&errs);
-		return NULL;
-	}
-	return p;
+	rc = policy_load(dir, ms, &p, &errs);
+	for (i = 0; i < errs.n; i++)
+		fprintf(out, "%s\n", errs.v[i]);
+	if (errs.dropped)
+		fprintf(out, "(%d more errors)\n", errs.dropped);
+	if (errs.wdropped)
+		fprintf(out, "(%d more warnings)\n", errs.wdropped);
+	if (nwarn != NULL)
+		*nwarn = cfg_errs_count(&errs, CFG_WARNING);
+	cfg_errs_clear(&errs);
+	return rc == 0 ? p : NULL;
 }
 
 static void
@@ -63,17 +71,21 @@ count_file(const char *file, const char *hex, void *arg)
 	(*(int *)arg)++;
 }
 
+/* Exits 0 when the set loads, warnings or not; 1 when it has errors. */
 static int
 policy_check(const char *dir, struct conf *c)
 {
-	struct policy *p = load_policy(dir ? dir : c->policy_dir, c->members);
-	int n = 0;
+	const char *d = dir ? dir : c->policy_dir;
+	struct policy *p;
+	int n = 0, nwarn = 0;
 
-	if (p == NULL)
+	if ((p = load_policy(d, c->members, stdout, &nwarn)) == NULL)
 		return 1;
 	policy_files(p, count_file, &n);
-	printf("policy OK: %d file%s in %s\n", n, n == 1 ? "" : "s",
-	    dir ? dir : c->policy_dir);
+	printf("policy OK: %d file%s in %s", n, n == 1 ? "" : "s", d);
+	if (nwarn > 0)
+		printf(" (%d warning%s)", nwarn, nwarn == 1 ? "" : "s");
+	printf("\n");
 	policy_free(p);
 	return 0;
 }
@@ -137,7 +149,8 @@ policy_explain_cmd(struct conf *c, const char *objid, const char *to)
 	if ((st = open_store(c)) == NULL)
 		return 1;
 	if (runtime_bind(c, st) == -1 ||
-	    (p = load_policy(c->policy_dir, c->members)) == NULL) {
+	    (p = load_policy(c->policy_dir, c->members, stderr, NULL)) ==
+		NULL) {
 		store_close(st);
 		return 1;
 	}
@@ -206,11 +219,11 @@ policy_diff(struct conf *c, const char *olddir, const char *newdir)
 	if ((st = open_store(c)) == NULL)
 		return 1;
 	if (runtime_bind(c, st) == -1 ||
-	    (po = load_policy(olddir, c->members)) == NULL) {
+	    (po = load_policy(olddir, c->members, stderr, NULL)) == NULL) {
 		store_close(st);
 		return 1;
 	}
-	if ((pn = load_policy(newdir, c->members)) == NULL) {
+	if ((pn = load_policy(newdir, c->members, stderr, NULL)) == NULL) {
 		policy_free(po);
 		store_close(st);
 		return 1;

@@ -75,8 +75,14 @@ cmd_check(int argc, char **argv)
 	if (runtime_new(cli_conf_path(argc, argv), 1,
 		RUNTIME_QUIET | RUNTIME_CHECK, NULL, &rt) == -1)
 		return 2;
-	printf("configuration OK: %d members, %d API roots, policy in %s\n",
+	/* warnings, logged above, do not fail the check: the daemon loads
+	 * such a policy too */
+	printf("configuration OK: %d members, %d API roots, policy in %s",
 	    rt->conf->members->n, rt->conf->nroots, rt->conf->policy_dir);
+	if (rt->policy_warnings > 0)
+		printf(" (%d warning%s)", rt->policy_warnings,
+		    rt->policy_warnings == 1 ? "" : "s");
+	printf("\n");
 	runtime_unref(rt);
 	return 0;
 }

@@ -2,8 +2,10 @@
  * ctihubd.c -- the daemon: reads the configuration, opens the store, binds
  * the listening sockets, starts the HTTP workers (and the writer and the
  * parser pool), then turns signals into events: SIGTERM/SIGINT shut down
- * cleanly, SIGHUP reloads the configuration and keeps the running one when
- * the new one has an error.  Stays in the foreground; logs to stderr.
+ * cleanly, SIGHUP (or an edit in the policy directory) reloads the
+ * configuration and keeps the running one when the new one has an error;
+ * policy warnings are logged and do not keep a reload out.  Stays in the
+ * foreground; logs to stderr.
  */
 #include <sys/inotify.h>
 #include <sys/socket.h>

@@ -38,6 +38,7 @@ struct runtime {
 	unsigned long gen;
 	struct conf *conf;
 	struct policy *policy;
+	int policy_warnings; /* how many the policy was loaded with */
 	SSL_CTX *ssl;
 	int want_client_cert;
 	char *cert_path;

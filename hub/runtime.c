@@ -1,9 +1,10 @@
 /*
  * runtime.c -- builds the snapshot a reload swaps in: configuration,
- * members and a fresh TLS context (TLS 1.2 and 1.3 only, no compression,
- * no renegotiation, no 0-RTT).  Generates the self-signed certificate on
- * first start when none is configured.  Anything that fails leaves the
- * caller's current snapshot untouched.
+ * members, the sharing policy and a fresh TLS context (TLS 1.2 and 1.3
+ * only, no compression, no renegotiation, no 0-RTT).  Generates the
+ * self-signed certificate on first start when none is configured.
+ * Anything that fails leaves the caller's current snapshot untouched;
+ * policy warnings are logged and do not fail it.
  */
 #include <sys/stat.h>
 
@@ -23,6 +24,21 @@
 #include "ctihub/policy.h"
 
 #include "hub.h"
+
+/* Logs every finding of the configuration and the policy, errors and
+ * warnings, each as "file:line: [warning: ]message". */
+static void
+log_findings(const struct cfg_errs *errs)
+{
+	int i;
+
+	for (i = 0; i < errs->n; i++)
+		log_warnx("%s", errs->v[i]);
+	if (errs->dropped)
+		log_warnx("(%d more errors not shown)", errs->dropped);
+	if (errs->wdropped)
+		log_warnx("(%d more warnings not shown)", errs->wdropped);
+}
 
 static int
 tls_fail(const char *what, const char *path)
@@ -221,7 +237,7 @@ runtime_new(const char *conf_path, unsigned long gen, int flags,
 	struct runtime *rt;
 	struct cfg_errs errs;
 	char *cert = NULL, *key = NULL, err[256];
-	int i, r;
+	int r;
 
 	*out = NULL;
 	memset(&errs, 0, sizeof(errs));
@@ -233,15 +249,21 @@ runtime_new(const char *conf_path, unsigned long gen, int flags,
 	    (st != NULL && runtime_bind(rt->conf, st) == -1) ||
 	    policy_load(rt->conf->policy_dir, rt->conf->members, &rt->policy,
 		&errs) == -1) {
-		for (i = 0; i < errs.n; i++)
-			log_warnx("%s", errs.v[i]);
-		if (errs.dropped)
-			log_warnx("(%d more errors not shown)", errs.dropped);
+		log_findings(&errs);
 		cfg_errs_clear(&errs);
 		conf_free(rt->conf);
 		hub_free(rt);
 		return -1;
 	}
+	/* warnings: reported, and the policy is used all the same */
+	rt->policy_warnings = cfg_errs_count(&errs, CFG_WARNING);
+	log_findings(&errs);
+	cfg_errs_clear(&errs);
+	if (rt->policy_warnings > 0 && !(flags & RUNTIME_QUIET))
+		log_warnx("%s: %d warning%s; the policy is in force all the "
+			  "same",
+		    rt->conf->policy_dir, rt->policy_warnings,
+		    rt->policy_warnings == 1 ? "" : "s");
 	if ((r = ensure_cert(rt->conf, &cert, &key, flags)) == -1)
 		goto fail;
 	if (r == 1) {

@@ -4,7 +4,8 @@
  * { block } of nested statements.  Comments run from '#' to the end of the
  * line; arguments are bare words or "quoted strings" (with \" and \\).
  * This module only reads the syntax; conf.c and member.c give it meaning
- * with tables of directives.  Every error is "file:line: message".
+ * with tables of directives.  Every error is "file:line: message", every
+ * warning "file:line: warning: message".
  */
 #ifndef CTIHUB_CFGFILE_H
 #define CTIHUB_CFGFILE_H
@@ -26,17 +27,41 @@ struct cfg_stmt {
 	int nkids;
 };
 
-/* A list of "file:line: message" strings, collected rather than stopping
- * at the first, so an admin sees every mistake in one run. */
-struct cfg_errs {
-	char *v[CFG_MAX_ERRS];
-	int n;
-	int dropped;
+/* How serious a finding is: an error keeps the file out; a warning (a
+ * rule that is redundant or has no effect) is reported and the file is
+ * used all the same. */
+enum cfg_sev {
+	CFG_ERROR,
+	CFG_WARNING,
 };
 
-void cfg_errs_add(struct cfg_errs *, const char *file, int line,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * The findings of a parse, "file:line: message" (errors) and "file:line:
+ * warning: message" (warnings), collected rather than stopping at the
+ * first, so an admin sees every mistake in one run.  sev[i] is the enum
+ * cfg_sev of v[i].  A parser that succeeds may still leave warnings here:
+ * the caller clears the list either way.  When it is full, an error takes
+ * the place of the last warning kept, so warnings never hide an error.
+ */
+struct cfg_errs {
+	char *v[CFG_MAX_ERRS];
+	unsigned char sev[CFG_MAX_ERRS];
+	int n;
+	int dropped;  /* errors not kept */
+	int wdropped; /* warnings not kept */
+};
+
+/* Adds one finding of severity `sev` (enum cfg_sev) at file:line (line
+ * 0: the file as a whole). */
+void cfg_errs_addsev(struct cfg_errs *, int sev, const char *file, int line,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define cfg_errs_add(e, file, line, ...)                                       \
+	cfg_errs_addsev((e), CFG_ERROR, (file), (line), __VA_ARGS__)
+#define cfg_warn_add(e, file, line, ...)                                       \
+	cfg_errs_addsev((e), CFG_WARNING, (file), (line), __VA_ARGS__)
 void cfg_errs_clear(struct cfg_errs *);
+/* How many findings of severity `sev` there were, kept or dropped. */
+int cfg_errs_count(const struct cfg_errs *, int sev);
 
 /*
  * Parses text (n bytes) into a statement tree rooted at `root` (a

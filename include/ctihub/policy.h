@@ -6,7 +6,10 @@
  * hub.policy for the whole community.  They compile into one immutable
  * `struct policy` holding, for every producer and level, the set of
  * members that may receive its objects; the visibility decision is then a
- * bit test.  A set of files with any error is rejected whole.
+ * bit test.  A set of files with any error is rejected whole; warnings
+ * (duplicates, grants that change nothing or that a never rule cancels)
+ * are reported and the set is used, so a rule that only narrows access
+ * never keeps a wider policy in force.
  *
  * The one visibility decision: may this member see this stored object
  * version?  Objects of a producer that is not a member (any more) go to
@@ -45,9 +48,11 @@ struct policy_obj {
 
 /*
  * Reads every *.policy file of `dir` against the member set.  Returns 0
- * and a new policy (caller frees with policy_free), or -1 with every
- * problem in `errs` as "file:line: message".  A missing directory is an
- * empty policy (the defaults), not an error.
+ * and a new policy (caller frees with policy_free), with any warnings in
+ * `errs` ("file:line: warning: message", sev CFG_WARNING); or -1 with
+ * every error ("file:line: message") and the warnings in `errs`.  The
+ * caller clears `errs` either way.  A missing directory is an empty
+ * policy (the defaults), not an error.
  */
 int policy_load(const char *dir, const struct members *, struct policy **out,
     struct cfg_errs *errs);

@@ -10,8 +10,16 @@
  * exactly as one at its producer's default level (or its own, if
  * stricter), a releasability list only ever narrows, and the objects of a
  * producer that is not a member go to admins only.
+ *
+ * And that revoking is never refused (issue #8): appending `never members
+ * ID` or `never countries CC` (a known name) to either file of a set that
+ * loads still loads, with warnings at most; the member or country named
+ * then sees nothing of that file's producer (of anyone but itself, from
+ * hub.policy), and no reader sees anything it did not see before.
+ * Any violation aborts.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +136,110 @@ check_markings(const struct policy *pol)
 	}
 }
 
+/* The producer of objects number p: each member, the hub (the
+ * directory), and one that is no member. */
+static uint32_t
+producer_of(int p)
+{
+	if (p < ms->n)
+		return ms->v[p].code;
+	return p == ms->n ? POLICY_HUB_PRODUCER : GONE;
+}
+
+/*
+ * Appends `rule` to file f of the set (texts, lens) that compiled to
+ * `before`; aborts unless the result loads, with warnings only, and
+ * narrows.  `who`/`cc`: the member index or the country the rule names
+ * (-1 / NULL for the other kind).
+ */
+static void
+never_check(const char *const names[], const char *const texts[],
+    const size_t lens[], const struct policy *before, int f, const char *rule,
+    int who, const char *cc)
+{
+	const char *t2[2] = {texts[0], texts[1]};
+	size_t l2[2] = {lens[0], lens[1]}, rlen = strlen(rule);
+	struct policy *after = NULL;
+	struct cfg_errs errs;
+	char *text;
+	int p, r, l, i;
+
+	if ((text = malloc(lens[f] + rlen + 2)) == NULL)
+		abort();
+	memcpy(text, texts[f], lens[f]);
+	text[lens[f]] = '\n';
+	memcpy(text + lens[f] + 1, rule, rlen);
+	text[lens[f] + 1 + rlen] = '\n';
+	t2[f] = text;
+	l2[f] = lens[f] + rlen + 2;
+	memset(&errs, 0, sizeof(errs));
+	if (policy_parse(2, names, t2, l2, ms, &after, &errs) != 0)
+		abort();
+	for (i = 0; i < errs.n; i++)
+		if (errs.sev[i] != CFG_WARNING)
+			abort();
+	if (errs.dropped)
+		abort();
+	cfg_errs_clear(&errs);
+	check(after);
+	for (p = 0; p <= ms->n + 1; p++) {
+		uint32_t producer = producer_of(p);
+		/* whose objects the rule keeps from the named: everyone's
+		 * from hub.policy, cert-br's (member 0) from its file */
+		int scope = f == 0 || p == 0;
+
+		for (l = TLP_NONE; l < TLP_NLEVELS; l++) {
+			if (policy_everyone(after, producer, l) &&
+			    !policy_everyone(before, producer, l))
+				abort();
+			for (r = 0; r < ms->n; r++) {
+				const struct member *m = &ms->v[r];
+				struct policy_obj o = {producer, l, 0, NULL, 0};
+				int v = policy_visible(after, m, &o);
+
+				if (v && !policy_visible(before, m, &o))
+					abort();
+				/* (admins alone see a departed producer's
+				 * objects, whatever the rules) */
+				if (v && scope && p != r &&
+				    !(p == ms->n + 1 &&
+					(m->roles & MEMBER_ADMIN)) &&
+				    (r == who ||
+					(cc != NULL &&
+					    strcmp(m->country, cc) == 0)))
+					abort();
+			}
+		}
+	}
+	policy_free(after);
+	free(text);
+}
+
+/* Every `never` rule naming a known member or country, in either file. */
+static void
+revoke_check(const char *const names[], const char *const texts[],
+    const size_t lens[], const struct policy *before)
+{
+	char rule[MEMBER_ID_MAX + 32];
+	int f, k;
+
+	for (f = 0; f < 2; f++) {
+		for (k = 0; k < ms->n; k++) {
+			snprintf(rule, sizeof(rule), "never members %s",
+			    ms->v[k].id);
+			never_check(
+			    names, texts, lens, before, f, rule, k, NULL);
+			snprintf(rule, sizeof(rule), "never countries %s",
+			    ms->v[k].country);
+			never_check(names, texts, lens, before, f, rule, -1,
+			    ms->v[k].country);
+		}
+		/* a country with no member */
+		never_check(names, texts, lens, before, f, "never countries FR",
+		    -1, "FR");
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -170,6 +282,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (policy_parse(2, names, texts, lens, ms, &pol, &errs) == 0) {
 		check(pol);
 		check_markings(pol);
+		revoke_check(names, texts, lens, pol);
 		policy_free(pol);
 	}
 	cfg_errs_clear(&errs);

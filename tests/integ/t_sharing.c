@@ -3,8 +3,9 @@
  * level x every relation of reader to producer x every read path,
  * releasability, counts and headers over visible objects only, a reload
  * that widens access (and releases objects to pollers past them), a
- * broken policy kept out, the points-of-contact directory, the audit log,
- * and the policy tools.
+ * broken policy kept out, a reload that revokes with a never rule beside
+ * the grant it cancels (accepted, with a warning), the points-of-contact
+ * directory, the audit log, and the policy tools.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -328,14 +329,28 @@ count_ids(const struct opts *who, const char *path, const char *id)
 	return n;
 }
 
+/* Replaces `from` by `to` in alice.policy (an edit, no signal: the hub
+ * watches the directory) and waits until the log shows `await` once more:
+ * 0, or -1 when the edit failed or the line did not come. */
+static int
+alice_edit(const char *from, const char *to, const char *await)
+{
+	char path[1024];
+	int before = log_count(await);
+
+	snprintf(path, sizeof(path), "%s/policy/alice.policy", env("HUB_DIR"));
+	if (file_replace(path, from, to) == -1)
+		return -1;
+	return log_wait(await, before, 10);
+}
+
 /* A reload that widens access: the newly visible objects reach a poller
  * that is past them, once; a fresh walk gets them once too. */
 static int
 t_reload_widens(char *why, size_t whylen)
 {
 	struct opts erin = {.user = "erin" PW};
-	char cursor[64], path[1024], p[512];
-	int done = log_count("configuration reloaded");
+	char cursor[64], p[512];
 	int released = log_count("released");
 
 	EXPECT(load() == 0, "data");
@@ -364,12 +379,9 @@ t_reload_widens(char *why, size_t whylen)
 	EXPECT(erin_cursor(cursor, sizeof(cursor)) == 0, "no cursor");
 	EXPECT(sees(&erin, ids[L_AMBER], why, whylen) == 0,
 	    "erin sees AMBER before the change");
-	snprintf(path, sizeof(path), "%s/policy/alice.policy", env("HUB_DIR"));
-	/* an edit, no signal: the hub watches the directory */
-	EXPECT(file_replace(path, "share amber with countries IN",
-		   "share amber with countries IN MX") == 0,
-	    "edit");
-	EXPECT(log_wait("configuration reloaded", done, 10) == 0,
+	EXPECT(alice_edit("share amber with countries IN",
+		   "share amber with countries IN MX",
+		   "configuration reloaded") == 0,
 	    "the policy edit was not picked up");
 	EXPECT(log_wait("released", released, 10) == 0,
 	    "nothing was released after the reload");
@@ -406,15 +418,11 @@ static int
 t_reload_broken(char *why, size_t whylen)
 {
 	struct opts erin = {.user = "erin" PW};
-	char path[1024];
-	int failed = log_count("reload failed");
 
 	EXPECT(load() == 0, "data");
-	snprintf(path, sizeof(path), "%s/policy/alice.policy", env("HUB_DIR"));
-	EXPECT(file_replace(path, "never members dave",
-		   "never members dave\nshare red with countries ZZ") == 0,
-	    "edit");
-	EXPECT(log_wait("reload failed", failed, 10) == 0,
+	EXPECT(alice_edit("never members dave",
+		   "never members dave\nshare red with countries ZZ",
+		   "reload failed") == 0,
 	    "the broken policy was not refused");
 	EXPECT(log_count("alice.policy:") > 0,
 	    "the error is not logged as file:line: message");
@@ -423,9 +431,10 @@ t_reload_broken(char *why, size_t whylen)
 	    "the previous policy was dropped");
 	EXPECT(sees(&readers[6].o, ids[L_CLEAR], why, whylen) == 0,
 	    "dave is no longer never-listed");
-	/* mend it for the tests that follow */
-	EXPECT(file_replace(path, "\nshare red with countries ZZ", "") == 0,
-	    "edit");
+	/* mend it for the tests that follow, and let the reload finish */
+	EXPECT(alice_edit("\nshare red with countries ZZ", "",
+		   "configuration reloaded") == 0,
+	    "the mended policy was not reloaded");
 	return 0;
 }
 
@@ -547,6 +556,59 @@ run_cli(const char *args, char *out, size_t len)
 	return WEXITSTATUS(pclose(p));
 }
 
+/* Issue #8: `never members carol` added to alice.policy, which still
+ * grants carol AMBER, AMBER+STRICT and RED by name.  That was refused
+ * ("unreachable"), and carol kept her access; now the reload is accepted,
+ * each cancelled grant logged as a warning, and carol loses everything of
+ * alice's at once. */
+static int
+t_reload_revokes(char *why, size_t whylen)
+{
+	static char out[65536];
+	const struct opts *carol = &readers[3].o;
+	const char *warning = "warning: unreachable: TLP:AMBER to member carol";
+	int warned = log_count(warning);
+	int l, rc;
+
+	EXPECT(load() == 0, "data");
+	EXPECT(sees(carol, ids[L_AMBER], why, whylen) == 1,
+	    "carol does not see AMBER before the change");
+	EXPECT(alice_edit("never members dave",
+		   "never members dave\nnever members carol",
+		   "configuration reloaded") == 0,
+	    "the revoking edit was not loaded (%d reloads refused)",
+	    log_count("reload failed"));
+	EXPECT(log_count(warning) > warned,
+	    "the reload did not log '%s' as file:line: warning: message",
+	    warning);
+	EXPECT(log_count("alice.policy:4: warning: unreachable") > 0,
+	    "the warning does not name alice.policy:4");
+	for (l = 0; l < NLEVELS; l++)
+		EXPECT(sees(carol, ids[l], why, whylen) == 0,
+		    "carol still sees the %s object after 'never members "
+		    "carol'",
+		    lname[l]);
+	EXPECT(sees(&readers[2].o, ids[L_AMBER], why, whylen) == 1,
+	    "bob lost AMBER too");
+	/* the tools agree: warnings, and exit status 0 */
+	rc = run_cli("policy check -c ctihub.conf", out, sizeof(out));
+	EXPECT(rc == 0 && strstr(out, "alice.policy:4: warning: ") != NULL &&
+		strstr(out, "policy OK: 2 files in policy (3 warnings)") !=
+		    NULL,
+	    "policy check: %d %s", rc, out);
+	rc = run_cli("check -c ctihub.conf", out, sizeof(out));
+	EXPECT(rc == 0 && strstr(out, "configuration OK") != NULL &&
+		strstr(out, "(3 warnings)") != NULL,
+	    "ctihub check: %d %s", rc, out);
+	/* put it back for the tests that follow */
+	EXPECT(alice_edit(
+		   "\nnever members carol", "", "configuration reloaded") == 0,
+	    "the policy was not reloaded");
+	EXPECT(sees(carol, ids[L_AMBER], why, whylen) == 1,
+	    "carol does not see AMBER again");
+	return 0;
+}
+
 static int
 t_policy_tools(char *why, size_t whylen)
 {
@@ -604,6 +666,8 @@ const struct test sharing_tests[] = {
     {"policy: an edit that widens access reaches pollers past it",
 	t_reload_widens},
     {"policy: a broken policy is refused, the old one stays", t_reload_broken},
+    {"policy: a never rule beside the grant it cancels revokes on reload",
+	t_reload_revokes},
     {"policy: points-of-contact directory", t_directory},
     {"policy: audit log", t_audit},
     {"policy: check, explain and diff", t_policy_tools},

@@ -1,6 +1,7 @@
 /*
  * t_conf.c -- the configuration and members parsers: valid files, and a
- * set of broken ones, each with its "file:line: message" asserted.
+ * set of broken ones, each with its "file:line: message" asserted; the
+ * list of findings they report into (errors and warnings).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -397,6 +398,54 @@ t_oom(void **state)
 	assert_true(n > 10);
 }
 
+/* The list of findings: a warning says so, and a full list makes room
+ * for an error by dropping the last warning, never the other way. */
+static void
+t_findings(void **state)
+{
+	struct cfg_errs errs;
+	int i;
+
+	(void)state;
+	memset(&errs, 0, sizeof(errs));
+	cfg_errs_add(&errs, "a.conf", 3, "bad %s", "thing");
+	cfg_warn_add(&errs, "a.conf", 4, "odd %s", "thing");
+	cfg_warn_add(&errs, "a.conf", 0, "odd file");
+	assert_int_equal(errs.n, 3);
+	assert_string_equal(errs.v[0], "a.conf:3: bad thing");
+	assert_int_equal(errs.sev[0], CFG_ERROR);
+	assert_string_equal(errs.v[1], "a.conf:4: warning: odd thing");
+	assert_int_equal(errs.sev[1], CFG_WARNING);
+	assert_string_equal(errs.v[2], "a.conf: warning: odd file");
+	assert_int_equal(cfg_errs_count(&errs, CFG_ERROR), 1);
+	assert_int_equal(cfg_errs_count(&errs, CFG_WARNING), 2);
+	for (i = 3; i < CFG_MAX_ERRS; i++)
+		cfg_warn_add(&errs, "a.conf", 10 + i, "odd");
+	assert_int_equal(errs.n, CFG_MAX_ERRS);
+	/* full: a warning is dropped, an error replaces the last warning */
+	cfg_warn_add(&errs, "a.conf", 100, "odd");
+	assert_int_equal(errs.wdropped, 1);
+	cfg_errs_add(&errs, "a.conf", 101, "bad");
+	assert_int_equal(errs.n, CFG_MAX_ERRS);
+	assert_int_equal(errs.wdropped, 2);
+	assert_int_equal(errs.dropped, 0);
+	assert_string_equal(errs.v[CFG_MAX_ERRS - 1], "a.conf:101: bad");
+	assert_string_equal(
+	    errs.v[CFG_MAX_ERRS - 2], "a.conf:58: warning: odd");
+	assert_int_equal(cfg_errs_count(&errs, CFG_ERROR), 2);
+	assert_int_equal(cfg_errs_count(&errs, CFG_WARNING), CFG_MAX_ERRS);
+	/* only errors left: one more is counted, not kept */
+	for (i = 0; i < CFG_MAX_ERRS; i++)
+		cfg_errs_add(&errs, "a.conf", 200 + i, "bad");
+	assert_int_equal(errs.n, CFG_MAX_ERRS);
+	for (i = 0; i < errs.n; i++)
+		assert_int_equal(errs.sev[i], CFG_ERROR);
+	assert_int_equal(errs.dropped, 2);
+	assert_int_equal(cfg_errs_count(&errs, CFG_ERROR), CFG_MAX_ERRS + 2);
+	cfg_errs_clear(&errs);
+	assert_int_equal(errs.n + errs.dropped + errs.wdropped, 0);
+}
+
 int
 main(void)
 {
@@ -407,6 +456,7 @@ main(void)
 	    cmocka_unit_test(t_conf_broken),
 	    cmocka_unit_test(t_members_file_missing),
 	    cmocka_unit_test(t_values),
+	    cmocka_unit_test(t_findings),
 	    cmocka_unit_test(t_oom),
 	};
 
