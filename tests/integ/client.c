@@ -161,6 +161,25 @@ http(const char *method, const char *path, const struct opts *o, struct resp *r)
 	return 0;
 }
 
+int
+integ_post(
+    const struct opts *who, const char *path, const char *body, struct resp *r)
+{
+	struct opts o = *who;
+
+	o.body = body;
+	o.bodylen = strlen(body);
+	return http("POST", path, &o, r);
+}
+
+const char *
+integ_jstr(const json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	return v != NULL ? v : "";
+}
+
 void
 resp_free(struct resp *r)
 {
@@ -180,31 +199,42 @@ file_write(const char *path, const char *text)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-int
-file_replace(const char *path, const char *from, const char *to)
+char *
+file_read(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *text, *at, *out;
+	char *text;
 	long n;
-	int rc;
 
 	if (f == NULL)
-		return -1;
+		return NULL;
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
 	rewind(f);
-	text = calloc(1, (size_t)n + 1);
-	if (text == NULL || fread(text, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
+	text = n < 0 ? NULL : calloc(1, (size_t)n + 1);
+	if (text != NULL && fread(text, 1, (size_t)n, f) != (size_t)n) {
 		free(text);
-		return -1;
+		text = NULL;
 	}
 	fclose(f);
+	return text;
+}
+
+int
+file_replace(const char *path, const char *from, const char *to)
+{
+	char *text = file_read(path), *at, *out;
+	size_t n;
+	int rc;
+
+	if (text == NULL)
+		return -1;
 	if ((at = strstr(text, from)) == NULL) {
 		free(text);
 		return -1;
 	}
-	out = malloc((size_t)n + strlen(to) + 1);
+	n = strlen(text);
+	out = malloc(n + strlen(to) + 1);
 	memcpy(out, text, (size_t)(at - text));
 	strcpy(out + (at - text), to);
 	strcat(out, at + strlen(from));
@@ -252,8 +282,8 @@ hub_signal(int sig)
 int
 main(int argc, char **argv)
 {
-	const struct test *tables[] = {
-	    foundation_tests, add_tests, read_tests, sharing_tests, NULL};
+	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
+	    sharing_tests, integrity_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

@@ -39,12 +39,20 @@ struct opts {
 int http(
     const char *method, const char *path, const struct opts *, struct resp *);
 void resp_free(struct resp *);
+/* POSTs the NUL-terminated `body` (a TAXII envelope unless o->ctype says
+ * otherwise) as `who`; as http(). */
+int integ_post(
+    const struct opts *who, const char *path, const char *body, struct resp *r);
+/* The string member `key` of `j`, or "" (never NULL). */
+const char *integ_jstr(const json_t *j, const char *key);
 /* The value of a response header (case-insensitive name), or NULL;
  * static storage, valid until the next call. */
 const char *resp_header(const struct resp *, const char *name);
 
 /* Environment from run.sh. */
 const char *env(const char *name);
+/* A whole file, NUL-terminated (caller frees with free), or NULL. */
+char *file_read(const char *path);
 /* Replaces `from` by `to` in a file; 0 or -1. */
 int file_replace(const char *path, const char *from, const char *to);
 int file_write(const char *path, const char *text);
@@ -66,6 +74,7 @@ extern const struct test foundation_tests[];
 extern const struct test add_tests[];
 extern const struct test read_tests[];
 extern const struct test sharing_tests[];
+extern const struct test integrity_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);
@@ -75,6 +84,15 @@ struct buf;
 void integ_uuid(char out[37]);
 void integ_indicator(
     struct buf *, const char *uuid, const char *modified, const char *pattern);
+/* Any STIX 2.1 object: type, spec_version, id, then created and modified
+ * unless `modified` is NULL (SCOs have neither), then `extra`: more
+ * members, each with its leading comma ("" for none). */
+void integ_object(struct buf *, const char *type, const char *id,
+    const char *created, const char *modified, const char *extra);
+
+/* Read helpers (t_sharing.c). */
+int integ_sees(const struct opts *who, const char *coll, const char *id,
+    char *why, size_t whylen);
 
 #define FAIL(...)                                                              \
 	do {                                                                   \

@@ -94,6 +94,24 @@ member erin {
 	email erin@mx.example
 	$PWLINE
 }
+member mallory {
+	name "Mallory CERT"
+	country FR
+	roles publisher subscriber
+	$PWLINE
+}
+member trent {
+	name "Trent CERT"
+	country IN
+	roles publisher subscriber
+	$PWLINE
+}
+member victor {
+	name "Victor CERT"
+	country BR
+	roles publisher subscriber
+	$PWLINE
+}
 EOM
 
 cat >ctihub.conf <<EOM
@@ -154,6 +172,12 @@ api_root api1 {
 		directory
 		read any
 	}
+	collection 41a6f7e8-9dac-4ebf-8ad1-4c5d6e7f8091 {
+		title "Integrity"
+		alias integrity
+		read any
+		write role publisher
+	}
 }
 api_root api2 {
 	title "API two"
@@ -167,6 +191,7 @@ mkdir -p policy
 cat >policy/hub.policy <<EOM
 # community-wide rules
 group southern = ZA AR
+group brics = BR RU IN CN ZA
 never countries KP
 share directory with community
 EOM
@@ -179,6 +204,24 @@ share amber with groups southern
 share amber+strict with members carol
 share red with members carol
 never members dave
+EOM
+# the members of the integrity tests (t_integrity.c): victor, a victim
+# producer sharing AMBER with BRICS only; trent, a producer that keeps
+# erin out (and leaves for a while: no other policy names trent);
+# mallory, the attacker, sharing everything with zane
+cat >policy/victor.policy <<EOM
+default amber
+share amber with groups brics
+EOM
+cat >policy/trent.policy <<EOM
+default amber
+never members erin
+EOM
+cat >policy/mallory.policy <<EOM
+default amber
+share amber with members zane
+share amber+strict with members zane
+share red with members zane
 EOM
 
 # --- configuration checks without a daemon -----------------------------

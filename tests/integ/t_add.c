@@ -34,28 +34,32 @@ integ_uuid(char out[37])
 	    (r >> 8) & 0xfff, (seq * 2654435761ULL + r) & 0xffffffffffffULL);
 }
 
+void
+integ_object(struct buf *b, const char *type, const char *id,
+    const char *created, const char *modified, const char *extra)
+{
+	buf_addf(b, "{\"type\":\"%s\",\"spec_version\":\"2.1\",\"id\":\"%s\"",
+	    type, id);
+	if (modified != NULL)
+		buf_addf(b, ",\"created\":\"%s\",\"modified\":\"%s\"", created,
+		    modified);
+	buf_addf(b, "%s}", extra);
+}
+
 /* An indicator; `modified` picks the version. */
 void
 integ_indicator(
     struct buf *b, const char *uuid, const char *modified, const char *pattern)
 {
-	buf_addf(b,
-	    "{\"type\":\"indicator\",\"spec_version\":\"2.1\","
-	    "\"id\":\"indicator--%s\",\"created\":\"2024-01-01T00:00:00.000Z\","
-	    "\"modified\":\"%s\",\"name\":\"test indicator\","
-	    "\"pattern\":\"%s\",\"pattern_type\":\"stix\","
-	    "\"valid_from\":\"2024-01-01T00:00:00Z\"}",
-	    uuid, modified, pattern);
-}
+	char id[64], extra[512];
 
-static int
-post(const char *path, const struct opts *who, const char *body, struct resp *r)
-{
-	struct opts o = *who;
-
-	o.body = body;
-	o.bodylen = strlen(body);
-	return http("POST", path, &o, r);
+	snprintf(id, sizeof(id), "indicator--%s", uuid);
+	snprintf(extra, sizeof(extra),
+	    ",\"name\":\"test indicator\",\"pattern\":\"%s\","
+	    "\"pattern_type\":\"stix\",\"valid_from\":\"2024-01-01T00:00:00Z\"",
+	    pattern);
+	integ_object(
+	    b, "indicator", id, "2024-01-01T00:00:00.000Z", modified, extra);
 }
 
 static long
@@ -82,7 +86,7 @@ t_post_and_status(char *why, size_t whylen)
 		    "[ipv4-addr:value = '198.51.100.1']");
 	}
 	buf_adds(&b, "]}");
-	post(OBJS, &alice, buf_cstr(&b), &r);
+	integ_post(&alice, OBJS, buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 202);
 	EXPECT(strcmp(r.ctype, "application/taxii+json;version=2.1") == 0,
 	    "content type %s", r.ctype);
@@ -116,14 +120,15 @@ t_post_and_status(char *why, size_t whylen)
 	resp_free(&s);
 	/* the same envelope again: successes, not stored twice */
 	resp_free(&r);
-	post(OBJS, &alice, buf_cstr(&b), &r);
+	integ_post(&alice, OBJS, buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 202);
 	EXPECT(jint(r.json, "success_count") == 3, "%s", r.body);
 	EXPECT(strstr(r.body, "already in this collection") != NULL,
 	    "duplicates are not reported: %s", r.body);
 	resp_free(&r);
 	/* the same objects to another collection: stored once, linked */
-	post("/api1/collections/brics/objects/", &alice, buf_cstr(&b), &r);
+	integ_post(
+	    &alice, "/api1/collections/brics/objects/", buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 202);
 	EXPECT(
 	    strstr(r.body, "already stored; added to this collection") != NULL,
@@ -149,7 +154,7 @@ t_versions(char *why, size_t whylen)
 	integ_indicator(&b, u, "2024-02-01T00:00:00.000Z",
 	    "[domain-name:value = 'a.example']");
 	buf_adds(&b, "]}");
-	post(OBJS, &alice, buf_cstr(&b), &r);
+	integ_post(&alice, OBJS, buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 202);
 	EXPECT(jint(r.json, "success_count") == 2, "%s", r.body);
 	v = json_array_get(json_object_get(r.json, "successes"), 1);
@@ -189,7 +194,7 @@ t_partial_failure(char *why, size_t whylen)
 	integ_indicator(&b, u[3], "2024-01-01T00:00:00.000Z",
 	    "[file:hashes.MD5 = '0123456789abcdef0123456789abcdef']");
 	buf_adds(&b, "]}");
-	post(OBJS, &alice, buf_cstr(&b), &r);
+	integ_post(&alice, OBJS, buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 202);
 	EXPECT(jint(r.json, "total_count") == 6 &&
 		jint(r.json, "success_count") == 2 &&
@@ -232,16 +237,17 @@ t_refused_bodies(char *why, size_t whylen)
 	struct buf b = BUF_INIT;
 	int i;
 
-	post(OBJS, &alice, "{\"objects\": [\n  {\"type\": \"x\",}\n]}", &r);
+	integ_post(
+	    &alice, OBJS, "{\"objects\": [\n  {\"type\": \"x\",}\n]}", &r);
 	EXPECT_CODE(&r, 400);
 	EXPECT(strstr(r.body, "line 2") != NULL &&
 		strstr(r.body, "column") != NULL,
 	    "malformed JSON without line and column: %s", r.body);
 	resp_free(&r);
-	post(OBJS, &alice, "[{\"type\":\"indicator\"}]", &r);
+	integ_post(&alice, OBJS, "[{\"type\":\"indicator\"}]", &r);
 	EXPECT_CODE(&r, 400);
 	resp_free(&r);
-	post(OBJS, &alice, "{\"type\":\"indicator\"}", &r);
+	integ_post(&alice, OBJS, "{\"type\":\"indicator\"}", &r);
 	EXPECT_CODE(&r, 400);
 	EXPECT(strstr(r.body, "objects") != NULL, "%s", r.body);
 	resp_free(&r);
@@ -263,7 +269,7 @@ t_refused_bodies(char *why, size_t whylen)
 	memset(big, ' ', sizeof(big) - 1);
 	memcpy(big, "{\"objects\":[", 12);
 	memcpy(big + sizeof(big) - 3, "]}", 2);
-	post(OBJS, &alice, big, &r);
+	integ_post(&alice, OBJS, big, &r);
 	EXPECT_CODE(&r, 413);
 	EXPECT(r.json != NULL, "413 is a TAXII error: %s", r.body);
 	resp_free(&r);
@@ -272,7 +278,7 @@ t_refused_bodies(char *why, size_t whylen)
 	for (i = 0; i < 5001; i++)
 		buf_adds(&b, i ? ",{}" : "{}");
 	buf_adds(&b, "]}");
-	post(OBJS, &alice, buf_cstr(&b), &r);
+	integ_post(&alice, OBJS, buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 413);
 	EXPECT(strstr(r.body, "5001 objects") != NULL, "%s", r.body);
 	resp_free(&r);
@@ -292,7 +298,7 @@ t_refused_bodies(char *why, size_t whylen)
 		    "[ipv4-addr:value = '198.51.100.9']");
 	}
 	buf_adds(&b, "]}");
-	post(OBJS, &alice, buf_cstr(&b), &r);
+	integ_post(&alice, OBJS, buf_cstr(&b), &r);
 	EXPECT_CODE(&r, 202);
 	EXPECT(jint(r.json, "success_count") == 1 &&
 		jint(r.json, "failure_count") == 1 &&
@@ -309,12 +315,13 @@ t_write_permission(char *why, size_t whylen)
 	struct resp r;
 
 	/* bob may read "any" but not add to it */
-	post(OBJS, &bob, "{\"objects\":[]}", &r);
+	integ_post(&bob, OBJS, "{\"objects\":[]}", &r);
 	EXPECT_CODE(&r, 403);
 	resp_free(&r);
 	/* alice may neither read nor write "Bob only": it does not exist */
-	post("/api1/collections/8b1fa07e-6e8c-4cad-9c32-3b4c5d6e7f80/objects/",
-	    &alice, "{\"objects\":[]}", &r);
+	integ_post(&alice,
+	    "/api1/collections/8b1fa07e-6e8c-4cad-9c32-3b4c5d6e7f80/objects/",
+	    "{\"objects\":[]}", &r);
 	EXPECT_CODE(&r, 404);
 	resp_free(&r);
 	return 0;
@@ -371,8 +378,8 @@ t_real_bundles(char *why, size_t whylen)
 			j = json_loads(text, 0, NULL);
 			total = json_array_size(json_object_get(j, "objects"));
 			json_decref(j);
-			post(
-			    "/api1/collections/any/objects/", &alice, text, &r);
+			integ_post(
+			    &alice, "/api1/collections/any/objects/", text, &r);
 			free(text);
 			files++;
 			EXPECT(r.code == 202, "%s: %ld %.300s", path, r.code,

@@ -183,7 +183,7 @@ t_unauthorized(char *why, size_t whylen)
 	EXPECT_CODE(&r, 401);
 	EXPECT(strstr(r.body, "wrong password") != NULL, "%s", r.body);
 	resp_free(&r);
-	o.user = "mallory" PW;
+	o.user = "nobody" PW;
 	http("GET", "/api1/", &o, &r);
 	EXPECT_CODE(&r, 401);
 	resp_free(&r);

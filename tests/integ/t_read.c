@@ -29,16 +29,6 @@ static const struct opts admin = {.user = "admin" PW};
 static char A[64], B[64], D[64], G[64];
 static int loaded;
 
-static void
-obj(struct buf *b, const char *type, const char *id, const char *modified,
-    const char *extra)
-{
-	buf_addf(b,
-	    "{\"type\":\"%s\",\"spec_version\":\"2.1\",\"id\":\"%s\","
-	    "\"created\":\"2024-01-01T00:00:00.000Z\",\"modified\":\"%s\"%s}",
-	    type, id, modified, extra);
-}
-
 static int
 post(const struct opts *who, const char *coll, struct buf *b)
 {
@@ -83,19 +73,22 @@ load(void)
 	snprintf(ind, sizeof(ind), "%s,\"object_marking_refs\":[\"%s\"]", pat,
 	    TLP_GREEN);
 	buf_adds(&b, "{\"objects\":[");
-	obj(&b, "indicator", A, "2024-01-01T00:00:00.000Z", ind);
+	integ_object(&b, "indicator", A, "2024-01-01T00:00:00.000Z",
+	    "2024-01-01T00:00:00.000Z", ind);
 	buf_adds(&b, "]}");
 	if (post(&alice, "reads", &b) == -1)
 		return -1;
 	buf_reset(&b);
 	buf_adds(&b, "{\"objects\":[");
-	obj(&b, "indicator", A, "2024-03-01T00:00:00.000Z", ind);
+	integ_object(&b, "indicator", A, "2024-01-01T00:00:00.000Z",
+	    "2024-03-01T00:00:00.000Z", ind);
 	buf_addc(&b, ',');
 	snprintf(ind, sizeof(ind),
 	    ",\"name\":\"m\",\"is_family\":false,"
 	    "\"object_marking_refs\":[\"%s\"]",
 	    TLP_AMBER);
-	obj(&b, "malware", B, "2024-01-01T00:00:00.000Z", ind);
+	integ_object(&b, "malware", B, "2024-01-01T00:00:00.000Z",
+	    "2024-01-01T00:00:00.000Z", ind);
 	buf_addc(&b, ',');
 	/* D is STIX 2.0: no spec_version */
 	buf_addf(&b,
@@ -113,7 +106,8 @@ load(void)
 	buf_adds(&b, "{\"objects\":[");
 	snprintf(ind, sizeof(ind), "%s,\"object_marking_refs\":[\"%s\"]", pat,
 	    TLP_GREEN);
-	obj(&b, "indicator", A, "2024-02-01T00:00:00.000Z", ind);
+	integ_object(&b, "indicator", A, "2024-01-01T00:00:00.000Z",
+	    "2024-02-01T00:00:00.000Z", ind);
 	buf_adds(&b, "]}");
 	if (post(&alice, "reads", &b) == -1)
 		return -1;
@@ -123,7 +117,8 @@ load(void)
 	    ",\"name\":\"g\",\"is_family\":true,"
 	    "\"object_marking_refs\":[\"%s\"]",
 	    TLP_GREEN);
-	obj(&b, "malware", G, "2024-01-01T00:00:00.000Z", ind);
+	integ_object(&b, "malware", G, "2024-01-01T00:00:00.000Z",
+	    "2024-01-01T00:00:00.000Z", ind);
 	buf_adds(&b, "]}");
 	if (post(&carol, "reads", &b) == -1)
 		return -1;

@@ -148,15 +148,17 @@ load(void)
 	return 0;
 }
 
-/* Does `who` see object `id` on each read path?  All four must agree. */
-static int
-sees(const struct opts *who, const char *id, char *why, size_t whylen)
+/* Does `who` see object `id` in collection `coll` (its path, ending in
+ * '/') on each read path?  All four must agree: 1 or 0, or -1 (and why). */
+int
+integ_sees(const struct opts *who, const char *coll, const char *id, char *why,
+    size_t whylen)
 {
 	struct resp r;
 	char p[512];
 	int a, b2, c, d;
 
-	snprintf(p, sizeof(p), SHARED "objects/?match%%5Bid%%5D=%s", id);
+	snprintf(p, sizeof(p), "%sobjects/?match%%5Bid%%5D=%s", coll, id);
 	http("GET", p, who, &r);
 	if (r.code != 200) {
 		snprintf(why, whylen, "%s: %ld", p, r.code);
@@ -165,7 +167,7 @@ sees(const struct opts *who, const char *id, char *why, size_t whylen)
 	}
 	a = json_array_size(json_object_get(r.json, "objects")) == 1;
 	resp_free(&r);
-	snprintf(p, sizeof(p), SHARED "objects/%s/", id);
+	snprintf(p, sizeof(p), "%sobjects/%s/", coll, id);
 	http("GET", p, who, &r);
 	b2 = r.code == 200;
 	if (r.code != 200 && r.code != 404) {
@@ -175,11 +177,11 @@ sees(const struct opts *who, const char *id, char *why, size_t whylen)
 		return -1;
 	}
 	resp_free(&r);
-	snprintf(p, sizeof(p), SHARED "objects/%s/versions/", id);
+	snprintf(p, sizeof(p), "%sobjects/%s/versions/", coll, id);
 	http("GET", p, who, &r);
 	c = r.code == 200;
 	resp_free(&r);
-	snprintf(p, sizeof(p), SHARED "manifest/?match%%5Bid%%5D=%s", id);
+	snprintf(p, sizeof(p), "%smanifest/?match%%5Bid%%5D=%s", coll, id);
 	http("GET", p, who, &r);
 	d = json_array_size(json_object_get(r.json, "objects")) == 1;
 	resp_free(&r);
@@ -191,6 +193,12 @@ sees(const struct opts *who, const char *id, char *why, size_t whylen)
 		return -1;
 	}
 	return a;
+}
+
+static int
+sees(const struct opts *who, const char *id, char *why, size_t whylen)
+{
+	return integ_sees(who, SHARED, id, why, whylen);
 }
 
 static int
@@ -450,7 +458,7 @@ t_directory(char *why, size_t whylen)
 	/* published at start; give the writer a moment */
 	for (n = 0; n < 50; n++) {
 		http("GET", "/api1/collections/directory/objects/", &erin, &r);
-		if (json_array_size(json_object_get(r.json, "objects")) >= 7)
+		if (json_array_size(json_object_get(r.json, "objects")) >= 10)
 			break;
 		resp_free(&r);
 		usleep(100000);
