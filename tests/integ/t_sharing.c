@@ -601,8 +601,8 @@ t_reload_revokes(char *why, size_t whylen)
 	/* the tools agree: warnings, and exit status 0 */
 	rc = run_cli("policy check -c ctihub.conf", out, sizeof(out));
 	EXPECT(rc == 0 && strstr(out, "alice.policy:4: warning: ") != NULL &&
-		strstr(out, "policy OK: 2 files in policy (3 warnings)") !=
-		    NULL,
+		strstr(out, "policy OK: ") != NULL &&
+		strstr(out, " files in policy (3 warnings)") != NULL,
 	    "policy check: %d %s", rc, out);
 	rc = run_cli("check -c ctihub.conf", out, sizeof(out));
 	EXPECT(rc == 0 && strstr(out, "configuration OK") != NULL &&
