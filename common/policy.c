@@ -1720,12 +1720,18 @@ policy_build(int n, const char *const names[], const char *const paths[],
 				mem = members_find(ms, id);
 			}
 			if (mem == NULL) {
-				ERR(&b, f, 0,
-				    "no member '%.*s' (a policy file is named "
-				    "after its producer: <member-id>.policy, "
-				    "with an id from %s)",
+				/* a member removed from the members file:
+				 * removing narrows, so never refuse it; its
+				 * objects go to admins only */
+				WARN(&b, f, 0,
+				    "no member '%.*s': this file is ignored "
+				    "(a policy file is named after its "
+				    "producer: <member-id>.policy, with an id "
+				    "from %s; a producer that is not a member "
+				    "is seen by admins only)",
 				    (int)(blen > 80 ? 80 : blen), base,
 				    ms->file ? ms->file : "the members file");
+				continue;
 			} else
 				f->member = mem->index;
 		}

@@ -647,10 +647,6 @@ t_broken(void **state)
 	    "",
 	    "hub.policy:2: group asean already defined at line 1: merge the "
 	    "two or rename one");
-	policy_fail(hub, "cert-xx.policy", "default amber\n",
-	    "cert-xx.policy: no member 'cert-xx' (a policy file is named "
-	    "after its producer: <member-id>.policy, with an id from "
-	    "members.conf)");
 	policy_fail(hub, "cert-br.txt", "default amber\n",
 	    "cert-br.txt: not a policy file (expected hub.policy or "
 	    "<member-id>.policy)");
@@ -717,6 +713,13 @@ t_warnings(void **state)
 	const char *hub = hub_ok;
 
 	(void)state;
+	/* a file of a member that left: ignored, its objects go to admins
+	 * (removing a member narrows: never refused) */
+	policy_warn(hub, "cert-xx.policy", "default amber\n",
+	    "cert-xx.policy: warning: no member 'cert-xx': this file is "
+	    "ignored (a policy file is named after its producer: "
+	    "<member-id>.policy, with an id from members.conf; a producer "
+	    "that is not a member is seen by admins only)");
 	/* duplicates */
 	policy_warn("group asean = ID MY ID\n", "cert-br.policy", "",
 	    "hub.policy:1: warning: duplicate: ID is listed twice in group "
@@ -1247,9 +1250,10 @@ t_load(void **state)
 	    dir);
 	assert_true(has_error(&errs, want));
 	snprintf(want, sizeof(want),
-	    "%s/cert-old.policy: no member 'cert-old' (a policy file is "
-	    "named after its producer: <member-id>.policy, with an id from "
-	    "members.conf)",
+	    "%s/cert-old.policy: warning: no member 'cert-old': this file is "
+	    "ignored (a policy file is named after its producer: "
+	    "<member-id>.policy, with an id from members.conf; a producer "
+	    "that is not a member is seen by admins only)",
 	    dir);
 	assert_true(has_error(&errs, want));
 	cfg_errs_clear(&errs);
@@ -1550,8 +1554,8 @@ static void
 t_oom(void **state)
 {
 	const char *names[] = {
-	    "hub.policy", "cert-br.policy", "cert-in.policy", "cert-xx.policy"};
-	const char *texts[] = {hub_ok, br_ok, in_ok, "default red\n"};
+	    "hub.policy", "cert-br.policy", "cert-in.policy", "cert-za.policy"};
+	const char *texts[] = {hub_ok, br_ok, in_ok, "frobnicate\n"};
 	size_t lens[4];
 	struct policy *pol;
 	struct cfg_errs errs;
