@@ -452,14 +452,14 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	struct view_ctx vc;
 	struct deljob *d;
 	size_t limit, i;
-	int can_read = taxii_can_read(ctx, ctx->coll);
-	int can_write = taxii_can_write(ctx, ctx->coll);
 	int admin = (ctx->member->roles & MEMBER_ADMIN) != 0;
 
 	/* TAXII 2.1 5.7: read and write access, else 403 (404 when the
-	 * collection is not visible at all, decided by the router); an
-	 * admin needs only to see the objects */
-	if (!can_read || (!can_write && !admin)) {
+	 * collection is not visible at all, decided by the router); for
+	 * admins too: being an admin decides whose objects one may delete,
+	 * not in which collections */
+	if (!taxii_can_read(ctx, ctx->coll) ||
+	    !taxii_can_write(ctx, ctx->coll)) {
 		http_audit_denied(ctx, ctx->coll->id, "delete without write");
 		taxii_error(ctx, 403, "Forbidden",
 		    "deleting needs read and write access to collection %s",
@@ -469,6 +469,12 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	memset(&q, 0, sizeof(q));
 	if (prepare(ctx, rt, VIEW_DELETE, &q, &limit) == -1)
 		return;
+	/* without match[version], every version; without
+	 * match[spec_version], every spec version: they only narrow */
+	if (q.vflags == 0 && q.nvts == 0)
+		q.vflags = VIEW_V_ALL;
+	if (q.specs == 0)
+		q.specs = 1 | 2;
 	if (store_rbegin(ctx->w->reader) != STORE_OK) {
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable",
@@ -491,24 +497,26 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
 		return;
 	}
-	for (i = 0; i < pg.n; i++)
-		if (pg.items[i].e.producer != ctx->member->code && !admin) {
-			view_page_clear(&pg);
-			view_query_clear(&q);
-			taxii_error(ctx, 403, "Forbidden",
-			    "only the producer of %s or an admin may delete "
-			    "it",
-			    rt->seg[4]);
-			return;
-		}
 	if ((d = hub_calloc(1, sizeof(*d))) == NULL) {
 		view_page_clear(&pg);
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
+	/* of the chosen versions, those this member may delete: its own,
+	 * or any for an admin */
 	for (i = 0; i < pg.n; i++)
-		d->versions[d->nversions++] = pg.items[i].e.version;
+		if (admin || pg.items[i].e.producer == ctx->member->code)
+			d->versions[d->nversions++] = pg.items[i].e.version;
+	if (pg.n > 0 && d->nversions == 0) {
+		hub_free(d);
+		view_page_clear(&pg);
+		view_query_clear(&q);
+		taxii_error(ctx, 403, "Forbidden",
+		    "only the producer of %s or an admin may delete it",
+		    rt->seg[4]);
+		return;
+	}
 	memcpy(d->uuid, q.ids[0].uuid, 16);
 	snprintf(d->id, sizeof(d->id), "%s", rt->seg[4]);
 	d->ctx = ctx;

@@ -134,7 +134,7 @@ api_root api1 {
 		title "Reads"
 		alias reads
 		read any
-		write role publisher
+		write role publisher admin
 	}
 	collection 1e3d4c5b-6a7f-4b8c-9dae-1f2a3b4c5d6e {
 		title "Paging"

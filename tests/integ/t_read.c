@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -666,18 +667,35 @@ t_delete(char *why, size_t whylen)
 	http("DELETE", p, &carol, &r);
 	EXPECT_CODE(&r, 403);
 	resp_free(&r);
-	/* alice deletes the last version: v2 (February) is the last now */
+	/* match[version] narrows: the first version only */
+	snprintf(
+	    p, sizeof(p), READS "objects/%s/?match%%5Bversion%%5D=first", A);
 	http("DELETE", p, &alice, &r);
 	EXPECT_CODE(&r, 200);
 	EXPECT(r.len == 0, "a body on DELETE: %s", r.body);
 	resp_free(&r);
-	if (got(&alice, p, "A@2024-02-01", why, whylen) == -1)
-		return -1;
 	snprintf(p, sizeof(p), READS "objects/%s/?match%%5Bversion%%5D=all", A);
+	if (got(&alice, p, "A@2024-03-01 A@2024-02-01", why, whylen) == -1)
+		return -1;
+	/* so does match[spec_version]: A has no STIX 2.0 version */
+	snprintf(p, sizeof(p),
+	    READS "objects/%s/?match%%5Bspec_version%%5D=2.0", A);
 	http("DELETE", p, &alice, &r);
 	EXPECT_CODE(&r, 200);
 	resp_free(&r);
+	snprintf(p, sizeof(p), READS "objects/%s/?match%%5Bversion%%5D=all", A);
+	if (got(&alice, p, "A@2024-03-01 A@2024-02-01", why, whylen) == -1)
+		return -1;
+	/* without match[version]: every version, none left to serve */
 	snprintf(p, sizeof(p), READS "objects/%s/", A);
+	http("DELETE", p, &alice, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	http("GET", p, &alice, &r);
+	EXPECT(r.code == 404, "an older version is still served: %ld %s",
+	    r.code, r.body);
+	resp_free(&r);
+	snprintf(p, sizeof(p), READS "objects/%s/versions/", A);
 	http("GET", p, &alice, &r);
 	EXPECT_CODE(&r, 404);
 	resp_free(&r);
@@ -685,7 +703,7 @@ t_delete(char *why, size_t whylen)
 	http("GET", p, &alice, &r);
 	EXPECT(strcmp(r.body, "{}") == 0, "deleted object in the manifest");
 	resp_free(&r);
-	/* an admin may delete what another produced */
+	/* an admin (with write access) may delete what another produced */
 	snprintf(p, sizeof(p), READS "objects/%s/", G);
 	http("DELETE", p, &admin, &r);
 	EXPECT_CODE(&r, 200);
@@ -696,6 +714,98 @@ t_delete(char *why, size_t whylen)
 	http("DELETE", p, &admin, &r);
 	EXPECT_CODE(&r, 404);
 	resp_free(&r);
+	return 0;
+}
+
+/* --- side channels: what a reader learns of objects it may not see --- */
+
+#define TLP_WHITE "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+
+/* Posts n indicators marked `marking` into `coll` as alice, in envelopes
+ * of at most 1,000; the ids of the first ones in ids (may be NULL). */
+static int
+post_marked(const char *coll, int n, const char *marking, char (*ids)[64],
+    int nids)
+{
+	struct buf b = BUF_INIT;
+	char u[37];
+	int i, k, rc = 0;
+
+	for (i = 0; i < n && rc == 0; i += k) {
+		buf_reset(&b);
+		buf_adds(&b, "{\"objects\":[");
+		for (k = 0; k < 1000 && i + k < n; k++) {
+			integ_uuid(u);
+			if (ids != NULL && i + k < nids)
+				snprintf(ids[i + k], 64, "indicator--%s", u);
+			buf_addf(&b,
+			    "%s{\"type\":\"indicator\",\"spec_version\":\"2.1\","
+			    "\"id\":\"indicator--%s\",\"created\":"
+			    "\"2024-01-01T00:00:00.000Z\",\"modified\":"
+			    "\"2024-01-01T00:00:00.000Z\",\"pattern\":"
+			    "\"[ipv4-addr:value = '192.0.2.%d']\","
+			    "\"pattern_type\":\"stix\",\"valid_from\":"
+			    "\"2024-01-01T00:00:00Z\",\"object_marking_refs\":"
+			    "[\"%s\"]}",
+			    k ? "," : "", u, (i + k) % 250 + 1, marking);
+		}
+		buf_adds(&b, "]}");
+		rc = post(&alice, coll, &b);
+	}
+	buf_clear(&b);
+	return rc;
+}
+
+static int
+audit_has(const char *event, const char *a, const char *b)
+{
+	char path[1024], line[65536], ev[64];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/state/audit.jsonl", env("HUB_DIR"));
+	snprintf(ev, sizeof(ev), "\"event\":\"%s\"", event);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, ev) != NULL && strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL);
+	fclose(f);
+	return found;
+}
+
+/* Waits for the audit log (flushed every second) to hold a line. */
+static int
+audit_wait(const char *event, const char *a, const char *b)
+{
+	int i;
+
+	for (i = 0; i < 60; i++) {
+		if (audit_has(event, a, b))
+			return 1;
+		usleep(50000);
+	}
+	return 0;
+}
+
+/* Deleting needs read and write access, for admins too. */
+static int
+t_delete_needs_write(char *why, size_t whylen)
+{
+	struct resp r;
+	char id[1][64], p[512];
+
+	EXPECT(post_marked("any", 1, TLP_WHITE, id, 1) == 0, "post");
+	snprintf(p, sizeof(p), "/api1/collections/any/objects/%s/", id[0]);
+	http("DELETE", p, &admin, &r);
+	EXPECT(r.code == 403 && r.json != NULL,
+	    "an admin without write access deleted: %ld %s", r.code, r.body);
+	resp_free(&r);
+	http("GET", p, &alice, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	EXPECT(audit_wait("denied", "\"member\":\"admin\"", id[0]),
+	    "no denied record of the admin's attempt");
 	return 0;
 }
 
@@ -711,5 +821,7 @@ const struct test read_tests[] = {
     {"read: ETag and 304", t_conditional},
     {"read: members with and without access on each path", t_access},
     {"read: delete and its permissions", t_delete},
+    {"read: delete needs write access, for admins too",
+	t_delete_needs_write},
     {NULL, NULL},
 };
