@@ -186,7 +186,9 @@ send_objects(
 	struct buf b = BUF_INIT, au = BUF_INIT;
 	struct store_objview ov;
 	size_t i, k = 0;
-	int audit = audit_on(ctx->w->hub->audit);
+	/* a HEAD answer carries no object: nothing was received */
+	int audit = audit_on(ctx->w->hub->audit) &&
+	    evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD;
 
 	if (pg->n == 0 && !pg->more) {
 		buf_adds(&b, "{}");

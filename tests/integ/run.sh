@@ -154,6 +154,12 @@ api_root api1 {
 		directory
 		read any
 	}
+	collection 41a6f7e8-9dac-4ebf-8ad1-4c5d6e7f8091 {
+		title "Quiet"
+		alias quiet
+		read any
+		write role publisher
+	}
 }
 api_root api2 {
 	title "API two"

@@ -721,6 +721,9 @@ t_delete(char *why, size_t whylen)
 
 #define TLP_WHITE "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
 
+static const struct opts erin = {.user = "erin" PW};
+static const struct opts zane = {.user = "zane" PW};
+
 /* Posts n indicators marked `marking` into `coll` as alice, in envelopes
  * of at most 1,000; the ids of the first ones in ids (may be NULL). */
 static int
@@ -788,6 +791,35 @@ audit_wait(const char *event, const char *a, const char *b)
 	return 0;
 }
 
+/* HEAD delivers no object: no `receive` record. */
+static int
+t_head_not_audited(char *why, size_t whylen)
+{
+	struct resp r;
+	char id[1][64], p[512], idq[80];
+
+	EXPECT(post_marked("quiet", 1, TLP_WHITE, id, 1) == 0, "post");
+	snprintf(p, sizeof(p), "/api1/collections/quiet/objects/%s/", id[0]);
+	http("HEAD", p, &zane, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	snprintf(p, sizeof(p),
+	    "/api1/collections/quiet/objects/?match%%5Bid%%5D=%s", id[0]);
+	http("HEAD", p, &zane, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	http("GET", p, &erin, &r);
+	EXPECT(json_array_size(json_object_get(r.json, "objects")) == 1, "%s",
+	    r.body);
+	resp_free(&r);
+	snprintf(idq, sizeof(idq), "\"%s\"", id[0]);
+	EXPECT(audit_wait("receive", "\"member\":\"erin\"", idq),
+	    "no receive record of erin's GET");
+	EXPECT(!audit_has("receive", "\"member\":\"zane\"", idq),
+	    "a HEAD request was audited as a reception");
+	return 0;
+}
+
 /* Deleting needs read and write access, for admins too. */
 static int
 t_delete_needs_write(char *why, size_t whylen)
@@ -821,6 +853,7 @@ const struct test read_tests[] = {
     {"read: ETag and 304", t_conditional},
     {"read: members with and without access on each path", t_access},
     {"read: delete and its permissions", t_delete},
+    {"read: HEAD is not audited as a reception", t_head_not_audited},
     {"read: delete needs write access, for admins too",
 	t_delete_needs_write},
     {NULL, NULL},
