@@ -823,11 +823,13 @@ view_page(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 	while ((rc = store_walk_next(vc->r, &it)) == 1) {
 		if (it.date_added > bound)
 			break;
-		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD) {
-			pg->more = 1; /* undecided: say so, an empty page
-					 may follow (TAXII allows it) */
+		/* `more` only for an object this member may see: none
+		 * within the lookahead ends the walk here, so a full page
+		 * is never followed by an empty one that would tell of
+		 * hidden objects; the next poll, from this page's last
+		 * item, goes on */
+		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD)
 			break;
-		}
 		if (!keep(vc, q, coll, bound, &it))
 			continue;
 		if (pg->n == limit) {

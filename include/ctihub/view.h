@@ -33,7 +33,8 @@
 #define VIEW_MAX_VALUES 64
 #define VIEW_TOKEN_MAX	96
 #define VIEW_TOKEN_TTL	(7 * 86400) /* seconds a next token stays valid */
-#define VIEW_LOOKAHEAD	4096	    /* entries examined to decide `more` */
+/* entries examined past a full page for one the member may see (`more`) */
+#define VIEW_LOOKAHEAD 4096
 
 enum view_endpoint {
 	VIEW_OBJECTS = 1,

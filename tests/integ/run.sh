@@ -160,6 +160,12 @@ api_root api1 {
 		read any
 		write role publisher
 	}
+	collection 52b708f9-aebd-4fc0-9be2-5d6e7f8091a2 {
+		title "Tail"
+		alias tail
+		read any
+		write role publisher
+	}
 }
 api_root api2 {
 	title "API two"

@@ -720,6 +720,7 @@ t_delete(char *why, size_t whylen)
 /* --- side channels: what a reader learns of objects it may not see --- */
 
 #define TLP_WHITE "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+#define TLP_RED	  "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"
 
 static const struct opts erin = {.user = "erin" PW};
 static const struct opts zane = {.user = "zane" PW};
@@ -791,6 +792,44 @@ audit_wait(const char *event, const char *a, const char *b)
 	return 0;
 }
 
+/* `more` counts only what the reader may see, on every path. */
+static int
+t_more_hidden_tail(char *why, size_t whylen)
+{
+	struct resp r;
+	char vis[2][64], hid[1][64], p[1024];
+	const char *paths[] = {"objects/?limit=2", "manifest/?limit=2", NULL};
+	int i;
+
+	EXPECT(post_marked("tail", 2, TLP_WHITE, vis, 2) == 0, "post");
+	/* more hidden objects than a page's lookahead */
+	EXPECT(post_marked("tail", 4200, TLP_RED, hid, 1) == 0, "post");
+	for (i = 0; paths[i] != NULL; i++) {
+		snprintf(p, sizeof(p), "/api1/collections/tail/%s", paths[i]);
+		http("GET", p, &erin, &r);
+		EXPECT(json_array_size(json_object_get(r.json, "objects")) == 2,
+		    "%s: %s", p, r.body);
+		EXPECT(json_is_false(json_object_get(r.json, "more")),
+		    "%s: more is true when only objects erin may not see "
+		    "follow",
+		    p);
+		resp_free(&r);
+	}
+	snprintf(p, sizeof(p),
+	    "/api1/collections/tail/objects/?limit=2&match%%5Bid%%5D=%s,%s,%s",
+	    vis[0], vis[1], hid[0]);
+	http("GET", p, &erin, &r);
+	EXPECT(json_array_size(json_object_get(r.json, "objects")) == 2 &&
+		json_is_false(json_object_get(r.json, "more")),
+	    "match[id]: %s", r.body);
+	resp_free(&r);
+	/* the producer sees them all: more is true for her */
+	http("GET", "/api1/collections/tail/objects/?limit=2", &alice, &r);
+	EXPECT(json_is_true(json_object_get(r.json, "more")), "%s", r.body);
+	resp_free(&r);
+	return 0;
+}
+
 /* HEAD delivers no object: no `receive` record. */
 static int
 t_head_not_audited(char *why, size_t whylen)
@@ -853,6 +892,7 @@ const struct test read_tests[] = {
     {"read: ETag and 304", t_conditional},
     {"read: members with and without access on each path", t_access},
     {"read: delete and its permissions", t_delete},
+    {"read: more counts only what the reader may see", t_more_hidden_tail},
     {"read: HEAD is not audited as a reception", t_head_not_audited},
     {"read: delete needs write access, for admins too",
 	t_delete_needs_write},

@@ -1,16 +1,23 @@
 /*
- * t_view.c -- query strings of the read endpoints and paging tokens.
+ * t_view.c -- query strings of the read endpoints, paging tokens, and
+ * pages over a real store: `more` over what the reader may see.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctihub/marking.h"
+#include "ctihub/member.h"
+#include "ctihub/policy.h"
+#include "ctihub/store.h"
 #include "ctihub/view.h"
 
 static void
@@ -144,6 +151,221 @@ t_tokens(void **state)
 	view_query_clear(&q);
 }
 
+/* --- pages over a store ------------------------------------------------ */
+
+#define COLL  0x0c0c0001u
+#define TAILC 0x0c0c0002u
+
+#define MEMBER(id, cc)                                                         \
+	"member " id " {\n\tname \"" id "\"\n\tcountry " cc                    \
+	"\n\troles publisher subscriber\n\ttoken sha256$"                      \
+	"00000000000000000000000000000000000000000000000000000000000000aa\n}\n"
+
+static const char members_text[] = MEMBER("alice", "BR") MEMBER("erin", "MX")
+    MEMBER("bob", "IN");
+
+struct fx {
+	char dir[64];
+	struct store *st;
+	struct store_reader *r;
+	struct members *ms;
+	struct policy *oldp, *newp;
+	const struct member *alice, *erin;
+	int64_t clock;
+	unsigned seq;
+};
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct policy *
+load_policy(struct fx *fx, const char *name, const char *alice_rules)
+{
+	struct policy *pol = NULL;
+	struct cfg_errs errs;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%s", fx->dir, name);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(dir, "hub.policy", "share directory with community\n");
+	write_file(dir, "alice.policy", alice_rules);
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(policy_load(dir, fx->ms, &pol, &errs), 0);
+	return pol;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct cfg_errs errs;
+	char err[256], db[128];
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/t_view.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(db, sizeof(db), "%s/db", fx->dir);
+	assert_int_equal(mkdir(db, 0700), 0);
+	assert_int_equal(
+	    store_open(&fx->st, db, 1ULL << 30, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_reader_new(fx->st, &fx->r), STORE_OK);
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(members_parse("members.conf", members_text,
+			     strlen(members_text), &fx->ms, &errs),
+	    0);
+	fx->alice = members_find(fx->ms, "alice");
+	fx->erin = members_find(fx->ms, "erin");
+	/* erin (MX) may not see alice's AMBER objects, then she may */
+	fx->oldp = load_policy(fx, "old", "share amber with countries IN\n");
+	fx->newp =
+	    load_policy(fx, "new", "share amber with countries IN MX\n");
+	fx->clock = INT64_C(1700000000000000);
+	*state = fx;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	policy_free(fx->oldp);
+	policy_free(fx->newp);
+	members_free(fx->ms);
+	store_reader_free(fx->r);
+	store_close(fx->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+/* Posts n objects of alice at `tlp` into coll; their rowids in rows. */
+static void
+fx_put(struct fx *fx, uint32_t coll, int tlp, int n, uint64_t *rows)
+{
+	struct store_wtxn *w;
+	struct store_obj *o = calloc((size_t)n, sizeof(*o));
+	char(*js)[96] = calloc((size_t)n, 96);
+	char(*ids)[64] = calloc((size_t)n, 64);
+	struct store_reader *r;
+	struct store_version v;
+	int i;
+
+	(void)v;
+	assert_true(o != NULL && js != NULL && ids != NULL);
+	for (i = 0; i < n; i++) {
+		unsigned u = ++fx->seq;
+
+		snprintf(ids[i], 64, "indicator--%08x-0000-4000-8000-000000000000",
+		    u);
+		snprintf(js[i], 96, "{\"id\":\"%s\"}", ids[i]);
+		o[i].json = js[i];
+		o[i].jsonlen = strlen(js[i]);
+		o[i].id = ids[i];
+		o[i].idlen = strlen(ids[i]);
+		memcpy(o[i].uuid, &u, sizeof(u));
+		o[i].typehash = store_typehash("indicator", 9);
+		o[i].version = 1000;
+		o[i].tlp = (uint8_t)tlp;
+	}
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wput(w, coll, fx->alice->code, o, (size_t)n, ++fx->clock),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	fx->clock += n;
+	if (rows != NULL) {
+		assert_int_equal(store_reader_new(fx->st, &r), STORE_OK);
+		assert_int_equal(store_rbegin(r), STORE_OK);
+		for (i = 0; i < n; i++) {
+			struct store_entry e;
+
+			assert_int_equal(
+			    store_entry_get(r, coll, o[i].date_added, &e),
+			    STORE_OK);
+			rows[i] = e.rowid;
+		}
+		store_rend(r);
+		store_reader_free(r);
+	}
+	free(o);
+	free(js);
+	free(ids);
+}
+
+/* One page for erin under `pol`, from `after` ("" for none) or a token;
+ * the page's rows and where a poller would ask from next. */
+struct got {
+	int n;
+	uint64_t rows[64];
+	int more;
+	int64_t last; /* X-TAXII-Date-Added-Last; 0 when none */
+	char next[VIEW_TOKEN_MAX];
+};
+
+static void
+fx_page(struct fx *fx, const struct policy *pol, uint32_t coll,
+    const char *raw, size_t limit, struct got *g)
+{
+	static const unsigned char key[32] = {1};
+	struct view_query q;
+	struct view_page pg;
+	struct view_ctx vc;
+	char err[256];
+	size_t i;
+
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(
+	    view_parse(&q, VIEW_OBJECTS, raw, fx->ms, err, sizeof(err)), 0);
+	if (q.next != NULL)
+		assert_int_equal(view_token_read(&q, key, fx->erin->code, coll,
+				     fx->clock, err, sizeof(err)),
+		    0);
+	assert_int_equal(store_rbegin(fx->r), STORE_OK);
+	vc.r = fx->r;
+	vc.pol = pol;
+	vc.reader = fx->erin;
+	assert_int_equal(view_page(&vc, &q, coll, limit, &pg), STORE_OK);
+	for (i = 0; i < pg.n && i < 64; i++)
+		g->rows[g->n++] = pg.items[i].e.rowid;
+	g->more = pg.more;
+	g->last = pg.n > 0 ? pg.items[pg.n - 1].date_added : 0;
+	if (pg.more)
+		view_token_make(&q, key, fx->erin->code, coll,
+		    pg.n ? pg.last : q.pos, pg.bound, fx->clock, g->next);
+	store_rend(fx->r);
+	view_page_clear(&pg);
+	view_query_clear(&q);
+}
+
+/* `more` is true only when an object the reader may see follows. */
+static void
+t_more_visible_only(void **state)
+{
+	struct fx *fx = *state;
+	struct got g;
+
+	fx_put(fx, TAILC, TLP_CLEAR, 2, NULL);
+	fx_put(fx, TAILC, TLP_AMBER, VIEW_LOOKAHEAD + 5, NULL);
+	fx_page(fx, fx->oldp, TAILC, "", 2, &g);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.more, 0); /* only hidden objects follow */
+	fx_page(fx, fx->oldp, TAILC, "", 1, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.more, 1); /* a visible one follows */
+}
+
 int
 main(void)
 {
@@ -151,6 +373,8 @@ main(void)
 	    cmocka_unit_test(t_parse),
 	    cmocka_unit_test(t_parse_errors),
 	    cmocka_unit_test(t_tokens),
+	    cmocka_unit_test_setup_teardown(
+		t_more_visible_only, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("view", tests, NULL, NULL);
