@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/bytes.h"
@@ -19,9 +20,14 @@
 #include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
-#define TOKEN_VERSION 1
-#define TOKEN_BYTES   (1 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 16)
-#define TOKEN_MACED   (TOKEN_BYTES - 16)
+/* A next token: version (1, in clear), nonce, then sealed: collection and
+ * member (8), filter fingerprint (8), position (8), bound (8), issue time
+ * (8), origin (8); then the GCM tag. */
+#define TOKEN_VERSION 2
+#define TOKEN_NONCE   16
+#define TOKEN_PLAIN   48
+#define TOKEN_TAG     16
+#define TOKEN_BYTES   (1 + TOKEN_NONCE + TOKEN_PLAIN + TOKEN_TAG)
 
 enum field {
 	F_ADDED_AFTER,
@@ -360,38 +366,80 @@ view_set_object(struct view_query *q, const char *id)
 
 /* --- tokens --- */
 
-static void
-mac(const unsigned char key[32], const unsigned char *p, size_t n,
-    unsigned char out[16])
-{
-	unsigned char full[32];
-	unsigned int len = sizeof(full);
+/*
+ * A token is sealed with AES-256-GCM: nothing in it can be read or
+ * changed without the store's secret.  Each token draws a random 16-byte
+ * nonce and is sealed under its own key, HMAC-SHA256(secret, label |
+ * nonce), so no two tokens share a key and GCM's bound on random nonces
+ * under one key does not apply however many tokens a hub issues.
+ */
+static const char token_label[] = "ctihub next token, AES-256-GCM";
 
-	HMAC(EVP_sha256(), key, 32, p, n, full, &len);
-	memcpy(out, full, 16);
+/* Seals (enc 1) or opens (enc 0) n bytes in place; the tag is written,
+ * or checked.  0, or -1 when the tag does not match or OpenSSL fails. */
+static int
+token_seal(const unsigned char secret[32], int enc,
+    const unsigned char nonce[TOKEN_NONCE], const unsigned char *aad,
+    size_t aadlen, unsigned char *p, size_t n, unsigned char tag[TOKEN_TAG])
+{
+	unsigned char in[sizeof(token_label) - 1 + TOKEN_NONCE], key[32];
+	unsigned int keylen = sizeof(key);
+	EVP_CIPHER_CTX *c = NULL;
+	int len, rc = -1;
+
+	memcpy(in, token_label, sizeof(token_label) - 1);
+	memcpy(in + sizeof(token_label) - 1, nonce, TOKEN_NONCE);
+	if (HMAC(EVP_sha256(), secret, 32, in, sizeof(in), key, &keylen) ==
+	    NULL)
+		goto fail;
+	/* the key is this token's alone: the nonce's first 12 bytes will
+	 * do as the IV */
+	if ((c = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) != 1)
+		goto fail;
+	if (!enc &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TOKEN_TAG, tag) != 1)
+		goto fail;
+	if (EVP_CipherUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
+	    EVP_CipherUpdate(c, p, &len, p, (int)n) != 1 ||
+	    EVP_CipherFinal_ex(c, p + len, &len) != 1)
+		goto fail; /* opening: the tag does not match */
+	if (enc &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TOKEN_TAG, tag) != 1)
+		goto fail;
+	rc = 0;
+fail:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
 }
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void
+int
 view_token_make(const struct view_query *q, const unsigned char key[32],
     uint32_t member, uint32_t coll, int64_t pos, int64_t bound, int64_t now,
     char out[VIEW_TOKEN_MAX])
 {
-	unsigned char t[TOKEN_BYTES];
+	unsigned char t[TOKEN_BYTES], *pt = t + 1 + TOKEN_NONCE;
 	size_t i, o = 0;
 	uint32_t acc = 0;
 	int bits = 0;
 
+	out[0] = '\0';
 	t[0] = TOKEN_VERSION;
-	put_be64(t + 1, (uint64_t)coll << 32 | member);
-	put_be64(t + 9, q->fingerprint);
-	put_be64(t + 17, (uint64_t)pos);
-	put_be64(t + 25, (uint64_t)bound);
-	put_be64(t + 33, (uint64_t)now);
-	put_be64(t + 41, (uint64_t)q->origin);
-	mac(key, t, TOKEN_MACED, t + TOKEN_MACED);
+	if (RAND_bytes(t + 1, TOKEN_NONCE) != 1)
+		return -1;
+	put_be64(pt, (uint64_t)coll << 32 | member);
+	put_be64(pt + 8, q->fingerprint);
+	put_be64(pt + 16, (uint64_t)pos);
+	put_be64(pt + 24, (uint64_t)bound);
+	put_be64(pt + 32, (uint64_t)now);
+	put_be64(pt + 40, (uint64_t)q->origin);
+	if (token_seal(
+		key, 1, t + 1, t, 1, pt, TOKEN_PLAIN, pt + TOKEN_PLAIN) == -1)
+		return -1;
 	for (i = 0; i < TOKEN_BYTES; i++) {
 		acc = acc << 8 | t[i];
 		bits += 8;
@@ -403,13 +451,14 @@ view_token_make(const struct view_query *q, const unsigned char key[32],
 	if (bits > 0)
 		out[o++] = b64url[(acc << (6 - bits)) & 63];
 	out[o] = '\0';
+	return 0;
 }
 
 int
 view_token_read(struct view_query *q, const unsigned char key[32],
     uint32_t member, uint32_t coll, int64_t now, char *err, size_t errlen)
 {
-	unsigned char t[TOKEN_BYTES + 2], m[16];
+	unsigned char t[TOKEN_BYTES + 2], *pt = t + 1 + TOKEN_NONCE;
 	const char *s = q->next;
 	size_t i, n = 0;
 	uint32_t acc = 0;
@@ -419,7 +468,7 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 	for (i = 0; s[i] != '\0'; i++) {
 		const char *c = strchr(b64url, s[i]);
 
-		if (c == NULL || s[i] == '\0' || n >= sizeof(t))
+		if (c == NULL || n >= sizeof(t))
 			goto bad;
 		acc = acc << 6 | (uint32_t)(c - b64url);
 		bits += 6;
@@ -428,32 +477,31 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 			t[n++] = (unsigned char)(acc >> bits);
 		}
 	}
-	if (n != TOKEN_BYTES || t[0] != TOKEN_VERSION)
+	if (n != TOKEN_BYTES || t[0] != TOKEN_VERSION ||
+	    token_seal(
+		key, 0, t + 1, t, 1, pt, TOKEN_PLAIN, pt + TOKEN_PLAIN) == -1)
 		goto bad;
-	mac(key, t, TOKEN_MACED, m);
-	if (CRYPTO_memcmp(m, t + TOKEN_MACED, 16) != 0)
-		goto bad;
-	if (get_be64(t + 1) != ((uint64_t)coll << 32 | member)) {
+	if (get_be64(pt) != ((uint64_t)coll << 32 | member)) {
 		snprintf(err, errlen,
 		    "next: this token belongs to another collection or member");
 		return -1;
 	}
-	if (get_be64(t + 9) != q->fingerprint) {
+	if (get_be64(pt + 8) != q->fingerprint) {
 		snprintf(err, errlen,
 		    "next: this token belongs to a query with other filters "
 		    "(send the same filters with it)");
 		return -1;
 	}
-	issued = (int64_t)get_be64(t + 33);
+	issued = (int64_t)get_be64(pt + 32);
 	if (now - issued > (int64_t)VIEW_TOKEN_TTL * 1000000 || issued > now) {
 		snprintf(err, errlen,
 		    "next: this token has expired (tokens last %d hours)",
 		    VIEW_TOKEN_TTL / 3600);
 		return -1;
 	}
-	q->pos = (int64_t)get_be64(t + 17);
-	q->bound = (int64_t)get_be64(t + 25);
-	q->origin = (int64_t)get_be64(t + 41);
+	q->pos = (int64_t)get_be64(pt + 16);
+	q->bound = (int64_t)get_be64(pt + 24);
+	q->origin = (int64_t)get_be64(pt + 40);
 	return 0;
 bad:
 	snprintf(err, errlen, "next: not a token this hub issued");

@@ -124,9 +124,10 @@ paging(struct reqctx *ctx, const struct view_query *q,
 
 	buf_adds(b, pg->more ? "\"more\":true" : "\"more\":false");
 	if (pg->more) {
-		view_token_make(q, ctx->w->hub->secret, ctx->member->code,
-		    ctx->coll->code, pg->n ? pg->last : q->pos, pg->bound,
-		    tstamp_now(), tok);
+		if (view_token_make(q, ctx->w->hub->secret, ctx->member->code,
+			ctx->coll->code, pg->n ? pg->last : q->pos, pg->bound,
+			tstamp_now(), tok) == -1)
+			b->failed = 1; /* answered 503 */
 		buf_adds(b, ",\"next\":\"");
 		buf_adds(b, tok);
 		buf_addc(b, '"');

@@ -11,10 +11,13 @@
  * previous page, so a walk during heavy publishing returns every object
  * that existed at its start exactly once and nothing twice.  Both travel in
  * the `next` token with the member it was issued to, a fingerprint of the
- * query's filters and the issue time, under an HMAC keyed with the store's
- * secret: any worker of any hub process sharing the store can continue any
- * walk, and a token that was altered, belongs to another member or another
- * query, or is older than VIEW_TOKEN_TTL is refused.
+ * query's filters and the issue time, sealed with AES-256-GCM under a key
+ * derived from the store's secret and a random nonce of the token: the
+ * token is opaque (the bound, the date_added of the newest write, maybe
+ * one the member may not see, is not readable in it), any worker of any
+ * hub process sharing the store can continue any walk, and a token that
+ * was altered, belongs to another member or another query, or is older
+ * than VIEW_TOKEN_TTL is refused.
  *
  * "First" and "last" versions, and the default "latest spec version", are
  * decided among the versions of the object in the collection that the
@@ -31,7 +34,7 @@
 #include "ctihub/store.h"
 
 #define VIEW_MAX_VALUES 64
-#define VIEW_TOKEN_MAX	96
+#define VIEW_TOKEN_MAX	128
 #define VIEW_TOKEN_TTL	(7 * 86400) /* seconds a next token stays valid */
 /* entries examined past a full page for one the member may see (`more`) */
 #define VIEW_LOOKAHEAD 4096
@@ -104,10 +107,13 @@ void view_query_clear(struct view_query *);
 int view_set_object(struct view_query *, const char *id);
 
 /* Checks and applies q->next (pos and bound), for this member and
- * collection; -1 with a reason when refused. */
+ * collection; -1 with a reason when refused (altered, sealed under
+ * another key, another member, collection or query, expired). */
 int view_token_read(struct view_query *, const unsigned char key[32],
     uint32_t member, uint32_t coll, int64_t now, char *err, size_t errlen);
-void view_token_make(const struct view_query *, const unsigned char key[32],
+/* Makes the token that continues a walk at pos; 0, or -1 (with out
+ * empty) when OpenSSL fails. */
+int view_token_make(const struct view_query *, const unsigned char key[32],
     uint32_t member, uint32_t coll, int64_t pos, int64_t bound, int64_t now,
     char out[VIEW_TOKEN_MAX]);
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "ctihub/buf.h"
+#include "ctihub/tstamp.h"
 
 #include "integ.h"
 
@@ -678,8 +679,8 @@ t_delete(char *why, size_t whylen)
 	if (got(&alice, p, "A@2024-03-01 A@2024-02-01", why, whylen) == -1)
 		return -1;
 	/* so does match[spec_version]: A has no STIX 2.0 version */
-	snprintf(p, sizeof(p),
-	    READS "objects/%s/?match%%5Bspec_version%%5D=2.0", A);
+	snprintf(
+	    p, sizeof(p), READS "objects/%s/?match%%5Bspec_version%%5D=2.0", A);
 	http("DELETE", p, &alice, &r);
 	EXPECT_CODE(&r, 200);
 	resp_free(&r);
@@ -728,8 +729,8 @@ static const struct opts zane = {.user = "zane" PW};
 /* Posts n indicators marked `marking` into `coll` as alice, in envelopes
  * of at most 1,000; the ids of the first ones in ids (may be NULL). */
 static int
-post_marked(const char *coll, int n, const char *marking, char (*ids)[64],
-    int nids)
+post_marked(
+    const char *coll, int n, const char *marking, char (*ids)[64], int nids)
 {
 	struct buf b = BUF_INIT;
 	char u[37];
@@ -743,7 +744,8 @@ post_marked(const char *coll, int n, const char *marking, char (*ids)[64],
 			if (ids != NULL && i + k < nids)
 				snprintf(ids[i + k], 64, "indicator--%s", u);
 			buf_addf(&b,
-			    "%s{\"type\":\"indicator\",\"spec_version\":\"2.1\","
+			    "%s{\"type\":\"indicator\",\"spec_version\":\"2."
+			    "1\","
 			    "\"id\":\"indicator--%s\",\"created\":"
 			    "\"2024-01-01T00:00:00.000Z\",\"modified\":"
 			    "\"2024-01-01T00:00:00.000Z\",\"pattern\":"
@@ -758,6 +760,27 @@ post_marked(const char *coll, int n, const char *marking, char (*ids)[64],
 	}
 	buf_clear(&b);
 	return rc;
+}
+
+/* The date_added of object `id` in `coll`, as alice sees it; -1 if none. */
+static int64_t
+date_added_of(const char *coll, const char *id)
+{
+	struct resp r;
+	char p[512];
+	const char *da;
+	int64_t us = -1;
+
+	snprintf(p, sizeof(p),
+	    "/api1/collections/%s/manifest/?match%%5Bid%%5D=%s", coll, id);
+	http("GET", p, &alice, &r);
+	da = json_string_value(json_object_get(
+	    json_array_get(json_object_get(r.json, "objects"), 0),
+	    "date_added"));
+	if (da == NULL || tstamp_parse(da, strlen(da), &us) != TSTAMP_OK)
+		us = -1;
+	resp_free(&r);
+	return us;
 }
 
 static int
@@ -789,6 +812,61 @@ audit_wait(const char *event, const char *a, const char *b)
 			return 1;
 		usleep(50000);
 	}
+	return 0;
+}
+
+static size_t
+b64url_decode(const char *s, unsigned char *out, size_t max)
+{
+	static const char al[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	const char *c;
+
+	for (; *s != '\0' && (c = strchr(al, *s)) != NULL; s++) {
+		acc = acc << 6 | (uint32_t)(c - al);
+		bits += 6;
+		if (bits >= 8 && n < max) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return n;
+}
+
+/* A next token tells nothing of the objects a reader may not see. */
+static int
+t_token_opaque(char *why, size_t whylen)
+{
+	struct resp r;
+	char hidden[1][64], t1[256], t2[256];
+	unsigned char raw[256], be[8];
+	size_t n, i;
+	int64_t da;
+
+	EXPECT(post_marked("quiet", 2, TLP_WHITE, NULL, 0) == 0, "post");
+	/* the newest entry of the collection is one erin may not see */
+	EXPECT(post_marked("quiet", 1, TLP_RED, hidden, 1) == 0, "post");
+	EXPECT((da = date_added_of("quiet", hidden[0])) > 0, "date_added");
+	http("GET", "/api1/collections/quiet/objects/?limit=1", &erin, &r);
+	EXPECT(json_is_true(json_object_get(r.json, "more")), "%s", r.body);
+	snprintf(t1, sizeof(t1), "%s",
+	    json_string_value(json_object_get(r.json, "next")));
+	resp_free(&r);
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)da >> (56 - 8 * i));
+	n = b64url_decode(t1, raw, sizeof(raw));
+	EXPECT(memmem(raw, n, be, 8) == NULL,
+	    "the token carries in clear the date_added of an object erin "
+	    "may not see");
+	/* the same page twice: two different tokens (a fresh nonce) */
+	http("GET", "/api1/collections/quiet/objects/?limit=1", &erin, &r);
+	snprintf(t2, sizeof(t2), "%s",
+	    json_string_value(json_object_get(r.json, "next")));
+	resp_free(&r);
+	EXPECT(strcmp(t1, t2) != 0, "the same token twice");
 	return 0;
 }
 
@@ -892,9 +970,9 @@ const struct test read_tests[] = {
     {"read: ETag and 304", t_conditional},
     {"read: members with and without access on each path", t_access},
     {"read: delete and its permissions", t_delete},
+    {"read: next tokens are opaque", t_token_opaque},
     {"read: more counts only what the reader may see", t_more_hidden_tail},
     {"read: HEAD is not audited as a reception", t_head_not_audited},
-    {"read: delete needs write access, for admins too",
-	t_delete_needs_write},
+    {"read: delete needs write access, for admins too", t_delete_needs_write},
     {NULL, NULL},
 };

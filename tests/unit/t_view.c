@@ -151,6 +151,57 @@ t_tokens(void **state)
 	view_query_clear(&q);
 }
 
+/* The bytes of a token, base64url-decoded. */
+static size_t
+token_bytes(const char *tok, unsigned char *out, size_t max)
+{
+	static const char al[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+
+	for (; *tok != '\0'; tok++) {
+		acc = acc << 6 | (uint32_t)(strchr(al, *tok) - al);
+		bits += 6;
+		if (bits >= 8 && n < max) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return n;
+}
+
+/* A token says nothing in clear: not the walk's bound (the newest
+ * date_added of the collection, maybe of an object the reader may not
+ * see), and never the same bytes twice. */
+static void
+t_tokens_opaque(void **state)
+{
+	unsigned char key[32], raw[VIEW_TOKEN_MAX], be[8];
+	struct view_query q;
+	char t1[VIEW_TOKEN_MAX], t2[VIEW_TOKEN_MAX];
+	int64_t now = INT64_C(1700000000000000);
+	int64_t bound = INT64_C(0x0123456789abcdef);
+	size_t n;
+	int i;
+
+	(void)state;
+	memset(key, 7, sizeof(key));
+	parse_ok(&q, "match[type]=indicator");
+	view_token_make(&q, key, 11, 22, 1234, bound, now, t1);
+	view_token_make(&q, key, 11, 22, 1234, bound, now, t2);
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)bound >> (56 - 8 * i));
+	n = token_bytes(t1, raw, sizeof(raw));
+	assert_null(memmem(raw, n, be, 8));
+	for (i = 0; i < 8; i++)
+		be[7 - i] = (unsigned char)((uint64_t)bound >> (56 - 8 * i));
+	assert_null(memmem(raw, n, be, 8));
+	assert_string_not_equal(t1, t2);
+	view_query_clear(&q);
+}
+
 /* --- pages over a store ------------------------------------------------ */
 
 #define COLL  0x0c0c0001u
@@ -159,10 +210,11 @@ t_tokens(void **state)
 #define MEMBER(id, cc)                                                         \
 	"member " id " {\n\tname \"" id "\"\n\tcountry " cc                    \
 	"\n\troles publisher subscriber\n\ttoken sha256$"                      \
-	"00000000000000000000000000000000000000000000000000000000000000aa\n}\n"
+	"00000000000000000000000000000000000000000000000000000000000000aa\n}"  \
+	"\n"
 
-static const char members_text[] = MEMBER("alice", "BR") MEMBER("erin", "MX")
-    MEMBER("bob", "IN");
+static const char members_text[] =
+    MEMBER("alice", "BR") MEMBER("erin", "MX") MEMBER("bob", "IN");
 
 struct fx {
 	char dir[64];
@@ -226,8 +278,7 @@ fx_setup(void **state)
 	fx->erin = members_find(fx->ms, "erin");
 	/* erin (MX) may not see alice's AMBER objects, then she may */
 	fx->oldp = load_policy(fx, "old", "share amber with countries IN\n");
-	fx->newp =
-	    load_policy(fx, "new", "share amber with countries IN MX\n");
+	fx->newp = load_policy(fx, "new", "share amber with countries IN MX\n");
 	fx->clock = INT64_C(1700000000000000);
 	*state = fx;
 	return 0;
@@ -267,8 +318,8 @@ fx_put(struct fx *fx, uint32_t coll, int tlp, int n, uint64_t *rows)
 	for (i = 0; i < n; i++) {
 		unsigned u = ++fx->seq;
 
-		snprintf(ids[i], 64, "indicator--%08x-0000-4000-8000-000000000000",
-		    u);
+		snprintf(ids[i], 64,
+		    "indicator--%08x-0000-4000-8000-000000000000", u);
 		snprintf(js[i], 96, "{\"id\":\"%s\"}", ids[i]);
 		o[i].json = js[i];
 		o[i].jsonlen = strlen(js[i]);
@@ -315,8 +366,8 @@ struct got {
 };
 
 static void
-fx_page(struct fx *fx, const struct policy *pol, uint32_t coll,
-    const char *raw, size_t limit, struct got *g)
+fx_page(struct fx *fx, const struct policy *pol, uint32_t coll, const char *raw,
+    size_t limit, struct got *g)
 {
 	static const unsigned char key[32] = {1};
 	struct view_query q;
@@ -373,6 +424,7 @@ main(void)
 	    cmocka_unit_test(t_parse),
 	    cmocka_unit_test(t_parse_errors),
 	    cmocka_unit_test(t_tokens),
+	    cmocka_unit_test(t_tokens_opaque),
 	    cmocka_unit_test_setup_teardown(
 		t_more_visible_only, fx_setup, fx_teardown),
 	};
