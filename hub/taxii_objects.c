@@ -71,31 +71,42 @@ vctx(struct reqctx *ctx, struct view_ctx *vc)
 	vc->reader = ctx->member;
 }
 
-/* Weak validator of a page: the snapshot, the query, the position, the
- * member and the configuration generation. */
+/*
+ * Weak validator of an answer, per member: it changes exactly when what
+ * this member receives changes (the page's entries, named by their
+ * date_added in the collection, which fixes their stored bytes, and
+ * `more`), and never with a write it may not see.  Everything hashed is
+ * known to the member already.
+ */
 static void
-etag(struct reqctx *ctx, const struct view_query *q, size_t limit, char out[40])
+etag(struct reqctx *ctx, const struct view_query *q, const struct view_page *pg,
+    char out[40])
 {
-	uint64_t v[7];
+	uint64_t v[4], h = HASH_FNV1A64_INIT;
+	size_t i;
 
-	v[0] = store_snapshot(ctx->w->reader);
+	v[0] = (uint64_t)ctx->member->code << 32 | ctx->coll->code;
 	v[1] = q->fingerprint;
 	v[2] = (uint64_t)q->pos;
-	v[3] = (uint64_t)q->bound;
-	v[4] = limit;
-	v[5] = (uint64_t)ctx->member->code << 32 | ctx->coll->code;
-	v[6] = ctx->rt->gen;
-	snprintf(out, 40, "W/\"%08x%08x\"",
-	    hash_fnv1a32((const char *)v, sizeof(v)),
-	    hash_fnv1a32((const char *)v, sizeof(v) - 8));
+	v[3] = (uint64_t)pg->n << 1 | (pg->more != 0);
+	h = hash_fnv1a64(h, v, sizeof(v));
+	for (i = 0; i < pg->n; i++)
+		h = hash_fnv1a64(h, &pg->items[i].date_added,
+		    sizeof(pg->items[i].date_added));
+	snprintf(out, 40, "W/\"%016llx\"", (unsigned long long)h);
 }
 
+/* Sets the ETag of the answer; 1 when the client has it already
+ * (If-None-Match): then answer 304. */
 static int
-not_modified(struct reqctx *ctx, const char *tag)
+not_modified(
+    struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
 {
 	const char *inm = evhttp_find_header(
 	    evhttp_request_get_input_headers(ctx->req), "If-None-Match");
+	char tag[40];
 
+	etag(ctx, q, pg, tag);
 	evhttp_add_header(
 	    evhttp_request_get_output_headers(ctx->req), "ETag", tag);
 	return inm != NULL && strstr(inm, tag + 2) != NULL;
@@ -303,7 +314,6 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	struct view_page pg;
 	struct view_ctx vc;
 	size_t limit;
-	char tag[40];
 	int64_t head;
 	int rc;
 
@@ -315,13 +325,6 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 		    "the database cannot be read");
 		return;
 	}
-	etag(ctx, &q, limit, tag);
-	if (not_modified(ctx, tag)) {
-		store_rend(ctx->w->reader);
-		view_query_clear(&q);
-		http_reply(ctx, 304, NULL); /* frees ctx */
-		return;
-	}
 	/* a poller at the head of the collection: nothing new, no walk */
 	if ((endpoint == VIEW_OBJECTS || endpoint == VIEW_MANIFEST) &&
 	    q.next == NULL && q.added_after >= 0 &&
@@ -330,7 +333,13 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	    q.added_after >= head) {
 		struct buf b = BUF_INIT;
 
+		memset(&pg, 0, sizeof(pg)); /* the answer of an empty page */
 		store_rend(ctx->w->reader);
+		if (not_modified(ctx, &q, &pg)) {
+			view_query_clear(&q);
+			http_reply(ctx, 304, NULL); /* frees ctx */
+			return;
+		}
 		view_query_clear(&q);
 		buf_adds(&b, "{}");
 		http_reply(ctx, 200, &b);
@@ -351,6 +360,9 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 		store_rend(ctx->w->reader);
 		taxii_error(ctx, 404, "Not Found",
 		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
+	} else if (not_modified(ctx, &q, &pg)) {
+		store_rend(ctx->w->reader);
+		http_reply(ctx, 304, NULL); /* frees ctx */
 	} else if (endpoint == VIEW_MANIFEST)
 		send_manifest(ctx, &q, &pg);
 	else if (endpoint == VIEW_VERSIONS)

@@ -605,13 +605,18 @@ t_conditional(char *why, size_t whylen)
 	http("GET", READS "objects/", &o, &r);
 	EXPECT_CODE(&r, 304);
 	resp_free(&r);
-	/* something new: the page changes */
+	/* a write elsewhere: the same answer */
 	integ_uuid(u);
 	buf_adds(&b, "{\"objects\":[");
 	integ_indicator(&b, u, "2024-01-01T00:00:00.000Z",
 	    "[ipv4-addr:value = '203.0.113.88']");
 	buf_adds(&b, "]}");
 	EXPECT(post(&alice, "any", &b) == 0, "post");
+	http("GET", READS "objects/", &o, &r);
+	EXPECT_CODE(&r, 304);
+	resp_free(&r);
+	/* something new here: the page changes */
+	EXPECT(post(&alice, "reads", &b) == 0, "post");
 	buf_clear(&b);
 	http("GET", READS "objects/", &o, &r);
 	EXPECT_CODE(&r, 200);
@@ -908,6 +913,63 @@ t_more_hidden_tail(char *why, size_t whylen)
 	return 0;
 }
 
+/* The ETag changes only when what this reader receives changes. */
+static int
+t_etag_per_reader(char *why, size_t whylen)
+{
+	struct resp r;
+	struct opts o = erin;
+	char tag[128], h[160], last[64], p[256];
+
+	EXPECT(post_marked("quiet", 2, TLP_WHITE, NULL, 0) == 0, "post");
+	http("GET", "/api1/collections/quiet/objects/", &erin, &r);
+	EXPECT_CODE(&r, 200);
+	EXPECT(resp_header(&r, "ETag") != NULL, "no ETag");
+	snprintf(tag, sizeof(tag), "%s", resp_header(&r, "ETag"));
+	snprintf(last, sizeof(last), "%s",
+	    resp_header(&r, "X-TAXII-Date-Added-Last"));
+	resp_free(&r);
+	snprintf(h, sizeof(h), "If-None-Match: %s", tag);
+	o.header = h;
+	http("GET", "/api1/collections/quiet/objects/", &o, &r);
+	EXPECT_CODE(&r, 304);
+	resp_free(&r);
+	/* a write erin may not see changes nothing for her */
+	EXPECT(post_marked("quiet", 1, TLP_RED, NULL, 0) == 0, "post");
+	http("GET", "/api1/collections/quiet/objects/", &o, &r);
+	EXPECT(r.code == 304,
+	    "a hidden write changed erin's ETag: %ld (the ETag tells her "
+	    "that someone wrote something she may not see)",
+	    r.code);
+	resp_free(&r);
+	/* nor for her empty answer at the head of the collection */
+	snprintf(p, sizeof(p),
+	    "/api1/collections/quiet/objects/?added_after=%s", last);
+	http("GET", p, &erin, &r);
+	EXPECT(r.code == 200 && strcmp(r.body, "{}") == 0, "%ld %s", r.code,
+	    r.body);
+	EXPECT(resp_header(&r, "ETag") != NULL, "no ETag on {}");
+	snprintf(tag, sizeof(tag), "%s", resp_header(&r, "ETag"));
+	resp_free(&r);
+	snprintf(h, sizeof(h), "If-None-Match: %s", tag);
+	http("GET", p, &o, &r);
+	EXPECT_CODE(&r, 304);
+	resp_free(&r);
+	EXPECT(post_marked("quiet", 1, TLP_RED, NULL, 0) == 0, "post");
+	http("GET", p, &o, &r);
+	EXPECT(r.code == 304, "a hidden write changed erin's ETag of {}: %ld",
+	    r.code);
+	resp_free(&r);
+	/* a write she sees does */
+	EXPECT(post_marked("quiet", 1, TLP_WHITE, NULL, 0) == 0, "post");
+	http("GET", p, &o, &r);
+	EXPECT(r.code == 200 &&
+		json_array_size(json_object_get(r.json, "objects")) == 1,
+	    "a visible write: %ld %s", r.code, r.body);
+	resp_free(&r);
+	return 0;
+}
+
 /* HEAD delivers no object: no `receive` record. */
 static int
 t_head_not_audited(char *why, size_t whylen)
@@ -970,6 +1032,7 @@ const struct test read_tests[] = {
     {"read: ETag and 304", t_conditional},
     {"read: members with and without access on each path", t_access},
     {"read: delete and its permissions", t_delete},
+    {"read: ETags change only with what the reader may see", t_etag_per_reader},
     {"read: next tokens are opaque", t_token_opaque},
     {"read: more counts only what the reader may see", t_more_hidden_tail},
     {"read: HEAD is not audited as a reception", t_head_not_audited},
