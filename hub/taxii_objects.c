@@ -69,6 +69,7 @@ vctx(struct reqctx *ctx, struct view_ctx *vc)
 	vc->r = ctx->w->reader;
 	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;
+	vc->rel = NULL;
 }
 
 /*
@@ -135,9 +136,9 @@ paging(struct reqctx *ctx, const struct view_query *q,
 
 	buf_adds(b, pg->more ? "\"more\":true" : "\"more\":false");
 	if (pg->more) {
-		if (view_token_make(q, ctx->w->hub->secret, ctx->member->code,
-			ctx->coll->code, pg->n ? pg->last : q->pos, pg->bound,
-			tstamp_now(), tok) == -1)
+		if (view_token_make(q, pg, ctx->w->hub->secret,
+			ctx->member->code, ctx->coll->code, tstamp_now(),
+			tok) == -1)
 			b->failed = 1; /* answered 503 */
 		buf_adds(b, ",\"next\":\"");
 		buf_adds(b, tok);

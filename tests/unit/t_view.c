@@ -1,6 +1,7 @@
 /*
  * t_view.c -- query strings of the read endpoints, paging tokens, and
- * pages over a real store: `more` over what the reader may see.
+ * pages over a real store: `more` over what the reader may see, and
+ * objects a policy reload releases reaching each poller exactly once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +18,9 @@
 #include "ctihub/marking.h"
 #include "ctihub/member.h"
 #include "ctihub/policy.h"
+#include "ctihub/stix.h"
 #include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
 static void
@@ -102,6 +105,7 @@ t_tokens(void **state)
 {
 	unsigned char key[32], other[32];
 	struct view_query q, r;
+	struct view_page pg;
 	char tok[VIEW_TOKEN_MAX], err[256];
 	int64_t now = INT64_C(1700000000000000);
 
@@ -109,7 +113,11 @@ t_tokens(void **state)
 	memset(key, 7, sizeof(key));
 	memset(other, 8, sizeof(other));
 	parse_ok(&q, "match[type]=indicator");
-	view_token_make(&q, key, 11, 22, 1234, 5678, now, tok);
+	memset(&pg, 0, sizeof(pg));
+	pg.bound = 5678;
+	pg.relpos = 91011;
+	q.pos = 1234; /* an empty page: the walk goes on from here */
+	assert_int_equal(view_token_make(&q, &pg, key, 11, 22, now, tok), 0);
 	assert_true(strlen(tok) < VIEW_TOKEN_MAX);
 	/* the same filters (another limit): accepted */
 	parse_ok(&r, "limit=5&match[type]=indicator");
@@ -118,6 +126,7 @@ t_tokens(void **state)
 	    view_token_read(&r, key, 11, 22, now + 1000, err, sizeof(err)), 0);
 	assert_int_equal(r.pos, 1234);
 	assert_int_equal(r.bound, 5678);
+	assert_int_equal(r.relpos, 91011);
 	/* another member, collection, key, query; expired; altered */
 	assert_int_equal(
 	    view_token_read(&r, key, 12, 22, now, err, sizeof(err)), -1);
@@ -180,6 +189,7 @@ t_tokens_opaque(void **state)
 {
 	unsigned char key[32], raw[VIEW_TOKEN_MAX], be[8];
 	struct view_query q;
+	struct view_page pg;
 	char t1[VIEW_TOKEN_MAX], t2[VIEW_TOKEN_MAX];
 	int64_t now = INT64_C(1700000000000000);
 	int64_t bound = INT64_C(0x0123456789abcdef);
@@ -189,8 +199,10 @@ t_tokens_opaque(void **state)
 	(void)state;
 	memset(key, 7, sizeof(key));
 	parse_ok(&q, "match[type]=indicator");
-	view_token_make(&q, key, 11, 22, 1234, bound, now, t1);
-	view_token_make(&q, key, 11, 22, 1234, bound, now, t2);
+	memset(&pg, 0, sizeof(pg));
+	pg.bound = bound;
+	assert_int_equal(view_token_make(&q, &pg, key, 11, 22, now, t1), 0);
+	assert_int_equal(view_token_make(&q, &pg, key, 11, 22, now, t2), 0);
 	for (i = 0; i < 8; i++)
 		be[i] = (unsigned char)((uint64_t)bound >> (56 - 8 * i));
 	n = token_bytes(t1, raw, sizeof(raw));
@@ -310,10 +322,8 @@ fx_put(struct fx *fx, uint32_t coll, int tlp, int n, uint64_t *rows)
 	char(*js)[96] = calloc((size_t)n, 96);
 	char(*ids)[64] = calloc((size_t)n, 64);
 	struct store_reader *r;
-	struct store_version v;
 	int i;
 
-	(void)v;
 	assert_true(o != NULL && js != NULL && ids != NULL);
 	for (i = 0; i < n; i++) {
 		unsigned u = ++fx->seq;
@@ -325,7 +335,7 @@ fx_put(struct fx *fx, uint32_t coll, int tlp, int n, uint64_t *rows)
 		o[i].jsonlen = strlen(js[i]);
 		o[i].id = ids[i];
 		o[i].idlen = strlen(ids[i]);
-		memcpy(o[i].uuid, &u, sizeof(u));
+		assert_int_equal(stix_parse_id(ids[i], NULL, 0, o[i].uuid), 0);
 		o[i].typehash = store_typehash("indicator", 9);
 		o[i].version = 1000;
 		o[i].tlp = (uint8_t)tlp;
@@ -387,17 +397,260 @@ fx_page(struct fx *fx, const struct policy *pol, uint32_t coll, const char *raw,
 	vc.r = fx->r;
 	vc.pol = pol;
 	vc.reader = fx->erin;
+	vc.rel = NULL;
 	assert_int_equal(view_page(&vc, &q, coll, limit, &pg), STORE_OK);
 	for (i = 0; i < pg.n && i < 64; i++)
 		g->rows[g->n++] = pg.items[i].e.rowid;
 	g->more = pg.more;
 	g->last = pg.n > 0 ? pg.items[pg.n - 1].date_added : 0;
 	if (pg.more)
-		view_token_make(&q, key, fx->erin->code, coll,
-		    pg.n ? pg.last : q.pos, pg.bound, fx->clock, g->next);
+		assert_int_equal(view_token_make(&q, &pg, key, fx->erin->code,
+				     coll, fx->clock, g->next),
+		    0);
 	store_rend(fx->r);
 	view_page_clear(&pg);
 	view_query_clear(&q);
+}
+
+/* A poller: asks from its cursor (0: a fresh walk), follows `next` to the
+ * end of the walk, and moves its cursor to each page's
+ * X-TAXII-Date-Added-Last; counts the copies of a watched row received. */
+struct poller {
+	int64_t cursor;
+	char base[64]; /* the walk's added_after, while it lasts */
+	char next[VIEW_TOKEN_MAX];
+	int got;
+	int total;
+};
+
+/* One page of the poller's walk; 1 while the walk goes on. */
+static int
+fx_step(struct fx *fx, const struct policy *pol, struct poller *p, uint64_t row,
+    size_t limit)
+{
+	struct got g;
+	char raw[512], ts[32];
+	int i;
+
+	if (p->next[0] == '\0') {
+		p->base[0] = '\0';
+		if (p->cursor > 0) {
+			tstamp_format(p->cursor, 6, ts);
+			snprintf(
+			    p->base, sizeof(p->base), "added_after=%s", ts);
+		}
+		snprintf(raw, sizeof(raw), "%s", p->base);
+	} else
+		snprintf(raw, sizeof(raw), "%s%snext=%s", p->base,
+		    p->base[0] ? "&" : "", p->next);
+	fx_page(fx, pol, COLL, raw, limit, &g);
+	for (i = 0; i < g.n; i++) {
+		p->got += g.rows[i] == row;
+		p->total++;
+	}
+	if (g.last != 0)
+		p->cursor = g.last;
+	snprintf(p->next, sizeof(p->next), "%s", g.more ? g.next : "");
+	return g.more;
+}
+
+static void
+fx_poll(struct fx *fx, const struct policy *pol, struct poller *p, uint64_t row,
+    size_t limit)
+{
+	int pages = 0;
+
+	while (fx_step(fx, pol, p, row, limit) && ++pages < 1000)
+		;
+}
+
+/* What release.c does after a reload that lets erin see alice's AMBER
+ * objects: the event record first (before the new policy is in force),
+ * then twins in slices, then the record that the release is done. */
+static uint64_t
+fx_release_event(struct fx *fx)
+{
+	struct store_wtxn *w;
+	unsigned char rec[11];
+	uint32_t producer = fx->alice->code, code = fx->erin->code;
+	uint16_t n = 1;
+	uint64_t event;
+
+	memcpy(rec, &producer, 4);
+	rec[4] = TLP_AMBER;
+	memcpy(rec + 5, &n, 2);
+	memcpy(rec + 7, &code, 4);
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wrelease(w, &event, rec, sizeof(rec), ++fx->clock), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	return event;
+}
+
+static int
+want_amber(uint32_t coll, int64_t da, const struct store_entry *e, void *arg)
+{
+	struct fx *fx = arg;
+
+	(void)coll;
+	(void)da;
+	return e->producer == fx->alice->code && e->tlp == TLP_AMBER;
+}
+
+/* One slice of twins (at most `max` entries examined); 1 while more
+ * remain. */
+static int
+fx_twins(struct fx *fx, uint64_t event, unsigned char resume[12], int max)
+{
+	static const unsigned char zero[12];
+	struct store_wtxn *w;
+	int added;
+
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(store_wtwins(w, event, want_amber, fx, ++fx->clock,
+			     resume, max, &added),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	fx->clock += added;
+	return memcmp(resume, zero, 12) != 0;
+}
+
+/* The record that closes an event: producer 0, the kind (1: done, 2:
+ * failed), no members, the event id. */
+static void
+fx_release_close(struct fx *fx, uint64_t event, int kind)
+{
+	struct store_wtxn *w;
+	unsigned char rec[15] = {0};
+	uint64_t id;
+
+	rec[4] = (unsigned char)kind;
+	memcpy(rec + 7, &event, 8);
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wrelease(w, &id, rec, sizeof(rec), ++fx->clock), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+}
+
+/*
+ * An object released by a reload reaches every poller of erin exactly
+ * once, however its cursor stood and whenever it polled: before the
+ * object, past it, during the release (twins half written), across pages
+ * of one walk that spans the end of the release, of one begun before the
+ * reload, and a fresh walk.  Lookups by id see the original at once.
+ */
+static void
+t_release_once(void **state)
+{
+	struct fx *fx = *state;
+	struct poller before, past, win_before, win_past, paged, pre, fresh;
+	unsigned char resume[12] = {0};
+	uint64_t o[1], y[1], event;
+	unsigned ou;
+	char byid[128];
+	struct got g;
+	int more, i;
+
+	memset(&before, 0, sizeof(before));
+	fx_put(fx, COLL, TLP_CLEAR, 3, NULL);
+	fx_poll(fx, fx->oldp, &before, 0, 100);
+	assert_int_equal(before.total, 3);
+	fx_put(fx, COLL, TLP_AMBER, 1, o); /* the object to be released */
+	ou = fx->seq;
+	fx_put(fx, COLL, TLP_CLEAR, 2, NULL);
+	past = before;
+	fx_poll(fx, fx->oldp, &past, o[0], 100);
+	assert_int_equal(past.got, 0); /* not yet: hidden */
+	assert_int_equal(past.total, 5);
+	win_before = before;
+	win_past = past;
+	paged = before;
+	pre = before;
+	memset(&fresh, 0, sizeof(fresh));
+	fx_step(fx, fx->oldp, &pre, o[0], 1); /* a walk begun before */
+	snprintf(byid, sizeof(byid),
+	    "match%%5Bid%%5D=indicator--%08x-0000-4000-8000-000000000000", ou);
+
+	/* the reload: the event recorded, then the new policy in force */
+	event = fx_release_event(fx);
+	fx_page(fx, fx->newp, COLL, byid, 10, &g);
+	assert_int_equal(g.n, 1); /* by id: the original, at once */
+	assert_int_equal(g.rows[0], o[0]);
+	fx_step(fx, fx->newp, &pre, o[0], 1);
+	fx_poll(fx, fx->newp, &win_before, o[0], 100);
+	fx_poll(fx, fx->newp, &win_past, o[0], 100);
+	fx_step(fx, fx->newp, &paged, o[0], 1); /* a walk of pages of 1 */
+	/* published during the release */
+	fx_put(fx, COLL, TLP_CLEAR, 1, y);
+	/* twins one entry a slice, pollers asking in between */
+	for (i = 0, more = 1; more; i++) {
+		more = fx_twins(fx, event, resume, 1);
+		fx_poll(fx, fx->newp, &win_before, o[0], 100);
+		fx_poll(fx, fx->newp, &win_past, o[0], 100);
+		fx_step(fx, fx->newp, &paged, o[0], 1);
+		fx_step(fx, fx->newp, &pre, o[0], 1);
+	}
+	fx_release_close(fx, event, 1);
+	/* everyone polls twice after the release; the paged walk ends */
+	fx_poll(fx, fx->newp, &paged, o[0], 1);
+	fx_poll(fx, fx->newp, &pre, o[0], 1);
+	fx_page(fx, fx->newp, COLL, byid, 10, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.rows[0], o[0]);
+	for (i = 0; i < 2; i++) {
+		fx_poll(fx, fx->newp, &before, o[0], 100);
+		fx_poll(fx, fx->newp, &past, o[0], 100);
+		fx_poll(fx, fx->newp, &win_before, o[0], 100);
+		fx_poll(fx, fx->newp, &win_past, o[0], 100);
+		fx_poll(fx, fx->newp, &paged, o[0], 1);
+		fx_poll(fx, fx->newp, &pre, o[0], 1);
+		fx_poll(fx, fx->newp, &fresh, o[0], 100);
+	}
+	assert_int_equal(before.got, 1);
+	assert_int_equal(past.got, 1);
+	assert_int_equal(win_before.got, 1);
+	assert_int_equal(win_past.got, 1);
+	assert_int_equal(paged.got, 1);
+	assert_int_equal(pre.got, 1);
+	assert_int_equal(fresh.got, 1);
+	/* and nothing else twice: the 6 CLEAR objects, the released one */
+	assert_int_equal(before.total, 3 + 2 + 1 + 1);
+	assert_int_equal(past.total, 5 + 1 + 1);
+	assert_int_equal(win_before.total, 3 + 2 + 1 + 1);
+	assert_int_equal(win_past.total, 5 + 1 + 1);
+	assert_int_equal(paged.total, 3 + 2 + 1 + 1);
+	assert_int_equal(pre.total, 3 + 2 + 1 + 1);
+	(void)y;
+}
+
+/*
+ * A release that fails counts for nothing: a fresh walk gets the object
+ * once, from the original; its twins never count; a poller past it does
+ * not get it (it reaches pollers from the start only).
+ */
+static void
+t_release_failed(void **state)
+{
+	struct fx *fx = *state;
+	struct poller past, fresh;
+	unsigned char resume[12] = {0};
+	uint64_t o[1], event;
+
+	memset(&past, 0, sizeof(past));
+	fx_put(fx, COLL, TLP_AMBER, 1, o);
+	fx_put(fx, COLL, TLP_CLEAR, 1, NULL);
+	fx_poll(fx, fx->oldp, &past, o[0], 100);
+	event = fx_release_event(fx);
+	while (fx_twins(fx, event, resume, 1))
+		;
+	fx_release_close(fx, event, 2);
+	memset(&fresh, 0, sizeof(fresh));
+	fx_poll(fx, fx->newp, &fresh, o[0], 100);
+	fx_poll(fx, fx->newp, &fresh, o[0], 100);
+	fx_poll(fx, fx->newp, &past, o[0], 100);
+	assert_int_equal(fresh.got, 1);
+	assert_int_equal(fresh.total, 2);
+	assert_int_equal(past.got, 0);
 }
 
 /* `more` is true only when an object the reader may see follows. */
@@ -427,6 +680,10 @@ main(void)
 	    cmocka_unit_test(t_tokens_opaque),
 	    cmocka_unit_test_setup_teardown(
 		t_more_visible_only, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_release_once, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_release_failed, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("view", tests, NULL, NULL);
