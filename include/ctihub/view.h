@@ -9,7 +9,10 @@
  * date_added of the collection at that moment; every page of the walk
  * returns only versions added up to the bound, after the position of the
  * previous page, so a walk during heavy publishing returns every object
- * that existed at its start exactly once and nothing twice.  Both travel in
+ * that existed at its start exactly once and nothing twice.  `more` is set
+ * only for an object the member may see: a full page followed by no such
+ * object within VIEW_LOOKAHEAD entries ends the walk, and the next poll
+ * goes on from its last object.  Position and bound travel in
  * the `next` token with the member it was issued to, a fingerprint of the
  * query's filters and the issue time, sealed with AES-256-GCM under a key
  * derived from the store's secret and a random nonce of the token: the
