@@ -1659,6 +1659,29 @@ store_release_get(
 }
 
 int
+store_releases(struct store_reader *r, store_release_cb *cb, void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, stop = 0;
+
+	if ((rc = mdb_cursor_open(r->txn, r->st->dbi[DB_RELEASE], &c)) != 0)
+		return store_mdb_err(rc, "releases");
+	rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size == 8 &&
+		    (stop = cb(
+			 get_be64(k.mv_data), d.mv_data, d.mv_size, arg)) != 0)
+			break;
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (stop != 0)
+		return stop;
+	return rc == MDB_NOTFOUND ? 0 : store_mdb_err(rc, "releases");
+}
+
+int
 store_wprune(struct store_wtxn *w, int64_t now, int max, int *pruned)
 {
 	MDB_cursor *c;

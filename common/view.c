@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/bytes.h"
@@ -19,9 +20,14 @@
 #include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
-#define TOKEN_VERSION 1
-#define TOKEN_BYTES   (1 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 16)
-#define TOKEN_MACED   (TOKEN_BYTES - 16)
+/* A next token: version (1, in clear), nonce, then sealed: collection and
+ * member (8), filter fingerprint (8), position (8), bound (8), issue time
+ * (8), release position (8); then the GCM tag. */
+#define TOKEN_VERSION 3
+#define TOKEN_NONCE   16
+#define TOKEN_PLAIN   48
+#define TOKEN_TAG     16
+#define TOKEN_BYTES   (1 + TOKEN_NONCE + TOKEN_PLAIN + TOKEN_TAG)
 
 enum field {
 	F_ADDED_AFTER,
@@ -332,7 +338,6 @@ view_parse(struct view_query *q, int endpoint, const char *raw,
 	fp = hash_fnv1a64(fp, &endpoint, sizeof(endpoint));
 	q->fingerprint = fp;
 	q->pos = q->added_after;
-	q->origin = q->added_after;
 	return 0;
 }
 
@@ -360,38 +365,80 @@ view_set_object(struct view_query *q, const char *id)
 
 /* --- tokens --- */
 
-static void
-mac(const unsigned char key[32], const unsigned char *p, size_t n,
-    unsigned char out[16])
-{
-	unsigned char full[32];
-	unsigned int len = sizeof(full);
+/*
+ * A token is sealed with AES-256-GCM: nothing in it can be read or
+ * changed without the store's secret.  Each token draws a random 16-byte
+ * nonce and is sealed under its own key, HMAC-SHA256(secret, label |
+ * nonce), so no two tokens share a key and GCM's bound on random nonces
+ * under one key does not apply however many tokens a hub issues.
+ */
+static const char token_label[] = "ctihub next token, AES-256-GCM";
 
-	HMAC(EVP_sha256(), key, 32, p, n, full, &len);
-	memcpy(out, full, 16);
+/* Seals (enc 1) or opens (enc 0) n bytes in place; the tag is written,
+ * or checked.  0, or -1 when the tag does not match or OpenSSL fails. */
+static int
+token_seal(const unsigned char secret[32], int enc,
+    const unsigned char nonce[TOKEN_NONCE], const unsigned char *aad,
+    size_t aadlen, unsigned char *p, size_t n, unsigned char tag[TOKEN_TAG])
+{
+	unsigned char in[sizeof(token_label) - 1 + TOKEN_NONCE], key[32];
+	unsigned int keylen = sizeof(key);
+	EVP_CIPHER_CTX *c = NULL;
+	int len, rc = -1;
+
+	memcpy(in, token_label, sizeof(token_label) - 1);
+	memcpy(in + sizeof(token_label) - 1, nonce, TOKEN_NONCE);
+	if (HMAC(EVP_sha256(), secret, 32, in, sizeof(in), key, &keylen) ==
+	    NULL)
+		goto fail;
+	/* the key is this token's alone: the nonce's first 12 bytes will
+	 * do as the IV */
+	if ((c = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) != 1)
+		goto fail;
+	if (!enc &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TOKEN_TAG, tag) != 1)
+		goto fail;
+	if (EVP_CipherUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
+	    EVP_CipherUpdate(c, p, &len, p, (int)n) != 1 ||
+	    EVP_CipherFinal_ex(c, p + len, &len) != 1)
+		goto fail; /* opening: the tag does not match */
+	if (enc &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TOKEN_TAG, tag) != 1)
+		goto fail;
+	rc = 0;
+fail:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
 }
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void
-view_token_make(const struct view_query *q, const unsigned char key[32],
-    uint32_t member, uint32_t coll, int64_t pos, int64_t bound, int64_t now,
+int
+view_token_make(const struct view_query *q, const struct view_page *pg,
+    const unsigned char key[32], uint32_t member, uint32_t coll, int64_t now,
     char out[VIEW_TOKEN_MAX])
 {
-	unsigned char t[TOKEN_BYTES];
+	unsigned char t[TOKEN_BYTES], *pt = t + 1 + TOKEN_NONCE;
 	size_t i, o = 0;
 	uint32_t acc = 0;
 	int bits = 0;
 
+	out[0] = '\0';
 	t[0] = TOKEN_VERSION;
-	put_be64(t + 1, (uint64_t)coll << 32 | member);
-	put_be64(t + 9, q->fingerprint);
-	put_be64(t + 17, (uint64_t)pos);
-	put_be64(t + 25, (uint64_t)bound);
-	put_be64(t + 33, (uint64_t)now);
-	put_be64(t + 41, (uint64_t)q->origin);
-	mac(key, t, TOKEN_MACED, t + TOKEN_MACED);
+	if (RAND_bytes(t + 1, TOKEN_NONCE) != 1)
+		return -1;
+	put_be64(pt, (uint64_t)coll << 32 | member);
+	put_be64(pt + 8, q->fingerprint);
+	put_be64(pt + 16, (uint64_t)(pg->n > 0 ? pg->last : q->pos));
+	put_be64(pt + 24, (uint64_t)pg->bound);
+	put_be64(pt + 32, (uint64_t)now);
+	put_be64(pt + 40, (uint64_t)pg->relpos);
+	if (token_seal(
+		key, 1, t + 1, t, 1, pt, TOKEN_PLAIN, pt + TOKEN_PLAIN) == -1)
+		return -1;
 	for (i = 0; i < TOKEN_BYTES; i++) {
 		acc = acc << 8 | t[i];
 		bits += 8;
@@ -403,13 +450,14 @@ view_token_make(const struct view_query *q, const unsigned char key[32],
 	if (bits > 0)
 		out[o++] = b64url[(acc << (6 - bits)) & 63];
 	out[o] = '\0';
+	return 0;
 }
 
 int
 view_token_read(struct view_query *q, const unsigned char key[32],
     uint32_t member, uint32_t coll, int64_t now, char *err, size_t errlen)
 {
-	unsigned char t[TOKEN_BYTES + 2], m[16];
+	unsigned char t[TOKEN_BYTES + 2], *pt = t + 1 + TOKEN_NONCE;
 	const char *s = q->next;
 	size_t i, n = 0;
 	uint32_t acc = 0;
@@ -419,7 +467,7 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 	for (i = 0; s[i] != '\0'; i++) {
 		const char *c = strchr(b64url, s[i]);
 
-		if (c == NULL || s[i] == '\0' || n >= sizeof(t))
+		if (c == NULL || n >= sizeof(t))
 			goto bad;
 		acc = acc << 6 | (uint32_t)(c - b64url);
 		bits += 6;
@@ -428,32 +476,31 @@ view_token_read(struct view_query *q, const unsigned char key[32],
 			t[n++] = (unsigned char)(acc >> bits);
 		}
 	}
-	if (n != TOKEN_BYTES || t[0] != TOKEN_VERSION)
+	if (n != TOKEN_BYTES || t[0] != TOKEN_VERSION ||
+	    token_seal(
+		key, 0, t + 1, t, 1, pt, TOKEN_PLAIN, pt + TOKEN_PLAIN) == -1)
 		goto bad;
-	mac(key, t, TOKEN_MACED, m);
-	if (CRYPTO_memcmp(m, t + TOKEN_MACED, 16) != 0)
-		goto bad;
-	if (get_be64(t + 1) != ((uint64_t)coll << 32 | member)) {
+	if (get_be64(pt) != ((uint64_t)coll << 32 | member)) {
 		snprintf(err, errlen,
 		    "next: this token belongs to another collection or member");
 		return -1;
 	}
-	if (get_be64(t + 9) != q->fingerprint) {
+	if (get_be64(pt + 8) != q->fingerprint) {
 		snprintf(err, errlen,
 		    "next: this token belongs to a query with other filters "
 		    "(send the same filters with it)");
 		return -1;
 	}
-	issued = (int64_t)get_be64(t + 33);
+	issued = (int64_t)get_be64(pt + 32);
 	if (now - issued > (int64_t)VIEW_TOKEN_TTL * 1000000 || issued > now) {
 		snprintf(err, errlen,
 		    "next: this token has expired (tokens last %d hours)",
 		    VIEW_TOKEN_TTL / 3600);
 		return -1;
 	}
-	q->pos = (int64_t)get_be64(t + 17);
-	q->bound = (int64_t)get_be64(t + 25);
-	q->origin = (int64_t)get_be64(t + 41);
+	q->pos = (int64_t)get_be64(pt + 16);
+	q->bound = (int64_t)get_be64(pt + 24);
+	q->relpos = (int64_t)get_be64(pt + 40);
 	return 0;
 bad:
 	snprintf(err, errlen, "next: not a token this hub issued");
@@ -559,50 +606,188 @@ extreme(const struct view_query *q, const struct cand_arg *ca, int64_t v,
 }
 
 int
-view_release_has(
-    const void *rec, size_t len, uint32_t producer, int level, uint32_t member)
+view_release_kind(const void *rec, size_t len, uint64_t *event)
 {
+	const unsigned char *p = rec;
+
+	if (len == VIEW_REL_MARKER_LEN && p[5] == 0 && p[6] == 0 &&
+	    (p[4] == VIEW_REL_DONE || p[4] == VIEW_REL_FAILED)) {
+		memcpy(event, p + 7, 8);
+		return p[4];
+	}
+	return VIEW_REL_EVENT;
+}
+
+void
+view_release_marker(
+    unsigned char out[VIEW_REL_MARKER_LEN], int kind, uint64_t event)
+{
+	memset(out, 0, VIEW_REL_MARKER_LEN);
+	out[4] = (unsigned char)kind;
+	memcpy(out + 7, &event, 8);
+}
+
+/*
+ * What a walk knows of the release events that gained its member (see
+ * view.h): one row per (event, producer, level).
+ */
+struct relrow {
+	int64_t event;
+	uint32_t producer;
+	int level;
+	int released; /* closed DONE at the walk's relpos */
+	int failed;   /* closed FAILED at the walk's relpos */
+};
+
+struct view_rel {
+	struct relrow *v;
+	size_t n, cap;
+	int64_t relpos; /* the walk's: given, or the newest record now */
+	int64_t newest; /* the newest record of the snapshot */
+};
+
+/* Room for element n of a growing array v of *cap (first: the first
+ * capacity): v, moved perhaps, or NULL when out of memory. */
+static void *
+grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c = *cap ? *cap * 2 : first;
+
+	if (n < *cap)
+		return v;
+	if ((v = hub_realloc(v, c * size)) != NULL)
+		*cap = c;
+	return v;
+}
+
+static int
+rel_add(struct view_rel *rel, int64_t event, uint32_t producer, int level)
+{
+	struct relrow *v = grow(rel->v, &rel->cap, rel->n, sizeof(*v), 8);
+
+	if (v == NULL)
+		return STORE_ERR;
+	rel->v = v;
+	rel->v[rel->n].event = event;
+	rel->v[rel->n].producer = producer;
+	rel->v[rel->n].level = level;
+	rel->v[rel->n].released = 0;
+	rel->v[rel->n].failed = 0;
+	rel->n++;
+	return STORE_OK;
+}
+
+struct relscan {
+	struct view_rel *rel;
+	uint32_t member;
+};
+
+static int
+rel_scan(uint64_t id, const void *rec, size_t len, void *arg)
+{
+	struct relscan *a = arg;
+	struct view_rel *rel = a->rel;
 	const unsigned char *p = rec, *end = p + len;
+	uint64_t event;
 	uint32_t pr, code;
 	unsigned n, i;
+	size_t k;
+	int kind = view_release_kind(rec, len, &event);
 
+	rel->newest = (int64_t)id;
+	if (kind != VIEW_REL_EVENT) {
+		/* a marker the walk knows closes its event for it */
+		if ((int64_t)id > rel->relpos)
+			return 0;
+		for (k = 0; k < rel->n; k++)
+			if (rel->v[k].event == (int64_t)event) {
+				rel->v[k].released = kind == VIEW_REL_DONE;
+				rel->v[k].failed = kind == VIEW_REL_FAILED;
+			}
+		return 0;
+	}
 	while (end - p >= 7) {
 		memcpy(&pr, p, 4);
 		n = (unsigned)p[5] | (unsigned)p[6] << 8;
 		if ((size_t)(end - p - 7) < (size_t)n * 4)
-			return 0;
-		if (pr == producer && p[4] == level)
-			for (i = 0; i < n; i++) {
-				memcpy(&code, p + 7 + 4 * i, 4);
-				if (code == member)
-					return 1;
-			}
+			break;
+		for (i = 0; i < n; i++) {
+			memcpy(&code, p + 7 + 4 * i, 4);
+			if (code == a->member &&
+			    rel_add(rel, (int64_t)id, pr, p[4]) != STORE_OK)
+				return STORE_ERR;
+		}
 		p += 7 + (size_t)n * 4;
 	}
 	return 0;
 }
 
+/* The release rows of the reader for this walk (relpos: the token's, or
+ * INT64_MAX for a new walk, which then knows every record). */
+static int
+rel_load(const struct view_ctx *vc, int64_t relpos, struct view_rel *rel)
+{
+	struct relscan a;
+	size_t i, o;
+	int rc;
+
+	memset(rel, 0, sizeof(*rel));
+	rel->relpos = relpos;
+	a.rel = rel;
+	a.member = vc->reader->code;
+	if ((rc = store_releases(vc->r, rel_scan, &a)) != 0)
+		return rc < 0 ? rc : STORE_ERR;
+	if (relpos == INT64_MAX)
+		rel->relpos = rel->newest;
+	/* a failed event counts for nothing */
+	for (i = o = 0; i < rel->n; i++)
+		if (!rel->v[i].failed)
+			rel->v[o++] = rel->v[i];
+	rel->n = o;
+	return STORE_OK;
+}
+
+static void
+rel_clear(struct view_rel *rel)
+{
+	hub_free(rel->v);
+	memset(rel, 0, sizeof(*rel));
+}
+
 /*
- * A release twin repeats an object for the members a policy reload let see
- * it: it counts for this member if the reload did (the event record), and
- * if this walk started after the original, which it would otherwise meet.
+ * Whether an entry counts as regards the release events of the walk's
+ * member (view.h): an original of a (producer, level) that an event gained
+ * does not once the walk knows the event done, nor while it does not; a
+ * release twin counts only as the twin of the newest event the walk knows
+ * done, while its original is still there.
  */
 static int
-twin_counts(const struct view_ctx *vc, const struct view_query *q,
-    const struct store_item *it)
+release_counts(const struct view_ctx *vc, const struct store_item *it)
 {
-	struct store_entry orig;
-	const void *rec;
-	size_t len;
+	const struct view_rel *rel = vc->rel;
+	int twin = (it->e.flags & STORE_F_RELEASED) != 0;
+	int64_t orig = twin ? it->orig_added : it->date_added, best = 0;
+	struct store_entry e;
+	size_t i;
 
-	if (q->origin < it->orig_added || vc->reader == NULL)
-		return 0;
-	if (store_entry_get(vc->r, it->coll, it->orig_added, &orig) != STORE_OK)
-		return 0; /* the original was deleted */
-	if (store_release_get(vc->r, it->event, &rec, &len) != STORE_OK)
-		return 0;
-	return view_release_has(
-	    rec, len, it->e.producer, it->e.tlp, vc->reader->code);
+	if (rel == NULL || rel->n == 0)
+		return !twin;
+	for (i = 0; i < rel->n; i++) {
+		const struct relrow *w = &rel->v[i];
+
+		if (w->producer != it->e.producer || w->level != it->e.tlp ||
+		    w->event <= orig)
+			continue; /* added after that event: not its concern */
+		if (!w->released)
+			return 0; /* the release is not done for this walk */
+		if (w->event > best)
+			best = w->event;
+	}
+	if (best == 0)
+		return !twin;
+	if (!twin || (int64_t)it->event != best)
+		return 0; /* the twin of the newest release stands for it */
+	return store_entry_get(vc->r, it->coll, it->orig_added, &e) == STORE_OK;
 }
 
 static int
@@ -625,6 +810,24 @@ type_ok(const struct view_query *q, uint32_t th)
  * is not visible to this member), or when a STIX 2.0 entry must give way
  * to a 2.1 version of the same object (the default spec_version filter).
  */
+/*
+ * A twin copies its original's entry as it was at the release.  When the
+ * object's markings were read again since (its producer published a
+ * definition it waited for), the twin no longer stands for it: it must
+ * not show the object at the level it had then.
+ */
+static int
+twin_current(const struct view_ctx *vc, const struct store_item *it)
+{
+	struct store_entry o;
+
+	if (store_entry_get(vc->r, it->coll, it->orig_added, &o) != STORE_OK)
+		return 0;
+	return o.tlp == it->e.tlp &&
+	    ((o.flags ^ it->e.flags) &
+		(STORE_F_UNRESOLVED | STORE_F_RELEASE)) == 0;
+}
+
 static int
 keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
     int64_t bound, const struct store_item *it)
@@ -650,9 +853,11 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 	}
 	if (q->specs != 0 && !(q->specs & spec))
 		return 0;
+	if ((e->flags & STORE_F_RELEASED) && !twin_current(vc, it))
+		return 0;
 	if (!view_visible(vc, e))
 		return 0;
-	if ((e->flags & STORE_F_RELEASED) && !twin_counts(vc, q, it))
+	if (!release_counts(vc, it))
 		return 0;
 	vf = q->vflags;
 	if (vf == 0 && q->nvts == 0)
@@ -709,15 +914,11 @@ keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
 static int
 page_add(struct view_page *pg, const struct store_item *it)
 {
-	if (pg->n == pg->cap) {
-		size_t cap = pg->cap ? pg->cap * 2 : 64;
-		struct store_item *v = hub_realloc(pg->items, cap * sizeof(*v));
+	struct store_item *v = grow(pg->items, &pg->cap, pg->n, sizeof(*v), 64);
 
-		if (v == NULL)
-			return STORE_ERR;
-		pg->items = v;
-		pg->cap = cap;
-	}
+	if (v == NULL)
+		return STORE_ERR;
+	pg->items = v;
 	pg->items[pg->n++] = *it;
 	return STORE_OK;
 }
@@ -775,17 +976,21 @@ type_code(const struct view_ctx *vc, const char *name)
 }
 
 int
-view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
-    size_t limit, struct view_page *pg)
+view_page(const struct view_ctx *vc0, const struct view_query *q0,
+    uint32_t coll, size_t limit, struct view_page *pg)
 {
+	struct view_ctx walk = *vc0, *vc = &walk;
 	struct store_item it;
 	struct view_page all;
 	struct view_query rq = *q0, *q = &rq;
+	struct view_rel rel;
 	int64_t bound = q->bound, pos = q->pos;
 	size_t looked = 0, i;
 	int rc, k;
 
 	memset(pg, 0, sizeof(*pg));
+	memset(&rel, 0, sizeof(rel));
+	walk.rel = NULL;
 	for (k = 0; k < q->ntypes; k++)
 		q->types[k] = type_code(vc, q->typename[k]);
 	for (k = 0; k < q->nids; k++)
@@ -793,9 +998,24 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 	if (bound == 0 &&
 	    (rc = store_last_added(vc->r, coll, &bound)) != STORE_OK)
 		return rc;
+	pg->relpos = q->relpos;
+	if (q->nids == 0 && vc->reader != NULL) {
+		/* a walk: what it knows of the releases to its member */
+		if ((rc = rel_load(vc, q->bound == 0 ? INT64_MAX : q->relpos,
+			 &rel)) != STORE_OK)
+			return rc;
+		walk.rel = &rel;
+		pg->relpos = rel.relpos;
+		/* a new walk while a release is open stops before it */
+		for (i = 0; q->bound == 0 && i < rel.n; i++)
+			if (!rel.v[i].released && bound >= rel.v[i].event)
+				bound = rel.v[i].event - 1;
+	}
 	pg->bound = bound;
-	if (q->nproducers < 0)
-		return STORE_OK; /* only unknown producers were asked for */
+	if (q->nproducers < 0) {
+		rc = STORE_OK; /* only unknown producers were asked for */
+		goto done;
+	}
 	if (q->nids > 0) {
 		/* a few objects: their versions in this collection, in
 		 * date_added order, through the same filters */
@@ -815,7 +1035,8 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 				q->ids[k].uuid, 0, gather_items, &a) < 0 ||
 			    a.rc != STORE_OK) {
 				view_page_clear(&all);
-				return a.rc != STORE_OK ? a.rc : STORE_ERR;
+				rc = a.rc != STORE_OK ? a.rc : STORE_ERR;
+				goto done;
 			}
 			for (i = before; i < all.n; i++)
 				if (view_visible(vc, &all.items[i].e))
@@ -823,6 +1044,7 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 		}
 		if (all.n > 1)
 			qsort(all.items, all.n, sizeof(*all.items), cmp_item);
+		rc = STORE_OK;
 		for (i = 0; i < all.n; i++) {
 			const struct store_item *x = &all.items[i];
 
@@ -834,26 +1056,24 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 				pg->more = 1;
 				break;
 			}
-			if ((rc = page_add(pg, x)) != STORE_OK) {
-				view_page_clear(&all);
-				return rc;
-			}
+			if ((rc = page_add(pg, x)) != STORE_OK)
+				break;
 		}
 		view_page_clear(&all);
-		if (pg->n > 0)
-			pg->last = pg->items[pg->n - 1].date_added;
-		return STORE_OK;
+		goto done;
 	}
 	if ((rc = store_walk_start(vc->r, coll, pos)) != STORE_OK)
-		return rc;
+		goto done;
 	while ((rc = store_walk_next(vc->r, &it)) == 1) {
 		if (it.date_added > bound)
 			break;
-		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD) {
-			pg->more = 1; /* undecided: say so, an empty page
-					 may follow (TAXII allows it) */
+		/* `more` only for an object this member may see: none
+		 * within the lookahead ends the walk here, so a full page
+		 * is never followed by an empty one that would tell of
+		 * hidden objects; the next poll, from this page's last
+		 * item, goes on */
+		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD)
 			break;
-		}
 		if (!keep(vc, q, coll, bound, &it))
 			continue;
 		if (pg->n == limit) {
@@ -861,13 +1081,17 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 			break;
 		}
 		if ((rc = page_add(pg, &it)) != STORE_OK)
-			return rc;
+			goto done;
 	}
-	if (rc < 0)
-		return rc;
-	if (pg->n > 0)
+	if (rc > 0)
+		rc = STORE_OK;
+done:
+	rel_clear(&rel);
+	if (rc != STORE_OK)
+		view_page_clear(pg);
+	else if (pg->n > 0)
 		pg->last = pg->items[pg->n - 1].date_added;
-	return STORE_OK;
+	return rc;
 }
 
 void

@@ -215,6 +215,8 @@ reload(struct hub *hub, const char *why)
 	}
 	hub->gen++;
 	warn_restart_only(hub->rt->conf, rt->conf);
+	/* what the new policy releases is recorded before it is in force */
+	release_after_reload(hub, hub->rt, rt);
 	pthread_mutex_lock(&hub->rt_lock);
 	old = hub->rt;
 	hub->rt = rt;
@@ -233,7 +235,6 @@ reload(struct hub *hub, const char *why)
 	if (strcmp(old->conf->audit_log, rt->conf->audit_log) != 0)
 		log_warnx("reload: audit_log changes only at restart");
 	audit_policy(hub, rt, why);
-	release_after_reload(hub, old, rt);
 	directory_publish(hub, rt);
 	runtime_unref(old);
 	log_info("configuration reloaded (generation %lu)", hub->gen);
@@ -403,6 +404,7 @@ main(int argc, char **argv)
 	if ((hub->writer = writer_start(hub->store)) == NULL ||
 	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
 		fatalx("cannot start the writer and parser threads");
+	release_recover(hub);
 	if (http_start(hub) == -1)
 		return 1;
 	hub->inotify_fd = -1;

@@ -62,10 +62,13 @@ void runtime_unref(struct runtime *);
 
 /* release.c -- after a reload that lets members see objects they could
  * not see before, makes release twins of those objects (view.h), so that
- * pollers past the originals receive them as new. */
+ * pollers past the originals receive them as new.  Call it before the new
+ * runtime is in force: it returns once the release event is recorded.
+ * release_recover closes, at start, the releases a restart interrupted. */
 struct hub;
 void release_after_reload(
     struct hub *, struct runtime *old, struct runtime *rt);
+void release_recover(struct hub *);
 
 /* directory.c -- publishes the members' identities into every directory
  * collection (at start and after each reload). */

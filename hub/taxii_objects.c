@@ -69,33 +69,45 @@ vctx(struct reqctx *ctx, struct view_ctx *vc)
 	vc->r = ctx->w->reader;
 	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;
+	vc->rel = NULL;
 }
 
-/* Weak validator of a page: the snapshot, the query, the position, the
- * member and the configuration generation. */
+/*
+ * Weak validator of an answer, per member: it changes exactly when what
+ * this member receives changes (the page's entries, named by their
+ * date_added in the collection, which fixes their stored bytes, and
+ * `more`), and never with a write it may not see.  Everything hashed is
+ * known to the member already.
+ */
 static void
-etag(struct reqctx *ctx, const struct view_query *q, size_t limit, char out[40])
+etag(struct reqctx *ctx, const struct view_query *q, const struct view_page *pg,
+    char out[40])
 {
-	uint64_t v[7];
+	uint64_t v[4], h = HASH_FNV1A64_INIT;
+	size_t i;
 
-	v[0] = store_snapshot(ctx->w->reader);
+	v[0] = (uint64_t)ctx->member->code << 32 | ctx->coll->code;
 	v[1] = q->fingerprint;
 	v[2] = (uint64_t)q->pos;
-	v[3] = (uint64_t)q->bound;
-	v[4] = limit;
-	v[5] = (uint64_t)ctx->member->code << 32 | ctx->coll->code;
-	v[6] = ctx->rt->gen;
-	snprintf(out, 40, "W/\"%08x%08x\"",
-	    hash_fnv1a32((const char *)v, sizeof(v)),
-	    hash_fnv1a32((const char *)v, sizeof(v) - 8));
+	v[3] = (uint64_t)pg->n << 1 | (pg->more != 0);
+	h = hash_fnv1a64(h, v, sizeof(v));
+	for (i = 0; i < pg->n; i++)
+		h = hash_fnv1a64(h, &pg->items[i].date_added,
+		    sizeof(pg->items[i].date_added));
+	snprintf(out, 40, "W/\"%016llx\"", (unsigned long long)h);
 }
 
+/* Sets the ETag of the answer; 1 when the client has it already
+ * (If-None-Match): then answer 304. */
 static int
-not_modified(struct reqctx *ctx, const char *tag)
+not_modified(
+    struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
 {
 	const char *inm = evhttp_find_header(
 	    evhttp_request_get_input_headers(ctx->req), "If-None-Match");
+	char tag[40];
 
+	etag(ctx, q, pg, tag);
 	evhttp_add_header(
 	    evhttp_request_get_output_headers(ctx->req), "ETag", tag);
 	return inm != NULL && strstr(inm, tag + 2) != NULL;
@@ -124,9 +136,10 @@ paging(struct reqctx *ctx, const struct view_query *q,
 
 	buf_adds(b, pg->more ? "\"more\":true" : "\"more\":false");
 	if (pg->more) {
-		view_token_make(q, ctx->w->hub->secret, ctx->member->code,
-		    ctx->coll->code, pg->n ? pg->last : q->pos, pg->bound,
-		    tstamp_now(), tok);
+		if (view_token_make(q, pg, ctx->w->hub->secret,
+			ctx->member->code, ctx->coll->code, tstamp_now(),
+			tok) == -1)
+			b->failed = 1; /* answered 503 */
 		buf_adds(b, ",\"next\":\"");
 		buf_adds(b, tok);
 		buf_addc(b, '"');
@@ -186,7 +199,9 @@ send_objects(
 	struct buf b = BUF_INIT, au = BUF_INIT;
 	struct store_objview ov;
 	size_t i, k = 0;
-	int audit = audit_on(ctx->w->hub->audit);
+	/* a HEAD answer carries no object: nothing was received */
+	int audit = audit_on(ctx->w->hub->audit) &&
+	    evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD;
 
 	if (pg->n == 0 && !pg->more) {
 		buf_adds(&b, "{}");
@@ -300,7 +315,6 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	struct view_page pg;
 	struct view_ctx vc;
 	size_t limit;
-	char tag[40];
 	int64_t head;
 	int rc;
 
@@ -312,13 +326,6 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 		    "the database cannot be read");
 		return;
 	}
-	etag(ctx, &q, limit, tag);
-	if (not_modified(ctx, tag)) {
-		store_rend(ctx->w->reader);
-		view_query_clear(&q);
-		http_reply(ctx, 304, NULL); /* frees ctx */
-		return;
-	}
 	/* a poller at the head of the collection: nothing new, no walk */
 	if ((endpoint == VIEW_OBJECTS || endpoint == VIEW_MANIFEST) &&
 	    q.next == NULL && q.added_after >= 0 &&
@@ -327,7 +334,13 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	    q.added_after >= head) {
 		struct buf b = BUF_INIT;
 
+		memset(&pg, 0, sizeof(pg)); /* the answer of an empty page */
 		store_rend(ctx->w->reader);
+		if (not_modified(ctx, &q, &pg)) {
+			view_query_clear(&q);
+			http_reply(ctx, 304, NULL); /* frees ctx */
+			return;
+		}
 		view_query_clear(&q);
 		buf_adds(&b, "{}");
 		http_reply(ctx, 200, &b);
@@ -348,6 +361,9 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 		store_rend(ctx->w->reader);
 		taxii_error(ctx, 404, "Not Found",
 		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
+	} else if (not_modified(ctx, &q, &pg)) {
+		store_rend(ctx->w->reader);
+		http_reply(ctx, 304, NULL); /* frees ctx */
 	} else if (endpoint == VIEW_MANIFEST)
 		send_manifest(ctx, &q, &pg);
 	else if (endpoint == VIEW_VERSIONS)
@@ -454,15 +470,15 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	struct view_page pg;
 	struct view_ctx vc;
 	struct deljob *d;
-	size_t limit, i, own;
-	int can_read = taxii_can_read(ctx, ctx->coll);
-	int can_write = taxii_can_write(ctx, ctx->coll);
+	size_t limit, i;
 	int admin = (ctx->member->roles & MEMBER_ADMIN) != 0;
 
 	/* TAXII 2.1 5.7: read and write access, else 403 (404 when the
-	 * collection is not visible at all, decided by the router); an
-	 * admin needs only to see the objects */
-	if (!can_read || (!can_write && !admin)) {
+	 * collection is not visible at all, decided by the router); for
+	 * admins too: being an admin decides whose objects one may delete,
+	 * not in which collections */
+	if (!taxii_can_read(ctx, ctx->coll) ||
+	    !taxii_can_write(ctx, ctx->coll)) {
 		http_audit_denied(ctx, ctx->coll->id, "delete without write");
 		taxii_error(ctx, 403, "Forbidden",
 		    "deleting needs read and write access to collection %s",
@@ -472,6 +488,12 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	memset(&q, 0, sizeof(q));
 	if (prepare(ctx, rt, VIEW_DELETE, &q, &limit) == -1)
 		return;
+	/* without match[version], every version; without
+	 * match[spec_version], every spec version: they only narrow */
+	if (q.vflags == 0 && q.nvts == 0)
+		q.vflags = VIEW_V_ALL;
+	if (q.specs == 0)
+		q.specs = 1 | 2;
 	if (store_rbegin(ctx->w->reader) != STORE_OK) {
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable",
@@ -494,31 +516,28 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
 		return;
 	}
-	/* a member deletes its own reports of the object, an admin every
-	 * report it sees (an observable may have several producers) */
-	own = 0;
-	for (i = 0; i < pg.n; i++)
-		if (pg.items[i].e.producer == ctx->member->code)
-			own++;
-	if (own == 0 && pg.n > 0 && !admin) {
-		view_page_clear(&pg);
-		view_query_clear(&q);
-		taxii_error(ctx, 403, "Forbidden",
-		    "only the producer of %s or an admin may delete it",
-		    rt->seg[4]);
-		return;
-	}
 	if ((d = hub_calloc(1, sizeof(*d))) == NULL) {
 		view_page_clear(&pg);
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
-	for (i = 0; i < pg.n; i++) {
-		if (!admin && pg.items[i].e.producer != ctx->member->code)
-			continue;
-		d->versions[d->nversions] = pg.items[i].e.version;
-		d->producers[d->nversions++] = pg.items[i].e.producer;
+	/* of the chosen versions, those this member may delete: its own
+	 * reports, or any an admin sees (an observable may have several
+	 * producers) */
+	for (i = 0; i < pg.n; i++)
+		if (admin || pg.items[i].e.producer == ctx->member->code) {
+			d->versions[d->nversions] = pg.items[i].e.version;
+			d->producers[d->nversions++] = pg.items[i].e.producer;
+		}
+	if (pg.n > 0 && d->nversions == 0) {
+		hub_free(d);
+		view_page_clear(&pg);
+		view_query_clear(&q);
+		taxii_error(ctx, 403, "Forbidden",
+		    "only the producer of %s or an admin may delete it",
+		    rt->seg[4]);
+		return;
 	}
 	memcpy(d->uuid, q.ids[0].uuid, 16);
 	snprintf(d->type, sizeof(d->type), "%s", q.ids[0].type);

@@ -1,9 +1,10 @@
 /*
  * hash.h -- FNV-1a: 32-bit, it turns member ids, collection ids and STIX
  * types into the fixed-width codes stored in LMDB keys and index entries;
- * 64-bit, it fingerprints a query's filters inside paging tokens.  Not a secret-keyed hash: codes are checked for collisions
- * where they are assigned (members, collections) or confirmed against
- * the stored text where they are matched (types).
+ * 64-bit, it fingerprints a query's filters inside paging tokens and the
+ * answers behind ETags.  Not a secret-keyed hash: codes are checked for
+ * collisions where they are assigned (members, collections) or confirmed
+ * against the stored text where they are matched (types).
  */
 #ifndef CTIHUB_HASH_H
 #define CTIHUB_HASH_H

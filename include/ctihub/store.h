@@ -265,6 +265,11 @@ int store_wtwins(struct store_wtxn *, uint64_t event, store_entry_cb *want,
 /* The record of a release event (borrowed until store_rend). */
 int store_release_get(
     struct store_reader *, uint64_t event, const void **rec, size_t *len);
+/* Every release record, oldest first (borrowed until store_rend); stops
+ * when cb returns nonzero and returns that, else 0 or a store_err. */
+typedef int store_release_cb(
+    uint64_t id, const void *rec, size_t len, void *arg);
+int store_releases(struct store_reader *, store_release_cb *, void *arg);
 
 /* Deletes status resources that expired before `now`; at most `max`. */
 int store_wprune(struct store_wtxn *, int64_t now, int max, int *pruned);

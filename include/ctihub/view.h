@@ -9,16 +9,51 @@
  * date_added of the collection at that moment; every page of the walk
  * returns only versions added up to the bound, after the position of the
  * previous page, so a walk during heavy publishing returns every object
- * that existed at its start exactly once and nothing twice.  Both travel in
+ * that existed at its start exactly once and nothing twice.  `more` is set
+ * only for an object the member may see: a full page followed by no such
+ * object within VIEW_LOOKAHEAD entries ends the walk, and the next poll
+ * goes on from its last object.  Position and bound travel in
  * the `next` token with the member it was issued to, a fingerprint of the
- * query's filters and the issue time, under an HMAC keyed with the store's
- * secret: any worker of any hub process sharing the store can continue any
- * walk, and a token that was altered, belongs to another member or another
- * query, or is older than VIEW_TOKEN_TTL is refused.
+ * query's filters and the issue time, sealed with AES-256-GCM under a key
+ * derived from the store's secret and a random nonce of the token: the
+ * token is opaque (the bound, the date_added of the newest write, maybe
+ * one the member may not see, is not readable in it), any worker of any
+ * hub process sharing the store can continue any walk, and a token that
+ * was altered, belongs to another member or another query, or is older
+ * than VIEW_TOKEN_TTL is refused.
  *
  * "First" and "last" versions, and the default "latest spec version", are
  * decided among the versions of the object in the collection that the
  * member may see and that are within the snapshot.
+ *
+ * Released objects reach each poller once.  When a policy reload lets a
+ * member see objects it could not, a poller that already walked past them
+ * would never ask for them again; so release.c records a release event
+ * (who gained which producer's level) before the new policy is in force,
+ * gives every such object a twin entry with a new date_added in its
+ * collections (in slices), and closes the event with a DONE record once
+ * the last twins are written and no request runs under the older policy.
+ * Each walk fixes at its first page the newest release record it knows
+ * (relpos, sealed in its token with the bound).  For a member an event
+ * gained, and an object of that producer and level added before the
+ * event:
+ *  - a walk that knows the event closed (its DONE at or before relpos)
+ *    takes the twin for the original: the original does not count, and
+ *    of its twins only that of the newest such event does (and only while
+ *    the original is still there);
+ *  - any other walk (the event open at relpos, or after it) counts
+ *    neither, as under the policy before the reload; a walk that starts
+ *    while an event is open stops its bound before the event, so it
+ *    never passes a twin it may not count.
+ * A poller's position is therefore before the twins until its first walk
+ * after the release, which meets the twin (and never the original): the
+ * object arrives once, whether the poller stood before the object, past
+ * it, polled during the release, or walks afresh.  (The earlier rule, a
+ * twin counts in walks that start after its original, gave a walk that
+ * met the original, and then polled from where it stopped, the twin
+ * too.)  An event closed FAILED counts for nothing: its originals are
+ * served as before and its twins never.  Lookups by id (match[id], an
+ * object, its versions) see the originals only, as ever.
  */
 #ifndef CTIHUB_VIEW_H
 #define CTIHUB_VIEW_H
@@ -31,9 +66,10 @@
 #include "ctihub/store.h"
 
 #define VIEW_MAX_VALUES 64
-#define VIEW_TOKEN_MAX	96
+#define VIEW_TOKEN_MAX	128
 #define VIEW_TOKEN_TTL	(7 * 86400) /* seconds a next token stays valid */
-#define VIEW_LOOKAHEAD	4096	    /* entries examined to decide `more` */
+/* entries examined past a full page for one the member may see (`more`) */
+#define VIEW_LOOKAHEAD 4096
 
 enum view_endpoint {
 	VIEW_OBJECTS = 1,
@@ -77,21 +113,33 @@ struct view_query {
 	uint32_t producers[VIEW_MAX_VALUES];
 	uint64_t fingerprint; /* of the filters, not of limit and next */
 	char *store;	      /* decoded values; owned */
-	/* where the walk stands (from the token, or a new walk) */
+	/* where the walk stands (from the token, or a new walk: 0) */
 	int64_t pos;
 	int64_t bound;
-	int64_t origin; /* where the walk started: added_after of its first
-			   page, -1 for the start of the collection */
+	int64_t relpos; /* the newest release record at its first page */
 };
 
 /*
- * A release event record (store_wrelease): for each (producer, level) of
- * objects some members may newly see, those members' codes.  Encoded as
- * groups of producer (4), level (1: an enum tlp, TLP_NONE for unmarked
- * objects), count (2) and the codes (4 each), little-endian.
+ * Release records (store_wrelease), in the order of their ids, which come
+ * from the clock of date_added:
+ *  - an event: for each (producer, level) of objects some members may
+ *    newly see, those members' codes, as groups of producer (4), level (1:
+ *    an enum tlp, TLP_NONE for unmarked objects), count (2, at least 1)
+ *    and the codes (4 each);
+ *  - a marker that closes an event: producer 0 (4), its kind (1:
+ *    VIEW_REL_DONE or VIEW_REL_FAILED), count 0 (2), the event's id (8).
+ * Little-endian.
  */
-int view_release_has(
-    const void *rec, size_t len, uint32_t producer, int level, uint32_t member);
+enum view_rel_kind {
+	VIEW_REL_EVENT = 0,
+	VIEW_REL_DONE = 1,   /* every twin written: the release holds */
+	VIEW_REL_FAILED = 2, /* stopped: the event counts for nothing */
+};
+#define VIEW_REL_MARKER_LEN 15
+/* The kind of a record; for a marker, the event it closes. */
+int view_release_kind(const void *rec, size_t len, uint64_t *event);
+void view_release_marker(
+    unsigned char out[VIEW_REL_MARKER_LEN], int kind, uint64_t event);
 
 /*
  * Parses a raw query string for an endpoint.  Returns 0, or -1 with a
@@ -106,18 +154,19 @@ void view_query_clear(struct view_query *);
  * segment; -1 when it is not a STIX id. */
 int view_set_object(struct view_query *, const char *id);
 
-/* Checks and applies q->next (pos and bound), for this member and
- * collection; -1 with a reason when refused. */
+/* Checks and applies q->next (pos, bound, relpos), for this member and
+ * collection; -1 with a reason when refused (altered, sealed under
+ * another key, another member, collection or query, expired). */
 int view_token_read(struct view_query *, const unsigned char key[32],
     uint32_t member, uint32_t coll, int64_t now, char *err, size_t errlen);
-void view_token_make(const struct view_query *, const unsigned char key[32],
-    uint32_t member, uint32_t coll, int64_t pos, int64_t bound, int64_t now,
-    char out[VIEW_TOKEN_MAX]);
+
+struct view_rel;
 
 struct view_ctx {
 	struct store_reader *r;
 	const struct policy *pol;
 	const struct member *reader;
+	const struct view_rel *rel; /* set by view_page for its walk */
 };
 
 struct view_page {
@@ -125,11 +174,18 @@ struct view_page {
 	size_t n;
 	size_t cap;
 	int more;
-	int exists;    /* VIEW_OBJECT, VIEW_VERSIONS: the object exists for
+	int exists;	/* VIEW_OBJECT, VIEW_VERSIONS: the object exists for
 			   this member in this collection */
-	int64_t bound; /* the walk's snapshot bound */
-	int64_t last;  /* date_added of the last item (the next position) */
+	int64_t bound;	/* the walk's snapshot bound */
+	int64_t last;	/* date_added of the last item (the next position) */
+	int64_t relpos; /* the walk's newest release record */
 };
+
+/* Makes the token that continues the walk of q after page pg; 0, or -1
+ * (with out empty) when OpenSSL fails. */
+int view_token_make(const struct view_query *, const struct view_page *,
+    const unsigned char key[32], uint32_t member, uint32_t coll, int64_t now,
+    char out[VIEW_TOKEN_MAX]);
 
 /*
  * Computes one page of at most `limit` items (inside a read transaction of

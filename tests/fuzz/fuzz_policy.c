@@ -38,9 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char members_text[] = MEMBER("cert-br", "BR")
     MEMBER("cert-br2", "BR") MEMBER("cert-in", "IN") MEMBER("cert-za", "ZA")
-	MEMBER("cert-id", "ID") MEMBER("cert-us", "US") MEMBER("cert-ru", "RU")
-	    "member cert-adm {\n\tname \"adm\"\n\tcountry BR\n"
-	    "\troles admin subscriber\n" TOKEN "}\n";
+	MEMBER("cert-id", "ID") MEMBER("cert-us", "US") MEMBER(
+	    "cert-ru", "RU") "member cert-adm {\n\tname \"adm\"\n\tcountry BR\n"
+			     "\troles admin subscriber\n" TOKEN "}\n";
 
 /* A code no member has: a producer that left. */
 #define GONE 0x7ffffff0u
@@ -116,10 +116,12 @@ check_markings(const struct policy *pol)
 					    (int)strlen(lists[k]) / 2};
 					struct policy_obj y = {
 					    producer, l, 0, NULL, 0};
-					int in = strstr(lists[k],
-							m->country) != NULL &&
+					int in = strstr(lists[k], m->country) !=
+						NULL &&
 					    (strstr(lists[k], m->country) -
-						lists[k]) % 2 == 0;
+						lists[k]) %
+						    2 ==
+						0;
 					int vx = policy_visible(pol, m, &x);
 
 					/* narrows, never widens; outside
@@ -127,8 +129,7 @@ check_markings(const struct policy *pol)
 					 * admins for a producer gone) */
 					if (vx && !policy_visible(pol, m, &y))
 						abort();
-					if (vx && !in && p != r &&
-					    p != ms->n)
+					if (vx && !in && p != r && p != ms->n)
 						abort();
 				}
 			}

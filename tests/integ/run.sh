@@ -152,7 +152,7 @@ api_root api1 {
 		title "Reads"
 		alias reads
 		read any
-		write role publisher
+		write role publisher admin
 	}
 	collection 1e3d4c5b-6a7f-4b8c-9dae-1f2a3b4c5d6e {
 		title "Paging"
@@ -175,6 +175,18 @@ api_root api1 {
 	collection 41a6f7e8-9dac-4ebf-8ad1-4c5d6e7f8091 {
 		title "Integrity"
 		alias integrity
+		read any
+		write role publisher
+	}
+	collection 63c8a9fa-bfed-4ad2-8e3f-6e7f8091a2b3 {
+		title "Quiet"
+		alias quiet
+		read any
+		write role publisher
+	}
+	collection 52b708f9-aebd-4fc0-9be2-5d6e7f8091a2 {
+		title "Tail"
+		alias tail
 		read any
 		write role publisher
 	}

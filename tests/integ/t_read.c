@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "ctihub/buf.h"
+#include "ctihub/tstamp.h"
 
 #include "integ.h"
 
@@ -598,13 +600,18 @@ t_conditional(char *why, size_t whylen)
 	http("GET", READS "objects/", &o, &r);
 	EXPECT_CODE(&r, 304);
 	resp_free(&r);
-	/* something new: the page changes */
+	/* a write elsewhere: the same answer */
 	integ_uuid(u);
 	buf_adds(&b, "{\"objects\":[");
 	integ_indicator(&b, u, "2024-01-01T00:00:00.000Z",
 	    "[ipv4-addr:value = '203.0.113.88']");
 	buf_adds(&b, "]}");
 	EXPECT(post(&alice, "any", &b) == 0, "post");
+	http("GET", READS "objects/", &o, &r);
+	EXPECT_CODE(&r, 304);
+	resp_free(&r);
+	/* something new here: the page changes */
+	EXPECT(post(&alice, "reads", &b) == 0, "post");
 	buf_clear(&b);
 	http("GET", READS "objects/", &o, &r);
 	EXPECT_CODE(&r, 200);
@@ -661,18 +668,35 @@ t_delete(char *why, size_t whylen)
 	http("DELETE", p, &carol, &r);
 	EXPECT_CODE(&r, 403);
 	resp_free(&r);
-	/* alice deletes the last version: v2 (February) is the last now */
+	/* match[version] narrows: the first version only */
+	snprintf(
+	    p, sizeof(p), READS "objects/%s/?match%%5Bversion%%5D=first", A);
 	http("DELETE", p, &alice, &r);
 	EXPECT_CODE(&r, 200);
 	EXPECT(r.len == 0, "a body on DELETE: %s", r.body);
 	resp_free(&r);
-	if (got(&alice, p, "A@2024-02-01", why, whylen) == -1)
-		return -1;
 	snprintf(p, sizeof(p), READS "objects/%s/?match%%5Bversion%%5D=all", A);
+	if (got(&alice, p, "A@2024-03-01 A@2024-02-01", why, whylen) == -1)
+		return -1;
+	/* so does match[spec_version]: A has no STIX 2.0 version */
+	snprintf(
+	    p, sizeof(p), READS "objects/%s/?match%%5Bspec_version%%5D=2.0", A);
 	http("DELETE", p, &alice, &r);
 	EXPECT_CODE(&r, 200);
 	resp_free(&r);
+	snprintf(p, sizeof(p), READS "objects/%s/?match%%5Bversion%%5D=all", A);
+	if (got(&alice, p, "A@2024-03-01 A@2024-02-01", why, whylen) == -1)
+		return -1;
+	/* without match[version]: every version, none left to serve */
 	snprintf(p, sizeof(p), READS "objects/%s/", A);
+	http("DELETE", p, &alice, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	http("GET", p, &alice, &r);
+	EXPECT(r.code == 404, "an older version is still served: %ld %s",
+	    r.code, r.body);
+	resp_free(&r);
+	snprintf(p, sizeof(p), READS "objects/%s/versions/", A);
 	http("GET", p, &alice, &r);
 	EXPECT_CODE(&r, 404);
 	resp_free(&r);
@@ -680,7 +704,7 @@ t_delete(char *why, size_t whylen)
 	http("GET", p, &alice, &r);
 	EXPECT(strcmp(r.body, "{}") == 0, "deleted object in the manifest");
 	resp_free(&r);
-	/* an admin may delete what another produced */
+	/* an admin (with write access) may delete what another produced */
 	snprintf(p, sizeof(p), READS "objects/%s/", G);
 	http("DELETE", p, &admin, &r);
 	EXPECT_CODE(&r, 200);
@@ -691,6 +715,303 @@ t_delete(char *why, size_t whylen)
 	http("DELETE", p, &admin, &r);
 	EXPECT_CODE(&r, 404);
 	resp_free(&r);
+	return 0;
+}
+
+/* --- side channels: what a reader learns of objects it may not see --- */
+
+#define TLP_WHITE "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+#define TLP_RED	  "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"
+
+static const struct opts erin = {.user = "erin" PW};
+static const struct opts zane = {.user = "zane" PW};
+
+/* Posts n indicators marked `marking` into `coll` as alice, in envelopes
+ * of at most 1,000; the ids of the first ones in ids (may be NULL). */
+static int
+post_marked(
+    const char *coll, int n, const char *marking, char (*ids)[64], int nids)
+{
+	struct buf b = BUF_INIT;
+	char u[37];
+	int i, k, rc = 0;
+
+	for (i = 0; i < n && rc == 0; i += k) {
+		buf_reset(&b);
+		buf_adds(&b, "{\"objects\":[");
+		for (k = 0; k < 1000 && i + k < n; k++) {
+			integ_uuid(u);
+			if (ids != NULL && i + k < nids)
+				snprintf(ids[i + k], 64, "indicator--%s", u);
+			buf_addf(&b,
+			    "%s{\"type\":\"indicator\",\"spec_version\":\"2."
+			    "1\","
+			    "\"id\":\"indicator--%s\",\"created\":"
+			    "\"2024-01-01T00:00:00.000Z\",\"modified\":"
+			    "\"2024-01-01T00:00:00.000Z\",\"pattern\":"
+			    "\"[ipv4-addr:value = '192.0.2.%d']\","
+			    "\"pattern_type\":\"stix\",\"valid_from\":"
+			    "\"2024-01-01T00:00:00Z\",\"object_marking_refs\":"
+			    "[\"%s\"]}",
+			    k ? "," : "", u, (i + k) % 250 + 1, marking);
+		}
+		buf_adds(&b, "]}");
+		rc = post(&alice, coll, &b);
+	}
+	buf_clear(&b);
+	return rc;
+}
+
+/* The date_added of object `id` in `coll`, as alice sees it; -1 if none. */
+static int64_t
+date_added_of(const char *coll, const char *id)
+{
+	struct resp r;
+	char p[512];
+	const char *da;
+	int64_t us = -1;
+
+	snprintf(p, sizeof(p),
+	    "/api1/collections/%s/manifest/?match%%5Bid%%5D=%s", coll, id);
+	http("GET", p, &alice, &r);
+	da = json_string_value(json_object_get(
+	    json_array_get(json_object_get(r.json, "objects"), 0),
+	    "date_added"));
+	if (da == NULL || tstamp_parse(da, strlen(da), &us) != TSTAMP_OK)
+		us = -1;
+	resp_free(&r);
+	return us;
+}
+
+static int
+audit_has(const char *event, const char *a, const char *b)
+{
+	char path[1024], line[65536], ev[64];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/state/audit.jsonl", env("HUB_DIR"));
+	snprintf(ev, sizeof(ev), "\"event\":\"%s\"", event);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, ev) != NULL && strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL);
+	fclose(f);
+	return found;
+}
+
+/* Waits for the audit log (flushed every second) to hold a line. */
+static int
+audit_wait(const char *event, const char *a, const char *b)
+{
+	int i;
+
+	for (i = 0; i < 60; i++) {
+		if (audit_has(event, a, b))
+			return 1;
+		usleep(50000);
+	}
+	return 0;
+}
+
+static size_t
+b64url_decode(const char *s, unsigned char *out, size_t max)
+{
+	static const char al[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	const char *c;
+
+	for (; *s != '\0' && (c = strchr(al, *s)) != NULL; s++) {
+		acc = acc << 6 | (uint32_t)(c - al);
+		bits += 6;
+		if (bits >= 8 && n < max) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return n;
+}
+
+/* A next token tells nothing of the objects a reader may not see. */
+static int
+t_token_opaque(char *why, size_t whylen)
+{
+	struct resp r;
+	char hidden[1][64], t1[256], t2[256];
+	unsigned char raw[256], be[8];
+	size_t n, i;
+	int64_t da;
+
+	EXPECT(post_marked("quiet", 2, TLP_WHITE, NULL, 0) == 0, "post");
+	/* the newest entry of the collection is one erin may not see */
+	EXPECT(post_marked("quiet", 1, TLP_RED, hidden, 1) == 0, "post");
+	EXPECT((da = date_added_of("quiet", hidden[0])) > 0, "date_added");
+	http("GET", "/api1/collections/quiet/objects/?limit=1", &erin, &r);
+	EXPECT(json_is_true(json_object_get(r.json, "more")), "%s", r.body);
+	snprintf(t1, sizeof(t1), "%s",
+	    json_string_value(json_object_get(r.json, "next")));
+	resp_free(&r);
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)da >> (56 - 8 * i));
+	n = b64url_decode(t1, raw, sizeof(raw));
+	EXPECT(memmem(raw, n, be, 8) == NULL,
+	    "the token carries in clear the date_added of an object erin "
+	    "may not see");
+	/* the same page twice: two different tokens (a fresh nonce) */
+	http("GET", "/api1/collections/quiet/objects/?limit=1", &erin, &r);
+	snprintf(t2, sizeof(t2), "%s",
+	    json_string_value(json_object_get(r.json, "next")));
+	resp_free(&r);
+	EXPECT(strcmp(t1, t2) != 0, "the same token twice");
+	return 0;
+}
+
+/* `more` counts only what the reader may see, on every path. */
+static int
+t_more_hidden_tail(char *why, size_t whylen)
+{
+	struct resp r;
+	char vis[2][64], hid[1][64], p[1024];
+	const char *paths[] = {"objects/?limit=2", "manifest/?limit=2", NULL};
+	int i;
+
+	EXPECT(post_marked("tail", 2, TLP_WHITE, vis, 2) == 0, "post");
+	/* more hidden objects than a page's lookahead */
+	EXPECT(post_marked("tail", 4200, TLP_RED, hid, 1) == 0, "post");
+	for (i = 0; paths[i] != NULL; i++) {
+		snprintf(p, sizeof(p), "/api1/collections/tail/%s", paths[i]);
+		http("GET", p, &erin, &r);
+		EXPECT(json_array_size(json_object_get(r.json, "objects")) == 2,
+		    "%s: %s", p, r.body);
+		EXPECT(json_is_false(json_object_get(r.json, "more")),
+		    "%s: more is true when only objects erin may not see "
+		    "follow",
+		    p);
+		resp_free(&r);
+	}
+	snprintf(p, sizeof(p),
+	    "/api1/collections/tail/objects/?limit=2&match%%5Bid%%5D=%s,%s,%s",
+	    vis[0], vis[1], hid[0]);
+	http("GET", p, &erin, &r);
+	EXPECT(json_array_size(json_object_get(r.json, "objects")) == 2 &&
+		json_is_false(json_object_get(r.json, "more")),
+	    "match[id]: %s", r.body);
+	resp_free(&r);
+	/* the producer sees them all: more is true for her */
+	http("GET", "/api1/collections/tail/objects/?limit=2", &alice, &r);
+	EXPECT(json_is_true(json_object_get(r.json, "more")), "%s", r.body);
+	resp_free(&r);
+	return 0;
+}
+
+/* The ETag changes only when what this reader receives changes. */
+static int
+t_etag_per_reader(char *why, size_t whylen)
+{
+	struct resp r;
+	struct opts o = erin;
+	char tag[128], h[160], last[64], p[256];
+
+	EXPECT(post_marked("quiet", 2, TLP_WHITE, NULL, 0) == 0, "post");
+	http("GET", "/api1/collections/quiet/objects/", &erin, &r);
+	EXPECT_CODE(&r, 200);
+	EXPECT(resp_header(&r, "ETag") != NULL, "no ETag");
+	snprintf(tag, sizeof(tag), "%s", resp_header(&r, "ETag"));
+	snprintf(last, sizeof(last), "%s",
+	    resp_header(&r, "X-TAXII-Date-Added-Last"));
+	resp_free(&r);
+	snprintf(h, sizeof(h), "If-None-Match: %s", tag);
+	o.header = h;
+	http("GET", "/api1/collections/quiet/objects/", &o, &r);
+	EXPECT_CODE(&r, 304);
+	resp_free(&r);
+	/* a write erin may not see changes nothing for her */
+	EXPECT(post_marked("quiet", 1, TLP_RED, NULL, 0) == 0, "post");
+	http("GET", "/api1/collections/quiet/objects/", &o, &r);
+	EXPECT(r.code == 304,
+	    "a hidden write changed erin's ETag: %ld (the ETag tells her "
+	    "that someone wrote something she may not see)",
+	    r.code);
+	resp_free(&r);
+	/* nor for her empty answer at the head of the collection */
+	snprintf(p, sizeof(p),
+	    "/api1/collections/quiet/objects/?added_after=%s", last);
+	http("GET", p, &erin, &r);
+	EXPECT(r.code == 200 && strcmp(r.body, "{}") == 0, "%ld %s", r.code,
+	    r.body);
+	EXPECT(resp_header(&r, "ETag") != NULL, "no ETag on {}");
+	snprintf(tag, sizeof(tag), "%s", resp_header(&r, "ETag"));
+	resp_free(&r);
+	snprintf(h, sizeof(h), "If-None-Match: %s", tag);
+	http("GET", p, &o, &r);
+	EXPECT_CODE(&r, 304);
+	resp_free(&r);
+	EXPECT(post_marked("quiet", 1, TLP_RED, NULL, 0) == 0, "post");
+	http("GET", p, &o, &r);
+	EXPECT(r.code == 304, "a hidden write changed erin's ETag of {}: %ld",
+	    r.code);
+	resp_free(&r);
+	/* a write she sees does */
+	EXPECT(post_marked("quiet", 1, TLP_WHITE, NULL, 0) == 0, "post");
+	http("GET", p, &o, &r);
+	EXPECT(r.code == 200 &&
+		json_array_size(json_object_get(r.json, "objects")) == 1,
+	    "a visible write: %ld %s", r.code, r.body);
+	resp_free(&r);
+	return 0;
+}
+
+/* HEAD delivers no object: no `receive` record. */
+static int
+t_head_not_audited(char *why, size_t whylen)
+{
+	struct resp r;
+	char id[1][64], p[512], idq[80];
+
+	EXPECT(post_marked("quiet", 1, TLP_WHITE, id, 1) == 0, "post");
+	snprintf(p, sizeof(p), "/api1/collections/quiet/objects/%s/", id[0]);
+	http("HEAD", p, &zane, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	snprintf(p, sizeof(p),
+	    "/api1/collections/quiet/objects/?match%%5Bid%%5D=%s", id[0]);
+	http("HEAD", p, &zane, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	http("GET", p, &erin, &r);
+	EXPECT(json_array_size(json_object_get(r.json, "objects")) == 1, "%s",
+	    r.body);
+	resp_free(&r);
+	snprintf(idq, sizeof(idq), "\"%s\"", id[0]);
+	EXPECT(audit_wait("receive", "\"member\":\"erin\"", idq),
+	    "no receive record of erin's GET");
+	EXPECT(!audit_has("receive", "\"member\":\"zane\"", idq),
+	    "a HEAD request was audited as a reception");
+	return 0;
+}
+
+/* Deleting needs read and write access, for admins too. */
+static int
+t_delete_needs_write(char *why, size_t whylen)
+{
+	struct resp r;
+	char id[1][64], p[512];
+
+	EXPECT(post_marked("any", 1, TLP_WHITE, id, 1) == 0, "post");
+	snprintf(p, sizeof(p), "/api1/collections/any/objects/%s/", id[0]);
+	http("DELETE", p, &admin, &r);
+	EXPECT(r.code == 403 && r.json != NULL,
+	    "an admin without write access deleted: %ld %s", r.code, r.body);
+	resp_free(&r);
+	http("GET", p, &alice, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	EXPECT(audit_wait("denied", "\"member\":\"admin\"", id[0]),
+	    "no denied record of the admin's attempt");
 	return 0;
 }
 
@@ -706,5 +1027,10 @@ const struct test read_tests[] = {
     {"read: ETag and 304", t_conditional},
     {"read: members with and without access on each path", t_access},
     {"read: delete and its permissions", t_delete},
+    {"read: ETags change only with what the reader may see", t_etag_per_reader},
+    {"read: next tokens are opaque", t_token_opaque},
+    {"read: more counts only what the reader may see", t_more_hidden_tail},
+    {"read: HEAD is not audited as a reception", t_head_not_audited},
+    {"read: delete needs write access, for admins too", t_delete_needs_write},
     {NULL, NULL},
 };

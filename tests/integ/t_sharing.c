@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "ctihub/buf.h"
+#include "ctihub/tstamp.h"
 
 #include "integ.h"
 
@@ -318,10 +319,14 @@ erin_cursor(char *out, size_t len)
 	return out[0] ? 0 : -1;
 }
 
+/* Like count_ids, and the page's X-TAXII-Date-Added-Last in last ("" when
+ * none): where the poller asks from next time. */
 static int
-count_ids(const struct opts *who, const char *path, const char *id)
+count_ids_last(const struct opts *who, const char *path, const char *id,
+    char *last, size_t len)
 {
 	struct resp r;
+	const char *h;
 	json_t *o;
 	size_t i;
 	int n = 0;
@@ -329,10 +334,13 @@ count_ids(const struct opts *who, const char *path, const char *id)
 	http("GET", path, who, &r);
 	json_array_foreach(json_object_get(r.json, "objects"), i, o)
 	{
-		if (strcmp(json_string_value(json_object_get(o, "id")), id) ==
-		    0)
+		if (id == NULL ||
+		    strcmp(json_string_value(json_object_get(o, "id")), id) ==
+			0)
 			n++;
 	}
+	h = resp_header(&r, "X-TAXII-Date-Added-Last");
+	snprintf(last, len, "%s", h ? h : "");
 	resp_free(&r);
 	return n;
 }
@@ -352,16 +360,62 @@ alice_edit(const char *from, const char *to, const char *await)
 	return log_wait(await, before, 10);
 }
 
+static int
+count_ids(const struct opts *who, const char *path, const char *id)
+{
+	char last[64];
+
+	return count_ids_last(who, path, id, last, sizeof(last));
+}
+
+/* Edits a policy file (no signal: the hub watches the directory) and
+ * waits for the reload, and for the release it makes when `release`. */
+static int
+policy_edit(const char *file, const char *from, const char *to, int release,
+    char *why, size_t whylen)
+{
+	char path[1024];
+	int done = log_count("configuration reloaded");
+	int released = log_count("released");
+
+	snprintf(path, sizeof(path), "%s/policy/%s", env("HUB_DIR"), file);
+	EXPECT(file_replace(path, from, to) == 0, "edit %s", file);
+	EXPECT(log_wait("configuration reloaded", done, 10) == 0,
+	    "the edit of %s was not picked up", file);
+	EXPECT(!release || log_wait("released", released, 10) == 0,
+	    "nothing was released after the reload");
+	return 0;
+}
+
 /* A reload that widens access: the newly visible objects reach a poller
  * that is past them, once; a fresh walk gets them once too. */
 static int
 t_reload_widens(char *why, size_t whylen)
 {
 	struct opts erin = {.user = "erin" PW};
-	char cursor[64], p[512];
-	int released = log_count("released");
+	char cursor[64], p[512], last[64], before[512];
 
 	EXPECT(load() == 0, "data");
+	/* a poller whose cursor is just before the test objects */
+	{
+		struct resp m;
+		const char *da;
+		int64_t us;
+		char ts[64];
+
+		snprintf(p, sizeof(p), SHARED "manifest/?match%%5Bid%%5D=%s",
+		    ids[L_CLEAR]);
+		http("GET", p, &alice, &m);
+		da = json_string_value(json_object_get(
+		    json_array_get(json_object_get(m.json, "objects"), 0),
+		    "date_added"));
+		EXPECT(da != NULL && tstamp_parse(da, strlen(da), &us) == 0,
+		    "%s", m.body);
+		resp_free(&m);
+		tstamp_format(us - 1, 6, ts);
+		snprintf(before, sizeof(before),
+		    SHARED "objects/?added_after=%s", ts);
+	}
 	/* something new erin sees: her poller's cursor moves past the
 	 * objects she may not see yet */
 	{
@@ -387,27 +441,41 @@ t_reload_widens(char *why, size_t whylen)
 	EXPECT(erin_cursor(cursor, sizeof(cursor)) == 0, "no cursor");
 	EXPECT(sees(&erin, ids[L_AMBER], why, whylen) == 0,
 	    "erin sees AMBER before the change");
-	EXPECT(alice_edit("share amber with countries IN",
-		   "share amber with countries IN MX",
-		   "configuration reloaded") == 0,
-	    "the policy edit was not picked up");
-	EXPECT(log_wait("released", released, 10) == 0,
-	    "nothing was released after the reload");
+	if (policy_edit("alice.policy", "share amber with countries IN",
+		"share amber with countries IN MX", 1, why, whylen) == -1)
+		return -1;
 	EXPECT(sees(&erin, ids[L_AMBER], why, whylen) == 1,
 	    "erin does not see AMBER after the change");
 	/* her poller, past those objects, gets them now, once */
 	snprintf(p, sizeof(p), SHARED "objects/?added_after=%s", cursor);
-	EXPECT(count_ids(&erin, p, ids[L_AMBER]) == 1,
+	EXPECT(count_ids_last(&erin, p, ids[L_AMBER], last, sizeof(last)) == 1,
 	    "the poller did not get the newly released AMBER object once");
+	/* and not again from where that poll left off */
+	snprintf(p, sizeof(p), SHARED "objects/?added_after=%s", last);
+	EXPECT(last[0] != '\0' && count_ids(&erin, p, ids[L_AMBER]) == 0,
+	    "the poller got the released AMBER object a second time");
+	snprintf(p, sizeof(p), SHARED "objects/?added_after=%s", cursor);
 	EXPECT(count_ids(&erin, p, ids[L_NONE]) == 1,
 	    "the poller did not get the newly released unmarked object");
 	EXPECT(count_ids(&erin, p, ids[L_CLEAR]) == 0,
 	    "the poller got an object it already had");
 	EXPECT(count_ids(&erin, p, rel_id) == 0,
 	    "an object releasable to IN only reached MX");
-	/* a fresh walk: once, from the original */
-	EXPECT(count_ids(&erin, SHARED "objects/", ids[L_AMBER]) == 1,
+	/* a fresh walk: once, and not again from where it left off */
+	EXPECT(count_ids_last(&erin, SHARED "objects/", ids[L_AMBER], last,
+		   sizeof(last)) == 1,
 	    "a fresh walk does not get the AMBER object exactly once");
+	snprintf(p, sizeof(p), SHARED "objects/?added_after=%s", last);
+	EXPECT(count_ids(&erin, p, ids[L_AMBER]) == 0 &&
+		count_ids(&erin, p, ids[L_NONE]) == 0,
+	    "the poll after a fresh walk got a released object again");
+	/* a poller that had not reached them yet: once, and not again */
+	EXPECT(count_ids_last(
+		   &erin, before, ids[L_AMBER], last, sizeof(last)) == 1,
+	    "a poller before the objects does not get the AMBER object once");
+	snprintf(p, sizeof(p), SHARED "objects/?added_after=%s", last);
+	EXPECT(count_ids(&erin, p, ids[L_AMBER]) == 0,
+	    "the poller before the objects got the AMBER object twice");
 	/* bob had it all along: nothing new for him */
 	snprintf(p, sizeof(p), SHARED "objects/?added_after=%s", cursor);
 	if (count_ids(&readers[2].o, p, ids[L_AMBER]) != 0) {
@@ -495,6 +563,50 @@ t_directory(char *why, size_t whylen)
 		EXPECT_CODE(&r, 403);
 		resp_free(&r);
 	}
+	return 0;
+}
+
+/* The points-of-contact directory: a reload that lets a member see it
+ * again reaches a poller past the identities, once; and a fresh walk,
+ * once. */
+static int
+t_directory_release(char *why, size_t whylen)
+{
+	struct opts erin = {.user = "erin" PW};
+	char p[512], last[64], cursor[64];
+	int n, want;
+
+	/* how many identities alice sees, and a cursor past them */
+	want = count_ids_last(&alice, "/api1/collections/directory/objects/",
+	    NULL, cursor, sizeof(cursor));
+	EXPECT(want >= 7 && cursor[0] != '\0', "directory: %d", want);
+	if (policy_edit("hub.policy", "share directory with community",
+		"share directory with members alice", 0, why, whylen) == -1)
+		return -1;
+	n = count_ids_last(&erin, "/api1/collections/directory/objects/", NULL,
+	    last, sizeof(last));
+	EXPECT(n == 0, "erin still sees %d identities", n);
+	if (policy_edit("hub.policy", "share directory with members alice",
+		"share directory with community", 1, why, whylen) == -1)
+		return -1;
+	/* the poller past them: each identity once, then nothing */
+	snprintf(p, sizeof(p),
+	    "/api1/collections/directory/objects/?added_after=%s", cursor);
+	n = count_ids_last(&erin, p, NULL, last, sizeof(last));
+	EXPECT(n == want, "the poller got %d identities, want %d", n, want);
+	snprintf(p, sizeof(p),
+	    "/api1/collections/directory/objects/?added_after=%s", last);
+	n = count_ids_last(&erin, p, NULL, last, sizeof(last));
+	EXPECT(n == 0, "the poller got %d identities a second time", n);
+	/* a fresh walk: each once, then nothing */
+	n = count_ids_last(&erin, "/api1/collections/directory/objects/", NULL,
+	    last, sizeof(last));
+	EXPECT(n == want, "a fresh walk got %d identities, want %d", n, want);
+	snprintf(p, sizeof(p),
+	    "/api1/collections/directory/objects/?added_after=%s", last);
+	n = count_ids_last(&erin, p, NULL, last, sizeof(last));
+	EXPECT(
+	    n == 0, "the poll after a fresh walk got %d identities again", n);
 	return 0;
 }
 
@@ -677,6 +789,8 @@ const struct test sharing_tests[] = {
     {"policy: a never rule beside the grant it cancels revokes on reload",
 	t_reload_revokes},
     {"policy: points-of-contact directory", t_directory},
+    {"policy: the directory released again reaches pollers once",
+	t_directory_release},
     {"policy: audit log", t_audit},
     {"policy: check, explain and diff", t_policy_tools},
     {NULL, NULL},

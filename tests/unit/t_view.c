@@ -1,16 +1,26 @@
 /*
- * t_view.c -- query strings of the read endpoints and paging tokens.
+ * t_view.c -- query strings of the read endpoints, paging tokens, and
+ * pages over a real store: `more` over what the reader may see, and
+ * objects a policy reload releases reaching each poller exactly once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctihub/marking.h"
+#include "ctihub/member.h"
+#include "ctihub/policy.h"
+#include "ctihub/stix.h"
+#include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
 static void
@@ -95,6 +105,7 @@ t_tokens(void **state)
 {
 	unsigned char key[32], other[32];
 	struct view_query q, r;
+	struct view_page pg;
 	char tok[VIEW_TOKEN_MAX], err[256];
 	int64_t now = INT64_C(1700000000000000);
 
@@ -102,7 +113,11 @@ t_tokens(void **state)
 	memset(key, 7, sizeof(key));
 	memset(other, 8, sizeof(other));
 	parse_ok(&q, "match[type]=indicator");
-	view_token_make(&q, key, 11, 22, 1234, 5678, now, tok);
+	memset(&pg, 0, sizeof(pg));
+	pg.bound = 5678;
+	pg.relpos = 91011;
+	q.pos = 1234; /* an empty page: the walk goes on from here */
+	assert_int_equal(view_token_make(&q, &pg, key, 11, 22, now, tok), 0);
 	assert_true(strlen(tok) < VIEW_TOKEN_MAX);
 	/* the same filters (another limit): accepted */
 	parse_ok(&r, "limit=5&match[type]=indicator");
@@ -111,6 +126,7 @@ t_tokens(void **state)
 	    view_token_read(&r, key, 11, 22, now + 1000, err, sizeof(err)), 0);
 	assert_int_equal(r.pos, 1234);
 	assert_int_equal(r.bound, 5678);
+	assert_int_equal(r.relpos, 91011);
 	/* another member, collection, key, query; expired; altered */
 	assert_int_equal(
 	    view_token_read(&r, key, 12, 22, now, err, sizeof(err)), -1);
@@ -144,6 +160,604 @@ t_tokens(void **state)
 	view_query_clear(&q);
 }
 
+/* The bytes of a token, base64url-decoded. */
+static size_t
+token_bytes(const char *tok, unsigned char *out, size_t max)
+{
+	static const char al[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+
+	for (; *tok != '\0'; tok++) {
+		acc = acc << 6 | (uint32_t)(strchr(al, *tok) - al);
+		bits += 6;
+		if (bits >= 8 && n < max) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return n;
+}
+
+/* A token says nothing in clear: not the walk's bound (the newest
+ * date_added of the collection, maybe of an object the reader may not
+ * see), and never the same bytes twice. */
+static void
+t_tokens_opaque(void **state)
+{
+	unsigned char key[32], raw[VIEW_TOKEN_MAX], be[8];
+	struct view_query q;
+	struct view_page pg;
+	char t1[VIEW_TOKEN_MAX], t2[VIEW_TOKEN_MAX];
+	int64_t now = INT64_C(1700000000000000);
+	int64_t bound = INT64_C(0x0123456789abcdef);
+	size_t n;
+	int i;
+
+	(void)state;
+	memset(key, 7, sizeof(key));
+	parse_ok(&q, "match[type]=indicator");
+	memset(&pg, 0, sizeof(pg));
+	pg.bound = bound;
+	assert_int_equal(view_token_make(&q, &pg, key, 11, 22, now, t1), 0);
+	assert_int_equal(view_token_make(&q, &pg, key, 11, 22, now, t2), 0);
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)bound >> (56 - 8 * i));
+	n = token_bytes(t1, raw, sizeof(raw));
+	assert_null(memmem(raw, n, be, 8));
+	for (i = 0; i < 8; i++)
+		be[7 - i] = (unsigned char)((uint64_t)bound >> (56 - 8 * i));
+	assert_null(memmem(raw, n, be, 8));
+	assert_string_not_equal(t1, t2);
+	view_query_clear(&q);
+}
+
+/* --- pages over a store ------------------------------------------------ */
+
+#define COLL  0x0c0c0001u
+#define TAILC 0x0c0c0002u
+
+#define MEMBER(id, cc)                                                         \
+	"member " id " {\n\tname \"" id "\"\n\tcountry " cc                    \
+	"\n\troles publisher subscriber\n\ttoken sha256$"                      \
+	"00000000000000000000000000000000000000000000000000000000000000aa\n}"  \
+	"\n"
+
+static const char members_text[] =
+    MEMBER("alice", "BR") MEMBER("erin", "MX") MEMBER("bob", "IN");
+
+struct fx {
+	char dir[64];
+	struct store *st;
+	struct store_reader *r;
+	struct members *ms;
+	struct policy *oldp, *newp;
+	const struct member *alice, *erin;
+	int64_t clock;
+	unsigned seq;
+};
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct policy *
+load_policy(struct fx *fx, const char *name, const char *alice_rules)
+{
+	struct policy *pol = NULL;
+	struct cfg_errs errs;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%s", fx->dir, name);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(dir, "hub.policy", "share directory with community\n");
+	write_file(dir, "alice.policy", alice_rules);
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(policy_load(dir, fx->ms, &pol, &errs), 0);
+	return pol;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct cfg_errs errs;
+	char err[256], db[128];
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/t_view.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(db, sizeof(db), "%s/db", fx->dir);
+	assert_int_equal(mkdir(db, 0700), 0);
+	assert_int_equal(
+	    store_open(&fx->st, db, 1ULL << 30, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_reader_new(fx->st, &fx->r), STORE_OK);
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(members_parse("members.conf", members_text,
+			     strlen(members_text), &fx->ms, &errs),
+	    0);
+	fx->alice = members_find(fx->ms, "alice");
+	fx->erin = members_find(fx->ms, "erin");
+	/* erin (MX) may not see alice's AMBER objects, then she may */
+	fx->oldp = load_policy(fx, "old", "share amber with countries IN\n");
+	fx->newp = load_policy(fx, "new", "share amber with countries IN MX\n");
+	fx->clock = INT64_C(1700000000000000);
+	*state = fx;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	policy_free(fx->oldp);
+	policy_free(fx->newp);
+	members_free(fx->ms);
+	store_reader_free(fx->r);
+	store_close(fx->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+/* Posts n objects of alice at `tlp` into coll; their rowids in rows. */
+static void
+fx_put(struct fx *fx, uint32_t coll, int tlp, int n, uint64_t *rows)
+{
+	struct store_wtxn *w;
+	struct store_obj *o = calloc((size_t)n, sizeof(*o));
+	char(*js)[96] = calloc((size_t)n, 96);
+	char(*ids)[64] = calloc((size_t)n, 64);
+	struct store_reader *r;
+	int i;
+
+	assert_true(o != NULL && js != NULL && ids != NULL);
+	for (i = 0; i < n; i++) {
+		unsigned u = ++fx->seq;
+
+		snprintf(ids[i], 64,
+		    "indicator--%08x-0000-4000-8000-000000000000", u);
+		snprintf(js[i], 96, "{\"id\":\"%s\"}", ids[i]);
+		o[i].json = js[i];
+		o[i].jsonlen = strlen(js[i]);
+		o[i].id = ids[i];
+		o[i].idlen = strlen(ids[i]);
+		assert_int_equal(stix_parse_id(ids[i], NULL, 0, o[i].uuid), 0);
+		o[i].version = 1000;
+		o[i].tlp = (uint8_t)tlp;
+	}
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wput(w, coll, fx->alice->code, o, (size_t)n, ++fx->clock),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	fx->clock += n;
+	if (rows != NULL) {
+		assert_int_equal(store_reader_new(fx->st, &r), STORE_OK);
+		assert_int_equal(store_rbegin(r), STORE_OK);
+		for (i = 0; i < n; i++) {
+			struct store_entry e;
+
+			assert_int_equal(
+			    store_entry_get(r, coll, o[i].date_added, &e),
+			    STORE_OK);
+			rows[i] = e.rowid;
+		}
+		store_rend(r);
+		store_reader_free(r);
+	}
+	free(o);
+	free(js);
+	free(ids);
+}
+
+/* One page for erin under `pol`, from `after` ("" for none) or a token;
+ * the page's rows and where a poller would ask from next. */
+struct got {
+	int n;
+	uint64_t rows[64];
+	int more;
+	int64_t last; /* X-TAXII-Date-Added-Last; 0 when none */
+	char next[VIEW_TOKEN_MAX];
+};
+
+static void
+fx_page(struct fx *fx, const struct policy *pol, uint32_t coll, const char *raw,
+    size_t limit, struct got *g)
+{
+	static const unsigned char key[32] = {1};
+	struct view_query q;
+	struct view_page pg;
+	struct view_ctx vc;
+	char err[256];
+	size_t i;
+
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(
+	    view_parse(&q, VIEW_OBJECTS, raw, fx->ms, err, sizeof(err)), 0);
+	if (q.next != NULL)
+		assert_int_equal(view_token_read(&q, key, fx->erin->code, coll,
+				     fx->clock, err, sizeof(err)),
+		    0);
+	assert_int_equal(store_rbegin(fx->r), STORE_OK);
+	vc.r = fx->r;
+	vc.pol = pol;
+	vc.reader = fx->erin;
+	vc.rel = NULL;
+	assert_int_equal(view_page(&vc, &q, coll, limit, &pg), STORE_OK);
+	for (i = 0; i < pg.n && i < 64; i++)
+		g->rows[g->n++] = pg.items[i].e.rowid;
+	g->more = pg.more;
+	g->last = pg.n > 0 ? pg.items[pg.n - 1].date_added : 0;
+	if (pg.more)
+		assert_int_equal(view_token_make(&q, &pg, key, fx->erin->code,
+				     coll, fx->clock, g->next),
+		    0);
+	store_rend(fx->r);
+	view_page_clear(&pg);
+	view_query_clear(&q);
+}
+
+/* A poller: asks from its cursor (0: a fresh walk), follows `next` to the
+ * end of the walk, and moves its cursor to each page's
+ * X-TAXII-Date-Added-Last; counts the copies of a watched row received. */
+struct poller {
+	int64_t cursor;
+	char base[64]; /* the walk's added_after, while it lasts */
+	char next[VIEW_TOKEN_MAX];
+	int got;
+	int total;
+};
+
+/* One page of the poller's walk; 1 while the walk goes on. */
+static int
+fx_step(struct fx *fx, const struct policy *pol, struct poller *p, uint64_t row,
+    size_t limit)
+{
+	struct got g;
+	char raw[512], ts[32];
+	int i;
+
+	if (p->next[0] == '\0') {
+		p->base[0] = '\0';
+		if (p->cursor > 0) {
+			tstamp_format(p->cursor, 6, ts);
+			snprintf(
+			    p->base, sizeof(p->base), "added_after=%s", ts);
+		}
+		snprintf(raw, sizeof(raw), "%s", p->base);
+	} else
+		snprintf(raw, sizeof(raw), "%s%snext=%s", p->base,
+		    p->base[0] ? "&" : "", p->next);
+	fx_page(fx, pol, COLL, raw, limit, &g);
+	for (i = 0; i < g.n; i++) {
+		p->got += g.rows[i] == row;
+		p->total++;
+	}
+	if (g.last != 0)
+		p->cursor = g.last;
+	snprintf(p->next, sizeof(p->next), "%s", g.more ? g.next : "");
+	return g.more;
+}
+
+static void
+fx_poll(struct fx *fx, const struct policy *pol, struct poller *p, uint64_t row,
+    size_t limit)
+{
+	int pages = 0;
+
+	while (fx_step(fx, pol, p, row, limit) && ++pages < 1000)
+		;
+}
+
+/* What release.c does after a reload that lets erin see alice's AMBER
+ * objects: the event record first (before the new policy is in force),
+ * then twins in slices, then the record that the release is done. */
+static uint64_t
+fx_release_event(struct fx *fx)
+{
+	struct store_wtxn *w;
+	unsigned char rec[11];
+	uint32_t producer = fx->alice->code, code = fx->erin->code;
+	uint16_t n = 1;
+	uint64_t event;
+
+	memcpy(rec, &producer, 4);
+	rec[4] = TLP_AMBER;
+	memcpy(rec + 5, &n, 2);
+	memcpy(rec + 7, &code, 4);
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wrelease(w, &event, rec, sizeof(rec), ++fx->clock), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	return event;
+}
+
+static int
+want_amber(uint32_t coll, int64_t da, const struct store_entry *e, void *arg)
+{
+	struct fx *fx = arg;
+
+	(void)coll;
+	(void)da;
+	return e->producer == fx->alice->code && e->tlp == TLP_AMBER;
+}
+
+/* One slice of twins (at most `max` entries examined); 1 while more
+ * remain. */
+static int
+fx_twins(struct fx *fx, uint64_t event, unsigned char resume[12], int max)
+{
+	static const unsigned char zero[12];
+	struct store_wtxn *w;
+	int added;
+
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(store_wtwins(w, event, want_amber, fx, ++fx->clock,
+			     resume, max, &added),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	fx->clock += added;
+	return memcmp(resume, zero, 12) != 0;
+}
+
+/* The record that closes an event: producer 0, the kind (1: done, 2:
+ * failed), no members, the event id. */
+static void
+fx_release_close(struct fx *fx, uint64_t event, int kind)
+{
+	struct store_wtxn *w;
+	unsigned char rec[15] = {0};
+	uint64_t id;
+
+	rec[4] = (unsigned char)kind;
+	memcpy(rec + 7, &event, 8);
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wrelease(w, &id, rec, sizeof(rec), ++fx->clock), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+}
+
+/*
+ * An object released by a reload reaches every poller of erin exactly
+ * once, however its cursor stood and whenever it polled: before the
+ * object, past it, during the release (twins half written), across pages
+ * of one walk that spans the end of the release, of one begun before the
+ * reload, and a fresh walk.  Lookups by id see the original at once.
+ */
+static void
+t_release_once(void **state)
+{
+	struct fx *fx = *state;
+	struct poller before, past, win_before, win_past, paged, pre, fresh;
+	unsigned char resume[12] = {0};
+	uint64_t o[1], y[1], event;
+	unsigned ou;
+	char byid[128];
+	struct got g;
+	int more, i;
+
+	memset(&before, 0, sizeof(before));
+	fx_put(fx, COLL, TLP_CLEAR, 3, NULL);
+	fx_poll(fx, fx->oldp, &before, 0, 100);
+	assert_int_equal(before.total, 3);
+	fx_put(fx, COLL, TLP_AMBER, 1, o); /* the object to be released */
+	ou = fx->seq;
+	fx_put(fx, COLL, TLP_CLEAR, 2, NULL);
+	past = before;
+	fx_poll(fx, fx->oldp, &past, o[0], 100);
+	assert_int_equal(past.got, 0); /* not yet: hidden */
+	assert_int_equal(past.total, 5);
+	win_before = before;
+	win_past = past;
+	paged = before;
+	pre = before;
+	memset(&fresh, 0, sizeof(fresh));
+	fx_step(fx, fx->oldp, &pre, o[0], 1); /* a walk begun before */
+	snprintf(byid, sizeof(byid),
+	    "match%%5Bid%%5D=indicator--%08x-0000-4000-8000-000000000000", ou);
+
+	/* the reload: the event recorded, then the new policy in force */
+	event = fx_release_event(fx);
+	fx_page(fx, fx->newp, COLL, byid, 10, &g);
+	assert_int_equal(g.n, 1); /* by id: the original, at once */
+	assert_int_equal(g.rows[0], o[0]);
+	fx_step(fx, fx->newp, &pre, o[0], 1);
+	fx_poll(fx, fx->newp, &win_before, o[0], 100);
+	fx_poll(fx, fx->newp, &win_past, o[0], 100);
+	fx_step(fx, fx->newp, &paged, o[0], 1); /* a walk of pages of 1 */
+	/* published during the release */
+	fx_put(fx, COLL, TLP_CLEAR, 1, y);
+	/* twins one entry a slice, pollers asking in between */
+	for (i = 0, more = 1; more; i++) {
+		more = fx_twins(fx, event, resume, 1);
+		fx_poll(fx, fx->newp, &win_before, o[0], 100);
+		fx_poll(fx, fx->newp, &win_past, o[0], 100);
+		fx_step(fx, fx->newp, &paged, o[0], 1);
+		fx_step(fx, fx->newp, &pre, o[0], 1);
+	}
+	fx_release_close(fx, event, 1);
+	/* everyone polls twice after the release; the paged walk ends */
+	fx_poll(fx, fx->newp, &paged, o[0], 1);
+	fx_poll(fx, fx->newp, &pre, o[0], 1);
+	fx_page(fx, fx->newp, COLL, byid, 10, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.rows[0], o[0]);
+	for (i = 0; i < 2; i++) {
+		fx_poll(fx, fx->newp, &before, o[0], 100);
+		fx_poll(fx, fx->newp, &past, o[0], 100);
+		fx_poll(fx, fx->newp, &win_before, o[0], 100);
+		fx_poll(fx, fx->newp, &win_past, o[0], 100);
+		fx_poll(fx, fx->newp, &paged, o[0], 1);
+		fx_poll(fx, fx->newp, &pre, o[0], 1);
+		fx_poll(fx, fx->newp, &fresh, o[0], 100);
+	}
+	assert_int_equal(before.got, 1);
+	assert_int_equal(past.got, 1);
+	assert_int_equal(win_before.got, 1);
+	assert_int_equal(win_past.got, 1);
+	assert_int_equal(paged.got, 1);
+	assert_int_equal(pre.got, 1);
+	assert_int_equal(fresh.got, 1);
+	/* and nothing else twice: the 6 CLEAR objects, the released one */
+	assert_int_equal(before.total, 3 + 2 + 1 + 1);
+	assert_int_equal(past.total, 5 + 1 + 1);
+	assert_int_equal(win_before.total, 3 + 2 + 1 + 1);
+	assert_int_equal(win_past.total, 5 + 1 + 1);
+	assert_int_equal(paged.total, 3 + 2 + 1 + 1);
+	assert_int_equal(pre.total, 3 + 2 + 1 + 1);
+	(void)y;
+}
+
+/*
+ * A release that fails counts for nothing: a fresh walk gets the object
+ * once, from the original; its twins never count; a poller past it does
+ * not get it (it reaches pollers from the start only).
+ */
+static void
+t_release_failed(void **state)
+{
+	struct fx *fx = *state;
+	struct poller past, fresh;
+	unsigned char resume[12] = {0};
+	uint64_t o[1], event;
+
+	memset(&past, 0, sizeof(past));
+	fx_put(fx, COLL, TLP_AMBER, 1, o);
+	fx_put(fx, COLL, TLP_CLEAR, 1, NULL);
+	fx_poll(fx, fx->oldp, &past, o[0], 100);
+	event = fx_release_event(fx);
+	while (fx_twins(fx, event, resume, 1))
+		;
+	fx_release_close(fx, event, 2);
+	memset(&fresh, 0, sizeof(fresh));
+	fx_poll(fx, fx->newp, &fresh, o[0], 100);
+	fx_poll(fx, fx->newp, &fresh, o[0], 100);
+	fx_poll(fx, fx->newp, &past, o[0], 100);
+	assert_int_equal(fresh.got, 1);
+	assert_int_equal(fresh.total, 2);
+	assert_int_equal(past.got, 0);
+}
+
+/* A marking read again: the definition alice's object waited for says
+ * RED once it arrives (the store's remark callback, as ingest_remark). */
+static const unsigned char mark_uuid[16] = {0x4d, 1, 2, 3, 0, 0, 0x40, 0, 0x80};
+
+static int
+remark_red(struct store_wtxn *w, uint32_t producer, const char *json,
+    size_t len, struct store_mark *out)
+{
+	const char *mj;
+	size_t ml;
+
+	(void)json;
+	(void)len;
+	memset(out, 0, sizeof(*out));
+	if (store_wmarking(w, producer, mark_uuid, &mj, &ml) == STORE_OK) {
+		out->tlp = TLP_RED;
+		return 0;
+	}
+	out->tlp = TLP_AMBER;
+	out->flags = STORE_F_UNRESOLVED;
+	out->nunres = 1;
+	memcpy(out->unres[0], mark_uuid, 16);
+	return 0;
+}
+
+/*
+ * An object released at AMBER whose producer then publishes the marking
+ * definition it waited for, which makes it RED: its twin, a copy of the
+ * entry as it was at the release, must not show it any more.
+ */
+static void
+t_twin_after_remark(void **state)
+{
+	struct fx *fx = *state;
+	struct poller fresh;
+	unsigned char resume[12] = {0};
+	struct store_obj o;
+	struct store_wtxn *w;
+	char js[128], id[80];
+	uint64_t event;
+	int step;
+
+	store_set_remark(fx->st, remark_red);
+	for (step = 0; step < 2; step++) {
+		memset(&o, 0, sizeof(o));
+		if (step == 0)
+			snprintf(id, sizeof(id),
+			    "indicator--%08x-0000-4000-"
+			    "8000-000000000000",
+			    ++fx->seq);
+		else
+			snprintf(id, sizeof(id),
+			    "marking-definition--4d010203"
+			    "-0000-4000-8000-000000000000");
+		snprintf(js, sizeof(js), "{\"id\":\"%s\"}", id);
+		o.json = js;
+		o.jsonlen = strlen(js);
+		o.id = id;
+		o.idlen = strlen(id);
+		assert_int_equal(stix_parse_id(id, NULL, 0, o.uuid), 0);
+		o.version = 1000;
+		o.tlp = TLP_AMBER;
+		if (step == 0) {
+			o.flags = STORE_F_UNRESOLVED;
+			o.nunres = 1;
+			memcpy(o.unres[0], mark_uuid, 16);
+		}
+		assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+		assert_int_equal(store_wput(w, step == 0 ? COLL : TAILC,
+				     fx->alice->code, &o, 1, ++fx->clock),
+		    STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+		if (step > 0)
+			break;
+		/* released to erin at AMBER */
+		event = fx_release_event(fx);
+		while (fx_twins(fx, event, resume, 10))
+			;
+		fx_release_close(fx, event, 1);
+		memset(&fresh, 0, sizeof(fresh));
+		fx_poll(fx, fx->newp, &fresh, 0, 100);
+		assert_int_equal(fresh.total, 1); /* the twin */
+	}
+	/* now RED: neither the original nor the twin reaches erin */
+	memset(&fresh, 0, sizeof(fresh));
+	fx_poll(fx, fx->newp, &fresh, 0, 100);
+	assert_int_equal(fresh.total, 0);
+}
+
+/* `more` is true only when an object the reader may see follows. */
+static void
+t_more_visible_only(void **state)
+{
+	struct fx *fx = *state;
+	struct got g;
+
+	fx_put(fx, TAILC, TLP_CLEAR, 2, NULL);
+	fx_put(fx, TAILC, TLP_AMBER, VIEW_LOOKAHEAD + 5, NULL);
+	fx_page(fx, fx->oldp, TAILC, "", 2, &g);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.more, 0); /* only hidden objects follow */
+	fx_page(fx, fx->oldp, TAILC, "", 1, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.more, 1); /* a visible one follows */
+}
+
 int
 main(void)
 {
@@ -151,6 +765,15 @@ main(void)
 	    cmocka_unit_test(t_parse),
 	    cmocka_unit_test(t_parse_errors),
 	    cmocka_unit_test(t_tokens),
+	    cmocka_unit_test(t_tokens_opaque),
+	    cmocka_unit_test_setup_teardown(
+		t_more_visible_only, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_release_once, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_release_failed, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_twin_after_remark, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("view", tests, NULL, NULL);
