@@ -62,6 +62,7 @@ static const struct directive top_directives[] = {
     {"json_max_depth", D_INT, C(json_max_depth), "64", 8, 1024, 0},
     {"status_ttl", D_DURATION, C(status_ttl), "24h", 60, 365LL * 86400, 0},
     {"request_timeout", D_DURATION, C(request_timeout), "60s", 1, 3600, 0},
+    {"shutdown_timeout", D_DURATION, C(shutdown_timeout), "10s", 1, 3600, 0},
     {"auth_cache_ttl", D_DURATION, C(auth_cache_ttl), "5m", 0, 86400, 0},
     {"max_header_size", D_SIZE, C(max_header_size), "16k", 1024, 1 << 20, 0},
     {"members", D_PATH, C(members_file), "members.conf", 0, 0, 0},

@@ -295,6 +295,16 @@ watch_policy(struct hub *hub, const char *dir)
 }
 
 static void
+close_listeners(struct hub *hub)
+{
+	int i;
+
+	for (i = 0; i < hub->nfds; i++)
+		close(hub->fds[i]);
+	hub->nfds = 0;
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct hub *hub = arg;
@@ -308,6 +318,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("%s: shutting down (finishing requests in flight)",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	/* the workers drain (http.c); with the last descriptor of each
+	 * listening socket closed, new clients are refused at once instead
+	 * of waiting in the backlog for an accept that never comes */
+	http_stop(hub);
+	close_listeners(hub);
 	event_base_loopexit(hub->base, NULL);
 }
 
@@ -417,7 +432,12 @@ main(int argc, char **argv)
 	log_info("ctihubd ready: %d HTTP workers", hub->nworkers);
 	event_base_dispatch(hub->base);
 
-	http_stop(hub);
+	/* stopping: the workers drain, then the parsers and the writer
+	 * finish what was queued, then the database closes */
+	if (!atomic_exchange(&hub->stopping, 1)) {
+		http_stop(hub);
+		close_listeners(hub);
+	}
 	http_join(hub);
 	workq_free(hub->pool);
 	writer_stop(hub->writer);
@@ -430,8 +450,6 @@ main(int argc, char **argv)
 	audit_close(hub->audit);
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	for (i = 0; i < hub->nfds; i++)
-		close(hub->fds[i]);
 	event_base_free(hub->base);
 	store_close(hub->store);
 	runtime_unref(hub->rt);

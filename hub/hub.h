@@ -99,6 +99,7 @@ struct hub {
 struct runtime *hub_runtime(struct hub *);
 
 /* http.c -- HTTP workers: one thread, event base and evhttp each. */
+struct conn; /* an open connection of a worker (http.c) */
 struct worker {
 	struct hub *hub;
 	int index;
@@ -115,6 +116,12 @@ struct worker {
 	TAILQ_HEAD(, reqctx) done;
 	int inflight;
 	int stopping;
+	/* shutdown: the open connections, and the drain that waits for
+	 * them (requests in flight finish, the rest get a 503) */
+	TAILQ_HEAD(, conn) conns;
+	int nconns;
+	struct event *drainev;
+	int64_t drain_end;
 	/* response bodies, reused: a fresh buffer per reply costs page
 	 * faults and zeroing for every page of it */
 	int npool;
@@ -127,6 +134,7 @@ struct reqctx {
 	TAILQ_ENTRY(reqctx) entry;
 	struct evhttp_request *req; /* NULL once the client went away */
 	struct evhttp_connection *evcon;
+	struct conn *conn; /* NULL once the client went away */
 	struct worker *w;
 	struct runtime *rt;
 	const struct member *member;

@@ -87,6 +87,7 @@ struct conf {
 	long long json_max_depth;
 	int64_t status_ttl; /* seconds */
 	int64_t request_timeout;
+	int64_t shutdown_timeout; /* how long a stop waits for clients */
 	int64_t auth_cache_ttl;
 	long long max_header_size;
 	char *members_file;

@@ -284,4 +284,9 @@ else
 	fi
 fi
 PID=
+
+# --- fault tests: signals, full disk, corruption, stale readers -----------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = faults ]; then
+	"$SRC/tests/integ/faults.sh" "$B" "$T" || crc=1
+fi
 exit $crc
