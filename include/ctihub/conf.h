@@ -75,7 +75,8 @@ struct conf {
 	char *tls_key;
 	char *tls_client_ca; /* NULL: no client certificates */
 	char *state_dir;
-	uint64_t map_size;
+	uint64_t map_size; /* the LMDB map at start */
+	uint64_t map_max;  /* the most it may grow to */
 	long long workers;
 	char *title;
 	char *description;

@@ -4,6 +4,9 @@
  * 64-bit, it fingerprints a query's filters inside paging tokens.  Not a secret-keyed hash: codes are checked for collisions
  * where they are assigned (members, collections) or confirmed against
  * the stored text where they are matched (types).
+ * CRC-32C (Castagnoli, hash.c): the checksum of every record the store
+ * keeps, to detect corruption (not tampering); the SSE4.2 instruction
+ * where the CPU has it, a table elsewhere.
  */
 #ifndef CTIHUB_HASH_H
 #define CTIHUB_HASH_H
@@ -39,5 +42,8 @@ hash_fnv1a64(uint64_t h, const void *p, size_t n)
 	}
 	return h;
 }
+
+/* Continues a CRC-32C (start from 0) over n bytes. */
+uint32_t hash_crc32c(uint32_t crc, const void *p, size_t n);
 
 #endif
