@@ -193,8 +193,9 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 		log_warnx("reload: listen addresses change only at restart");
 	if (strcmp(o->state_dir, n->state_dir) != 0)
 		log_warnx("reload: state_dir changes only at restart");
-	if (o->map_size != n->map_size)
-		log_warnx("reload: map_size changes only at restart");
+	if (o->map_size != n->map_size || o->map_max != n->map_max)
+		log_warnx("reload: map_size and map_max change only at "
+			  "restart");
 	if (o->workers != n->workers)
 		log_warnx("reload: workers changes only at restart");
 }
@@ -237,14 +238,67 @@ reload(struct hub *hub, const char *why)
 	log_info("configuration reloaded (generation %lu)", hub->gen);
 }
 
+/* The writer trims the publish records the audit log holds. */
+static struct trimjob {
+	struct wjob wj;
+	atomic_int busy;
+	uint64_t upto;
+} trim;
+
+static int
+trim_apply(struct wjob *wj, struct store_wtxn *w)
+{
+	return store_waudit_trim(w, ((struct trimjob *)wj)->upto);
+}
+
+static void
+trim_done(struct wjob *wj, int rc)
+{
+	(void)rc; /* trimmed next time */
+	atomic_store(&((struct trimjob *)wj)->busy, 0);
+}
+
+/*
+ * Copies the publish records committed since the last call from the
+ * database to the audit log (synced), then lets them go: through the
+ * writer while it runs, directly once it has stopped.
+ */
+static void
+audit_sync(struct hub *hub, int writer_stopped)
+{
+	struct store_wtxn *w;
+	uint64_t upto;
+
+	if (audit_export(hub->audit, hub->areader, &upto) == -1 || upto == 0)
+		return;
+	if (writer_stopped) {
+		if (store_wbegin(hub->store, &w) == STORE_OK &&
+		    store_waudit_trim(w, upto) == STORE_OK)
+			store_wcommit(w);
+		else
+			store_wabort(w);
+	} else if (!atomic_exchange(&trim.busy, 1)) {
+		memset(&trim.wj, 0, sizeof(trim.wj));
+		trim.wj.kind = WJOB_CUSTOM;
+		trim.wj.apply = trim_apply;
+		trim.wj.done = trim_done;
+		trim.upto = upto;
+		writer_submit(hub->writer, &trim.wj);
+	}
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct hub *hub = arg;
+	int dead;
 
 	(void)fd;
 	(void)what;
 	audit_flush(hub->audit);
+	audit_sync(hub, 0);
+	/* reader slots of processes that died (a killed ctihub import) */
+	store_reader_check(hub->store, &dead);
 }
 
 static void
@@ -385,9 +439,13 @@ main(int argc, char **argv)
 		fatal("cannot create state_dir %s", c->state_dir);
 	if ((dbdir = cfg_path(c->state_dir, "db")) == NULL)
 		fatalx("out of memory");
-	if (store_open(&hub->store, dbdir, c->map_size, err, sizeof(err)) !=
-	    STORE_OK)
+	if (store_check(dbdir, err, sizeof(err)) != STORE_OK ||
+	    store_open(&hub->store, dbdir, c->map_size, err, sizeof(err)) !=
+		STORE_OK)
 		fatalx("%s", err);
+	store_set_map_max(hub->store, c->map_max);
+	if (store_reader_new(hub->store, &hub->areader) != STORE_OK)
+		fatalx("out of memory");
 	log_info("database %s (schema %d)", dbdir, store_schema(hub->store));
 	store_secret(hub->store, hub->secret);
 	hub_free(dbdir);
@@ -416,6 +474,8 @@ main(int argc, char **argv)
 	if ((hub->writer = writer_start(hub->store)) == NULL ||
 	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
 		fatalx("cannot start the writer and parser threads");
+	/* publish records a crash kept from the audit log */
+	audit_sync(hub, 0);
 	if (http_start(hub) == -1)
 		return 1;
 	hub->inotify_fd = -1;
@@ -441,6 +501,7 @@ main(int argc, char **argv)
 	http_join(hub);
 	workq_free(hub->pool);
 	writer_stop(hub->writer);
+	audit_sync(hub, 1);
 	event_free(hub->tick);
 	if (hub->inotify_ev != NULL) {
 		event_free(hub->inotify_ev);
@@ -451,6 +512,7 @@ main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_base_free(hub->base);
+	store_reader_free(hub->areader);
 	store_close(hub->store);
 	runtime_unref(hub->rt);
 	if (hub->alog_fd >= 0)

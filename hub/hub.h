@@ -88,8 +88,9 @@ struct hub {
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
 	struct audit *audit;
+	struct store_reader *areader; /* the audit export's */
 	char *audit_path;
-	struct event *tick; /* once a second: flush the audit log */
+	struct event *tick; /* once a second: the audit log, reader slots */
 	int inotify_fd;
 	struct event *inotify_ev;
 	struct event *reload_ev; /* a reload, soon after a policy edit */
