@@ -83,6 +83,9 @@ struct buf;
 void integ_uuid(char out[37]);
 void integ_indicator(
     struct buf *, const char *uuid, const char *modified, const char *pattern);
+/* An envelope of `per` indicators, the same for the same (tag, n): ids
+ * tag(8 hex)-n-4000-8000-k (faults.c). */
+void integ_envelope(struct buf *, unsigned tag, unsigned n, unsigned per);
 
 #define FAIL(...)                                                              \
 	do {                                                                   \
