@@ -39,7 +39,8 @@ struct audit {
 	struct buf pending;
 	pthread_mutex_t io; /* the file: one writer at a time */
 	int failing;	    /* the last write failed (said once) */
-	uint64_t exported;  /* the last record in the file; see seq_known */
+	/* the exporter's (one thread exports) */
+	uint64_t exported; /* the last record in the file; see seq_known */
 	int seq_known;
 	struct audit_stats stats;
 };
@@ -308,11 +309,12 @@ tail_seq(struct audit *a)
 {
 	static const size_t fl = sizeof(AUDIT_SEQ_FIELD) - 1;
 	char buf[65536 + 64 + 1];
+	struct stat sb;
 	off_t end, at;
 	size_t n, keep = 0, total;
 	ssize_t i;
 
-	if (!a->regular || (end = lseek(a->fd, 0, SEEK_END)) <= 0)
+	if (!a->regular || fstat(a->fd, &sb) == -1 || (end = sb.st_size) <= 0)
 		return 0;
 	for (at = end; at > 0 && end - at < AUDIT_TAIL_MAX;) {
 		n = at > 65536 ? 65536 : (size_t)at;
@@ -411,7 +413,9 @@ audit_export(struct audit *a, struct store_reader *r, uint64_t *upto)
 		return 0;
 	memset(&x, 0, sizeof(x));
 	x.a = a;
-	pthread_mutex_lock(&a->io);
+	/* `io` is taken for the write only, never around a transaction:
+	 * a worker may wait for `io` (audit_end) inside one, and a resize
+	 * of the map waits for every transaction */
 	if ((rc = find_exported(a, r)) <= 0)
 		goto out;
 	rc = 0;
@@ -429,12 +433,14 @@ audit_export(struct audit *a, struct store_reader *r, uint64_t *upto)
 		store_rend(r);
 		if (rc == -1 || buf_failed(&x.out) || x.last == a->exported)
 			break;
+		pthread_mutex_lock(&a->io);
 		ok = (x.out.len == 0 ||
 			 write_lines(a, x.out.data, x.out.len) == 0) &&
 		    (fdatasync(a->fd) == 0 || errno == EINVAL);
 		note_write(a, ok,
 		    "publish records wait in the database and are written "
 		    "when it can be");
+		pthread_mutex_unlock(&a->io);
 		if (!ok) {
 			rc = -1;
 			break;
@@ -444,7 +450,6 @@ audit_export(struct audit *a, struct store_reader *r, uint64_t *upto)
 		*upto = x.last;
 	} while (x.full);
 out:
-	pthread_mutex_unlock(&a->io);
 	buf_clear(&x.out);
 	return rc < 0 ? -1 : 0;
 }

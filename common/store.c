@@ -2895,8 +2895,11 @@ find_map(struct store *st)
 void
 store_release_pages(struct store *st)
 {
+	/* held: a resize moves the map (and the old range may be reused) */
+	hold(st);
 	if (st->map != NULL)
 		madvise(st->map, st->maplen, MADV_DONTNEED);
+	unhold(st);
 }
 
 int

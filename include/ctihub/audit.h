@@ -52,7 +52,8 @@ void audit_str(struct buf *b, const char *key, const char *value);
  * Appends the records the store holds that the file does not, syncs the
  * file, and sets *upto to the last one written (0: none), which the
  * store may now trim (store_waudit_trim).  -1 when the file or the
- * database could not be used (said in the log; the records wait).
+ * database could not be used (said in the log; the records wait).  One
+ * thread exports (it runs read transactions of `r`).
  */
 int audit_export(struct audit *, struct store_reader *, uint64_t *upto);
 
