@@ -50,6 +50,7 @@ static const struct directive top_directives[] = {
     {"tls_client_ca", D_PATH, C(tls_client_ca), NULL, 0, 0, 0},
     {"state_dir", D_PATH, C(state_dir), "/var/lib/ctihub", 0, 0, 0},
     {"map_size", D_SIZE, C(map_size), "16G", 1 << 20, 1LL << 42, 0},
+    {"map_max", D_SIZE, C(map_max), "64G", 1 << 20, 1LL << 42, 0},
     {"workers", D_INT, C(workers), "0", 0, 64, 0},
     {"title", D_STR, C(title), "ctihub", 0, 0, 0},
     {"description", D_STR, C(description), NULL, 0, 0, 0},
@@ -62,6 +63,7 @@ static const struct directive top_directives[] = {
     {"json_max_depth", D_INT, C(json_max_depth), "64", 8, 1024, 0},
     {"status_ttl", D_DURATION, C(status_ttl), "24h", 60, 365LL * 86400, 0},
     {"request_timeout", D_DURATION, C(request_timeout), "60s", 1, 3600, 0},
+    {"shutdown_timeout", D_DURATION, C(shutdown_timeout), "10s", 1, 3600, 0},
     {"auth_cache_ttl", D_DURATION, C(auth_cache_ttl), "5m", 0, 86400, 0},
     {"max_header_size", D_SIZE, C(max_header_size), "16k", 1024, 1 << 20, 0},
     {"members", D_PATH, C(members_file), "members.conf", 0, 0, 0},
@@ -723,6 +725,14 @@ conf_build(const char *file, const char *dir, const struct cfg_stmt *root,
 	}
 	if (c->nroots == 0)
 		ERR(&ld, 0, "no api_root defined");
+	if (c->map_max < c->map_size) {
+		const struct cfg_stmt *st = find_stmt(root, "map_max");
+
+		if (st == NULL)
+			c->map_max = c->map_size; /* a large map_size alone */
+		else
+			ERR(&ld, st->line, "map_max is below map_size");
+	}
 	if (c->default_root != NULL &&
 	    conf_root_find(c, c->default_root, strlen(c->default_root)) ==
 		NULL) {

@@ -8,9 +8,15 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,11 +28,13 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/bytes.h"
+#include "ctihub/hash.h"
 #include "ctihub/log.h"
 #include "ctihub/store.h"
 
 #define OBJ_MAGIC 0xC7
-#define OBJ_HVER  1
+#define OBJ_HVER  2 /* 2: the header ends with the row's CRC-32C */
+#define CRC_LEN	  4 /* the CRC-32C after a value (big-endian) */
 
 /* Minimum size of the id delta index before it is merged into the main
  * one; it also grows with the main index (1/16 of it) so the cost of a
@@ -44,11 +52,12 @@ enum {
 	DB_RELEASE,
 	DB_REG,
 	DB_PENDING,
+	DB_AUDIT,
 	DB_COUNT
 };
 
 static const char *const db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
-    "added", "status", "statusx", "release", "reg", "pending"};
+    "added", "status", "statusx", "release", "reg", "pending", "audit"};
 
 /* The writer's memory of type codes (committed ones only: a code handed
  * out in a transaction that is then aborted must not survive it). */
@@ -82,12 +91,19 @@ struct bloom {
 
 struct store {
 	MDB_env *env;
+	/* Held shared by every transaction of this process, exclusively
+	 * while the map is resized (no transaction may be active then). */
+	pthread_rwlock_t quiesce;
+	uint64_t map_max;
+	char *dir;
 	struct bloom bloom;
 	struct type_slot types[TYPES_CACHE];
 	store_remark_cb *remark;
 	uint64_t writer_id; /* this process, in meta "writer" */
 	void *map;	    /* the mapping of data.mdb, from /proc/self/maps */
 	size_t maplen;
+	size_t psize;
+	_Atomic uintptr_t map_hi; /* the end of the file's pages in the map */
 	MDB_dbi dbi[DB_COUNT];
 	int schema;
 	unsigned char secret[32];
@@ -107,6 +123,7 @@ struct obj_hdr {
 	uint8_t nrelease;
 	uint8_t pad;
 	uint32_t jsonlen;
+	uint32_t crc; /* of the key, the header before it, and the rest */
 } __attribute__((packed));
 
 struct member_rec {
@@ -130,6 +147,8 @@ struct store_wtxn {
 	int64_t last_added;
 	uint64_t last_row;
 	uint64_t last_code;
+	uint64_t audit_seq;
+	int audit_loaded; /* audit_seq read (and written at commit) */
 	int err;
 	/* types registered in this transaction: cached at commit */
 	int nnewtypes;
@@ -189,8 +208,13 @@ writev(int fd, const struct iovec *iov, int n)
 				len = 4096;
 			w = pwrite(
 			    fd, (const char *)iov[i].iov_base + done, len, off);
-			if (w <= 0)
-				return total > 0 ? total : w;
+			if (w <= 0) {
+				/* LMDB takes a short write for EIO: say
+				 * why (ENOSPC) instead */
+				if (w == 0)
+					errno = ENOSPC;
+				return -1;
+			}
 			off += w;
 			total += w;
 		}
@@ -198,7 +222,7 @@ writev(int fd, const struct iovec *iov, int n)
 		return -1;
 	return total;
 }
-static void find_map(struct store *, const char *);
+static void find_map(struct store *);
 
 /* --- encoding --- */
 
@@ -232,6 +256,10 @@ addkey(unsigned char k[ADDKEY_LEN], uint32_t coll, int64_t da)
 	put_be64(k + 4, (uint64_t)da);
 }
 
+/* Our own finding of a damaged record (a checksum or lengths that do not
+ * add up), beside LMDB's codes. */
+#define BADREC (-30700)
+
 static int
 store_mdb_err(int rc, const char *what)
 {
@@ -241,16 +269,172 @@ store_mdb_err(int rc, const char *what)
 	case MDB_NOTFOUND:
 		return STORE_ENOTFOUND;
 	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case ENOSPC:
-		log_warnx("store: %s: %s (the database is full: raise "
-			  "map_size or free disk space)",
-		    what, mdb_strerror(rc));
+		/* the writer grows the map (store_grow) and says so */
+		log_debug("store: %s: the map is full", what);
 		return STORE_EFULL;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EIO:
+		log_warnx("store: %s: %s: the write could not be made durable "
+			  "(nothing of it was committed)",
+		    what, strerror(rc));
+		return STORE_EDISK;
+	case BADREC:
+		log_warnx("store: %s: a record fails its checksum or its "
+			  "lengths: the database is damaged (run ctihub "
+			  "verify)",
+		    what);
+		return STORE_ECORRUPT;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+		log_warnx("store: %s: %s: the database is damaged (run ctihub "
+			  "verify)",
+		    what, mdb_strerror(rc));
+		return STORE_ECORRUPT;
 	default:
 		log_warnx("store: %s: %s", what, mdb_strerror(rc));
 		return STORE_ERR;
 	}
+}
+
+/* --- checksums and bounds --- */
+
+/*
+ * A length read from the map is checked before anything is read through
+ * it: a value in the map must end within the pages the file holds (past
+ * them a read faults), and no value is larger than STORE_VAL_MAX.  A
+ * value outside the map sits in a dirty page of this process's write
+ * transaction.
+ */
+#define STORE_VAL_MAX (UINT64_C(1) << 31)
+
+static int
+in_bounds(const struct store *st, const void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)st->map;
+	uintptr_t hi = atomic_load_explicit(&st->map_hi, memory_order_relaxed);
+
+	if (n > STORE_VAL_MAX)
+		return 0;
+	if (lo == 0 || a < lo || a >= lo + st->maplen)
+		return 1;
+	return a < hi && n <= hi - a;
+}
+
+/* Notes where the file's pages end in the map (they only ever grow). */
+static void
+map_extent(struct store *st)
+{
+	MDB_envinfo ei;
+	uintptr_t hi, cur;
+
+	if (st->map == NULL || mdb_env_info(st->env, &ei) != 0)
+		return;
+	hi = (uintptr_t)st->map + (uintptr_t)(ei.me_last_pgno + 1) * st->psize;
+	cur = atomic_load(&st->map_hi);
+	while (hi > cur && !atomic_compare_exchange_weak(&st->map_hi, &cur, hi))
+		;
+}
+
+static uint32_t
+kv_crc(const MDB_val *k, const void *v, size_t n)
+{
+	return hash_crc32c(hash_crc32c(0, k->mv_data, k->mv_size), v, n);
+}
+
+/* Writes the CRC of key and value after the value (CRC_LEN bytes of room
+ * at v + n). */
+static void
+seal(const MDB_val *k, unsigned char *v, size_t n)
+{
+	put_be32(v + n, kv_crc(k, v, n));
+}
+
+/* A value with its CRC after it: 0 and the length before the CRC, or
+ * BADREC. */
+static int
+unseal(const struct store *st, const MDB_val *k, const MDB_val *d, size_t *n)
+{
+	if (d->mv_size < CRC_LEN || !in_bounds(st, d->mv_data, d->mv_size))
+		return BADREC;
+	*n = d->mv_size - CRC_LEN;
+	if (get_be32((const unsigned char *)d->mv_data + *n) !=
+	    kv_crc(k, d->mv_data, *n))
+		return BADREC;
+	return 0;
+}
+
+/* The check of an index entry (a twin's extension included): the CRC of
+ * key and value with the check field zero, folded to 16 bits. */
+static uint16_t
+entry_check(const unsigned char *key, const void *val, size_t len)
+{
+	unsigned char v[sizeof(struct store_entry) + sizeof(struct twin_ext)];
+	MDB_val k = {ADDKEY_LEN, (void *)(uintptr_t)key};
+	uint32_t c;
+
+	memcpy(v, val, len);
+	memset(v + offsetof(struct store_entry, check), 0, 2);
+	c = kv_crc(&k, v, len);
+	return (uint16_t)(c ^ c >> 16);
+}
+
+static void
+entry_seal(const unsigned char *key, void *val, size_t len)
+{
+	uint16_t c = entry_check(key, val, len);
+
+	memcpy(
+	    (unsigned char *)val + offsetof(struct store_entry, check), &c, 2);
+}
+
+/* An index entry as read: 0 when its size and check hold, else BADREC. */
+static int
+entry_ok(const struct store *st, const MDB_val *k, const MDB_val *d)
+{
+	uint16_t c;
+
+	if (k->mv_size != ADDKEY_LEN ||
+	    (d->mv_size != sizeof(struct store_entry) &&
+		d->mv_size !=
+		    sizeof(struct store_entry) + sizeof(struct twin_ext)) ||
+	    !in_bounds(st, d->mv_data, d->mv_size))
+		return BADREC;
+	memcpy(&c,
+	    (const unsigned char *)d->mv_data +
+		offsetof(struct store_entry, check),
+	    2);
+	return c == entry_check(k->mv_data, d->mv_data, d->mv_size) ? 0
+								    : BADREC;
+}
+
+/*
+ * An object row as read: 0 with its header in *h when the lengths add up
+ * and the CRC holds, else BADREC.  The CRC covers the key, the header up
+ * to the CRC, and the release list, id and JSON after it.
+ */
+static int
+obj_ok(const struct store *st, const MDB_val *k, const MDB_val *d,
+    struct obj_hdr *h)
+{
+	size_t head = offsetof(struct obj_hdr, crc);
+	uint32_t c;
+
+	if (k->mv_size != 8 || d->mv_size < sizeof(*h) ||
+	    !in_bounds(st, d->mv_data, d->mv_size))
+		return BADREC;
+	memcpy(h, d->mv_data, sizeof(*h));
+	if (h->magic != OBJ_MAGIC || h->hver != OBJ_HVER ||
+	    h->nrelease > STORE_MAX_COUNTRIES ||
+	    d->mv_size !=
+		sizeof(*h) + (size_t)h->nrelease * 2 + h->idlen + h->jsonlen)
+		return BADREC;
+	c = kv_crc(k, d->mv_data, head);
+	c = hash_crc32c(c, (const unsigned char *)d->mv_data + sizeof(*h),
+	    d->mv_size - sizeof(*h));
+	return c == h->crc ? 0 : BADREC;
 }
 
 /* --- open, close, meta --- */
@@ -281,6 +465,171 @@ meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t v)
 	return mdb_put(txn, dbi, &k, &d, 0);
 }
 
+/*
+ * The file must hold every page its meta page names: a read past the end
+ * of the file faults, and LMDB trusts the meta page.  A meta page damaged
+ * that way refuses the start, with a message, instead.
+ */
+static int
+check_extent(struct store *st, const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	MDB_envinfo ei;
+	MDB_stat ms;
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (mdb_env_info(st->env, &ei) != 0 ||
+	    mdb_env_stat(st->env, &ms) != 0 || stat(path, &sb) == -1)
+		return 0;
+	st->psize = ms.ms_psize;
+	if ((uint64_t)sb.st_size <
+	    (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize) {
+		snprintf(err, errlen,
+		    "the database in %s is damaged: its meta page names page "
+		    "%zu, the file holds %lld bytes (restore a copy, or move "
+		    "it aside)",
+		    dir, ei.me_last_pgno, (long long)sb.st_size);
+		return -1;
+	}
+	return 0;
+}
+
+/* Begins a transaction (the caller holds st->quiesce shared).  When
+ * another process grew the map, adopts its size (store_adopt) and tries
+ * again; when the reader table is full, clears the slots of dead
+ * processes and tries again. */
+static int store_adopt(struct store *);
+
+static int
+begin(struct store *st, unsigned int flags, MDB_txn **txn)
+{
+	int rc, tries, dead;
+
+	for (tries = 0;; tries++) {
+		rc = mdb_txn_begin(st->env, NULL, flags, txn);
+		if (rc == 0 || tries == 2)
+			break;
+		if (rc == MDB_MAP_RESIZED) {
+			if (store_adopt(st) != 0)
+				break;
+		} else if (rc == MDB_READERS_FULL) {
+			if (mdb_reader_check(st->env, &dead) != 0 || dead == 0)
+				break;
+			log_info("store: cleared %d stale reader slots (the "
+				 "reader table was full)",
+			    dead);
+		} else
+			break;
+	}
+	if (rc == 0)
+		map_extent(st);
+	return rc;
+}
+
+/* Shared hold of the map: every transaction runs under it; it nests. */
+static _Thread_local int held;
+
+static void
+hold(struct store *st)
+{
+	if (held++ == 0)
+		pthread_rwlock_rdlock(&st->quiesce);
+}
+
+static void
+unhold(struct store *st)
+{
+	if (--held == 0)
+		pthread_rwlock_unlock(&st->quiesce);
+}
+
+/* Walks every record of one tree (duplicates too). */
+static int
+walk_tree(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+		;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The walk of store_check, in the child: every tree LMDB keeps (the free
+ * list, the main tree and each named table).  Exit status 0 or 1. */
+static void
+check_child(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int i, rc, fd;
+
+	/* a fault here is the finding, reported by the parent: die of it
+	 * quietly (no handler, a sanitizer's either) */
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	if ((fd = open("/dev/null", O_WRONLY)) != -1)
+		dup2(fd, STDERR_FILENO);
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(env, 16)) != 0 ||
+	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+		_exit(rc == ENOENT ? 0 : 1); /* none yet: made by store_open */
+	/* 0: the free list (as mdb_stat -f reads it); 1: the main tree */
+	if ((rc = walk_tree(txn, 0)) != 0 || (rc = walk_tree(txn, 1)) != 0)
+		_exit(1);
+	for (i = 0; i < DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], 0, &dbi);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0 || (rc = walk_tree(txn, dbi)) != 0)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+int
+store_check(const char *dir, char *err, size_t errlen)
+{
+	int status;
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot check the database: fork: %s",
+		    strerror(errno));
+		return STORE_ERR;
+	}
+	if (pid == 0)
+		check_child(dir);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "cannot check the database: %s",
+			    strerror(errno));
+			return STORE_ERR;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return STORE_OK;
+	if (WIFSIGNALED(status))
+		snprintf(err, errlen,
+		    "the database in %s is damaged: walking its pages failed "
+		    "(signal %d in the checking process); restore a copy, or "
+		    "move it aside",
+		    dir, WTERMSIG(status));
+	else
+		snprintf(err, errlen,
+		    "the database in %s is damaged: its pages cannot be "
+		    "walked; restore a copy, or move it aside",
+		    dir);
+	return STORE_ECORRUPT;
+}
+
 int
 store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
     size_t errlen)
@@ -288,19 +637,29 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 	struct store *st;
 	MDB_txn *txn = NULL;
 	MDB_val k, d;
+	pthread_rwlockattr_t ra;
 	uint64_t schema;
-	int rc, i;
+	int rc, i, dead = 0;
 
 	*out = NULL;
-	if ((st = hub_calloc(1, sizeof(*st))) == NULL) {
+	if ((st = hub_calloc(1, sizeof(*st))) == NULL ||
+	    (st->dir = hub_strdup(dir)) == NULL) {
+		if (st != NULL)
+			hub_free(st);
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
+	st->map_max = mapsize;
+	pthread_rwlockattr_init(&ra);
+	/* a resize waiting for readers goes before new ones */
+	pthread_rwlockattr_setkind_np(
+	    &ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->quiesce, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(
 		    err, errlen, "cannot create %s: %s", dir, strerror(errno));
-		hub_free(st);
-		return STORE_ERR;
+		goto fail;
 	}
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, (size_t)mapsize)) != 0 ||
@@ -312,7 +671,15 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 		    mdb_strerror(rc));
 		goto fail;
 	}
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+	if (check_extent(st, dir, err, errlen) == -1)
+		goto fail;
+	/* the slots of readers that died (a killed ctihub import) */
+	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+		log_info("store: cleared %d stale reader slots", dead);
+	hold(st); /* no other thread has the store yet */
+	rc = begin(st, 0, &txn);
+	unhold(st);
+	if (rc != 0)
 		goto mdbfail;
 	for (i = 0; i < DB_COUNT; i++)
 		if ((rc = mdb_dbi_open(txn, db_names[i],
@@ -330,19 +697,27 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 	if (schema != STORE_SCHEMA) {
 		/* schema 1 told producers, collections and types apart by
 		 * 32-bit hashes of their names: what it stored cannot be
-		 * given back to its owners with certainty */
+		 * given back to its owners with certainty; schema 2 had no
+		 * checksums to tell damaged records from sound ones */
 		snprintf(err, errlen,
 		    schema < STORE_SCHEMA
 			? "the database in %s has schema version %llu, "
-			  "written by an earlier ctihub whose identities were "
-			  "hashes of names (this one: %d): move it aside and "
-			  "import the members' bundles again (ctihub import)"
+			  "written by an earlier ctihub (%s; this one: %d): "
+			  "move it aside and import the members' bundles "
+			  "again (ctihub import)"
 			: "the database in %s has schema version %llu, newer "
-			  "than this ctihub understands (%d): run a newer "
+			  "than this ctihub understands (%s%d): run a newer "
 			  "ctihub, or point state_dir elsewhere",
-		    dir, (unsigned long long)schema, STORE_SCHEMA);
+		    dir, (unsigned long long)schema,
+		    schema == 1 ? "its identities were hashes of names"
+			: schema < STORE_SCHEMA
+			? "its records have no checksums"
+			: "",
+		    STORE_SCHEMA);
 		mdb_txn_abort(txn);
 		mdb_env_close(st->env);
+		pthread_rwlock_destroy(&st->quiesce);
+		hub_free(st->dir);
 		hub_free(st);
 		return STORE_ESCHEMA;
 	}
@@ -361,13 +736,17 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 		d.mv_data = st->secret;
 		if ((rc = mdb_put(txn, st->dbi[DB_META], &k, &d, 0)) != 0)
 			goto mdbfail;
-	} else
+	} else {
+		if (rc == 0)
+			rc = MDB_CORRUPTED;
 		goto mdbfail;
+	}
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0)
 		goto mdbfail;
-	find_map(st, dir);
+	find_map(st);
+	map_extent(st);
 	mdb_env_get_fd(st->env, &store_data_fd);
 	if (RAND_bytes(
 		(unsigned char *)&st->writer_id, sizeof(st->writer_id)) != 1)
@@ -381,6 +760,8 @@ fail:
 		mdb_txn_abort(txn);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	pthread_rwlock_destroy(&st->quiesce);
+	hub_free(st->dir);
 	hub_free(st);
 	return STORE_ERR;
 }
@@ -395,9 +776,87 @@ store_close(struct store *st)
 	if (mdb_env_get_fd(st->env, &fd) == 0 && fd == store_data_fd)
 		store_data_fd = -1;
 	mdb_env_close(st->env);
+	pthread_rwlock_destroy(&st->quiesce);
 	hub_free(st->bloom.bits);
+	hub_free(st->dir);
 	explicit_bzero(st->secret, sizeof(st->secret));
 	hub_free(st);
+}
+
+void
+store_set_map_max(struct store *st, uint64_t max)
+{
+	st->map_max = max;
+}
+
+/* Takes the map size another process gave the database (no transaction
+ * of this process may be active meanwhile). */
+static int
+store_adopt(struct store *st)
+{
+	int rc;
+
+	if (held != 1)
+		return MDB_MAP_RESIZED; /* this thread is inside another */
+	unhold(st);
+	pthread_rwlock_wrlock(&st->quiesce);
+	rc = mdb_env_set_mapsize(st->env, 0);
+	find_map(st);
+	pthread_rwlock_unlock(&st->quiesce);
+	hold(st);
+	if (rc == 0)
+		log_info("store: the database map grew (another process): "
+			 "now %zu MB",
+		    st->maplen >> 20);
+	return rc;
+}
+
+int
+store_grow(struct store *st)
+{
+	MDB_envinfo ei;
+	size_t cur, want;
+	int rc;
+
+	pthread_rwlock_wrlock(&st->quiesce);
+	if ((rc = mdb_env_info(st->env, &ei)) != 0) {
+		pthread_rwlock_unlock(&st->quiesce);
+		return store_mdb_err(rc, "grow");
+	}
+	cur = ei.me_mapsize;
+	if (cur >= st->map_max) {
+		pthread_rwlock_unlock(&st->quiesce);
+		log_warnx("store: the database is full: its map reached "
+			  "map_max (%llu MB); raise map_max",
+		    (unsigned long long)(st->map_max >> 20));
+		return STORE_EFULL;
+	}
+	want = cur > st->map_max / 2 ? (size_t)st->map_max : cur * 2;
+	want = want / st->psize * st->psize;
+	rc = mdb_env_set_mapsize(st->env, want);
+	find_map(st);
+	pthread_rwlock_unlock(&st->quiesce);
+	if (rc != 0)
+		return store_mdb_err(rc, "grow");
+	log_info("store: the database map grew from %zu to %zu MB (map_max "
+		 "%llu MB)",
+	    cur >> 20, want >> 20, (unsigned long long)(st->map_max >> 20));
+	return STORE_OK;
+}
+
+int
+store_reader_check(struct store *st, int *cleared)
+{
+	int rc;
+
+	*cleared = 0;
+	if ((rc = mdb_reader_check(st->env, cleared)) != 0)
+		return store_mdb_err(rc, "reader check");
+	if (*cleared > 0)
+		log_info("store: cleared %d stale reader slots (left by a "
+			 "process that died)",
+		    *cleared);
+	return STORE_OK;
 }
 
 int
@@ -432,6 +891,7 @@ reg_get(MDB_txn *txn, const struct store *st, int kind, const char *name,
 {
 	unsigned char kb[2 + REG_NAME_MAX];
 	MDB_val k, d;
+	size_t n;
 	int rc;
 
 	if (len == 0 || len > REG_NAME_MAX)
@@ -440,8 +900,8 @@ reg_get(MDB_txn *txn, const struct store *st, int kind, const char *name,
 	k.mv_data = kb;
 	if ((rc = mdb_get(txn, st->dbi[DB_REG], &k, &d)) != 0)
 		return rc;
-	if (d.mv_size != 4)
-		return MDB_CORRUPTED;
+	if (unseal(st, &k, &d, &n) != 0 || n != 4)
+		return BADREC;
 	*code = get_be32(d.mv_data);
 	return 0;
 }
@@ -451,7 +911,8 @@ static int
 reg_put(MDB_txn *txn, const struct store *st, int kind, const char *name,
     size_t len, uint64_t *last, uint32_t *code)
 {
-	unsigned char kb[2 + REG_NAME_MAX], ck[6], cb[4];
+	unsigned char kb[2 + REG_NAME_MAX], ck[6], cb[4 + CRC_LEN];
+	unsigned char nb[REG_NAME_MAX + CRC_LEN];
 	MDB_val k, d;
 	int rc;
 
@@ -465,7 +926,8 @@ reg_put(MDB_txn *txn, const struct store *st, int kind, const char *name,
 	k.mv_size = regkey(kb, kind, name, len);
 	k.mv_data = kb;
 	put_be32(cb, *code);
-	d.mv_size = 4;
+	seal(&k, cb, 4);
+	d.mv_size = sizeof(cb);
 	d.mv_data = cb;
 	if ((rc = mdb_put(txn, st->dbi[DB_REG], &k, &d, MDB_NOOVERWRITE)) != 0)
 		return rc;
@@ -474,8 +936,10 @@ reg_put(MDB_txn *txn, const struct store *st, int kind, const char *name,
 	put_be32(ck + 2, *code);
 	k.mv_size = 6;
 	k.mv_data = ck;
-	d.mv_size = len;
-	d.mv_data = (void *)(uintptr_t)name;
+	memcpy(nb, name, len);
+	seal(&k, nb, len);
+	d.mv_size = len + CRC_LEN;
+	d.mv_data = nb;
 	if ((rc = mdb_put(txn, st->dbi[DB_REG], &k, &d, MDB_NOOVERWRITE)) != 0)
 		return rc;
 	return meta_put_u64(txn, st->dbi[DB_META], "last_code", *last);
@@ -489,8 +953,9 @@ store_codes(struct store *st, int kind, const char *const names[], int n,
 	uint64_t last = 0;
 	int i, rc, missing = 0;
 
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return store_mdb_err(rc, "registry");
+	hold(st);
+	if ((rc = begin(st, MDB_RDONLY, &txn)) != 0)
+		goto done;
 	for (i = 0; i < n; i++) {
 		rc = reg_get(
 		    txn, st, kind, names[i], strlen(names[i]), &codes[i]);
@@ -500,14 +965,14 @@ store_codes(struct store *st, int kind, const char *const names[], int n,
 			break;
 	}
 	mdb_txn_abort(txn);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_err(rc, "registry");
-	if (missing == 0)
-		return STORE_OK;
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc != 0 || missing == 0)
+		goto done;
 	/* some are new: number them in a write transaction (another
 	 * process may have numbered them meanwhile: look again there) */
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-		return store_mdb_err(rc, "registry");
+	if ((rc = begin(st, 0, &txn)) != 0)
+		goto done;
 	rc = meta_get_u64(txn, st->dbi[DB_META], "last_code", &last);
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
@@ -519,11 +984,13 @@ store_codes(struct store *st, int kind, const char *const names[], int n,
 			rc = reg_put(
 			    txn, st, kind, names[i], len, &last, &codes[i]);
 	}
-	if (rc != 0) {
+	if (rc != 0)
 		mdb_txn_abort(txn);
-		return store_mdb_err(rc, "registry");
-	}
-	return store_mdb_err(mdb_txn_commit(txn), "registry");
+	else
+		rc = mdb_txn_commit(txn);
+done:
+	unhold(st);
+	return store_mdb_err(rc, "registry");
 }
 
 int
@@ -551,8 +1018,9 @@ store_code_name(struct store_reader *r, int kind, uint32_t code,
 	if ((rc = mdb_get(r->txn, r->st->dbi[DB_REG], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "registry");
+	if (unseal(r->st, &k, &d, len) != 0)
+		return store_mdb_err(BADREC, "registry");
 	*name = d.mv_data;
-	*len = d.mv_size;
 	return STORE_OK;
 }
 
@@ -739,7 +1207,8 @@ store_wbegin(struct store *st, struct store_wtxn **out)
 	if ((w = hub_calloc(1, sizeof(*w))) == NULL)
 		return STORE_ERR;
 	w->st = st;
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &w->txn)) != 0)
+	hold(st);
+	if ((rc = begin(st, 0, &w->txn)) != 0)
 		goto fail;
 	if ((rc = mdb_cursor_open(w->txn, st->dbi[DB_OBJ], &w->c_obj)) != 0 ||
 	    (rc = mdb_cursor_open(w->txn, st->dbi[DB_IDS], &w->c_ids)) != 0 ||
@@ -771,6 +1240,7 @@ fail:
 	rc = store_mdb_err(rc, "begin write");
 	if (w->txn != NULL)
 		mdb_txn_abort(w->txn);
+	unhold(st);
 	hub_free(w);
 	return rc;
 }
@@ -781,6 +1251,7 @@ store_wabort(struct store_wtxn *w)
 	if (w == NULL)
 		return;
 	mdb_txn_abort(w->txn); /* closes the write cursors too */
+	unhold(w->st);
 	hub_free(w);
 }
 
@@ -794,25 +1265,31 @@ struct found {
 	struct member_rec member[STORE_MAX_MEMBERSHIP];
 };
 
-static void
-decode_idval(const MDB_val *d, struct found *f)
+/* An id index value: rowid(8), memberships, CRC. */
+static int
+decode_idval(
+    const struct store *st, const MDB_val *k, const MDB_val *d, struct found *f)
 {
 	const unsigned char *p = d->mv_data;
-	size_t n =
-	    d->mv_size < 8 ? 0 : (d->mv_size - 8) / sizeof(struct member_rec);
+	size_t n;
 
+	if (unseal(st, k, d, &n) != 0 || n < 8 ||
+	    (n - 8) % sizeof(struct member_rec) != 0 ||
+	    (n - 8) / sizeof(struct member_rec) > STORE_MAX_MEMBERSHIP)
+		return BADREC;
 	memcpy(&f->rowid, p, 8);
-	if (n > STORE_MAX_MEMBERSHIP)
-		n = STORE_MAX_MEMBERSHIP;
+	n = (n - 8) / sizeof(struct member_rec);
 	f->nmember = (int)n;
 	memcpy(f->member, p + 8, n * sizeof(struct member_rec));
+	return 0;
 }
 
 /* Scans one id index for the versions of one producer's object; appends
  * them to v. */
 static int
-scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t type,
-    uint32_t producer, int in_new, struct found *v, int max, int *n)
+scan_versions(const struct store *st, MDB_cursor *c,
+    const unsigned char uuid[16], uint32_t type, uint32_t producer, int in_new,
+    struct found *v, int max, int *n)
 {
 	unsigned char kb[IDKEY_LEN];
 	MDB_val k, d;
@@ -831,7 +1308,8 @@ scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t type,
 		v[*n].producer = producer;
 		v[*n].version = get_version((unsigned char *)k.mv_data + 24);
 		v[*n].in_new = in_new;
-		decode_idval(&d, &v[*n]);
+		if (decode_idval(st, &k, &d, &v[*n]) != 0)
+			return BADREC;
 		(*n)++;
 	}
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
@@ -840,16 +1318,17 @@ scan_versions(MDB_cursor *c, const unsigned char uuid[16], uint32_t type,
 /* The versions of one producer's object across both id indexes, oldest
  * first. */
 static int
-all_versions(MDB_cursor *c_ids, MDB_cursor *c_new, const unsigned char uuid[16],
-    uint32_t type, uint32_t producer, struct found *v, int *n)
+all_versions(const struct store *st, MDB_cursor *c_ids, MDB_cursor *c_new,
+    const unsigned char uuid[16], uint32_t type, uint32_t producer,
+    struct found *v, int *n)
 {
 	int rc, i, j;
 
 	*n = 0;
-	if ((rc = scan_versions(
-		 c_ids, uuid, type, producer, 0, v, MAX_VERSIONS, n)) != 0 ||
+	if ((rc = scan_versions(st, c_ids, uuid, type, producer, 0, v,
+		 MAX_VERSIONS, n)) != 0 ||
 	    (rc = scan_versions(
-		 c_new, uuid, type, producer, 1, v, MAX_VERSIONS, n)) != 0)
+		 st, c_new, uuid, type, producer, 1, v, MAX_VERSIONS, n)) != 0)
 		return rc;
 	/* insertion sort: there are few versions */
 	for (i = 1; i < *n; i++) {
@@ -951,14 +1430,17 @@ put_idval(struct store_wtxn *w, const struct found *f,
     const unsigned char uuid[16], uint32_t type)
 {
 	unsigned char kb[IDKEY_LEN];
-	unsigned char vb[8 + STORE_MAX_MEMBERSHIP * sizeof(struct member_rec)];
+	unsigned char
+	    vb[8 + STORE_MAX_MEMBERSHIP * sizeof(struct member_rec) + CRC_LEN];
 	MDB_val k = {IDKEY_LEN, kb}, d;
+	size_t n = 8 + (size_t)f->nmember * sizeof(struct member_rec);
 
 	idkey(kb, uuid, type, f->producer, f->version);
 	memcpy(vb, &f->rowid, 8);
 	memcpy(
 	    vb + 8, f->member, (size_t)f->nmember * sizeof(struct member_rec));
-	d.mv_size = 8 + (size_t)f->nmember * sizeof(struct member_rec);
+	seal(&k, vb, n);
+	d.mv_size = n + CRC_LEN;
 	d.mv_data = vb;
 	if (f->nmember == 0)
 		return mdb_del(w->txn,
@@ -981,14 +1463,15 @@ update_entry_flags(struct store_wtxn *w, uint32_t coll, int64_t da, uint8_t set,
 	addkey(kb, coll, da);
 	if ((rc = mdb_get(w->txn, w->st->dbi[DB_ADDED], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? 0 : rc;
-	if (d.mv_size != sizeof(e))
-		return MDB_CORRUPTED;
+	if (d.mv_size != sizeof(e) || entry_ok(w->st, &k, &d) != 0)
+		return BADREC;
 	memcpy(&e, d.mv_data, sizeof(e));
 	if (((e.flags | set) & (uint8_t)~clear) == e.flags &&
 	    e.newest == newest)
 		return 0;
 	e.flags = (uint8_t)((e.flags | set) & ~clear);
 	e.newest = newest;
+	entry_seal(kb, &e, sizeof(e));
 	d.mv_size = sizeof(e);
 	d.mv_data = &e;
 	return mdb_put(w->txn, w->st->dbi[DB_ADDED], &k, &d, 0);
@@ -1039,13 +1522,14 @@ fix_first_last(struct store_wtxn *w, uint32_t coll, struct found *v, int n,
 }
 
 static int
-put_entry(struct store_wtxn *w, uint32_t coll, int64_t da,
-    const struct store_entry *e)
+put_entry(
+    struct store_wtxn *w, uint32_t coll, int64_t da, struct store_entry *e)
 {
 	unsigned char kb[ADDKEY_LEN];
-	MDB_val k = {ADDKEY_LEN, kb}, d = {sizeof(*e), (void *)(uintptr_t)e};
+	MDB_val k = {ADDKEY_LEN, kb}, d = {sizeof(*e), e};
 
 	addkey(kb, coll, da);
+	entry_seal(kb, e, sizeof(*e));
 	/* date_added only grows, so this appends (MDB_APPEND would refuse
 	 * entries of a collection whose code sorts before another's) */
 	return mdb_put(w->txn, w->st->dbi[DB_ADDED], &k, &d, 0);
@@ -1060,6 +1544,7 @@ put_obj(struct store_wtxn *w, const struct obj_hdr *h, const char *release,
 	MDB_val k = {8, kb}, d;
 	unsigned char *p;
 	size_t rel = (size_t)h->nrelease * 2;
+	uint32_t crc;
 	int rc;
 
 	put_be64(kb, rowid);
@@ -1073,6 +1558,9 @@ put_obj(struct store_wtxn *w, const struct obj_hdr *h, const char *release,
 	memcpy(p + sizeof(*h), release, rel);
 	memcpy(p + sizeof(*h) + rel, id, h->idlen);
 	memcpy(p + sizeof(*h) + rel + h->idlen, json, h->jsonlen);
+	crc = kv_crc(&k, p, offsetof(struct obj_hdr, crc));
+	crc = hash_crc32c(crc, p + sizeof(*h), d.mv_size - sizeof(*h));
+	memcpy(p + offsetof(struct obj_hdr, crc), &crc, sizeof(crc));
 	return 0;
 }
 
@@ -1135,19 +1623,21 @@ retag_entries(struct store_wtxn *w, const struct obj_hdr *h)
 		rc = mdb_get(w->txn, w->st->dbi[DB_IDS], &k, &d);
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? 0 : rc;
-	decode_idval(&d, &f);
+	if (decode_idval(w->st, &k, &d, &f) != 0)
+		return BADREC;
 	for (i = 0; i < f.nmember; i++) {
 		addkey(ak, f.member[i].coll, f.member[i].date_added);
 		if ((rc = mdb_get(w->txn, w->st->dbi[DB_ADDED], &ek, &d)) != 0)
 			continue;
-		if (d.mv_size != sizeof(e))
-			return MDB_CORRUPTED;
+		if (d.mv_size != sizeof(e) || entry_ok(w->st, &ek, &d) != 0)
+			return BADREC;
 		memcpy(&e, d.mv_data, sizeof(e));
 		e.tlp = h->tlp;
 		e.flags =
 		    (uint8_t)((e.flags &
 				  ~(STORE_F_RELEASE | STORE_F_UNRESOLVED)) |
 			(h->flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED)));
+		entry_seal(ak, &e, sizeof(e));
 		d.mv_size = sizeof(e);
 		d.mv_data = &e;
 		if ((rc = mdb_put(w->txn, w->st->dbi[DB_ADDED], &ek, &d, 0)) !=
@@ -1174,13 +1664,9 @@ retag_row(struct store_wtxn *w, uint64_t rowid)
 	put_be64(kb, rowid);
 	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? 0 : rc; /* deleted since */
-	if (d.mv_size < sizeof(h))
-		return MDB_CORRUPTED;
-	memcpy(&h, d.mv_data, sizeof(h));
+	if (obj_ok(w->st, &k, &d, &h) != 0)
+		return BADREC;
 	rel = (size_t)h.nrelease * 2;
-	if (h.magic != OBJ_MAGIC ||
-	    d.mv_size != sizeof(h) + rel + h.idlen + h.jsonlen)
-		return MDB_CORRUPTED;
 	if (!(h.flags & STORE_F_UNRESOLVED))
 		return 0;
 	/* the row moves when rewritten: work on a copy */
@@ -1293,7 +1779,8 @@ store_wmarking(struct store_wtxn *w, uint32_t producer,
 			    memcmp(k.mv_data, kb, IDPFX_PROD) != 0)
 				break;
 			v = get_version((unsigned char *)k.mv_data + 24);
-			decode_idval(&d, &f);
+			if (decode_idval(w->st, &k, &d, &f) != 0)
+				return store_mdb_err(BADREC, "marking");
 			if (row == 0 || v > best) {
 				best = v;
 				row = f.rowid;
@@ -1310,12 +1797,8 @@ store_wmarking(struct store_wtxn *w, uint32_t producer,
 	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "marking");
-	if (d.mv_size < sizeof(h))
-		return STORE_ERR;
-	memcpy(&h, d.mv_data, sizeof(h));
-	if (d.mv_size !=
-	    sizeof(h) + (size_t)h.nrelease * 2 + h.idlen + h.jsonlen)
-		return STORE_ERR;
+	if (obj_ok(w->st, &k, &d, &h) != 0)
+		return store_mdb_err(BADREC, "marking");
 	*json = (const char *)d.mv_data + sizeof(h) + (size_t)h.nrelease * 2 +
 	    h.idlen;
 	*len = h.jsonlen;
@@ -1354,7 +1837,7 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 			o->date_added = 0;
 			return 0;
 		}
-		if ((rc = all_versions(w->c_ids, w->c_new, o->uuid, type,
+		if ((rc = all_versions(w->st, w->c_ids, w->c_new, o->uuid, type,
 			 producer, v, &n)) != 0)
 			return rc;
 	}
@@ -1393,9 +1876,8 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 		k.mv_data = rk;
 		if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
 			return rc;
-		if (d.mv_size < sizeof(h))
-			return MDB_CORRUPTED;
-		memcpy(&h, d.mv_data, sizeof(h));
+		if (obj_ok(w->st, &k, &d, &h) != 0)
+			return BADREC;
 		e.tlp = h.tlp;
 		e.flags = h.flags &
 		    (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE |
@@ -1514,7 +1996,7 @@ store_wstatus(struct store_wtxn *w, const char *id, uint32_t owner,
 		return w->err;
 	if (idlen > 64)
 		return STORE_ERR;
-	d.mv_size = 12 + len;
+	d.mv_size = 12 + len + CRC_LEN;
 	d.mv_data = NULL;
 	if ((rc = mdb_put(
 		 w->txn, w->st->dbi[DB_STATUS], &k, &d, MDB_RESERVE)) != 0)
@@ -1523,6 +2005,7 @@ store_wstatus(struct store_wtxn *w, const char *id, uint32_t owner,
 	memcpy(p, &owner, 4);
 	memcpy(p + 4, &expires, 8);
 	memcpy(p + 12, json, len);
+	seal(&k, p, 12 + len);
 	put_be64(xk, (uint64_t)expires);
 	memcpy(xk + 8, id, idlen);
 	k.mv_size = 8 + idlen;
@@ -1542,7 +2025,7 @@ store_wrelease(struct store_wtxn *w, uint64_t *event, const void *rec,
     size_t len, int64_t now)
 {
 	unsigned char kb[8];
-	MDB_val k = {8, kb}, d = {len, (void *)(uintptr_t)rec};
+	MDB_val k = {8, kb}, d = {len + CRC_LEN, NULL};
 	int64_t id;
 	int rc;
 
@@ -1551,10 +2034,13 @@ store_wrelease(struct store_wtxn *w, uint64_t *event, const void *rec,
 	id = now > w->last_added ? now : w->last_added + 1;
 	w->last_added = id;
 	put_be64(kb, (uint64_t)id);
-	if ((rc = mdb_put(w->txn, w->st->dbi[DB_RELEASE], &k, &d, 0)) != 0) {
+	if ((rc = mdb_put(
+		 w->txn, w->st->dbi[DB_RELEASE], &k, &d, MDB_RESERVE)) != 0) {
 		w->err = store_mdb_err(rc, "release");
 		return w->err;
 	}
+	memcpy(d.mv_data, rec, len);
+	seal(&k, d.mv_data, len);
 	*event = (uint64_t)id;
 	return STORE_OK;
 }
@@ -1593,6 +2079,10 @@ store_wtwins(struct store_wtxn *w, uint64_t event, store_entry_cb *want,
 
 		if (k.mv_size != ADDKEY_LEN || d.mv_size != sizeof(e))
 			continue; /* a twin, not an original */
+		if (entry_ok(w->st, &k, &d) != 0) {
+			rc = BADREC;
+			break;
+		}
 		memcpy(last, k.mv_data, ADDKEY_LEN);
 		coll = get_be32(k.mv_data);
 		da = (int64_t)get_be64((unsigned char *)k.mv_data + 4);
@@ -1610,6 +2100,7 @@ store_wtwins(struct store_wtxn *w, uint64_t event, store_entry_cb *want,
 			memcpy(vb, &e, sizeof(e));
 			memcpy(vb + sizeof(e), &x, sizeof(x));
 			addkey(kb, coll, nda);
+			entry_seal(kb, vb, sizeof(vb));
 			k.mv_size = ADDKEY_LEN;
 			k.mv_data = kb;
 			d.mv_size = sizeof(vb);
@@ -1653,8 +2144,9 @@ store_release_get(
 	if ((rc = mdb_get(r->txn, r->st->dbi[DB_RELEASE], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "release");
+	if (unseal(r->st, &k, &d, len) != 0)
+		return store_mdb_err(BADREC, "release");
 	*rec = d.mv_data;
-	*len = d.mv_size;
 	return STORE_OK;
 }
 
@@ -1669,9 +2161,13 @@ store_releases(struct store_reader *r, store_release_cb *cb, void *arg)
 		return store_mdb_err(rc, "releases");
 	rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
 	while (rc == 0) {
-		if (k.mv_size == 8 &&
-		    (stop = cb(
-			 get_be64(k.mv_data), d.mv_data, d.mv_size, arg)) != 0)
+		size_t len;
+
+		if (k.mv_size != 8 || unseal(r->st, &k, &d, &len) != 0) {
+			rc = BADREC; /* a damaged record: refuse the read */
+			break;
+		}
+		if ((stop = cb(get_be64(k.mv_data), d.mv_data, len, arg)) != 0)
 			break;
 		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
 	}
@@ -1715,6 +2211,96 @@ fail:
 	return w->err;
 }
 
+/* --- audit records --- */
+
+int
+store_waudit(struct store_wtxn *w, const char *line, size_t len)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d = {len + CRC_LEN, NULL};
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (!w->audit_loaded) {
+		rc = meta_get_u64(
+		    w->txn, w->st->dbi[DB_META], "audit_seq", &w->audit_seq);
+		if (rc == MDB_NOTFOUND)
+			w->audit_seq = 0;
+		else if (rc != 0)
+			goto fail;
+		w->audit_loaded = 1;
+	}
+	put_be64(kb, ++w->audit_seq);
+	if ((rc = mdb_put(w->txn, w->st->dbi[DB_AUDIT], &k, &d,
+		 MDB_APPEND | MDB_RESERVE)) != 0)
+		goto fail;
+	memcpy(d.mv_data, line, len);
+	seal(&k, d.mv_data, len);
+	return STORE_OK;
+fail:
+	w->err = store_mdb_err(rc, "audit record");
+	return w->err;
+}
+
+int
+store_waudit_trim(struct store_wtxn *w, uint64_t upto)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_AUDIT], &c)) != 0)
+		goto fail;
+	while ((rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) == 0 &&
+	    (k.mv_size != 8 || get_be64(k.mv_data) <= upto))
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	return STORE_OK;
+fail:
+	w->err = store_mdb_err(rc, "audit trim");
+	return w->err;
+}
+
+int
+store_audit_walk(
+    struct store_reader *r, uint64_t after, store_audit_cb *cb, void *arg)
+{
+	unsigned char kb[8];
+	MDB_cursor *c;
+	MDB_val k = {8, kb}, d;
+	size_t n;
+	int rc, stop = 0;
+
+	if ((rc = mdb_cursor_open(r->txn, r->st->dbi[DB_AUDIT], &c)) != 0)
+		return store_mdb_err(rc, "audit records");
+	put_be64(kb, after + 1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			rc = BADREC;
+			break;
+		}
+		if (unseal(r->st, &k, &d, &n) != 0) {
+			log_warnx(
+			    "store: audit record %llu fails its checksum: "
+			    "refused",
+			    (unsigned long long)get_be64(k.mv_data));
+			stop = cb(get_be64(k.mv_data), NULL, 0, arg);
+		} else
+			stop = cb(get_be64(k.mv_data), d.mv_data, n, arg);
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_err(rc, "audit records");
+	return STORE_OK;
+}
+
 /* Removes the matching versions of one producer's object from `coll`. */
 static int
 wdelete_one(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
@@ -1730,7 +2316,7 @@ wdelete_one(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 	int64_t dummy_newest = 0;
 
 	if ((rc = all_versions(
-		 w->c_ids, w->c_new, uuid, type, producer, v, &n)) != 0)
+		 w->st, w->c_ids, w->c_new, uuid, type, producer, v, &n)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if ((m = member_index(&v[i], coll)) < 0)
@@ -1844,8 +2430,7 @@ merge_ids(struct store_wtxn *w)
 	lo[0] = (unsigned char)(slice << 4);
 	k.mv_size = 1;
 	k.mv_data = lo;
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &d, MDB_GET_CURRENT)) {
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;) {
 		if (((const unsigned char *)k.mv_data)[0] >> 4 != slice)
 			break;
 		if ((rc = mdb_cursor_put(w->c_ids, &k, &d, 0)) != 0 ||
@@ -1853,6 +2438,9 @@ merge_ids(struct store_wtxn *w)
 			break;
 		if (++n % 4096 == 0)
 			store_release_pages(w->st);
+		/* EINVAL: that was the last entry of idsnew */
+		if ((rc = mdb_cursor_get(c, &k, &d, MDB_GET_CURRENT)) == EINVAL)
+			rc = MDB_NOTFOUND;
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -1876,6 +2464,9 @@ store_wcommit(struct store_wtxn *w)
 		 w->txn, w->st->dbi[DB_META], "last_row", w->last_row)) != 0 ||
 	    (rc = meta_put_u64(w->txn, w->st->dbi[DB_META], "writer",
 		 w->st->writer_id)) != 0 ||
+	    (w->audit_loaded &&
+		(rc = meta_put_u64(w->txn, w->st->dbi[DB_META], "audit_seq",
+		     w->audit_seq)) != 0) ||
 	    (rc = merge_ids(w)) != 0) {
 		rc = store_mdb_err(rc, "commit");
 		store_wabort(w);
@@ -1889,6 +2480,7 @@ store_wcommit(struct store_wtxn *w)
 			type_remember(w->st, w->newtypes[i].name,
 			    strlen(w->newtypes[i].name), w->newtypes[i].code);
 	}
+	unhold(w->st);
 	hub_free(w);
 	return store_mdb_err(rc, "commit");
 }
@@ -1912,6 +2504,7 @@ store_reader_free(struct store_reader *r)
 {
 	if (r == NULL)
 		return;
+	store_rend(r);
 	if (r->txn != NULL) {
 		mdb_cursor_close(r->c_added);
 		mdb_cursor_close(r->c_ids);
@@ -1922,6 +2515,23 @@ store_reader_free(struct store_reader *r)
 	hub_free(r);
 }
 
+/* Renews a reset read transaction, adopting a map another process grew
+ * (see begin). */
+static int
+renew(struct store *st, MDB_txn *txn)
+{
+	int rc, tries;
+
+	for (tries = 0;; tries++) {
+		rc = mdb_txn_renew(txn);
+		if (rc != MDB_MAP_RESIZED || tries == 2 || store_adopt(st) != 0)
+			break;
+	}
+	if (rc == 0)
+		map_extent(st);
+	return rc;
+}
+
 int
 store_rbegin(struct store_reader *r)
 {
@@ -1929,10 +2539,13 @@ store_rbegin(struct store_reader *r)
 
 	if (r->active)
 		return STORE_OK;
+	hold(r->st);
 	if (r->txn == NULL) {
-		if ((rc = mdb_txn_begin(
-			 r->st->env, NULL, MDB_RDONLY, &r->txn)) != 0)
+		if ((rc = begin(r->st, MDB_RDONLY, &r->txn)) != 0) {
+			r->txn = NULL;
+			unhold(r->st);
 			return store_mdb_err(rc, "begin read");
+		}
 		if ((rc = mdb_cursor_open(
 			 r->txn, r->st->dbi[DB_ADDED], &r->c_added)) != 0 ||
 		    (rc = mdb_cursor_open(
@@ -1943,16 +2556,20 @@ store_rbegin(struct store_reader *r)
 			 r->txn, r->st->dbi[DB_OBJ], &r->c_obj)) != 0) {
 			mdb_txn_abort(r->txn);
 			r->txn = NULL;
+			unhold(r->st);
 			return store_mdb_err(rc, "open cursors");
 		}
 	} else {
-		if ((rc = mdb_txn_renew(r->txn)) != 0)
+		if ((rc = renew(r->st, r->txn)) != 0) {
+			unhold(r->st);
 			return store_mdb_err(rc, "renew read");
+		}
 		if ((rc = mdb_cursor_renew(r->txn, r->c_added)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_ids)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_new)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_obj)) != 0) {
 			mdb_txn_reset(r->txn);
+			unhold(r->st);
 			return store_mdb_err(rc, "renew cursors");
 		}
 	}
@@ -1969,18 +2586,18 @@ store_rend(struct store_reader *r)
 	if (r->active) {
 		mdb_txn_reset(r->txn);
 		r->active = 0;
+		unhold(r->st);
 	}
 }
 
 static int
-decode_item(const MDB_val *k, const MDB_val *d, struct store_item *it)
+decode_item(const struct store *st, const MDB_val *k, const MDB_val *d,
+    struct store_item *it)
 {
 	struct twin_ext x;
 
-	if (k->mv_size != ADDKEY_LEN ||
-	    (d->mv_size != sizeof(it->e) &&
-		d->mv_size != sizeof(it->e) + sizeof(x)))
-		return STORE_ERR;
+	if (entry_ok(st, k, d) != 0)
+		return store_mdb_err(BADREC, "index entry");
 	it->coll = get_be32(k->mv_data);
 	it->date_added = (int64_t)get_be64((unsigned char *)k->mv_data + 4);
 	memcpy(&it->e, d->mv_data, sizeof(it->e));
@@ -2062,8 +2679,8 @@ store_walk_next(struct store_reader *r, struct store_item *it)
 		return 0;
 	}
 	prefetch_page(&r->walk_page, d.mv_data, d.mv_size);
-	if (decode_item(&k, &d, it) != STORE_OK)
-		return STORE_ERR;
+	if ((rc = decode_item(r->st, &k, &d, it)) != STORE_OK)
+		return rc;
 	return 1;
 }
 
@@ -2120,8 +2737,8 @@ store_entry_get(struct store_reader *r, uint32_t coll, int64_t date_added,
 	if ((rc = mdb_get(r->txn, r->st->dbi[DB_ADDED], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "entry");
-	if (d.mv_size < sizeof(*out))
-		return STORE_ERR;
+	if (entry_ok(r->st, &k, &d) != 0)
+		return store_mdb_err(BADREC, "index entry");
 	memcpy(out, d.mv_data, sizeof(*out));
 	return STORE_OK;
 }
@@ -2160,18 +2777,20 @@ store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
 	}
 	r->obj_row = rowid;
 	prefetch_page(&r->obj_page, d.mv_data, d.mv_size);
-	if (d.mv_size < sizeof(h))
-		return STORE_ERR;
-	memcpy(&h, d.mv_data, sizeof(h));
-	if (h.magic != OBJ_MAGIC ||
-	    d.mv_size !=
-		sizeof(h) + (size_t)h.nrelease * 2 + h.idlen + h.jsonlen)
-		return STORE_ERR;
+	if (obj_ok(r->st, &k, &d, &h) != 0) {
+		log_warnx("store: object row %llu fails its checksum or its "
+			  "lengths: refused (the database is damaged: run "
+			  "ctihub verify)",
+		    (unsigned long long)rowid);
+		return STORE_ECORRUPT;
+	}
 	p = (const char *)d.mv_data + sizeof(h);
 	ov->rowid = rowid;
 	ov->version = h.version;
 	ov->first_added = h.first_added;
 	ov->producer = h.producer;
+	ov->type = h.type;
+	memcpy(ov->uuid, h.uuid, 16);
 	ov->tlp = h.tlp;
 	ov->flags = h.flags;
 	ov->nrelease = h.nrelease;
@@ -2180,6 +2799,27 @@ store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
 	ov->idlen = h.idlen;
 	ov->json = ov->id + h.idlen;
 	ov->jsonlen = h.jsonlen;
+	return STORE_OK;
+}
+
+int
+store_obj_of(struct store_reader *r, const struct store_entry *e,
+    struct store_objview *ov)
+{
+	int rc;
+
+	if ((rc = store_obj_get(r, e->rowid, ov)) != STORE_OK)
+		return rc;
+	/* a sound row, but is it the entry's? (an entry's check is only
+	 * 16 bits) */
+	if (ov->producer != e->producer || ov->type != e->type ||
+	    ov->version != e->version || memcmp(ov->uuid, e->uuid, 16) != 0) {
+		log_warnx("store: the index entry of row %llu names another "
+			  "object: refused (the database is damaged: run "
+			  "ctihub verify)",
+		    (unsigned long long)e->rowid);
+		return STORE_ECORRUPT;
+	}
 	return STORE_OK;
 }
 
@@ -2193,7 +2833,7 @@ versions_of(struct store_reader *r, uint32_t type, const unsigned char uuid[16],
 	int n, i, rc;
 
 	if ((rc = all_versions(
-		 r->c_ids, r->c_new, uuid, type, producer, v, &n)) != 0)
+		 r->st, r->c_ids, r->c_new, uuid, type, producer, v, &n)) != 0)
 		return store_mdb_err(rc, "versions");
 	for (i = 0; i < n; i++) {
 		to_version(&v[i], &sv);
@@ -2236,25 +2876,28 @@ store_status_get(struct store_reader *r, const char *id, uint32_t *owner,
 	if ((rc = mdb_get(r->txn, r->st->dbi[DB_STATUS], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "status");
-	if (d.mv_size < 12)
-		return STORE_ERR;
+	if (unseal(r->st, &k, &d, len) != 0 || *len < 12)
+		return store_mdb_err(BADREC, "status");
 	memcpy(owner, d.mv_data, 4);
 	memcpy(expires, (const char *)d.mv_data + 4, 8);
 	*json = (const char *)d.mv_data + 12;
-	*len = d.mv_size - 12;
+	*len -= 12;
 	return STORE_OK;
 }
 
 /* LMDB reports the map address only for fixed maps: find the mapping of
  * data.mdb among this process's mappings instead. */
 static void
-find_map(struct store *st, const char *dir)
+find_map(struct store *st)
 {
 	char want[PATH_MAX + 16], real[PATH_MAX], line[PATH_MAX + 128];
 	unsigned long lo, hi;
 	FILE *f;
 
-	if (realpath(dir, real) == NULL)
+	st->map = NULL;
+	st->maplen = 0;
+	atomic_store(&st->map_hi, 0);
+	if (realpath(st->dir, real) == NULL)
 		return;
 	snprintf(want, sizeof(want), "%s/data.mdb", real);
 	if ((f = fopen("/proc/self/maps", "r")) == NULL)
@@ -2273,13 +2916,17 @@ find_map(struct store *st, const char *dir)
 		}
 	}
 	fclose(f);
+	map_extent(st);
 }
 
 void
 store_release_pages(struct store *st)
 {
+	/* held: a resize moves the map (and the old range may be reused) */
+	hold(st);
 	if (st->map != NULL)
 		madvise(st->map, st->maplen, MADV_DONTNEED);
+	unhold(st);
 }
 
 int
@@ -2291,8 +2938,11 @@ store_stats(struct store *st, struct store_stats *s)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+	hold(st);
+	if ((rc = begin(st, MDB_RDONLY, &txn)) != 0) {
+		unhold(st);
 		return store_mdb_err(rc, "stats");
+	}
 	if (mdb_stat(txn, st->dbi[DB_OBJ], &ms) == 0)
 		s->objects = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_IDS], &ms) == 0)
@@ -2302,7 +2952,375 @@ store_stats(struct store *st, struct store_stats *s)
 	if (mdb_stat(txn, st->dbi[DB_STATUS], &ms) == 0)
 		s->statuses = ms.ms_entries;
 	mdb_txn_abort(txn);
+	unhold(st);
 	if (mdb_env_info(st->env, &ei) == 0 && mdb_env_stat(st->env, &ms) == 0)
 		s->map_used = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	return STORE_OK;
+}
+
+/* --- verify --- */
+
+struct verify {
+	struct store *st;
+	MDB_txn *txn;
+	int max;
+	store_verify_cb *cb;
+	void *arg;
+	struct store_verify *out;
+	uint64_t max_row;
+	int64_t max_added;
+	uint64_t max_code;
+};
+
+static void problem(struct verify *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct verify *v, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (v->out->problems++ >= (uint64_t)v->max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	v->cb(line, v->arg);
+}
+
+static const char *
+hex16(const unsigned char *u, char out[33])
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		snprintf(out + i * 2, 3, "%02x", u[i]);
+	return out;
+}
+
+/* The row `rowid` exists, is sound, and is the object (producer, type,
+ * uuid, version); else a problem about `who`. */
+static void
+verify_row(struct verify *v, uint64_t rowid, uint32_t producer, uint32_t type,
+    const unsigned char uuid[16], int64_t version, const char *who)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	struct obj_hdr h;
+	int rc;
+
+	put_be64(kb, rowid);
+	if ((rc = mdb_get(v->txn, v->st->dbi[DB_OBJ], &k, &d)) != 0) {
+		problem(v, "%s names row %llu: %s", who,
+		    (unsigned long long)rowid,
+		    rc == MDB_NOTFOUND ? "no such row" : mdb_strerror(rc));
+		return;
+	}
+	if (obj_ok(v->st, &k, &d, &h) != 0)
+		return; /* reported by the walk of the rows */
+	if (h.producer != producer || h.type != type || h.version != version ||
+	    memcmp(h.uuid, uuid, 16) != 0)
+		problem(v, "%s names row %llu, which holds another object", who,
+		    (unsigned long long)rowid);
+}
+
+/* One table, record by record; `fn` checks one. */
+typedef void verify_fn(struct verify *, const MDB_val *k, const MDB_val *d);
+
+static void
+verify_table(struct verify *v, int db, verify_fn *fn, uint64_t *count)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = mdb_cursor_open(v->txn, v->st->dbi[db], &c)) != 0) {
+		problem(v, "table %s: %s", db_names[db], mdb_strerror(rc));
+		return;
+	}
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (count != NULL)
+			(*count)++;
+		fn(v, &k, &d);
+	}
+	if (rc != MDB_NOTFOUND)
+		problem(v, "table %s: cannot be walked to its end: %s",
+		    db_names[db], mdb_strerror(rc));
+	mdb_cursor_close(c);
+}
+
+static void
+verify_obj(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	struct obj_hdr h;
+	uint64_t row = k->mv_size == 8 ? get_be64(k->mv_data) : 0;
+
+	if (obj_ok(v->st, k, d, &h) != 0) {
+		problem(v, "object row %llu fails its checksum or its lengths",
+		    (unsigned long long)row);
+		return;
+	}
+	if (row > v->max_row)
+		v->max_row = row;
+}
+
+static void
+verify_ids(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	const unsigned char *kp = k->mv_data;
+	unsigned char ak[ADDKEY_LEN];
+	MDB_val ek = {ADDKEY_LEN, ak}, ed;
+	struct store_entry e;
+	struct found f;
+	char u[33], who[96];
+	int i, rc;
+
+	if (k->mv_size != IDKEY_LEN || decode_idval(v->st, k, d, &f) != 0) {
+		problem(v,
+		    "id index entry %s fails its checksum or its lengths",
+		    k->mv_size >= 16 ? hex16(kp, u) : "(short key)");
+		return;
+	}
+	snprintf(who, sizeof(who), "the id index entry of %s", hex16(kp, u));
+	verify_row(v, f.rowid, get_be32(kp + 20), get_be32(kp + 16), kp,
+	    get_version(kp + 24), who);
+	for (i = 0; i < f.nmember; i++) {
+		addkey(ak, f.member[i].coll, f.member[i].date_added);
+		if ((rc = mdb_get(v->txn, v->st->dbi[DB_ADDED], &ek, &ed)) !=
+		    0) {
+			problem(v,
+			    "%s names a collection entry that is not "
+			    "there",
+			    who);
+			continue;
+		}
+		if (entry_ok(v->st, &ek, &ed) != 0)
+			continue; /* reported by the walk of the entries */
+		memcpy(&e, ed.mv_data, sizeof(e));
+		if (e.rowid != f.rowid)
+			problem(v,
+			    "%s and its collection entry name different "
+			    "rows",
+			    who);
+	}
+}
+
+static void
+verify_added(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	struct store_item it;
+	struct store_entry o;
+	unsigned char kb[IDKEY_LEN], ak[ADDKEY_LEN];
+	MDB_val ik = {IDKEY_LEN, kb}, id, ok = {ADDKEY_LEN, ak}, od;
+	struct found f;
+	char who[96];
+	int i, rc, member = 0;
+
+	if (entry_ok(v->st, k, d) != 0) {
+		problem(v,
+		    "a collection entry fails its checksum or its "
+		    "lengths");
+		return;
+	}
+	if (decode_item(v->st, k, d, &it) != STORE_OK)
+		return;
+	if (it.date_added > v->max_added)
+		v->max_added = it.date_added;
+	snprintf(who, sizeof(who), "the entry %lld of collection %u",
+	    (long long)it.date_added, it.coll);
+	verify_row(v, it.e.rowid, it.e.producer, it.e.type, it.e.uuid,
+	    it.e.version, who);
+	if (it.e.flags & STORE_F_RELEASED) {
+		unsigned char rk[8];
+		MDB_val k2 = {8, rk}, d2;
+		size_t n;
+
+		addkey(ak, it.coll, it.orig_added);
+		if (mdb_get(v->txn, v->st->dbi[DB_ADDED], &ok, &od) != 0 ||
+		    entry_ok(v->st, &ok, &od) != 0 ||
+		    (memcpy(&o, od.mv_data, sizeof(o)), o.rowid != it.e.rowid))
+			problem(v, "%s, a release twin, has no sound original",
+			    who);
+		put_be64(rk, it.event);
+		if (mdb_get(v->txn, v->st->dbi[DB_RELEASE], &k2, &d2) != 0 ||
+		    unseal(v->st, &k2, &d2, &n) != 0)
+			problem(v,
+			    "%s, a release twin, has no sound release "
+			    "record",
+			    who);
+		return;
+	}
+	/* an original: its version lists it among its memberships */
+	idkey(kb, it.e.uuid, it.e.type, it.e.producer, it.e.version);
+	rc = mdb_get(v->txn, v->st->dbi[DB_IDSNEW], &ik, &id);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_get(v->txn, v->st->dbi[DB_IDS], &ik, &id);
+	if (rc != 0 || decode_idval(v->st, &ik, &id, &f) != 0) {
+		problem(v, "%s has no sound id index entry", who);
+		return;
+	}
+	for (i = 0; i < f.nmember; i++)
+		if (f.member[i].coll == it.coll &&
+		    f.member[i].date_added == it.date_added)
+			member = 1;
+	if (!member)
+		problem(v, "%s is not among its version's collections", who);
+}
+
+static void
+verify_sealed(struct verify *v, const MDB_val *k, const MDB_val *d,
+    const char *what, size_t min)
+{
+	size_t n;
+
+	if (unseal(v->st, k, d, &n) != 0 || n < min)
+		problem(
+		    v, "a %s record fails its checksum or its lengths", what);
+}
+
+static void
+verify_status(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	verify_sealed(v, k, d, "status", 12);
+}
+
+static void
+verify_statusx(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	MDB_val sk, sd;
+
+	(void)d;
+	sk.mv_size = k->mv_size >= 8 ? k->mv_size - 8 : 0;
+	sk.mv_data = (unsigned char *)k->mv_data + 8;
+	if (sk.mv_size == 0 ||
+	    mdb_get(v->txn, v->st->dbi[DB_STATUS], &sk, &sd) != 0)
+		problem(v, "a status expiry names no status resource");
+}
+
+static void
+verify_release(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	verify_sealed(v, k, d, "release", 0);
+}
+
+static void
+verify_audit(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	verify_sealed(v, k, d, "audit", 2);
+}
+
+static void
+verify_pending(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	if (k->mv_size != 20 || d->mv_size != 8)
+		problem(v, "a pending-marking record has the wrong lengths");
+}
+
+static void
+verify_reg(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	const unsigned char *kp = k->mv_data;
+	unsigned char rk[2 + REG_NAME_MAX];
+	MDB_val k2 = {0, rk}, d2;
+	size_t n, n2;
+	uint32_t code;
+
+	if (k->mv_size < 3 || unseal(v->st, k, d, &n) != 0) {
+		problem(v,
+		    "a registry record fails its checksum or its "
+		    "lengths");
+		return;
+	}
+	if (kp[0] == 'n') {
+		if (n != 4) {
+			problem(
+			    v, "a registry name has a code of %zu bytes", n);
+			return;
+		}
+		code = get_be32(d->mv_data);
+		if (code > v->max_code)
+			v->max_code = code;
+		rk[0] = 'c';
+		rk[1] = kp[1];
+		put_be32(rk + 2, code);
+		k2.mv_size = 6;
+		if (mdb_get(v->txn, v->st->dbi[DB_REG], &k2, &d2) != 0 ||
+		    unseal(v->st, &k2, &d2, &n2) != 0 || n2 != k->mv_size - 2 ||
+		    memcmp(d2.mv_data, kp + 2, n2) != 0)
+			problem(v,
+			    "registry: the name %.*s and its code %u do "
+			    "not name each other",
+			    (int)(k->mv_size - 2), (const char *)kp + 2, code);
+	} else if (kp[0] == 'c') {
+		if (k->mv_size != 6 || n == 0 || n > REG_NAME_MAX) {
+			problem(v, "a registry code has the wrong lengths");
+			return;
+		}
+		rk[0] = 'n';
+		rk[1] = kp[1];
+		memcpy(rk + 2, d->mv_data, n);
+		k2.mv_size = n + 2;
+		if (mdb_get(v->txn, v->st->dbi[DB_REG], &k2, &d2) != 0 ||
+		    unseal(v->st, &k2, &d2, &n2) != 0 || n2 != 4 ||
+		    get_be32(d2.mv_data) != get_be32(kp + 2))
+			problem(v,
+			    "registry: the code %u and its name do not "
+			    "name each other",
+			    get_be32(kp + 2));
+	} else
+		problem(v, "a registry record of an unknown kind");
+}
+
+static void
+verify_meta(struct verify *v)
+{
+	uint64_t x;
+
+	if (meta_get_u64(v->txn, v->st->dbi[DB_META], "last_row", &x) == 0 &&
+	    x < v->max_row)
+		problem(v, "meta last_row %llu is below row %llu",
+		    (unsigned long long)x, (unsigned long long)v->max_row);
+	if (meta_get_u64(v->txn, v->st->dbi[DB_META], "last_added", &x) == 0 &&
+	    (int64_t)x < v->max_added)
+		problem(v, "meta last_added is below an entry's date_added");
+	if (meta_get_u64(v->txn, v->st->dbi[DB_META], "last_code", &x) == 0 &&
+	    x < v->max_code)
+		problem(v, "meta last_code is below a registered code");
+}
+
+int
+store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
+    struct store_verify *out)
+{
+	struct verify v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&v, 0, sizeof(v));
+	v.st = st;
+	v.max = max;
+	v.cb = cb;
+	v.arg = arg;
+	v.out = out;
+	hold(st);
+	if ((rc = begin(st, MDB_RDONLY, &v.txn)) != 0) {
+		unhold(st);
+		return store_mdb_err(rc, "verify");
+	}
+	verify_table(&v, DB_OBJ, verify_obj, &out->objects);
+	verify_table(&v, DB_IDS, verify_ids, &out->ids);
+	verify_table(&v, DB_IDSNEW, verify_ids, &out->ids);
+	verify_table(&v, DB_ADDED, verify_added, &out->entries);
+	verify_table(&v, DB_STATUS, verify_status, &out->statuses);
+	verify_table(&v, DB_STATUSX, verify_statusx, NULL);
+	verify_table(&v, DB_RELEASE, verify_release, &out->releases);
+	verify_table(&v, DB_REG, verify_reg, &out->names);
+	verify_table(&v, DB_AUDIT, verify_audit, &out->audit);
+	verify_table(&v, DB_PENDING, verify_pending, NULL);
+	verify_meta(&v);
+	mdb_txn_abort(v.txn);
+	unhold(st);
 	return STORE_OK;
 }

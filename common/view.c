@@ -521,8 +521,8 @@ view_visible(const struct view_ctx *vc, const struct store_entry *e)
 	po.release = NULL;
 	po.nrelease = 0;
 	if (e->flags & STORE_F_RELEASE) {
-		if (store_obj_get(vc->r, e->rowid, &ov) != STORE_OK)
-			return 0;
+		if (store_obj_of(vc->r, e, &ov) != STORE_OK)
+			return 0; /* a damaged row is never served */
 		po.release = ov.release;
 		po.nrelease = ov.nrelease;
 	}
@@ -1031,11 +1031,11 @@ view_page(const struct view_ctx *vc0, const struct view_query *q0,
 
 			if (q->ids[k].code == 0)
 				continue; /* a type never stored */
-			if (store_versions(vc->r, q->ids[k].code,
-				q->ids[k].uuid, 0, gather_items, &a) < 0 ||
-			    a.rc != STORE_OK) {
+			rc = store_versions(vc->r, q->ids[k].code,
+			    q->ids[k].uuid, 0, gather_items, &a);
+			if (rc < 0 || a.rc != STORE_OK) {
 				view_page_clear(&all);
-				rc = a.rc != STORE_OK ? a.rc : STORE_ERR;
+				rc = a.rc != STORE_OK ? a.rc : rc;
 				goto done;
 			}
 			for (i = before; i < all.n; i++)

@@ -4,13 +4,23 @@
 #ifndef CTIHUB_CLI_H
 #define CTIHUB_CLI_H
 
+struct conf;
+struct store;
+
 /* -c FILE from the arguments, or the default path. */
 const char *cli_conf_path(int argc, char **argv);
+/* The configuration (errors on stderr; NULL) and its database (errors
+ * on stderr as "ctihub <cmd>: ..."; NULL).  cli_policy.c */
+struct conf *cli_load_conf(const char *path);
+struct store *cli_open_store(const struct conf *, const char *cmd);
 
 /* cli_import.c */
 int cmd_import(int argc, char **argv);
 
 /* cli_policy.c */
 int cmd_policy(int argc, char **argv);
+
+/* cli_verify.c */
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -369,6 +369,7 @@ cmd_import(int argc, char **argv)
 		return 1;
 	}
 	hub_free(dbdir);
+	store_set_map_max(st, c->map_max);
 	if (runtime_bind(c, st) == -1) {
 		store_close(st);
 		conf_free(c);
@@ -397,8 +398,10 @@ cmd_import(int argc, char **argv)
 		fprintf(stderr,
 		    "ctihub import: the database refused a batch "
 		    "(%s); that batch was not stored\n",
-		    im.failed == STORE_EFULL ? "database full: raise map_size"
-					     : "see the messages above");
+		    im.failed == STORE_EFULL ? "database full: raise map_max"
+			: im.failed == STORE_EDISK
+			? "the disk is full or failing"
+			: "see the messages above");
 		rc = 1;
 	}
 	printf("imported %zu objects from %d file%s into %s as %s in %.1f s "

@@ -19,8 +19,8 @@
 #include "cli.h"
 #include "hub.h"
 
-static struct conf *
-load_conf(const char *path)
+struct conf *
+cli_load_conf(const char *path)
 {
 	struct cfg_errs errs;
 	struct conf *c;
@@ -90,17 +90,18 @@ policy_check(const char *dir, struct conf *c)
 	return 0;
 }
 
-static struct store *
-open_store(const struct conf *c)
+struct store *
+cli_open_store(const struct conf *c, const char *cmd)
 {
 	struct store *st = NULL;
 	char err[512], *db = cfg_path(c->state_dir, "db");
 
 	if (db == NULL ||
 	    store_open(&st, db, c->map_size, err, sizeof(err)) != STORE_OK) {
-		fprintf(stderr, "ctihub policy: %s\n", db ? err : "no memory");
+		fprintf(stderr, "ctihub %s: %s\n", cmd, db ? err : "no memory");
 		st = NULL;
-	}
+	} else
+		store_set_map_max(st, c->map_max);
 	hub_free(db);
 	return st;
 }
@@ -146,7 +147,7 @@ policy_explain_cmd(struct conf *c, const char *objid, const char *to)
 		return 2;
 	}
 	/* the codes of the database, then the policy compiled with them */
-	if ((st = open_store(c)) == NULL)
+	if ((st = cli_open_store(c, "policy")) == NULL)
 		return 1;
 	if (runtime_bind(c, st) == -1 ||
 	    (p = load_policy(c->policy_dir, c->members, stderr, NULL)) ==
@@ -216,7 +217,7 @@ policy_diff(struct conf *c, const char *olddir, const char *newdir)
 	long *gain, *loss;
 	int i, j, k, any = 0;
 
-	if ((st = open_store(c)) == NULL)
+	if ((st = cli_open_store(c, "policy")) == NULL)
 		return 1;
 	if (runtime_bind(c, st) == -1 ||
 	    (po = load_policy(olddir, c->members, stderr, NULL)) == NULL) {
@@ -319,7 +320,7 @@ cmd_policy(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if ((c = load_conf(conf_path)) == NULL)
+	if ((c = cli_load_conf(conf_path)) == NULL)
 		return 2;
 	if (strcmp(argv[1], "check") == 0 && npos <= 1)
 		rc = policy_check(pos[0], c);

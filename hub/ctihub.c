@@ -1,7 +1,8 @@
 /*
  * ctihub.c -- the admin command line: check the configuration, make
- * credentials for the members file, and (cli_*.c) bulk import and the
- * policy tools.  Each subcommand is one row of the table below.
+ * credentials for the members file, and (cli_*.c) bulk import, the
+ * policy tools and the database check.  Each subcommand is one row of
+ * the table below.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ static const struct command {
     {"policy", cmd_policy,
 	"policy check [DIR] | policy explain --object ID --to MEMBER | "
 	"policy diff OLDDIR NEWDIR  [-c ctihub.conf]"},
+    {"verify", cmd_verify, "verify [-c ctihub.conf]"},
 };
 
 static void

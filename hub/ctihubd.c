@@ -195,8 +195,9 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 		log_warnx("reload: listen addresses change only at restart");
 	if (strcmp(o->state_dir, n->state_dir) != 0)
 		log_warnx("reload: state_dir changes only at restart");
-	if (o->map_size != n->map_size)
-		log_warnx("reload: map_size changes only at restart");
+	if (o->map_size != n->map_size || o->map_max != n->map_max)
+		log_warnx("reload: map_size and map_max change only at "
+			  "restart");
 	if (o->workers != n->workers)
 		log_warnx("reload: workers changes only at restart");
 }
@@ -240,14 +241,67 @@ reload(struct hub *hub, const char *why)
 	log_info("configuration reloaded (generation %lu)", hub->gen);
 }
 
+/* The writer trims the publish records the audit log holds. */
+static struct trimjob {
+	struct wjob wj;
+	atomic_int busy;
+	uint64_t upto;
+} trim;
+
+static int
+trim_apply(struct wjob *wj, struct store_wtxn *w)
+{
+	return store_waudit_trim(w, ((struct trimjob *)wj)->upto);
+}
+
+static void
+trim_done(struct wjob *wj, int rc)
+{
+	(void)rc; /* trimmed next time */
+	atomic_store(&((struct trimjob *)wj)->busy, 0);
+}
+
+/*
+ * Copies the publish records committed since the last call from the
+ * database to the audit log (synced), then lets them go: through the
+ * writer while it runs, directly once it has stopped.
+ */
+static void
+audit_sync(struct hub *hub, int writer_stopped)
+{
+	struct store_wtxn *w;
+	uint64_t upto;
+
+	if (audit_export(hub->audit, hub->areader, &upto) == -1 || upto == 0)
+		return;
+	if (writer_stopped) {
+		if (store_wbegin(hub->store, &w) == STORE_OK &&
+		    store_waudit_trim(w, upto) == STORE_OK)
+			store_wcommit(w);
+		else
+			store_wabort(w);
+	} else if (!atomic_exchange(&trim.busy, 1)) {
+		memset(&trim.wj, 0, sizeof(trim.wj));
+		trim.wj.kind = WJOB_CUSTOM;
+		trim.wj.apply = trim_apply;
+		trim.wj.done = trim_done;
+		trim.upto = upto;
+		writer_submit(hub->writer, &trim.wj);
+	}
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct hub *hub = arg;
+	int dead;
 
 	(void)fd;
 	(void)what;
 	audit_flush(hub->audit);
+	audit_sync(hub, 0);
+	/* reader slots of processes that died (a killed ctihub import) */
+	store_reader_check(hub->store, &dead);
 }
 
 static void
@@ -298,6 +352,16 @@ watch_policy(struct hub *hub, const char *dir)
 }
 
 static void
+close_listeners(struct hub *hub)
+{
+	int i;
+
+	for (i = 0; i < hub->nfds; i++)
+		close(hub->fds[i]);
+	hub->nfds = 0;
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct hub *hub = arg;
@@ -311,6 +375,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("%s: shutting down (finishing requests in flight)",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	/* the workers drain (http.c); with the last descriptor of each
+	 * listening socket closed, new clients are refused at once instead
+	 * of waiting in the backlog for an accept that never comes */
+	http_stop(hub);
+	close_listeners(hub);
 	event_base_loopexit(hub->base, NULL);
 }
 
@@ -373,9 +442,13 @@ main(int argc, char **argv)
 		fatal("cannot create state_dir %s", c->state_dir);
 	if ((dbdir = cfg_path(c->state_dir, "db")) == NULL)
 		fatalx("out of memory");
-	if (store_open(&hub->store, dbdir, c->map_size, err, sizeof(err)) !=
-	    STORE_OK)
+	if (store_check(dbdir, err, sizeof(err)) != STORE_OK ||
+	    store_open(&hub->store, dbdir, c->map_size, err, sizeof(err)) !=
+		STORE_OK)
 		fatalx("%s", err);
+	store_set_map_max(hub->store, c->map_max);
+	if (store_reader_new(hub->store, &hub->areader) != STORE_OK)
+		fatalx("out of memory");
 	log_info("database %s (schema %d)", dbdir, store_schema(hub->store));
 	store_secret(hub->store, hub->secret);
 	hub_free(dbdir);
@@ -405,6 +478,8 @@ main(int argc, char **argv)
 	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
 		fatalx("cannot start the writer and parser threads");
 	release_recover(hub);
+	/* publish records a crash kept from the audit log */
+	audit_sync(hub, 0);
 	if (http_start(hub) == -1)
 		return 1;
 	hub->inotify_fd = -1;
@@ -421,10 +496,16 @@ main(int argc, char **argv)
 	log_info("ctihubd ready: %d HTTP workers", hub->nworkers);
 	event_base_dispatch(hub->base);
 
-	http_stop(hub);
+	/* stopping: the workers drain, then the parsers and the writer
+	 * finish what was queued, then the database closes */
+	if (!atomic_exchange(&hub->stopping, 1)) {
+		http_stop(hub);
+		close_listeners(hub);
+	}
 	http_join(hub);
 	workq_free(hub->pool);
 	writer_stop(hub->writer);
+	audit_sync(hub, 1);
 	event_free(hub->tick);
 	if (hub->inotify_ev != NULL) {
 		event_free(hub->inotify_ev);
@@ -434,9 +515,8 @@ main(int argc, char **argv)
 	audit_close(hub->audit);
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	for (i = 0; i < hub->nfds; i++)
-		close(hub->fds[i]);
 	event_base_free(hub->base);
+	store_reader_free(hub->areader);
 	store_close(hub->store);
 	runtime_unref(hub->rt);
 	if (hub->alog_fd >= 0)

@@ -40,9 +40,33 @@ static void on_request(struct evhttp_request *, void *);
 static struct bufferevent *on_bev(struct event_base *, void *);
 static void on_wake(evutil_socket_t, short, void *);
 static void on_stop(evutil_socket_t, short, void *);
+static void on_drain(evutil_socket_t, short, void *);
 static void ctx_free(struct reqctx *);
-static void worker_exit(struct worker *);
 static void access_log(struct reqctx *, int status, size_t bytes);
+static void conn_gone(void *, void *, CRYPTO_EX_DATA *, int, long, void *);
+
+/*
+ * The open connections of a worker, for the drain at shutdown: each is
+ * registered when evhttp makes its bufferevent, and leaves the list when
+ * OpenSSL frees its SSL (an ex_data free callback: evhttp has no hook
+ * for a connection's end).  Only the worker's own thread touches its
+ * list (and the main thread, once the worker has stopped).
+ */
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct worker *w;
+	struct bufferevent *bev;
+	int parked; /* requests of it wait for another thread */
+};
+
+static int conn_idx = -1; /* the SSL ex_data slot of a struct conn */
+
+/* While stopping, a connection with nothing parked is closed after this
+ * long without traffic: a request being sent keeps it open (and gets a
+ * 503), an idle keep-alive connection goes.  shutdown_timeout bounds the
+ * whole drain. */
+#define DRAIN_IDLE_MS 1000
+#define DRAIN_TICK_MS 50
 
 /* evhttp calls this for every accepted connection; fd is set later. */
 static struct bufferevent *
@@ -51,19 +75,45 @@ on_bev(struct event_base *base, void *arg)
 	struct worker *w = arg;
 	struct runtime *rt = hub_runtime(w->hub);
 	struct bufferevent *bev;
+	struct conn *cn;
 	SSL *ssl;
 
 	ssl = SSL_new(rt->ssl);
 	runtime_unref(rt); /* the SSL holds its own reference to the ctx */
-	if (ssl == NULL)
+	if (ssl == NULL || (cn = hub_calloc(1, sizeof(*cn))) == NULL)
 		fatalx("SSL_new failed: out of memory");
+	cn->w = w;
+	if (SSL_set_ex_data(ssl, conn_idx, cn) != 1)
+		fatalx("SSL_set_ex_data failed");
+	TAILQ_INSERT_TAIL(&w->conns, cn, entry);
+	w->nconns++;
 	bev = bufferevent_openssl_socket_new(
 	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	/* never return NULL: evhttp would fall back to plain text */
 	if (bev == NULL)
 		fatalx("bufferevent_openssl_socket_new failed");
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	cn->bev = bev;
 	return bev;
+}
+
+/* OpenSSL frees a connection's SSL: the connection is gone. */
+static void
+conn_gone(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct conn *cn = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (cn == NULL)
+		return;
+	TAILQ_REMOVE(&cn->w->conns, cn, entry);
+	cn->w->nconns--;
+	hub_free(cn);
 }
 
 static int
@@ -136,11 +186,20 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 	ctx->req = req;
 	ctx->evcon = evcon;
+	ctx->conn = SSL_get_ex_data(bufferevent_openssl_get_ssl(bev), conn_idx);
 	ctx->w = w;
 	ctx->t0 = tstamp_now();
 	ctx->rt = hub_runtime(w->hub);
 	evhttp_connection_get_peer(evcon, &addr, &port);
 	snprintf(ctx->peer, sizeof(ctx->peer), "%s", addr ? addr : "-");
+	if (w->stopping) {
+		/* shutting down: an answer, not a dropped connection */
+		evhttp_add_header(
+		    evhttp_request_get_output_headers(req), "Retry-After", "5");
+		taxii_error(ctx, 503, "Service Unavailable",
+		    "the hub is shutting down; retry in a moment");
+		return;
+	}
 	if (header_bytes(req) > (size_t)ctx->rt->conf->max_header_size) {
 		taxii_error(ctx, 431, "Request Header Fields Too Large",
 		    "the request headers exceed %lld bytes",
@@ -236,6 +295,8 @@ http_reply(struct reqctx *ctx, int status, struct buf *body)
 	evhttp_add_header(h, "Content-Type", TAXII_MEDIA);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (ctx->w->stopping) /* the last answer on this connection */
+		evhttp_add_header(h, "Connection", "close");
 	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD) {
 		/* evhttp would send a body given for HEAD; send the length */
 		char len[24];
@@ -287,13 +348,23 @@ on_conn_close(struct evhttp_connection *evcon, void *arg)
 	struct reqctx *ctx = arg;
 
 	(void)evcon;
-	ctx->req = NULL; /* evhttp frees it; the job's reply is dropped */
+	/* a request evhttp gave up on (the client went away) is no longer
+	 * the connection's: it is ours to free; otherwise the connection
+	 * frees it */
+	if (evhttp_request_get_connection(ctx->req) == NULL)
+		evhttp_request_free(ctx->req);
+	ctx->req = NULL; /* the job's reply is dropped */
+	if (ctx->conn != NULL)
+		ctx->conn->parked--;
+	ctx->conn = NULL;
 }
 
 void
 http_park(struct reqctx *ctx)
 {
 	ctx->w->inflight++;
+	if (ctx->conn != NULL)
+		ctx->conn->parked++;
 	evhttp_connection_set_closecb(ctx->evcon, on_conn_close, ctx);
 }
 
@@ -324,37 +395,71 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 		if (ctx == NULL)
 			break;
 		w->inflight--;
+		if (ctx->conn != NULL)
+			ctx->conn->parked--;
 		ctx->finish(ctx);
 	}
-	if (w->stopping && w->inflight == 0)
-		worker_exit(w);
 }
 
-/* Leaves the loop after a grace period that lets the last replies
- * drain to their sockets. */
+/* Stopping: a connection with nothing parked is closed once idle (one
+ * with a parked request is closed after its reply: Connection: close). */
 static void
-worker_exit(struct worker *w)
+drain_idle(struct worker *w)
 {
-	struct timeval grace = {0, 300000};
+	struct timeval idle = {
+	    DRAIN_IDLE_MS / 1000, (DRAIN_IDLE_MS % 1000) * 1000};
+	struct conn *cn;
 
-	event_base_loopexit(w->base, &grace);
+	TAILQ_FOREACH(cn, &w->conns, entry)
+	if (cn->parked == 0 && cn->bev != NULL)
+		bufferevent_set_timeouts(cn->bev, &idle, &idle);
 }
 
-/* Shutdown: stop accepting, let parked requests finish, then leave. */
+/*
+ * Every DRAIN_TICK_MS while stopping: the worker leaves its loop once no
+ * request waits for another thread (those always finish: their jobs hold
+ * the worker) and every connection is closed -- replies sent while
+ * stopping close theirs, idle ones time out -- or once shutdown_timeout
+ * has passed (evhttp_free then closes what is left).
+ */
+static void
+on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->inflight == 0 &&
+	    (w->nconns == 0 || tstamp_now() >= w->drain_end)) {
+		if (w->nconns > 0)
+			log_warnx("shutdown: closing %d connections still open "
+				  "after shutdown_timeout",
+			    w->nconns);
+		event_base_loopexit(w->base, NULL);
+	}
+}
+
+/* Shutdown: stop accepting, let requests in flight finish, answer new
+ * ones with 503, close idle connections, then leave (on_drain). */
 static void
 on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct timeval tick = {0, DRAIN_TICK_MS * 1000};
+	struct runtime *rt = hub_runtime(w->hub);
 	int i;
 
 	(void)fd;
 	(void)what;
 	w->stopping = 1;
+	w->drain_end = tstamp_now() + rt->conf->shutdown_timeout * 1000000;
+	runtime_unref(rt);
 	for (i = 0; i < w->nbound; i++)
 		evhttp_del_accept_socket(w->http, w->bound[i]);
 	w->nbound = 0;
-	if (w->inflight == 0)
-		worker_exit(w);
+	drain_idle(w);
+	if (event_add(w->drainev, &tick) == -1)
+		event_base_loopexit(w->base, NULL);
 }
 
 void
@@ -434,11 +539,14 @@ worker_init(struct hub *hub, struct worker *w)
 
 	pthread_mutex_init(&w->lock, NULL);
 	TAILQ_INIT(&w->done);
+	TAILQ_INIT(&w->conns);
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL)
 		goto out;
 	if ((w->wake = event_new(w->base, -1, 0, on_wake, w)) == NULL ||
-	    (w->stopev = event_new(w->base, -1, 0, on_stop, w)) == NULL)
+	    (w->stopev = event_new(w->base, -1, 0, on_stop, w)) == NULL ||
+	    (w->drainev = event_new(w->base, -1, EV_PERSIST, on_drain, w)) ==
+		NULL)
 		goto out;
 	for (i = 0; i < c->nroots; i++)
 		if (c->roots[i].max_content_length > maxbody)
@@ -484,6 +592,10 @@ http_start(struct hub *hub)
 	int i;
 
 	evthread_use_pthreads();
+	if (conn_idx == -1 &&
+	    (conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone)) ==
+		-1)
+		return -1;
 	if ((hub->workers = hub_calloc(
 		 (size_t)hub->nworkers, sizeof(*hub->workers))) == NULL)
 		return -1;
@@ -528,6 +640,8 @@ http_join(struct hub *hub)
 			evhttp_free(w->http);
 		event_free(w->wake);
 		event_free(w->stopev);
+		event_free(w->drainev);
+		/* runs the finalizers of the connections closed above */
 		event_base_free(w->base);
 		store_reader_free(w->reader);
 		authcache_free(w->auth);

@@ -92,8 +92,9 @@ struct hub {
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
 	struct audit *audit;
+	struct store_reader *areader; /* the audit export's */
 	char *audit_path;
-	struct event *tick; /* once a second: flush the audit log */
+	struct event *tick; /* once a second: the audit log, reader slots */
 	int inotify_fd;
 	struct event *inotify_ev;
 	struct event *reload_ev; /* a reload, soon after a policy edit */
@@ -103,6 +104,7 @@ struct hub {
 struct runtime *hub_runtime(struct hub *);
 
 /* http.c -- HTTP workers: one thread, event base and evhttp each. */
+struct conn; /* an open connection of a worker (http.c) */
 struct worker {
 	struct hub *hub;
 	int index;
@@ -119,6 +121,12 @@ struct worker {
 	TAILQ_HEAD(, reqctx) done;
 	int inflight;
 	int stopping;
+	/* shutdown: the open connections, and the drain that waits for
+	 * them (requests in flight finish, the rest get a 503) */
+	TAILQ_HEAD(, conn) conns;
+	int nconns;
+	struct event *drainev;
+	int64_t drain_end;
 	/* response bodies, reused: a fresh buffer per reply costs page
 	 * faults and zeroing for every page of it */
 	int npool;
@@ -131,6 +139,7 @@ struct reqctx {
 	TAILQ_ENTRY(reqctx) entry;
 	struct evhttp_request *req; /* NULL once the client went away */
 	struct evhttp_connection *evcon;
+	struct conn *conn; /* NULL once the client went away */
 	struct worker *w;
 	struct runtime *rt;
 	const struct member *member;

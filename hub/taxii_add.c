@@ -2,8 +2,9 @@
  * taxii_add.c -- Add Objects and Get Status.  A POST is checked (write
  * access, media type, size), its body copied out of the connection, then
  * framed, parsed and validated on the parser pool in chunks, written by
- * the writer thread in a group commit together with its status resource,
- * and answered with 202 and the status once that commit is durable.
+ * the writer thread in a group commit together with its status resource
+ * and its audit record, and answered with 202 and the status once that
+ * commit is durable.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,6 +43,9 @@ struct addjob {
 	int rc;
 	struct buf status;
 };
+
+/* a->rc of a request refused before the writer (never a store_err) */
+#define ADD_REFUSED 1
 
 static void add_finish(struct reqctx *);
 
@@ -98,16 +102,51 @@ content_type_ok(const char *ct)
 	return 1;
 }
 
+/* The publish record, stored with the objects it records (audit.h). */
+static int
+publish_record(struct addjob *a, struct store_wtxn *w)
+{
+	struct reqctx *ctx = a->ctx;
+	struct ingest_counts c;
+	struct buf au = BUF_INIT;
+	size_t i, k = 0;
+	int rc;
+
+	ingest_count(&a->b, &c);
+	audit_begin(&au, "publish");
+	audit_str(&au, "member", ctx->member->id);
+	audit_str(&au, "collection", ctx->coll->id);
+	audit_str(&au, "status", a->status_id);
+	buf_adds(&au, ",\"ids\":[");
+	for (i = 0; i < a->b.n; i++) {
+		if (!a->b.meta[i].ok || ingest_refused(&a->b.objs[i]))
+			continue;
+		if (k++ > 0)
+			buf_addc(&au, ',');
+		buf_add_jstr(&au, a->b.meta[i].id, strlen(a->b.meta[i].id));
+	}
+	buf_addf(&au, "],\"new\":%zu,\"duplicate\":%zu,\"rejected\":%zu",
+	    c.stored + c.linked, c.duplicate, c.rejected);
+	audit_record(&au);
+	rc = buf_failed(&au) ? STORE_ERR : store_waudit(w, au.data, au.len);
+	buf_clear(&au);
+	return rc;
+}
+
 static int
 apply_status(struct wjob *wj, struct store_wtxn *w)
 {
 	struct addjob *a = (struct addjob *)wj;
+	int rc;
 
+	buf_reset(&a->status); /* a batch may be applied again */
 	ingest_status(&a->b, a->status_id, a->t_req, &a->status);
 	if (buf_failed(&a->status))
 		return STORE_ERR;
-	return store_wstatus(w, a->status_id, a->wj.producer, a->expires,
-	    a->status.data, a->status.len);
+	if ((rc = store_wstatus(w, a->status_id, a->wj.producer, a->expires,
+		 a->status.data, a->status.len)) != STORE_OK)
+		return rc;
+	return audit_on(a->hub->audit) ? publish_record(a, w) : STORE_OK;
 }
 
 static void
@@ -161,7 +200,7 @@ fail_job(struct addjob *a, int status, const char *title, const char *why)
 	buf_add_jstr(b, why, strlen(why));
 	buf_addf(b, ",\"http_status\":\"%d\"}", status);
 	a->ctx->status = status;
-	a->rc = -1;
+	a->rc = ADD_REFUSED;
 	http_complete(a->ctx);
 }
 
@@ -170,8 +209,9 @@ frame_task(void *arg)
 {
 	struct addjob *a = arg;
 	int64_t tf = tstamp_now();
+	struct workq *pool;
 	char err[512];
-	size_t from, nchunks;
+	size_t from, nchunks, n;
 	int rc;
 
 	rc = ingest_open(&a->d, a->body, a->len, a->max_objects, a->max_depth,
@@ -199,12 +239,16 @@ frame_task(void *arg)
 		return;
 	}
 	atomic_store(&a->chunks_left, nchunks);
-	for (from = 0; from < a->b.n; from += CHUNK) {
+	/* the last chunk queued may finish and free the job at once: read
+	 * nothing of it after that */
+	n = a->b.n;
+	pool = a->hub->pool;
+	for (from = 0; from < n; from += CHUNK) {
 		struct chunk *c = hub_malloc(sizeof(*c));
 
 		if (c == NULL ||
 		    (c->a = a, c->from = from,
-			workq_push(a->hub->pool, range_task, c)) == -1) {
+			workq_push(pool, range_task, c)) == -1) {
 			/* run it here rather than lose it */
 			hub_free(c);
 			ingest_range(&a->b, from, from + CHUNK);
@@ -231,41 +275,26 @@ add_finish(struct reqctx *ctx)
 	struct ingest_counts c;
 
 	ctx->job = NULL;
-	if (a->rc == -1) {
+	if (a->rc == ADD_REFUSED) {
 		http_reply(ctx, ctx->status, &ctx->body);
-	} else if (a->rc == STORE_EFULL) {
-		log_warnx("add objects: the database is full (map_size)");
+	} else if (a->rc == STORE_EFULL || a->rc == STORE_EDISK) {
+		log_warnx("add objects from %s to %s: %s: answered 507",
+		    ctx->member->id, ctx->coll->id,
+		    a->rc == STORE_EFULL ? "the database is full (map_max)"
+					 : "the write could not be made "
+					   "durable (disk full or failing)");
 		taxii_error(ctx, 507, "Insufficient Storage",
-		    "the hub's database is full; nothing of this request was "
-		    "stored");
+		    "the hub cannot store this now (%s); nothing of this "
+		    "request was stored",
+		    a->rc == STORE_EFULL ? "its database is full"
+					 : "its disk is full or failing");
 	} else if (a->rc != STORE_OK) {
 		taxii_error(ctx, 500, "Internal Server Error",
 		    "the objects could not be stored; nothing of this request "
 		    "was stored");
 	} else {
-		struct buf au = BUF_INIT;
-		size_t i, k = 0;
-
+		/* the publish record was committed with the objects */
 		ingest_count(&a->b, &c);
-		audit_begin(&au, "publish");
-		audit_str(&au, "member", ctx->member->id);
-		audit_str(&au, "collection", ctx->coll->id);
-		audit_str(&au, "status", a->status_id);
-		buf_adds(&au, ",\"ids\":[");
-		for (i = 0; i < a->b.n; i++) {
-			if (!a->b.meta[i].ok || ingest_refused(&a->b.objs[i]))
-				continue;
-			if (k++ > 0)
-				buf_addc(&au, ',');
-			buf_add_jstr(
-			    &au, a->b.meta[i].id, strlen(a->b.meta[i].id));
-		}
-		buf_addf(&au,
-		    "],\"new\":%zu,\"duplicate\":%zu,"
-		    "\"rejected\":%zu",
-		    c.stored + c.linked, c.duplicate, c.rejected);
-		audit_end(ctx->w->hub->audit, &au);
-		buf_clear(&au);
 		log_debug("%s: added %zu new, %zu linked, %zu duplicate, %zu "
 			  "rejected to %s",
 		    ctx->member->id, c.stored, c.linked, c.duplicate,

@@ -147,7 +147,9 @@ paging(struct reqctx *ctx, const struct view_query *q,
 }
 
 /* The stored object of an item, with match[type] confirmed against the
- * stored id (types are matched by a hash in the index). */
+ * stored id (types are matched by a hash in the index): 0, -1 when it
+ * is not of an asked type, -2 when it cannot be read (a damaged row: the
+ * page is refused). */
 static int
 item_object(struct reqctx *ctx, const struct view_query *q,
     const struct store_item *it, struct store_objview *ov)
@@ -155,8 +157,8 @@ item_object(struct reqctx *ctx, const struct view_query *q,
 	const char *dash;
 	int i;
 
-	if (store_obj_get(ctx->w->reader, it->e.rowid, ov) != STORE_OK)
-		return -1;
+	if (store_obj_of(ctx->w->reader, &it->e, ov) != STORE_OK)
+		return -2;
 	if (q->ntypes == 0)
 		return 0;
 	dash = memmem(ov->id, ov->idlen, "--", 2);
@@ -192,6 +194,18 @@ page_reply(struct reqctx *ctx, const struct view_page *pg, struct buf *b)
 	buf_clear(b);
 }
 
+/* A row of the page failed its checksum (the store logged it): no
+ * altered object is ever served, the whole page is refused. */
+static void
+damaged_reply(struct reqctx *ctx, struct buf *b)
+{
+	store_rend(ctx->w->reader);
+	buf_clear(b);
+	taxii_error(ctx, 500, "Internal Server Error",
+	    "a stored object failed its integrity check; the operators are "
+	    "told (the hub's log)");
+}
+
 static void
 send_objects(
     struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
@@ -202,6 +216,7 @@ send_objects(
 	/* a HEAD answer carries no object: nothing was received */
 	int audit = audit_on(ctx->w->hub->audit) &&
 	    evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD;
+	int rc;
 
 	if (pg->n == 0 && !pg->more) {
 		buf_adds(&b, "{}");
@@ -218,7 +233,9 @@ send_objects(
 		buf_adds(&au, ",\"ids\":[");
 	}
 	for (i = 0; i < pg->n; i++) {
-		if (item_object(ctx, q, &pg->items[i], &ov) == -1)
+		if ((rc = item_object(ctx, q, &pg->items[i], &ov)) == -2)
+			goto damaged;
+		if (rc == -1)
 			continue;
 		buf_adds(&b, k == 0 ? ",\"objects\":[" : ",");
 		buf_add(&b, ov.json, ov.jsonlen);
@@ -239,6 +256,10 @@ send_objects(
 send:
 	buf_clear(&au);
 	page_reply(ctx, pg, &b);
+	return;
+damaged:
+	buf_clear(&au);
+	damaged_reply(ctx, &b);
 }
 
 static void
@@ -249,6 +270,7 @@ send_manifest(
 	struct store_objview ov;
 	char da[TSTAMP_LEN], ver[TSTAMP_LEN];
 	size_t i, k = 0;
+	int rc;
 
 	if (pg->n == 0 && !pg->more) {
 		buf_adds(&b, "{}");
@@ -257,7 +279,11 @@ send_manifest(
 	buf_addc(&b, '{');
 	paging(ctx, q, pg, &b);
 	for (i = 0; i < pg->n; i++) {
-		if (item_object(ctx, q, &pg->items[i], &ov) == -1)
+		if ((rc = item_object(ctx, q, &pg->items[i], &ov)) == -2) {
+			damaged_reply(ctx, &b);
+			return;
+		}
+		if (rc == -1)
 			continue;
 		buf_adds(&b, k++ == 0 ? ",\"objects\":[" : ",");
 		buf_adds(&b, "{\"id\":");
@@ -292,9 +318,11 @@ send_versions(
 	buf_addc(&b, '{');
 	paging(ctx, q, pg, &b);
 	for (i = 0; i < pg->n; i++) {
-		if (store_obj_get(ctx->w->reader, pg->items[i].e.rowid, &ov) !=
-		    STORE_OK)
-			continue;
+		if (store_obj_of(ctx->w->reader, &pg->items[i].e, &ov) !=
+		    STORE_OK) {
+			damaged_reply(ctx, &b);
+			return;
+		}
 		version_str(&ov, ver);
 		buf_adds(&b, k++ == 0 ? ",\"versions\":[\"" : ",\"");
 		buf_adds(&b, ver);
@@ -349,9 +377,19 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	}
 	vctx(ctx, &vc);
 	rc = view_page(&vc, &q, ctx->coll->code, limit, &pg);
+	if (rc == STORE_ECORRUPT) {
+		store_rend(ctx->w->reader);
+		view_query_clear(&q);
+		view_page_clear(&pg);
+		taxii_error(ctx, 500, "Internal Server Error",
+		    "a stored record failed its integrity check; the "
+		    "operators are told (the hub's log)");
+		return;
+	}
 	if (rc != STORE_OK) {
 		store_rend(ctx->w->reader);
 		view_query_clear(&q);
+		view_page_clear(&pg);
 		taxii_error(ctx, 503, "Service Unavailable",
 		    "the database cannot be read");
 		return;

@@ -3,8 +3,9 @@
  * thread: it drains the queue into one LMDB write transaction, commits it
  * with a sync, and calls each job's completion.  A publisher's answer is
  * therefore never sent before its objects are durable, and concurrent
- * publishers share the cost of a sync.  Expired status resources are
- * pruned here too, at most once a minute.
+ * publishers share the cost of a sync.  When the map is full it grows
+ * (store_grow, up to map_max) and the group runs again.  Expired status
+ * resources are pruned here too, at most once a minute.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -104,6 +105,11 @@ run_batch(struct writer *wr, struct wjob **jobs, int n)
 	    (double)(tstamp_now() - t1) / 1000,
 	    (double)(c2.tv_sec - c1.tv_sec) * 1000 +
 		(double)(c2.tv_nsec - c1.tv_nsec) / 1e6);
+	if (rc == STORE_EFULL && store_grow(wr->store) == STORE_OK) {
+		/* the map grew (up to map_max): the same group again */
+		run_batch(wr, jobs, n);
+		return;
+	}
 	if (rc != STORE_OK && n > 1) {
 		/* one job's failure must not fail the others: alone, each
 		 * commits or fails on its own */

@@ -75,7 +75,8 @@ struct conf {
 	char *tls_key;
 	char *tls_client_ca; /* NULL: no client certificates */
 	char *state_dir;
-	uint64_t map_size;
+	uint64_t map_size; /* the LMDB map at start */
+	uint64_t map_max;  /* the most it may grow to */
 	long long workers;
 	char *title;
 	char *description;
@@ -87,6 +88,7 @@ struct conf {
 	long long json_max_depth;
 	int64_t status_ttl; /* seconds */
 	int64_t request_timeout;
+	int64_t shutdown_timeout; /* how long a stop waits for clients */
 	int64_t auth_cache_ttl;
 	long long max_header_size;
 	char *members_file;

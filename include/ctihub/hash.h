@@ -1,29 +1,16 @@
 /*
- * hash.h -- FNV-1a: 32-bit, it turns member ids, collection ids and STIX
- * types into the fixed-width codes stored in LMDB keys and index entries;
- * 64-bit, it fingerprints a query's filters inside paging tokens and the
- * answers behind ETags.  Not a secret-keyed hash: codes are checked for
- * collisions where they are assigned (members, collections) or confirmed
- * against the stored text where they are matched (types).
+ * hash.h -- FNV-1a: 64-bit, it fingerprints a query's filters inside paging tokens and the
+ * answers behind ETags.  No identity stands on a hash: members,
+ * collections and types are numbered by the store's registry.
+ * CRC-32C (Castagnoli, hash.c): the checksum of every record the store
+ * keeps, to detect corruption (not tampering); the SSE4.2 instruction
+ * where the CPU has it, a table elsewhere.
  */
 #ifndef CTIHUB_HASH_H
 #define CTIHUB_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-static inline uint32_t
-hash_fnv1a32(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
 
 #define HASH_FNV1A64_INIT 14695981039346656037ULL
 
@@ -40,5 +27,8 @@ hash_fnv1a64(uint64_t h, const void *p, size_t n)
 	}
 	return h;
 }
+
+/* Continues a CRC-32C (start from 0) over n bytes. */
+uint32_t hash_crc32c(uint32_t crc, const void *p, size_t n);
 
 #endif

@@ -7,17 +7,26 @@
  * it stores, finds and walks.
  *
  * Layout (all integers big-endian in keys, so byte order is numeric order):
- *   meta    "schema", "last_added", "last_row", "token_key", "last_code"
- *   reg     'n' kind name                     -> code(4)
- *           'c' kind code(4)                  -> name
+ *   meta    "schema", "last_added", "last_row", "token_key", "last_code",
+ *           "audit_seq"
+ *   reg     'n' kind name                     -> code(4) crc
+ *           'c' kind code(4)                  -> name crc
  *   obj     rowid(8)                          -> obj header + id + JSON
- *   ids     uuid(16) type(4) producer(4) version(8) -> rowid(8) + memberships
+ *   ids     uuid(16) type(4) producer(4) version(8) -> rowid(8) +
+ *                                                memberships + crc
  *   idsnew  same as ids: the newest entries, merged into ids in bulk
  *   added   coll(4) date_added(8)             -> struct store_entry
  *   pending producer(4) uuid(16)              -> rowid(8) (duplicates)
- *   status  status id (36)                    -> owner, expiry, JSON
+ *   status  status id (36)                    -> owner, expiry, JSON, crc
  *   statusx expiry(8) status id               -> (empty), for pruning
- *   release event(8)                          -> release record
+ *   release event(8)                          -> release record, crc
+ *   audit   seq(8)                            -> audit line, crc
+ * Every record carries a CRC-32C of its key and value (crc: 4 bytes,
+ * big-endian, after the value; in an object row, the last field of its
+ * header; in an index entry, folded to 16 bits in its check field),
+ * verified whenever it is read: a record that fails, or whose lengths do
+ * not add up, is refused with STORE_ECORRUPT and a log line, never
+ * served.  store_verify walks the whole database.
  * Rows are numbered in arrival order, so obj and added are appended to;
  * only the id index takes random keys, and it takes them in a small tree
  * (idsnew) that is merged into the large one (ids) many thousands at a
@@ -41,7 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA	     2
+#define STORE_SCHEMA	     3
 #define STORE_MAX_COUNTRIES  64
 #define STORE_MAX_MEMBERSHIP 64 /* collections one version can be in */
 #define STORE_NO_VERSION     INT64_MIN
@@ -52,8 +61,13 @@ enum store_err {
 	STORE_OK = 0,
 	STORE_ERR = -1,
 	STORE_ENOTFOUND = -2,
-	STORE_EFULL = -3,   /* map full: the database reached map_size */
-	STORE_ESCHEMA = -4, /* written by a newer ctihub */
+	STORE_EFULL = -3,    /* map full: the database reached its map size
+			       (store_grow may make room, up to map_max) */
+	STORE_ESCHEMA = -4,  /* written by another schema */
+	STORE_EDISK = -5,    /* a write could not be made durable: no space
+			       left on the device, a quota, an I/O error */
+	STORE_ECORRUPT = -6, /* a record fails its checksum or its lengths:
+				refused, never served */
 };
 
 /* Flags of an object version, in its header and its index entries. */
@@ -86,7 +100,7 @@ struct store_entry {
 	unsigned char uuid[16];
 	uint8_t tlp;
 	uint8_t flags;
-	uint8_t pad[2];
+	uint16_t check; /* CRC-32C of key and value, folded (the store's) */
 	int64_t newest; /* not LAST: date_added of the newest version in
 			   the collection (a reader skips this one when that
 			   one is in its snapshot and visible); else 0 */
@@ -109,6 +123,8 @@ struct store_objview {
 	int64_t version;
 	int64_t first_added;
 	uint32_t producer;
+	uint32_t type;
+	unsigned char uuid[16];
 	uint8_t tlp;
 	uint8_t flags;
 	int nrelease;
@@ -186,6 +202,26 @@ struct store_wtxn;
 int store_open(struct store **, const char *dir, uint64_t mapsize, char *err,
     size_t errlen);
 void store_close(struct store *);
+/*
+ * Walks every page of the database in `dir` in a child process, before
+ * it is opened: LMDB trusts its pages, and a damaged one can make it
+ * fault.  STORE_ECORRUPT (with a message) when the walk failed or the
+ * child died; the database is then not opened.  Call it before the
+ * process has threads.
+ */
+int store_check(const char *dir, char *err, size_t errlen);
+/*
+ * The map: store_open maps `mapsize` bytes (or what the database already
+ * holds); on STORE_EFULL the writer calls store_grow, which doubles it up
+ * to `max` (map_max) and returns STORE_OK, or STORE_EFULL at the maximum.
+ * It waits until no transaction of this process is active.  A map grown
+ * by another process is adopted by the next transaction here.
+ */
+void store_set_map_max(struct store *, uint64_t max);
+int store_grow(struct store *);
+/* Clears the reader slots of processes that died (a killed import); also
+ * done at open and when the reader table is full.  *cleared counts. */
+int store_reader_check(struct store *, int *cleared);
 /* The schema version recorded in the database. */
 int store_schema(struct store *);
 /* A 32-byte secret kept in the database (created once), for keyed MACs
@@ -271,6 +307,22 @@ typedef int store_release_cb(
     uint64_t id, const void *rec, size_t len, void *arg);
 int store_releases(struct store_reader *, store_release_cb *, void *arg);
 
+/*
+ * Audit records: a line stored in the transaction that writes what it
+ * records (a publish), so that an acknowledged write always has its
+ * record; audit.c exports them to the audit log file, then they are
+ * trimmed.  Sequence numbers grow by one per record, never reused.
+ */
+int store_waudit(struct store_wtxn *, const char *line, size_t len);
+/* Deletes the records up to sequence number `upto` (exported). */
+int store_waudit_trim(struct store_wtxn *, uint64_t upto);
+/* Calls cb with each record after `after`, in order, until cb returns
+ * nonzero; a damaged record is passed with line NULL.  In a read txn. */
+typedef int store_audit_cb(
+    uint64_t seq, const char *line, size_t len, void *arg);
+int store_audit_walk(
+    struct store_reader *, uint64_t after, store_audit_cb *cb, void *arg);
+
 /* Deletes status resources that expired before `now`; at most `max`. */
 int store_wprune(struct store_wtxn *, int64_t now, int max, int *pruned);
 /* Commits durably (fsync) and frees the transaction. */
@@ -300,8 +352,14 @@ int store_last_added(struct store_reader *, uint32_t coll, int64_t *out);
 int store_entry_get(struct store_reader *, uint32_t coll, int64_t date_added,
     struct store_entry *out);
 
+/* An object version by row: STORE_ECORRUPT (and a log line) when the row
+ * fails its checksum or its lengths. */
 int store_obj_get(
     struct store_reader *, uint64_t rowid, struct store_objview *);
+/* The object an index entry points to, which must be that entry's
+ * (producer, type, uuid, version), else STORE_ECORRUPT. */
+int store_obj_of(
+    struct store_reader *, const struct store_entry *, struct store_objview *);
 
 /*
  * The stored versions of an object (type code, uuid) of `producer`, or of
@@ -335,5 +393,22 @@ struct store_stats {
 	uint64_t map_used; /* bytes of the map in use */
 };
 int store_stats(struct store *, struct store_stats *);
+
+/*
+ * Walks the whole database in one read transaction (beside a running
+ * hub): every record's checksum and lengths; every id index entry's row
+ * and the collection entries it names; every collection entry's row (and
+ * a twin's original and release event); the registry both ways; status
+ * expiry keys.  Calls `cb` with a sentence for each problem (the first
+ * `max` of them; all are counted).  Returns STORE_OK when it could walk
+ * (problems or not), else a store_err.
+ */
+struct store_verify {
+	uint64_t objects, entries, ids, statuses, releases, names, audit;
+	uint64_t problems;
+};
+typedef void store_verify_cb(const char *problem, void *arg);
+int store_verify(struct store *, int max, store_verify_cb *cb, void *arg,
+    struct store_verify *out);
 
 #endif

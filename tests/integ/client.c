@@ -88,6 +88,13 @@ resp_header(const struct resp *r, const char *name)
 int
 http(const char *method, const char *path, const struct opts *o, struct resp *r)
 {
+	return http_with(curl, method, path, o, r);
+}
+
+int
+http_with(CURL *c, const char *method, const char *path, const struct opts *o,
+    struct resp *r)
+{
 	static const struct opts none;
 	struct curl_slist *h = NULL;
 	char url[4096], line[8192];
@@ -98,24 +105,24 @@ http(const char *method, const char *path, const struct opts *o, struct resp *r)
 		o = &none;
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "%s%s", env("HUB_URL"), path);
-	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_CAINFO, env("HUB_CA"));
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, env("HUB_CA"));
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	else
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (o->path_as_is)
-		curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+		curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	if (o->user != NULL) {
-		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(curl, CURLOPT_USERPWD, o->user);
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERPWD, o->user);
 	}
 	if (o->token != NULL) {
 		snprintf(
@@ -123,19 +130,19 @@ http(const char *method, const char *path, const struct opts *o, struct resp *r)
 		h = curl_slist_append(h, line);
 	}
 	if (o->cert != NULL) {
-		curl_easy_setopt(curl, CURLOPT_SSLCERT, o->cert);
-		curl_easy_setopt(curl, CURLOPT_SSLKEY, o->key);
+		curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, o->key);
 	}
 	if (o->tls_max || o->tls_min)
-		curl_easy_setopt(curl, CURLOPT_SSLVERSION,
+		curl_easy_setopt(c, CURLOPT_SSLVERSION,
 		    (o->tls_min ? o->tls_min : CURL_SSLVERSION_TLSv1) |
 			o->tls_max);
 	snprintf(
 	    line, sizeof(line), "Accept: %s", o->accept ? o->accept : TAXII);
 	h = curl_slist_append(h, line);
 	if (o->body != NULL) {
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, o->body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)(o->bodylen ? o->bodylen : strlen(o->body)));
 		snprintf(line, sizeof(line), "Content-Type: %s",
 		    o->ctype ? o->ctype : TAXII);
@@ -144,16 +151,18 @@ http(const char *method, const char *path, const struct opts *o, struct resp *r)
 	}
 	if (o->header != NULL)
 		h = curl_slist_append(h, o->header);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	rc = curl_easy_perform(curl);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	rc = curl_easy_perform(c);
 	curl_slist_free_all(h);
+	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &r->sent);
 	if (rc != CURLE_OK) {
 		snprintf(
 		    r->ctype, sizeof(r->ctype), "%s", curl_easy_strerror(rc));
+		r->err = (int)rc;
 		return -1;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->code);
-	if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
 	    ct != NULL)
 		snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
 	if (r->body != NULL)
@@ -293,6 +302,8 @@ main(int argc, char **argv)
 	curl = curl_easy_init();
 	if (argc > 1 && strcmp(argv[1], "--durability") == 0)
 		return durability_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--fault") == 0)
+		return faults_main(argc, argv);
 	for (i = 0; tables[i] != NULL; i++)
 		for (t = tables[i]; t->name != NULL; t++) {
 			if (argc > 1 && strstr(t->name, argv[1]) == NULL)

@@ -2,8 +2,9 @@
  * durability.c -- the kill -9 test, in two halves run by run.sh around a
  * kill -9 of the daemon:
  *   integ_client --durability post ACKED   posts envelopes of fresh
- *       objects as fast as it can and appends the number of every
- *       envelope acknowledged (202) to ACKED, until killed (or 60 s);
+ *       objects as fast as it can and appends the number and status id
+ *       of every envelope acknowledged (202) to ACKED, until killed (or
+ *       60 s) (integ_client --fault audit then checks their records);
  *   integ_client --durability verify ACKED  re-posts every acknowledged
  *       envelope to the restarted daemon: each object must come back as
  *       "already in this collection" -- nothing acknowledged was lost.
@@ -26,24 +27,11 @@
 
 static const struct opts alice = {.user = "alice:integ-pass-1"};
 
+/* Envelope n: the same at both halves of the test. */
 static void
 envelope(struct buf *b, unsigned n)
 {
-	char u[37], pat[96];
-	unsigned k;
-
-	buf_reset(b);
-	buf_adds(b, "{\"objects\":[");
-	for (k = 0; k < PER_ENVELOPE; k++) {
-		snprintf(u, sizeof(u), "d0%06x-%04x-4000-8000-%012x", n, k,
-		    n * 1000 + k);
-		snprintf(pat, sizeof(pat), "[ipv4-addr:value = '10.%u.%u.%u']",
-		    n / 256 % 256, n % 256, k % 256);
-		if (k)
-			buf_addc(b, ',');
-		integ_indicator(b, u, "2024-03-01T00:00:00.000Z", pat);
-	}
-	buf_adds(b, "]}");
+	integ_envelope(b, 0xd0d0, n, PER_ENVELOPE);
 }
 
 static int
@@ -63,7 +51,9 @@ post_loop(const char *acked)
 		o.body = buf_cstr(&b);
 		o.bodylen = b.len;
 		if (http("POST", OBJS, &o, &r) == 0 && r.code == 202) {
-			fprintf(f, "%u\n", n);
+			/* the status id: its audit record is looked for */
+			fprintf(f, "%u %s\n", n,
+			    json_string_value(json_object_get(r.json, "id")));
 			fflush(f);
 		}
 		resp_free(&r);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 struct resp {
@@ -17,6 +18,8 @@ struct resp {
 	char ctype[256];
 	char headers[8192];
 	json_t *json; /* parsed body when it is JSON, else NULL */
+	int err;      /* the CURLcode of a transport error, else 0 */
+	long sent;    /* bytes of request headers sent (retries too) */
 };
 
 struct opts {
@@ -38,6 +41,9 @@ struct opts {
  * status), -1 on a transport error (then r->code is 0). */
 int http(
     const char *method, const char *path, const struct opts *, struct resp *);
+/* The same on a handle of the caller's (one per thread). */
+int http_with(CURL *, const char *method, const char *path,
+    const struct opts *, struct resp *);
 void resp_free(struct resp *);
 /* POSTs the NUL-terminated `body` (a TAXII envelope unless o->ctype says
  * otherwise) as `who`; as http(). */
@@ -78,6 +84,8 @@ extern const struct test integrity_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);
+/* faults.c: the fault tests' clients (run by faults.sh). */
+int faults_main(int argc, char **argv);
 
 /* Test data builders (t_add.c). */
 struct buf;
@@ -93,6 +101,10 @@ void integ_object(struct buf *, const char *type, const char *id,
 /* Read helpers (t_sharing.c). */
 int integ_sees(const struct opts *who, const char *coll, const char *id,
     char *why, size_t whylen);
+
+/* An envelope of `per` indicators, the same for the same (tag, n): ids
+ * tag(8 hex)-n-4000-8000-k (faults.c). */
+void integ_envelope(struct buf *, unsigned tag, unsigned n, unsigned per);
 
 #define FAIL(...)                                                              \
 	do {                                                                   \

@@ -313,6 +313,13 @@ if [ -z "${INTEG_ONLY:-}" ]; then
 	if start_hub 2; then
 		tap ok "the database opens and serves after kill -9"
 		"$B/tests/integ_client" --durability verify "$T/acked" || crc=1
+		# every acknowledged publish has its audit record
+		if "$B/tests/integ_client" --fault audit "$T/acked" "$T/state/audit.jsonl"; then
+			tap ok "audit: every publish acknowledged before kill -9 has its record"
+		else
+			tap fail "audit: every publish acknowledged before kill -9 has its record"
+			crc=1
+		fi
 	else
 		tap fail "the database opens and serves after kill -9"
 		sed 's/^/# hub: /' hub.log | tail -20
@@ -339,4 +346,9 @@ else
 	fi
 fi
 PID=
+
+# --- fault tests: signals, full disk, corruption, stale readers -----------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = faults ]; then
+	"$SRC/tests/integ/faults.sh" "$B" "$T" || crc=1
+fi
 exit $crc

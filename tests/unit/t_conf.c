@@ -227,6 +227,8 @@ t_conf_valid(void **state)
 	assert_string_equal(c->listen[1].host, "::1");
 	assert_string_equal(c->listen[1].port, "8443");
 	assert_int_equal(c->map_size, 1ULL << 30);
+	assert_int_equal(c->map_max, 64ULL << 30);
+	assert_int_equal(c->shutdown_timeout, 10);
 	assert_int_equal(c->status_ttl, 7200);
 	/* defaults come from the table */
 	assert_int_equal(c->max_page_size, 1000);
@@ -265,6 +267,10 @@ t_conf_broken(void **state)
 	    "ctihub.conf:1: listen: '127.0.0.1' is not address:port");
 	conf_fail("map_size lots\napi_root a {\n\ttitle t\n}\n",
 	    "ctihub.conf:1: map_size: 'lots' is not a size");
+	conf_fail("map_size 2G\nmap_max 1G\napi_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:2: map_max is below map_size");
+	conf_fail("shutdown_timeout 0s\napi_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:1: shutdown_timeout:");
 	conf_fail("status_ttl 3x\napi_root a {\n\ttitle t\n}\n",
 	    "ctihub.conf:1: status_ttl: '3x' is not a duration");
 	conf_fail("workers 1000\napi_root a {\n\ttitle t\n}\n",

@@ -1,11 +1,15 @@
 /*
  * t_store.c -- the LMDB store: adding, deduplicating, versions and their
  * first/last flags per collection, walking by date_added, deleting, the
- * id index merge, status resources, the schema check.
+ * id index merge, status resources, the schema check; damaged records
+ * refused, the map grown (here and by another process), stale reader
+ * slots cleared, audit records.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +21,7 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "ctihub/hash.h"
 #include "ctihub/store.h"
 
 #define C1 0x11111111u
@@ -351,41 +356,76 @@ t_delete(void **state)
 	store_close(st);
 }
 
+/* Puts objects 0..n-1, each with uuid uuid_of(i), in commits of 5,000;
+ * each must come back with result `want`. */
+static void
+put_series(
+    struct store *st, unsigned n, unsigned (*uuid_of)(unsigned), int want)
+{
+	enum { B = 5000 };
+	static struct store_obj o[B];
+	static char js[B][96];
+	unsigned i, k;
+
+	for (i = 0; i < n; i += B) {
+		for (k = 0; k < B && i + k < n; k++)
+			mkobj(&o[k], js[k], sizeof(js[k]), uuid_of(i + k), 1);
+		assert_int_equal(put(st, C1, o, k, 1000), STORE_OK);
+		while (k-- > 0)
+			assert_int_equal(o[k].result, want);
+	}
+}
+
+static unsigned
+spread(unsigned i)
+{
+	return i * 2654435761u;
+}
+
+/* the first uuid byte is the low byte: 0, one sixteenth of the space */
+static unsigned
+clustered(unsigned i)
+{
+	return i << 8;
+}
+
 /* Enough objects to merge the delta id index into the main one; every
  * object must still be found (as a duplicate) afterwards. */
 static void
 t_id_index_merge(void **state)
 {
 	struct store *st = open_store();
-	enum { N = 60000, B = 5000 };
-	static struct store_obj o[B];
-	static char js[B][96];
 	struct store_stats s;
-	unsigned i, k;
+	int k;
 
 	(void)state;
-	for (i = 0; i < N; i += B) {
-		for (k = 0; k < B; k++)
-			mkobj(&o[k], js[k], sizeof(js[k]),
-			    (i + k) * 2654435761u, 1);
-		assert_int_equal(put(st, C1, o, B, 1000), STORE_OK);
-	}
+	put_series(st, 60000, spread, STORE_NEW);
 	/* sixteen more commits: each moves another slice of the delta */
 	for (k = 0; k < 16; k++)
-		assert_int_equal(put(st, C1, o, 0, 1000), STORE_OK);
+		assert_int_equal(put(st, C1, NULL, 0, 1000), STORE_OK);
 	assert_int_equal(store_stats(st, &s), STORE_OK);
-	assert_int_equal(s.objects, N);
+	assert_int_equal(s.objects, 60000);
 	assert_true(s.ids_main > 50000);
 	assert_true(s.ids_new < 10000);
-	assert_int_equal(s.ids_main + s.ids_new, N);
-	for (i = 0; i < N; i += B) {
-		for (k = 0; k < B; k++)
-			mkobj(&o[k], js[k], sizeof(js[k]),
-			    (i + k) * 2654435761u, 1);
-		assert_int_equal(put(st, C1, o, B, 1000), STORE_OK);
-		for (k = 0; k < B; k++)
-			assert_int_equal(o[k].result, STORE_DUP);
-	}
+	assert_int_equal(s.ids_main + s.ids_new, 60000);
+	put_series(st, 60000, spread, STORE_DUP);
+	store_close(st);
+}
+
+/* A merge that moves the last entries of the delta (all its ids in one
+ * sixteenth of the key space) empties it without an error. */
+static void
+t_id_index_merge_all(void **state)
+{
+	struct store *st = open_store();
+	struct store_stats s;
+
+	(void)state;
+	put_series(st, 52000, clustered, STORE_NEW);
+	assert_int_equal(put(st, C1, NULL, 0, 1000), STORE_OK);
+	assert_int_equal(store_stats(st, &s), STORE_OK);
+	assert_int_equal(s.ids_main, 50000); /* all the delta held then */
+	assert_int_equal(s.ids_new, 2000);
 	store_close(st);
 }
 
@@ -475,7 +515,7 @@ t_schema(void **state)
 	assert_null(st);
 	assert_non_null(strstr(err,
 	    "schema version 99, newer than this "
-	    "ctihub understands (2)"));
+	    "ctihub understands (3)"));
 	set_schema(1);
 	assert_int_equal(
 	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_ESCHEMA);
@@ -726,6 +766,383 @@ t_remark(void **state)
 	store_close(st);
 }
 
+/* --- damage, the map, reader slots, audit records --- */
+
+/* Opens the database of dir with plain LMDB (the store closed) and calls
+ * fn on the first record of table `db` whose key is `key` (NULL: the
+ * first record); fn changes a copy of the value, which is put back. */
+static void
+tamper(const char *db, const void *key, size_t klen,
+    void (*fn)(unsigned char *v, size_t n, const MDB_val *k))
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, d, nd;
+	unsigned char *copy;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	mdb_env_set_maxreaders(env, 512);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+	if (key != NULL) {
+		k.mv_size = klen;
+		k.mv_data = (void *)(uintptr_t)key;
+		assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_SET_KEY), 0);
+	} else
+		assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_FIRST), 0);
+	copy = malloc(d.mv_size);
+	memcpy(copy, d.mv_data, d.mv_size);
+	fn(copy, d.mv_size, &k);
+	nd.mv_size = d.mv_size;
+	nd.mv_data = copy;
+	assert_int_equal(mdb_cursor_put(c, &k, &nd, MDB_CURRENT), 0);
+	mdb_cursor_close(c);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(copy);
+}
+
+static void
+flip_last(unsigned char *v, size_t n, const MDB_val *k)
+{
+	(void)k;
+	v[n - 6] ^= 0x20; /* in the JSON of a row, in the data of others */
+}
+
+/* An index entry pointed at row 2, its check made good again. */
+static void
+point_at_row2(unsigned char *v, size_t n, const MDB_val *k)
+{
+	struct store_entry e;
+	uint32_t c;
+
+	assert_int_equal(n, sizeof(e));
+	memcpy(&e, v, sizeof(e));
+	e.rowid = 2;
+	e.check = 0;
+	c = hash_crc32c(hash_crc32c(0, k->mv_data, k->mv_size), &e, sizeof(e));
+	e.check = (uint16_t)(c ^ c >> 16);
+	memcpy(v, &e, sizeof(e));
+}
+
+struct problems {
+	int n;
+	char first[512];
+};
+
+static void
+on_problem(const char *what, void *arg)
+{
+	struct problems *p = arg;
+
+	if (p->n++ == 0)
+		snprintf(p->first, sizeof(p->first), "%s", what);
+}
+
+static uint64_t
+verify_count(void)
+{
+	struct store *st = open_store();
+	struct store_verify v;
+	struct problems p = {0, ""};
+
+	assert_int_equal(store_verify(st, 100, on_problem, &p, &v), STORE_OK);
+	store_close(st);
+	assert_int_equal((uint64_t)p.n, v.problems);
+	return v.problems;
+}
+
+/* A byte flipped anywhere in a record: the record is refused
+ * (STORE_ECORRUPT), never given back altered; store_verify finds it. */
+static void
+t_damage(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o[2];
+	char js[2][128];
+	struct store_reader *r;
+	struct store_objview ov;
+	struct store_item it;
+	unsigned char row1[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+
+	(void)state;
+	mkobj(&o[0], js[0], sizeof(js[0]), 1, 1000);
+	mkobj(&o[1], js[1], sizeof(js[1]), 2, 1000);
+	assert_int_equal(put(st, C1, o, 2, 5000), STORE_OK);
+	store_close(st);
+	assert_int_equal(verify_count(), 0);
+	/* the JSON of row 1 */
+	tamper("obj", row1, 8, flip_last);
+	st = open_store();
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_obj_get(r, 1, &ov), STORE_ECORRUPT);
+	assert_int_equal(store_obj_get(r, 2, &ov), STORE_OK);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+	assert_true(verify_count() >= 1);
+	/* an id index value */
+	tamper("idsnew", NULL, 0, flip_last);
+	assert_true(verify_count() >= 2);
+	/* an index entry: the walk stops with an error */
+	tamper("added", NULL, 0, flip_last);
+	st = open_store();
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_walk_start(r, C1, 0), STORE_OK);
+	assert_int_equal(store_walk_next(r, &it), STORE_ECORRUPT);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+}
+
+/* An entry whose check holds but which names another row: store_obj_of
+ * refuses it. */
+static void
+t_damage_entry_row(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o[2];
+	char js[2][128];
+	struct store_reader *r;
+	struct store_objview ov;
+	struct store_item it;
+
+	(void)state;
+	mkobj(&o[0], js[0], sizeof(js[0]), 1, 1000);
+	mkobj(&o[1], js[1], sizeof(js[1]), 2, 1000);
+	assert_int_equal(put(st, C1, o, 2, 5000), STORE_OK);
+	store_close(st);
+	tamper("added", NULL, 0, point_at_row2);
+	st = open_store();
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_walk_start(r, C1, 0), STORE_OK);
+	assert_int_equal(store_walk_next(r, &it), 1);
+	assert_int_equal(it.e.rowid, 2);
+	assert_int_equal(store_obj_of(r, &it.e, &ov), STORE_ECORRUPT);
+	assert_int_equal(store_walk_next(r, &it), 1);
+	assert_int_equal(store_obj_of(r, &it.e, &ov), STORE_OK);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+	assert_true(verify_count() >= 1);
+}
+
+/* Objects of about 1 KB, n of them from uuid `from` on. */
+static int
+put_big(struct store *st, unsigned from, int n)
+{
+	static char js[64][1200];
+	struct store_obj o[64];
+	struct store_wtxn *w;
+	int i, rc;
+
+	for (i = 0; i < n && i < 64; i++) {
+		mkobj(&o[i], js[i], sizeof(js[i]), from + (unsigned)i, 1);
+		memset(js[i] + o[i].jsonlen - 1, ' ', 1000);
+		js[i][o[i].jsonlen + 999] = '}';
+		js[i][o[i].jsonlen + 1000] = '\0';
+		o[i].jsonlen += 1000;
+	}
+	if ((rc = store_wbegin(st, &w)) != STORE_OK)
+		return rc;
+	if ((rc = store_wput(w, C1, P1, o, (size_t)i, 1000 + from)) !=
+	    STORE_OK) {
+		store_wabort(w);
+		return rc;
+	}
+	return store_wcommit(w);
+}
+
+/* A full map grows up to map_max, then stays full. */
+static void
+t_map_growth(void **state)
+{
+	struct store *st = NULL;
+	struct store_stats ss;
+	char err[256];
+	unsigned u = 1;
+	int rc, grown = 0;
+
+	(void)state;
+	assert_int_equal(
+	    store_open(&st, dir, 1 << 20, err, sizeof(err)), STORE_OK);
+	store_set_map_max(st, 4 << 20);
+	for (;;) {
+		rc = put_big(st, u, 64);
+		if (rc == STORE_EFULL) {
+			if (store_grow(st) != STORE_OK)
+				break;
+			grown++;
+			continue; /* the same objects again */
+		}
+		assert_int_equal(rc, STORE_OK);
+		u += 64;
+		assert_true(u < 100000);
+	}
+	assert_int_equal(grown, 2); /* 1 -> 2 -> 4 MB */
+	assert_true(u > 2000);	    /* more than 1 MB went in */
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_true(ss.map_used <= 4 << 20);
+	store_close(st);
+}
+
+/* Another process grew the map: this one adopts it at its next
+ * transaction instead of failing with MDB_MAP_RESIZED. */
+static void
+t_map_resized_elsewhere(void **state)
+{
+	struct store *st = NULL, *other = NULL;
+	struct store_reader *r;
+	struct walked wk;
+	char err[256];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(
+	    store_open(&st, dir, 1 << 20, err, sizeof(err)), STORE_OK);
+	assert_int_equal(put_big(st, 1, 8), STORE_OK);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	store_rend(r);
+	if ((pid = fork()) == 0) {
+		unsigned u;
+
+		if (store_open(&other, dir, 8 << 20, err, sizeof(err)) !=
+		    STORE_OK)
+			_exit(1);
+		for (u = 100; u < 100 + 64 * 48; u += 64)
+			if (put_big(other, u, 64) != STORE_OK)
+				_exit(2);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	store_rend(r);
+	walk(st, C1, 0, &wk);
+	assert_int_equal(wk.n, 64);
+	assert_int_equal(put_big(st, 10000, 8), STORE_OK);
+	store_reader_free(r);
+	store_close(st);
+}
+
+/* Reader slots of a process that was killed are cleared: by a check,
+ * and when the reader table is full. */
+static void
+t_stale_readers(void **state)
+{
+	struct store *st = open_store();
+	struct store_reader *r;
+	int fds[2], cleared = 0, status;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		/* take every free slot, then wait to be killed */
+		MDB_env *env;
+		MDB_txn *txn;
+
+		if (mdb_env_create(&env) != 0 ||
+		    mdb_env_set_maxdbs(env, 16) != 0 ||
+		    mdb_env_set_maxreaders(env, 512) != 0 ||
+		    mdb_env_open(env, dir, MDB_NOTLS, 0600) != 0)
+			_exit(1);
+		while (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0)
+			;
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* the table is full of the dead process's slots */
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	store_rend(r);
+	store_reader_free(r);
+	assert_int_equal(store_reader_check(st, &cleared), STORE_OK);
+	assert_int_equal(cleared, 0); /* already cleared by rbegin */
+	close(fds[0]);
+	close(fds[1]);
+	store_close(st);
+}
+
+struct seen {
+	int n;
+	uint64_t seq[8];
+	char line[8][64];
+};
+
+static int
+on_record(uint64_t seq, const char *line, size_t len, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_non_null(line);
+	s->seq[s->n] = seq;
+	snprintf(s->line[s->n], sizeof(s->line[0]), "%.*s", (int)len, line);
+	return ++s->n == 8;
+}
+
+/* Audit records commit with their transaction, come back in order, and
+ * are numbered on after a trim. */
+static void
+t_audit_records(void **state)
+{
+	struct store *st = open_store();
+	struct store_wtxn *w;
+	struct store_reader *r;
+	struct seen s;
+
+	(void)state;
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_waudit(w, "{\"a\":1}", 7), STORE_OK);
+	assert_int_equal(store_waudit(w, "{\"a\":2}", 7), STORE_OK);
+	store_wabort(w); /* gone with its transaction */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_waudit(w, "{\"a\":1}", 7), STORE_OK);
+	assert_int_equal(store_waudit(w, "{\"a\":2}", 7), STORE_OK);
+	assert_int_equal(store_waudit(w, "{\"a\":3}", 7), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_audit_walk(r, 0, on_record, &s), STORE_OK);
+	store_rend(r);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.seq[0], 1);
+	assert_int_equal(s.seq[2], 3);
+	assert_string_equal(s.line[1], "{\"a\":2}");
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_waudit_trim(w, 2), STORE_OK);
+	assert_int_equal(store_waudit(w, "{\"a\":4}", 7), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_audit_walk(r, 0, on_record, &s), STORE_OK);
+	store_rend(r);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.seq[0], 3);
+	assert_int_equal(s.seq[1], 4);
+	store_reader_free(r);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -736,6 +1153,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(t_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_id_index_merge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_id_index_merge_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_registry, setup, teardown),
@@ -743,6 +1162,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		t_limits_per_producer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_remark, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_damage_entry_row, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_map_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_map_resized_elsewhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_stale_readers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_audit_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
