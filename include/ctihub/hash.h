@@ -1,7 +1,8 @@
 /*
- * hash.h -- FNV-1a: 64-bit, it fingerprints a query's filters inside paging tokens and the
- * answers behind ETags.  No identity stands on a hash: members,
- * collections and types are numbered by the store's registry.
+ * hash.h -- FNV-1a 64-bit: it fingerprints a query's filters inside
+ * paging tokens and the answers behind ETags.  No identity stands on a
+ * hash: members, collections and types are numbered by the store's
+ * registry.
  * CRC-32C (Castagnoli, hash.c): the checksum of every record the store
  * keeps, to detect corruption (not tampering); the SSE4.2 instruction
  * where the CPU has it, a table elsewhere.
