@@ -1,7 +1,9 @@
 /*
  * audit.c -- the append-only JSON-lines audit log (see audit.h): one
  * buffer under a mutex, written with write(2) in whole lines to a file
- * opened O_APPEND.
+ * opened O_APPEND.  The write happens outside that mutex (a flush swaps
+ * the buffer out under it), so a thread adding a line never waits for
+ * the disk; a second mutex keeps flushes, and so lines, in order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +19,11 @@
 #define AUDIT_BUF (256 * 1024)
 
 struct audit {
-	int fd; /* -1: off */
-	pthread_mutex_t lock;
+	int fd;		       /* -1: off */
+	pthread_mutex_t lock;  /* pending */
+	pthread_mutex_t wlock; /* the writes, one at a time */
 	struct buf pending;
+	struct buf spare; /* empty, for the next swap; under wlock */
 };
 
 struct audit *
@@ -33,6 +37,7 @@ audit_open(const char *path, char *err, size_t errlen)
 	}
 	a->fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->wlock, NULL);
 	if (strcmp(path, "off") == 0)
 		return a;
 	a->fd = strcmp(path, "-") == 0
@@ -42,6 +47,7 @@ audit_open(const char *path, char *err, size_t errlen)
 		snprintf(
 		    err, errlen, "audit log %s: %s", path, strerror(errno));
 		pthread_mutex_destroy(&a->lock);
+		pthread_mutex_destroy(&a->wlock);
 		hub_free(a);
 		return NULL;
 	}
@@ -54,32 +60,31 @@ audit_on(const struct audit *a)
 	return a != NULL && a->fd != -1;
 }
 
-/* Called with the lock held. */
-static void
-flush_locked(struct audit *a)
+void
+audit_flush(struct audit *a)
 {
+	struct buf b;
 	size_t off = 0;
 	ssize_t w;
 
-	while (off < a->pending.len) {
-		w = write(a->fd, a->pending.data + off, a->pending.len - off);
+	if (a == NULL || a->fd == -1)
+		return;
+	pthread_mutex_lock(&a->wlock);
+	pthread_mutex_lock(&a->lock);
+	b = a->pending;
+	a->pending = a->spare;
+	pthread_mutex_unlock(&a->lock);
+	while (off < b.len) {
+		w = write(a->fd, b.data + off, b.len - off);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			break; /* the disk is full: nothing better to do */
 		off += (size_t)w;
 	}
-	buf_reset(&a->pending);
-}
-
-void
-audit_flush(struct audit *a)
-{
-	if (a == NULL || a->fd == -1)
-		return;
-	pthread_mutex_lock(&a->lock);
-	flush_locked(a);
-	pthread_mutex_unlock(&a->lock);
+	buf_reset(&b);
+	a->spare = b;
+	pthread_mutex_unlock(&a->wlock);
 }
 
 void
@@ -91,7 +96,9 @@ audit_close(struct audit *a)
 	if (a->fd != -1)
 		close(a->fd);
 	buf_clear(&a->pending);
+	buf_clear(&a->spare);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->wlock);
 	hub_free(a);
 }
 
@@ -115,12 +122,15 @@ audit_str(struct buf *b, const char *key, const char *value)
 void
 audit_end(struct audit *a, struct buf *b)
 {
+	int full;
+
 	buf_add(b, "}\n", 2);
 	if (a == NULL || a->fd == -1 || buf_failed(b))
 		return;
 	pthread_mutex_lock(&a->lock);
 	buf_add(&a->pending, b->data, b->len);
-	if (a->pending.len >= AUDIT_BUF || buf_failed(&a->pending))
-		flush_locked(a);
+	full = a->pending.len >= AUDIT_BUF || buf_failed(&a->pending);
 	pthread_mutex_unlock(&a->lock);
+	if (full)
+		audit_flush(a);
 }

@@ -84,7 +84,8 @@ struct hub {
 	int nworkers;
 	int fds[CONF_MAX_LISTEN * 4];
 	int nfds;
-	int alog_fd;
+	int alog_fd;	    /* one number for the process (alog_open) */
+	atomic_int alog_on; /* 0: access_log off (alog_fd is /dev/null) */
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
 	struct audit *audit;
@@ -109,6 +110,7 @@ struct worker {
 	struct authcache *auth;
 	struct event *wake;   /* completions from other threads */
 	struct event *stopev; /* shutdown request from the main thread */
+	struct event *confev; /* a reload: apply the new limits */
 	struct evhttp_bound_socket *bound[CONF_MAX_LISTEN * 4];
 	int nbound;
 	pthread_mutex_t lock;
@@ -144,6 +146,9 @@ struct reqctx {
 };
 
 int http_start(struct hub *);
+/* After a reload: each worker applies the new evhttp limits in its own
+ * thread. */
+void http_reconfigure(struct hub *);
 void http_stop(struct hub *);
 void http_join(struct hub *);
 /* Gives `b` a reusable buffer of at least `size` bytes for a reply body

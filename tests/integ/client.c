@@ -18,7 +18,7 @@
 
 #define TAXII "application/taxii+json;version=2.1"
 
-static CURL *curl; /* one handle: connections are reused (keep-alive) */
+static CURL *curl_main; /* one handle: connections are reused (keep-alive) */
 
 const char *
 env(const char *name)
@@ -88,6 +88,13 @@ resp_header(const struct resp *r, const char *name)
 int
 http(const char *method, const char *path, const struct opts *o, struct resp *r)
 {
+	return http_on(curl_main, method, path, o, r);
+}
+
+int
+http_on(void *curl, const char *method, const char *path, const struct opts *o,
+    struct resp *r)
+{
 	static const struct opts none;
 	struct curl_slist *h = NULL;
 	char url[4096], line[8192];
@@ -113,6 +120,14 @@ http(const char *method, const char *path, const struct opts *o, struct resp *r)
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (o->path_as_is)
 		curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+	if (o->from != NULL) {
+		snprintf(line, sizeof(line), "host!%s", o->from);
+		curl_easy_setopt(curl, CURLOPT_INTERFACE, line);
+	}
+	if (o->fresh) {
+		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (o->user != NULL) {
 		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(curl, CURLOPT_USERPWD, o->user);
@@ -252,15 +267,15 @@ hub_signal(int sig)
 int
 main(int argc, char **argv)
 {
-	const struct test *tables[] = {
-	    foundation_tests, add_tests, read_tests, sharing_tests, NULL};
+	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
+	    sharing_tests, reload_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_ALL);
-	curl = curl_easy_init();
+	curl_main = curl_easy_init();
 	if (argc > 1 && strcmp(argv[1], "--durability") == 0)
 		return durability_main(argc, argv);
 	for (i = 0; tables[i] != NULL; i++)
@@ -282,7 +297,7 @@ main(int argc, char **argv)
 			}
 		}
 	printf("1..%d\n", n);
-	curl_easy_cleanup(curl);
+	curl_easy_cleanup(curl_main);
 	curl_global_cleanup();
 	return failed ? 1 : 0;
 }

@@ -32,12 +32,17 @@ struct opts {
 	long tls_max; /* CURL_SSLVERSION_MAX_* or 0 */
 	long tls_min;
 	int path_as_is;
+	const char *from; /* a loopback address to connect from */
+	int fresh;	  /* a new connection, closed after */
 };
 
 /* Performs a request; returns 0 when an HTTP answer came back (any
  * status), -1 on a transport error (then r->code is 0). */
 int http(
     const char *method, const char *path, const struct opts *, struct resp *);
+/* The same on a curl easy handle of the caller's (another thread's). */
+int http_on(void *curl, const char *method, const char *path,
+    const struct opts *, struct resp *);
 void resp_free(struct resp *);
 /* The value of a response header (case-insensitive name), or NULL;
  * static storage, valid until the next call. */
@@ -66,6 +71,7 @@ extern const struct test foundation_tests[];
 extern const struct test add_tests[];
 extern const struct test read_tests[];
 extern const struct test sharing_tests[];
+extern const struct test reload_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);

@@ -265,6 +265,18 @@ if [ -z "${INTEG_ONLY:-}" ]; then
 	fi
 fi
 
+# --- a sanitizer report anywhere in the daemon's life is a failure ---------
+# (ThreadSanitizer reports and goes on; its exit status comes only at the
+# end, so say here which report it was)
+n=$(grep -c "WARNING: ThreadSanitizer\|ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" hub.log)
+if [ "$n" -eq 0 ]; then
+	tap ok "no sanitizer report from the daemon"
+else
+	tap fail "no sanitizer report from the daemon ($n reports)"
+	grep -A12 "WARNING: ThreadSanitizer\|ERROR: AddressSanitizer\|runtime error:" hub.log | sed 's/^/# hub: /' | head -80
+	crc=1
+fi
+
 # --- clean shutdown --------------------------------------------------------
 kill -TERM $PID
 i=0
