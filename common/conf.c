@@ -64,6 +64,7 @@ static const struct directive top_directives[] = {
     {"request_timeout", D_DURATION, C(request_timeout), "60s", 1, 3600, 0},
     {"auth_cache_ttl", D_DURATION, C(auth_cache_ttl), "5m", 0, 86400, 0},
     {"max_header_size", D_SIZE, C(max_header_size), "16k", 1024, 1 << 20, 0},
+    {"max_scan", D_INT, C(max_scan), "20000", 1, 100000000, 0},
     {"members", D_PATH, C(members_file), "members.conf", 0, 0, 0},
     {"policy_dir", D_PATH, C(policy_dir), "policy", 0, 0, 0},
     {"access_log", D_PATH, C(access_log), NULL, 0, 0, 0},

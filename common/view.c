@@ -781,8 +781,8 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 	struct store_item it;
 	struct view_page all;
 	struct view_query rq = *q0, *q = &rq;
-	int64_t bound = q->bound, pos = q->pos;
-	size_t looked = 0, i;
+	int64_t bound = q->bound, pos = q->pos, scanned_last = 0;
+	size_t looked = 0, scanned = 0, i;
 	int rc, k;
 
 	memset(pg, 0, sizeof(*pg));
@@ -849,6 +849,15 @@ view_page(const struct view_ctx *vc, const struct view_query *q0, uint32_t coll,
 	while ((rc = store_walk_next(vc->r, &it)) == 1) {
 		if (it.date_added > bound)
 			break;
+		if (vc->max_scan > 0 && scanned == vc->max_scan) {
+			/* the cap on work per request: continue after the
+			 * last entry examined (next page, next request) */
+			pg->more = 1;
+			pg->last = scanned_last;
+			return STORE_OK;
+		}
+		scanned++;
+		scanned_last = it.date_added;
 		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD) {
 			pg->more = 1; /* undecided: say so, an empty page
 					 may follow (TAXII allows it) */

@@ -69,6 +69,7 @@ vctx(struct reqctx *ctx, struct view_ctx *vc)
 	vc->r = ctx->w->reader;
 	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;
+	vc->max_scan = (size_t)ctx->rt->conf->max_scan;
 }
 
 /* Weak validator of a page: the snapshot, the query, the position, the
@@ -125,7 +126,7 @@ paging(struct reqctx *ctx, const struct view_query *q,
 	buf_adds(b, pg->more ? "\"more\":true" : "\"more\":false");
 	if (pg->more) {
 		view_token_make(q, ctx->w->hub->secret, ctx->member->code,
-		    ctx->coll->code, pg->n ? pg->last : q->pos, pg->bound,
+		    ctx->coll->code, pg->last ? pg->last : q->pos, pg->bound,
 		    tstamp_now(), tok);
 		buf_adds(b, ",\"next\":\"");
 		buf_adds(b, tok);

@@ -89,6 +89,7 @@ struct conf {
 	int64_t request_timeout;
 	int64_t auth_cache_ttl;
 	long long max_header_size;
+	long long max_scan; /* index entries one read request examines */
 	char *members_file;
 	char *policy_dir;
 	char *access_log; /* "-": stderr, "off": none */

@@ -184,6 +184,63 @@ resp_free(struct resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
+double
+integ_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void
+integ_ids(const struct resp *r, char *ids, size_t idslen)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(r->json, "objects"), i, o)
+	    snprintf(ids + strlen(ids), idslen - strlen(ids), "%s ",
+		json_string_value(json_object_get(o, "id")));
+}
+
+int
+integ_walk(
+    const struct opts *who, const char *first, integ_page_cb *page, void *arg)
+{
+	struct resp r;
+	char p[2048], next[256] = "";
+	int pages = 0;
+
+	while (pages < 100000) {
+		snprintf(p, sizeof(p), "%s%s%s", first, next[0] ? "&next=" : "",
+		    next);
+		if (http("GET", p, who, &r) != 0 || r.code != 200) {
+			fprintf(stderr, "walk: %ld %s\n", r.code, r.body);
+			resp_free(&r);
+			return -1;
+		}
+		pages++;
+		if (page(&r, arg) != 0) {
+			resp_free(&r);
+			return -1;
+		}
+		if (!json_is_true(json_object_get(r.json, "more"))) {
+			resp_free(&r);
+			return pages;
+		}
+		if (!json_is_string(json_object_get(r.json, "next"))) {
+			fprintf(stderr, "walk: more without next\n");
+			resp_free(&r);
+			return -1;
+		}
+		snprintf(next, sizeof(next), "%s",
+		    json_string_value(json_object_get(r.json, "next")));
+		resp_free(&r);
+	}
+	return -1;
+}
+
 int
 file_write(const char *path, const char *text)
 {
@@ -268,7 +325,7 @@ int
 main(int argc, char **argv)
 {
 	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
-	    sharing_tests, reload_tests, NULL};
+	    sharing_tests, scan_tests, reload_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

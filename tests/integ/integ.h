@@ -48,6 +48,18 @@ void resp_free(struct resp *);
  * static storage, valid until the next call. */
 const char *resp_header(const struct resp *, const char *name);
 
+/* A monotonic clock in milliseconds. */
+double integ_ms(void);
+/* Appends the ids of a page's "objects", each followed by a space. */
+void integ_ids(const struct resp *, char *ids, size_t idslen);
+/* GETs `first` (a path with its query), then follows `next` while "more"
+ * is true, calling page(r, arg) on each page (-1 from it stops the walk).
+ * Returns the pages, or -1 on an error (an answer other than 200, "more"
+ * without "next"). */
+typedef int integ_page_cb(const struct resp *, void *arg);
+int integ_walk(
+    const struct opts *who, const char *first, integ_page_cb *page, void *arg);
+
 /* Environment from run.sh. */
 const char *env(const char *name);
 /* Replaces `from` by `to` in a file; 0 or -1. */
@@ -71,6 +83,7 @@ extern const struct test foundation_tests[];
 extern const struct test add_tests[];
 extern const struct test read_tests[];
 extern const struct test sharing_tests[];
+extern const struct test scan_tests[];
 extern const struct test reload_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */

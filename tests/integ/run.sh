@@ -148,6 +148,12 @@ api_root api1 {
 		read any
 		write role publisher
 	}
+	collection 41a6f7e8-9dac-4ebf-8ad1-4c5d6e7f8091 {
+		title "Sparse"
+		alias sparse
+		read any
+		write role publisher
+	}
 	collection 30f5e6d7-8c9b-4dae-9fc0-3b4c5d6e7f80 {
 		title "Points of contact"
 		alias directory
