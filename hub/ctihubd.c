@@ -223,6 +223,8 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 		log_warnx("reload: map_size changes only at restart");
 	if (o->workers != n->workers)
 		log_warnx("reload: workers changes only at restart");
+	if (o->auth_threads != n->auth_threads)
+		log_warnx("reload: auth_threads changes only at restart");
 }
 
 static void
@@ -422,8 +424,9 @@ main(int argc, char **argv)
 			fatalx("cannot watch signal %d", signos[i]);
 	}
 	if ((hub->writer = writer_start(hub->store)) == NULL ||
-	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
-		fatalx("cannot start the writer and parser threads");
+	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL ||
+	    auth_start(hub) == -1)
+		fatalx("cannot start the writer, parser and password threads");
 	if (http_start(hub) == -1)
 		return 1;
 	hub->inotify_fd = -1;
@@ -442,6 +445,7 @@ main(int argc, char **argv)
 
 	http_stop(hub);
 	http_join(hub);
+	auth_stop(hub);
 	workq_free(hub->pool);
 	writer_stop(hub->writer);
 	event_free(hub->tick);

@@ -494,8 +494,7 @@ worker_init(struct hub *hub, struct worker *w)
 			 w->http, fd)) == NULL)
 			goto out;
 	}
-	if (store_reader_new(hub->store, &w->reader) != STORE_OK ||
-	    (w->auth = authcache_new()) == NULL)
+	if (store_reader_new(hub->store, &w->reader) != STORE_OK)
 		goto out;
 	rc = 0;
 out:
@@ -564,7 +563,6 @@ http_join(struct hub *hub)
 		event_free(w->confev);
 		event_base_free(w->base);
 		store_reader_free(w->reader);
-		authcache_free(w->auth);
 		while (w->npool > 0)
 			hub_free(w->pool[--w->npool]);
 		pthread_mutex_destroy(&w->lock);

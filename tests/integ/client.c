@@ -325,7 +325,7 @@ int
 main(int argc, char **argv)
 {
 	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
-	    sharing_tests, scan_tests, reload_tests, NULL};
+	    sharing_tests, scan_tests, reload_tests, auth_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

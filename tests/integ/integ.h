@@ -85,6 +85,7 @@ extern const struct test read_tests[];
 extern const struct test sharing_tests[];
 extern const struct test scan_tests[];
 extern const struct test reload_tests[];
+extern const struct test auth_tests[]; /* last: it floods */
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);
