@@ -171,7 +171,7 @@ frame_task(void *arg)
 	struct addjob *a = arg;
 	int64_t tf = tstamp_now();
 	char err[512];
-	size_t from, nchunks;
+	size_t from, nchunks, n;
 	int rc;
 
 	rc = ingest_open(&a->d, a->body, a->len, a->max_objects, a->max_depth,
@@ -199,7 +199,10 @@ frame_task(void *arg)
 		return;
 	}
 	atomic_store(&a->chunks_left, nchunks);
-	for (from = 0; from < a->b.n; from += CHUNK) {
+	/* once its last chunk is queued the job may be finished and freed:
+	 * the loop reads nothing of it after that */
+	n = a->b.n;
+	for (from = 0; from < n; from += CHUNK) {
 		struct chunk *c = hub_malloc(sizeof(*c));
 
 		if (c == NULL ||
