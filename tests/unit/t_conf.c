@@ -233,6 +233,15 @@ t_conf_valid(void **state)
 	assert_string_equal(c->members_file, "/etc/ctihub/members.conf");
 	assert_string_equal(c->policy_dir, "/etc/ctihub/policy");
 	assert_string_equal(c->access_log, "/tmp/x/access.log");
+	assert_int_equal(c->max_scan, 20000);
+	assert_int_equal(c->auth_threads, 1);
+	assert_int_equal(c->auth_queue, 32);
+	assert_int_equal(c->auth_fail_free, 5);
+	assert_int_equal(c->auth_fail_free_addr, 20);
+	assert_int_equal(c->auth_fail_free_account, 100);
+	assert_int_equal(c->auth_fail_delay, 1);
+	assert_int_equal(c->auth_fail_max_delay, 600);
+	assert_int_equal(c->auth_track, 10000);
 	r = conf_root_find(c, "api1", 4);
 	assert_non_null(r);
 	assert_int_equal(r->max_content_length, 1 << 20);
@@ -308,6 +317,12 @@ t_conf_broken(void **state)
 	    "ctihub.conf:1: default_root 'b' is not a defined api_root");
 	conf_fail("api_root a {\n\ttitle t\n}\napi_root a {\n\ttitle t\n}\n",
 	    "ctihub.conf:4: api_root a already defined at line 1");
+	conf_fail("max_scan 0\napi_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:1: max_scan: '0' is not an integer between 1 and");
+	conf_fail("auth_fail_delay 1m\nauth_fail_max_delay 30s\n"
+		  "api_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:2: auth_fail_max_delay is shorter than "
+	    "auth_fail_delay");
 }
 
 static void
