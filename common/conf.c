@@ -66,6 +66,17 @@ static const struct directive top_directives[] = {
     {"shutdown_timeout", D_DURATION, C(shutdown_timeout), "10s", 1, 3600, 0},
     {"auth_cache_ttl", D_DURATION, C(auth_cache_ttl), "5m", 0, 86400, 0},
     {"max_header_size", D_SIZE, C(max_header_size), "16k", 1024, 1 << 20, 0},
+    {"max_scan", D_INT, C(max_scan), "20000", 1, 100000000, 0},
+    {"auth_threads", D_INT, C(auth_threads), "1", 1, 64, 0},
+    {"auth_queue", D_INT, C(auth_queue), "32", 1, 10000, 0},
+    {"auth_fail_free", D_INT, C(auth_fail_free), "5", 1, 1000, 0},
+    {"auth_fail_free_addr", D_INT, C(auth_fail_free_addr), "20", 1, 100000, 0},
+    {"auth_fail_free_account", D_INT, C(auth_fail_free_account), "100", 1,
+	1000000, 0},
+    {"auth_fail_delay", D_DURATION, C(auth_fail_delay), "1s", 1, 3600, 0},
+    {"auth_fail_max_delay", D_DURATION, C(auth_fail_max_delay), "10m", 1, 86400,
+	0},
+    {"auth_track", D_INT, C(auth_track), "10000", 100, 10000000, 0},
     {"members", D_PATH, C(members_file), "members.conf", 0, 0, 0},
     {"policy_dir", D_PATH, C(policy_dir), "policy", 0, 0, 0},
     {"access_log", D_PATH, C(access_log), NULL, 0, 0, 0},
@@ -371,10 +382,17 @@ read_block(struct loader *ld, const struct cfg_stmt *blk,
     const struct directive *tab, void *base, const char *where,
     void (*sub)(struct loader *, const struct cfg_stmt *, void *), void *subarg)
 {
-	int seen[32];
+	int *seen;
+	size_t nrows = 0;
 	int i;
 
-	memset(seen, 0, sizeof(seen));
+	while (tab[nrows].name != NULL)
+		nrows++;
+	/* one count per row of the table, however long it grows */
+	if ((seen = hub_calloc(nrows + 1, sizeof(*seen))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
 	for (i = 0; i < blk->nkids; i++) {
 		const struct cfg_stmt *st = &blk->kids[i];
 		const struct directive *d = find_directive(tab, st->name);
@@ -450,6 +468,7 @@ read_block(struct loader *ld, const struct cfg_stmt *blk,
 		}
 		set_value(ld, d, base, st->args[0], st->line);
 	}
+	hub_free(seen);
 }
 
 static void
@@ -741,6 +760,13 @@ conf_build(const char *file, const char *dir, const struct cfg_stmt *root,
 		ERR(&ld, st ? st->line : 0,
 		    "default_root '%s' is not a defined api_root",
 		    c->default_root);
+	}
+	if (c->auth_fail_max_delay < c->auth_fail_delay) {
+		const struct cfg_stmt *st =
+		    find_stmt(root, "auth_fail_max_delay");
+
+		ERR(&ld, st ? st->line : 0,
+		    "auth_fail_max_delay is shorter than auth_fail_delay");
 	}
 	if (c->access_log == NULL)
 		c->access_log = cfg_path(c->state_dir, "access.log");

@@ -432,7 +432,9 @@ view_token_make(const struct view_query *q, const struct view_page *pg,
 		return -1;
 	put_be64(pt, (uint64_t)coll << 32 | member);
 	put_be64(pt + 8, q->fingerprint);
-	put_be64(pt + 16, (uint64_t)(pg->n > 0 ? pg->last : q->pos));
+	/* the next position: after the last item, or the last entry examined
+	 * when max_scan cut the page short */
+	put_be64(pt + 16, (uint64_t)(pg->last != 0 ? pg->last : q->pos));
 	put_be64(pt + 24, (uint64_t)pg->bound);
 	put_be64(pt + 32, (uint64_t)now);
 	put_be64(pt + 40, (uint64_t)pg->relpos);
@@ -984,8 +986,9 @@ view_page(const struct view_ctx *vc0, const struct view_query *q0,
 	struct view_page all;
 	struct view_query rq = *q0, *q = &rq;
 	struct view_rel rel;
-	int64_t bound = q->bound, pos = q->pos;
-	size_t looked = 0, i;
+	int64_t bound = q->bound, pos = q->pos, scanned_last = 0;
+	size_t looked = 0, scanned = 0, i;
+	int capped = 0;
 	int rc, k;
 
 	memset(pg, 0, sizeof(*pg));
@@ -1067,6 +1070,15 @@ view_page(const struct view_ctx *vc0, const struct view_query *q0,
 	while ((rc = store_walk_next(vc->r, &it)) == 1) {
 		if (it.date_added > bound)
 			break;
+		if (vc->max_scan > 0 && scanned == vc->max_scan) {
+			/* the cap on work per request: continue after the
+			 * last entry examined (next page, next request) */
+			pg->more = 1;
+			capped = 1;
+			break;
+		}
+		scanned++;
+		scanned_last = it.date_added;
 		/* `more` only for an object this member may see: none
 		 * within the lookahead ends the walk here, so a full page
 		 * is never followed by an empty one that would tell of
@@ -1089,6 +1101,8 @@ done:
 	rel_clear(&rel);
 	if (rc != STORE_OK)
 		view_page_clear(pg);
+	else if (capped)
+		pg->last = scanned_last;
 	else if (pg->n > 0)
 		pg->last = pg->items[pg->n - 1].date_added;
 	return rc;

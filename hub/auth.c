@@ -1,12 +1,16 @@
 /*
  * auth.c -- authenticates a request: HTTP Basic against the member's
  * salted scrypt/PBKDF2 hash, a bearer API token against stored SHA-256
- * digests, or the TLS client certificate by its fingerprint.  The slow
- * hash is paid once: a successful Basic credential is remembered, keyed by
- * an HMAC of the header under a per-process random key, for
- * auth_cache_ttl and only for the configuration it was checked against.
- * Failures are never remembered.  One cache per worker thread, no locks.
+ * digests, or the TLS client certificate by its fingerprint.  Tokens and
+ * certificates are checked at once, on the worker.  The slow hash of a
+ * Basic password never runs on an event loop: the request is parked and
+ * the check runs on a small pool of its own (auth_threads), behind the
+ * gate of authgate.h, which caches good credentials (auth_cache_ttl, one
+ * configuration generation; failures are never cached), throttles
+ * repeated failures per address, account and pair, and bounds the checks
+ * in flight.  The request is then dispatched anew, with the answer.
  */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,32 +18,35 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/authgate.h"
 #include "ctihub/cert.h"
 #include "ctihub/cred.h"
 #include "ctihub/log.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/workq.h"
 
 #include "hub.h"
 
-#define AUTHCACHE_SLOTS 1024
 #define AUTH_MAX_HEADER 4096
 
-struct authslot {
-	unsigned char key[32];
-	char id[MEMBER_ID_MAX];
-	unsigned long gen;
-	int64_t expires;
+/* The password-check pool and the gate in front of it. */
+struct auth {
+	struct authgate *gate;
+	struct workq *pool;
+	struct cred_pw dummy;
 };
 
-struct authcache {
-	unsigned char hkey[32];
-	struct authslot slot[AUTHCACHE_SLOTS];
+/* One check, run on the pool: the password given and the hash to check
+ * it against (the dummy's when the user is unknown). */
+struct auth_job {
+	struct cred_pw hash;
+	int known; /* 0: an unknown user, which always fails */
+	size_t pwlen;
+	char pw[AUTH_MAX_HEADER];
 };
 
 /* A hash of a password nobody has, checked when the user is unknown so
@@ -47,57 +54,111 @@ struct authcache {
 static const char dummy_hash[] = "scrypt$14$8$1$AAAAAAAAAAAAAAAAAAAAAA==$"
 				 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-struct authcache *
-authcache_new(void)
+int
+auth_start(struct hub *hub)
 {
-	struct authcache *ac;
+	struct runtime *rt = hub_runtime(hub);
+	struct auth *a;
+	char err[64];
+	int rc = -1;
 
-	if ((ac = hub_calloc(1, sizeof(*ac))) == NULL)
-		return NULL;
-	if (RAND_bytes(ac->hkey, sizeof(ac->hkey)) != 1) {
-		hub_free(ac);
-		return NULL;
-	}
-	return ac;
+	if ((a = hub_calloc(1, sizeof(*a))) == NULL)
+		goto out;
+	hub->auth = a;
+	if (cred_pw_parse(dummy_hash, &a->dummy, err, sizeof(err)) == -1 ||
+	    (a->gate = authgate_new()) == NULL ||
+	    (a->pool = workq_new((int)rt->conf->auth_threads, "auth")) == NULL)
+		goto out;
+	rc = 0;
+out:
+	runtime_unref(rt);
+	return rc;
 }
 
 void
-authcache_free(struct authcache *ac)
+auth_stop(struct hub *hub)
 {
-	if (ac == NULL)
+	struct auth *a = hub->auth;
+
+	if (a == NULL)
 		return;
-	explicit_bzero(ac, sizeof(*ac));
-	hub_free(ac);
+	workq_free(a->pool);
+	authgate_free(a->gate);
+	hub_free(a);
+	hub->auth = NULL;
 }
 
-static struct authslot *
-cache_slot(struct authcache *ac, const char *hdr, unsigned char key[32])
+static void
+auth_limits(const struct conf *c, struct authgate_limits *lim)
 {
-	unsigned int n = 32;
+	lim->cache_ttl = c->auth_cache_ttl * 1000000;
+	lim->fail_free = (int)c->auth_fail_free;
+	lim->fail_free_addr = (int)c->auth_fail_free_addr;
+	lim->fail_free_account = (int)c->auth_fail_free_account;
+	lim->fail_delay = c->auth_fail_delay * 1000000;
+	lim->fail_max_delay = c->auth_fail_max_delay * 1000000;
+	lim->queue = (int)c->auth_queue;
+	lim->track = (int)c->auth_track;
+}
 
-	HMAC(EVP_sha256(), ac->hkey, sizeof(ac->hkey),
-	    (const unsigned char *)hdr, strlen(hdr), key, &n);
-	return &ac->slot[(key[0] | (unsigned)key[1] << 8) % AUTHCACHE_SLOTS];
+/* A request whose check answered: back to its worker (any thread). */
+static void
+auth_wake(struct authgate_wait *w, void *arg)
+{
+	struct reqctx *ctx = (struct reqctx *)(void *)((char *)w -
+	    offsetof(struct reqctx, wait));
+
+	(void)arg;
+	http_complete(ctx);
+}
+
+/* Runs on the pool: the next check the gate gives, the slow hash. */
+static void
+auth_task(void *arg)
+{
+	struct auth *a = arg;
+	struct authgate_check *chk;
+	struct auth_job *j;
+	int ok;
+
+	if ((j = authgate_next(a->gate, &chk)) == NULL)
+		return;
+	ok = cred_pw_verify(&j->hash, j->pw, j->pwlen) == 1 && j->known;
+	explicit_bzero(j, sizeof(*j));
+	hub_free(j);
+	authgate_done(a->gate, chk, ok, tstamp_now(), auth_wake, NULL);
+}
+
+/* In the worker again, with the answer: dispatch the request anew
+ * (auth_request now returns the answer). */
+static void
+auth_finish(struct reqctx *ctx)
+{
+	ctx->auth_state = AUTH_ANSWERED;
+	if (ctx->req == NULL) { /* the client went away */
+		http_reply(ctx, 0, NULL);
+		return;
+	}
+	taxii_dispatch(ctx);
 }
 
 static int
 auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
     const struct member **out, char *why, size_t whylen)
 {
-	struct authcache *ac = ctx->w->auth;
+	struct auth *a = ctx->w->hub->auth;
 	struct conf *c = ctx->rt->conf;
-	unsigned char key[32], dec[AUTH_MAX_HEADER];
-	struct authslot *s;
+	unsigned char key[AUTHGATE_DIGEST], dec[AUTH_MAX_HEADER];
+	struct authgate_limits lim;
 	const struct member *m;
-	struct cred_pw dummy;
-	char err[64], *colon;
+	struct auth_job *j;
+	char addr[AUTHGATE_ADDR_MAX], id[MEMBER_ID_MAX], *colon;
 	size_t n = strlen(b64);
-	int len, ok;
+	int len, v, retry;
 
-	s = cache_slot(ac, hdr, key);
-	if (s->gen == ctx->rt->gen && s->expires > tstamp_now() &&
-	    cred_equal(s->key, key, sizeof(key)) &&
-	    (m = members_find(c->members, s->id)) != NULL) {
+	authgate_digest(a->gate, hdr, strlen(hdr), key);
+	if (authgate_cached(a->gate, key, ctx->rt->gen, tstamp_now(), id) &&
+	    (m = members_find(c->members, id)) != NULL) {
 		*out = m;
 		return AUTH_OK;
 	}
@@ -122,28 +183,49 @@ auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
 		return AUTH_MALFORMED;
 	}
 	*colon = '\0';
+	if ((j = hub_calloc(1, sizeof(*j))) == NULL) {
+		explicit_bzero(dec, sizeof(dec));
+		snprintf(why, whylen, "out of memory");
+		return AUTH_BUSY;
+	}
 	m = members_find(c->members, (char *)dec);
-	if (m == NULL || m->pw.kind == CRED_NONE) {
-		if (cred_pw_parse(dummy_hash, &dummy, err, sizeof(err)) == 0)
-			cred_pw_verify(&dummy, colon + 1,
-			    (size_t)len - (size_t)(colon + 1 - (char *)dec));
-		ok = 0;
-	} else
-		ok = cred_pw_verify(&m->pw, colon + 1,
-		    (size_t)len - (size_t)(colon + 1 - (char *)dec));
+	j->known = m != NULL && m->pw.kind != CRED_NONE;
+	j->hash = j->known ? m->pw : a->dummy;
+	j->pwlen = (size_t)len - (size_t)(colon + 1 - (char *)dec);
+	memcpy(j->pw, colon + 1, j->pwlen);
+	snprintf(ctx->auth_user, sizeof(ctx->auth_user), "%.*s",
+	    MEMBER_ID_MAX - 1, (char *)dec);
 	explicit_bzero(dec, sizeof(dec));
-	if (ok != 1) {
-		snprintf(why, whylen, "unknown user or wrong password");
-		return AUTH_BAD;
+	auth_limits(c, &lim);
+	authgate_addr(ctx->peer, addr);
+	ctx->finish = auth_finish;
+	v = authgate_admit(a->gate, &lim, addr, ctx->auth_user, key,
+	    ctx->rt->gen, j, &ctx->wait, tstamp_now(), &retry);
+	if (v == AUTHGATE_QUEUED) {
+		ctx->auth_state = AUTH_ASKED;
+		http_park(ctx);
+		if (workq_push(a->pool, auth_task, a) == -1)
+			auth_task(a); /* out of memory: check it here */
+		return AUTH_PENDING;
 	}
-	if (c->auth_cache_ttl > 0) {
-		memcpy(s->key, key, sizeof(key));
-		snprintf(s->id, sizeof(s->id), "%s", m->id);
-		s->gen = ctx->rt->gen;
-		s->expires = tstamp_now() + c->auth_cache_ttl * 1000000;
+	explicit_bzero(j, sizeof(*j));
+	hub_free(j);
+	if (v == AUTHGATE_JOINED) {
+		ctx->auth_state = AUTH_ASKED;
+		http_park(ctx);
+		return AUTH_PENDING;
 	}
-	*out = m;
-	return AUTH_OK;
+	ctx->retry_after = retry;
+	if (v == AUTHGATE_THROTTLED) {
+		snprintf(why, whylen,
+		    "too many failed logins from this address or for this "
+		    "account: retry in %d s",
+		    retry);
+		return AUTH_THROTTLED;
+	}
+	snprintf(
+	    why, whylen, "too many logins being checked: retry in %d s", retry);
+	return AUTH_BUSY;
 }
 
 static int
@@ -191,6 +273,14 @@ auth_request(
 	size_t n;
 
 	*out = NULL;
+	if (ctx->auth_state == AUTH_ANSWERED) {
+		if (ctx->wait.ok &&
+		    (*out = members_find(
+			 ctx->rt->conf->members, ctx->auth_user)) != NULL)
+			return AUTH_OK;
+		snprintf(why, whylen, "unknown user or wrong password");
+		return AUTH_BAD;
+	}
 	hdr = evhttp_find_header(
 	    evhttp_request_get_input_headers(ctx->req), "Authorization");
 	if (hdr == NULL)

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <openssl/crypto.h>
 
 #include "ctihub/alloc.h"
@@ -63,19 +64,44 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * Points the access log at `path` ("-": stderr, "off": none).  The log
+ * keeps one descriptor number for the life of the process: a reload opens
+ * the new file and dup3()s it onto that number, which swaps the open file
+ * behind it in one step.  A worker writing at that moment writes its line
+ * whole to the old file or to the new one, never to a closed descriptor,
+ * nor to a number the kernel has given to a client connection meanwhile.
+ * "off" puts /dev/null behind the number.  On failure the log stays as it
+ * was.
+ */
 static int
-open_access_log(const char *path)
+alog_open(struct hub *hub, const char *path)
 {
-	int fd;
+	int fd, off = strcmp(path, "off") == 0;
 
-	if (strcmp(path, "off") == 0)
+	if (off)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	else if (strcmp(path, "-") == 0)
+		fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+	else
+		fd =
+		    open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("cannot open access log %s", off ? "/dev/null" : path);
 		return -1;
-	if (strcmp(path, "-") == 0)
-		return dup(STDERR_FILENO);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1)
-		log_warn("cannot open access log %s", path);
-	return fd;
+	}
+	if (hub->alog_fd == -1)
+		hub->alog_fd = fd; /* before the workers read it */
+	else {
+		if (dup3(fd, hub->alog_fd, O_CLOEXEC) == -1) {
+			log_warn("cannot reopen access log %s", path);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	atomic_store(&hub->alog_on, !off);
+	return 0;
 }
 
 static int
@@ -200,13 +226,14 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 			  "restart");
 	if (o->workers != n->workers)
 		log_warnx("reload: workers changes only at restart");
+	if (o->auth_threads != n->auth_threads)
+		log_warnx("reload: auth_threads changes only at restart");
 }
 
 static void
 reload(struct hub *hub, const char *why)
 {
 	struct runtime *rt, *old;
-	int fd;
 
 	log_info("%s: reloading %s", why, hub->conf_path);
 	if (runtime_new(hub->conf_path, hub->gen + 1, 0, hub->store, &rt) ==
@@ -223,14 +250,8 @@ reload(struct hub *hub, const char *why)
 	hub->rt = rt;
 	pthread_mutex_unlock(&hub->rt_lock);
 	/* reopen the access log, for rotation */
-	if ((fd = open_access_log(rt->conf->access_log)) != -1 ||
-	    strcmp(rt->conf->access_log, "off") == 0) {
-		int oldfd = hub->alog_fd;
-
-		hub->alog_fd = fd;
-		if (oldfd >= 0)
-			close(oldfd);
-	}
+	alog_open(hub, rt->conf->access_log);
+	http_reconfigure(hub);
 	if (memcmp(old->cert_fp, rt->cert_fp, sizeof(rt->cert_fp)) != 0)
 		print_cert(rt);
 	if (strcmp(old->conf->audit_log, rt->conf->audit_log) != 0)
@@ -396,6 +417,10 @@ main(int argc, char **argv)
 	long ncpu;
 
 	log_init(LOG_LVL_INFO);
+	/* before any event base exists: libevent gives locks only to the
+	 * bases made after it */
+	if (evthread_use_pthreads() == -1)
+		fatalx("evthread_use_pthreads failed");
 	/* request bodies and write transactions come and go in large
 	 * blocks: give them back to the system when freed, and keep the
 	 * number of per-thread heaps small */
@@ -459,7 +484,7 @@ main(int argc, char **argv)
 		conf_path, hub->gen, RUNTIME_QUIET, hub->store, &hub->rt) == -1)
 		fatalx("%s: configuration not loaded", conf_path);
 	c = hub->rt->conf;
-	hub->alog_fd = open_access_log(c->access_log);
+	alog_open(hub, c->access_log);
 	if ((hub->audit = audit_open(c->audit_log, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (bind_listeners(hub, c) == -1)
@@ -475,8 +500,9 @@ main(int argc, char **argv)
 			fatalx("cannot watch signal %d", signos[i]);
 	}
 	if ((hub->writer = writer_start(hub->store)) == NULL ||
-	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
-		fatalx("cannot start the writer and parser threads");
+	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL ||
+	    auth_start(hub) == -1)
+		fatalx("cannot start the writer, parser and password threads");
 	release_recover(hub);
 	/* publish records a crash kept from the audit log */
 	audit_sync(hub, 0);
@@ -503,6 +529,7 @@ main(int argc, char **argv)
 		close_listeners(hub);
 	}
 	http_join(hub);
+	auth_stop(hub);
 	workq_free(hub->pool);
 	writer_stop(hub->writer);
 	audit_sync(hub, 1);

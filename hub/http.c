@@ -26,7 +26,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/thread.h>
 #include <openssl/ssl.h>
 
 #include "ctihub/alloc.h"
@@ -41,6 +40,7 @@ static struct bufferevent *on_bev(struct event_base *, void *);
 static void on_wake(evutil_socket_t, short, void *);
 static void on_stop(evutil_socket_t, short, void *);
 static void on_drain(evutil_socket_t, short, void *);
+static void on_reconf(evutil_socket_t, short, void *);
 static void ctx_free(struct reqctx *);
 static void access_log(struct reqctx *, int status, size_t bytes);
 static void conn_gone(void *, void *, CRYPTO_EX_DATA *, int, long, void *);
@@ -217,7 +217,7 @@ access_log(struct reqctx *ctx, int status, size_t bytes)
 	int64_t now = tstamp_now();
 	int n;
 
-	if (ctx->w->hub->alog_fd < 0)
+	if (!atomic_load(&ctx->w->hub->alog_on))
 		return;
 	tstamp_format(now, 3, ts);
 	if (ctx->req != NULL) {
@@ -529,25 +529,14 @@ worker_main(void *arg)
 	return NULL;
 }
 
-static int
-worker_init(struct hub *hub, struct worker *w)
+/* The evhttp limits of the configuration; in the worker's own thread
+ * once it runs (evhttp is not shared between threads). */
+static void
+worker_limits(struct worker *w, const struct conf *c)
 {
-	struct runtime *rt = hub_runtime(hub);
-	struct conf *c = rt->conf;
 	uint64_t maxbody = c->max_content_length;
-	int i, rc = -1;
+	int i;
 
-	pthread_mutex_init(&w->lock, NULL);
-	TAILQ_INIT(&w->done);
-	TAILQ_INIT(&w->conns);
-	if ((w->base = event_base_new()) == NULL ||
-	    (w->http = evhttp_new(w->base)) == NULL)
-		goto out;
-	if ((w->wake = event_new(w->base, -1, 0, on_wake, w)) == NULL ||
-	    (w->stopev = event_new(w->base, -1, 0, on_stop, w)) == NULL ||
-	    (w->drainev = event_new(w->base, -1, EV_PERSIST, on_drain, w)) ==
-		NULL)
-		goto out;
 	for (i = 0; i < c->nroots; i++)
 		if (c->roots[i].max_content_length > maxbody)
 			maxbody = c->roots[i].max_content_length;
@@ -560,6 +549,42 @@ worker_init(struct hub *hub, struct worker *w)
 	 * this is the hard cap past which evhttp answers 413 itself */
 	evhttp_set_max_body_size(w->http, (ev_ssize_t)(maxbody + 65536));
 	evhttp_set_timeout(w->http, (int)c->request_timeout);
+}
+
+/* A reload: the new limits, for the connections accepted from now on
+ * (evhttp gives each connection the limits in force when it came). */
+static void
+on_reconf(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct runtime *rt = hub_runtime(w->hub);
+
+	(void)fd;
+	(void)what;
+	worker_limits(w, rt->conf);
+	runtime_unref(rt);
+}
+
+static int
+worker_init(struct hub *hub, struct worker *w)
+{
+	struct runtime *rt = hub_runtime(hub);
+	struct conf *c = rt->conf;
+	int i, rc = -1;
+
+	pthread_mutex_init(&w->lock, NULL);
+	TAILQ_INIT(&w->done);
+	TAILQ_INIT(&w->conns);
+	if ((w->base = event_base_new()) == NULL ||
+	    (w->http = evhttp_new(w->base)) == NULL)
+		goto out;
+	if ((w->wake = event_new(w->base, -1, 0, on_wake, w)) == NULL ||
+	    (w->stopev = event_new(w->base, -1, 0, on_stop, w)) == NULL ||
+	    (w->drainev = event_new(w->base, -1, EV_PERSIST, on_drain, w)) ==
+		NULL ||
+	    (w->confev = event_new(w->base, -1, 0, on_reconf, w)) == NULL)
+		goto out;
+	worker_limits(w, c);
 	evhttp_set_allowed_methods(w->http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
 		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
@@ -577,8 +602,7 @@ worker_init(struct hub *hub, struct worker *w)
 			 w->http, fd)) == NULL)
 			goto out;
 	}
-	if (store_reader_new(hub->store, &w->reader) != STORE_OK ||
-	    (w->auth = authcache_new()) == NULL)
+	if (store_reader_new(hub->store, &w->reader) != STORE_OK)
 		goto out;
 	rc = 0;
 out:
@@ -591,7 +615,6 @@ http_start(struct hub *hub)
 {
 	int i;
 
-	evthread_use_pthreads();
 	if (conn_idx == -1 &&
 	    (conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone)) ==
 		-1)
@@ -619,6 +642,15 @@ http_start(struct hub *hub)
 }
 
 void
+http_reconfigure(struct hub *hub)
+{
+	int i;
+
+	for (i = 0; i < hub->nworkers; i++)
+		event_active(hub->workers[i].confev, EV_READ, 0);
+}
+
+void
 http_stop(struct hub *hub)
 {
 	int i;
@@ -641,10 +673,10 @@ http_join(struct hub *hub)
 		event_free(w->wake);
 		event_free(w->stopev);
 		event_free(w->drainev);
+		event_free(w->confev);
 		/* runs the finalizers of the connections closed above */
 		event_base_free(w->base);
 		store_reader_free(w->reader);
-		authcache_free(w->auth);
 		while (w->npool > 0)
 			hub_free(w->pool[--w->npool]);
 		pthread_mutex_destroy(&w->lock);

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "ctihub/audit.h"
+#include "ctihub/authgate.h"
 #include "ctihub/buf.h"
 #include "ctihub/conf.h"
 #include "ctihub/member.h"
@@ -28,7 +29,7 @@
 
 struct workq;
 struct writer;
-struct authcache;
+struct auth;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -83,12 +84,14 @@ struct hub {
 	struct store *store;
 	struct writer *writer;
 	struct workq *pool;
+	struct auth *auth; /* password checks (auth.c) */
 	struct event_base *base;
 	struct worker *workers;
 	int nworkers;
 	int fds[CONF_MAX_LISTEN * 4];
 	int nfds;
-	int alog_fd;
+	int alog_fd;	    /* one number for the process (alog_open) */
+	atomic_int alog_on; /* 0: access_log off (alog_fd is /dev/null) */
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
 	struct audit *audit;
@@ -112,9 +115,9 @@ struct worker {
 	struct event_base *base;
 	struct evhttp *http;
 	struct store_reader *reader;
-	struct authcache *auth;
 	struct event *wake;   /* completions from other threads */
 	struct event *stopev; /* shutdown request from the main thread */
+	struct event *confev; /* a reload: apply the new limits */
 	struct evhttp_bound_socket *bound[CONF_MAX_LISTEN * 4];
 	int nbound;
 	pthread_mutex_t lock;
@@ -154,9 +157,17 @@ struct reqctx {
 	struct buf body;
 	void (*finish)(struct reqctx *); /* runs in the worker thread */
 	void *job;
+	/* a Basic login waiting for its password check (auth.c) */
+	struct authgate_wait wait;
+	int auth_state;	 /* enum auth_state */
+	int retry_after; /* seconds, with AUTH_THROTTLED and AUTH_BUSY */
+	char auth_user[MEMBER_ID_MAX];
 };
 
 int http_start(struct hub *);
+/* After a reload: each worker applies the new evhttp limits in its own
+ * thread. */
+void http_reconfigure(struct hub *);
 void http_stop(struct hub *);
 void http_join(struct hub *);
 /* Gives `b` a reusable buffer of at least `size` bytes for a reply body
@@ -184,9 +195,22 @@ enum auth_result {
 	AUTH_BAD,	/* wrong password, unknown user or token */
 	AUTH_MALFORMED, /* an Authorization header we cannot read */
 	AUTH_CERT,	/* a client certificate we do not accept */
+	AUTH_PENDING,	/* parked for its password check: see auth_request */
+	AUTH_THROTTLED, /* too many failures: 429, ctx->retry_after */
+	AUTH_BUSY,	/* too many checks in flight: 503, ctx->retry_after */
 };
-struct authcache *authcache_new(void);
-void authcache_free(struct authcache *);
+enum auth_state {
+	AUTH_UNASKED = 0,
+	AUTH_ASKED,    /* the password check runs */
+	AUTH_ANSWERED, /* ctx->wait.ok holds its answer */
+};
+/* The password-check threads and their gate (auth_threads). */
+int auth_start(struct hub *);
+/* After the HTTP workers are joined. */
+void auth_stop(struct hub *);
+/* Who sent the request.  AUTH_PENDING: the request is parked while its
+ * password is checked on the pool, and taxii_dispatch runs again with the
+ * answer, which auth_request then returns. */
 int auth_request(
     struct reqctx *, const struct member **, char *why, size_t whylen);
 

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/cert.h"
@@ -126,6 +127,28 @@ fail:
 	return -1;
 }
 
+/*
+ * OpenSSL decodes a certificate's extensions (key identifiers among them)
+ * the first time it needs them, under the certificate's lock, and later
+ * readers test a flag without the lock.  The CA certificates are shared by
+ * every worker: decode theirs now, before the context is published, so
+ * that no worker writes them while another reads them (ThreadSanitizer
+ * cannot see OpenSSL's flag and reports that as a race).
+ */
+static void
+cache_ca_extensions(SSL_CTX *ctx)
+{
+	STACK_OF(X509_OBJECT) *objs =
+	    X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	X509 *x;
+	int i;
+
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if ((x = X509_OBJECT_get0_X509(
+			 sk_X509_OBJECT_value(objs, i))) != NULL)
+			X509_check_purpose(x, -1, 0);
+}
+
 static SSL_CTX *
 tls_build(struct runtime *rt, const char *cert, const char *key)
 {
@@ -181,6 +204,7 @@ tls_build(struct runtime *rt, const char *cert, const char *key)
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
 		rt->want_client_cert = 1;
+		cache_ca_extensions(ctx);
 	}
 	if (rt->want_client_cert)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_any);

@@ -310,7 +310,20 @@ static void
 unauthorized(struct reqctx *ctx, int res, const char *why)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+	char secs[16];
 
+	if (res == AUTH_THROTTLED || res == AUTH_BUSY) {
+		/* turned away before any check: cheap, and logged only in
+		 * debug, so that a flood of them floods nothing */
+		log_debug("%s: login refused: %s", ctx->peer, why);
+		snprintf(secs, sizeof(secs), "%d", ctx->retry_after);
+		evhttp_add_header(h, "Retry-After", secs);
+		if (res == AUTH_THROTTLED)
+			taxii_error(ctx, 429, "Too Many Requests", "%s", why);
+		else
+			taxii_error(ctx, 503, "Service Unavailable", "%s", why);
+		return;
+	}
 	evhttp_add_header(
 	    h, "WWW-Authenticate", "Basic realm=\"ctihub\", charset=\"UTF-8\"");
 	evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"ctihub\"");
@@ -388,8 +401,10 @@ taxii_dispatch(struct reqctx *ctx)
 		return;
 	}
 	rt.query = evhttp_uri_get_query(uri);
-	if ((res = auth_request(ctx, &ctx->member, why, sizeof(why))) !=
-	    AUTH_OK) {
+	if ((res = auth_request(ctx, &ctx->member, why, sizeof(why))) ==
+	    AUTH_PENDING)
+		return; /* parked: dispatched again with the answer */
+	if (res != AUTH_OK) {
 		unauthorized(ctx, res, why);
 		return;
 	}

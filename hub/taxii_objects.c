@@ -70,6 +70,7 @@ vctx(struct reqctx *ctx, struct view_ctx *vc)
 	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;
 	vc->rel = NULL;
+	vc->max_scan = (size_t)ctx->rt->conf->max_scan;
 }
 
 /*

@@ -91,6 +91,16 @@ struct conf {
 	int64_t shutdown_timeout; /* how long a stop waits for clients */
 	int64_t auth_cache_ttl;
 	long long max_header_size;
+	long long max_scan; /* index entries one read request examines */
+	/* failed Basic logins (authgate.h) */
+	long long auth_threads;
+	long long auth_queue;
+	long long auth_fail_free;
+	long long auth_fail_free_addr;
+	long long auth_fail_free_account;
+	int64_t auth_fail_delay; /* seconds */
+	int64_t auth_fail_max_delay;
+	long long auth_track;
 	char *members_file;
 	char *policy_dir;
 	char *access_log; /* "-": stderr, "off": none */

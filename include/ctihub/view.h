@@ -167,6 +167,8 @@ struct view_ctx {
 	const struct policy *pol;
 	const struct member *reader;
 	const struct view_rel *rel; /* set by view_page for its walk */
+	size_t max_scan; /* index entries a walk may examine for one page
+			    (max_scan); 0: no cap */
 };
 
 struct view_page {
@@ -177,7 +179,9 @@ struct view_page {
 	int exists;	/* VIEW_OBJECT, VIEW_VERSIONS: the object exists for
 			   this member in this collection */
 	int64_t bound;	/* the walk's snapshot bound */
-	int64_t last;	/* date_added of the last item (the next position) */
+	int64_t last;	/* the next position: date_added of the last item,
+			   or of the last entry examined when max_scan
+			   stopped the walk; 0 when neither */
 	int64_t relpos; /* the walk's newest release record */
 };
 
@@ -189,7 +193,10 @@ int view_token_make(const struct view_query *, const struct view_page *,
 
 /*
  * Computes one page of at most `limit` items (inside a read transaction of
- * vc->r).  Returns 0 or a negative store_err.  Free with view_page_clear.
+ * vc->r).  A walk that has examined vc->max_scan index entries stops
+ * there: the page so far (possibly empty) with more set, and `last` past
+ * every entry examined.  Returns 0 or a negative store_err.  Free with
+ * view_page_clear.
  */
 int view_page(const struct view_ctx *, const struct view_query *, uint32_t coll,
     size_t limit, struct view_page *);

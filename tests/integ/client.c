@@ -18,7 +18,7 @@
 
 #define TAXII "application/taxii+json;version=2.1"
 
-static CURL *curl; /* one handle: connections are reused (keep-alive) */
+static CURL *curl_main; /* one handle: connections are reused (keep-alive) */
 
 const char *
 env(const char *name)
@@ -88,14 +88,15 @@ resp_header(const struct resp *r, const char *name)
 int
 http(const char *method, const char *path, const struct opts *o, struct resp *r)
 {
-	return http_with(curl, method, path, o, r);
+	return http_on(curl_main, method, path, o, r);
 }
 
 int
-http_with(CURL *c, const char *method, const char *path, const struct opts *o,
+http_on(void *curl, const char *method, const char *path, const struct opts *o,
     struct resp *r)
 {
 	static const struct opts none;
+	CURL *c = curl;
 	struct curl_slist *h = NULL;
 	char url[4096], line[8192];
 	char *ct;
@@ -120,6 +121,14 @@ http_with(CURL *c, const char *method, const char *path, const struct opts *o,
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (o->path_as_is)
 		curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	if (o->from != NULL) {
+		snprintf(line, sizeof(line), "host!%s", o->from);
+		curl_easy_setopt(c, CURLOPT_INTERFACE, line);
+	}
+	if (o->fresh) {
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (o->user != NULL) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERPWD, o->user);
@@ -195,6 +204,63 @@ resp_free(struct resp *r)
 	free(r->body);
 	json_decref(r->json);
 	memset(r, 0, sizeof(*r));
+}
+
+double
+integ_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void
+integ_ids(const struct resp *r, char *ids, size_t idslen)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(r->json, "objects"), i, o)
+	    snprintf(ids + strlen(ids), idslen - strlen(ids), "%s ",
+		json_string_value(json_object_get(o, "id")));
+}
+
+int
+integ_walk(
+    const struct opts *who, const char *first, integ_page_cb *page, void *arg)
+{
+	struct resp r;
+	char p[2048], next[256] = "";
+	int pages = 0;
+
+	while (pages < 100000) {
+		snprintf(p, sizeof(p), "%s%s%s", first, next[0] ? "&next=" : "",
+		    next);
+		if (http("GET", p, who, &r) != 0 || r.code != 200) {
+			fprintf(stderr, "walk: %ld %s\n", r.code, r.body);
+			resp_free(&r);
+			return -1;
+		}
+		pages++;
+		if (page(&r, arg) != 0) {
+			resp_free(&r);
+			return -1;
+		}
+		if (!json_is_true(json_object_get(r.json, "more"))) {
+			resp_free(&r);
+			return pages;
+		}
+		if (!json_is_string(json_object_get(r.json, "next"))) {
+			fprintf(stderr, "walk: more without next\n");
+			resp_free(&r);
+			return -1;
+		}
+		snprintf(next, sizeof(next), "%s",
+		    json_string_value(json_object_get(r.json, "next")));
+		resp_free(&r);
+	}
+	return -1;
 }
 
 int
@@ -292,14 +358,15 @@ int
 main(int argc, char **argv)
 {
 	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
-	    sharing_tests, integrity_tests, NULL};
+	    sharing_tests, integrity_tests, scan_tests, reload_tests,
+	    auth_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	curl_global_init(CURL_GLOBAL_ALL);
-	curl = curl_easy_init();
+	curl_main = curl_easy_init();
 	if (argc > 1 && strcmp(argv[1], "--durability") == 0)
 		return durability_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "--fault") == 0)
@@ -323,7 +390,7 @@ main(int argc, char **argv)
 			}
 		}
 	printf("1..%d\n", n);
-	curl_easy_cleanup(curl);
+	curl_easy_cleanup(curl_main);
 	curl_global_cleanup();
 	return failed ? 1 : 0;
 }

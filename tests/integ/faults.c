@@ -123,9 +123,9 @@ load_thread(void *arg)
 			buf_adds(&b, "]}");
 			o.body = buf_cstr(&b);
 			o.bodylen = b.len;
-			http_with(c, "POST", OBJS, &o, &r);
+			http_on(c, "POST", OBJS, &o, &r);
 		} else
-			http_with(c, "GET", OBJS "?limit=200", &alice, &r);
+			http_on(c, "GET", OBJS "?limit=200", &alice, &r);
 		pthread_mutex_lock(&ld->lock);
 		if ((r.err == CURLE_COULDNT_CONNECT ||
 			r.err == CURLE_SSL_CONNECT_ERROR) &&
@@ -277,15 +277,16 @@ fault_publish(unsigned tag, unsigned n, unsigned per, const char *acked)
 static int
 fault_audit(const char *acked, const char *audit)
 {
-	char line[1 << 16], **want = NULL, *seen;
+	char buf[1 << 12], *line = buf, **want = NULL, *seen, *big = NULL;
+	size_t bigcap = 0;
 	size_t nwant = 0, cap = 0, i, found = 0;
 	long lines = 0, bad = 0;
 	FILE *f;
 
 	if ((f = fopen(acked, "r")) == NULL)
 		return 2;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *id = strchr(line, ' ');
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		char *id = strchr(buf, ' ');
 
 		if (id == NULL)
 			continue;
@@ -301,8 +302,9 @@ fault_audit(const char *acked, const char *audit)
 	if ((seen = calloc(nwant + 1, 1)) == NULL ||
 	    (f = fopen(audit, "r")) == NULL)
 		return 1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		json_t *j = json_loads(line, 0, NULL);
+	/* lines of any length: a publish record lists every id */
+	while (getline(&big, &bigcap, f) != -1) {
+		json_t *j = json_loads(line = big, 0, NULL);
 		const char *ev = json_string_value(json_object_get(j, "event"));
 		const char *st =
 		    json_string_value(json_object_get(j, "status"));
@@ -324,6 +326,7 @@ fault_audit(const char *acked, const char *audit)
 		json_decref(j);
 	}
 	fclose(f);
+	free(big);
 	printf("# audit: %zu of %zu acknowledged publishes have their record "
 	       "(%ld lines, %ld not whole JSON)\n",
 	    found, nwant, lines, bad);

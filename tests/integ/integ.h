@@ -35,14 +35,16 @@ struct opts {
 	long tls_max; /* CURL_SSLVERSION_MAX_* or 0 */
 	long tls_min;
 	int path_as_is;
+	const char *from; /* a loopback address to connect from */
+	int fresh;	  /* a new connection, closed after */
 };
 
 /* Performs a request; returns 0 when an HTTP answer came back (any
  * status), -1 on a transport error (then r->code is 0). */
 int http(
     const char *method, const char *path, const struct opts *, struct resp *);
-/* The same on a handle of the caller's (one per thread). */
-int http_with(CURL *, const char *method, const char *path,
+/* The same on a curl easy handle of the caller's (one per thread). */
+int http_on(void *curl, const char *method, const char *path,
     const struct opts *, struct resp *);
 void resp_free(struct resp *);
 /* POSTs the NUL-terminated `body` (a TAXII envelope unless o->ctype says
@@ -54,6 +56,18 @@ const char *integ_jstr(const json_t *j, const char *key);
 /* The value of a response header (case-insensitive name), or NULL;
  * static storage, valid until the next call. */
 const char *resp_header(const struct resp *, const char *name);
+
+/* A monotonic clock in milliseconds. */
+double integ_ms(void);
+/* Appends the ids of a page's "objects", each followed by a space. */
+void integ_ids(const struct resp *, char *ids, size_t idslen);
+/* GETs `first` (a path with its query), then follows `next` while "more"
+ * is true, calling page(r, arg) on each page (-1 from it stops the walk).
+ * Returns the pages, or -1 on an error (an answer other than 200, "more"
+ * without "next"). */
+typedef int integ_page_cb(const struct resp *, void *arg);
+int integ_walk(
+    const struct opts *who, const char *first, integ_page_cb *page, void *arg);
 
 /* Environment from run.sh. */
 const char *env(const char *name);
@@ -81,6 +95,9 @@ extern const struct test add_tests[];
 extern const struct test read_tests[];
 extern const struct test sharing_tests[];
 extern const struct test integrity_tests[];
+extern const struct test scan_tests[];
+extern const struct test reload_tests[];
+extern const struct test auth_tests[]; /* last: it floods */
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);

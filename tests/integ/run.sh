@@ -166,6 +166,12 @@ api_root api1 {
 		read any
 		write role publisher
 	}
+	collection 74d9bacb-c0fe-4be3-9f40-7f8091a2b3c4 {
+		title "Sparse"
+		alias sparse
+		read any
+		write role publisher
+	}
 	collection 30f5e6d7-8c9b-4dae-9fc0-3b4c5d6e7f80 {
 		title "Points of contact"
 		alias directory
@@ -325,6 +331,18 @@ if [ -z "${INTEG_ONLY:-}" ]; then
 		sed 's/^/# hub: /' hub.log | tail -20
 		crc=1
 	fi
+fi
+
+# --- a sanitizer report anywhere in the daemon's life is a failure ---------
+# (ThreadSanitizer reports and goes on; its exit status comes only at the
+# end, so say here which report it was)
+n=$(grep -c "WARNING: ThreadSanitizer\|ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" hub.log)
+if [ "$n" -eq 0 ]; then
+	tap ok "no sanitizer report from the daemon"
+else
+	tap fail "no sanitizer report from the daemon ($n reports)"
+	grep -A12 "WARNING: ThreadSanitizer\|ERROR: AddressSanitizer\|runtime error:" hub.log | sed 's/^/# hub: /' | head -80
+	crc=1
 fi
 
 # --- clean shutdown --------------------------------------------------------

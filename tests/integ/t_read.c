@@ -426,46 +426,37 @@ t_manifest(char *why, size_t whylen)
 	return 0;
 }
 
+struct walked {
+	char *ids;
+	size_t idslen;
+	int (*between)(void);
+};
+
+static int
+walked_page(const struct resp *r, void *arg)
+{
+	struct walked *w = arg;
+
+	integ_ids(r, w->ids, w->idslen);
+	if (json_is_true(json_object_get(r->json, "more")) &&
+	    w->between != NULL)
+		return w->between();
+	return 0;
+}
+
 /* Walks with next at `limit` a page; the ids seen, in order. */
 static int
 walk(const struct opts *who, const char *coll, const char *filter, int limit,
     char *ids, size_t idslen, int *pages, int (*between)(void))
 {
-	struct resp r;
-	char p[1024], next[256] = "";
-	json_t *o;
-	size_t i;
+	struct walked w = {ids, idslen, between};
+	char p[1024];
 
 	ids[0] = '\0';
-	*pages = 0;
-	for (;;) {
-		snprintf(p, sizeof(p),
-		    "/api1/collections/%s/objects/?limit=%d%s%s%s", coll, limit,
-		    filter, next[0] ? "&next=" : "", next);
-		if (http("GET", p, who, &r) != 0 || r.code != 200) {
-			fprintf(stderr, "walk: %ld %s\n", r.code, r.body);
-			resp_free(&r);
-			return -1;
-		}
-		(*pages)++;
-		json_array_foreach(json_object_get(r.json, "objects"), i, o)
-		    snprintf(ids + strlen(ids), idslen - strlen(ids), "%s ",
-			json_string_value(json_object_get(o, "id")));
-		if (!json_is_true(json_object_get(r.json, "more"))) {
-			resp_free(&r);
-			return 0;
-		}
-		if (!json_is_string(json_object_get(r.json, "next"))) {
-			fprintf(stderr, "walk: more without next\n");
-			resp_free(&r);
-			return -1;
-		}
-		snprintf(next, sizeof(next), "%s",
-		    json_string_value(json_object_get(r.json, "next")));
-		resp_free(&r);
-		if (between != NULL && between() != 0)
-			return -1;
-	}
+	snprintf(p, sizeof(p), "/api1/collections/%s/objects/?limit=%d%s", coll,
+	    limit, filter);
+	*pages = integ_walk(who, p, walked_page, &w);
+	return *pages < 0 ? -1 : 0;
 }
 
 static int npaged;

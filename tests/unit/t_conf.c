@@ -211,6 +211,30 @@ conf_fail(const char *text, const char *want)
 	assert_true(found);
 }
 
+/* Every row of a long directive table counts its own uses: the table
+ * outgrew a fixed array of 32 counters once (a stack overflow, and
+ * directives past the 32nd reported "given twice" at their first use). */
+static void
+t_directive_table(void **state)
+{
+	static const char text[] = "audit_log off\naccess_log off\n"
+				   "policy_dir pol\nmembers m.conf\n"
+				   "api_root r {\n\ttitle t\n}\n";
+	struct cfg_errs errs;
+	struct conf *c;
+
+	(void)state;
+	c = load_conf(text, &errs);
+	if (c == NULL)
+		print_error("got: %s\n", errs.n ? errs.v[0] : "?");
+	assert_non_null(c);
+	conf_free(c);
+	cfg_errs_clear(&errs);
+	conf_fail("audit_log off\naudit_log off\napi_root r {\n\ttitle t\n"
+		  "}\n",
+	    "ctihub.conf:2: 'audit_log' given twice");
+}
+
 static void
 t_conf_valid(void **state)
 {
@@ -236,6 +260,15 @@ t_conf_valid(void **state)
 	assert_string_equal(c->members_file, "/etc/ctihub/members.conf");
 	assert_string_equal(c->policy_dir, "/etc/ctihub/policy");
 	assert_string_equal(c->access_log, "/tmp/x/access.log");
+	assert_int_equal(c->max_scan, 20000);
+	assert_int_equal(c->auth_threads, 1);
+	assert_int_equal(c->auth_queue, 32);
+	assert_int_equal(c->auth_fail_free, 5);
+	assert_int_equal(c->auth_fail_free_addr, 20);
+	assert_int_equal(c->auth_fail_free_account, 100);
+	assert_int_equal(c->auth_fail_delay, 1);
+	assert_int_equal(c->auth_fail_max_delay, 600);
+	assert_int_equal(c->auth_track, 10000);
 	r = conf_root_find(c, "api1", 4);
 	assert_non_null(r);
 	assert_int_equal(r->max_content_length, 1 << 20);
@@ -315,6 +348,12 @@ t_conf_broken(void **state)
 	    "ctihub.conf:1: default_root 'b' is not a defined api_root");
 	conf_fail("api_root a {\n\ttitle t\n}\napi_root a {\n\ttitle t\n}\n",
 	    "ctihub.conf:4: api_root a already defined at line 1");
+	conf_fail("max_scan 0\napi_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:1: max_scan: '0' is not an integer between 1 and");
+	conf_fail("auth_fail_delay 1m\nauth_fail_max_delay 30s\n"
+		  "api_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:2: auth_fail_max_delay is shorter than "
+	    "auth_fail_delay");
 }
 
 static void
@@ -459,6 +498,7 @@ main(void)
 	    cmocka_unit_test(t_members_valid),
 	    cmocka_unit_test(t_members_broken),
 	    cmocka_unit_test(t_conf_valid),
+	    cmocka_unit_test(t_directive_table),
 	    cmocka_unit_test(t_conf_broken),
 	    cmocka_unit_test(t_members_file_missing),
 	    cmocka_unit_test(t_values),

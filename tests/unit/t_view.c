@@ -1,7 +1,8 @@
 /*
  * t_view.c -- query strings of the read endpoints, paging tokens, and
- * pages over a real store: `more` over what the reader may see, and
- * objects a policy reload releases reaching each poller exactly once.
+ * pages over a real store: `more` over what the reader may see, objects a
+ * policy reload releases reaching each poller exactly once, and the cap
+ * on the index entries one page may examine (max_scan).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -758,6 +759,159 @@ t_more_visible_only(void **state)
 	assert_int_equal(g.more, 1); /* a visible one follows */
 }
 
+/* --- the scan cap ------------------------------------------------------ */
+
+#define SCAN_COLL  0x11111111u
+#define SCAN_OWN   0xaaaa0001u /* the reader, who sees its own objects */
+#define SCAN_OTHER 0xaaaa0002u /* AMBER objects nobody else may see */
+#define SCAN_N	   303
+
+static int64_t scan_dates[SCAN_N];
+
+/* 300 objects the reader may not see, and 3 of its own at 50, 150 and
+ * 302; their date_added in scan_dates. */
+static struct store *
+scan_store(char *dir)
+{
+	static char json[SCAN_N][128], ids[SCAN_N][64];
+	struct store_obj o[SCAN_N];
+	struct store_wtxn *w;
+	struct store *st = NULL;
+	char err[256];
+	int i;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(
+	    store_open(&st, dir, 1ULL << 28, err, sizeof(err)), STORE_OK);
+	memset(o, 0, sizeof(o));
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	for (i = 0; i < SCAN_N; i++) {
+		unsigned u = (unsigned)i + 1;
+		int own = i == 50 || i == 150 || i == SCAN_N - 1;
+
+		snprintf(ids[i], sizeof(ids[i]),
+		    "indicator--%08x-0000-4000-8000-000000000000", u);
+		snprintf(json[i], sizeof(json[i]), "{\"id\":\"%s\"}", ids[i]);
+		o[i].json = json[i];
+		o[i].jsonlen = strlen(json[i]);
+		o[i].id = ids[i];
+		o[i].idlen = strlen(ids[i]);
+		memcpy(o[i].uuid, &u, sizeof(u));
+		o[i].version = 1000;
+		o[i].tlp = TLP_AMBER;
+		/* one object a call keeps their order in the collection */
+		assert_int_equal(
+		    store_wput(w, SCAN_COLL, own ? SCAN_OWN : SCAN_OTHER, &o[i],
+			1, INT64_C(1700000000000000)),
+		    STORE_OK);
+		scan_dates[i] = o[i].date_added;
+	}
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	return st;
+}
+
+static int
+scan_index(int64_t date)
+{
+	int i;
+
+	for (i = 0; i < SCAN_N; i++)
+		if (scan_dates[i] == date)
+			return i;
+	return -1;
+}
+
+/* Walks the collection as the reader, `limit` a page, with a cap;
+ * returns the pages, the items seen in `seen`. */
+static int
+scan_walk(struct store *st, size_t cap, size_t limit, int64_t *seen, int *n)
+{
+	struct member reader;
+	struct view_ctx vc;
+	struct view_query q;
+	struct view_page pg;
+	struct store_reader *r;
+	int64_t pos = 0, bound = 0;
+	int pages = 0, from = -1, to;
+	size_t i;
+
+	memset(&reader, 0, sizeof(reader));
+	reader.code = SCAN_OWN;
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	vc.r = r;
+	vc.pol = NULL;
+	vc.reader = &reader;
+	vc.max_scan = cap;
+	*n = 0;
+	for (;;) {
+		parse_ok(&q, "");
+		if (pages > 0) {
+			q.pos = pos;
+			q.bound = bound;
+		}
+		assert_int_equal(store_rbegin(r), STORE_OK);
+		assert_int_equal(
+		    view_page(&vc, &q, SCAN_COLL, limit, &pg), STORE_OK);
+		store_rend(r);
+		view_query_clear(&q);
+		pages++;
+		for (i = 0; i < pg.n; i++)
+			seen[(*n)++] = pg.items[i].date_added;
+		if (!pg.more) {
+			view_page_clear(&pg);
+			break;
+		}
+		/* the next position is past every entry examined, and no
+		 * page examined more than the cap */
+		assert_true(pg.last > pos);
+		to = scan_index(pg.last);
+		assert_true(to >= 0);
+		if (cap > 0)
+			assert_true((size_t)(to - from) <= cap);
+		from = to;
+		pos = pg.last;
+		bound = pg.bound;
+		view_page_clear(&pg);
+		assert_true(pages < 1000);
+	}
+	store_reader_free(r);
+	return pages;
+}
+
+static void
+t_scan_cap(void **state)
+{
+	char dir[] = "/tmp/t_view.XXXXXX", cmd[64];
+	struct store *st;
+	int64_t seen[SCAN_N];
+	int n, pages;
+
+	(void)state;
+	st = scan_store(dir);
+	/* no cap: one page holds the reader's three objects */
+	pages = scan_walk(st, 0, 10, seen, &n);
+	assert_int_equal(pages, 1);
+	assert_int_equal(n, 3);
+	/* a cap of 40: pages stop after 40 entries, most of them empty,
+	 * and the walk returns the same three, once each, in order */
+	pages = scan_walk(st, 40, 10, seen, &n);
+	assert_int_equal(pages, (SCAN_N + 39) / 40);
+	assert_int_equal(n, 3);
+	assert_int_equal(seen[0], scan_dates[50]);
+	assert_int_equal(seen[1], scan_dates[150]);
+	assert_int_equal(seen[2], scan_dates[SCAN_N - 1]);
+	/* a cap of one entry still makes progress */
+	pages = scan_walk(st, 1, 10, seen, &n);
+	assert_int_equal(pages, SCAN_N);
+	assert_int_equal(n, 3);
+	/* a full page and a cap together: two of the three a page */
+	pages = scan_walk(st, 1000, 2, seen, &n);
+	assert_int_equal(n, 3);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -774,6 +928,7 @@ main(void)
 		t_release_failed, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		t_twin_after_remark, fx_setup, fx_teardown),
+	    cmocka_unit_test(t_scan_cap),
 	};
 
 	return cmocka_run_group_tests_name("view", tests, NULL, NULL);
