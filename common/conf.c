@@ -62,6 +62,11 @@ static const struct directive top_directives[] = {
     {"json_max_depth", D_INT, C(json_max_depth), "64", 8, 1024, 0},
     {"status_ttl", D_DURATION, C(status_ttl), "24h", 60, 365LL * 86400, 0},
     {"request_timeout", D_DURATION, C(request_timeout), "60s", 1, 3600, 0},
+    {"header_timeout", D_DURATION, C(header_timeout), "20s", 1, 3600, 0},
+    {"body_timeout", D_DURATION, C(body_timeout), "120s", 1, 86400, 0},
+    {"max_conns", D_INT, C(max_conns), "1024", 1, 1000000, 0},
+    {"max_conns_per_addr", D_INT, C(max_conns_per_addr), "64", 1, 1000000, 0},
+    {"send_buffer", D_SIZE, C(send_buffer), "256k", 16384, 1LL << 28, 0},
     {"auth_cache_ttl", D_DURATION, C(auth_cache_ttl), "5m", 0, 86400, 0},
     {"max_header_size", D_SIZE, C(max_header_size), "16k", 1024, 1 << 20, 0},
     {"members", D_PATH, C(members_file), "members.conf", 0, 0, 0},
@@ -369,7 +374,7 @@ read_block(struct loader *ld, const struct cfg_stmt *blk,
     const struct directive *tab, void *base, const char *where,
     void (*sub)(struct loader *, const struct cfg_stmt *, void *), void *subarg)
 {
-	int seen[32];
+	int seen[64]; /* one per row of the longest table */
 	int i;
 
 	memset(seen, 0, sizeof(seen));
