@@ -6,12 +6,16 @@
  * an HMAC of the header under a per-process random key, for
  * auth_cache_ttl and only for the configuration it was checked against.
  * Failures are never remembered.  One cache per worker thread, no locks.
+ * A client certificate must also be within its validity dates, whether it
+ * is checked against tls_client_ca or only pinned by its fingerprint.
+ * auth_check decides from the Authorization header and the TLS session
+ * alone, so conn.c can refuse a request before its body is read.
  */
 #include <string.h>
 #include <strings.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
+#include <time.h>
+
 #include <event2/http.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -28,7 +32,6 @@
 #include "hub.h"
 
 #define AUTHCACHE_SLOTS 1024
-#define AUTH_MAX_HEADER 4096
 
 struct authslot {
 	unsigned char key[32];
@@ -81,12 +84,11 @@ cache_slot(struct authcache *ac, const char *hdr, unsigned char key[32])
 }
 
 static int
-auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
-    const struct member **out, char *why, size_t whylen)
+auth_basic(struct authcache *ac, const struct runtime *rt, const char *hdr,
+    const char *b64, const struct member **out, char *why, size_t whylen)
 {
-	struct authcache *ac = ctx->w->auth;
-	struct conf *c = ctx->rt->conf;
-	unsigned char key[32], dec[AUTH_MAX_HEADER];
+	struct conf *c = rt->conf;
+	unsigned char key[32], dec[HTTP_AUTH_MAX];
 	struct authslot *s;
 	const struct member *m;
 	struct cred_pw dummy;
@@ -95,7 +97,7 @@ auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
 	int len, ok;
 
 	s = cache_slot(ac, hdr, key);
-	if (s->gen == ctx->rt->gen && s->expires > tstamp_now() &&
+	if (s->gen == rt->gen && s->expires > tstamp_now() &&
 	    cred_equal(s->key, key, sizeof(key)) &&
 	    (m = members_find(c->members, s->id)) != NULL) {
 		*out = m;
@@ -139,7 +141,7 @@ auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
 	if (c->auth_cache_ttl > 0) {
 		memcpy(s->key, key, sizeof(key));
 		snprintf(s->id, sizeof(s->id), "%s", m->id);
-		s->gen = ctx->rt->gen;
+		s->gen = rt->gen;
 		s->expires = tstamp_now() + c->auth_cache_ttl * 1000000;
 	}
 	*out = m;
@@ -147,15 +149,14 @@ auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
 }
 
 static int
-auth_cert(
-    struct reqctx *ctx, const struct member **out, char *why, size_t whylen)
+auth_cert(const struct runtime *rt, SSL *ssl, const struct member **out,
+    char *why, size_t whylen)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(ctx->evcon);
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	unsigned char fp[CRED_DIGEST_LEN];
-	char fps[96];
+	char fps[96], err[96];
 	X509 *x;
 	long vr;
+	int dates;
 
 	if (ssl == NULL || (x = SSL_get1_peer_certificate(ssl)) == NULL)
 		return AUTH_NONE;
@@ -164,14 +165,21 @@ auth_cert(
 		snprintf(why, whylen, "cannot read the client certificate");
 		return AUTH_CERT;
 	}
+	/* the verify callback accepts every certificate (runtime.c): the
+	 * dates are checked here for pinned ones too */
+	dates = cert_check_dates(x, time(NULL), err, sizeof(err));
 	X509_free(x);
-	if (ctx->rt->conf->tls_client_ca != NULL &&
+	if (rt->conf->tls_client_ca != NULL &&
 	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(why, whylen, "client certificate not trusted: %s",
 		    X509_verify_cert_error_string(vr));
 		return AUTH_CERT;
 	}
-	if ((*out = members_by_fp(ctx->rt->conf->members, fp)) == NULL) {
+	if (dates == -1) {
+		snprintf(why, whylen, "client certificate %s", err);
+		return AUTH_CERT;
+	}
+	if ((*out = members_by_fp(rt->conf->members, fp)) == NULL) {
 		cred_fp_format(fp, fps);
 		snprintf(why, whylen,
 		    "client certificate sha256:%s is not registered to a "
@@ -183,31 +191,27 @@ auth_cert(
 }
 
 int
-auth_request(
-    struct reqctx *ctx, const struct member **out, char *why, size_t whylen)
+auth_check(struct authcache *ac, const struct runtime *rt, SSL *ssl,
+    const char *hdr, const struct member **out, char *why, size_t whylen)
 {
-	const char *hdr;
 	unsigned char d[CRED_DIGEST_LEN];
 	size_t n;
 
 	*out = NULL;
-	hdr = evhttp_find_header(
-	    evhttp_request_get_input_headers(ctx->req), "Authorization");
 	if (hdr == NULL)
-		return auth_cert(ctx, out, why, whylen);
-	if ((n = strlen(hdr)) > AUTH_MAX_HEADER) {
+		return auth_cert(rt, ssl, out, why, whylen);
+	if ((n = strlen(hdr)) > HTTP_AUTH_MAX) {
 		snprintf(why, whylen, "Authorization header too long");
 		return AUTH_MALFORMED;
 	}
 	if (strncasecmp(hdr, "Basic ", 6) == 0)
-		return auth_basic(
-		    ctx, hdr, hdr + 6 + strspn(hdr + 6, " "), out, why, whylen);
+		return auth_basic(ac, rt, hdr, hdr + 6 + strspn(hdr + 6, " "),
+		    out, why, whylen);
 	if (strncasecmp(hdr, "Bearer ", 7) == 0) {
 		const char *tok = hdr + 7 + strspn(hdr + 7, " ");
 
 		cred_token_digest(tok, strlen(tok), d);
-		if ((*out = members_by_token(ctx->rt->conf->members, d)) ==
-		    NULL) {
+		if ((*out = members_by_token(rt->conf->members, d)) == NULL) {
 			snprintf(why, whylen, "unknown API token");
 			return AUTH_BAD;
 		}
@@ -216,4 +220,14 @@ auth_request(
 	snprintf(why, whylen,
 	    "unsupported authorization scheme (use Basic or Bearer)");
 	return AUTH_MALFORMED;
+}
+
+int
+auth_request(
+    struct reqctx *ctx, const struct member **out, char *why, size_t whylen)
+{
+	return auth_check(ctx->w->auth, ctx->rt, conn_ssl(ctx->evcon),
+	    evhttp_find_header(
+		evhttp_request_get_input_headers(ctx->req), "Authorization"),
+	    out, why, whylen);
 }

@@ -29,6 +29,8 @@
 struct workq;
 struct writer;
 struct authcache;
+struct connlimits;
+struct evconnlistener;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -92,7 +94,8 @@ struct hub {
 	struct event *tick; /* once a second: flush the audit log */
 	int inotify_fd;
 	struct event *inotify_ev;
-	struct event *reload_ev; /* a reload, soon after a policy edit */
+	struct event *reload_ev;   /* a reload, soon after a policy edit */
+	struct connlimits *limits; /* conn.c: connections per address */
 };
 
 /* Takes a reference to the current runtime (caller unrefs). */
@@ -115,6 +118,8 @@ struct worker {
 	TAILQ_HEAD(, reqctx) done;
 	int inflight;
 	int stopping;
+	int paused;	      /* conn.c: the listeners wait (limits) */
+	struct event *resume; /* ... until this fires */
 	/* response bodies, reused: a fresh buffer per reply costs page
 	 * faults and zeroing for every page of it */
 	int npool;
@@ -141,6 +146,11 @@ struct reqctx {
 	struct buf body;
 	void (*finish)(struct reqctx *); /* runs in the worker thread */
 	void *job;
+	/* a streamed reply (http_stream) */
+	int (*more)(struct reqctx *, struct buf *, void *);
+	void (*more_done)(void *);
+	void *more_arg;
+	size_t sent;
 };
 
 int http_start(struct hub *);
@@ -151,9 +161,30 @@ void http_join(struct hub *);
 void http_body(struct reqctx *, struct buf *b, size_t size);
 /* Sends a JSON body (taxii media type) and ends the request. */
 void http_reply(struct reqctx *, int status, struct buf *body);
+/*
+ * Sends a reply whose body is produced piece by piece as the client takes
+ * it, so that a reader who does not read holds one piece (send_buffer
+ * bytes), not the whole body: `first` goes out at once; then, each time
+ * the connection has sent what it had, `more` appends the next piece
+ * (about send_buffer bytes) to its buf and returns 1 while more is to
+ * come, 0 after the last piece, -1 to cut the connection.  `done(arg)` is
+ * called exactly once, however the reply ends (complete, cut, or the
+ * client gone); the request ends with it.
+ */
+void http_stream(struct reqctx *, int status, struct buf *first,
+    int (*more)(struct reqctx *, struct buf *, void *), void (*done)(void *),
+    void *arg);
 /* Sends a TAXII error resource and ends the request. */
 void taxii_error(struct reqctx *, int status, const char *title,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The JSON of a TAXII error resource, into b. */
+void taxii_error_json(
+    struct buf *b, int status, const char *title, const char *desc);
+/* One access-log line (method and uri "-" when unknown). */
+void http_access_log(struct worker *, const char *peer, const char *member,
+    const char *method, const char *uri, int status, size_t bytes, int64_t t0);
+/* conn.c: the connection of a parked request went away. */
+void http_conn_gone(struct reqctx *);
 /* Parks a request while a job runs on another thread; the job calls
  * http_complete from any thread, which runs ctx->finish in the worker. */
 void http_park(struct reqctx *);
@@ -163,6 +194,38 @@ void http_audit_denied(
     struct reqctx *, const char *collection, const char *why);
 /* Host header (sanitised) or the listen address, for absolute URLs. */
 void http_base_url(struct reqctx *, struct buf *);
+
+/* conn.c -- each connection under evhttp: the TLS bufferevent evhttp
+ * reads and writes, the deadlines of a request's head and body, the
+ * refusal of a body whose sender has not authenticated (before it is
+ * read), evhttp's own error pages turned into TAXII errors, connection
+ * limits per address and in all, and the pause of accepting when
+ * descriptors run out. */
+int conn_init(struct hub *);
+void conn_fini(struct hub *);
+/* evhttp's bufferevent callback (evhttp_set_bevcb). */
+struct bufferevent *conn_new(struct event_base *, void *worker);
+/* Watches the worker's listeners (after they are bound). */
+int conn_listen(struct worker *);
+/* evhttp handed the request over: it is the handler's to answer.  -1 for
+ * a connection that is not ours (no TLS). */
+int conn_dispatched(struct evhttp_request *);
+/* Who to tell when the connection goes away: a request waiting on its
+ * answer (NULL: nobody). */
+void conn_park(struct evhttp_connection *, struct reqctx *);
+/* The connection's TLS session. */
+SSL *conn_ssl(struct evhttp_connection *);
+/* 1 when the request handed over last is HTTP/1.0 (no chunked replies). */
+int conn_http10(struct evhttp_connection *);
+
+/* Answers to an unauthenticated request (taxii.c, conn.c), and the
+ * longest Authorization value read. */
+#define HTTP_AUTH_MAX	 4096
+#define HTTP_AUTH_BASIC	 "Basic realm=\"ctihub\", charset=\"UTF-8\""
+#define HTTP_AUTH_BEARER "Bearer realm=\"ctihub\""
+#define HTTP_AUTH_REQUIRED                                                     \
+	"authentication required: HTTP Basic, a bearer API token or a "        \
+	"client certificate"
 
 /* auth.c -- who is asking: Basic, bearer token or client certificate. */
 enum auth_result {
@@ -176,6 +239,11 @@ struct authcache *authcache_new(void);
 void authcache_free(struct authcache *);
 int auth_request(
     struct reqctx *, const struct member **, char *why, size_t whylen);
+/* The same from the Authorization header (or NULL) and the TLS session;
+ * `ac` is the calling worker's cache. */
+int auth_check(struct authcache *ac, const struct runtime *, SSL *,
+    const char *authorization, const struct member **, char *why,
+    size_t whylen);
 
 /* taxii.c -- routing and the TAXII endpoints of discovery, API roots and
  * collections; the object endpoints are in taxii_objects.c and
