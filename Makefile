@@ -66,12 +66,13 @@ CTIHUB	:= $(B)/ctihub
 UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZERS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/tests/%)
 INTEG	:= $(B)/tests/integ_client
+LOAD	:= $(B)/tests/load_client
 BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
-tests: all $(UNITS) $(FUZZERS) $(INTEG)
+tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -99,6 +100,9 @@ endif
 
 INTEG_SRCS := $(sort $(wildcard tests/integ/*.c))
 $(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+$(LOAD): $(B)/tests/load/load.o $(B)/tests/bench/bench.o
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(B)/tests/bench/bench.o $(LIB)
@@ -154,7 +158,8 @@ bench: deps
 
 format:
 	clang-format -i $(COMMON_SRCS) $(HUBD_SRCS) $(CLI_ONLY) include/ctihub/*.h \
-	    hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) tests/integ/*.c
+	    hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) tests/integ/*.c \
+	    tests/load/*.c
 
 check-format:
 	tests/check-format.sh

@@ -1,6 +1,6 @@
 /*
- * cert.c -- self-signed certificate generation and fingerprints, all with
- * the OpenSSL API (no shell-out to the openssl command).
+ * cert.c -- self-signed certificate generation, fingerprints and validity
+ * dates, all with the OpenSSL API (no shell-out to the openssl command).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,4 +182,37 @@ cert_fingerprint_file(const char *path, unsigned char fp[CRED_DIGEST_LEN],
 	if (rc == -1)
 		snprintf(err, errlen, "%s: cannot compute the digest", path);
 	return rc;
+}
+
+/* "2024-01-02 00:00:00 UTC" for an ASN.1 time, or "?" */
+static void
+time_str(const ASN1_TIME *t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, outlen, "?");
+}
+
+int
+cert_check_dates(X509 *x, time_t now, char *err, size_t errlen)
+{
+	const ASN1_TIME *nb = X509_get0_notBefore(x);
+	const ASN1_TIME *na = X509_get0_notAfter(x);
+	char when[64];
+
+	/* X509_cmp_time: -1 when the time is before now, 1 after, 0 on a
+	 * malformed time (refused too) */
+	if (nb == NULL || X509_cmp_time(nb, &now) >= 0) {
+		time_str(nb, when, sizeof(when));
+		snprintf(err, errlen, "not valid before %s", when);
+		return -1;
+	}
+	if (na == NULL || X509_cmp_time(na, &now) <= 0) {
+		time_str(na, when, sizeof(when));
+		snprintf(err, errlen, "expired on %s", when);
+		return -1;
+	}
+	return 0;
 }

@@ -12,6 +12,7 @@
  */
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include <event2/bufferevent.h>
@@ -228,14 +229,14 @@ auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
 	return AUTH_BUSY;
 }
 
+/* A client certificate: registered to a member, within its validity
+ * dates (pinned by fingerprint too, not only when a CA checked it). */
 static int
-auth_cert(
-    struct reqctx *ctx, const struct member **out, char *why, size_t whylen)
+auth_cert(const struct runtime *rt, SSL *ssl, const struct member **out,
+    char *why, size_t whylen)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(ctx->evcon);
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	unsigned char fp[CRED_DIGEST_LEN];
-	char fps[96];
+	char fps[96], err[160];
 	X509 *x;
 	long vr;
 
@@ -246,14 +247,19 @@ auth_cert(
 		snprintf(why, whylen, "cannot read the client certificate");
 		return AUTH_CERT;
 	}
+	if (cert_check_dates(x, time(NULL), err, sizeof(err)) == -1) {
+		X509_free(x);
+		snprintf(why, whylen, "client certificate refused: %s", err);
+		return AUTH_CERT;
+	}
 	X509_free(x);
-	if (ctx->rt->conf->tls_client_ca != NULL &&
+	if (rt->conf->tls_client_ca != NULL &&
 	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(why, whylen, "client certificate not trusted: %s",
 		    X509_verify_cert_error_string(vr));
 		return AUTH_CERT;
 	}
-	if ((*out = members_by_fp(ctx->rt->conf->members, fp)) == NULL) {
+	if ((*out = members_by_fp(rt->conf->members, fp)) == NULL) {
 		cred_fp_format(fp, fps);
 		snprintf(why, whylen,
 		    "client certificate sha256:%s is not registered to a "
@@ -284,7 +290,10 @@ auth_request(
 	hdr = evhttp_find_header(
 	    evhttp_request_get_input_headers(ctx->req), "Authorization");
 	if (hdr == NULL)
-		return auth_cert(ctx, out, why, whylen);
+		return auth_cert(ctx->rt,
+		    bufferevent_openssl_get_ssl(
+			evhttp_connection_get_bufferevent(ctx->evcon)),
+		    out, why, whylen);
 	if ((n = strlen(hdr)) > AUTH_MAX_HEADER) {
 		snprintf(why, whylen, "Authorization header too long");
 		return AUTH_MALFORMED;
@@ -298,6 +307,36 @@ auth_request(
 		cred_token_digest(tok, strlen(tok), d);
 		if ((*out = members_by_token(ctx->rt->conf->members, d)) ==
 		    NULL) {
+			snprintf(why, whylen, "unknown API token");
+			return AUTH_BAD;
+		}
+		return AUTH_OK;
+	}
+	snprintf(why, whylen,
+	    "unsupported authorization scheme (use Basic or Bearer)");
+	return AUTH_MALFORMED;
+}
+
+int
+auth_precheck(const struct runtime *rt, SSL *ssl, const char *hdr, char *why,
+    size_t whylen)
+{
+	const struct member *m;
+	unsigned char d[CRED_DIGEST_LEN];
+
+	if (hdr == NULL)
+		return auth_cert(rt, ssl, &m, why, whylen);
+	if (strlen(hdr) > AUTH_MAX_HEADER) {
+		snprintf(why, whylen, "Authorization header too long");
+		return AUTH_MALFORMED;
+	}
+	if (strncasecmp(hdr, "Basic ", 6) == 0)
+		return AUTH_OK; /* checked by auth_request, off the loop */
+	if (strncasecmp(hdr, "Bearer ", 7) == 0) {
+		const char *tok = hdr + 7 + strspn(hdr + 7, " ");
+
+		cred_token_digest(tok, strlen(tok), d);
+		if (members_by_token(rt->conf->members, d) == NULL) {
 			snprintf(why, whylen, "unknown API token");
 			return AUTH_BAD;
 		}

@@ -2,27 +2,21 @@
  * http.c -- the HTTP workers: each a thread with its own event base and
  * evhttp, accepting on the listening sockets all workers share, speaking
  * TLS through OpenSSL bufferevents.  Owns the request life cycle: context,
- * authentication, dispatch to taxii.c, exactly one reply, the access-log
- * line; and the hand-off of requests that wait for another thread.
+ * authentication, dispatch to taxii.c, exactly one reply (whole, or
+ * streamed as the client reads it), the access-log line; and the hand-off
+ * of requests that wait for another thread.  What happens on a connection
+ * before and around a request (TLS, deadlines, limits) is conn.c's.
  */
-#include <sys/socket.h>
-#include <sys/types.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -36,30 +30,12 @@
 
 static void *worker_main(void *);
 static void on_request(struct evhttp_request *, void *);
-static struct bufferevent *on_bev(struct event_base *, void *);
 static void on_wake(evutil_socket_t, short, void *);
 static void on_stop(evutil_socket_t, short, void *);
 static void on_drain(evutil_socket_t, short, void *);
 static void on_reconf(evutil_socket_t, short, void *);
 static void ctx_free(struct reqctx *);
 static void access_log(struct reqctx *, int status, size_t bytes);
-static void conn_gone(void *, void *, CRYPTO_EX_DATA *, int, long, void *);
-
-/*
- * The open connections of a worker, for the drain at shutdown: each is
- * registered when evhttp makes its bufferevent, and leaves the list when
- * OpenSSL frees its SSL (an ex_data free callback: evhttp has no hook
- * for a connection's end).  Only the worker's own thread touches its
- * list (and the main thread, once the worker has stopped).
- */
-struct conn {
-	TAILQ_ENTRY(conn) entry;
-	struct worker *w;
-	struct bufferevent *bev;
-	int parked; /* requests of it wait for another thread */
-};
-
-static int conn_idx = -1; /* the SSL ex_data slot of a struct conn */
 
 /* While stopping, a connection with nothing parked is closed after this
  * long without traffic: a request being sent keeps it open (and gets a
@@ -67,54 +43,6 @@ static int conn_idx = -1; /* the SSL ex_data slot of a struct conn */
  * whole drain. */
 #define DRAIN_IDLE_MS 1000
 #define DRAIN_TICK_MS 50
-
-/* evhttp calls this for every accepted connection; fd is set later. */
-static struct bufferevent *
-on_bev(struct event_base *base, void *arg)
-{
-	struct worker *w = arg;
-	struct runtime *rt = hub_runtime(w->hub);
-	struct bufferevent *bev;
-	struct conn *cn;
-	SSL *ssl;
-
-	ssl = SSL_new(rt->ssl);
-	runtime_unref(rt); /* the SSL holds its own reference to the ctx */
-	if (ssl == NULL || (cn = hub_calloc(1, sizeof(*cn))) == NULL)
-		fatalx("SSL_new failed: out of memory");
-	cn->w = w;
-	if (SSL_set_ex_data(ssl, conn_idx, cn) != 1)
-		fatalx("SSL_set_ex_data failed");
-	TAILQ_INSERT_TAIL(&w->conns, cn, entry);
-	w->nconns++;
-	bev = bufferevent_openssl_socket_new(
-	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	/* never return NULL: evhttp would fall back to plain text */
-	if (bev == NULL)
-		fatalx("bufferevent_openssl_socket_new failed");
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	cn->bev = bev;
-	return bev;
-}
-
-/* OpenSSL frees a connection's SSL: the connection is gone. */
-static void
-conn_gone(
-    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-	struct conn *cn = ptr;
-
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	if (cn == NULL)
-		return;
-	TAILQ_REMOVE(&cn->w->conns, cn, entry);
-	cn->w->nconns--;
-	hub_free(cn);
-}
 
 static int
 method_of(struct evhttp_request *req, const char **name)
@@ -162,31 +90,46 @@ header_bytes(struct evhttp_request *req)
 	return n;
 }
 
+/* Two Content-Length fields that disagree: the length evhttp read by
+ * (the first) is not the one a proxy in front may have used (RFC 9112
+ * 6.3), so the request is refused and the connection closed. */
+static int
+length_conflict(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *first = NULL;
+
+	TAILQ_FOREACH(kv, h, next)
+	{
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (first == NULL)
+			first = kv->value;
+		else if (strcmp(first, kv->value) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
 	struct reqctx *ctx;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	evutil_socket_t fd = bufferevent_getfd(bev);
 	char *addr = NULL;
 	ev_uint16_t port = 0;
-	int one = 1;
 
-	/* a TLS port must never serve plain text (see on_bev) */
-	if (bufferevent_openssl_get_ssl(bev) == NULL)
+	/* a TLS port must never serve plain text (see conn_new) */
+	if (conn_dispatched(req) == -1)
 		fatalx("request on a connection without TLS");
-	/* evhttp does not set it; without it small replies wait for the
-	 * peer's delayed ACK */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((ctx = hub_calloc(1, sizeof(*ctx))) == NULL) {
 		evhttp_send_error(req, 503, "out of memory");
 		return;
 	}
 	ctx->req = req;
 	ctx->evcon = evcon;
-	ctx->conn = SSL_get_ex_data(bufferevent_openssl_get_ssl(bev), conn_idx);
 	ctx->w = w;
 	ctx->t0 = tstamp_now();
 	ctx->rt = hub_runtime(w->hub);
@@ -206,33 +149,49 @@ on_request(struct evhttp_request *req, void *arg)
 		    ctx->rt->conf->max_header_size);
 		return;
 	}
+	if (length_conflict(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		taxii_error(ctx, 400, "Bad Request",
+		    "Content-Length is given twice with different values");
+		return;
+	}
 	taxii_dispatch(ctx);
+}
+
+void
+http_access_log(struct worker *w, const char *peer, const char *member,
+    const char *method, const char *uri, int status, size_t bytes, int64_t t0)
+{
+	char ts[TSTAMP_LEN], line[2600];
+	int64_t now = tstamp_now();
+	int n;
+
+	if (w->hub->alog_fd < 0 || !atomic_load(&w->hub->alog_on))
+		return;
+	tstamp_format(now, 3, ts);
+	n = snprintf(line, sizeof(line), "%s %s %s %s %.2048s %d %zu %.3fms\n",
+	    ts, peer, member ? member : "-", method ? method : "-",
+	    uri ? uri : "-", status, bytes, (double)(now - t0) / 1000.0);
+	if (n > 0 && (size_t)n >= sizeof(line)) {
+		line[sizeof(line) - 2] = '\n';
+		n = sizeof(line) - 1;
+	}
+	if (n > 0 && write(w->hub->alog_fd, line, (size_t)n) < 0)
+		log_debug("access log: %s", strerror(errno));
 }
 
 static void
 access_log(struct reqctx *ctx, int status, size_t bytes)
 {
-	char ts[TSTAMP_LEN], line[2600];
-	const char *m = "-", *uri = "-";
-	int64_t now = tstamp_now();
-	int n;
+	const char *m = NULL, *uri = NULL;
 
-	if (!atomic_load(&ctx->w->hub->alog_on))
-		return;
-	tstamp_format(now, 3, ts);
 	if (ctx->req != NULL) {
 		method_of(ctx->req, &m);
 		uri = evhttp_request_get_uri(ctx->req);
 	}
-	n = snprintf(line, sizeof(line), "%s %s %s %s %.2048s %d %zu %.3fms\n",
-	    ts, ctx->peer, ctx->member ? ctx->member->id : "-", m, uri, status,
-	    bytes, (double)(now - ctx->t0) / 1000.0);
-	if (n > 0 && (size_t)n >= sizeof(line)) {
-		line[sizeof(line) - 2] = '\n';
-		n = sizeof(line) - 1;
-	}
-	if (n > 0 && write(ctx->w->hub->alog_fd, line, (size_t)n) < 0)
-		log_debug("access log: %s", strerror(errno));
+	http_access_log(ctx->w, ctx->peer, ctx->member ? ctx->member->id : NULL,
+	    m, uri, status, bytes, ctx->t0);
 }
 
 static void
@@ -279,6 +238,32 @@ http_body(struct reqctx *ctx, struct buf *b, size_t size)
 	buf_reserve(b, size);
 }
 
+static void
+reply_headers(struct reqctx *ctx)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+
+	evhttp_add_header(h, "Content-Type", TAXII_MEDIA);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (ctx->w->stopping) /* the last answer on this connection */
+		evhttp_add_header(h, "Connection", "close");
+}
+
+/* Hands a built body to evbuffer `out` without a copy (the storage goes
+ * back to the worker's pool once sent). */
+static void
+body_out(struct reqctx *ctx, struct evbuffer *out, struct buf *body)
+{
+	size_t len;
+	char *data = buf_detach(body, &len);
+
+	if (evbuffer_add_reference(out, data, len, free_body, ctx->w) == -1) {
+		evbuffer_add(out, data, len);
+		hub_free(data);
+	}
+}
+
 void
 http_reply(struct reqctx *ctx, int status, struct buf *body)
 {
@@ -292,32 +277,131 @@ http_reply(struct reqctx *ctx, int status, struct buf *body)
 	}
 	out = evhttp_request_get_output_buffer(ctx->req);
 	h = evhttp_request_get_output_headers(ctx->req);
-	evhttp_add_header(h, "Content-Type", TAXII_MEDIA);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if (ctx->w->stopping) /* the last answer on this connection */
-		evhttp_add_header(h, "Connection", "close");
+	reply_headers(ctx);
 	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD) {
 		/* evhttp would send a body given for HEAD; send the length */
 		char len[24];
 
 		snprintf(len, sizeof(len), "%zu", n);
 		evhttp_add_header(h, "Content-Length", len);
-	} else if (n > 0) {
-		/* hand the built body to the connection, no copy */
-		size_t len;
-		char *data = buf_detach(body, &len);
-
-		if (evbuffer_add_reference(out, data, len, free_body, ctx->w) ==
-		    -1) {
-			evbuffer_add(out, data, len);
-			hub_free(data);
-		}
-	}
+	} else if (n > 0)
+		body_out(ctx, out, body); /* no copy */
 	access_log(ctx, status, n);
-	evhttp_connection_set_closecb(ctx->evcon, NULL, NULL);
+	conn_park(ctx->evcon, NULL);
 	evhttp_send_reply(ctx->req, status, NULL, NULL);
 	ctx_free(ctx);
+}
+
+/* The end of a streamed reply, however it ends (the request is still
+ * valid: evhttp frees it after its close callback); frees ctx. */
+static void
+stream_end(struct reqctx *ctx)
+{
+	access_log(ctx, 200, ctx->sent);
+	ctx->more_done(ctx->more_arg);
+	ctx_free(ctx);
+}
+
+/* Cuts a streamed reply short: the connection goes, http_conn_gone ends
+ * the reply. */
+static void
+stream_cut(struct reqctx *ctx)
+{
+	log_warnx("%s: a streamed reply failed: connection cut", ctx->peer);
+	evhttp_connection_free(ctx->evcon);
+}
+
+static void on_piece_sent(struct evhttp_connection *, void *);
+
+/* Sends one piece (non-empty) of a streamed reply; on_piece_sent follows
+ * once the connection has passed it on.  -1 when it was cut instead. */
+static int
+stream_piece(struct reqctx *ctx, struct buf *b)
+{
+	struct evbuffer *evb = evbuffer_new();
+
+	if (evb == NULL) {
+		stream_cut(ctx);
+		return -1;
+	}
+	ctx->sent += b->len;
+	body_out(ctx, evb, b);
+	evhttp_send_reply_chunk_with_cb(ctx->req, evb, on_piece_sent, ctx);
+	evbuffer_free(evb);
+	return 0;
+}
+
+static void
+on_piece_sent(struct evhttp_connection *evcon, void *arg)
+{
+	struct reqctx *ctx = arg;
+	struct evhttp_request *req = ctx->req;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	(void)evcon;
+	do {
+		http_body(ctx, &b, ctx->rt->conf->send_buffer);
+		rc = ctx->more(ctx, &b, ctx->more_arg);
+	} while (rc == 1 && b.len == 0);
+	if (rc == -1 || buf_failed(&b)) {
+		buf_clear(&b);
+		stream_cut(ctx);
+		return;
+	}
+	if (b.len > 0 && stream_piece(ctx, &b) == -1) {
+		buf_clear(&b);
+		return;
+	}
+	buf_clear(&b);
+	if (rc == 0) {
+		conn_park(ctx->evcon, NULL);
+		stream_end(ctx);
+		evhttp_send_reply_end(req);
+	}
+}
+
+void
+http_stream(struct reqctx *ctx, int status, struct buf *first,
+    int (*more)(struct reqctx *, struct buf *, void *), void (*done)(void *),
+    void *arg)
+{
+	ctx->more = more;
+	ctx->more_done = done;
+	ctx->more_arg = arg;
+	if (ctx->req == NULL) {
+		stream_end(ctx);
+		return;
+	}
+	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD ||
+	    conn_http10(ctx->evcon)) {
+		/* HEAD: only the length goes out; HTTP/1.0 has no chunks
+		 * (and a keep-alive one needs the length): built whole */
+		while (more(ctx, first, arg) == 1 && !buf_failed(first))
+			;
+		ctx->more = NULL;
+		http_reply(ctx, status, first);
+		done(arg);
+		return;
+	}
+	reply_headers(ctx);
+	/* a client that goes away mid-reply ends it (http_conn_gone) */
+	conn_park(ctx->evcon, ctx);
+	evhttp_send_reply_start(ctx->req, status, NULL);
+	if (first->len > 0)
+		stream_piece(ctx, first);
+	else
+		on_piece_sent(ctx->evcon, ctx);
+}
+
+void
+taxii_error_json(struct buf *b, int status, const char *title, const char *desc)
+{
+	buf_adds(b, "{\"title\":");
+	buf_add_jstr(b, title, strlen(title));
+	buf_adds(b, ",\"description\":");
+	buf_add_jstr(b, desc, strlen(desc));
+	buf_addf(b, ",\"http_status\":\"%d\"}", status);
 }
 
 void
@@ -331,41 +415,34 @@ taxii_error(
 	va_start(ap, fmt);
 	vsnprintf(desc, sizeof(desc), fmt, ap);
 	va_end(ap);
-	buf_adds(&b, "{\"title\":");
-	buf_add_jstr(&b, title, strlen(title));
-	buf_adds(&b, ",\"description\":");
-	buf_add_jstr(&b, desc, strlen(desc));
-	buf_addf(&b, ",\"http_status\":\"%d\"}", status);
+	taxii_error_json(&b, status, title, desc);
 	if (buf_failed(&b))
 		buf_reset(&b);
 	http_reply(ctx, status, &b);
 	buf_clear(&b);
 }
 
-static void
-on_conn_close(struct evhttp_connection *evcon, void *arg)
+void
+http_conn_gone(struct reqctx *ctx)
 {
-	struct reqctx *ctx = arg;
+	struct evhttp_request *req = ctx->req;
+	/* a request evhttp failed while we held it (an EOF or a timeout
+	 * during a streamed reply) is left to us, detached: free it */
+	int ours = req != NULL && evhttp_request_get_connection(req) == NULL;
 
-	(void)evcon;
-	/* a request evhttp gave up on (the client went away) is no longer
-	 * the connection's: it is ours to free; otherwise the connection
-	 * frees it */
-	if (evhttp_request_get_connection(ctx->req) == NULL)
-		evhttp_request_free(ctx->req);
-	ctx->req = NULL; /* the job's reply is dropped */
-	if (ctx->conn != NULL)
-		ctx->conn->parked--;
-	ctx->conn = NULL;
+	if (ctx->more != NULL)
+		stream_end(ctx); /* the rest of the reply is not produced */
+	else
+		ctx->req = NULL; /* the job's reply is dropped */
+	if (ours)
+		evhttp_request_free(req);
 }
 
 void
 http_park(struct reqctx *ctx)
 {
 	ctx->w->inflight++;
-	if (ctx->conn != NULL)
-		ctx->conn->parked++;
-	evhttp_connection_set_closecb(ctx->evcon, on_conn_close, ctx);
+	conn_park(ctx->evcon, ctx);
 }
 
 void
@@ -395,24 +472,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 		if (ctx == NULL)
 			break;
 		w->inflight--;
-		if (ctx->conn != NULL)
-			ctx->conn->parked--;
 		ctx->finish(ctx);
 	}
-}
-
-/* Stopping: a connection with nothing parked is closed once idle (one
- * with a parked request is closed after its reply: Connection: close). */
-static void
-drain_idle(struct worker *w)
-{
-	struct timeval idle = {
-	    DRAIN_IDLE_MS / 1000, (DRAIN_IDLE_MS % 1000) * 1000};
-	struct conn *cn;
-
-	TAILQ_FOREACH(cn, &w->conns, entry)
-	if (cn->parked == 0 && cn->bev != NULL)
-		bufferevent_set_timeouts(cn->bev, &idle, &idle);
 }
 
 /*
@@ -457,7 +518,9 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < w->nbound; i++)
 		evhttp_del_accept_socket(w->http, w->bound[i]);
 	w->nbound = 0;
-	drain_idle(w);
+	/* a connection with nothing parked is closed once idle (one with
+	 * a parked request is closed after its reply: Connection: close) */
+	conn_drain_idle(w, DRAIN_IDLE_MS);
 	if (event_add(w->drainev, &tick) == -1)
 		event_base_loopexit(w->base, NULL);
 }
@@ -590,7 +653,7 @@ worker_init(struct hub *hub, struct worker *w)
 		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 		EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(w->http, TAXII_MEDIA);
-	evhttp_set_bevcb(w->http, on_bev, w);
+	evhttp_set_bevcb(w->http, conn_new, w);
 	evhttp_set_gencb(w->http, on_request, w);
 	/* each worker its own descriptor of the shared socket: evhttp
 	 * closes it when the listener goes */
@@ -602,6 +665,8 @@ worker_init(struct hub *hub, struct worker *w)
 			 w->http, fd)) == NULL)
 			goto out;
 	}
+	if (conn_listen(w) == -1)
+		goto out;
 	if (store_reader_new(hub->store, &w->reader) != STORE_OK)
 		goto out;
 	rc = 0;
@@ -615,9 +680,7 @@ http_start(struct hub *hub)
 {
 	int i;
 
-	if (conn_idx == -1 &&
-	    (conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone)) ==
-		-1)
+	if (conn_init(hub) == -1)
 		return -1;
 	if ((hub->workers = hub_calloc(
 		 (size_t)hub->nworkers, sizeof(*hub->workers))) == NULL)
@@ -674,6 +737,8 @@ http_join(struct hub *hub)
 		event_free(w->stopev);
 		event_free(w->drainev);
 		event_free(w->confev);
+		if (w->resume != NULL)
+			event_free(w->resume);
 		/* runs the finalizers of the connections closed above */
 		event_base_free(w->base);
 		store_reader_free(w->reader);
@@ -683,4 +748,5 @@ http_join(struct hub *hub)
 	}
 	hub_free(hub->workers);
 	hub->workers = NULL;
+	conn_fini(hub);
 }

@@ -30,6 +30,8 @@
 struct workq;
 struct writer;
 struct auth;
+struct connlimits;
+struct evconnlistener;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -100,14 +102,15 @@ struct hub {
 	struct event *tick; /* once a second: the audit log, reader slots */
 	int inotify_fd;
 	struct event *inotify_ev;
-	struct event *reload_ev; /* a reload, soon after a policy edit */
+	struct event *reload_ev;   /* a reload, soon after a policy edit */
+	struct connlimits *limits; /* conn.c: connections per address */
 };
 
 /* Takes a reference to the current runtime (caller unrefs). */
 struct runtime *hub_runtime(struct hub *);
 
 /* http.c -- HTTP workers: one thread, event base and evhttp each. */
-struct conn; /* an open connection of a worker (http.c) */
+struct conn; /* an open connection of a worker (conn.c) */
 struct worker {
 	struct hub *hub;
 	int index;
@@ -130,6 +133,8 @@ struct worker {
 	int nconns;
 	struct event *drainev;
 	int64_t drain_end;
+	int paused;	      /* conn.c: the listeners wait (limits) */
+	struct event *resume; /* ... until this fires */
 	/* response bodies, reused: a fresh buffer per reply costs page
 	 * faults and zeroing for every page of it */
 	int npool;
@@ -142,7 +147,6 @@ struct reqctx {
 	TAILQ_ENTRY(reqctx) entry;
 	struct evhttp_request *req; /* NULL once the client went away */
 	struct evhttp_connection *evcon;
-	struct conn *conn; /* NULL once the client went away */
 	struct worker *w;
 	struct runtime *rt;
 	const struct member *member;
@@ -162,6 +166,11 @@ struct reqctx {
 	int auth_state;	 /* enum auth_state */
 	int retry_after; /* seconds, with AUTH_THROTTLED and AUTH_BUSY */
 	char auth_user[MEMBER_ID_MAX];
+	/* a streamed reply (http_stream) */
+	int (*more)(struct reqctx *, struct buf *, void *);
+	void (*more_done)(void *);
+	void *more_arg;
+	size_t sent;
 };
 
 int http_start(struct hub *);
@@ -175,9 +184,30 @@ void http_join(struct hub *);
 void http_body(struct reqctx *, struct buf *b, size_t size);
 /* Sends a JSON body (taxii media type) and ends the request. */
 void http_reply(struct reqctx *, int status, struct buf *body);
+/*
+ * Sends a reply whose body is produced piece by piece as the client takes
+ * it, so that a reader who does not read holds one piece (send_buffer
+ * bytes), not the whole body: `first` goes out at once; then, each time
+ * the connection has sent what it had, `more` appends the next piece
+ * (about send_buffer bytes) to its buf and returns 1 while more is to
+ * come, 0 after the last piece, -1 to cut the connection.  `done(arg)` is
+ * called exactly once, however the reply ends (complete, cut, or the
+ * client gone); the request ends with it.
+ */
+void http_stream(struct reqctx *, int status, struct buf *first,
+    int (*more)(struct reqctx *, struct buf *, void *), void (*done)(void *),
+    void *arg);
 /* Sends a TAXII error resource and ends the request. */
 void taxii_error(struct reqctx *, int status, const char *title,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The JSON of a TAXII error resource, into b. */
+void taxii_error_json(
+    struct buf *b, int status, const char *title, const char *desc);
+/* One access-log line (method and uri "-" when unknown). */
+void http_access_log(struct worker *, const char *peer, const char *member,
+    const char *method, const char *uri, int status, size_t bytes, int64_t t0);
+/* conn.c: the connection of a parked request went away. */
+void http_conn_gone(struct reqctx *);
 /* Parks a request while a job runs on another thread; the job calls
  * http_complete from any thread, which runs ctx->finish in the worker. */
 void http_park(struct reqctx *);
@@ -187,6 +217,42 @@ void http_audit_denied(
     struct reqctx *, const char *collection, const char *why);
 /* Host header (sanitised) or the listen address, for absolute URLs. */
 void http_base_url(struct reqctx *, struct buf *);
+
+/* conn.c -- each connection under evhttp: the TLS bufferevent evhttp
+ * reads and writes, the deadlines of a request's head and body, the
+ * refusal of a body whose sender has not authenticated (before it is
+ * read), evhttp's own error pages turned into TAXII errors, connection
+ * limits per address and in all, and the pause of accepting when
+ * descriptors run out. */
+int conn_init(struct hub *);
+void conn_fini(struct hub *);
+/* evhttp's bufferevent callback (evhttp_set_bevcb). */
+struct bufferevent *conn_new(struct event_base *, void *worker);
+/* Watches the worker's listeners (after they are bound). */
+int conn_listen(struct worker *);
+/* evhttp handed the request over: it is the handler's to answer.  -1 for
+ * a connection that is not ours (no TLS). */
+int conn_dispatched(struct evhttp_request *);
+/* Who to tell when the connection goes away: a request waiting on its
+ * answer (NULL: nobody). */
+void conn_park(struct evhttp_connection *, struct reqctx *);
+/* The connection's TLS session. */
+SSL *conn_ssl(struct evhttp_connection *);
+/* 1 when the request handed over last is HTTP/1.0 (no chunked replies). */
+int conn_http10(struct evhttp_connection *);
+/* Stopping: the worker's connections with no parked request close after
+ * `ms` without traffic.  The worker keeps its open connections in
+ * w->conns (w->nconns), so that the drain knows when they are gone. */
+void conn_drain_idle(struct worker *, int ms);
+
+/* Answers to an unauthenticated request (taxii.c, conn.c), and the
+ * longest Authorization value read. */
+#define HTTP_AUTH_MAX	 4096
+#define HTTP_AUTH_BASIC	 "Basic realm=\"ctihub\", charset=\"UTF-8\""
+#define HTTP_AUTH_BEARER "Bearer realm=\"ctihub\""
+#define HTTP_AUTH_REQUIRED                                                     \
+	"authentication required: HTTP Basic, a bearer API token or a "        \
+	"client certificate"
 
 /* auth.c -- who is asking: Basic, bearer token or client certificate. */
 enum auth_result {
@@ -213,6 +279,16 @@ void auth_stop(struct hub *);
  * answer, which auth_request then returns. */
 int auth_request(
     struct reqctx *, const struct member **, char *why, size_t whylen);
+/*
+ * Before a request's body is read (conn.c): 0 when its credentials may be
+ * good, else an enum auth_result with a reason, for a 401 sent before a
+ * byte of the body is kept.  No slow hash runs here: a bearer token and a
+ * client certificate are decided at once, a malformed header refused; a
+ * Basic credential passes (its password is checked, off the loop, by
+ * auth_request once the body is in, within the limits of its sender).
+ */
+int auth_precheck(const struct runtime *, SSL *, const char *authorization,
+    char *why, size_t whylen);
 
 /* taxii.c -- routing and the TAXII endpoints of discovery, API roots and
  * collections; the object endpoints are in taxii_objects.c and

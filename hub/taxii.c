@@ -324,15 +324,12 @@ unauthorized(struct reqctx *ctx, int res, const char *why)
 			taxii_error(ctx, 503, "Service Unavailable", "%s", why);
 		return;
 	}
-	evhttp_add_header(
-	    h, "WWW-Authenticate", "Basic realm=\"ctihub\", charset=\"UTF-8\"");
-	evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"ctihub\"");
+	evhttp_add_header(h, "WWW-Authenticate", HTTP_AUTH_BASIC);
+	evhttp_add_header(h, "WWW-Authenticate", HTTP_AUTH_BEARER);
 	if (res != AUTH_NONE)
 		log_info("%s: authentication failed: %s", ctx->peer, why);
 	taxii_error(ctx, 401, "Unauthorized", "%s",
-	    res == AUTH_NONE ? "authentication required: HTTP Basic, a "
-			       "bearer API token or a client certificate"
-			     : why);
+	    res == AUTH_NONE ? HTTP_AUTH_REQUIRED : why);
 }
 
 /* The methods each route takes, for 405 and its Allow header. */

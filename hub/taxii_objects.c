@@ -3,7 +3,11 @@
  * Object, Get Object Versions, Get Object Manifests) and Delete an Object.
  * The filters, version rules, paging and the visibility decision are
  * view.h's; this file checks access, renders envelopes from the stored
- * bytes inside one read transaction, and sets the TAXII headers.
+ * bytes inside one read transaction, and sets the TAXII headers.  A page
+ * of objects larger than send_buffer is streamed as the client takes it:
+ * its items are fixed when the page is computed, and each further piece
+ * re-reads its objects by row in a read transaction of its own (an
+ * object deleted meanwhile is left out).
  */
 #include <stdio.h>
 #include <string.h>
@@ -147,28 +151,16 @@ paging(struct reqctx *ctx, const struct view_query *q,
 	}
 }
 
-/* The stored object of an item, with match[type] confirmed against the
- * stored id (types are matched by a hash in the index): 0, -1 when it
- * is not of an asked type, -2 when it cannot be read (a damaged row: the
- * page is refused). */
+/* The stored object of an item: 0; -1 when it is gone (deleted since
+ * the page was computed: a streamed page reads its objects later); -2
+ * when it cannot be read (a damaged row: the page is refused). */
 static int
-item_object(struct reqctx *ctx, const struct view_query *q,
-    const struct store_item *it, struct store_objview *ov)
+item_object(
+    struct reqctx *ctx, const struct store_item *it, struct store_objview *ov)
 {
-	const char *dash;
-	int i;
+	int rc = store_obj_of(ctx->w->reader, &it->e, ov);
 
-	if (store_obj_of(ctx->w->reader, &it->e, ov) != STORE_OK)
-		return -2;
-	if (q->ntypes == 0)
-		return 0;
-	dash = memmem(ov->id, ov->idlen, "--", 2);
-	for (i = 0; dash != NULL && i < q->ntypes; i++)
-		if (strlen(q->typename[i]) == (size_t)(dash - ov->id) &&
-		    memcmp(q->typename[i], ov -> id, (size_t)(dash - ov->id)) ==
-			0)
-			return 0;
-	return -1;
+	return rc == STORE_OK ? 0 : rc == STORE_ENOTFOUND ? -1 : -2;
 }
 
 static void
@@ -207,60 +199,134 @@ damaged_reply(struct reqctx *ctx, struct buf *b)
 	    "told (the hub's log)");
 }
 
-static void
-send_objects(
-    struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
+/* A page of objects on its way out (http_stream). */
+struct objstream {
+	struct view_query q; /* owns its decoded values */
+	struct view_page pg;
+	size_t i;	     /* the next item */
+	size_t k;	     /* objects rendered */
+	struct audit *audit; /* NULL: nothing recorded */
+	struct buf au;	     /* the receive record, with the ids so far */
+};
+
+/* Renders objects from item s->i on until b holds `upto` bytes (at least
+ * one item is taken): 1 while items remain, 0 once the envelope is
+ * closed, -1 when a row is damaged (the answer is refused, or a stream
+ * cut short: never an altered object). */
+static int
+objects_piece(
+    struct reqctx *ctx, struct objstream *s, struct buf *b, size_t upto)
 {
-	struct buf b = BUF_INIT, au = BUF_INIT;
 	struct store_objview ov;
-	size_t i, k = 0;
-	/* a HEAD answer carries no object: nothing was received */
-	int audit = audit_on(ctx->w->hub->audit) &&
-	    evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD;
+	int rc;
+
+	for (; s->i < s->pg.n && b->len < upto; s->i++) {
+		if ((rc = item_object(ctx, &s->pg.items[s->i], &ov)) == -2)
+			return -1;
+		if (rc == -1)
+			continue;
+		buf_adds(b, s->k == 0 ? ",\"objects\":[" : ",");
+		buf_add(b, ov.json, ov.jsonlen);
+		if (s->audit != NULL) {
+			if (s->k > 0)
+				buf_addc(&s->au, ',');
+			buf_add_jstr(&s->au, ov.id, ov.idlen);
+		}
+		s->k++;
+	}
+	if (s->i < s->pg.n)
+		return 1;
+	if (s->k > 0)
+		buf_addc(b, ']');
+	buf_addc(b, '}');
+	return 0;
+}
+
+static int
+objects_more(struct reqctx *ctx, struct buf *b, void *arg)
+{
+	struct objstream *s = arg;
+	int rc;
+
+	if (store_rbegin(ctx->w->reader) != STORE_OK)
+		return -1;
+	rc = objects_piece(ctx, s, b, b->len + ctx->rt->conf->send_buffer);
+	store_rend(ctx->w->reader);
+	return rc;
+}
+
+/* Records what was rendered and frees the stream. */
+static void
+objects_done(void *arg)
+{
+	struct objstream *s = arg;
+
+	if (s->audit != NULL && s->k > 0) {
+		buf_addc(&s->au, ']');
+		audit_end(s->audit, &s->au);
+	}
+	buf_clear(&s->au);
+	view_page_clear(&s->pg);
+	view_query_clear(&s->q);
+	hub_free(s);
+}
+
+/* Takes q's values and pg's items (both left empty). */
+static void
+send_objects(struct reqctx *ctx, struct view_query *q, struct view_page *pg)
+{
+	size_t piece = ctx->rt->conf->send_buffer;
+	struct buf b = BUF_INIT;
+	struct objstream *s;
 	int rc;
 
 	if (pg->n == 0 && !pg->more) {
 		buf_adds(&b, "{}");
-		goto send;
+		page_reply(ctx, pg, &b);
+		return;
 	}
-	http_body(ctx, &b, pg->n * 1024 + 256);
+	if ((s = hub_calloc(1, sizeof(*s))) == NULL) {
+		store_rend(ctx->w->reader);
+		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
+		return;
+	}
+	s->q = *q;
+	if (q->nids > 0 && q->ids[0].type == q->objtype)
+		s->q.ids[0].type = s->q.objtype;
+	q->store = NULL;
+	s->pg = *pg;
+	memset(pg, 0, sizeof(*pg));
+	/* a HEAD answer carries no object: nothing was received */
+	if (audit_on(ctx->w->hub->audit) &&
+	    evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD) {
+		s->audit = ctx->w->hub->audit;
+		audit_begin(&s->au, "receive");
+		audit_str(&s->au, "member", ctx->member->id);
+		audit_str(&s->au, "collection", ctx->coll->id);
+		audit_str(&s->au, "how", "poll");
+		buf_adds(&s->au, ",\"ids\":[");
+	}
+	http_body(ctx, &b,
+	    s->pg.n * 1024 + 256 < piece ? s->pg.n * 1024 + 256 : piece);
 	buf_addc(&b, '{');
-	paging(ctx, q, pg, &b);
-	if (audit) {
-		audit_begin(&au, "receive");
-		audit_str(&au, "member", ctx->member->id);
-		audit_str(&au, "collection", ctx->coll->id);
-		audit_str(&au, "how", "poll");
-		buf_adds(&au, ",\"ids\":[");
+	paging(ctx, &s->q, &s->pg, &b);
+	if ((rc = objects_piece(ctx, s, &b, piece)) == -1) {
+		s->k = 0; /* nothing was received */
+		objects_done(s);
+		damaged_reply(ctx, &b);
+		return;
 	}
-	for (i = 0; i < pg->n; i++) {
-		if ((rc = item_object(ctx, q, &pg->items[i], &ov)) == -2)
-			goto damaged;
-		if (rc == -1)
-			continue;
-		buf_adds(&b, k == 0 ? ",\"objects\":[" : ",");
-		buf_add(&b, ov.json, ov.jsonlen);
-		if (audit) {
-			if (k > 0)
-				buf_addc(&au, ',');
-			buf_add_jstr(&au, ov.id, ov.idlen);
-		}
-		k++;
-	}
-	if (k > 0)
-		buf_addc(&b, ']');
-	buf_addc(&b, '}');
-	if (audit && k > 0) {
-		buf_addc(&au, ']');
-		audit_end(ctx->w->hub->audit, &au);
-	}
-send:
-	buf_clear(&au);
-	page_reply(ctx, pg, &b);
-	return;
-damaged:
-	buf_clear(&au);
-	damaged_reply(ctx, &b);
+	date_headers(ctx, &s->pg);
+	store_rend(ctx->w->reader);
+	if (buf_failed(&b)) {
+		objects_done(s);
+		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
+	} else if (rc == 0) {
+		http_reply(ctx, 200, &b); /* the whole page in one piece */
+		objects_done(s);
+	} else
+		http_stream(ctx, 200, &b, objects_more, objects_done, s);
+	buf_clear(&b);
 }
 
 static void
@@ -280,7 +346,7 @@ send_manifest(
 	buf_addc(&b, '{');
 	paging(ctx, q, pg, &b);
 	for (i = 0; i < pg->n; i++) {
-		if ((rc = item_object(ctx, q, &pg->items[i], &ov)) == -2) {
+		if ((rc = item_object(ctx, &pg->items[i], &ov)) == -2) {
 			damaged_reply(ctx, &b);
 			return;
 		}

@@ -2,7 +2,8 @@
 # run.sh -- runs every test layer against one build directory and ends with
 # the line "N passed, N failed" (what CI reads).  Layers, in order: cmocka
 # unit tests, data-driven suites (inside the unit tests that own them),
-# fuzz-corpus replay, integration over real TLS sockets, format check.
+# fuzz-corpus replay, integration over real TLS sockets, bounded load tests
+# of the connection limits, format check.
 # Usage: tests/run.sh build/release
 set -u
 B=${1:-build/release}
@@ -54,6 +55,11 @@ done
 layer "integration"
 if [ -x tests/integ/run.sh ]; then
 	run integration tests/integ/run.sh "$B"
+fi
+
+layer "load"
+if [ -x tests/load/run.sh ]; then
+	run load tests/load/run.sh "$B"
 fi
 
 layer "format"

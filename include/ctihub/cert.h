@@ -1,13 +1,15 @@
 /*
  * cert.h -- the hub's own TLS certificate when none is configured: a
  * self-signed ECDSA P-256 certificate for localhost, 127.0.0.1 and ::1
- * (plus the host name), made with the OpenSSL API, and SHA-256
- * fingerprints of certificates for display and client-certificate login.
+ * (plus the host name), made with the OpenSSL API, SHA-256 fingerprints
+ * of certificates for display and client-certificate login, and the check
+ * of a certificate's validity dates.
  */
 #ifndef CTIHUB_CERT_H
 #define CTIHUB_CERT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -25,5 +27,8 @@ int cert_fingerprint(X509 *, unsigned char fp[CRED_DIGEST_LEN]);
 /* The same for the first certificate of a PEM file; 0 or -1. */
 int cert_fingerprint_file(const char *path, unsigned char fp[CRED_DIGEST_LEN],
     char *err, size_t errlen);
+/* 0 when `now` is within the certificate's notBefore..notAfter, else -1
+ * with "expired on ..." or "not valid before ..." in err. */
+int cert_check_dates(X509 *, time_t now, char *err, size_t errlen);
 
 #endif

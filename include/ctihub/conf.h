@@ -86,9 +86,14 @@ struct conf {
 	long long max_page_size;
 	long long max_objects; /* per add-objects request */
 	long long json_max_depth;
-	int64_t status_ttl; /* seconds */
-	int64_t request_timeout;
+	int64_t status_ttl;	  /* seconds */
+	int64_t request_timeout;  /* inactivity, seconds */
 	int64_t shutdown_timeout; /* how long a stop waits for clients */
+	int64_t header_timeout;	  /* a request's whole head, seconds */
+	int64_t body_timeout;	  /* a request's whole body, seconds */
+	long long max_conns;	  /* open connections, in all */
+	long long max_conns_per_addr;
+	uint64_t send_buffer; /* response bytes produced ahead of a client */
 	int64_t auth_cache_ttl;
 	long long max_header_size;
 	long long max_scan; /* index entries one read request examines */

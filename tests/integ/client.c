@@ -3,7 +3,15 @@
  * started, over real TLS with libcurl; prints TAP.  Usage: integ_client
  * [name-substring] (only the matching tests).
  */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +21,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "integ.h"
 
@@ -355,11 +365,144 @@ hub_signal(int sig)
 }
 
 int
+hub_connect(const char *src)
+{
+	const char *url = env("HUB_URL");
+	const char *colon = strrchr(url, ':');
+	struct sockaddr_in sa;
+	struct timeval tv = {8, 0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	if (src != NULL) {
+		inet_pton(AF_INET, src, &sa.sin_addr);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
+	sa.sin_port = htons((unsigned short)atoi(colon + 1));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+SSL_CTX *
+raw_ctx(void)
+{
+	return SSL_CTX_new(TLS_client_method());
+}
+
+SSL *
+raw_open(SSL_CTX *ctx, const char *src)
+{
+	SSL *ssl;
+	int fd;
+
+	if ((fd = hub_connect(src)) == -1)
+		return NULL;
+	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		close(fd);
+		ERR_clear_error();
+		return NULL;
+	}
+	/* from here reads and writes wait in poll, never in a syscall */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return ssl;
+}
+
+int
+raw_write(SSL *ssl, const void *data, size_t len)
+{
+	size_t done = 0;
+	int n, i, err;
+
+	for (i = 0; done < len && i < 1000; i++) {
+		struct pollfd p = {SSL_get_fd(ssl), POLLOUT, 0};
+
+		n = SSL_write(
+		    ssl, (const char *)data + done, (int)(len - done));
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		err = SSL_get_error(ssl, n);
+		if (err == SSL_ERROR_WANT_READ)
+			p.events = POLLIN;
+		else if (err != SSL_ERROR_WANT_WRITE) {
+			ERR_clear_error();
+			return -1;
+		}
+		if (poll(&p, 1, 5000) <= 0)
+			return -1;
+	}
+	return done == len ? 0 : -1;
+}
+
+void
+raw_close(SSL *ssl)
+{
+	int fd;
+
+	if (ssl == NULL)
+		return;
+	fd = SSL_get_fd(ssl);
+	SSL_free(ssl);
+	close(fd);
+}
+
+size_t
+raw_read(SSL *ssl, char *buf, size_t len, int ms, int *closed)
+{
+	struct timeval t0, t;
+	size_t got = 0;
+	int n, left;
+
+	*closed = 0;
+	gettimeofday(&t0, NULL);
+	for (;;) {
+		struct pollfd p = {SSL_get_fd(ssl), POLLIN, 0};
+
+		gettimeofday(&t, NULL);
+		left = ms -
+		    (int)((t.tv_sec - t0.tv_sec) * 1000 +
+			(t.tv_usec - t0.tv_usec) / 1000);
+		if (left <= 0)
+			break;
+		if (SSL_pending(ssl) == 0 && poll(&p, 1, left) <= 0)
+			continue;
+		n = SSL_read(ssl, buf + got, (int)(len - 1 - got));
+		if (n > 0) {
+			got += (size_t)n;
+			if (got == len - 1)
+				break;
+			continue;
+		}
+		if (SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ)
+			continue;
+		*closed = 1; /* close_notify, EOF or a reset */
+		ERR_clear_error();
+		break;
+	}
+	buf[got] = '\0';
+	return got;
+}
+
+int
 main(int argc, char **argv)
 {
 	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
 	    sharing_tests, integrity_tests, scan_tests, reload_tests,
-	    auth_tests, NULL};
+	    conn_tests, auth_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

@@ -68,6 +68,25 @@ void integ_ids(const struct resp *, char *ids, size_t idslen);
 typedef int integ_page_cb(const struct resp *, void *arg);
 int integ_walk(
     const struct opts *who, const char *first, integ_page_cb *page, void *arg);
+/* Raw TLS, for the tests that need every byte in hand.  A TCP connection
+ * to the hub from loopback address `src` (NULL: any), SO_RCVTIMEO 8 s;
+ * -1 on failure. */
+int hub_connect(const char *src);
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+/* A client context that checks nothing (the tests read the bytes). */
+SSL_CTX *raw_ctx(void);
+/* TLS over a new connection (non-blocking once open); NULL when the
+ * handshake fails. */
+SSL *raw_open(SSL_CTX *, const char *src);
+/* Writes it all (waiting at most 5 s at a time); 0 or -1. */
+int raw_write(SSL *, const void *, size_t);
+void raw_close(SSL *);
+/* Reads what the hub sends until it closes the connection or `ms`
+ * milliseconds pass; returns the bytes read (NUL-terminated in buf) and
+ * sets *closed: 1 when the hub closed it (close_notify, EOF or reset), 0
+ * when our time ran out first. */
+size_t raw_read(SSL *, char *buf, size_t len, int ms, int *closed);
 
 /* Environment from run.sh. */
 const char *env(const char *name);
@@ -98,6 +117,7 @@ extern const struct test integrity_tests[];
 extern const struct test scan_tests[];
 extern const struct test reload_tests[];
 extern const struct test auth_tests[]; /* last: it floods */
+extern const struct test conn_tests[];
 
 /* durability.c: the two halves of the kill -9 test. */
 int durability_main(int argc, char **argv);

@@ -40,6 +40,20 @@ mkcert dave dave "extendedKeyUsage=clientAuth" || exit 1
 mkcert stray stray "extendedKeyUsage=clientAuth" || exit 1
 openssl req -x509 $ec -keyout rogue.key -out rogue.pem -days 2 \
     -subj "/CN=rogue" 2>/dev/null || exit 1
+# self-signed, out of their validity dates (pinned by fingerprint)
+mkdir -p cadb && : >cadb/index.txt && echo 01 >cadb/serial
+printf '%s\n' '[ca]' 'default_ca = d' '[d]' 'database = cadb/index.txt' \
+    'serial = cadb/serial' 'new_certs_dir = cadb' 'default_md = sha256' \
+    'policy = p' 'unique_subject = no' '[p]' 'commonName = supplied' >ca.cnf
+mkdated() { # mkdated NAME START END
+	openssl req $ec -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" \
+	    2>/dev/null &&
+	openssl ca -batch -config ca.cnf -selfsign -keyfile "$1.key" \
+	    -in "$1.csr" -out "$1.pem" -startdate "$2" -enddate "$3" \
+	    -notext 2>/dev/null
+}
+mkdated expired 20240101000000Z 20240102000000Z || exit 1
+mkdated future 20990101000000Z 20990102000000Z || exit 1
 
 PWLINE=$(echo integ-pass-1 | "$B/ctihub" member passwd --stdin) || exit 1
 TOKOUT=$("$B/ctihub" member token 2>/dev/null) || exit 1
@@ -47,6 +61,8 @@ TOKEN_CAROL=$(echo "$TOKOUT" | sed -n 1p)
 TOKLINE=$(echo "$TOKOUT" | sed -n 2p)
 CERT_DAVE=$("$B/ctihub" member cert dave.pem) || exit 1
 CERT_ROGUE=$("$B/ctihub" member cert rogue.pem) || exit 1
+CERT_EXPIRED=$("$B/ctihub" member cert expired.pem) || exit 1
+CERT_FUTURE=$("$B/ctihub" member cert future.pem) || exit 1
 
 cat >members.conf <<EOM
 member alice {
@@ -73,6 +89,8 @@ member dave {
 	roles subscriber
 	$CERT_DAVE
 	$CERT_ROGUE
+	$CERT_EXPIRED
+	$CERT_FUTURE
 }
 member admin {
 	name "Hub admin"
@@ -124,6 +142,9 @@ state_dir state
 map_size 1G
 title "Integration hub"
 request_timeout 2s
+header_timeout 3s
+body_timeout 3s
+send_buffer 16k
 max_objects 5000
 json_max_depth 32
 members members.conf
@@ -282,6 +303,8 @@ export HUB_URL="https://127.0.0.1:$PORT" HUB_CA="$T/ca.pem" HUB_DIR="$T" \
     HUB_CERT_DAVE="$T/dave.pem" HUB_KEY_DAVE="$T/dave.key" \
     HUB_CERT_STRAY="$T/stray.pem" HUB_KEY_STRAY="$T/stray.key" \
     HUB_CERT_ROGUE="$T/rogue.pem" HUB_KEY_ROGUE="$T/rogue.key" \
+    HUB_CERT_EXPIRED="$T/expired.pem" HUB_KEY_EXPIRED="$T/expired.key" \
+    HUB_CERT_FUTURE="$T/future.pem" HUB_KEY_FUTURE="$T/future.key" \
     HUB_BIN="$B" SHARED_DATA="${SHARED_DATA:-$SRC/../shared/data}"
 timeout 600 "$B/tests/integ_client" ${INTEG_ONLY:-}
 crc=$?

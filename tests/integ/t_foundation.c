@@ -6,9 +6,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +13,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "integ.h"
@@ -363,17 +361,44 @@ t_long_header(char *why, size_t whylen)
 	return 0;
 }
 
+/* TLS 1.0 and 1.1 are refused by the server: the client below offers
+ * TLS 1.1 only, with its own security level lowered so that OpenSSL lets
+ * it, and must get the server's protocol_version alert. */
 static int
 t_tls_versions(char *why, size_t whylen)
 {
 	struct resp r;
 	struct opts o = alice;
-	int rc;
+	SSL_CTX *ctx = raw_ctx();
+	unsigned long e;
+	SSL *ssl;
+	int fd, rc;
 
-	o.tls_max = CURL_SSLVERSION_MAX_TLSv1_1;
-	rc = http("GET", "/api1/", &o, &r);
-	EXPECT(rc == -1, "TLS 1.1 was accepted (%ld)", r.code);
-	resp_free(&r);
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+	/* the client can speak TLS 1.2: the handshake machinery works */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_1_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	ssl = raw_open(ctx, NULL);
+	EXPECT(ssl != NULL && SSL_version(ssl) == TLS1_2_VERSION,
+	    "a TLS 1.1-1.2 client does not get TLS 1.2");
+	raw_close(ssl);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION);
+	EXPECT((fd = hub_connect(NULL)) >= 0, "connect");
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	ERR_clear_error();
+	rc = SSL_connect(ssl);
+	e = ERR_peek_last_error();
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	EXPECT(rc != 1, "the server accepted TLS 1.1");
+	EXPECT(ERR_GET_REASON(e) == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION,
+	    "TLS 1.1 failed, but not by the server's protocol_version "
+	    "alert: %s",
+	    ERR_reason_error_string(e));
 	o.tls_max = CURL_SSLVERSION_MAX_TLSv1_2;
 	o.tls_min = CURL_SSLVERSION_TLSv1_2;
 	http("GET", "/api1/", &o, &r);
@@ -385,27 +410,6 @@ t_tls_versions(char *why, size_t whylen)
 	EXPECT_CODE(&r, 200);
 	resp_free(&r);
 	return 0;
-}
-
-static int
-connect_hub(void)
-{
-	const char *url = env("HUB_URL");
-	const char *colon = strrchr(url, ':');
-	struct sockaddr_in sa;
-	struct timeval tv = {8, 0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((unsigned short)atoi(colon + 1));
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static int
@@ -422,7 +426,7 @@ t_abrupt_clients(char *why, size_t whylen)
 	/* TLS, half a request, then the TCP connection drops with no
 	 * close_notify */
 	for (i = 0; i < 5; i++) {
-		EXPECT((fd = connect_hub()) >= 0, "connect");
+		EXPECT((fd = hub_connect(NULL)) >= 0, "connect");
 		ssl = SSL_new(ctx);
 		SSL_set_fd(ssl, fd);
 		EXPECT(SSL_connect(ssl) == 1, "handshake");
@@ -431,7 +435,7 @@ t_abrupt_clients(char *why, size_t whylen)
 		close(fd);
 	}
 	/* plain text on the TLS port never gets a plain-text answer */
-	EXPECT((fd = connect_hub()) >= 0, "connect");
+	EXPECT((fd = hub_connect(NULL)) >= 0, "connect");
 	EXPECT(write(fd, req, sizeof(req) - 1) > 0, "write");
 	n = read(fd, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
@@ -445,27 +449,51 @@ t_abrupt_clients(char *why, size_t whylen)
 	return 0;
 }
 
-/* A client that sends headers slower than request_timeout (2 s in the
- * test configuration) is cut off. */
+/* A client that trickles its request head, a byte every 0.5 s (well
+ * within request_timeout, 2 s in the test configuration, which only
+ * times inactivity), is cut off at header_timeout (3 s) with a 408 TAXII
+ * error; if the hub keeps it, the client gives up after 20 bytes (10 s)
+ * and the test fails. */
 static int
 t_slow_client(char *why, size_t whylen)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl = SSL_new(ctx);
-	char buf[256];
-	int fd, n;
+	const char head[] =
+	    "GET /taxii2/ HTTP/1.1\r\nHost: x\r\n"
+	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+	SSL_CTX *ctx = raw_ctx();
+	SSL *ssl = raw_open(ctx, NULL);
+	struct timeval t0, t1;
+	char buf[2048];
+	json_t *j = NULL;
+	size_t i, n = 0;
+	int closed = 0;
+	double secs;
 
-	EXPECT((fd = connect_hub()) >= 0, "connect");
-	SSL_set_fd(ssl, fd);
-	EXPECT(SSL_connect(ssl) == 1, "handshake");
-	SSL_write(ssl, "GET /taxii2/ HTTP/1.1\r\nX-Slow: 1\r\n", 34);
-	n = SSL_read(ssl, buf, sizeof(buf)); /* SO_RCVTIMEO is 8 s */
-	EXPECT(n <= 0 || strstr(buf, " 408 ") != NULL ||
-		strstr(buf, " 400 ") != NULL,
-	    "slow client was not cut off");
-	SSL_free(ssl);
-	close(fd);
+	EXPECT(ssl != NULL, "handshake");
+	gettimeofday(&t0, NULL);
+	for (i = 0; i < 20 && !closed; i++) {
+		if (raw_write(ssl, head + i, 1) == -1)
+			break;
+		n = raw_read(ssl, buf, sizeof(buf), 500, &closed);
+	}
+	if (!closed)
+		n = raw_read(ssl, buf, sizeof(buf), 500, &closed);
+	gettimeofday(&t1, NULL);
+	raw_close(ssl);
 	SSL_CTX_free(ctx);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_usec - t0.tv_usec) / 1e6;
+	EXPECT(closed, "still connected after %.1f s of trickling", secs);
+	EXPECT(n > 0 && strncmp(buf, "HTTP/1.1 408 ", 13) == 0,
+	    "cut off after %.1f s without a 408: %.200s", secs, buf);
+	EXPECT(strstr(buf, "Content-Type: " TAXII "\r\n") != NULL &&
+		strstr(buf, "\r\n\r\n") != NULL &&
+		(j = json_loads(strstr(buf, "\r\n\r\n") + 4, 0, NULL)) != NULL,
+	    "the 408 is not a TAXII error: %.300s", buf);
+	EXPECT(strcmp(json_string_value(json_object_get(j, "http_status")),
+		   "408") == 0,
+	    "http_status: %.300s", buf);
+	json_decref(j);
 	return 0;
 }
 
