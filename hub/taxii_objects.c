@@ -70,6 +70,7 @@ prepare(struct reqctx *ctx, const struct route *rt, int endpoint,
 static void
 vctx(struct reqctx *ctx, struct view_ctx *vc)
 {
+	memset(vc, 0, sizeof(*vc));
 	vc->r = ctx->w->reader;
 	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;

@@ -398,6 +398,7 @@ fx_page(struct fx *fx, const struct policy *pol, uint32_t coll, const char *raw,
 	vc.pol = pol;
 	vc.reader = fx->erin;
 	vc.rel = NULL;
+	vc.max_scan = 0; /* no cap */
 	assert_int_equal(view_page(&vc, &q, coll, limit, &pg), STORE_OK);
 	for (i = 0; i < pg.n && i < 64; i++)
 		g->rows[g->n++] = pg.items[i].e.rowid;
@@ -842,6 +843,7 @@ scan_walk(struct store *st, size_t cap, size_t limit, int64_t *seen, int *n)
 	vc.pol = NULL;
 	vc.reader = &reader;
 	vc.max_scan = cap;
+	vc.rel = NULL;
 	*n = 0;
 	for (;;) {
 		parse_ok(&q, "");
