@@ -241,6 +241,29 @@ t_refused_bodies(char *why, size_t whylen)
 	post(OBJS, &alice, "[{\"type\":\"indicator\"}]", &r);
 	EXPECT_CODE(&r, 400);
 	resp_free(&r);
+	/* two "objects" arrays: the first was dropped without a word */
+	{
+		char u[37], path[160];
+
+		integ_uuid(u);
+		buf_adds(&b, "{\"objects\": [");
+		integ_indicator(&b, u, "2024-01-01T00:00:00.000Z",
+		    "[ipv4-addr:value = '198.51.100.7']");
+		buf_adds(&b, "],\n \"objects\": []}");
+		post(OBJS, &alice, buf_cstr(&b), &r);
+		EXPECT_CODE(&r, 400);
+		EXPECT(r.json != NULL &&
+			strstr(r.body, "duplicate key \\\"objects\\\"") !=
+			    NULL &&
+			strstr(r.body, "line 2") != NULL,
+		    "a duplicate key is a TAXII 400 naming it: %s", r.body);
+		resp_free(&r);
+		buf_reset(&b);
+		snprintf(path, sizeof(path), "%sindicator--%s/", OBJS, u);
+		http("GET", path, &alice, &r);
+		EXPECT_CODE(&r, 404);
+		resp_free(&r);
+	}
 	post(OBJS, &alice, "{\"type\":\"indicator\"}", &r);
 	EXPECT_CODE(&r, 400);
 	EXPECT(strstr(r.body, "objects") != NULL, "%s", r.body);
