@@ -49,7 +49,7 @@ endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
-CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c
+CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/pipeline.c
 HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -82,6 +82,12 @@ $(CTIHUB): $(call obj,$(CLI_SRCS)) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
+
+# unit tests of hub/ modules link the hub objects they test
+HUB_UNITS := $(B)/tests/t_pipeline $(B)/tests/t_writer
+HUB_UNIT_OBJS := $(call obj,hub/pipeline.c hub/writer.c)
+$(HUB_UNITS): $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(HUB_UNIT_OBJS) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
 ifdef FUZZ

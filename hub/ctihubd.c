@@ -34,6 +34,7 @@
 #include "ctihub/workq.h"
 
 #include "hub.h"
+#include "pipeline.h"
 #include "writer.h"
 
 static struct hub the_hub;
@@ -399,7 +400,9 @@ main(int argc, char **argv)
 			fatalx("cannot watch signal %d", signos[i]);
 	}
 	if ((hub->writer = writer_start(hub->store)) == NULL ||
-	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL)
+	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL ||
+	    (hub->pipeline = pipe_new(hub->pool, hub->writer, hub->store)) ==
+		NULL)
 		fatalx("cannot start the writer and parser threads");
 	if (http_start(hub) == -1)
 		return 1;
@@ -420,6 +423,7 @@ main(int argc, char **argv)
 	http_stop(hub);
 	http_join(hub);
 	workq_free(hub->pool);
+	pipe_free(hub->pipeline);
 	writer_stop(hub->writer);
 	event_free(hub->tick);
 	if (hub->inotify_ev != NULL) {

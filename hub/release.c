@@ -37,10 +37,17 @@ struct reljob {
 	struct buf names; /* for the audit line: the gains, as JSON */
 	struct relgroup *groups;
 	int ngroups;
+	unsigned long gen;
+	/* what the committed slices made durable: the event (0 before the
+	 * first commit), where the next slice starts, twins so far */
 	uint64_t event;
 	unsigned char resume[12];
 	long twins;
-	unsigned long gen;
+	/* the results of this slice's attempt, set afresh at each attempt
+	 * (writer.h), kept by release_done once committed */
+	uint64_t try_event;
+	unsigned char try_resume[12];
+	int try_added;
 };
 
 static int
@@ -58,20 +65,22 @@ want_entry(uint32_t coll, int64_t da, const struct store_entry *e, void *arg)
 	return 0;
 }
 
+/* One attempt at a slice: from the committed state, into try_*. */
 static int
 apply_release(struct wjob *wj, struct store_wtxn *w)
 {
 	struct reljob *r = (struct reljob *)wj;
-	int added = 0, rc;
+	int rc;
 
-	if (r->event == 0 &&
-	    (rc = store_wrelease(w, &r->event, r->rec.data, r->rec.len,
+	r->try_event = r->event;
+	memcpy(r->try_resume, r->resume, sizeof(r->resume));
+	r->try_added = 0;
+	if (r->try_event == 0 &&
+	    (rc = store_wrelease(w, &r->try_event, r->rec.data, r->rec.len,
 		 tstamp_now())) != STORE_OK)
 		return rc;
-	rc = store_wtwins(
-	    w, r->event, want_entry, r, tstamp_now(), r->resume, SLICE, &added);
-	r->twins += added;
-	return rc;
+	return store_wtwins(w, r->try_event, want_entry, r, tstamp_now(),
+	    r->try_resume, SLICE, &r->try_added);
 }
 
 static void
@@ -90,6 +99,12 @@ release_done(struct wjob *wj, int rc)
 	struct reljob *r = (struct reljob *)wj;
 	struct buf au = BUF_INIT;
 
+	if (rc == STORE_OK) {
+		/* the slice is durable: its results become the state */
+		r->event = r->try_event;
+		memcpy(r->resume, r->try_resume, sizeof(r->resume));
+		r->twins += r->try_added;
+	}
 	if (rc == STORE_OK && memcmp(r->resume, zero, 12) != 0) {
 		/* more entries to scan: the next slice, after whatever
 		 * publishers queued meanwhile */

@@ -3,8 +3,9 @@
  * thread: it drains the queue into one LMDB write transaction, commits it
  * with a sync, and calls each job's completion.  A publisher's answer is
  * therefore never sent before its objects are durable, and concurrent
- * publishers share the cost of a sync.  Expired status resources are
- * pruned here too, at most once a minute.
+ * publishers share the cost of a sync.  A group that fails is attempted
+ * again job by job, which the job contract (writer.h) makes safe.
+ * Expired status resources are pruned here too, at most once a minute.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@ struct writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	TAILQ_HEAD(, wjob) queue;
+	int nqueued;
 	int stop;
 	int64_t last_prune;
 };
@@ -46,6 +48,8 @@ prune(struct writer *wr, struct store_wtxn *w)
 		log_info("pruned %d expired status resources", n);
 }
 
+/* One attempt of a job, in the transaction: the writer's step for its
+ * kind, then the job's own (writer.h: may run more than once). */
 static int
 apply(struct store_wtxn *w, struct wjob *j)
 {
@@ -106,11 +110,13 @@ run_batch(struct writer *wr, struct wjob **jobs, int n)
 		(double)(c2.tv_nsec - c1.tv_nsec) / 1e6);
 	if (rc != STORE_OK && n > 1) {
 		/* one job's failure must not fail the others: alone, each
-		 * commits or fails on its own */
+		 * commits or fails on its own (its first attempt was rolled
+		 * back with the group; it has told nobody of it) */
 		for (i = 0; i < n; i++)
 			run_batch(wr, &jobs[i], 1);
 		return;
 	}
+	/* the outcome is final: now, and only now, each job's effects */
 	for (i = 0; i < n; i++)
 		jobs[i]->done(jobs[i], rc);
 	/* after every group: the kernel maps whole neighbourhoods of each
@@ -151,6 +157,7 @@ writer_main(void *arg)
 				jobs = nj;
 			}
 			TAILQ_REMOVE(&wr->queue, j, entry);
+			wr->nqueued--;
 			jobs[n++] = j;
 			nobj += j->nobjs;
 		}
@@ -187,8 +194,20 @@ writer_submit(struct writer *wr, struct wjob *j)
 {
 	pthread_mutex_lock(&wr->lock);
 	TAILQ_INSERT_TAIL(&wr->queue, j, entry);
+	wr->nqueued++;
 	pthread_cond_signal(&wr->cond);
 	pthread_mutex_unlock(&wr->lock);
+}
+
+int
+writer_queued(struct writer *wr)
+{
+	int n;
+
+	pthread_mutex_lock(&wr->lock);
+	n = wr->nqueued;
+	pthread_mutex_unlock(&wr->lock);
+	return n;
 }
 
 void
