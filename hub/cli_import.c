@@ -330,8 +330,8 @@ cmd_import(int argc, char **argv)
 	im.producer = m->code;
 	im.max_depth = (int)c->json_max_depth;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if ((writer = writer_start(st)) == NULL ||
-	    (pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse")) == NULL ||
+	if ((writer = writer_start(st, 0)) == NULL ||
+	    (pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse", 0)) == NULL ||
 	    (im.pl = pipe_new(pool, writer, st)) == NULL)
 		fatalx("cannot start threads");
 	tty = !quiet && isatty(STDERR_FILENO);

@@ -198,6 +198,10 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 		log_warnx("reload: map_size changes only at restart");
 	if (o->workers != n->workers)
 		log_warnx("reload: workers changes only at restart");
+	if (o->ingest_threads != n->ingest_threads ||
+	    o->ingest_nice != n->ingest_nice)
+		log_warnx("reload: ingest_threads and ingest_nice change only "
+			  "at restart");
 }
 
 static void
@@ -399,8 +403,14 @@ main(int argc, char **argv)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
 			fatalx("cannot watch signal %d", signos[i]);
 	}
-	if ((hub->writer = writer_start(hub->store)) == NULL ||
-	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL ||
+	/* publishing yields to reading: the parsers and the writer run at a
+	 * lower priority than the HTTP event loops (ingest_nice) */
+	if ((hub->writer = writer_start(hub->store, (int)c->ingest_nice)) ==
+		NULL ||
+	    (hub->pool = workq_new(c->ingest_threads > 0
+		     ? (int)c->ingest_threads
+		     : (int)(ncpu > 0 ? ncpu : 1),
+		 "parse", (int)c->ingest_nice)) == NULL ||
 	    (hub->pipeline = pipe_new(hub->pool, hub->writer, hub->store)) ==
 		NULL)
 		fatalx("cannot start the writer and parser threads");

@@ -15,6 +15,7 @@
 #include "ctihub/ingest.h"
 #include "ctihub/log.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/workq.h"
 
 #include "writer.h"
 
@@ -31,6 +32,7 @@ struct writer {
 	pthread_cond_t cond;
 	TAILQ_HEAD(, wjob) queue;
 	int nqueued;
+	int nice;
 	int stop;
 	int64_t last_prune;
 };
@@ -134,6 +136,8 @@ writer_main(void *arg)
 	size_t nobj;
 
 	log_procinit("writer");
+	if (wr->nice != 0)
+		workq_nice(wr->nice);
 	for (;;) {
 		pthread_mutex_lock(&wr->lock);
 		while (TAILQ_EMPTY(&wr->queue) && !wr->stop)
@@ -169,13 +173,14 @@ writer_main(void *arg)
 }
 
 struct writer *
-writer_start(struct store *st)
+writer_start(struct store *st, int nice)
 {
 	struct writer *wr;
 
 	if ((wr = hub_calloc(1, sizeof(*wr))) == NULL)
 		return NULL;
 	wr->store = st;
+	wr->nice = nice;
 	/* objects waiting for a marking definition are read again when
 	 * their producer publishes it */
 	store_set_remark(st, ingest_remark);

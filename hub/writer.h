@@ -72,7 +72,8 @@ struct wjob {
 	void *arg;
 };
 
-struct writer *writer_start(struct store *);
+/* Starts the thread at scheduling niceness `nice` (0: the caller's). */
+struct writer *writer_start(struct store *, int nice);
 /* Queues a job; returns at once.  Thread-safe. */
 void writer_submit(struct writer *, struct wjob *);
 /* Jobs waiting for the writer (for metrics and tests).  Thread-safe. */

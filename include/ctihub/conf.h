@@ -77,6 +77,8 @@ struct conf {
 	char *state_dir;
 	uint64_t map_size;
 	long long workers;
+	long long ingest_threads; /* parser threads (0: one per CPU) */
+	long long ingest_nice;	  /* their niceness, and the writer's */
 	char *title;
 	char *description;
 	char *contact;

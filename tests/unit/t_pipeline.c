@@ -46,8 +46,8 @@ start(int threads)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(
 	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_OK);
-	assert_non_null(wr = writer_start(st));
-	assert_non_null(pool = workq_new(threads, "parse"));
+	assert_non_null(wr = writer_start(st, 0));
+	assert_non_null(pool = workq_new(threads, "parse", 0));
 	assert_non_null(pl = pipe_new(pool, wr, st));
 }
 

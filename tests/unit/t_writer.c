@@ -227,8 +227,8 @@ t_failing_job_in_a_group(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(
 	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_OK);
-	assert_non_null(wr = writer_start(st));
-	assert_non_null(pool = workq_new(2, "parse"));
+	assert_non_null(wr = writer_start(st, 0));
+	assert_non_null(pool = workq_new(2, "parse", 0));
 	assert_non_null(pl = pipe_new(pool, wr, st));
 	memset(&hub, 0, sizeof(hub));
 	hub.writer = wr;
