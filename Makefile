@@ -54,6 +54,7 @@ HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+LOAD_SRCS := $(sort $(wildcard tests/load/load_*.c))
 
 LIB	:= $(B)/libctihub.a
 CTIHUBD	:= $(B)/ctihubd
@@ -62,11 +63,12 @@ UNITS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZERS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/tests/%)
 INTEG	:= $(B)/tests/integ_client
 BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
+LOADS	:= $(LOAD_SRCS:tests/load/%.c=$(B)/tests/%)
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
-tests: all $(UNITS) $(FUZZERS) $(INTEG)
+tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOADS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -103,6 +105,9 @@ $(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(B)/tests/bench/bench.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+$(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed
@@ -145,7 +150,8 @@ bench: deps
 
 format:
 	clang-format -i $(COMMON_SRCS) $(HUBD_SRCS) $(CLI_ONLY) include/ctihub/*.h \
-	    hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) tests/integ/*.c
+	    hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) $(LOAD_SRCS) \
+	    tests/integ/*.c
 
 check-format:
 	tests/check-format.sh

@@ -2,7 +2,8 @@
 # run.sh -- runs every test layer against one build directory and ends with
 # the line "N passed, N failed" (what CI reads).  Layers, in order: cmocka
 # unit tests, data-driven suites (inside the unit tests that own them),
-# fuzz-corpus replay, integration over real TLS sockets, format check.
+# fuzz-corpus replay, integration over real TLS sockets, bounded load
+# tests (figures printed), format check.
 # Usage: tests/run.sh build/release
 set -u
 B=${1:-build/release}
@@ -55,6 +56,12 @@ layer "integration"
 if [ -x tests/integ/run.sh ]; then
 	run integration tests/integ/run.sh "$B"
 fi
+
+layer "load"
+for t in tests/load/t_*.sh; do
+	[ -x "$t" ] || continue
+	run "${t##*/}" "$t" "$B"
+done
 
 layer "format"
 run check-format tests/check-format.sh
