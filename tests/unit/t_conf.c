@@ -231,7 +231,7 @@ t_conf_valid(void **state)
 	assert_int_equal(c->max_page_size, 1000);
 	assert_int_equal(c->max_content_length, 64ULL << 20);
 	assert_int_equal(c->ingest_threads, 0);
-	assert_int_equal(c->ingest_nice, 10);
+	assert_int_equal(c->ingest_nice, 15);
 	assert_string_equal(c->members_file, "/etc/ctihub/members.conf");
 	assert_string_equal(c->policy_dir, "/etc/ctihub/policy");
 	assert_string_equal(c->access_log, "/tmp/x/access.log");
