@@ -54,11 +54,12 @@ endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
-CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c
+CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/pipeline.c
 HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+LOAD_SRCS := $(sort $(wildcard tests/load/load_*.c))
 
 LIB	:= $(B)/libctihub.a
 CTIHUBD	:= $(B)/ctihubd
@@ -68,11 +69,12 @@ FUZZERS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/tests/%)
 INTEG	:= $(B)/tests/integ_client
 LOAD	:= $(B)/tests/load_client
 BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
+LOADS	:= $(LOAD_SRCS:tests/load/%.c=$(B)/tests/%)
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
-tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD)
+tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -88,6 +90,12 @@ $(CTIHUB): $(call obj,$(CLI_SRCS)) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
+
+# unit tests of hub/ modules link the hub objects they test
+HUB_UNITS := $(B)/tests/t_pipeline $(B)/tests/t_writer
+HUB_UNIT_OBJS := $(call obj,hub/pipeline.c hub/writer.c)
+$(HUB_UNITS): $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(HUB_UNIT_OBJS) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
 ifdef FUZZ
@@ -106,6 +114,9 @@ $(LOAD): $(B)/tests/load/load.o $(B)/tests/bench/bench.o
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(B)/tests/bench/bench.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+$(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed

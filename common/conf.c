@@ -52,6 +52,8 @@ static const struct directive top_directives[] = {
     {"map_size", D_SIZE, C(map_size), "16G", 1 << 20, 1LL << 42, 0},
     {"map_max", D_SIZE, C(map_max), "64G", 1 << 20, 1LL << 42, 0},
     {"workers", D_INT, C(workers), "0", 0, 64, 0},
+    {"ingest_threads", D_INT, C(ingest_threads), "0", 0, 64, 0},
+    {"ingest_nice", D_INT, C(ingest_nice), "15", 0, 19, 0},
     {"title", D_STR, C(title), "ctihub", 0, 0, 0},
     {"description", D_STR, C(description), NULL, 0, 0, 0},
     {"contact", D_STR, C(contact), NULL, 0, 0, 0},

@@ -105,35 +105,40 @@ jarena_end(void)
 	jarena.used = 0;
 }
 
-/* Room in each object's arena slice beyond its own text: id, version. */
-#define SLICE_EXTRA (STIX_ID_MAX + TSTAMP_LEN + 64)
+/* Room in an object's arena slice beyond its own text: its id (or
+ * "objects[<i>]", 40 bytes at most) and its version, neither longer than
+ * the object's text (decoding only shortens a JSON string), so tiny
+ * objects cost little more than their bytes. */
+static size_t
+slice_extra(size_t len)
+{
+	size_t id = len < STIX_ID_MAX - 1 ? len : STIX_ID_MAX - 1;
+	size_t version = len < TSTAMP_LEN - 1 ? len : TSTAMP_LEN - 1;
+
+	return (id > 40 ? id : 40) + 1 + version + 1;
+}
 
 int
 ingest_open(struct ingest_doc *d, const char *text, size_t len,
     size_t max_objects, int max_depth, char *err, size_t errlen)
 {
+	char why[256];
+	int rc;
+
 	pthread_once(&jarena_once, jarena_setup);
-	memset(d, 0, sizeof(*d));
+	memset(d, 0, sizeof(d[0]));
 	d->text = text;
 	d->len = len;
 	d->max_depth = max_depth;
-	if (jscan_doc(text, len, &d->doc, err, errlen) == -1) {
-		/* Jansson's own words for the same mistake, when it agrees */
-		json_error_t je;
-		json_t *j = json_loadb(text, len, 0, &je);
-
-		if (j == NULL)
-			snprintf(err, errlen,
-			    "malformed JSON at line %d, column %d: %s", je.line,
-			    je.column, je.text);
-		else {
-			char mine[256];
-
-			json_decref(j);
-			snprintf(mine, sizeof(mine), "%s", err);
-			snprintf(err, errlen, "malformed JSON: %s", mine);
+	/* the framing alone, never a tree of the whole body: a body that is
+	 * malformed at its last byte costs nothing more than its bytes */
+	if ((rc = jscan_doc(text, len, &d->doc, why, sizeof(why))) != 0) {
+		if (rc == -2) {
+			snprintf(err, errlen, "out of memory");
+			return INGEST_ENOMEM;
 		}
-		return -1;
+		snprintf(err, errlen, "malformed JSON at %s", why);
+		return INGEST_EBAD;
 	}
 	if (!d->doc.has_objects || !d->doc.objects_is_array) {
 		snprintf(err, errlen,
@@ -141,13 +146,13 @@ ingest_open(struct ingest_doc *d, const char *text, size_t len,
 		    "{\"objects\": [...]} or a STIX bundle",
 		    d->doc.has_objects ? "\"objects\" is not a list"
 				       : "no \"objects\" list");
-		return -1;
+		return INGEST_EBAD;
 	}
 	if (d->doc.nobjects > max_objects) {
 		snprintf(err, errlen,
 		    "%zu objects in one request; the limit is %zu: split it",
 		    d->doc.nobjects, max_objects);
-		return -2;
+		return INGEST_ETOOMANY;
 	}
 	jscan_iter_init(&d->it, text, len, &d->doc);
 	return 0;
@@ -174,13 +179,23 @@ ingest_next(struct ingest_doc *d, struct ingest_batch *b, size_t max)
 		goto oom;
 	for (i = 0; i < n && jscan_iter_next(&d->it, &b->spans[i]) == 1; i++) {
 		b->arena_off[i] = total;
-		total +=
-		    (b->spans[i].compact ? 0 : b->spans[i].len) + SLICE_EXTRA;
+		total += (b->spans[i].compact ? 0 : b->spans[i].len) +
+		    slice_extra(b->spans[i].len);
 	}
 	b->n = i;
 	d->taken += i;
+	if (i < n)
+		d->taken = d->doc.nobjects; /* the array ended early */
+	if (b->n == 0) {
+		/* nothing taken: nothing for the caller to free */
+		ingest_free(b);
+		b->d = d;
+		b->first = d->taken;
+		return 0;
+	}
 	if ((b->arena = hub_malloc(total + 1)) == NULL)
 		goto oom;
+	b->marks = d->marks;
 	return (long)b->n;
 oom:
 	ingest_free(b);
@@ -266,45 +281,61 @@ int
 ingest_markings(struct ingest_batch *b)
 {
 	struct ingest_doc *d = (struct ingest_doc *)(uintptr_t)b->d;
-	struct ingest_marking *v;
+	struct ingest_marks *link = NULL, *v;
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
 		const struct jscan_span *sp = &b->spans[i];
 		struct marking_class mc;
 		json_t *j, *id;
+		int n = link ? link->n : 0;
 
 		if (!sp->is_object ||
 		    !is_marking_def(d->text + sp->off, sp->len))
 			continue;
-		j = json_loadb(d->text + sp->off, sp->len, 0, NULL);
+		/* duplicate keys refuse the definition, as they refuse it as
+		 * an object */
+		j = json_loadb(
+		    d->text + sp->off, sp->len, JSON_REJECT_DUPLICATES, NULL);
 		id = json_object_get(j, "id");
 		if (j != NULL && json_is_string(id) &&
-		    strlen(json_string_value(id)) < sizeof(v->id) &&
+		    strlen(json_string_value(id)) < sizeof(link->v[0].id) &&
 		    marking_classify(j, &mc) == 0) {
-			v = hub_realloc(d->markings,
-			    sizeof(*v) * (size_t)(d->nmarkings + 1));
+			v = hub_realloc(link,
+			    sizeof(*v) + sizeof(v->v[0]) * (size_t)(n + 1));
 			if (v == NULL) {
 				json_decref(j);
+				hub_free(link);
 				return -1;
 			}
-			d->markings = v;
-			snprintf(v[d->nmarkings].id, sizeof(v->id), "%s",
+			link = v;
+			link->n = n;
+			snprintf(link->v[n].id, sizeof(link->v[n].id), "%s",
 			    json_string_value(id));
-			v[d->nmarkings].mc = mc;
-			d->nmarkings++;
+			link->v[n].mc = mc;
+			link->n++;
 		}
 		json_decref(j);
 	}
+	if (link != NULL) {
+		/* published whole: batches parsing now hold older links */
+		link->prev = d->marks;
+		d->marks = link;
+	}
+	b->marks = d->marks;
 	return 0;
 }
 
 void
 ingest_close(struct ingest_doc *d)
 {
-	hub_free(d->markings);
-	d->markings = NULL;
-	d->nmarkings = 0;
+	const struct ingest_marks *m, *prev;
+
+	for (m = d->marks; m != NULL; m = prev) {
+		prev = m->prev;
+		hub_free((void *)(uintptr_t)m);
+	}
+	d->marks = NULL;
 }
 
 /* A marking-definition stored earlier, by id: its latest version. */
@@ -383,14 +414,18 @@ stored_marking(struct store *st, uint32_t producer, const char *id,
 static int
 lookup_marking(const char *id, struct marking_class *out, void *arg)
 {
-	const struct ingest_doc *d = arg;
+	const struct ingest_batch *b = arg;
+	const struct ingest_doc *d = b->d;
+	const struct ingest_marks *m;
 	int i;
 
-	for (i = 0; i < d->nmarkings; i++)
-		if (strcmp(d->markings[i].id, id) == 0) {
-			*out = d->markings[i].mc;
-			return 0;
-		}
+	/* the latest definition in the document first */
+	for (m = b->marks; m != NULL; m = m->prev)
+		for (i = m->n - 1; i >= 0; i--)
+			if (strcmp(m->v[i].id, id) == 0) {
+				*out = m->v[i].mc;
+				return 0;
+			}
 	return d->store != NULL ? stored_marking(d->store, d->producer, id, out)
 				: -1;
 }
@@ -528,7 +563,7 @@ ingest_one(struct ingest_batch *b, size_t i)
 	    ? b->d->doc.spec_version
 	    : NULL;
 	sctx.lookup = lookup_marking;
-	sctx.lookup_arg = (void *)(uintptr_t)b->d;
+	sctx.lookup_arg = b;
 	if (stix_validate(j, &sctx, &info, &rep) == -1) {
 		m->nerrors = rep.nerrors;
 		m->nwarnings = rep.nwarnings;

@@ -2,10 +2,15 @@
  * jscan.c -- a skimming JSON structure checker and splitter (see jscan.h).
  * Iterative, with an explicit stack of container kinds, so hostile nesting
  * costs memory proportional to JSCAN_HARD_DEPTH at most and no recursion.
+ * The only allocation is the list of top-level keys (one offset each),
+ * sorted to find a key given twice.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ctihub/alloc.h"
 #include "ctihub/jscan.h"
 
 struct skim {
@@ -332,14 +337,176 @@ short_string(const char *p, size_t start, size_t end, char *out, size_t len)
 	out[n] = '\0';
 }
 
+/* The decoded bytes of a checked JSON string, one at a time: keys are
+ * compared as Jansson would store them ("a" and "\u0061" are the same). */
+struct jstr {
+	const char *p; /* after the opening quote */
+	unsigned char pend[4];
+	int npend, ipend;
+};
+
+static unsigned
+hex4(const char *p)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v = v << 4 |
+		    (unsigned)(c <= '9' ? c - '0'
+			    : c <= 'F'	? c - 'A' + 10
+					: c - 'a' + 10);
+	}
+	return v;
+}
+
+/* The next byte, or -1 at the closing quote. */
+static int
+jstr_next(struct jstr *s)
+{
+	unsigned cp, lo;
+	char c;
+
+	if (s->ipend < s->npend)
+		return s->pend[s->ipend++];
+	if ((c = *s->p) == '"')
+		return -1;
+	s->p++;
+	if (c != '\\')
+		return (unsigned char)c;
+	c = *s->p++;
+	switch (c) {
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'u':
+		break;
+	default: /* '"', '\\', '/' */
+		return (unsigned char)c;
+	}
+	cp = hex4(s->p);
+	s->p += 4;
+	if (cp >= 0xd800 && cp < 0xdc00 && s->p[0] == '\\' && s->p[1] == 'u' &&
+	    (lo = hex4(s->p + 2)) >= 0xdc00 && lo < 0xe000) {
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		s->p += 6;
+	}
+	s->ipend = 1;
+	if (cp < 0x80) {
+		s->npend = 1;
+		s->pend[0] = (unsigned char)cp;
+	} else if (cp < 0x800) {
+		s->npend = 2;
+		s->pend[0] = (unsigned char)(0xc0 | cp >> 6);
+		s->pend[1] = (unsigned char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		s->npend = 3;
+		s->pend[0] = (unsigned char)(0xe0 | cp >> 12);
+		s->pend[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		s->pend[2] = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		s->npend = 4;
+		s->pend[0] = (unsigned char)(0xf0 | cp >> 18);
+		s->pend[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+		s->pend[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		s->pend[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	}
+	return s->pend[0];
+}
+
+/* Orders two keys (offsets of their opening quotes) by decoded bytes. */
+static int
+key_cmp(const void *a, const void *b, void *arg)
+{
+	const char *p = arg;
+	struct jstr x = {p + *(const size_t *)a + 1, {0}, 0, 0};
+	struct jstr y = {p + *(const size_t *)b + 1, {0}, 0, 0};
+	int cx, cy;
+
+	do {
+		cx = jstr_next(&x);
+		cy = jstr_next(&y);
+	} while (cx == cy && cx != -1);
+	return cx < cy ? -1 : cx > cy;
+}
+
+/* The list of top-level keys: a few on the stack, more on the heap. */
+struct keys {
+	size_t *v;
+	size_t n, cap;
+	size_t small[16];
+};
+
+static int
+keys_add(struct keys *k, size_t off)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap * 2, *v;
+
+		if (k->v == k->small) {
+			if ((v = hub_calloc(cap, sizeof(*v))) != NULL)
+				memcpy(v, k->small, sizeof(k->small));
+		} else
+			v = hub_realloc(k->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		k->v = v;
+		k->cap = cap;
+	}
+	k->v[k->n++] = off;
+	return 0;
+}
+
+/* A key given twice: s->i at its second occurrence, s->what naming it. */
+static int
+keys_unique(struct skim *s, struct keys *k, char *what, size_t len)
+{
+	size_t i, off, klen;
+
+	if (k->n < 2)
+		return 0;
+	qsort_r(k->v, k->n, sizeof(*k->v), key_cmp, (void *)(uintptr_t)s->p);
+	for (i = 1; i < k->n; i++) {
+		if (key_cmp(&k->v[i - 1], &k->v[i], (void *)(uintptr_t)s->p))
+			continue;
+		off = k->v[i - 1] > k->v[i] ? k->v[i - 1] : k->v[i];
+		s->i = off;
+		/* the key as written, up to its closing quote */
+		s->i++;
+		skim_string(s);
+		klen = s->i - off;
+		s->i = off;
+		snprintf(what, len, "duplicate key %.*s%s",
+		    (int)(klen > 64 ? 64 : klen), s->p + off,
+		    klen > 64 ? "...\"" : "");
+		s->what = what;
+		return -1;
+	}
+	return 0;
+}
+
 int
 jscan_doc(
     const char *p, size_t n, struct jscan_doc *doc, char *err, size_t errlen)
 {
 	struct skim s = {p, n, 0, NULL, 0};
-	int depth;
+	struct keys keys;
+	char dup[96];
+	int depth, rc = -1;
 
 	memset(doc, 0, sizeof(*doc));
+	keys.v = keys.small;
+	keys.n = 0;
+	keys.cap = sizeof(keys.small) / sizeof(keys.small[0]);
 	ws(&s);
 	if (s.i >= n || p[s.i] != '{') {
 		s.what = s.i >= n ? "empty body (expected a JSON object)"
@@ -365,6 +532,11 @@ jscan_doc(
 		if (skim_string(&s) == -1)
 			goto bad;
 		kend = s.i;
+		if (keys_add(&keys, kstart) == -1) {
+			s.what = "out of memory";
+			rc = -2;
+			goto bad;
+		}
 		ws(&s);
 		if (s.i >= n || p[s.i] != ':') {
 			s.what = "expected ':' after a key";
@@ -416,10 +588,16 @@ end:
 		s.what = "text after the end of the JSON object";
 		goto bad;
 	}
-	return 0;
+	if (keys_unique(&s, &keys, dup, sizeof(dup)) == -1)
+		goto bad;
+	rc = 0;
+	goto out;
 bad:
 	fail(&s, err, errlen);
-	return -1;
+out:
+	if (keys.v != keys.small)
+		hub_free(keys.v);
+	return rc;
 }
 
 void

@@ -1,8 +1,11 @@
 /*
  * workq.c -- thread pool: a mutex, a condition variable and a list.
  */
+#include <sys/resource.h>
+
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/log.h"
@@ -20,6 +23,7 @@ struct workq {
 	struct task *head, *tail;
 	int stop;
 	int n;
+	int nice;
 	pthread_t *threads;
 	char name[16];
 };
@@ -35,6 +39,8 @@ workq_main(void *arg)
 	snprintf(name, sizeof(name), "%s[%d]", q->name,
 	    __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	log_procinit(name);
+	if (q->nice != 0)
+		workq_nice(q->nice);
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
 		while (q->head == NULL && !q->stop)
@@ -52,8 +58,24 @@ workq_main(void *arg)
 	}
 }
 
+int
+workq_nice(int nice)
+{
+#ifdef __linux__
+	/* on Linux each thread has its own niceness, set by its tid */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) == -1) {
+		log_warn("%s: setpriority %d", __func__, nice);
+		return -1;
+	}
+	return 0;
+#else
+	(void)nice;
+	return -1;
+#endif
+}
+
 struct workq *
-workq_new(int n, const char *name)
+workq_new(int n, const char *name, int nice)
 {
 	struct workq *q;
 	int i;
@@ -65,6 +87,7 @@ workq_new(int n, const char *name)
 		return NULL;
 	}
 	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->nice = nice;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	for (i = 0; i < n; i++) {

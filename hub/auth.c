@@ -68,7 +68,8 @@ auth_start(struct hub *hub)
 	hub->auth = a;
 	if (cred_pw_parse(dummy_hash, &a->dummy, err, sizeof(err)) == -1 ||
 	    (a->gate = authgate_new()) == NULL ||
-	    (a->pool = workq_new((int)rt->conf->auth_threads, "auth")) == NULL)
+	    (a->pool = workq_new((int)rt->conf->auth_threads, "auth", 0)) ==
+		NULL)
 		goto out;
 	rc = 0;
 out:

@@ -2,8 +2,8 @@
  * cli_import.c -- ctihub import: loads STIX bundles or TAXII envelopes
  * from files (hundreds of MB are fine: files are mapped, not read into
  * memory, and processed in batches) into a collection, on behalf of a
- * member.  Objects go through the same validation and the same writer as
- * TAXII posts: parsed on one thread per CPU, committed in groups.  Shows
+ * member.  Objects go through the same ingest pipeline as TAXII posts
+ * (pipeline.h): parsed on one thread per CPU, committed in groups.  Shows
  * progress on a terminal and ends with a summary: stored, duplicate,
  * rejected (with reasons).  Safe while ctihubd runs: LMDB serialises the
  * two writers.
@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +29,10 @@
 
 #include "cli.h"
 #include "hub.h"
+#include "pipeline.h"
 #include "writer.h"
 
 #define BATCH	   20000 /* objects per batch */
-#define CHUNK	   1000	 /* objects per parser task */
 #define IN_FLIGHT  4	 /* batches parsed or waiting for the writer */
 #define MAX_REASON 64
 
@@ -44,31 +43,18 @@ struct reason {
 };
 
 struct import {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;
-	int in_flight;
-	struct writer *writer;
-	struct workq *pool;
+	struct pipeline *pl;
 	uint32_t coll, producer;
 	int max_depth;
-	struct store *store;
-	int failed; /* a batch could not be stored */
+	int failed;	   /* a batch could not be stored */
+	int file_done;	   /* the current file is through the pipeline */
+	size_t file_total; /* its objects */
 	struct ingest_counts total;
 	size_t done;
 	struct reason reasons[MAX_REASON];
 	int nreasons;
-};
-
-struct ibatch {
-	struct wjob wj;
-	struct import *im;
-	struct ingest_batch b;
-	atomic_size_t chunks_left;
-};
-
-struct ichunk {
-	struct ibatch *ib;
-	size_t from;
 };
 
 /* The rule name of the first finding: "...[rule]..." */
@@ -128,42 +114,33 @@ tally(struct import *im, const struct ingest_batch *b)
 	}
 }
 
+/* In the writer thread, after each batch's commit. */
 static void
-batch_done(struct wjob *wj, int rc)
+batch_done(const struct ingest_batch *b, int rc, void *arg)
 {
-	struct ibatch *ib = (struct ibatch *)wj;
-	struct import *im = ib->im;
+	struct import *im = arg;
 
 	pthread_mutex_lock(&im->lock);
+	im->file_total = b->d->doc.nobjects;
 	if (rc != STORE_OK)
 		im->failed = rc;
 	else
-		tally(im, &ib->b);
-	im->in_flight--;
+		tally(im, b);
 	pthread_cond_signal(&im->cond);
 	pthread_mutex_unlock(&im->lock);
-	ingest_free(&ib->b);
-	hub_free(ib);
 }
 
 static void
-chunk_task(void *arg)
+file_done(int rc, void *arg)
 {
-	struct ichunk *c = arg;
-	struct ibatch *ib = c->ib;
+	struct import *im = arg;
 
-	ingest_range(&ib->b, c->from, c->from + CHUNK);
-	hub_free(c);
-	if (atomic_fetch_sub(&ib->chunks_left, 1) == 1) {
-		ib->wj.kind = WJOB_ADD;
-		ib->wj.coll = ib->im->coll;
-		ib->wj.producer = ib->im->producer;
-		ib->wj.objs = ib->b.objs;
-		ib->wj.nobjs = ib->b.n;
-		ib->wj.now = tstamp_now();
-		ib->wj.done = batch_done;
-		writer_submit(ib->im->writer, &ib->wj);
-	}
+	pthread_mutex_lock(&im->lock);
+	if (rc != STORE_OK && im->failed == 0)
+		im->failed = rc;
+	im->file_done = 1;
+	pthread_cond_signal(&im->cond);
+	pthread_mutex_unlock(&im->lock);
 }
 
 static void
@@ -181,11 +158,11 @@ progress(
 static int
 import_file(struct import *im, const char *path, int tty)
 {
-	struct ingest_doc d;
+	struct pipe_params p;
 	struct stat st;
 	char err[512];
 	void *map;
-	int fd, rc = 0;
+	int fd;
 	size_t before = im->done;
 	double t0 = (double)tstamp_now();
 
@@ -210,65 +187,35 @@ import_file(struct import *im, const char *path, int tty)
 		return -1;
 	}
 	madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	if (ingest_open(&d, map, (size_t)st.st_size, SIZE_MAX, im->max_depth,
-		err, sizeof(err)) != 0) {
+	memset(&p, 0, sizeof(p));
+	p.coll = im->coll;
+	p.producer = im->producer;
+	p.max_objects = SIZE_MAX;
+	p.max_depth = im->max_depth;
+	p.batch = BATCH;
+	p.in_flight = IN_FLIGHT;
+	p.batch_done = batch_done;
+	p.doc_done = file_done;
+	p.arg = im;
+	im->file_done = 0;
+	im->file_total = 0;
+	if (pipe_start(im->pl, map, (size_t)st.st_size, &p, err, sizeof(err)) !=
+	    0) {
 		fprintf(stderr, "ctihub import: %s: %s\n", path, err);
 		munmap(map, (size_t)st.st_size);
 		return -1;
 	}
-	d.store = im->store;
-	d.producer = im->producer;
-	for (;;) {
-		struct ibatch *ib = hub_calloc(1, sizeof(*ib));
-		size_t from, nchunks;
-		long n;
-
-		if (ib == NULL || (n = ingest_next(&d, &ib->b, BATCH)) == -1 ||
-		    ingest_markings(&ib->b) == -1) {
-			fprintf(stderr, "ctihub import: out of memory\n");
-			hub_free(ib);
-			rc = -1;
-			break;
-		}
-		if (n == 0) {
-			hub_free(ib);
-			break;
-		}
-		ib->im = im;
-		pthread_mutex_lock(&im->lock);
-		while (im->in_flight >= IN_FLIGHT) {
-			pthread_cond_wait(&im->cond, &im->lock);
-			if (tty)
-				progress(
-				    im, path, before + d.doc.nobjects, t0, 0);
-		}
-		im->in_flight++;
-		pthread_mutex_unlock(&im->lock);
-		nchunks = ((size_t)n + CHUNK - 1) / CHUNK;
-		atomic_store(&ib->chunks_left, nchunks);
-		for (from = 0; from < (size_t)n; from += CHUNK) {
-			struct ichunk *c = hub_malloc(sizeof(*c));
-
-			if (c == NULL)
-				fatalx("out of memory");
-			c->ib = ib;
-			c->from = from;
-			if (workq_push(im->pool, chunk_task, c) == -1)
-				fatalx("out of memory");
-		}
-	}
 	pthread_mutex_lock(&im->lock);
-	while (im->in_flight > 0) {
+	while (!im->file_done) {
 		pthread_cond_wait(&im->cond, &im->lock);
 		if (tty)
-			progress(im, path, before + d.doc.nobjects, t0, 0);
+			progress(im, path, before + im->file_total, t0, 0);
 	}
-	pthread_mutex_unlock(&im->lock);
 	if (tty)
-		progress(im, path, before + d.doc.nobjects, t0, 1);
-	ingest_close(&d);
+		progress(im, path, before + im->file_total, t0, 1);
+	pthread_mutex_unlock(&im->lock);
 	munmap(map, (size_t)st.st_size);
-	return rc;
+	return 0;
 }
 
 static const struct conf_collection *
@@ -306,6 +253,8 @@ cmd_import(int argc, char **argv)
 	struct cfg_errs errs;
 	struct conf *c = NULL;
 	struct store *st = NULL;
+	struct writer *writer;
+	struct workq *pool;
 	struct import im;
 	char err[512], *dbdir = NULL;
 	int i, nfiles = 0, rc = 0, quiet = 0, tty, r;
@@ -381,18 +330,19 @@ cmd_import(int argc, char **argv)
 	im.coll = k->code;
 	im.producer = m->code;
 	im.max_depth = (int)c->json_max_depth;
-	im.store = st;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if ((im.writer = writer_start(st)) == NULL ||
-	    (im.pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse")) == NULL)
+	if ((writer = writer_start(st, 0)) == NULL ||
+	    (pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse", 0)) == NULL ||
+	    (im.pl = pipe_new(pool, writer, st)) == NULL)
 		fatalx("cannot start threads");
 	tty = !quiet && isatty(STDERR_FILENO);
 	t0 = (double)tstamp_now();
 	for (i = 0; i < nfiles; i++)
 		if (import_file(&im, files[i], tty) == -1)
 			rc = 1;
-	workq_free(im.pool);
-	writer_stop(im.writer);
+	workq_free(pool);
+	pipe_free(im.pl);
+	writer_stop(writer);
 	dt = ((double)tstamp_now() - t0) / 1e6;
 	if (im.failed) {
 		fprintf(stderr,

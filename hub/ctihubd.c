@@ -37,6 +37,7 @@
 #include "ctihub/workq.h"
 
 #include "hub.h"
+#include "pipeline.h"
 #include "writer.h"
 
 static struct hub the_hub;
@@ -228,6 +229,10 @@ warn_restart_only(const struct conf *o, const struct conf *n)
 		log_warnx("reload: workers changes only at restart");
 	if (o->auth_threads != n->auth_threads)
 		log_warnx("reload: auth_threads changes only at restart");
+	if (o->ingest_threads != n->ingest_threads ||
+	    o->ingest_nice != n->ingest_nice)
+		log_warnx("reload: ingest_threads and ingest_nice change only "
+			  "at restart");
 }
 
 static void
@@ -499,8 +504,16 @@ main(int argc, char **argv)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1)
 			fatalx("cannot watch signal %d", signos[i]);
 	}
-	if ((hub->writer = writer_start(hub->store)) == NULL ||
-	    (hub->pool = workq_new(hub->nworkers, "parse")) == NULL ||
+	/* publishing yields to reading: the parsers and the writer run at a
+	 * lower priority than the HTTP event loops (ingest_nice) */
+	if ((hub->writer = writer_start(hub->store, (int)c->ingest_nice)) ==
+		NULL ||
+	    (hub->pool = workq_new(c->ingest_threads > 0
+		     ? (int)c->ingest_threads
+		     : (int)(ncpu > 0 ? ncpu : 1),
+		 "parse", (int)c->ingest_nice)) == NULL ||
+	    (hub->pipeline = pipe_new(hub->pool, hub->writer, hub->store)) ==
+		NULL ||
 	    auth_start(hub) == -1)
 		fatalx("cannot start the writer, parser and password threads");
 	release_recover(hub);
@@ -531,6 +544,7 @@ main(int argc, char **argv)
 	http_join(hub);
 	auth_stop(hub);
 	workq_free(hub->pool);
+	pipe_free(hub->pipeline);
 	writer_stop(hub->writer);
 	audit_sync(hub, 1);
 	event_free(hub->tick);

@@ -197,7 +197,6 @@ access_log(struct reqctx *ctx, int status, size_t bytes)
 static void
 ctx_free(struct reqctx *ctx)
 {
-	buf_clear(&ctx->body);
 	runtime_unref(ctx->rt);
 	hub_free(ctx);
 }

@@ -27,6 +27,7 @@
 #include "ctihub/member.h"
 #include "ctihub/store.h"
 
+struct pipeline;
 struct workq;
 struct writer;
 struct auth;
@@ -86,7 +87,8 @@ struct hub {
 	struct store *store;
 	struct writer *writer;
 	struct workq *pool;
-	struct auth *auth; /* password checks (auth.c) */
+	struct auth *auth;	   /* password checks (auth.c) */
+	struct pipeline *pipeline; /* the pool and the writer, for ingest */
 	struct event_base *base;
 	struct worker *workers;
 	int nworkers;
@@ -156,9 +158,7 @@ struct reqctx {
 	const char *path; /* decoded path, borrowed from the uri */
 	const struct conf_root *root;
 	const struct conf_collection *coll;
-	/* async work (add objects): filled by the job, sent by the worker */
-	int status;
-	struct buf body;
+	/* async work (add objects, delete): the job's, answered by finish */
 	void (*finish)(struct reqctx *); /* runs in the worker thread */
 	void *job;
 	/* a Basic login waiting for its password check (auth.c) */

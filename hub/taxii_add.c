@@ -1,12 +1,13 @@
 /*
- * taxii_add.c -- Add Objects and Get Status.  A POST is checked (write
- * access, media type, size), its body copied out of the connection, then
- * framed, parsed and validated on the parser pool in chunks, written by
- * the writer thread in a group commit together with its status resource
- * and its audit record, and answered with 202 and the status once that
- * commit is durable.
+ * taxii_add.c -- Add Objects and Get Status.  The worker checks a POST
+ * (write access, media type, size) and moves its body out of the
+ * connection without copying; on the parser pool the body is copied into
+ * one piece and given to the ingest pipeline (pipeline.h) as one writer
+ * job, whose status resource is written in the same transaction as its
+ * objects.  The audit record is rendered after the commit, in the writer
+ * thread, and the body freed there; the worker only sends the 202 and the
+ * status once the commit is durable.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -22,30 +23,28 @@
 #include "ctihub/workq.h"
 
 #include "hub.h"
-#include "writer.h"
-
-#define CHUNK 256 /* objects per parser task */
+#include "pipeline.h"
 
 struct addjob {
-	struct wjob wj;
-	struct reqctx *ctx;
+	struct reqctx *ctx; /* parked: only its worker touches it */
 	struct hub *hub;
+	const char *member; /* ids, borrowed from the request's runtime */
+	const char *coll;
+	struct evbuffer *in; /* the body, until it is copied */
 	char *body;
 	size_t len;
-	struct ingest_doc d;
-	struct ingest_batch b;
-	atomic_size_t chunks_left;
+	struct pipe_params p;
 	char status_id[37];
-	int64_t t_req;
-	int64_t expires;
-	size_t max_objects;
-	int max_depth;
+	/* refused before the pipeline: the TAXII error to send */
+	int err_status;
+	const char *err_title;
+	char err[512];
+	/* the outcome */
+	int stored; /* the batch was done (committed or failed) */
 	int rc;
-	struct buf status;
+	struct buf status; /* the status resource (pipe_params), then the
+			      reply */
 };
-
-/* a->rc of a request refused before the writer (never a store_err) */
-#define ADD_REFUSED 1
 
 static void add_finish(struct reqctx *);
 
@@ -102,30 +101,36 @@ content_type_ok(const char *ct)
 	return 1;
 }
 
-/* The publish record, stored with the objects it records (audit.h). */
+/* In the writer's transaction, at each attempt: the publish record,
+ * stored with the objects it records, so that an acknowledged publish is
+ * in the audit trail whatever happens next (audit.h exports it). */
 static int
-publish_record(struct addjob *a, struct store_wtxn *w)
+add_batch_apply(const struct ingest_batch *b, struct store_wtxn *w, void *arg)
 {
-	struct reqctx *ctx = a->ctx;
+	struct addjob *a = arg;
 	struct ingest_counts c;
 	struct buf au = BUF_INIT;
 	size_t i, k = 0;
 	int rc;
 
-	ingest_count(&a->b, &c);
+	if (!audit_on(a->hub->audit))
+		return STORE_OK;
+	ingest_count(b, &c);
 	audit_begin(&au, "publish");
-	audit_str(&au, "member", ctx->member->id);
-	audit_str(&au, "collection", ctx->coll->id);
+	audit_str(&au, "member", a->member);
+	audit_str(&au, "collection", a->coll);
 	audit_str(&au, "status", a->status_id);
 	buf_adds(&au, ",\"ids\":[");
-	for (i = 0; i < a->b.n; i++) {
-		if (!a->b.meta[i].ok || ingest_refused(&a->b.objs[i]))
+	for (i = 0; i < b->n; i++) {
+		if (!b->meta[i].ok || ingest_refused(&b->objs[i]))
 			continue;
 		if (k++ > 0)
 			buf_addc(&au, ',');
-		buf_add_jstr(&au, a->b.meta[i].id, strlen(a->b.meta[i].id));
+		buf_add_jstr(&au, b->meta[i].id, strlen(b->meta[i].id));
 	}
-	buf_addf(&au, "],\"new\":%zu,\"duplicate\":%zu,\"rejected\":%zu",
+	buf_addf(&au,
+	    "],\"new\":%zu,\"duplicate\":%zu,"
+	    "\"rejected\":%zu",
 	    c.stored + c.linked, c.duplicate, c.rejected);
 	audit_record(&au);
 	rc = buf_failed(&au) ? STORE_ERR : store_waudit(w, au.data, au.len);
@@ -133,151 +138,91 @@ publish_record(struct addjob *a, struct store_wtxn *w)
 	return rc;
 }
 
-static int
-apply_status(struct wjob *wj, struct store_wtxn *w)
-{
-	struct addjob *a = (struct addjob *)wj;
-	int rc;
-
-	buf_reset(&a->status); /* a batch may be applied again */
-	ingest_status(&a->b, a->status_id, a->t_req, &a->status);
-	if (buf_failed(&a->status))
-		return STORE_ERR;
-	if ((rc = store_wstatus(w, a->status_id, a->wj.producer, a->expires,
-		 a->status.data, a->status.len)) != STORE_OK)
-		return rc;
-	return audit_on(a->hub->audit) ? publish_record(a, w) : STORE_OK;
-}
-
+/* In the writer thread, once, after the commit or the failure. */
 static void
-add_done(struct wjob *wj, int rc)
-{
-	struct addjob *a = (struct addjob *)wj;
-
-	a->rc = rc;
-	http_complete(a->ctx);
-}
-
-struct chunk {
-	struct addjob *a;
-	size_t from;
-};
-
-static void
-submit(struct addjob *a)
-{
-	a->wj.kind = WJOB_ADD;
-	a->wj.objs = a->b.objs;
-	a->wj.nobjs = a->b.n;
-	a->wj.now = tstamp_now();
-	a->wj.apply = apply_status;
-	a->wj.done = add_done;
-	writer_submit(a->hub->writer, &a->wj);
-}
-
-static void
-range_task(void *arg)
-{
-	struct chunk *c = arg;
-	struct addjob *a = c->a;
-
-	ingest_range(&a->b, c->from, c->from + CHUNK);
-	hub_free(c);
-	/* the last parser task hands the batch to the writer */
-	if (atomic_fetch_sub(&a->chunks_left, 1) == 1)
-		submit(a);
-}
-
-static void
-fail_job(struct addjob *a, int status, const char *title, const char *why)
-{
-	struct buf *b = &a->ctx->body;
-
-	buf_reset(b);
-	buf_adds(b, "{\"title\":");
-	buf_add_jstr(b, title, strlen(title));
-	buf_adds(b, ",\"description\":");
-	buf_add_jstr(b, why, strlen(why));
-	buf_addf(b, ",\"http_status\":\"%d\"}", status);
-	a->ctx->status = status;
-	a->rc = ADD_REFUSED;
-	http_complete(a->ctx);
-}
-
-static void
-frame_task(void *arg)
+add_batch_done(const struct ingest_batch *b, int rc, void *arg)
 {
 	struct addjob *a = arg;
-	int64_t tf = tstamp_now();
-	struct workq *pool;
-	char err[512];
-	size_t from, nchunks, n;
-	int rc;
+	struct ingest_counts c;
 
-	rc = ingest_open(&a->d, a->body, a->len, a->max_objects, a->max_depth,
-	    err, sizeof(err));
-	a->d.store = a->hub->store;
-	a->d.producer = a->wj.producer;
-	if (rc == -2) {
-		fail_job(a, 413, "Too Many Objects", err);
+	a->stored = 1;
+	a->rc = rc;
+	if (rc != STORE_OK)
 		return;
-	}
-	if (rc == -1) {
-		fail_job(a, 400, "Bad Request", err);
-		return;
-	}
-	if (ingest_next(&a->d, &a->b, a->d.doc.nobjects) == -1 ||
-	    ingest_markings(&a->b) == -1) {
-		fail_job(a, 503, "Service Unavailable", "out of memory");
-		return;
-	}
-	log_debug("frame: %zu objects, %.1f ms", a->b.n,
-	    (double)(tstamp_now() - tf) / 1000);
-	nchunks = (a->b.n + CHUNK - 1) / CHUNK;
-	if (nchunks == 0) {
-		submit(a);
-		return;
-	}
-	atomic_store(&a->chunks_left, nchunks);
-	/* the last chunk queued may finish and free the job at once: read
-	 * nothing of it after that */
-	n = a->b.n;
-	pool = a->hub->pool;
-	for (from = 0; from < n; from += CHUNK) {
-		struct chunk *c = hub_malloc(sizeof(*c));
+	ingest_count(b, &c);
+	log_debug("%s: added %zu new, %zu linked, %zu duplicate, %zu "
+		  "rejected to %s",
+	    a->member, c.stored, c.linked, c.duplicate, c.rejected, a->coll);
+}
 
-		if (c == NULL ||
-		    (c->a = a, c->from = from,
-			workq_push(pool, range_task, c)) == -1) {
-			/* run it here rather than lose it */
-			hub_free(c);
-			ingest_range(&a->b, from, from + CHUNK);
-			if (atomic_fetch_sub(&a->chunks_left, 1) == 1)
-				submit(a);
-		}
-	}
+/* Once the pipeline is done with the body: back to the worker. */
+static void
+add_doc_done(int rc, void *arg)
+{
+	struct addjob *a = arg;
+
+	if (!a->stored)
+		a->rc = rc;
+	hub_free(a->body);
+	a->body = NULL;
+	http_complete(a->ctx);
 }
 
 static void
 add_free(struct addjob *a)
 {
-	ingest_free(&a->b);
-	ingest_close(&a->d);
+	if (a->in != NULL)
+		evbuffer_free(a->in);
 	hub_free(a->body);
 	buf_clear(&a->status);
 	hub_free(a);
 }
 
+/* On the parser pool: the body in one piece, then the pipeline. */
+static void
+add_start(void *arg)
+{
+	struct addjob *a = arg;
+	int rc;
+
+	if ((a->body = hub_malloc(a->len + 1)) == NULL ||
+	    evbuffer_remove(a->in, a->body, a->len) != (int)a->len) {
+		a->err_status = 503;
+		a->err_title = "Service Unavailable";
+		snprintf(a->err, sizeof(a->err), "out of memory");
+		http_complete(a->ctx);
+		return;
+	}
+	evbuffer_free(a->in);
+	a->in = NULL;
+	a->body[a->len] = '\0';
+	rc = pipe_start(
+	    a->hub->pipeline, a->body, a->len, &a->p, a->err, sizeof(a->err));
+	if (rc == 0)
+		return; /* `a` is the pipeline's callbacks' now */
+	a->err_status = rc == INGEST_ETOOMANY ? 413
+	    : rc == INGEST_EBAD		      ? 400
+					      : 503;
+	a->err_title = rc == INGEST_ETOOMANY ? "Too Many Objects"
+	    : rc == INGEST_EBAD		     ? "Bad Request"
+					     : "Service Unavailable";
+	hub_free(a->body);
+	a->body = NULL;
+	http_complete(a->ctx);
+}
+
+/* In the worker: the answer. */
 static void
 add_finish(struct reqctx *ctx)
 {
 	struct addjob *a = ctx->job;
-	struct ingest_counts c;
 
 	ctx->job = NULL;
-	if (a->rc == ADD_REFUSED) {
-		http_reply(ctx, ctx->status, &ctx->body);
-	} else if (a->rc == STORE_EFULL || a->rc == STORE_EDISK) {
+	if (a->err_status != 0)
+		taxii_error(ctx, a->err_status, a->err_title, "%s", a->err);
+	else if (!a->stored)
+		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
+	else if (a->rc == STORE_EFULL || a->rc == STORE_EDISK) {
 		log_warnx("add objects from %s to %s: %s: answered 507",
 		    ctx->member->id, ctx->coll->id,
 		    a->rc == STORE_EFULL ? "the database is full (map_max)"
@@ -288,19 +233,12 @@ add_finish(struct reqctx *ctx)
 		    "request was stored",
 		    a->rc == STORE_EFULL ? "its database is full"
 					 : "its disk is full or failing");
-	} else if (a->rc != STORE_OK) {
+	} else if (a->rc != STORE_OK)
 		taxii_error(ctx, 500, "Internal Server Error",
 		    "the objects could not be stored; nothing of this request "
 		    "was stored");
-	} else {
-		/* the publish record was committed with the objects */
-		ingest_count(&a->b, &c);
-		log_debug("%s: added %zu new, %zu linked, %zu duplicate, %zu "
-			  "rejected to %s",
-		    ctx->member->id, c.stored, c.linked, c.duplicate,
-		    c.rejected, ctx->coll->id);
+	else
 		http_reply(ctx, 202, &a->status);
-	}
 	add_free(a);
 }
 
@@ -346,33 +284,43 @@ taxii_add_objects(struct reqctx *ctx, const struct route *rt)
 		return;
 	}
 	if ((a = hub_calloc(1, sizeof(*a))) == NULL ||
-	    (a->body = hub_malloc(len + 1)) == NULL) {
+	    (a->in = evbuffer_new()) == NULL) {
 		hub_free(a);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
-	if (evbuffer_remove(in, a->body, len) != (int)len) {
+	/* moves the chains, copies nothing: the copy is the pool's work */
+	if (evbuffer_add_buffer(a->in, in) == -1) {
 		add_free(a);
 		taxii_error(
 		    ctx, 500, "Internal Server Error", "cannot read the body");
 		return;
 	}
-	a->body[len] = '\0';
 	a->len = len;
 	a->ctx = ctx;
 	a->hub = ctx->w->hub;
-	a->t_req = ctx->t0;
-	a->expires = ctx->t0 + c->status_ttl * 1000000;
-	a->max_objects = (size_t)c->max_objects;
-	a->max_depth = (int)c->json_max_depth;
-	a->wj.coll = ctx->coll->code;
-	a->wj.producer = ctx->member->code;
+	a->member = ctx->member->id;
+	a->coll = ctx->coll->id;
+	a->p.coll = ctx->coll->code;
+	a->p.producer = ctx->member->code;
+	a->p.max_objects = (size_t)c->max_objects;
+	a->p.max_depth = (int)c->json_max_depth;
+	a->p.batch = 0; /* all or nothing, with its status */
+	a->p.in_flight = 1;
+	a->p.status_id = a->status_id;
+	a->p.status_ts = ctx->t0;
+	a->p.status_expires = ctx->t0 + c->status_ttl * 1000000;
+	a->p.status = &a->status;
+	a->p.batch_apply = add_batch_apply;
+	a->p.batch_done = add_batch_done;
+	a->p.doc_done = add_doc_done;
+	a->p.arg = a;
 	uuid4(a->status_id);
 	ctx->job = a;
 	ctx->finish = add_finish;
 	http_park(ctx);
-	if (workq_push(a->hub->pool, frame_task, a) == -1)
-		frame_task(a);
+	if (workq_push(a->hub->pool, add_start, a) == -1)
+		add_start(a);
 }
 
 void

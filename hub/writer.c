@@ -4,8 +4,10 @@
  * with a sync, and calls each job's completion.  A publisher's answer is
  * therefore never sent before its objects are durable, and concurrent
  * publishers share the cost of a sync.  When the map is full it grows
- * (store_grow, up to map_max) and the group runs again.  Expired status
- * resources are pruned here too, at most once a minute.
+ * (store_grow, up to map_max) and the group runs again; a group that fails
+ * otherwise is attempted again job by job, which the job contract
+ * (writer.h) makes safe.  Expired status resources are pruned here too,
+ * at most once a minute.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include "ctihub/ingest.h"
 #include "ctihub/log.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/workq.h"
 
 #include "writer.h"
 
@@ -30,6 +33,8 @@ struct writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	TAILQ_HEAD(, wjob) queue;
+	int nqueued;
+	int nice;
 	int stop;
 	int64_t last_prune;
 };
@@ -47,6 +52,8 @@ prune(struct writer *wr, struct store_wtxn *w)
 		log_info("pruned %d expired status resources", n);
 }
 
+/* One attempt of a job, in the transaction: the writer's step for its
+ * kind, then the job's own (writer.h: may run more than once). */
 static int
 apply(struct store_wtxn *w, struct wjob *j)
 {
@@ -112,11 +119,13 @@ run_batch(struct writer *wr, struct wjob **jobs, int n)
 	}
 	if (rc != STORE_OK && n > 1) {
 		/* one job's failure must not fail the others: alone, each
-		 * commits or fails on its own */
+		 * commits or fails on its own (its first attempt was rolled
+		 * back with the group; it has told nobody of it) */
 		for (i = 0; i < n; i++)
 			run_batch(wr, &jobs[i], 1);
 		return;
 	}
+	/* the outcome is final: now, and only now, each job's effects */
 	for (i = 0; i < n; i++)
 		jobs[i]->done(jobs[i], rc);
 	/* after every group: the kernel maps whole neighbourhoods of each
@@ -134,6 +143,8 @@ writer_main(void *arg)
 	size_t nobj;
 
 	log_procinit("writer");
+	if (wr->nice != 0)
+		workq_nice(wr->nice);
 	for (;;) {
 		pthread_mutex_lock(&wr->lock);
 		while (TAILQ_EMPTY(&wr->queue) && !wr->stop)
@@ -157,6 +168,7 @@ writer_main(void *arg)
 				jobs = nj;
 			}
 			TAILQ_REMOVE(&wr->queue, j, entry);
+			wr->nqueued--;
 			jobs[n++] = j;
 			nobj += j->nobjs;
 		}
@@ -168,13 +180,14 @@ writer_main(void *arg)
 }
 
 struct writer *
-writer_start(struct store *st)
+writer_start(struct store *st, int nice)
 {
 	struct writer *wr;
 
 	if ((wr = hub_calloc(1, sizeof(*wr))) == NULL)
 		return NULL;
 	wr->store = st;
+	wr->nice = nice;
 	/* objects waiting for a marking definition are read again when
 	 * their producer publishes it */
 	store_set_remark(st, ingest_remark);
@@ -193,8 +206,20 @@ writer_submit(struct writer *wr, struct wjob *j)
 {
 	pthread_mutex_lock(&wr->lock);
 	TAILQ_INSERT_TAIL(&wr->queue, j, entry);
+	wr->nqueued++;
 	pthread_cond_signal(&wr->cond);
 	pthread_mutex_unlock(&wr->lock);
+}
+
+int
+writer_queued(struct writer *wr)
+{
+	int n;
+
+	pthread_mutex_lock(&wr->lock);
+	n = wr->nqueued;
+	pthread_mutex_unlock(&wr->lock);
+	return n;
 }
 
 void

@@ -2,8 +2,8 @@
 # run.sh -- runs every test layer against one build directory and ends with
 # the line "N passed, N failed" (what CI reads).  Layers, in order: cmocka
 # unit tests, data-driven suites (inside the unit tests that own them),
-# fuzz-corpus replay, integration over real TLS sockets, bounded load tests
-# of the connection limits, format check.
+# fuzz-corpus replay, integration over real TLS sockets, bounded load
+# tests (figures printed), format check.
 # Usage: tests/run.sh build/release
 set -u
 B=${1:-build/release}
@@ -61,6 +61,10 @@ layer "load"
 if [ -x tests/load/run.sh ]; then
 	run load tests/load/run.sh "$B"
 fi
+for t in tests/load/t_*.sh; do
+	[ -x "$t" ] || continue
+	run "${t##*/}" "$t" "$B"
+done
 
 layer "format"
 run check-format tests/check-format.sh

@@ -78,6 +78,8 @@ struct conf {
 	uint64_t map_size; /* the LMDB map at start */
 	uint64_t map_max;  /* the most it may grow to */
 	long long workers;
+	long long ingest_threads; /* parser threads (0: one per CPU) */
+	long long ingest_nice;	  /* their niceness, and the writer's */
 	char *title;
 	char *description;
 	char *contact;

@@ -33,6 +33,15 @@ struct ingest_marking {
 	struct marking_class mc;
 };
 
+/* The definitions one batch added (ingest_markings): a chain, newest
+ * first, each link immutable once made, so a batch reads the links made
+ * up to it while later batches add theirs. */
+struct ingest_marks {
+	const struct ingest_marks *prev;
+	int n;
+	struct ingest_marking v[];
+};
+
 /* A framed document: a posted envelope or a bundle file. */
 struct ingest_doc {
 	const char *text; /* not owned */
@@ -44,10 +53,9 @@ struct ingest_doc {
 	/* marking-definitions of the document (ingest_markings), then the
 	 * producer's own in the store, resolve markings that are not
 	 * well-known TLP ids; never another producer's */
-	struct store *store; /* may be NULL */
-	uint32_t producer;   /* who posts the document */
-	struct ingest_marking *markings;
-	int nmarkings;
+	struct store *store;		  /* may be NULL */
+	uint32_t producer;		  /* who posts the document */
+	const struct ingest_marks *marks; /* every link so far */
 };
 
 /* A run of consecutive objects of a document, ready for the store. */
@@ -60,28 +68,39 @@ struct ingest_batch {
 	struct ingest_meta *meta; /* n entries */
 	char *arena;		  /* minified objects, ids, versions */
 	size_t *arena_off;	  /* each object's slice of the arena */
+	const struct ingest_marks *marks; /* what its objects may refer to */
+};
+
+enum ingest_err {
+	INGEST_EBAD = -1,     /* not an envelope or bundle: 400 */
+	INGEST_ETOOMANY = -2, /* more than max_objects objects: 413 */
+	INGEST_ENOMEM = -3,
 };
 
 /*
- * Frames `text`: checks it is a JSON object with an "objects" array of at
- * most max_objects elements.  Returns 0; -1 with a message for a body that
- * is not an envelope or bundle at all (line and column for malformed
- * JSON); -2 when it has more than max_objects objects.
+ * Frames `text`: checks it is one JSON object, its top-level keys unique,
+ * with an "objects" array of at most max_objects elements, before any
+ * per-object state exists (it costs one offset per top-level key).
+ * Returns 0, or an ingest_err with a message ("malformed JSON at line L,
+ * column C: ..." for a body that is not JSON).
  */
 int ingest_open(struct ingest_doc *, const char *text, size_t len,
     size_t max_objects, int max_depth, char *err, size_t errlen);
 /* Takes the next `max` objects (or fewer at the end) into `b`; returns the
- * number taken (0 at the end) or -1 when out of memory. */
+ * number taken, 0 at the end (then `b` holds nothing to free), or -1 when
+ * out of memory (idem). */
 long ingest_next(struct ingest_doc *, struct ingest_batch *b, size_t max);
-/* Reads the marking-definitions of a batch, so that the objects of the
- * document that refer to them get their releasability and level; call
- * before ingest_range, from one thread.  Returns 0 or -1 (no memory). */
+/* Reads the marking-definitions of a batch, so that the objects of this
+ * batch and of the later ones that refer to them get their releasability
+ * and level; call after ingest_next and before ingest_range, from the
+ * thread that calls ingest_next.  Returns 0 or -1 (no memory). */
 int ingest_markings(struct ingest_batch *);
 /* Parses and validates objects [from, to) of a batch; thread-safe for
  * disjoint ranges of one batch. */
 void ingest_range(struct ingest_batch *, size_t from, size_t to);
 void ingest_free(struct ingest_batch *);
-/* Frees what the document gathered (its markings). */
+/* Frees what the document gathered (its markings), once no batch of it
+ * is parsed any more. */
 void ingest_close(struct ingest_doc *);
 
 /*

@@ -32,8 +32,9 @@ struct jscan_span {
 
 /*
  * Checks that p[0..n) is one JSON object (structure, strings, numbers,
- * literals; not UTF-8, which Jansson checks) and describes it.  Returns 0,
- * or -1 with "line L, column C: what" in err.
+ * literals; not UTF-8, which Jansson checks) whose keys are unique, and
+ * describes it.  Returns 0, or -1 with "line L, column C: what" in err
+ * (-2 when out of memory).  Memory: one offset per top-level key.
  */
 int jscan_doc(
     const char *p, size_t n, struct jscan_doc *, char *err, size_t errlen);

@@ -8,9 +8,41 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "bench.h"
+
+static size_t
+sink(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return sz * n;
+}
+
+void *
+bench_post_handle(const char *url, const char *cafile, const char *userpwd,
+    struct curl_slist **hdrs)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+
+	h = curl_slist_append(h,
+	    "Content-Type: application/taxii+json;"
+	    "version=2.1");
+	h = curl_slist_append(h, "Accept: application/taxii+json;version=2.1");
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	*hdrs = h;
+	return c;
+}
 
 double
 bench_now(void)

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+struct curl_slist;
+
 struct bench_file {
 	char *path;
 	char *data;
@@ -23,6 +25,12 @@ double bench_pct(double *v, size_t n, double p);
 long bench_proc_kb(int pid, const char *field);
 /* CPU seconds (user + system) a process has used so far, or -1. */
 double bench_proc_cpu(int pid);
+/* A libcurl handle for TAXII Add Objects posts to url, keep-alive,
+ * verified against cafile, with Basic credentials "user:pass"; the
+ * headers go to *hdrs (free with curl_slist_free_all), the answer's body
+ * is dropped. */
+void *bench_post_handle(const char *url, const char *cafile,
+    const char *userpwd, struct curl_slist **hdrs);
 /* Loads every *.json file of dir, sorted by name; returns the count. */
 size_t bench_load_dir(const char *dir, struct bench_file **out);
 /* Parses each file with json_loadb on this one thread; returns

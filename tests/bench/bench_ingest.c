@@ -28,34 +28,14 @@ static int nusers;
 static double *lat;
 static atomic_size_t nlat, failures, objects_done;
 
-static size_t
-sink(char *p, size_t sz, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return sz * n;
-}
-
 static void *
 publisher(void *arg)
 {
 	long id = (long)arg;
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
+	struct curl_slist *h;
+	CURL *c = bench_post_handle(url, cafile, users[id % nusers], &h);
 	size_t i;
 
-	h = curl_slist_append(h,
-	    "Content-Type: application/taxii+json;"
-	    "version=2.1");
-	h = curl_slist_append(h, "Accept: application/taxii+json;version=2.1");
-	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
-	curl_easy_setopt(c, CURLOPT_USERPWD, users[id % nusers]);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	while ((i = atomic_fetch_add(&next_file, 1)) < nfiles) {
 		double t0 = bench_now();
 		long code = 0;

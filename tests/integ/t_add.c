@@ -247,6 +247,29 @@ t_refused_bodies(char *why, size_t whylen)
 	integ_post(&alice, OBJS, "[{\"type\":\"indicator\"}]", &r);
 	EXPECT_CODE(&r, 400);
 	resp_free(&r);
+	/* two "objects" arrays: the first was dropped without a word */
+	{
+		char u[37], path[160];
+
+		integ_uuid(u);
+		buf_adds(&b, "{\"objects\": [");
+		integ_indicator(&b, u, "2024-01-01T00:00:00.000Z",
+		    "[ipv4-addr:value = '198.51.100.7']");
+		buf_adds(&b, "],\n \"objects\": []}");
+		integ_post(&alice, OBJS, buf_cstr(&b), &r);
+		EXPECT_CODE(&r, 400);
+		EXPECT(r.json != NULL &&
+			strstr(r.body, "duplicate key \\\"objects\\\"") !=
+			    NULL &&
+			strstr(r.body, "line 2") != NULL,
+		    "a duplicate key is a TAXII 400 naming it: %s", r.body);
+		resp_free(&r);
+		buf_reset(&b);
+		snprintf(path, sizeof(path), "%sindicator--%s/", OBJS, u);
+		http("GET", path, &alice, &r);
+		EXPECT_CODE(&r, 404);
+		resp_free(&r);
+	}
 	integ_post(&alice, OBJS, "{\"type\":\"indicator\"}", &r);
 	EXPECT_CODE(&r, 400);
 	EXPECT(strstr(r.body, "objects") != NULL, "%s", r.body);
@@ -399,9 +422,75 @@ t_real_bundles(char *why, size_t whylen)
 	return 0;
 }
 
+/* ctihub import goes through the same pipeline while the hub runs: a
+ * bundle, its refusals counted, its objects served at once by the hub;
+ * and a file with two "objects" lists is refused whole. */
+static int
+t_import(char *why, size_t whylen)
+{
+	const char *dir = env("HUB_DIR"), *bin = env("HUB_BIN");
+	char path[1024], cmd[4096], out[4096], u[37], first[37] = "";
+	struct buf b = BUF_INIT;
+	struct resp r;
+	size_t n;
+	FILE *f;
+	int i, rc;
+
+	snprintf(path, sizeof(path), "%s/import.json", dir);
+	buf_adds(&b,
+	    "{\"type\": \"bundle\", \"id\": \"bundle--"
+	    "0f4c1e5a-0000-4000-8000-000000000001\", \"objects\": [");
+	for (i = 0; i < 2500; i++) {
+		integ_uuid(u);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", u);
+		if (i > 0)
+			buf_adds(&b, ",\n");
+		if (i % 1000 == 999)
+			buf_adds(&b, "{\"type\": \"indicator\"}");
+		else
+			integ_indicator(&b, u, "2024-01-01T00:00:00.000Z",
+			    "[ipv4-addr:value = '203.0.113.5']");
+	}
+	buf_adds(&b, "]}");
+	EXPECT(file_write(path, buf_cstr(&b)) == 0, "cannot write %s", path);
+	buf_clear(&b);
+	snprintf(cmd, sizeof(cmd),
+	    "'%s/ctihub' import '%s' --as alice --collection any -c "
+	    "'%s/ctihub.conf' --quiet 2>&1",
+	    bin, path, dir);
+	EXPECT((f = popen(cmd, "r")) != NULL, "cannot run %s", cmd);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	rc = pclose(f);
+	EXPECT(rc == 0 && strstr(out, "imported 2500 objects") != NULL &&
+		strstr(out, "stored 2498 new") != NULL &&
+		strstr(out, "2 rejected") != NULL,
+	    "import: status %d: %s", rc, out);
+	snprintf(cmd, sizeof(cmd), "%sindicator--%s/", OBJS, first);
+	http("GET", cmd, &alice, &r);
+	EXPECT_CODE(&r, 200);
+	resp_free(&r);
+	/* two "objects" lists: refused whole */
+	EXPECT(file_write(path, "{\"objects\": [{}], \"objects\": []}") == 0,
+	    "cannot write %s", path);
+	snprintf(cmd, sizeof(cmd),
+	    "'%s/ctihub' import '%s' --as alice --collection any -c "
+	    "'%s/ctihub.conf' --quiet 2>&1",
+	    bin, path, dir);
+	EXPECT((f = popen(cmd, "r")) != NULL, "cannot run %s", cmd);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	rc = pclose(f);
+	EXPECT(rc != 0 && strstr(out, "duplicate key \"objects\"") != NULL,
+	    "import of two objects lists: status %d: %s", rc, out);
+	return 0;
+}
+
 const struct test add_tests[] = {
     {"add objects, status, duplicates, another collection", t_post_and_status},
     {"new versions are stored", t_versions},
+    {"ctihub import while the hub runs", t_import},
     {"a bad object never blocks the good ones", t_partial_failure},
     {"400 / 413 / 415 and depth limits", t_refused_bodies},
     {"403 and 404 on add without write access", t_write_permission},

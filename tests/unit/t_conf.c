@@ -257,6 +257,8 @@ t_conf_valid(void **state)
 	/* defaults come from the table */
 	assert_int_equal(c->max_page_size, 1000);
 	assert_int_equal(c->max_content_length, 64ULL << 20);
+	assert_int_equal(c->ingest_threads, 0);
+	assert_int_equal(c->ingest_nice, 15);
 	assert_string_equal(c->members_file, "/etc/ctihub/members.conf");
 	assert_string_equal(c->policy_dir, "/etc/ctihub/policy");
 	assert_string_equal(c->access_log, "/tmp/x/access.log");
@@ -309,6 +311,9 @@ t_conf_broken(void **state)
 	conf_fail("workers 1000\napi_root a {\n\ttitle t\n}\n",
 	    "ctihub.conf:1: workers: '1000' is not an integer between 0 and "
 	    "64");
+	conf_fail("\ningest_nice 20\napi_root a {\n\ttitle t\n}\n",
+	    "ctihub.conf:2: ingest_nice: '20' is not an integer between 0 and "
+	    "19");
 	conf_fail("titel x\napi_root a {\n\ttitle t\n}\n",
 	    "ctihub.conf:1: unknown directive 'titel'");
 	conf_fail("title\napi_root a {\n\ttitle t\n}\n",

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "ctihub/buf.h"
 #include "ctihub/jscan.h"
 
 static void
@@ -96,6 +97,44 @@ t_doc_invalid(void **state)
 	doc_fail("{\"a\" 1}", "line 1, column 6: expected ':' after a key");
 }
 
+/* Top-level keys are unique, compared decoded as Jansson would (issue #9,
+ * item 14: the objects of the first of two "objects" arrays were dropped
+ * without a word). */
+static void
+t_duplicate_keys(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct jscan_doc d;
+	const char *t;
+	char err[256];
+	int i;
+
+	(void)state;
+	doc_fail("{\"objects\":[{}],\"objects\":[]}",
+	    "line 1, column 17: duplicate key \"objects\"");
+	doc_fail("{\"a\": 1,\n \"b\": 2,\n \"\\u0061\": 3}",
+	    "line 3, column 2: duplicate key \"\\u0061\"");
+	doc_fail("{\"\\ud83d\\ude00\": 1, \"\xf0\x9f\x98\x80\": 2}",
+	    "line 1, column 21: duplicate key \"\xf0\x9f\x98\x80\"");
+	doc_fail("{\"\\/\\n\": 1, \"/\\u000a\": 2}",
+	    "line 1, column 13: duplicate key \"/\\u000a\"");
+	/* distinct keys that only look alike, and keys inside values */
+	t = "{\"a\":1,\"A\":2,\"a \":3,\"\\u00e9\":4,\"\\u00e8\":5,"
+	    "\"x\":{\"a\":1,\"a\":2}}";
+	assert_int_equal(jscan_doc(t, strlen(t), &d, err, sizeof(err)), 0);
+	/* many keys (past the ones kept on the stack), the last a repeat */
+	buf_addc(&b, '{');
+	for (i = 0; i < 100; i++)
+		buf_addf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+	buf_adds(&b, "}");
+	assert_int_equal(jscan_doc(b.data, b.len, &d, err, sizeof(err)), 0);
+	b.len--;
+	buf_adds(&b, ",\"k42\":0}");
+	assert_int_equal(jscan_doc(b.data, b.len, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "duplicate key \"k42\""));
+	buf_clear(&b);
+}
+
 static void
 t_deep(void **state)
 {
@@ -153,6 +192,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_doc_valid),
 	    cmocka_unit_test(t_doc_invalid),
+	    cmocka_unit_test(t_duplicate_keys),
 	    cmocka_unit_test(t_deep),
 	    cmocka_unit_test(t_minify),
 	    cmocka_unit_test(t_linecol),
