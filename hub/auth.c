@@ -271,12 +271,34 @@ auth_cert(const struct runtime *rt, SSL *ssl, const struct member **out,
 	return AUTH_OK;
 }
 
+/* A bearer token, decided at once (a digest lookup); any other scheme
+ * but Basic is refused. */
+static int
+auth_other(const struct runtime *rt, const char *hdr, const struct member **out,
+    char *why, size_t whylen)
+{
+	unsigned char d[CRED_DIGEST_LEN];
+
+	if (strncasecmp(hdr, "Bearer ", 7) == 0) {
+		const char *tok = hdr + 7 + strspn(hdr + 7, " ");
+
+		cred_token_digest(tok, strlen(tok), d);
+		if ((*out = members_by_token(rt->conf->members, d)) == NULL) {
+			snprintf(why, whylen, "unknown API token");
+			return AUTH_BAD;
+		}
+		return AUTH_OK;
+	}
+	snprintf(why, whylen,
+	    "unsupported authorization scheme (use Basic or Bearer)");
+	return AUTH_MALFORMED;
+}
+
 int
 auth_request(
     struct reqctx *ctx, const struct member **out, char *why, size_t whylen)
 {
 	const char *hdr;
-	unsigned char d[CRED_DIGEST_LEN];
 	size_t n;
 
 	*out = NULL;
@@ -302,20 +324,7 @@ auth_request(
 	if (strncasecmp(hdr, "Basic ", 6) == 0)
 		return auth_basic(
 		    ctx, hdr, hdr + 6 + strspn(hdr + 6, " "), out, why, whylen);
-	if (strncasecmp(hdr, "Bearer ", 7) == 0) {
-		const char *tok = hdr + 7 + strspn(hdr + 7, " ");
-
-		cred_token_digest(tok, strlen(tok), d);
-		if ((*out = members_by_token(ctx->rt->conf->members, d)) ==
-		    NULL) {
-			snprintf(why, whylen, "unknown API token");
-			return AUTH_BAD;
-		}
-		return AUTH_OK;
-	}
-	snprintf(why, whylen,
-	    "unsupported authorization scheme (use Basic or Bearer)");
-	return AUTH_MALFORMED;
+	return auth_other(ctx->rt, hdr, out, why, whylen);
 }
 
 int
@@ -323,7 +332,6 @@ auth_precheck(const struct runtime *rt, SSL *ssl, const char *hdr, char *why,
     size_t whylen)
 {
 	const struct member *m;
-	unsigned char d[CRED_DIGEST_LEN];
 
 	if (hdr == NULL)
 		return auth_cert(rt, ssl, &m, why, whylen);
@@ -333,17 +341,5 @@ auth_precheck(const struct runtime *rt, SSL *ssl, const char *hdr, char *why,
 	}
 	if (strncasecmp(hdr, "Basic ", 6) == 0)
 		return AUTH_OK; /* checked by auth_request, off the loop */
-	if (strncasecmp(hdr, "Bearer ", 7) == 0) {
-		const char *tok = hdr + 7 + strspn(hdr + 7, " ");
-
-		cred_token_digest(tok, strlen(tok), d);
-		if (members_by_token(rt->conf->members, d) == NULL) {
-			snprintf(why, whylen, "unknown API token");
-			return AUTH_BAD;
-		}
-		return AUTH_OK;
-	}
-	snprintf(why, whylen,
-	    "unsupported authorization scheme (use Basic or Bearer)");
-	return AUTH_MALFORMED;
+	return auth_other(rt, hdr, &m, why, whylen);
 }
