@@ -70,6 +70,8 @@ static const struct directive top_directives[] = {
     {"body_timeout", D_DURATION, C(body_timeout), "120s", 1, 86400, 0},
     {"max_conns", D_INT, C(max_conns), "1024", 1, 1000000, 0},
     {"max_conns_per_addr", D_INT, C(max_conns_per_addr), "64", 1, 1000000, 0},
+    {"max_unverified_bodies", D_INT, C(max_unverified_bodies), "8", 1, 100000,
+	0},
     {"send_buffer", D_SIZE, C(send_buffer), "256k", 16384, 1LL << 28, 0},
     {"auth_cache_ttl", D_DURATION, C(auth_cache_ttl), "5m", 0, 86400, 0},
     {"max_header_size", D_SIZE, C(max_header_size), "16k", 1024, 1 << 20, 0},

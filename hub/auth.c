@@ -328,10 +328,12 @@ auth_request(
 }
 
 int
-auth_precheck(const struct runtime *rt, SSL *ssl, const char *hdr, char *why,
-    size_t whylen)
+auth_precheck(struct hub *hub, const struct runtime *rt, SSL *ssl,
+    const char *hdr, char *why, size_t whylen)
 {
 	const struct member *m;
+	unsigned char key[AUTHGATE_DIGEST];
+	char id[MEMBER_ID_MAX];
 
 	if (hdr == NULL)
 		return auth_cert(rt, ssl, &m, why, whylen);
@@ -339,7 +341,15 @@ auth_precheck(const struct runtime *rt, SSL *ssl, const char *hdr, char *why,
 		snprintf(why, whylen, "Authorization header too long");
 		return AUTH_MALFORMED;
 	}
-	if (strncasecmp(hdr, "Basic ", 6) == 0)
-		return AUTH_OK; /* checked by auth_request, off the loop */
+	if (strncasecmp(hdr, "Basic ", 6) == 0) {
+		/* a credential checked before passes; any other is checked
+		 * by auth_request, off the loop, once its body is in */
+		authgate_digest(hub->auth->gate, hdr, strlen(hdr), key);
+		if (authgate_cached(
+			hub->auth->gate, key, rt->gen, tstamp_now(), id) &&
+		    members_find(rt->conf->members, id) != NULL)
+			return AUTH_OK;
+		return AUTH_PENDING;
+	}
 	return auth_other(rt, hdr, &m, why, whylen);
 }

@@ -120,13 +120,14 @@ struct conn {
 	struct evhttp_connection *evcon; /* NULL before conn_start, after */
 	struct event *timer;
 	enum conn_state state;
-	int started; /* conn_start ran */
-	int counted; /* in the per-address and total counts */
-	int taken;   /* we hold the bufferevent's callbacks */
-	int shut;    /* our answer is out, the TLS session closed */
-	int own;     /* we are changing a buffer: our callbacks stand by */
-	int answer;  /* the status we answer with (CONN_CLOSING) */
-	int http10;  /* the request handed over is HTTP/1.0 */
+	int started;	/* conn_start ran */
+	int counted;	/* in the per-address and total counts */
+	int taken;	/* we hold the bufferevent's callbacks */
+	int shut;	/* our answer is out, the TLS session closed */
+	int own;	/* we are changing a buffer: our callbacks stand by */
+	int answer;	/* the status we answer with (CONN_CLOSING) */
+	int http10;	/* the request handed over is HTTP/1.0 */
+	int unverified; /* its body counts in limits->unverified */
 	char why[256];
 	int64_t t0;	  /* wall clock, microseconds: the access log */
 	int64_t born;	  /* monotonic, microseconds */
@@ -160,6 +161,8 @@ struct connlimits {
 	atomic_llong short_count;
 	atomic_llong short_said, again_said;
 	atomic_llong noted; /* since the last line about them (conn_note) */
+	/* bodies being read whose Basic password is not checked yet */
+	atomic_llong unverified;
 	atomic_llong noted_at;
 };
 
@@ -524,6 +527,8 @@ conn_ex_free(
 		return;
 	if (c->counted && conn_hub != NULL)
 		limits_del(conn_hub->limits, c);
+	if (c->unverified && conn_hub != NULL)
+		atomic_fetch_sub(&conn_hub->limits->unverified, 1);
 	/* the worker's thread, or the main thread once it has stopped */
 	TAILQ_REMOVE(&c->w->conns, c, entry);
 	c->w->nconns--;
@@ -800,9 +805,30 @@ conn_head_done(struct conn *c)
 	int res;
 
 	if (c->sc.cl_body || c->sc.te) {
-		res = auth_precheck(rt, bufferevent_openssl_get_ssl(c->bev),
+		res = auth_precheck(c->w->hub, rt,
+		    bufferevent_openssl_get_ssl(c->bev),
 		    c->sc.nauthz > 0 ? (c->sc.authz ? c->sc.authz : "") : NULL,
 		    why, sizeof(why));
+		if (res == AUTH_PENDING) {
+			/* a Basic password not checked yet: its body is read
+			 * first, so such bodies are bounded in all */
+			struct connlimits *l = c->w->hub->limits;
+
+			if (atomic_fetch_add(&l->unverified, 1) >=
+			    rt->conf->max_unverified_bodies) {
+				atomic_fetch_sub(&l->unverified, 1);
+				runtime_unref(rt);
+				conn_note(l, c->peer,
+				    "upload refused: too many bodies with "
+				    "unchecked passwords");
+				conn_refuse(c, 503,
+				    "too many uploads whose password is not "
+				    "checked yet; retry in a moment");
+				return;
+			}
+			c->unverified = 1;
+			res = AUTH_OK;
+		}
 		if (res != AUTH_OK) {
 			runtime_unref(rt);
 			if (res != AUTH_NONE)
@@ -890,6 +916,10 @@ conn_dispatched(struct evhttp_request *req)
 		return -1;
 	if (c->state == CONN_BODY)
 		conn_read_limit(c, 1);
+	if (c->unverified) { /* the body is in: the check comes next */
+		atomic_fetch_sub(&c->w->hub->limits->unverified, 1);
+		c->unverified = 0;
+	}
 	c->state = CONN_BUSY;
 	evtimer_del(c->timer);
 	c->http10 = c->sc.http10;

@@ -284,11 +284,12 @@ int auth_request(
  * good, else an enum auth_result with a reason, for a 401 sent before a
  * byte of the body is kept.  No slow hash runs here: a bearer token and a
  * client certificate are decided at once, a malformed header refused; a
- * Basic credential passes (its password is checked, off the loop, by
- * auth_request once the body is in, within the limits of its sender).
+ * Basic credential remembered as good passes, any other gives AUTH_PENDING
+ * (its password is checked, off the loop, by auth_request once the body
+ * is in: conn.c bounds such bodies, max_unverified_bodies).
  */
-int auth_precheck(const struct runtime *, SSL *, const char *authorization,
-    char *why, size_t whylen);
+int auth_precheck(struct hub *, const struct runtime *, SSL *,
+    const char *authorization, char *why, size_t whylen);
 
 /* taxii.c -- routing and the TAXII endpoints of discovery, API roots and
  * collections; the object endpoints are in taxii_objects.c and

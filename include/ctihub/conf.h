@@ -95,6 +95,8 @@ struct conf {
 	int64_t body_timeout;	  /* a request's whole body, seconds */
 	long long max_conns;	  /* open connections, in all */
 	long long max_conns_per_addr;
+	long long max_unverified_bodies; /* bodies read before their Basic
+					    password is checked, in all */
 	uint64_t send_buffer; /* response bytes produced ahead of a client */
 	int64_t auth_cache_ttl;
 	long long max_header_size;
