@@ -369,6 +369,29 @@ reader_setup(void)
 	pthread_key_create(&reader_key, reader_destroy);
 }
 
+/* The UUID of a marking-definition id; -1 for any other id. */
+static int
+mdef_uuid(const char *id, unsigned char uuid[16])
+{
+	char type[32];
+
+	if (stix_parse_id(id, type, sizeof(type), uuid) == -1 ||
+	    strcmp(type, "marking-definition") != 0)
+		return -1;
+	return 0;
+}
+
+/* What a stored marking-definition says. */
+static int
+classify_stored(const char *json, size_t len, struct marking_class *out)
+{
+	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	int rc = j != NULL ? marking_classify(j, out) : -1;
+
+	json_decref(j);
+	return rc;
+}
+
 static int
 stored_marking(struct store *st, uint32_t producer, const char *id,
     struct marking_class *out)
@@ -378,9 +401,7 @@ stored_marking(struct store *st, uint32_t producer, const char *id,
 	struct latest_row l = {0, 0};
 	struct store_objview ov;
 	unsigned char uuid[16];
-	char type[32];
 	uint32_t tc;
-	json_t *j;
 	int rc = -1;
 
 	if (r != NULL && rs != st) {
@@ -395,18 +416,13 @@ stored_marking(struct store *st, uint32_t producer, const char *id,
 		pthread_setspecific(reader_key, r);
 		rs = st;
 	}
-	if (stix_parse_id(id, type, sizeof(type), uuid) == -1 ||
-	    strcmp(type, "marking-definition") != 0 ||
-	    store_rbegin(r) != STORE_OK)
+	if (mdef_uuid(id, uuid) == -1 || store_rbegin(r) != STORE_OK)
 		return -1;
-	if (store_code_get(r, STORE_K_TYPE, type, strlen(type), &tc) ==
+	if (store_code_get(r, STORE_K_TYPE, "marking-definition", 18, &tc) ==
 		STORE_OK &&
 	    store_versions(r, tc, uuid, producer, latest_row, &l) >= 0 &&
-	    l.found && store_obj_get(r, l.rowid, &ov) == STORE_OK &&
-	    (j = json_loadb(ov.json, ov.jsonlen, 0, NULL)) != NULL) {
-		rc = marking_classify(j, out);
-		json_decref(j);
-	}
+	    l.found && store_obj_get(r, l.rowid, &ov) == STORE_OK)
+		rc = classify_stored(ov.json, ov.jsonlen, out);
 	store_rend(r);
 	return rc;
 }
@@ -441,20 +457,13 @@ wlookup_marking(const char *id, struct marking_class *out, void *arg)
 {
 	struct wlookup *a = arg;
 	unsigned char uuid[16];
-	char type[32];
 	const char *json;
 	size_t len;
-	json_t *j;
-	int rc;
 
-	if (stix_parse_id(id, type, sizeof(type), uuid) == -1 ||
-	    strcmp(type, "marking-definition") != 0 ||
-	    store_wmarking(a->w, a->producer, uuid, &json, &len) != STORE_OK ||
-	    (j = json_loadb(json, len, 0, NULL)) == NULL)
+	if (mdef_uuid(id, uuid) == -1 ||
+	    store_wmarking(a->w, a->producer, uuid, &json, &len) != STORE_OK)
 		return -1;
-	rc = marking_classify(j, out);
-	json_decref(j);
-	return rc;
+	return classify_stored(json, len, out);
 }
 
 /* The stored form of what an object's markings say. */

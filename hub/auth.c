@@ -144,6 +144,20 @@ auth_finish(struct reqctx *ctx)
 	taxii_dispatch(ctx);
 }
 
+/* The member of a Basic header the gate remembers as good (for this
+ * configuration generation), or NULL; `key` gets the header's digest. */
+static const struct member *
+auth_cached(struct auth *a, const struct runtime *rt, const char *hdr,
+    unsigned char key[AUTHGATE_DIGEST])
+{
+	char id[MEMBER_ID_MAX];
+
+	authgate_digest(a->gate, hdr, strlen(hdr), key);
+	if (!authgate_cached(a->gate, key, rt->gen, tstamp_now(), id))
+		return NULL;
+	return members_find(rt->conf->members, id);
+}
+
 static int
 auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
     const struct member **out, char *why, size_t whylen)
@@ -154,13 +168,11 @@ auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
 	struct authgate_limits lim;
 	const struct member *m;
 	struct auth_job *j;
-	char addr[AUTHGATE_ADDR_MAX], id[MEMBER_ID_MAX], *colon;
+	char addr[AUTHGATE_ADDR_MAX], *colon;
 	size_t n = strlen(b64);
 	int len, v, retry;
 
-	authgate_digest(a->gate, hdr, strlen(hdr), key);
-	if (authgate_cached(a->gate, key, ctx->rt->gen, tstamp_now(), id) &&
-	    (m = members_find(c->members, id)) != NULL) {
+	if ((m = auth_cached(a, ctx->rt, hdr, key)) != NULL) {
 		*out = m;
 		return AUTH_OK;
 	}
@@ -333,7 +345,6 @@ auth_precheck(struct hub *hub, const struct runtime *rt, SSL *ssl,
 {
 	const struct member *m;
 	unsigned char key[AUTHGATE_DIGEST];
-	char id[MEMBER_ID_MAX];
 
 	if (hdr == NULL)
 		return auth_cert(rt, ssl, &m, why, whylen);
@@ -344,12 +355,9 @@ auth_precheck(struct hub *hub, const struct runtime *rt, SSL *ssl,
 	if (strncasecmp(hdr, "Basic ", 6) == 0) {
 		/* a credential checked before passes; any other is checked
 		 * by auth_request, off the loop, once its body is in */
-		authgate_digest(hub->auth->gate, hdr, strlen(hdr), key);
-		if (authgate_cached(
-			hub->auth->gate, key, rt->gen, tstamp_now(), id) &&
-		    members_find(rt->conf->members, id) != NULL)
-			return AUTH_OK;
-		return AUTH_PENDING;
+		return auth_cached(hub->auth, rt, hdr, key) != NULL
+		    ? AUTH_OK
+		    : AUTH_PENDING;
 	}
 	return auth_other(rt, hdr, &m, why, whylen);
 }
