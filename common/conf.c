@@ -45,6 +45,7 @@ struct directive {
 
 static const struct directive top_directives[] = {
     {"listen", D_LISTEN, 0, NULL, 0, 0, 1},
+    {"metrics_listen", D_LISTEN, 0, NULL, 0, 0, 1},
     {"tls_cert", D_PATH, C(tls_cert), NULL, 0, 0, 0},
     {"tls_key", D_PATH, C(tls_key), NULL, 0, 0, 0},
     {"tls_client_ca", D_PATH, C(tls_client_ca), NULL, 0, 0, 0},
@@ -232,12 +233,18 @@ static void
 read_listen(struct loader *ld, const struct cfg_stmt *st)
 {
 	struct conf *c = ld->conf;
-	struct conf_listen *l;
+	int metrics = strcmp(st->name, "metrics_listen") == 0;
+	struct conf_listen *l, *tab = metrics ? c->metrics_listen : c->listen;
+	int *n = metrics ? &c->nmetrics_listen : &c->nlisten;
 	const char *a = st->args[0], *colon;
 	char host[256];
 
-	if (c->nlisten == CONF_MAX_LISTEN) {
-		ERR(ld, st->line, "listen: at most %d addresses",
+	if (metrics && strcmp(a, "off") == 0) {
+		c->metrics_off = 1;
+		return;
+	}
+	if (*n == CONF_MAX_LISTEN) {
+		ERR(ld, st->line, "%s: at most %d addresses", st->name,
 		    CONF_MAX_LISTEN);
 		return;
 	}
@@ -269,7 +276,7 @@ read_listen(struct loader *ld, const struct cfg_stmt *st)
 		    colon + 1);
 		return;
 	}
-	l = &c->listen[c->nlisten++];
+	l = &tab[(*n)++];
 	l->line = st->line;
 	if ((l->host = hub_strdup(host)) == NULL ||
 	    (l->port = hub_strdup(colon + 1)) == NULL)
@@ -443,7 +450,7 @@ read_block(struct loader *ld, const struct cfg_stmt *blk,
 		if (d->kind == D_LISTEN) {
 			if (st->nargs != 1)
 				ERR(ld, st->line,
-				    "listen: one address:port per line");
+				    "%s: one address:port per line", st->name);
 			else
 				read_listen(ld, st);
 			continue;
@@ -641,6 +648,10 @@ conf_free(struct conf *c)
 		hub_free(c->listen[i].host);
 		hub_free(c->listen[i].port);
 	}
+	for (i = 0; i < c->nmetrics_listen; i++) {
+		hub_free(c->metrics_listen[i].host);
+		hub_free(c->metrics_listen[i].port);
+	}
 	hub_free(c->file);
 	hub_free(c->dir);
 	hub_free(c->tls_cert);
@@ -741,6 +752,22 @@ conf_build(const char *file, const char *dir, const struct cfg_stmt *root,
 		c->listen[0].port = hub_strdup("8443");
 		c->nlisten = 1;
 		if (c->listen[0].host == NULL || c->listen[0].port == NULL)
+			ld.oom = 1;
+	}
+	if (c->metrics_off) /* "off" wins over addresses */
+		for (; c->nmetrics_listen > 0; c->nmetrics_listen--) {
+			hub_free(
+			    c->metrics_listen[c->nmetrics_listen - 1].host);
+			hub_free(
+			    c->metrics_listen[c->nmetrics_listen - 1].port);
+		}
+	else if (c->nmetrics_listen == 0) {
+		struct conf_listen *l = &c->metrics_listen[0];
+
+		l->host = hub_strdup("127.0.0.1");
+		l->port = hub_strdup("9464");
+		c->nmetrics_listen = 1;
+		if (l->host == NULL || l->port == NULL)
 			ld.oom = 1;
 	}
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {

@@ -2951,10 +2951,15 @@ store_stats(struct store *st, struct store_stats *s)
 		s->ids_new = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_STATUS], &ms) == 0)
 		s->statuses = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_AUDIT], &ms) == 0)
+		s->audit = ms.ms_entries;
 	mdb_txn_abort(txn);
 	unhold(st);
-	if (mdb_env_info(st->env, &ei) == 0 && mdb_env_stat(st->env, &ms) == 0)
+	if (mdb_env_info(st->env, &ei) == 0 &&
+	    mdb_env_stat(st->env, &ms) == 0) {
 		s->map_used = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+		s->map_size = (uint64_t)ei.me_mapsize;
+	}
 	return STORE_OK;
 }
 

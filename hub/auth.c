@@ -15,9 +15,6 @@
 #include <time.h>
 #include <strings.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/http.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -31,6 +28,7 @@
 #include "ctihub/workq.h"
 
 #include "hub.h"
+#include "route.h"
 
 #define AUTH_MAX_HEADER 4096
 
@@ -58,7 +56,7 @@ static const char dummy_hash[] = "scrypt$14$8$1$AAAAAAAAAAAAAAAAAAAAAA==$"
 int
 auth_start(struct hub *hub)
 {
-	struct runtime *rt = hub_runtime(hub);
+	struct runtime *rt = runtime_ref(hub->rt);
 	struct auth *a;
 	char err[64];
 	int rc = -1;
@@ -107,8 +105,8 @@ auth_limits(const struct conf *c, struct authgate_limits *lim)
 static void
 auth_wake(struct authgate_wait *w, void *arg)
 {
-	struct reqctx *ctx = (struct reqctx *)(void *)((char *)w -
-	    offsetof(struct reqctx, wait));
+	struct request *ctx = (struct request *)(void *)((char *)w -
+	    offsetof(struct request, wait));
 
 	(void)arg;
 	http_complete(ctx);
@@ -134,14 +132,14 @@ auth_task(void *arg)
 /* In the worker again, with the answer: dispatch the request anew
  * (auth_request now returns the answer). */
 static void
-auth_finish(struct reqctx *ctx)
+auth_finish(struct request *ctx)
 {
 	ctx->auth_state = AUTH_ANSWERED;
-	if (ctx->req == NULL) { /* the client went away */
+	if (ctx->gone) { /* the client went away */
 		http_reply(ctx, 0, NULL);
 		return;
 	}
-	taxii_dispatch(ctx);
+	route_dispatch(ctx);
 }
 
 /* The member of a Basic header the gate remembers as good (for this
@@ -159,56 +157,40 @@ auth_cached(struct auth *a, const struct runtime *rt, const char *hdr,
 }
 
 static int
-auth_basic(struct reqctx *ctx, const char *hdr, const char *b64,
+auth_basic(struct request *ctx, const char *hdr, const char *b64,
     const struct member **out, char *why, size_t whylen)
 {
-	struct auth *a = ctx->w->hub->auth;
+	struct auth *a = ctx->svc->auth;
 	struct conf *c = ctx->rt->conf;
-	unsigned char key[AUTHGATE_DIGEST], dec[AUTH_MAX_HEADER];
+	unsigned char key[AUTHGATE_DIGEST];
+	char dec[HTTPMSG_BASIC_MAX];
 	struct authgate_limits lim;
 	const struct member *m;
 	struct auth_job *j;
-	char addr[AUTHGATE_ADDR_MAX], *colon;
-	size_t n = strlen(b64);
-	int len, v, retry;
+	char addr[AUTHGATE_ADDR_MAX];
+	size_t ulen, pwlen;
+	int v, retry;
 
 	if ((m = auth_cached(a, ctx->rt, hdr, key)) != NULL) {
 		*out = m;
 		return AUTH_OK;
 	}
-	while (n > 0 && b64[n - 1] == ' ')
-		n--;
-	if (n == 0 || n % 4 != 0 || n / 4 * 3 >= sizeof(dec)) {
-		snprintf(why, whylen, "malformed Basic credentials");
-		return AUTH_MALFORMED;
-	}
-	len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
-	if (len < 0) {
-		snprintf(why, whylen, "malformed Basic credentials (base64)");
-		return AUTH_MALFORMED;
-	}
-	while (len > 0 && b64[n - 1] == '=' && n-- > 0)
-		len--;
-	dec[len] = '\0';
-	if ((colon = memchr(dec, ':', (size_t)len)) == NULL ||
-	    memchr(dec, '\0', (size_t)len) != NULL) {
-		snprintf(why, whylen, "malformed Basic credentials (no ':')");
+	if (httpmsg_basic_decode(b64, dec, &ulen, &pwlen, why, whylen) == -1) {
 		explicit_bzero(dec, sizeof(dec));
 		return AUTH_MALFORMED;
 	}
-	*colon = '\0';
 	if ((j = hub_calloc(1, sizeof(*j))) == NULL) {
 		explicit_bzero(dec, sizeof(dec));
 		snprintf(why, whylen, "out of memory");
 		return AUTH_BUSY;
 	}
-	m = members_find(c->members, (char *)dec);
+	m = members_find(c->members, dec);
 	j->known = m != NULL && m->pw.kind != CRED_NONE;
 	j->hash = j->known ? m->pw : a->dummy;
-	j->pwlen = (size_t)len - (size_t)(colon + 1 - (char *)dec);
-	memcpy(j->pw, colon + 1, j->pwlen);
+	j->pwlen = pwlen;
+	memcpy(j->pw, dec + ulen + 1, pwlen);
 	snprintf(ctx->auth_user, sizeof(ctx->auth_user), "%.*s",
-	    MEMBER_ID_MAX - 1, (char *)dec);
+	    MEMBER_ID_MAX - 1, dec);
 	explicit_bzero(dec, sizeof(dec));
 	auth_limits(c, &lim);
 	authgate_addr(ctx->peer, addr);
@@ -290,10 +272,9 @@ auth_other(const struct runtime *rt, const char *hdr, const struct member **out,
     char *why, size_t whylen)
 {
 	unsigned char d[CRED_DIGEST_LEN];
+	const char *tok;
 
-	if (strncasecmp(hdr, "Bearer ", 7) == 0) {
-		const char *tok = hdr + 7 + strspn(hdr + 7, " ");
-
+	if (httpmsg_auth_scheme(hdr, &tok) == HTTPMSG_AUTH_BEARER) {
 		cred_token_digest(tok, strlen(tok), d);
 		if ((*out = members_by_token(rt->conf->members, d)) == NULL) {
 			snprintf(why, whylen, "unknown API token");
@@ -308,9 +289,9 @@ auth_other(const struct runtime *rt, const char *hdr, const struct member **out,
 
 int
 auth_request(
-    struct reqctx *ctx, const struct member **out, char *why, size_t whylen)
+    struct request *ctx, const struct member **out, char *why, size_t whylen)
 {
-	const char *hdr;
+	const char *hdr, *b64;
 	size_t n;
 
 	*out = NULL;
@@ -322,20 +303,15 @@ auth_request(
 		snprintf(why, whylen, "unknown user or wrong password");
 		return AUTH_BAD;
 	}
-	hdr = evhttp_find_header(
-	    evhttp_request_get_input_headers(ctx->req), "Authorization");
+	hdr = ctx->authorization;
 	if (hdr == NULL)
-		return auth_cert(ctx->rt,
-		    bufferevent_openssl_get_ssl(
-			evhttp_connection_get_bufferevent(ctx->evcon)),
-		    out, why, whylen);
+		return auth_cert(ctx->rt, http_tls(ctx), out, why, whylen);
 	if ((n = strlen(hdr)) > AUTH_MAX_HEADER) {
 		snprintf(why, whylen, "Authorization header too long");
 		return AUTH_MALFORMED;
 	}
-	if (strncasecmp(hdr, "Basic ", 6) == 0)
-		return auth_basic(
-		    ctx, hdr, hdr + 6 + strspn(hdr + 6, " "), out, why, whylen);
+	if (httpmsg_auth_scheme(hdr, &b64) == HTTPMSG_AUTH_BASIC)
+		return auth_basic(ctx, hdr, b64, out, why, whylen);
 	return auth_other(ctx->rt, hdr, out, why, whylen);
 }
 
@@ -345,6 +321,7 @@ auth_precheck(struct hub *hub, const struct runtime *rt, SSL *ssl,
 {
 	const struct member *m;
 	unsigned char key[AUTHGATE_DIGEST];
+	const char *param;
 
 	if (hdr == NULL)
 		return auth_cert(rt, ssl, &m, why, whylen);
@@ -352,7 +329,7 @@ auth_precheck(struct hub *hub, const struct runtime *rt, SSL *ssl,
 		snprintf(why, whylen, "Authorization header too long");
 		return AUTH_MALFORMED;
 	}
-	if (strncasecmp(hdr, "Basic ", 6) == 0) {
+	if (httpmsg_auth_scheme(hdr, &param) == HTTPMSG_AUTH_BASIC) {
 		/* a credential checked before passes; any other is checked
 		 * by auth_request, off the loop, once its body is in */
 		return auth_cached(hub->auth, rt, hdr, key) != NULL

@@ -62,9 +62,10 @@
 #include "ctihub/alloc.h"
 #include "ctihub/hash.h"
 #include "ctihub/log.h"
+#include "ctihub/metrics.h"
 #include "ctihub/tstamp.h"
 
-#include "hub.h"
+#include "transport.h"
 
 #define CONN_NAME_MAX	  20  /* longer field names are none we watch */
 #define CONN_REQLINE_MAX  256 /* of the request line, for the access log */
@@ -128,6 +129,7 @@ struct conn {
 	int answer;	/* the status we answer with (CONN_CLOSING) */
 	int http10;	/* the request handed over is HTTP/1.0 */
 	int unverified; /* its body counts in limits->unverified */
+	int secured;	/* its TLS handshake completed (metrics) */
 	char why[256];
 	int64_t t0;	  /* wall clock, microseconds: the access log */
 	int64_t born;	  /* monotonic, microseconds */
@@ -137,7 +139,7 @@ struct conn {
 	int family;
 	unsigned char addr[16];
 	char peer[64];
-	struct reqctx *parked; /* told when the connection goes */
+	struct xfer *parked; /* told when the connection goes */
 	struct evbuffer_cb_entry *incb, *outcb;
 	struct scan sc;
 };
@@ -356,7 +358,7 @@ conn_resume(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!w->paused || w->stopping)
 		return;
-	rt = hub_runtime(w->hub);
+	rt = runtime_ref(w->rt);
 	max = rt->conf->max_conns;
 	runtime_unref(rt);
 	if (limits_total(w->hub->limits) >= max) {
@@ -476,7 +478,7 @@ struct bufferevent *
 conn_new(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
-	struct runtime *rt = hub_runtime(w->hub);
+	struct runtime *rt = runtime_ref(w->rt);
 	struct conn *c;
 	SSL *ssl;
 
@@ -491,6 +493,7 @@ conn_new(struct event_base *base, void *arg)
 	c->w = w;
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
+	metrics_add(w->hub->metrics, METRICS_CONNECTIONS, 1);
 	c->state = CONN_NEW;
 	c->t0 = tstamp_now();
 	c->born = mono_us();
@@ -525,6 +528,9 @@ conn_ex_free(
 	(void)argp;
 	if (c == NULL)
 		return;
+	if (!c->secured) /* gone before a byte came through TLS */
+		metrics_tls_handshake(c->w->hub->metrics, 0);
+	metrics_add(c->w->hub->metrics, METRICS_CONNECTIONS, -1);
 	if (c->counted && conn_hub != NULL)
 		limits_del(conn_hub->limits, c);
 	if (c->unverified && conn_hub != NULL)
@@ -576,7 +582,7 @@ conn_start(struct conn *c)
 	if (c->family == 0 ||
 	    inet_ntop(c->family, c->addr, c->peer, sizeof(c->peer)) == NULL)
 		snprintf(c->peer, sizeof(c->peer), "-");
-	rt = hub_runtime(w->hub);
+	rt = runtime_ref(w->rt);
 	rc =
 	    limits_add(l, c, rt->conf->max_conns_per_addr, rt->conf->max_conns);
 	if (rc == 0 && c->state == CONN_NEW)
@@ -616,9 +622,14 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct conn *c = arg;
 	struct worker *w = c->w;
-	struct reqctx *parked = c->parked;
+	struct xfer *parked = c->parked;
 
 	(void)evcon;
+	if (!c->secured &&
+	    SSL_is_init_finished(bufferevent_openssl_get_ssl(c->bev))) {
+		c->secured = 1; /* a session that carried nothing */
+		metrics_tls_handshake(w->hub->metrics, 1);
+	}
 	c->evcon = NULL;
 	c->state = CONN_DEAD;
 	c->parked = NULL;
@@ -650,7 +661,7 @@ conn_http10(struct evhttp_connection *evcon)
 }
 
 void
-conn_park(struct evhttp_connection *evcon, struct reqctx *ctx)
+conn_park(struct evhttp_connection *evcon, struct xfer *ctx)
 {
 	struct conn *c = conn_of(evcon);
 
@@ -784,7 +795,7 @@ scan_byte(struct scan *s, char ch)
 static void
 conn_head_begin(struct conn *c)
 {
-	struct runtime *rt = hub_runtime(c->w->hub);
+	struct runtime *rt = runtime_ref(c->w->rt);
 
 	scan_reset(&c->sc);
 	c->state = CONN_HEAD;
@@ -800,7 +811,7 @@ conn_head_begin(struct conn *c)
 static void
 conn_head_done(struct conn *c)
 {
-	struct runtime *rt = hub_runtime(c->w->hub);
+	struct runtime *rt = runtime_ref(c->w->rt);
 	char why[256];
 	int res;
 
@@ -889,6 +900,10 @@ conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 
 	if (c->own || info->n_added == 0)
 		return;
+	if (!c->secured) { /* plain text arrives: the handshake is done */
+		c->secured = 1;
+		metrics_tls_handshake(c->w->hub->metrics, 1);
+	}
 	switch (c->state) {
 	case CONN_CLOSING:
 		conn_drop_input(c);
@@ -1075,7 +1090,7 @@ conn_answer(struct conn *c)
 static void
 conn_expired(struct conn *c)
 {
-	struct runtime *rt = hub_runtime(c->w->hub);
+	struct runtime *rt = runtime_ref(c->w->rt);
 	int head = c->state == CONN_HEAD;
 	long long secs =
 	    head ? rt->conf->header_timeout : rt->conf->body_timeout;

@@ -33,25 +33,17 @@
 #include "ctihub/alloc.h"
 #include "ctihub/cred.h"
 #include "ctihub/log.h"
+#include "ctihub/metrics.h"
 #include "ctihub/policy.h"
 #include "ctihub/workq.h"
 
 #include "hub.h"
+#include "route.h"
+#include "transport.h"
 #include "pipeline.h"
 #include "writer.h"
 
 static struct hub the_hub;
-
-struct runtime *
-hub_runtime(struct hub *hub)
-{
-	struct runtime *rt;
-
-	pthread_mutex_lock(&hub->rt_lock);
-	rt = runtime_ref(hub->rt);
-	pthread_mutex_unlock(&hub->rt_lock);
-	return rt;
-}
 
 static void
 usage(void)
@@ -66,52 +58,79 @@ usage(void)
 }
 
 /*
- * Points the access log at `path` ("-": stderr, "off": none).  The log
- * keeps one descriptor number for the life of the process: a reload opens
- * the new file and dup3()s it onto that number, which swaps the open file
- * behind it in one step.  A worker writing at that moment writes its line
- * whole to the old file or to the new one, never to a closed descriptor,
- * nor to a number the kernel has given to a client connection meanwhile.
- * "off" puts /dev/null behind the number.  On failure the log stays as it
- * was.
+ * Opens the access log of snapshot `rt` (access_log: a path, "-" for
+ * stderr, "off" for none).  Each snapshot has its own descriptor, closed
+ * with the snapshot's last reference: a request logs to the file of the
+ * configuration it started under, and a reload reopens the file (for
+ * rotation) without touching a descriptor a worker may be writing to.
+ * When the file cannot be opened, the snapshot keeps logging where `old`
+ * did.
  */
-static int
-alog_open(struct hub *hub, const char *path)
+static void
+alog_open(struct runtime *rt, const struct runtime *old)
 {
-	int fd, off = strcmp(path, "off") == 0;
+	const char *path = rt->conf->access_log;
+	int fd;
 
-	if (off)
-		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (strcmp(path, "off") == 0)
+		fd = -1;
 	else if (strcmp(path, "-") == 0)
 		fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
-	else
-		fd =
-		    open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("cannot open access log %s", off ? "/dev/null" : path);
-		return -1;
+	else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		      0640)) == -1) {
+		log_warn("cannot open access log %s", path);
+		if (old != NULL && old->alog_fd >= 0)
+			fd = fcntl(old->alog_fd, F_DUPFD_CLOEXEC, 0);
 	}
-	if (hub->alog_fd == -1)
-		hub->alog_fd = fd; /* before the workers read it */
-	else {
-		if (dup3(fd, hub->alog_fd, O_CLOEXEC) == -1) {
-			log_warn("cannot reopen access log %s", path);
-			close(fd);
-			return -1;
-		}
-		close(fd);
+	rt->alog_fd = fd;
+}
+
+/*
+ * Binds the addresses of one listen directive (`what`: "listen" or
+ * "metrics_listen") into fds.  0, or -1 once one cannot be bound.
+ */
+/* At each scrape: the gauges read from their owners. */
+static void
+metrics_scrape(struct metrics *m, void *arg)
+{
+	struct hub *hub = arg;
+	struct store_stats st;
+
+	if (store_stats(hub->store, &st) == STORE_OK) {
+		metrics_set(m, METRICS_DB_SIZE, (int64_t)st.map_used);
+		metrics_set(m, METRICS_DB_MAP_SIZE, (int64_t)st.map_size);
+		metrics_set(m, METRICS_AUDIT_BACKLOG, (int64_t)st.audit);
 	}
-	atomic_store(&hub->alog_on, !off);
-	return 0;
+	if (hub->writer != NULL)
+		metrics_set(
+		    m, METRICS_WRITER_QUEUE, writer_queued(hub->writer));
+}
+
+/* The registry, before the workers start (they count into it). */
+static void
+metrics_start(struct hub *hub)
+{
+	const char *const *names;
+	int n;
+
+	names = route_names(&n);
+	if ((hub->metrics = metrics_new(names, (size_t)n, CTIHUB_VERSION)) ==
+	    NULL)
+		fatalx("out of memory");
+	metrics_set_scrape_cb(hub->metrics, metrics_scrape, hub);
+	metrics_set(hub->metrics, METRICS_CONFIG_GENERATION, (int64_t)hub->gen);
+	metrics_set(
+	    hub->metrics, METRICS_POLICY_WARNINGS, hub->rt->policy_warnings);
 }
 
 static int
-bind_listeners(struct hub *hub, const struct conf *c)
+bind_listeners(const struct conf *c, const struct conf_listen *ls, int n,
+    const char *what, const char *scheme, int *fds, int *nfds, int maxfds)
 {
 	int i, fd, one = 1;
 
-	for (i = 0; i < c->nlisten; i++) {
-		const struct conf_listen *l = &c->listen[i];
+	for (i = 0; i < n; i++) {
+		const struct conf_listen *l = &ls[i];
 		struct addrinfo hints, *res, *ai;
 		int rc, bound = 0;
 
@@ -122,7 +141,7 @@ bind_listeners(struct hub *hub, const struct conf *c)
 		rc = getaddrinfo(strcmp(l->host, "*") == 0 ? NULL : l->host,
 		    l->port, &hints, &res);
 		if (rc != 0) {
-			log_warnx("%s:%d: listen %s: %s", c->file, l->line,
+			log_warnx("%s:%d: %s %s: %s", c->file, l->line, what,
 			    l->host, gai_strerror(rc));
 			return -1;
 		}
@@ -131,8 +150,7 @@ bind_listeners(struct hub *hub, const struct conf *c)
 			socklen_t sl = sizeof(ss);
 			char host[NI_MAXHOST], port[NI_MAXSERV];
 
-			if ((size_t)hub->nfds >=
-			    sizeof(hub->fds) / sizeof(hub->fds[0]))
+			if (*nfds >= maxfds)
 				break;
 			fd = socket(ai->ai_family,
 			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -155,10 +173,12 @@ bind_listeners(struct hub *hub, const struct conf *c)
 			getnameinfo((struct sockaddr *)&ss, sl, host,
 			    sizeof(host), port, sizeof(port),
 			    NI_NUMERICHOST | NI_NUMERICSERV);
-			log_info("listening on https://%s%s%s:%s/",
-			    ss.ss_family == AF_INET6 ? "[" : "", host,
+			log_info("%s on %s://%s%s%s:%s/",
+			    strcmp(what, "listen") == 0 ? "listening"
+							: "metrics",
+			    scheme, ss.ss_family == AF_INET6 ? "[" : "", host,
 			    ss.ss_family == AF_INET6 ? "]" : "", port);
-			hub->fds[hub->nfds++] = fd;
+			fds[(*nfds)++] = fd;
 			bound = 1;
 		}
 		freeaddrinfo(res);
@@ -244,19 +264,22 @@ reload(struct hub *hub, const char *why)
 	if (runtime_new(hub->conf_path, hub->gen + 1, 0, hub->store, &rt) ==
 	    -1) {
 		log_warnx("reload failed: keeping the previous configuration");
+		metrics_reload(hub->metrics, 0);
 		return;
 	}
 	hub->gen++;
 	warn_restart_only(hub->rt->conf, rt->conf);
 	/* what the new policy releases is recorded before it is in force */
 	release_after_reload(hub, hub->rt, rt);
-	pthread_mutex_lock(&hub->rt_lock);
 	old = hub->rt;
 	hub->rt = rt;
-	pthread_mutex_unlock(&hub->rt_lock);
-	/* reopen the access log, for rotation */
-	alog_open(hub, rt->conf->access_log);
-	http_reconfigure(hub);
+	/* the access log reopened, for rotation; then every worker gets
+	 * the new snapshot by message */
+	alog_open(rt, old);
+	http_reconfigure(hub, rt);
+	metrics_reload(hub->metrics, 1);
+	metrics_set(hub->metrics, METRICS_CONFIG_GENERATION, (int64_t)hub->gen);
+	metrics_set(hub->metrics, METRICS_POLICY_WARNINGS, rt->policy_warnings);
 	if (memcmp(old->cert_fp, rt->cert_fp, sizeof(rt->cert_fp)) != 0)
 		print_cert(rt);
 	if (strcmp(old->conf->audit_log, rt->conf->audit_log) != 0)
@@ -385,6 +408,9 @@ close_listeners(struct hub *hub)
 	for (i = 0; i < hub->nfds; i++)
 		close(hub->fds[i]);
 	hub->nfds = 0;
+	for (i = 0; i < hub->nmfds; i++)
+		close(hub->mfds[i]);
+	hub->nmfds = 0;
 }
 
 static void
@@ -452,10 +478,8 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
-	pthread_mutex_init(&hub->rt_lock, NULL);
 	hub->conf_path = conf_path;
 	hub->gen = 1;
-	hub->alog_fd = -1;
 	if (runtime_new(conf_path, hub->gen, check ? RUNTIME_CHECK : 0, NULL,
 		&hub->rt) == -1) {
 		log_warnx("%s: configuration not loaded", conf_path);
@@ -489,11 +513,24 @@ main(int argc, char **argv)
 		conf_path, hub->gen, RUNTIME_QUIET, hub->store, &hub->rt) == -1)
 		fatalx("%s: configuration not loaded", conf_path);
 	c = hub->rt->conf;
-	alog_open(hub, c->access_log);
+	alog_open(hub->rt, NULL);
 	if ((hub->audit = audit_open(c->audit_log, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if (bind_listeners(hub, c) == -1)
+	if (bind_listeners(c, c->listen, c->nlisten, "listen", "https",
+		hub->fds, &hub->nfds, CONF_MAX_LISTEN * 4) == -1)
 		return 1;
+	/* the operations listener is not worth refusing to serve TAXII:
+	 * without its socket, the hub runs without /metrics */
+	if (bind_listeners(c, c->metrics_listen, c->nmetrics_listen,
+		"metrics_listen", "http", hub->mfds, &hub->nmfds,
+		CONF_MAX_LISTEN * 4) == -1) {
+		log_warnx("metrics_listen: not listening; /metrics, /healthz "
+			  "and /readyz are off");
+		for (i = 0; i < hub->nmfds; i++)
+			close(hub->mfds[i]);
+		hub->nmfds = 0;
+	}
+	metrics_start(hub);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	hub->nworkers =
 	    c->workers > 0 ? (int)c->workers : (int)(ncpu > 0 ? ncpu : 1);
@@ -560,8 +597,7 @@ main(int argc, char **argv)
 	store_reader_free(hub->areader);
 	store_close(hub->store);
 	runtime_unref(hub->rt);
-	if (hub->alog_fd >= 0)
-		close(hub->alog_fd);
+	metrics_free(hub->metrics);
 	log_info("stopped");
 	return 0;
 }

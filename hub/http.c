@@ -1,10 +1,13 @@
 /*
  * http.c -- the HTTP workers: each a thread with its own event base and
  * evhttp, accepting on the listening sockets all workers share, speaking
- * TLS through OpenSSL bufferevents.  Owns the request life cycle: context,
- * authentication, dispatch to taxii.c, exactly one reply (whole, or
- * streamed as the client reads it), the access-log line; and the hand-off
- * of requests that wait for another thread.  What happens on a connection
+ * TLS through OpenSSL bufferevents (the operations worker: plain HTTP on
+ * metrics_listen).  Owns the request life cycle: the request handlers see
+ * (handler.h), its dispatch through the listener's route table (route.c),
+ * exactly one send of the answer the handler set (whole, or streamed as
+ * the client reads it), the access-log line and the request metrics; the
+ * hand-off of requests deferred to another thread; and the configuration
+ * snapshot each worker receives by message.  What happens on a connection
  * before and around a request (TLS, deadlines, limits) is conn.c's.
  */
 #include <errno.h>
@@ -17,6 +20,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -24,9 +29,10 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/log.h"
+#include "ctihub/metrics.h"
 #include "ctihub/tstamp.h"
 
-#include "hub.h"
+#include "transport.h"
 
 static void *worker_main(void *);
 static void on_request(struct evhttp_request *, void *);
@@ -34,8 +40,7 @@ static void on_wake(evutil_socket_t, short, void *);
 static void on_stop(evutil_socket_t, short, void *);
 static void on_drain(evutil_socket_t, short, void *);
 static void on_reconf(evutil_socket_t, short, void *);
-static void ctx_free(struct reqctx *);
-static void access_log(struct reqctx *, int status, size_t bytes);
+static void settle(struct xfer *);
 
 /* While stopping, a connection with nothing parked is closed after this
  * long without traffic: a request being sent keeps it open (and gets a
@@ -44,38 +49,37 @@ static void access_log(struct reqctx *, int status, size_t bytes);
 #define DRAIN_IDLE_MS 1000
 #define DRAIN_TICK_MS 50
 
+#define X(r) ((struct xfer *)(void *)(r))
+
 static int
 method_of(struct evhttp_request *req, const char **name)
 {
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-
-	switch (m) {
+	switch (evhttp_request_get_command(req)) {
 	case EVHTTP_REQ_GET:
 		*name = "GET";
-		break;
+		return HTTP_GET;
 	case EVHTTP_REQ_POST:
 		*name = "POST";
-		break;
+		return HTTP_POST;
 	case EVHTTP_REQ_DELETE:
 		*name = "DELETE";
-		break;
+		return HTTP_DELETE;
 	case EVHTTP_REQ_HEAD:
 		*name = "HEAD";
-		break;
+		return HTTP_HEAD;
 	case EVHTTP_REQ_PUT:
 		*name = "PUT";
-		break;
+		return HTTP_OTHER;
 	case EVHTTP_REQ_OPTIONS:
 		*name = "OPTIONS";
-		break;
+		return HTTP_OTHER;
 	case EVHTTP_REQ_PATCH:
 		*name = "PATCH";
-		break;
+		return HTTP_OTHER;
 	default:
 		*name = "OTHER";
-		break;
+		return HTTP_OTHER;
 	}
-	return (int)m;
 }
 
 static size_t
@@ -112,51 +116,69 @@ length_conflict(struct evhttp_request *req)
 	return 0;
 }
 
+/* The request as handlers see it (handler.h), from evhttp's. */
+static void
+request_init(struct xfer *x, struct worker *w, struct evhttp_request *req)
+{
+	struct request *r = &x->r;
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	x->req = req;
+	x->evcon = evhttp_request_get_connection(req);
+	x->w = w;
+	r->t0 = tstamp_now();
+	r->rt = runtime_ref(w->rt);
+	r->svc = &w->svc;
+	r->table = w->table;
+	r->method = method_of(req, &r->method_name);
+	r->target = evhttp_request_get_uri(req);
+	r->path_raw = uri ? evhttp_uri_get_path(uri) : NULL;
+	r->path.query = uri ? evhttp_uri_get_query(uri) : NULL;
+	r->accept = evhttp_find_header(h, "Accept");
+	r->content_type = evhttp_find_header(h, "Content-Type");
+	r->if_none_match = evhttp_find_header(h, "If-None-Match");
+	r->authorization = evhttp_find_header(h, "Authorization");
+	r->host = evhttp_find_header(h, "Host");
+	r->body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	evhttp_connection_get_peer(x->evcon, &addr, &port);
+	snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "-");
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
-	struct reqctx *ctx;
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char *addr = NULL;
-	ev_uint16_t port = 0;
+	struct xfer *x;
+	struct request *r;
 
 	/* a TLS port must never serve plain text (see conn_new) */
-	if (conn_dispatched(req) == -1)
+	if (!w->ops && conn_dispatched(req) == -1)
 		fatalx("request on a connection without TLS");
-	if ((ctx = hub_calloc(1, sizeof(*ctx))) == NULL) {
+	if ((x = hub_calloc(1, sizeof(*x))) == NULL) {
 		evhttp_send_error(req, 503, "out of memory");
 		return;
 	}
-	ctx->req = req;
-	ctx->evcon = evcon;
-	ctx->w = w;
-	ctx->t0 = tstamp_now();
-	ctx->rt = hub_runtime(w->hub);
-	evhttp_connection_get_peer(evcon, &addr, &port);
-	snprintf(ctx->peer, sizeof(ctx->peer), "%s", addr ? addr : "-");
+	request_init(x, w, req);
+	r = &x->r;
 	if (w->stopping) {
 		/* shutting down: an answer, not a dropped connection */
-		evhttp_add_header(
-		    evhttp_request_get_output_headers(req), "Retry-After", "5");
-		taxii_error(ctx, 503, "Service Unavailable",
+		res_header(r, "Retry-After", "5");
+		taxii_error(r, 503, "Service Unavailable",
 		    "the hub is shutting down; retry in a moment");
-		return;
-	}
-	if (header_bytes(req) > (size_t)ctx->rt->conf->max_header_size) {
-		taxii_error(ctx, 431, "Request Header Fields Too Large",
+	} else if (header_bytes(req) > (size_t)r->rt->conf->max_header_size)
+		taxii_error(r, 431, "Request Header Fields Too Large",
 		    "the request headers exceed %lld bytes",
-		    ctx->rt->conf->max_header_size);
-		return;
-	}
-	if (length_conflict(req)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Connection", "close");
-		taxii_error(ctx, 400, "Bad Request",
+		    r->rt->conf->max_header_size);
+	else if (length_conflict(req)) {
+		res_header(r, "Connection", "close");
+		taxii_error(r, 400, "Bad Request",
 		    "Content-Length is given twice with different values");
-		return;
-	}
-	taxii_dispatch(ctx);
+	} else
+		route_dispatch(r);
+	settle(x);
 }
 
 void
@@ -165,9 +187,9 @@ http_access_log(struct worker *w, const char *peer, const char *member,
 {
 	char ts[TSTAMP_LEN], line[2600];
 	int64_t now = tstamp_now();
-	int n;
+	int n, fd = w->rt->alog_fd;
 
-	if (w->hub->alog_fd < 0 || !atomic_load(&w->hub->alog_on))
+	if (fd < 0)
 		return;
 	tstamp_format(now, 3, ts);
 	n = snprintf(line, sizeof(line), "%s %s %s %s %.2048s %d %zu %.3fms\n",
@@ -177,28 +199,32 @@ http_access_log(struct worker *w, const char *peer, const char *member,
 		line[sizeof(line) - 2] = '\n';
 		n = sizeof(line) - 1;
 	}
-	if (n > 0 && write(w->hub->alog_fd, line, (size_t)n) < 0)
+	if (n > 0 && write(fd, line, (size_t)n) < 0)
 		log_debug("access log: %s", strerror(errno));
 }
 
+/* The answer went out (or its client went away): the log line and the
+ * metrics of the request. */
 static void
-access_log(struct reqctx *ctx, int status, size_t bytes)
+observe(struct xfer *x, int status, size_t bytes)
 {
-	const char *m = NULL, *uri = NULL;
+	struct request *r = &x->r;
 
-	if (ctx->req != NULL) {
-		method_of(ctx->req, &m);
-		uri = evhttp_request_get_uri(ctx->req);
-	}
-	http_access_log(ctx->w, ctx->peer, ctx->member ? ctx->member->id : NULL,
-	    m, uri, status, bytes, ctx->t0);
+	http_access_log(x->w, r->peer, r->member ? r->member->id : NULL,
+	    r->method_name, r->target, status, bytes, r->t0);
+	if (r->svc->metrics != NULL)
+		metrics_request(r->svc->metrics,
+		    route_index(r->table, r->route),
+		    metrics_method_of(r->method_name), status,
+		    tstamp_now() - r->t0, r->body_len, bytes);
 }
 
 static void
-ctx_free(struct reqctx *ctx)
+xfer_free(struct xfer *x)
 {
-	runtime_unref(ctx->rt);
-	hub_free(ctx);
+	buf_clear(&x->r.res.body);
+	runtime_unref(x->r.rt);
+	hub_free(x);
 }
 
 /* The body was sent: back to its worker's pool (or freed). */
@@ -219,9 +245,9 @@ free_body(const void *data, size_t len, void *arg)
 }
 
 void
-http_body(struct reqctx *ctx, struct buf *b, size_t size)
+http_body(struct request *r, struct buf *b, size_t size)
 {
-	struct worker *w = ctx->w;
+	struct worker *w = X(r)->w;
 	int i;
 
 	for (i = 0; i < w->npool; i++)
@@ -237,160 +263,69 @@ http_body(struct reqctx *ctx, struct buf *b, size_t size)
 	buf_reserve(b, size);
 }
 
-static void
-reply_headers(struct reqctx *ctx)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+/* --- the answer, as handlers give it -------------------------------- */
 
-	evhttp_add_header(h, "Content-Type", TAXII_MEDIA);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if (ctx->w->stopping) /* the last answer on this connection */
-		evhttp_add_header(h, "Connection", "close");
-}
-
-/* Hands a built body to evbuffer `out` without a copy (the storage goes
- * back to the worker's pool once sent). */
-static void
-body_out(struct reqctx *ctx, struct evbuffer *out, struct buf *body)
-{
-	size_t len;
-	char *data = buf_detach(body, &len);
-
-	if (evbuffer_add_reference(out, data, len, free_body, ctx->w) == -1) {
-		evbuffer_add(out, data, len);
-		hub_free(data);
-	}
-}
-
-void
-http_reply(struct reqctx *ctx, int status, struct buf *body)
-{
-	struct evbuffer *out;
-	struct evkeyvalq *h;
-	size_t n = body ? body->len : 0;
-
-	if (ctx->req == NULL) { /* the client went away */
-		ctx_free(ctx);
-		return;
-	}
-	out = evhttp_request_get_output_buffer(ctx->req);
-	h = evhttp_request_get_output_headers(ctx->req);
-	reply_headers(ctx);
-	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD) {
-		/* evhttp would send a body given for HEAD; send the length */
-		char len[24];
-
-		snprintf(len, sizeof(len), "%zu", n);
-		evhttp_add_header(h, "Content-Length", len);
-	} else if (n > 0)
-		body_out(ctx, out, body); /* no copy */
-	access_log(ctx, status, n);
-	conn_park(ctx->evcon, NULL);
-	evhttp_send_reply(ctx->req, status, NULL, NULL);
-	ctx_free(ctx);
-}
-
-/* The end of a streamed reply, however it ends (the request is still
- * valid: evhttp frees it after its close callback); frees ctx. */
-static void
-stream_end(struct reqctx *ctx)
-{
-	access_log(ctx, 200, ctx->sent);
-	ctx->more_done(ctx->more_arg);
-	ctx_free(ctx);
-}
-
-/* Cuts a streamed reply short: the connection goes, http_conn_gone ends
- * the reply. */
-static void
-stream_cut(struct reqctx *ctx)
-{
-	log_warnx("%s: a streamed reply failed: connection cut", ctx->peer);
-	evhttp_connection_free(ctx->evcon);
-}
-
-static void on_piece_sent(struct evhttp_connection *, void *);
-
-/* Sends one piece (non-empty) of a streamed reply; on_piece_sent follows
- * once the connection has passed it on.  -1 when it was cut instead. */
+/* A second answer to one request is a bug of the handler: the first
+ * stands. */
 static int
-stream_piece(struct reqctx *ctx, struct buf *b)
+answered(struct request *r)
 {
-	struct evbuffer *evb = evbuffer_new();
-
-	if (evb == NULL) {
-		stream_cut(ctx);
-		return -1;
-	}
-	ctx->sent += b->len;
-	body_out(ctx, evb, b);
-	evhttp_send_reply_chunk_with_cb(ctx->req, evb, on_piece_sent, ctx);
-	evbuffer_free(evb);
-	return 0;
+	if (!r->res.set)
+		return 0;
+	log_warnx("bug: a second answer (%d) to %s %s", r->res.status,
+	    r->method_name, r->target ? r->target : "-");
+	return 1;
 }
 
-static void
-on_piece_sent(struct evhttp_connection *evcon, void *arg)
+void
+http_reply(struct request *r, int status, struct buf *body)
 {
-	struct reqctx *ctx = arg;
-	struct evhttp_request *req = ctx->req;
-	struct buf b = BUF_INIT;
-	int rc;
-
-	(void)evcon;
-	do {
-		http_body(ctx, &b, ctx->rt->conf->send_buffer);
-		rc = ctx->more(ctx, &b, ctx->more_arg);
-	} while (rc == 1 && b.len == 0);
-	if (rc == -1 || buf_failed(&b)) {
-		buf_clear(&b);
-		stream_cut(ctx);
+	if (answered(r))
 		return;
-	}
-	if (b.len > 0 && stream_piece(ctx, &b) == -1) {
-		buf_clear(&b);
-		return;
-	}
-	buf_clear(&b);
-	if (rc == 0) {
-		conn_park(ctx->evcon, NULL);
-		stream_end(ctx);
-		evhttp_send_reply_end(req);
+	r->res.set = 1;
+	r->res.status = status;
+	if (body != NULL) {
+		buf_clear(&r->res.body);
+		r->res.body = *body;
+		memset(body, 0, sizeof(*body));
 	}
 }
 
 void
-http_stream(struct reqctx *ctx, int status, struct buf *first,
-    int (*more)(struct reqctx *, struct buf *, void *), void (*done)(void *),
+res_type(struct request *r, const char *ctype)
+{
+	r->res.ctype = ctype;
+}
+
+void
+res_header(struct request *r, const char *name, const char *value)
+{
+	struct response *res = &r->res;
+
+	if (res->nhdr == RESPONSE_MAX_HEADERS) {
+		log_warnx("bug: more than %d headers in an answer",
+		    RESPONSE_MAX_HEADERS);
+		return;
+	}
+	res->hdr[res->nhdr].name = name;
+	snprintf(
+	    res->hdr[res->nhdr].value, sizeof(res->hdr[0].value), "%s", value);
+	res->nhdr++;
+}
+
+void
+http_stream(struct request *r, int status, struct buf *first,
+    int (*more)(struct request *, struct buf *, void *), void (*done)(void *),
     void *arg)
 {
-	ctx->more = more;
-	ctx->more_done = done;
-	ctx->more_arg = arg;
-	if (ctx->req == NULL) {
-		stream_end(ctx);
-		return;
-	}
-	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD ||
-	    conn_http10(ctx->evcon)) {
-		/* HEAD: only the length goes out; HTTP/1.0 has no chunks
-		 * (and a keep-alive one needs the length): built whole */
-		while (more(ctx, first, arg) == 1 && !buf_failed(first))
-			;
-		ctx->more = NULL;
-		http_reply(ctx, status, first);
+	if (answered(r)) {
 		done(arg);
 		return;
 	}
-	reply_headers(ctx);
-	/* a client that goes away mid-reply ends it (http_conn_gone) */
-	conn_park(ctx->evcon, ctx);
-	evhttp_send_reply_start(ctx->req, status, NULL);
-	if (first->len > 0)
-		stream_piece(ctx, first);
-	else
-		on_piece_sent(ctx->evcon, ctx);
+	http_reply(r, status, first);
+	r->res.more = more;
+	r->res.more_done = done;
+	r->res.more_arg = arg;
 }
 
 void
@@ -405,7 +340,7 @@ taxii_error_json(struct buf *b, int status, const char *title, const char *desc)
 
 void
 taxii_error(
-    struct reqctx *ctx, int status, const char *title, const char *fmt, ...)
+    struct request *r, int status, const char *title, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	char desc[1024];
@@ -417,64 +352,304 @@ taxii_error(
 	taxii_error_json(&b, status, title, desc);
 	if (buf_failed(&b))
 		buf_reset(&b);
-	http_reply(ctx, status, &b);
+	res_type(r, TAXII_MEDIA);
+	http_reply(r, status, &b);
 	buf_clear(&b);
 }
 
 void
-http_conn_gone(struct reqctx *ctx)
+http_park(struct request *r)
 {
-	struct evhttp_request *req = ctx->req;
-	/* a request evhttp failed while we held it (an EOF or a timeout
-	 * during a streamed reply) is left to us, detached: free it */
-	int ours = req != NULL && evhttp_request_get_connection(req) == NULL;
+	struct xfer *x = X(r);
 
-	if (ctx->more != NULL)
-		stream_end(ctx); /* the rest of the reply is not produced */
-	else
-		ctx->req = NULL; /* the job's reply is dropped */
-	if (ours)
-		evhttp_request_free(req);
+	x->parked = 1;
+	x->w->inflight++;
+	if (x->req != NULL)
+		conn_park(x->evcon, x);
 }
 
 void
-http_park(struct reqctx *ctx)
+http_complete(struct request *r)
 {
-	ctx->w->inflight++;
-	conn_park(ctx->evcon, ctx);
-}
-
-void
-http_complete(struct reqctx *ctx)
-{
-	struct worker *w = ctx->w;
+	struct xfer *x = X(r);
+	struct worker *w = x->w;
 
 	pthread_mutex_lock(&w->lock);
-	TAILQ_INSERT_TAIL(&w->done, ctx, entry);
+	TAILQ_INSERT_TAIL(&w->done, x, entry);
 	pthread_mutex_unlock(&w->lock);
 	event_active(w->wake, EV_READ, 0);
+}
+
+struct http_body *
+http_take_body(struct request *r)
+{
+	struct xfer *x = X(r);
+	struct evbuffer *b;
+
+	if (x->req == NULL || (b = evbuffer_new()) == NULL)
+		return NULL;
+	/* moves the chains, copies nothing */
+	if (evbuffer_add_buffer(b, evhttp_request_get_input_buffer(x->req)) ==
+	    -1) {
+		evbuffer_free(b);
+		return NULL;
+	}
+	return (struct http_body *)(void *)b;
+}
+
+int
+http_body_copy(struct http_body *hb, char *dst, size_t len)
+{
+	return evbuffer_remove((struct evbuffer *)(void *)hb, dst, len) ==
+		(int)len
+	    ? 0
+	    : -1;
+}
+
+void
+http_body_free(struct http_body *hb)
+{
+	if (hb != NULL)
+		evbuffer_free((struct evbuffer *)(void *)hb);
+}
+
+SSL *
+http_tls(struct request *r)
+{
+	struct xfer *x = X(r);
+
+	if (x->w->ops || x->evcon == NULL)
+		return NULL;
+	return bufferevent_openssl_get_ssl(
+	    evhttp_connection_get_bufferevent(x->evcon));
+}
+
+/* --- the one send ---------------------------------------------------- */
+
+static void
+send_headers(struct xfer *x)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(x->req);
+	const struct response *res = &x->r.res;
+	int i;
+
+	evhttp_add_header(
+	    h, "Content-Type", res->ctype ? res->ctype : TAXII_MEDIA);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	for (i = 0; i < res->nhdr; i++)
+		evhttp_add_header(h, res->hdr[i].name, res->hdr[i].value);
+	if (x->w->stopping) /* the last answer on this connection */
+		evhttp_add_header(h, "Connection", "close");
+}
+
+/* Hands a built body to evbuffer `out` without a copy (the storage goes
+ * back to the worker's pool once sent). */
+static void
+body_out(struct worker *w, struct evbuffer *out, struct buf *body)
+{
+	size_t len;
+	char *data = buf_detach(body, &len);
+
+	if (evbuffer_add_reference(out, data, len, free_body, w) == -1) {
+		evbuffer_add(out, data, len);
+		hub_free(data);
+	}
+}
+
+/* A whole answer. */
+static void
+send_whole(struct xfer *x)
+{
+	struct response *res = &x->r.res;
+	size_t n = res->body.len;
+
+	send_headers(x);
+	if (x->r.method == HTTP_HEAD) {
+		/* evhttp would send a body given for HEAD; send the length */
+		char len[24];
+
+		snprintf(len, sizeof(len), "%zu", n);
+		evhttp_add_header(evhttp_request_get_output_headers(x->req),
+		    "Content-Length", len);
+	} else if (n > 0)
+		body_out(x->w, evhttp_request_get_output_buffer(x->req),
+		    &res->body); /* no copy */
+	observe(x, res->status, n);
+	conn_park(x->evcon, NULL);
+	evhttp_send_reply(x->req, res->status, NULL, NULL);
+	xfer_free(x);
+}
+
+/* The end of a streamed answer, however it ends (the request is still
+ * valid: evhttp frees it after its close callback); frees x. */
+static void
+stream_end(struct xfer *x)
+{
+	observe(x, x->r.res.status, x->sent);
+	x->r.res.more_done(x->r.res.more_arg);
+	xfer_free(x);
+}
+
+/* Cuts a streamed answer short: the connection goes, http_conn_gone
+ * ends the answer. */
+static void
+stream_cut(struct xfer *x)
+{
+	log_warnx("%s: a streamed reply failed: connection cut", x->r.peer);
+	evhttp_connection_free(x->evcon);
+}
+
+static void on_piece_sent(struct evhttp_connection *, void *);
+
+/* Sends one piece (non-empty) of a streamed answer; on_piece_sent
+ * follows once the connection has passed it on.  -1 when it was cut
+ * instead. */
+static int
+stream_piece(struct xfer *x, struct buf *b)
+{
+	struct evbuffer *evb = evbuffer_new();
+
+	if (evb == NULL) {
+		stream_cut(x);
+		return -1;
+	}
+	x->sent += b->len;
+	body_out(x->w, evb, b);
+	evhttp_send_reply_chunk_with_cb(x->req, evb, on_piece_sent, x);
+	evbuffer_free(evb);
+	return 0;
+}
+
+static void
+on_piece_sent(struct evhttp_connection *evcon, void *arg)
+{
+	struct xfer *x = arg;
+	struct evhttp_request *req = x->req;
+	struct response *res = &x->r.res;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	(void)evcon;
+	do {
+		http_body(&x->r, &b, x->r.rt->conf->send_buffer);
+		rc = res->more(&x->r, &b, res->more_arg);
+	} while (rc == 1 && b.len == 0);
+	if (rc == -1 || buf_failed(&b)) {
+		buf_clear(&b);
+		stream_cut(x);
+		return;
+	}
+	if (b.len > 0 && stream_piece(x, &b) == -1) {
+		buf_clear(&b);
+		return;
+	}
+	buf_clear(&b);
+	if (rc == 0) {
+		conn_park(x->evcon, NULL);
+		stream_end(x);
+		evhttp_send_reply_end(req);
+	}
+}
+
+static void
+send_stream(struct xfer *x)
+{
+	struct response *res = &x->r.res;
+
+	if (x->r.method == HTTP_HEAD || conn_http10(x->evcon)) {
+		/* HEAD: only the length goes out; HTTP/1.0 has no chunks
+		 * (and a keep-alive one needs the length): built whole */
+		void (*done)(void *) = res->more_done;
+		void *arg = res->more_arg;
+
+		while (res->more(&x->r, &res->body, arg) == 1 &&
+		    !buf_failed(&res->body))
+			;
+		res->more = NULL;
+		send_whole(x);
+		done(arg);
+		return;
+	}
+	send_headers(x);
+	/* a client that goes away mid-answer ends it (http_conn_gone) */
+	conn_park(x->evcon, x);
+	evhttp_send_reply_start(x->req, res->status, NULL);
+	if (res->body.len > 0)
+		stream_piece(x, &res->body);
+	else
+		on_piece_sent(x->evcon, x);
+}
+
+/*
+ * After a handler (or a deferred request's finish) returned: a deferred
+ * request waits; an answer is sent, once; a request its client left is
+ * freed; a handler that gave nothing is answered 500.
+ */
+static void
+settle(struct xfer *x)
+{
+	struct response *res = &x->r.res;
+
+	if (x->parked)
+		return;
+	if (!res->set) {
+		log_warnx("bug: no answer to %s %s", x->r.method_name,
+		    x->r.target ? x->r.target : "-");
+		taxii_error(&x->r, 500, "Internal Server Error",
+		    "the hub gave no answer");
+	}
+	if (x->req == NULL) { /* the client went away */
+		if (res->more != NULL)
+			res->more_done(res->more_arg);
+		xfer_free(x);
+		return;
+	}
+	if (res->more != NULL)
+		send_stream(x);
+	else
+		send_whole(x);
+}
+
+void
+http_conn_gone(struct xfer *x)
+{
+	struct evhttp_request *req = x->req;
+	/* a request evhttp failed while we held it (an EOF or a timeout
+	 * during a streamed answer) is left to us, detached: free it */
+	int ours = req != NULL && evhttp_request_get_connection(req) == NULL;
+
+	if (!x->parked && x->r.res.more != NULL)
+		stream_end(x); /* the rest of the answer is not produced */
+	else {
+		x->req = NULL; /* the deferred answer is dropped */
+		x->r.gone = 1;
+	}
+	if (ours)
+		evhttp_request_free(req);
 }
 
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct reqctx *ctx;
+	struct xfer *x;
 
 	(void)fd;
 	(void)what;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		if ((ctx = TAILQ_FIRST(&w->done)) != NULL)
-			TAILQ_REMOVE(&w->done, ctx, entry);
+		if ((x = TAILQ_FIRST(&w->done)) != NULL)
+			TAILQ_REMOVE(&w->done, x, entry);
 		pthread_mutex_unlock(&w->lock);
-		if (ctx == NULL)
+		if (x == NULL)
 			break;
 		w->inflight--;
-		ctx->finish(ctx);
+		x->parked = 0;
+		x->r.finish(&x->r);
+		settle(x);
 	}
 }
-
 /*
  * Every DRAIN_TICK_MS while stopping: the worker leaves its loop once no
  * request waits for another thread (those always finish: their jobs hold
@@ -506,14 +681,12 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct timeval tick = {0, DRAIN_TICK_MS * 1000};
-	struct runtime *rt = hub_runtime(w->hub);
 	int i;
 
 	(void)fd;
 	(void)what;
 	w->stopping = 1;
-	w->drain_end = tstamp_now() + rt->conf->shutdown_timeout * 1000000;
-	runtime_unref(rt);
+	w->drain_end = tstamp_now() + w->rt->conf->shutdown_timeout * 1000000;
 	for (i = 0; i < w->nbound; i++)
 		evhttp_del_accept_socket(w->http, w->bound[i]);
 	w->nbound = 0;
@@ -525,34 +698,27 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-http_audit_denied(struct reqctx *ctx, const char *collection, const char *why)
+http_audit_denied(struct request *r, const char *collection, const char *why)
 {
 	struct buf au = BUF_INIT;
-	const char *m = "-";
 
-	if (ctx->req != NULL)
-		method_of(ctx->req, &m);
 	audit_begin(&au, "denied");
-	audit_str(&au, "member", ctx->member ? ctx->member->id : "-");
-	audit_str(&au, "peer", ctx->peer);
+	audit_str(&au, "member", r->member ? r->member->id : "-");
+	audit_str(&au, "peer", r->peer);
 	audit_str(&au, "collection", collection);
-	audit_str(&au, "method", m);
-	audit_str(
-	    &au, "path", ctx->req ? evhttp_request_get_uri(ctx->req) : "-");
+	audit_str(&au, "method", r->method_name ? r->method_name : "-");
+	audit_str(&au, "path", r->target && !r->gone ? r->target : "-");
 	audit_str(&au, "reason", why);
-	audit_end(ctx->w->hub->audit, &au);
+	audit_end(r->svc->audit, &au);
 	buf_clear(&au);
 }
 
 void
-http_base_url(struct reqctx *ctx, struct buf *b)
+http_base_url(struct request *r, struct buf *b)
 {
-	const char *host = NULL;
+	const char *host = r->gone ? NULL : r->host;
 	size_t i;
 
-	if (ctx->req != NULL)
-		host = evhttp_find_header(
-		    evhttp_request_get_input_headers(ctx->req), "Host");
 	if (host != NULL) {
 		for (i = 0; host[i] != '\0'; i++) {
 			char c = host[i];
@@ -570,7 +736,7 @@ http_base_url(struct reqctx *ctx, struct buf *b)
 	if (host != NULL)
 		buf_adds(b, host);
 	else {
-		const struct conf_listen *l = &ctx->rt->conf->listen[0];
+		const struct conf_listen *l = &r->rt->conf->listen[0];
 
 		if (strchr(l->host, ':') != NULL)
 			buf_addf(b, "[%s]:%s", l->host, l->port);
@@ -585,7 +751,10 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	char name[16];
 
-	snprintf(name, sizeof(name), "http[%d]", w->index);
+	if (w->ops)
+		snprintf(name, sizeof(name), "ops");
+	else
+		snprintf(name, sizeof(name), "http[%d]", w->index);
 	log_procinit(name);
 	event_base_dispatch(w->base);
 	return NULL;
@@ -608,93 +777,118 @@ worker_limits(struct worker *w, const struct conf *c)
 	evhttp_set_max_headers_size(
 	    w->http, (ev_ssize_t)(c->max_header_size + 65536));
 	/* the per-root limit is checked in taxii_add.c, with a TAXII error;
-	 * this is the hard cap past which evhttp answers 413 itself */
-	evhttp_set_max_body_size(w->http, (ev_ssize_t)(maxbody + 65536));
+	 * this is the hard cap past which evhttp answers 413 itself; the
+	 * operations listener takes no body at all */
+	evhttp_set_max_body_size(
+	    w->http, w->ops ? 0 : (ev_ssize_t)(maxbody + 65536));
 	evhttp_set_timeout(w->http, (int)c->request_timeout);
 }
 
-/* A reload: the new limits, for the connections accepted from now on
- * (evhttp gives each connection the limits in force when it came). */
+/* A reload: the new snapshot, for the requests from now on, and the new
+ * limits, for the connections accepted from now on (evhttp gives each
+ * connection the limits in force when it came). */
 static void
 on_reconf(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct runtime *rt = hub_runtime(w->hub);
+	struct runtime *rt;
 
 	(void)fd;
 	(void)what;
+	pthread_mutex_lock(&w->lock);
+	rt = w->next_rt;
+	w->next_rt = NULL;
+	pthread_mutex_unlock(&w->lock);
+	if (rt == NULL)
+		return;
+	runtime_unref(w->rt);
+	w->rt = rt;
 	worker_limits(w, rt->conf);
-	runtime_unref(rt);
 }
 
 static int
-worker_init(struct hub *hub, struct worker *w)
+worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 {
-	struct runtime *rt = hub_runtime(hub);
-	struct conf *c = rt->conf;
-	int i, rc = -1;
+	struct conf *c = hub->rt->conf;
+	int i;
 
 	pthread_mutex_init(&w->lock, NULL);
 	TAILQ_INIT(&w->done);
 	TAILQ_INIT(&w->conns);
+	w->rt = runtime_ref(hub->rt);
+	w->table = w->ops ? &ops_routes : &taxii_routes;
+	w->svc.secret = hub->secret;
+	w->svc.audit = hub->audit;
+	w->svc.writer = hub->writer;
+	w->svc.pipeline = hub->pipeline;
+	w->svc.pool = hub->pool;
+	w->svc.auth = hub->auth;
+	w->svc.store = hub->store;
+	w->svc.metrics = hub->metrics;
+	w->svc.started = hub->started;
+	w->svc.worker = w->index;
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL)
-		goto out;
+		return -1;
 	if ((w->wake = event_new(w->base, -1, 0, on_wake, w)) == NULL ||
 	    (w->stopev = event_new(w->base, -1, 0, on_stop, w)) == NULL ||
 	    (w->drainev = event_new(w->base, -1, EV_PERSIST, on_drain, w)) ==
 		NULL ||
 	    (w->confev = event_new(w->base, -1, 0, on_reconf, w)) == NULL)
-		goto out;
+		return -1;
 	worker_limits(w, c);
 	evhttp_set_allowed_methods(w->http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
 		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 		EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(w->http, TAXII_MEDIA);
-	evhttp_set_bevcb(w->http, conn_new, w);
+	if (!w->ops)
+		evhttp_set_bevcb(w->http, conn_new, w);
 	evhttp_set_gencb(w->http, on_request, w);
 	/* each worker its own descriptor of the shared socket: evhttp
 	 * closes it when the listener goes */
-	for (i = 0; i < hub->nfds; i++) {
-		int fd = fcntl(hub->fds[i], F_DUPFD_CLOEXEC, 0);
+	for (i = 0; i < nfds; i++) {
+		int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
 
 		if (fd == -1 ||
 		    (w->bound[w->nbound++] = evhttp_accept_socket_with_handle(
 			 w->http, fd)) == NULL)
-			goto out;
+			return -1;
 	}
-	if (conn_listen(w) == -1)
-		goto out;
+	if (!w->ops && conn_listen(w) == -1)
+		return -1;
 	if (store_reader_new(hub->store, &w->reader) != STORE_OK)
-		goto out;
-	rc = 0;
-out:
-	runtime_unref(rt);
-	return rc;
+		return -1;
+	w->svc.reader = w->reader;
+	return 0;
 }
 
 int
 http_start(struct hub *hub)
 {
-	int i;
+	int i, n;
 
 	if (conn_init(hub) == -1)
 		return -1;
-	if ((hub->workers = hub_calloc(
-		 (size_t)hub->nworkers, sizeof(*hub->workers))) == NULL)
+	n = hub->nworkers + (hub->nmfds > 0);
+	if ((hub->workers = hub_calloc((size_t)n, sizeof(*hub->workers))) ==
+	    NULL)
 		return -1;
-	for (i = 0; i < hub->nworkers; i++) {
+	for (i = 0; i < n; i++) {
 		struct worker *w = &hub->workers[i];
+		int ops = i == hub->nworkers;
 
 		w->hub = hub;
 		w->index = i;
-		if (worker_init(hub, w) == -1) {
+		w->ops = ops;
+		if (worker_init(hub, w, ops ? hub->mfds : hub->fds,
+			ops ? hub->nmfds : hub->nfds) == -1) {
 			log_warnx("cannot set up HTTP worker %d", i);
 			return -1;
 		}
 	}
-	for (i = 0; i < hub->nworkers; i++)
+	hub->ops = hub->nmfds > 0 ? &hub->workers[hub->nworkers] : NULL;
+	for (i = 0; i < n; i++)
 		if (pthread_create(&hub->workers[i].thread, NULL, worker_main,
 			&hub->workers[i]) != 0) {
 			log_warnx("cannot start HTTP worker %d", i);
@@ -703,13 +897,29 @@ http_start(struct hub *hub)
 	return 0;
 }
 
+static int
+nworkers_all(const struct hub *hub)
+{
+	return hub->nworkers + (hub->ops != NULL);
+}
+
 void
-http_reconfigure(struct hub *hub)
+http_reconfigure(struct hub *hub, struct runtime *rt)
 {
 	int i;
 
-	for (i = 0; i < hub->nworkers; i++)
-		event_active(hub->workers[i].confev, EV_READ, 0);
+	for (i = 0; i < nworkers_all(hub); i++) {
+		struct worker *w = &hub->workers[i];
+		struct runtime *old;
+
+		pthread_mutex_lock(&w->lock);
+		old = w->next_rt;
+		w->next_rt = runtime_ref(rt);
+		pthread_mutex_unlock(&w->lock);
+		if (old != NULL)
+			runtime_unref(old); /* never taken: a newer one came */
+		event_active(w->confev, EV_READ, 0);
+	}
 }
 
 void
@@ -717,7 +927,7 @@ http_stop(struct hub *hub)
 {
 	int i;
 
-	for (i = 0; i < hub->nworkers; i++)
+	for (i = 0; i < nworkers_all(hub); i++)
 		event_active(hub->workers[i].stopev, EV_READ, 0);
 }
 
@@ -726,7 +936,7 @@ http_join(struct hub *hub)
 {
 	int i;
 
-	for (i = 0; i < hub->nworkers; i++) {
+	for (i = 0; i < nworkers_all(hub); i++) {
 		struct worker *w = &hub->workers[i];
 
 		pthread_join(w->thread, NULL);
@@ -743,9 +953,13 @@ http_join(struct hub *hub)
 		store_reader_free(w->reader);
 		while (w->npool > 0)
 			hub_free(w->pool[--w->npool]);
+		if (w->next_rt != NULL)
+			runtime_unref(w->next_rt);
+		runtime_unref(w->rt);
 		pthread_mutex_destroy(&w->lock);
 	}
 	hub_free(hub->workers);
 	hub->workers = NULL;
+	hub->ops = NULL;
 	conn_fini(hub);
 }

@@ -16,8 +16,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include <event2/event.h>
-#include <event2/http.h>
 #include <openssl/ssl.h>
 
 #include "ctihub/audit.h"
@@ -27,12 +25,20 @@
 #include "ctihub/member.h"
 #include "ctihub/store.h"
 
+#include "handler.h"
+
+/* The release, in /metrics (ctihub_build_info) and the logs. */
+#define CTIHUB_VERSION "0.10.0"
+
 struct pipeline;
 struct workq;
 struct writer;
 struct auth;
 struct connlimits;
-struct evconnlistener;
+struct event_base;
+struct event;
+struct worker;
+struct metrics;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -47,6 +53,10 @@ struct runtime {
 	int want_client_cert;
 	char *cert_path;
 	unsigned char cert_fp[32];
+	/* the access log of the requests served under this snapshot (-1:
+	 * none); opened by the daemon before the snapshot is handed out,
+	 * closed with the snapshot's last reference */
+	int alog_fd;
 };
 
 enum runtime_flag {
@@ -81,8 +91,8 @@ void directory_publish(struct hub *, struct runtime *);
 /* ctihubd.c -- the process: startup, signals, reload, shutdown. */
 struct hub {
 	const char *conf_path;
-	pthread_mutex_t rt_lock;
-	struct runtime *rt;
+	struct runtime *rt; /* the main thread's; workers get theirs by
+			       message (http_reconfigure) */
 	unsigned long gen;
 	struct store *store;
 	struct writer *writer;
@@ -94,8 +104,11 @@ struct hub {
 	int nworkers;
 	int fds[CONF_MAX_LISTEN * 4];
 	int nfds;
-	int alog_fd;	    /* one number for the process (alog_open) */
-	atomic_int alog_on; /* 0: access_log off (alog_fd is /dev/null) */
+	int mfds[CONF_MAX_LISTEN * 4]; /* metrics_listen's */
+	int nmfds;
+	struct worker *ops; /* the metrics listener's worker, or NULL */
+	struct metrics *metrics;
+	int64_t started;
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
 	struct audit *audit;
@@ -108,144 +121,7 @@ struct hub {
 	struct connlimits *limits; /* conn.c: connections per address */
 };
 
-/* Takes a reference to the current runtime (caller unrefs). */
-struct runtime *hub_runtime(struct hub *);
-
-/* http.c -- HTTP workers: one thread, event base and evhttp each. */
-struct conn; /* an open connection of a worker (conn.c) */
-struct worker {
-	struct hub *hub;
-	int index;
-	pthread_t thread;
-	struct event_base *base;
-	struct evhttp *http;
-	struct store_reader *reader;
-	struct event *wake;   /* completions from other threads */
-	struct event *stopev; /* shutdown request from the main thread */
-	struct event *confev; /* a reload: apply the new limits */
-	struct evhttp_bound_socket *bound[CONF_MAX_LISTEN * 4];
-	int nbound;
-	pthread_mutex_t lock;
-	TAILQ_HEAD(, reqctx) done;
-	int inflight;
-	int stopping;
-	/* shutdown: the open connections, and the drain that waits for
-	 * them (requests in flight finish, the rest get a 503) */
-	TAILQ_HEAD(, conn) conns;
-	int nconns;
-	struct event *drainev;
-	int64_t drain_end;
-	int paused;	      /* conn.c: the listeners wait (limits) */
-	struct event *resume; /* ... until this fires */
-	/* response bodies, reused: a fresh buffer per reply costs page
-	 * faults and zeroing for every page of it */
-	int npool;
-	char *pool[8];
-	size_t poolcap[8];
-};
-
-/* Everything one request needs; lives until its reply is sent. */
-struct reqctx {
-	TAILQ_ENTRY(reqctx) entry;
-	struct evhttp_request *req; /* NULL once the client went away */
-	struct evhttp_connection *evcon;
-	struct worker *w;
-	struct runtime *rt;
-	const struct member *member;
-	int64_t t0;
-	int method;
-	char peer[64];
-	const char *path; /* decoded path, borrowed from the uri */
-	const struct conf_root *root;
-	const struct conf_collection *coll;
-	/* async work (add objects, delete): the job's, answered by finish */
-	void (*finish)(struct reqctx *); /* runs in the worker thread */
-	void *job;
-	/* a Basic login waiting for its password check (auth.c) */
-	struct authgate_wait wait;
-	int auth_state;	 /* enum auth_state */
-	int retry_after; /* seconds, with AUTH_THROTTLED and AUTH_BUSY */
-	char auth_user[MEMBER_ID_MAX];
-	/* a streamed reply (http_stream) */
-	int (*more)(struct reqctx *, struct buf *, void *);
-	void (*more_done)(void *);
-	void *more_arg;
-	size_t sent;
-};
-
-int http_start(struct hub *);
-/* After a reload: each worker applies the new evhttp limits in its own
- * thread. */
-void http_reconfigure(struct hub *);
-void http_stop(struct hub *);
-void http_join(struct hub *);
-/* Gives `b` a reusable buffer of at least `size` bytes for a reply body
- * (http_reply returns it to the worker once sent). */
-void http_body(struct reqctx *, struct buf *b, size_t size);
-/* Sends a JSON body (taxii media type) and ends the request. */
-void http_reply(struct reqctx *, int status, struct buf *body);
-/*
- * Sends a reply whose body is produced piece by piece as the client takes
- * it, so that a reader who does not read holds one piece (send_buffer
- * bytes), not the whole body: `first` goes out at once; then, each time
- * the connection has sent what it had, `more` appends the next piece
- * (about send_buffer bytes) to its buf and returns 1 while more is to
- * come, 0 after the last piece, -1 to cut the connection.  `done(arg)` is
- * called exactly once, however the reply ends (complete, cut, or the
- * client gone); the request ends with it.
- */
-void http_stream(struct reqctx *, int status, struct buf *first,
-    int (*more)(struct reqctx *, struct buf *, void *), void (*done)(void *),
-    void *arg);
-/* Sends a TAXII error resource and ends the request. */
-void taxii_error(struct reqctx *, int status, const char *title,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* The JSON of a TAXII error resource, into b. */
-void taxii_error_json(
-    struct buf *b, int status, const char *title, const char *desc);
-/* One access-log line (method and uri "-" when unknown). */
-void http_access_log(struct worker *, const char *peer, const char *member,
-    const char *method, const char *uri, int status, size_t bytes, int64_t t0);
-/* conn.c: the connection of a parked request went away. */
-void http_conn_gone(struct reqctx *);
-/* Parks a request while a job runs on another thread; the job calls
- * http_complete from any thread, which runs ctx->finish in the worker. */
-void http_park(struct reqctx *);
-void http_complete(struct reqctx *);
-/* Records a denied attempt on a collection in the audit log. */
-void http_audit_denied(
-    struct reqctx *, const char *collection, const char *why);
-/* Host header (sanitised) or the listen address, for absolute URLs. */
-void http_base_url(struct reqctx *, struct buf *);
-
-/* conn.c -- each connection under evhttp: the TLS bufferevent evhttp
- * reads and writes, the deadlines of a request's head and body, the
- * refusal of a body whose sender has not authenticated (before it is
- * read), evhttp's own error pages turned into TAXII errors, connection
- * limits per address and in all, and the pause of accepting when
- * descriptors run out. */
-int conn_init(struct hub *);
-void conn_fini(struct hub *);
-/* evhttp's bufferevent callback (evhttp_set_bevcb). */
-struct bufferevent *conn_new(struct event_base *, void *worker);
-/* Watches the worker's listeners (after they are bound). */
-int conn_listen(struct worker *);
-/* evhttp handed the request over: it is the handler's to answer.  -1 for
- * a connection that is not ours (no TLS). */
-int conn_dispatched(struct evhttp_request *);
-/* Who to tell when the connection goes away: a request waiting on its
- * answer (NULL: nobody). */
-void conn_park(struct evhttp_connection *, struct reqctx *);
-/* The connection's TLS session. */
-SSL *conn_ssl(struct evhttp_connection *);
-/* 1 when the request handed over last is HTTP/1.0 (no chunked replies). */
-int conn_http10(struct evhttp_connection *);
-/* Stopping: the worker's connections with no parked request close after
- * `ms` without traffic.  The worker keeps its open connections in
- * w->conns (w->nconns), so that the drain knows when they are gone. */
-void conn_drain_idle(struct worker *, int ms);
-
-/* Answers to an unauthenticated request (taxii.c, conn.c), and the
+/* Answers to an unauthenticated request (route.c, conn.c), and the
  * longest Authorization value read. */
 #define HTTP_AUTH_MAX	 4096
 #define HTTP_AUTH_BASIC	 "Basic realm=\"ctihub\", charset=\"UTF-8\""
@@ -275,10 +151,10 @@ int auth_start(struct hub *);
 /* After the HTTP workers are joined. */
 void auth_stop(struct hub *);
 /* Who sent the request.  AUTH_PENDING: the request is parked while its
- * password is checked on the pool, and taxii_dispatch runs again with the
+ * password is checked on the pool, and route_dispatch runs again with the
  * answer, which auth_request then returns. */
 int auth_request(
-    struct reqctx *, const struct member **, char *why, size_t whylen);
+    struct request *, const struct member **, char *why, size_t whylen);
 /*
  * Before a request's body is read (conn.c): 0 when its credentials may be
  * good, else an enum auth_result with a reason, for a 401 sent before a
@@ -291,35 +167,34 @@ int auth_request(
 int auth_precheck(struct hub *, const struct runtime *, SSL *,
     const char *authorization, char *why, size_t whylen);
 
-/* taxii.c -- routing and the TAXII endpoints of discovery, API roots and
- * collections; the object endpoints are in taxii_objects.c and
- * taxii_add.c. */
-void taxii_dispatch(struct reqctx *);
-int taxii_accept_ok(struct reqctx *);
-int taxii_can_read(const struct reqctx *, const struct conf_collection *);
-int taxii_can_write(const struct reqctx *, const struct conf_collection *);
+/* The TLS session of a request's connection (http.c), for its client
+ * certificate. */
+SSL *http_tls(struct request *);
 
-/* The path of a request, split and percent-decoded by taxii.c. */
-#define ROUTE_MAX_SEG 8
-struct route {
-	int nseg;
-	char *seg[ROUTE_MAX_SEG];
-	const char *query; /* raw query string, or NULL */
-};
+/* taxii.c -- the TAXII endpoints of discovery, API roots and collections,
+ * and the TAXII route table (route.h); the object endpoints are in
+ * taxii_objects.c and taxii_add.c. */
+int taxii_can_read(const struct request *, const struct conf_collection *);
+int taxii_can_write(const struct request *, const struct conf_collection *);
+/* Either: the collection is listed to the member at all. */
+int taxii_can_see(const struct request *, const struct conf_collection *);
 
 /* taxii_objects.c -- reading: objects, an object, versions, manifest;
  * deleting an object. */
-void taxii_get_objects(struct reqctx *, const struct route *);
-void taxii_get_object(struct reqctx *, const struct route *);
-void taxii_get_versions(struct reqctx *, const struct route *);
-void taxii_get_manifest(struct reqctx *, const struct route *);
-void taxii_delete_object(struct reqctx *, const struct route *);
+void taxii_get_objects(struct request *);
+void taxii_get_object(struct request *);
+void taxii_get_versions(struct request *);
+void taxii_get_manifest(struct request *);
+void taxii_delete_object(struct request *);
 
 /* taxii_add.c -- adding objects and the status resources it leaves. */
-void taxii_add_objects(struct reqctx *, const struct route *);
-void taxii_get_status(struct reqctx *, const struct route *);
+void taxii_add_objects(struct request *);
+void taxii_get_status(struct request *);
 
-#define TAXII_MEDIA "application/taxii+json;version=2.1"
-#define STIX_MEDIA  "application/stix+json;version=2.1"
+/* ops.c -- the operations endpoints of the metrics listener: /metrics,
+ * /healthz, /readyz. */
+void ops_metrics(struct request *);
+void ops_healthz(struct request *);
+void ops_readyz(struct request *);
 
 #endif

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <openssl/rand.h>
 
 #include "ctihub/alloc.h"
@@ -26,11 +24,11 @@
 #include "pipeline.h"
 
 struct addjob {
-	struct reqctx *ctx; /* parked: only its worker touches it */
-	struct hub *hub;
+	struct request *ctx; /* parked: only its worker touches it */
+	const struct services *svc;
 	const char *member; /* ids, borrowed from the request's runtime */
 	const char *coll;
-	struct evbuffer *in; /* the body, until it is copied */
+	struct http_body *in; /* the body, until it is copied */
 	char *body;
 	size_t len;
 	struct pipe_params p;
@@ -46,7 +44,7 @@ struct addjob {
 			      reply */
 };
 
-static void add_finish(struct reqctx *);
+static void add_finish(struct request *);
 
 static void
 uuid4(char out[37])
@@ -64,43 +62,6 @@ uuid4(char out[37])
 	    u[11], u[12], u[13], u[14], u[15]);
 }
 
-/* TAXII 2.1, with the version or without it, charset allowed. */
-static int
-content_type_ok(const char *ct)
-{
-	const char *p;
-
-	if (ct == NULL)
-		return 0;
-	ct += strspn(ct, " \t");
-	if (strncasecmp(ct, "application/taxii+json", 22) != 0)
-		return 0;
-	p = ct + 22;
-	while (*p != '\0') {
-		p += strspn(p, " \t");
-		if (*p != ';')
-			return 0;
-		p++;
-		p += strspn(p, " \t");
-		if (strncasecmp(p, "version=", 8) == 0) {
-			p += 8;
-			if (strncmp(p, "2.1", 3) != 0 &&
-			    strncmp(p, "\"2.1\"", 5))
-				return 0;
-			p += *p == '"' ? 5 : 3;
-		} else if (strncasecmp(p, "charset=", 8) == 0) {
-			p += 8;
-			if (strncasecmp(p, "utf-8", 5) != 0 &&
-			    strncasecmp(p, "\"utf-8\"", 7) != 0)
-				return 0;
-			p += *p == '"' ? 7 : 5;
-		} else
-			return 0;
-		p += strspn(p, " \t");
-	}
-	return 1;
-}
-
 /* In the writer's transaction, at each attempt: the publish record,
  * stored with the objects it records, so that an acknowledged publish is
  * in the audit trail whatever happens next (audit.h exports it). */
@@ -113,7 +74,7 @@ add_batch_apply(const struct ingest_batch *b, struct store_wtxn *w, void *arg)
 	size_t i, k = 0;
 	int rc;
 
-	if (!audit_on(a->hub->audit))
+	if (!audit_on(a->svc->audit))
 		return STORE_OK;
 	ingest_count(b, &c);
 	audit_begin(&au, "publish");
@@ -171,8 +132,7 @@ add_doc_done(int rc, void *arg)
 static void
 add_free(struct addjob *a)
 {
-	if (a->in != NULL)
-		evbuffer_free(a->in);
+	http_body_free(a->in);
 	hub_free(a->body);
 	buf_clear(&a->status);
 	hub_free(a);
@@ -186,18 +146,18 @@ add_start(void *arg)
 	int rc;
 
 	if ((a->body = hub_malloc(a->len + 1)) == NULL ||
-	    evbuffer_remove(a->in, a->body, a->len) != (int)a->len) {
+	    http_body_copy(a->in, a->body, a->len) == -1) {
 		a->err_status = 503;
 		a->err_title = "Service Unavailable";
 		snprintf(a->err, sizeof(a->err), "out of memory");
 		http_complete(a->ctx);
 		return;
 	}
-	evbuffer_free(a->in);
+	http_body_free(a->in);
 	a->in = NULL;
 	a->body[a->len] = '\0';
 	rc = pipe_start(
-	    a->hub->pipeline, a->body, a->len, &a->p, a->err, sizeof(a->err));
+	    a->svc->pipeline, a->body, a->len, &a->p, a->err, sizeof(a->err));
 	if (rc == 0)
 		return; /* `a` is the pipeline's callbacks' now */
 	a->err_status = rc == INGEST_ETOOMANY ? 413
@@ -213,7 +173,7 @@ add_start(void *arg)
 
 /* In the worker: the answer. */
 static void
-add_finish(struct reqctx *ctx)
+add_finish(struct request *ctx)
 {
 	struct addjob *a = ctx->job;
 
@@ -243,17 +203,13 @@ add_finish(struct reqctx *ctx)
 }
 
 void
-taxii_add_objects(struct reqctx *ctx, const struct route *rt)
+taxii_add_objects(struct request *ctx)
 {
-	struct evhttp_request *req = ctx->req;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const char *ct = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Content-Type");
+	const char *ct = ctx->content_type;
 	struct addjob *a;
-	size_t len = evbuffer_get_length(in);
+	size_t len = ctx->body_len;
 	struct conf *c = ctx->rt->conf;
 
-	(void)rt;
 	if (ctx->coll->directory) {
 		taxii_error(ctx, 403, "Forbidden",
 		    "collection %s is the points-of-contact directory, "
@@ -269,7 +225,7 @@ taxii_add_objects(struct reqctx *ctx, const struct route *rt)
 		    ctx->coll->id);
 		return;
 	}
-	if (!content_type_ok(ct)) {
+	if (!httpmsg_ctype_taxii(ct)) {
 		taxii_error(ctx, 415, "Unsupported Media Type",
 		    "add objects in a TAXII envelope with Content-Type %s "
 		    "(got %s)",
@@ -283,14 +239,12 @@ taxii_add_objects(struct reqctx *ctx, const struct route *rt)
 		    len, (unsigned long long)ctx->root->max_content_length);
 		return;
 	}
-	if ((a = hub_calloc(1, sizeof(*a))) == NULL ||
-	    (a->in = evbuffer_new()) == NULL) {
-		hub_free(a);
+	if ((a = hub_calloc(1, sizeof(*a))) == NULL) {
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
-	/* moves the chains, copies nothing: the copy is the pool's work */
-	if (evbuffer_add_buffer(a->in, in) == -1) {
+	/* copies nothing: the copy is the pool's work */
+	if ((a->in = http_take_body(ctx)) == NULL) {
 		add_free(a);
 		taxii_error(
 		    ctx, 500, "Internal Server Error", "cannot read the body");
@@ -298,7 +252,7 @@ taxii_add_objects(struct reqctx *ctx, const struct route *rt)
 	}
 	a->len = len;
 	a->ctx = ctx;
-	a->hub = ctx->w->hub;
+	a->svc = ctx->svc;
 	a->member = ctx->member->id;
 	a->coll = ctx->coll->id;
 	a->p.coll = ctx->coll->code;
@@ -319,15 +273,15 @@ taxii_add_objects(struct reqctx *ctx, const struct route *rt)
 	ctx->job = a;
 	ctx->finish = add_finish;
 	http_park(ctx);
-	if (workq_push(a->hub->pool, add_start, a) == -1)
+	if (workq_push(a->svc->pool, add_start, a) == -1)
 		add_start(a);
 }
 
 void
-taxii_get_status(struct reqctx *ctx, const struct route *rt)
+taxii_get_status(struct request *ctx)
 {
-	struct store_reader *r = ctx->w->reader;
-	const char *id = rt->seg[2], *json;
+	struct store_reader *r = ctx->svc->reader;
+	const char *id = ctx->path.seg[2], *json;
 	struct buf b = BUF_INIT;
 	uint32_t owner;
 	int64_t expires;

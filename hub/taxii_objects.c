@@ -12,9 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-
 #include "ctihub/alloc.h"
 #include "ctihub/hash.h"
 #include "ctihub/log.h"
@@ -27,8 +24,7 @@
 
 /* Access, query, token: 0, or -1 after an error reply. */
 static int
-prepare(struct reqctx *ctx, const struct route *rt, int endpoint,
-    struct view_query *q, size_t *limit)
+prepare(struct request *ctx, int endpoint, struct view_query *q, size_t *limit)
 {
 	struct conf *c = ctx->rt->conf;
 	char err[256];
@@ -41,21 +37,21 @@ prepare(struct reqctx *ctx, const struct route *rt, int endpoint,
 		    ctx->member->id, ctx->coll->id);
 		return -1;
 	}
-	if (view_parse(q, endpoint, rt->query, c->members, err, sizeof(err)) ==
-	    -1) {
+	if (view_parse(q, endpoint, ctx->path.query, c->members, err,
+		sizeof(err)) == -1) {
 		view_query_clear(q);
 		taxii_error(ctx, 400, "Bad Request", "%s", err);
 		return -1;
 	}
 	if (endpoint != VIEW_OBJECTS && endpoint != VIEW_MANIFEST &&
-	    view_set_object(q, rt->seg[4]) == -1) {
+	    view_set_object(q, ctx->path.seg[4]) == -1) {
 		view_query_clear(q);
 		taxii_error(ctx, 404, "Not Found",
-		    "'%s' is not a STIX object id", rt->seg[4]);
+		    "'%s' is not a STIX object id", ctx->path.seg[4]);
 		return -1;
 	}
 	if (q->next != NULL &&
-	    view_token_read(q, ctx->w->hub->secret, ctx->member->code,
+	    view_token_read(q, ctx->svc->secret, ctx->member->code,
 		ctx->coll->code, tstamp_now(), err, sizeof(err)) == -1) {
 		view_query_clear(q);
 		taxii_error(ctx, 400, "Bad Request", "%s", err);
@@ -68,10 +64,10 @@ prepare(struct reqctx *ctx, const struct route *rt, int endpoint,
 }
 
 static void
-vctx(struct reqctx *ctx, struct view_ctx *vc)
+vctx(struct request *ctx, struct view_ctx *vc)
 {
 	memset(vc, 0, sizeof(*vc));
-	vc->r = ctx->w->reader;
+	vc->r = ctx->svc->reader;
 	vc->pol = ctx->rt->policy;
 	vc->reader = ctx->member;
 	vc->rel = NULL;
@@ -86,8 +82,8 @@ vctx(struct reqctx *ctx, struct view_ctx *vc)
  * known to the member already.
  */
 static void
-etag(struct reqctx *ctx, const struct view_query *q, const struct view_page *pg,
-    char out[40])
+etag(struct request *ctx, const struct view_query *q,
+    const struct view_page *pg, char out[40])
 {
 	uint64_t v[4], h = HASH_FNV1A64_INIT;
 	size_t i;
@@ -107,44 +103,40 @@ etag(struct reqctx *ctx, const struct view_query *q, const struct view_page *pg,
  * (If-None-Match): then answer 304. */
 static int
 not_modified(
-    struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
+    struct request *ctx, const struct view_query *q, const struct view_page *pg)
 {
-	const char *inm = evhttp_find_header(
-	    evhttp_request_get_input_headers(ctx->req), "If-None-Match");
+	const char *inm = ctx->if_none_match;
 	char tag[40];
 
 	etag(ctx, q, pg, tag);
-	evhttp_add_header(
-	    evhttp_request_get_output_headers(ctx->req), "ETag", tag);
+	res_header(ctx, "ETag", tag);
 	return inm != NULL && strstr(inm, tag + 2) != NULL;
 }
 
 static void
-date_headers(struct reqctx *ctx, const struct view_page *pg)
+date_headers(struct request *ctx, const struct view_page *pg)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
 	char ts[TSTAMP_LEN];
 
 	if (pg->n == 0)
 		return; /* nothing to date: the headers are left out */
 	tstamp_format(pg->items[0].date_added, 6, ts);
-	evhttp_add_header(h, "X-TAXII-Date-Added-First", ts);
+	res_header(ctx, "X-TAXII-Date-Added-First", ts);
 	tstamp_format(pg->items[pg->n - 1].date_added, 6, ts);
-	evhttp_add_header(h, "X-TAXII-Date-Added-Last", ts);
+	res_header(ctx, "X-TAXII-Date-Added-Last", ts);
 }
 
 /* "more" and "next" of an envelope, manifest or versions resource. */
 static void
-paging(struct reqctx *ctx, const struct view_query *q,
+paging(struct request *ctx, const struct view_query *q,
     const struct view_page *pg, struct buf *b)
 {
 	char tok[VIEW_TOKEN_MAX];
 
 	buf_adds(b, pg->more ? "\"more\":true" : "\"more\":false");
 	if (pg->more) {
-		if (view_token_make(q, pg, ctx->w->hub->secret,
-			ctx->member->code, ctx->coll->code, tstamp_now(),
-			tok) == -1)
+		if (view_token_make(q, pg, ctx->svc->secret, ctx->member->code,
+			ctx->coll->code, tstamp_now(), tok) == -1)
 			b->failed = 1; /* answered 503 */
 		buf_adds(b, ",\"next\":\"");
 		buf_adds(b, tok);
@@ -157,9 +149,9 @@ paging(struct reqctx *ctx, const struct view_query *q,
  * when it cannot be read (a damaged row: the page is refused). */
 static int
 item_object(
-    struct reqctx *ctx, const struct store_item *it, struct store_objview *ov)
+    struct request *ctx, const struct store_item *it, struct store_objview *ov)
 {
-	int rc = store_obj_of(ctx->w->reader, &it->e, ov);
+	int rc = store_obj_of(ctx->svc->reader, &it->e, ov);
 
 	return rc == STORE_OK ? 0 : rc == STORE_ENOTFOUND ? -1 : -2;
 }
@@ -177,10 +169,10 @@ version_str(const struct store_objview *ov, char out[TSTAMP_LEN])
 /* Sends a built page (200, or 503 when building it ran out of memory),
  * ending the read transaction first; frees the body. */
 static void
-page_reply(struct reqctx *ctx, const struct view_page *pg, struct buf *b)
+page_reply(struct request *ctx, const struct view_page *pg, struct buf *b)
 {
 	date_headers(ctx, pg);
-	store_rend(ctx->w->reader);
+	store_rend(ctx->svc->reader);
 	if (buf_failed(b))
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 	else
@@ -191,9 +183,9 @@ page_reply(struct reqctx *ctx, const struct view_page *pg, struct buf *b)
 /* A row of the page failed its checksum (the store logged it): no
  * altered object is ever served, the whole page is refused. */
 static void
-damaged_reply(struct reqctx *ctx, struct buf *b)
+damaged_reply(struct request *ctx, struct buf *b)
 {
-	store_rend(ctx->w->reader);
+	store_rend(ctx->svc->reader);
 	buf_clear(b);
 	taxii_error(ctx, 500, "Internal Server Error",
 	    "a stored object failed its integrity check; the operators are "
@@ -216,7 +208,7 @@ struct objstream {
  * cut short: never an altered object). */
 static int
 objects_piece(
-    struct reqctx *ctx, struct objstream *s, struct buf *b, size_t upto)
+    struct request *ctx, struct objstream *s, struct buf *b, size_t upto)
 {
 	struct store_objview ov;
 	int rc;
@@ -244,15 +236,15 @@ objects_piece(
 }
 
 static int
-objects_more(struct reqctx *ctx, struct buf *b, void *arg)
+objects_more(struct request *ctx, struct buf *b, void *arg)
 {
 	struct objstream *s = arg;
 	int rc;
 
-	if (store_rbegin(ctx->w->reader) != STORE_OK)
+	if (store_rbegin(ctx->svc->reader) != STORE_OK)
 		return -1;
 	rc = objects_piece(ctx, s, b, b->len + ctx->rt->conf->send_buffer);
-	store_rend(ctx->w->reader);
+	store_rend(ctx->svc->reader);
 	return rc;
 }
 
@@ -274,7 +266,7 @@ objects_done(void *arg)
 
 /* Takes q's values and pg's items (both left empty). */
 static void
-send_objects(struct reqctx *ctx, struct view_query *q, struct view_page *pg)
+send_objects(struct request *ctx, struct view_query *q, struct view_page *pg)
 {
 	size_t piece = ctx->rt->conf->send_buffer;
 	struct buf b = BUF_INIT;
@@ -287,7 +279,7 @@ send_objects(struct reqctx *ctx, struct view_query *q, struct view_page *pg)
 		return;
 	}
 	if ((s = hub_calloc(1, sizeof(*s))) == NULL) {
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
@@ -298,9 +290,8 @@ send_objects(struct reqctx *ctx, struct view_query *q, struct view_page *pg)
 	s->pg = *pg;
 	memset(pg, 0, sizeof(*pg));
 	/* a HEAD answer carries no object: nothing was received */
-	if (audit_on(ctx->w->hub->audit) &&
-	    evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD) {
-		s->audit = ctx->w->hub->audit;
+	if (audit_on(ctx->svc->audit) && ctx->method != HTTP_HEAD) {
+		s->audit = ctx->svc->audit;
 		audit_begin(&s->au, "receive");
 		audit_str(&s->au, "member", ctx->member->id);
 		audit_str(&s->au, "collection", ctx->coll->id);
@@ -318,7 +309,7 @@ send_objects(struct reqctx *ctx, struct view_query *q, struct view_page *pg)
 		return;
 	}
 	date_headers(ctx, &s->pg);
-	store_rend(ctx->w->reader);
+	store_rend(ctx->svc->reader);
 	if (buf_failed(&b)) {
 		objects_done(s);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
@@ -332,7 +323,7 @@ send_objects(struct reqctx *ctx, struct view_query *q, struct view_page *pg)
 
 static void
 send_manifest(
-    struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
+    struct request *ctx, const struct view_query *q, const struct view_page *pg)
 {
 	struct buf b = BUF_INIT;
 	struct store_objview ov;
@@ -372,7 +363,7 @@ send:
 
 static void
 send_versions(
-    struct reqctx *ctx, const struct view_query *q, const struct view_page *pg)
+    struct request *ctx, const struct view_query *q, const struct view_page *pg)
 {
 	struct buf b = BUF_INIT;
 	struct store_objview ov;
@@ -386,7 +377,7 @@ send_versions(
 	buf_addc(&b, '{');
 	paging(ctx, q, pg, &b);
 	for (i = 0; i < pg->n; i++) {
-		if (store_obj_of(ctx->w->reader, &pg->items[i].e, &ov) !=
+		if (store_obj_of(ctx->svc->reader, &pg->items[i].e, &ov) !=
 		    STORE_OK) {
 			damaged_reply(ctx, &b);
 			return;
@@ -405,7 +396,7 @@ send:
 
 /* The common body of the four read endpoints. */
 static void
-read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
+read_endpoint(struct request *ctx, int endpoint)
 {
 	struct view_query q;
 	struct view_page pg;
@@ -414,9 +405,9 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	int64_t head;
 	int rc;
 
-	if (prepare(ctx, rt, endpoint, &q, &limit) == -1)
+	if (prepare(ctx, endpoint, &q, &limit) == -1)
 		return;
-	if (store_rbegin(ctx->w->reader) != STORE_OK) {
+	if (store_rbegin(ctx->svc->reader) != STORE_OK) {
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable",
 		    "the database cannot be read");
@@ -425,13 +416,13 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	/* a poller at the head of the collection: nothing new, no walk */
 	if ((endpoint == VIEW_OBJECTS || endpoint == VIEW_MANIFEST) &&
 	    q.next == NULL && q.added_after >= 0 &&
-	    store_last_added(ctx->w->reader, ctx->coll->code, &head) ==
+	    store_last_added(ctx->svc->reader, ctx->coll->code, &head) ==
 		STORE_OK &&
 	    q.added_after >= head) {
 		struct buf b = BUF_INIT;
 
 		memset(&pg, 0, sizeof(pg)); /* the answer of an empty page */
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		if (not_modified(ctx, &q, &pg)) {
 			view_query_clear(&q);
 			http_reply(ctx, 304, NULL); /* frees ctx */
@@ -446,7 +437,7 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	vctx(ctx, &vc);
 	rc = view_page(&vc, &q, ctx->coll->code, limit, &pg);
 	if (rc == STORE_ECORRUPT) {
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		view_query_clear(&q);
 		view_page_clear(&pg);
 		taxii_error(ctx, 500, "Internal Server Error",
@@ -455,7 +446,7 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 		return;
 	}
 	if (rc != STORE_OK) {
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		view_query_clear(&q);
 		view_page_clear(&pg);
 		taxii_error(ctx, 503, "Service Unavailable",
@@ -464,11 +455,12 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 	}
 	if ((endpoint == VIEW_OBJECT || endpoint == VIEW_VERSIONS) &&
 	    !pg.exists) {
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		taxii_error(ctx, 404, "Not Found",
-		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
+		    "no object %s in collection %s", ctx->path.seg[4],
+		    ctx->coll->id);
 	} else if (not_modified(ctx, &q, &pg)) {
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		http_reply(ctx, 304, NULL); /* frees ctx */
 	} else if (endpoint == VIEW_MANIFEST)
 		send_manifest(ctx, &q, &pg);
@@ -481,27 +473,27 @@ read_endpoint(struct reqctx *ctx, const struct route *rt, int endpoint)
 }
 
 void
-taxii_get_objects(struct reqctx *ctx, const struct route *rt)
+taxii_get_objects(struct request *ctx)
 {
-	read_endpoint(ctx, rt, VIEW_OBJECTS);
+	read_endpoint(ctx, VIEW_OBJECTS);
 }
 
 void
-taxii_get_object(struct reqctx *ctx, const struct route *rt)
+taxii_get_object(struct request *ctx)
 {
-	read_endpoint(ctx, rt, VIEW_OBJECT);
+	read_endpoint(ctx, VIEW_OBJECT);
 }
 
 void
-taxii_get_versions(struct reqctx *ctx, const struct route *rt)
+taxii_get_versions(struct request *ctx)
 {
-	read_endpoint(ctx, rt, VIEW_VERSIONS);
+	read_endpoint(ctx, VIEW_VERSIONS);
 }
 
 void
-taxii_get_manifest(struct reqctx *ctx, const struct route *rt)
+taxii_get_manifest(struct request *ctx)
 {
-	read_endpoint(ctx, rt, VIEW_MANIFEST);
+	read_endpoint(ctx, VIEW_MANIFEST);
 }
 
 /* --- delete --- */
@@ -510,7 +502,7 @@ taxii_get_manifest(struct reqctx *ctx, const struct route *rt)
 
 struct deljob {
 	struct wjob wj;
-	struct reqctx *ctx;
+	struct request *ctx;
 	unsigned char uuid[16];
 	char type[256];
 	int nversions;
@@ -543,7 +535,7 @@ del_done(struct wjob *wj, int rc)
 }
 
 static void
-del_finish(struct reqctx *ctx)
+del_finish(struct request *ctx)
 {
 	struct deljob *d = ctx->job;
 
@@ -562,7 +554,7 @@ del_finish(struct reqctx *ctx)
 		audit_str(&au, "collection", ctx->coll->id);
 		audit_str(&au, "id", d->id);
 		buf_addf(&au, ",\"versions\":%d", d->wj.removed);
-		audit_end(ctx->w->hub->audit, &au);
+		audit_end(ctx->svc->audit, &au);
 		buf_clear(&au);
 		http_reply(ctx, 200, NULL);
 	}
@@ -570,7 +562,7 @@ del_finish(struct reqctx *ctx)
 }
 
 void
-taxii_delete_object(struct reqctx *ctx, const struct route *rt)
+taxii_delete_object(struct request *ctx)
 {
 	struct view_query q;
 	struct view_page pg;
@@ -592,7 +584,7 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 		return;
 	}
 	memset(&q, 0, sizeof(q));
-	if (prepare(ctx, rt, VIEW_DELETE, &q, &limit) == -1)
+	if (prepare(ctx, VIEW_DELETE, &q, &limit) == -1)
 		return;
 	/* without match[version], every version; without
 	 * match[spec_version], every spec version: they only narrow */
@@ -600,7 +592,7 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 		q.vflags = VIEW_V_ALL;
 	if (q.specs == 0)
 		q.specs = 1 | 2;
-	if (store_rbegin(ctx->w->reader) != STORE_OK) {
+	if (store_rbegin(ctx->svc->reader) != STORE_OK) {
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable",
 		    "the database cannot be read");
@@ -608,18 +600,19 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	}
 	vctx(ctx, &vc);
 	if (view_page(&vc, &q, ctx->coll->code, DEL_MAX, &pg) != STORE_OK) {
-		store_rend(ctx->w->reader);
+		store_rend(ctx->svc->reader);
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable",
 		    "the database cannot be read");
 		return;
 	}
-	store_rend(ctx->w->reader);
+	store_rend(ctx->svc->reader);
 	if (!pg.exists) {
 		view_page_clear(&pg);
 		view_query_clear(&q);
 		taxii_error(ctx, 404, "Not Found",
-		    "no object %s in collection %s", rt->seg[4], ctx->coll->id);
+		    "no object %s in collection %s", ctx->path.seg[4],
+		    ctx->coll->id);
 		return;
 	}
 	if ((d = hub_calloc(1, sizeof(*d))) == NULL) {
@@ -642,12 +635,12 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 		view_query_clear(&q);
 		taxii_error(ctx, 403, "Forbidden",
 		    "only the producer of %s or an admin may delete it",
-		    rt->seg[4]);
+		    ctx->path.seg[4]);
 		return;
 	}
 	memcpy(d->uuid, q.ids[0].uuid, 16);
 	snprintf(d->type, sizeof(d->type), "%s", q.ids[0].type);
-	snprintf(d->id, sizeof(d->id), "%s", rt->seg[4]);
+	snprintf(d->id, sizeof(d->id), "%s", ctx->path.seg[4]);
 	d->ctx = ctx;
 	d->wj.kind = WJOB_DELETE;
 	d->wj.coll = ctx->coll->code;
@@ -667,5 +660,5 @@ taxii_delete_object(struct reqctx *ctx, const struct route *rt)
 	ctx->job = d;
 	ctx->finish = del_finish;
 	http_park(ctx);
-	writer_submit(ctx->w->hub->writer, &d->wj);
+	writer_submit(ctx->svc->writer, &d->wj);
 }

@@ -236,3 +236,14 @@ writer_stop(struct writer *wr)
 	pthread_cond_destroy(&wr->cond);
 	hub_free(wr);
 }
+
+int
+writer_alive(struct writer *wr)
+{
+	int alive;
+
+	pthread_mutex_lock(&wr->lock);
+	alive = !wr->stop;
+	pthread_mutex_unlock(&wr->lock);
+	return alive;
+}

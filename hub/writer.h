@@ -78,6 +78,8 @@ struct writer *writer_start(struct store *, int nice);
 void writer_submit(struct writer *, struct wjob *);
 /* Jobs waiting for the writer (for metrics and tests).  Thread-safe. */
 int writer_queued(struct writer *);
+/* 1 while the thread takes jobs (for readiness).  Thread-safe. */
+int writer_alive(struct writer *);
 /* Finishes the queued jobs, then stops the thread. */
 void writer_stop(struct writer *);
 

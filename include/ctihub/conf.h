@@ -71,6 +71,11 @@ struct conf {
 	char *dir;
 	struct conf_listen listen[CONF_MAX_LISTEN];
 	int nlisten;
+	/* /metrics, /healthz, /readyz: plain HTTP, no credentials (default
+	 * 127.0.0.1:9464; "metrics_listen off": none) */
+	struct conf_listen metrics_listen[CONF_MAX_LISTEN];
+	int nmetrics_listen;
+	int metrics_off;
 	char *tls_cert; /* NULL: generate a self-signed one */
 	char *tls_key;
 	char *tls_client_ca; /* NULL: no client certificates */

@@ -391,6 +391,8 @@ struct store_stats {
 	uint64_t ids_new;  /* entries waiting to be merged */
 	uint64_t statuses;
 	uint64_t map_used; /* bytes of the map in use */
+	uint64_t map_size; /* bytes of the map now (it grows to map_max) */
+	uint64_t audit;	   /* publish records not yet in the audit log */
 };
 int store_stats(struct store *, struct store_stats *);
 

@@ -106,6 +106,7 @@ api_root bench {
 		write any
 	}
 }
+metrics_listen 127.0.0.1:0
 EOM
 }
 mkdir -p policy

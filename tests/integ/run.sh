@@ -225,6 +225,7 @@ api_root api2 {
 		read member admin
 	}
 }
+metrics_listen 127.0.0.1:0
 EOM
 mkdir -p policy
 cat >policy/hub.policy <<EOM

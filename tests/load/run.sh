@@ -49,6 +49,7 @@ api_root api1 {
 		write any
 	}
 }
+metrics_listen 127.0.0.1:0
 EOM
 	if [ -z "${LOAD_BASELINE:-}" ]; then
 		printf '%s\n' "header_timeout $3s" "body_timeout $3s" \

@@ -77,6 +77,7 @@ api_root load {
 		write any
 	}
 }
+metrics_listen 127.0.0.1:0
 EOM
 stop_hub() {
 	[ -n "$PID" ] || return 0
