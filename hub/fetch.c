@@ -435,6 +435,12 @@ fetcher_call(struct fetcher *f, fetch_call_cb *fn, void *arg)
 	return 0;
 }
 
+struct event_base *
+fetcher_base(struct fetcher *f)
+{
+	return f->base;
+}
+
 void
 fetcher_stop(struct fetcher *f)
 {

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event_base;
 struct fetcher;
 struct fetch_resp;
 
@@ -146,11 +147,21 @@ int fetch_submit(struct fetcher *, const struct fetch_req *);
 int fetcher_call(struct fetcher *, fetch_call_cb *fn, void *arg);
 
 /*
+ * The fetch thread's event base, for timers and events of code that runs
+ * there (push retries).  Only to be used on the fetch thread, from calls
+ * and completions; events on it must be gone before fetcher_stop returns
+ * (free them in a call queued before it).
+ */
+struct event_base *fetcher_base(struct fetcher *);
+
+/*
  * Stops the thread: calls queued before it run, requests in flight or
  * still queued complete with FETCH_ECANCELLED (each completion exactly
- * once, on the fetch thread), submissions after it are refused; then
- * joins the thread and frees everything.  Not from the fetch thread.
- * fetcher_stop(NULL) does nothing.
+ * once, on the fetch thread), submissions and calls from those
+ * completions and calls are refused; then joins the thread and frees
+ * everything.  Not from the fetch thread; other threads must have stopped
+ * using the fetcher (their submissions racing with it are refused only
+ * until it frees the fetcher).  fetcher_stop(NULL) does nothing.
  */
 void fetcher_stop(struct fetcher *);
 

@@ -6,7 +6,8 @@
  * reuse, redirects not followed, Retry-After, the response size cap (with
  * and without Content-Length), an untrusted certificate, the total
  * timeout against a server that never answers, a refused port, the
- * address check, plain http refused, calls on the fetch thread, and
+ * address check, plain http refused, calls and timers on the fetch
+ * thread, many requests from two threads over a few connections, and
  * fetcher_stop with requests in flight and queued (each completion
  * exactly once).  Every wait is bounded.
  */
@@ -756,6 +757,125 @@ t_stop_in_flight(void **state)
 	result_clear(&late);
 }
 
+/* Many requests at once from two threads, more than the connections a
+ * host may have: all answered, over at most that many connections. */
+struct many {
+	struct fetcher *f;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, ok;
+	long conns;
+};
+
+#define MANY_PER_THREAD 40
+
+static void
+on_many(struct fetch_resp *resp, void *arg)
+{
+	struct many *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	m->done++;
+	if (resp->result == FETCH_OK && resp->status == 200 &&
+	    resp->len == strlen("hello, user"))
+		m->ok++;
+	m->conns += resp->new_conns;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void *
+many_submit(void *arg)
+{
+	struct many *m = arg;
+	struct fetch_req req = {.user = "user", .password = "secret"};
+	static char failed[] = "fetch_submit failed";
+	char u[128];
+	int i;
+
+	url(u, sizeof(u), "/hello");
+	req.url = u;
+	req.done = on_many;
+	req.arg = m;
+	for (i = 0; i < MANY_PER_THREAD; i++)
+		if (fetch_submit(m->f, &req) == -1)
+			return failed;
+	return NULL;
+}
+
+static void
+t_many(void **state)
+{
+	struct fetch_opts o = {
+	    .ca_file = srv.cert,
+	    .addr_check = allow_loopback,
+	    .max_host_conns = 3,
+	};
+	struct many m = {.done = 0};
+	struct timespec ts;
+	pthread_t t1, t2;
+	void *r1, *r2;
+	int rc = 0;
+
+	(void)state;
+	assert_non_null(m.f = fetcher_start(&o));
+	pthread_mutex_init(&m.lock, NULL);
+	pthread_cond_init(&m.cond, NULL);
+	assert_int_equal(pthread_create(&t1, NULL, many_submit, &m), 0);
+	assert_int_equal(pthread_create(&t2, NULL, many_submit, &m), 0);
+	pthread_join(t1, &r1);
+	pthread_join(t2, &r2);
+	assert_null(r1);
+	assert_null(r2);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_S;
+	pthread_mutex_lock(&m.lock);
+	while (m.done < 2 * MANY_PER_THREAD && rc == 0)
+		rc = pthread_cond_timedwait(&m.cond, &m.lock, &ts);
+	pthread_mutex_unlock(&m.lock);
+	assert_int_equal(m.done, 2 * MANY_PER_THREAD);
+	assert_int_equal(m.ok, 2 * MANY_PER_THREAD);
+	assert_true(m.conns >= 1 && m.conns <= 3);
+	fetcher_stop(m.f);
+	pthread_mutex_destroy(&m.lock);
+	pthread_cond_destroy(&m.cond);
+}
+
+/* Code on the fetch thread may use its event base for timers. */
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	on_call(NULL, arg);
+}
+
+static void
+arm_timer(struct fetcher *f, void *arg)
+{
+	struct timeval tv = {0, 20 * 1000};
+
+	if (event_base_once(
+		fetcher_base(f), -1, EV_TIMEOUT, on_timer, arg, &tv) == -1)
+		abort();
+}
+
+static void
+t_call_timer(void **state)
+{
+	struct fetcher *f = start(srv.cert, allow_loopback);
+	struct result r;
+
+	(void)state;
+	result_init(&r);
+	assert_int_equal(fetcher_call(f, arm_timer, &r), 0);
+	wait_done(&r);
+	assert_int_equal(r.ndone, 1);
+	assert_true(pthread_equal(r.thread, pthread_self()) == 0);
+	fetcher_stop(f);
+	result_clear(&r);
+}
+
 /* Unreadable option files fail at start, not at the first request. */
 static void
 t_bad_opts(void **state)
@@ -799,6 +919,8 @@ main(void)
 	    cmocka_unit_test(t_refused_port),
 	    cmocka_unit_test(t_address_refused),
 	    cmocka_unit_test(t_stop_in_flight),
+	    cmocka_unit_test(t_many),
+	    cmocka_unit_test(t_call_timer),
 	    cmocka_unit_test(t_bad_opts),
 	};
 
