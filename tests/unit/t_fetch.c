@@ -330,7 +330,21 @@ url(char *buf, size_t n, const char *path)
 	snprintf(buf, n, "https://127.0.0.1:%d%s", srv.port, path);
 }
 
-/* One request on f, waited for; the result in r (result_clear after). */
+/* One request to a URL on f, waited for; the result in r (result_clear
+ * after). */
+static void
+fetch_url(
+    struct fetcher *f, struct fetch_req *req, const char *u, struct result *r)
+{
+	req->url = u;
+	req->done = on_done;
+	req->arg = r;
+	result_init(r);
+	assert_int_equal(fetch_submit(f, req), 0);
+	wait_done(r);
+}
+
+/* The same to a path on the test server. */
 static void
 fetch(struct fetcher *f, struct fetch_req *req, const char *path,
     struct result *r)
@@ -338,12 +352,7 @@ fetch(struct fetcher *f, struct fetch_req *req, const char *path,
 	char u[128];
 
 	url(u, sizeof(u), path);
-	req->url = u;
-	req->done = on_done;
-	req->arg = r;
-	result_init(r);
-	assert_int_equal(fetch_submit(f, req), 0);
-	wait_done(r);
+	fetch_url(f, req, u, r);
 }
 
 /* ---- tests ---- */
@@ -564,12 +573,7 @@ t_redirect_retry_http(void **state)
 	assert_null(r2.location);
 
 	snprintf(loc, sizeof(loc), "http://127.0.0.1:%d/hello", srv.port);
-	req.url = loc;
-	req.done = on_done;
-	req.arg = &r3;
-	result_init(&r3);
-	assert_int_equal(fetch_submit(f, &req), 0);
-	wait_done(&r3);
+	fetch_url(f, &req, loc, &r3);
 	assert_int_equal(r3.result, FETCH_EURL);
 	assert_int_equal(r3.status, 0);
 	assert_non_null(strstr(r3.error, "http"));
@@ -656,12 +660,7 @@ t_refused_port(void **state)
 	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &len), 0);
 	close(s); /* bound, never listening: refused */
 	snprintf(u, sizeof(u), "https://127.0.0.1:%d/", ntohs(sin.sin_port));
-	req.url = u;
-	req.done = on_done;
-	req.arg = &r;
-	result_init(&r);
-	assert_int_equal(fetch_submit(f, &req), 0);
-	wait_done(&r);
+	fetch_url(f, &req, u, &r);
 	assert_int_equal(r.result, FETCH_ECONNECT);
 	assert_string_not_equal(r.error, "");
 	fetcher_stop(f);
@@ -684,12 +683,7 @@ t_address_refused(void **state)
 	assert_non_null(strstr(r1.error, "127.0.0.1"));
 
 	snprintf(u, sizeof(u), "https://localhost:%d/hello", srv.port);
-	req.url = u;
-	req.done = on_done;
-	req.arg = &r2;
-	result_init(&r2);
-	assert_int_equal(fetch_submit(f, &req), 0);
-	wait_done(&r2);
+	fetch_url(f, &req, u, &r2);
 	assert_int_equal(r2.result, FETCH_EREFUSED);
 	fetcher_stop(f);
 	result_clear(&r1);
