@@ -475,8 +475,8 @@ fetch_main(void *arg)
 }
 
 /* Something was queued: calls run first, in order, then the requests
- * go on the multi handle.  When stopping, the requests are cancelled
- * instead and the loop ends. */
+ * go on the multi handle.  When stopping, the queued requests and those
+ * in flight are cancelled instead and the loop ends. */
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -511,15 +511,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!stopping)
 		return;
-	/* calls queued before the stop may have submitted more: the queue
-	 * is closed now, so this empties it for good */
-	pthread_mutex_lock(&f->lock);
-	TAILQ_CONCAT(&q, &f->queue, entry);
-	pthread_mutex_unlock(&f->lock);
-	while ((x = TAILQ_FIRST(&q)) != NULL) {
-		TAILQ_REMOVE(&q, x, entry);
-		xfer_fail(x, FETCH_ECANCELLED, "the fetcher stopped");
-	}
+	/* the queues were closed when stopping was read with them: nothing
+	 * more comes (what the calls above submitted was refused) */
 	fail_active(f, FETCH_ECANCELLED, "the fetcher stopped");
 	event_base_loopbreak(f->base);
 }
