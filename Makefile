@@ -98,6 +98,10 @@ HUB_UNIT_OBJS := $(call obj,hub/pipeline.c hub/writer.c)
 $(HUB_UNITS): $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(HUB_UNIT_OBJS) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
+# the outbound loop's test links hub/fetch.c and runs its own HTTPS server
+$(B)/tests/t_fetch: $(B)/tests/unit/t_fetch.o $(call obj,hub/fetch.c) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
+
 ifdef FUZZ
 $(B)/tests/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_HUB)
