@@ -388,7 +388,7 @@ render_http(struct metrics *m, struct buf *b)
 	static const char out[] = "ctihub_http_response_bytes_total";
 	struct route *r;
 	uint64_t n;
-	char code[8];
+	char code[16];
 	int i, j, k;
 
 	family(b, req, "counter",
