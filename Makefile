@@ -124,10 +124,11 @@ $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed
-# only when missing, with apt-get (as root, or through sudo).
+# only when missing, with apt-get (as root, or through sudo).  prometheus
+# is there for its promtool (tests/promcheck.sh checks /metrics with it).
 DEB_PKGS := gcc make pkg-config libevent-dev libjansson-dev liblmdb-dev \
 	    libssl-dev libcurl4-openssl-dev libcmocka-dev openssl curl \
-	    python3 clang-format wrk lmdb-utils procps
+	    python3 clang-format wrk lmdb-utils procps prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

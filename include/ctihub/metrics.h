@@ -21,8 +21,8 @@
  * +Inf bucket.
  *
  * Durations are given in microseconds (the hub's monotonic clock unit) and
- * exposed in seconds.  Does not: listen, parse HTTP, read the database or
- * the clock on an update.
+ * exposed in seconds.  Does not listen, parse HTTP or read the database;
+ * of the updates, only metrics_reload() reads the clock.
  */
 #ifndef CTIHUB_METRICS_H
 #define CTIHUB_METRICS_H
