@@ -269,22 +269,15 @@ reload(struct hub *hub, const char *why)
 
 /* The writer trims the publish records the audit log holds. */
 static struct trimjob {
-	struct wjob wj;
+	struct wmsg m; /* WMSG_PRUNE */
 	atomic_int busy;
-	uint64_t upto;
 } trim;
 
-static int
-trim_apply(struct wjob *wj, struct store_wtxn *w)
-{
-	return store_waudit_trim(w, ((struct trimjob *)wj)->upto);
-}
-
 static void
-trim_done(struct wjob *wj, int rc)
+trim_done(struct wmsg *m, int rc)
 {
 	(void)rc; /* trimmed next time */
-	atomic_store(&((struct trimjob *)wj)->busy, 0);
+	atomic_store(&((struct trimjob *)m)->busy, 0);
 }
 
 /*
@@ -307,12 +300,10 @@ audit_sync(struct hub *hub, int writer_stopped)
 		else
 			store_wabort(w);
 	} else if (!atomic_exchange(&trim.busy, 1)) {
-		memset(&trim.wj, 0, sizeof(trim.wj));
-		trim.wj.kind = WJOB_CUSTOM;
-		trim.wj.apply = trim_apply;
-		trim.wj.done = trim_done;
-		trim.upto = upto;
-		writer_submit(hub->writer, &trim.wj);
+		wmsg_init(&trim.m, WMSG_PRUNE);
+		trim.m.u.prune.audit_upto = upto;
+		trim.m.done = trim_done;
+		writer_submit(hub->writer, &trim.m);
 	}
 }
 
