@@ -54,7 +54,8 @@ endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
-CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/pipeline.c
+CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/writer_apply.c \
+	    hub/pipeline.c
 HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -94,7 +95,7 @@ $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(LIB)
 
 # unit tests of hub/ modules link the hub objects they test
 HUB_UNITS := $(B)/tests/t_pipeline $(B)/tests/t_writer
-HUB_UNIT_OBJS := $(call obj,hub/pipeline.c hub/writer.c)
+HUB_UNIT_OBJS := $(call obj,hub/pipeline.c hub/writer.c hub/writer_apply.c)
 $(HUB_UNITS): $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(HUB_UNIT_OBJS) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 

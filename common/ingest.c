@@ -1,6 +1,7 @@
 /*
  * ingest.c -- envelope to store objects: framing, Jansson parsing of each
- * object, STIX validation, the stored form, and the status resource.
+ * object, STIX validation, and the stored form.  The status resource is
+ * taxii_status.c's.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -656,98 +657,4 @@ ingest_count(const struct ingest_batch *b, struct ingest_counts *c)
 			break;
 		}
 	}
-}
-
-static void
-status_detail(struct buf *out, const struct ingest_batch *b, size_t i,
-    const char *req_ts, int failure)
-{
-	const struct ingest_meta *m = &b->meta[i];
-	const struct store_obj *o = &b->objs[i];
-	char ts[TSTAMP_LEN];
-	const char *version = m->version, *what = NULL;
-
-	if (version == NULL) {
-		/* no modified or created (SCOs): the date it was added */
-		if (m->ok && o->date_added != 0) {
-			tstamp_format(o->date_added, 6, ts);
-			version = ts;
-		} else
-			version = req_ts;
-	}
-	buf_adds(out, "{\"id\":");
-	buf_add_jstr(out, m->id, strlen(m->id));
-	buf_adds(out, ",\"version\":");
-	buf_add_jstr(out, version, strlen(version));
-	if (!failure) {
-		if (o->result == STORE_DUP)
-			what = "already in this collection";
-		else if (o->result == STORE_LINKED)
-			what = "already stored; added to this collection";
-	} else if (m->ok && o->result == STORE_OWNED)
-		what = "refused: this id belongs to another producer (only "
-		       "the producer that first published an id adds versions "
-		       "of it) [ownership]";
-	else if (m->ok)
-		what = "refused: too many versions of this object or too many "
-		       "collections holding it";
-	if (what != NULL || m->msg != NULL) {
-		struct buf msg = BUF_INIT;
-
-		if (what != NULL)
-			buf_adds(&msg, what);
-		if (m->msg != NULL) {
-			if (what != NULL)
-				buf_adds(&msg, "; ");
-			buf_adds(&msg, m->ok ? "warnings: " : "");
-			buf_adds(&msg, m->msg);
-		}
-		buf_adds(out, ",\"message\":");
-		buf_add_jstr(out, msg.data ? msg.data : "", msg.len);
-		buf_clear(&msg);
-	}
-	buf_addc(out, '}');
-}
-
-void
-ingest_status(const struct ingest_batch *b, const char *status_id,
-    int64_t request_ts, struct buf *out)
-{
-	char ts[TSTAMP_LEN];
-	size_t i, nok = 0, nfail = 0;
-	int pass;
-
-	tstamp_format(request_ts, 6, ts);
-	for (i = 0; i < b->n; i++) {
-		if (b->meta[i].ok && !ingest_refused(&b->objs[i]))
-			nok++;
-		else
-			nfail++;
-	}
-	buf_addf(out,
-	    "{\"id\":\"%s\",\"status\":\"complete\",\"request_timestamp\":"
-	    "\"%s\",\"total_count\":%zu,\"success_count\":%zu",
-	    status_id, ts, b->n, nok);
-	for (pass = 0; pass < 2; pass++) {
-		size_t want = pass == 0 ? nok : nfail, k = 0;
-
-		if (pass == 1)
-			buf_addf(out, ",\"failure_count\":%zu", nfail);
-		if (want == 0)
-			continue;
-		buf_adds(
-		    out, pass == 0 ? ",\"successes\":[" : ",\"failures\":[");
-		for (i = 0; i < b->n; i++) {
-			int failed =
-			    !(b->meta[i].ok && !ingest_refused(&b->objs[i]));
-
-			if (failed != pass)
-				continue;
-			if (k++ > 0)
-				buf_addc(out, ',');
-			status_detail(out, b, i, ts, failed);
-		}
-		buf_addc(out, ']');
-	}
-	buf_adds(out, ",\"pending_count\":0}");
 }

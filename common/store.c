@@ -3329,3 +3329,9 @@ store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
 	unhold(st);
 	return STORE_OK;
 }
+
+int64_t
+store_wlast_added(const struct store_wtxn *w)
+{
+	return w->last_added;
+}

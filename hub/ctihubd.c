@@ -106,6 +106,14 @@ metrics_scrape(struct metrics *m, void *arg)
 		    m, METRICS_WRITER_QUEUE, writer_queued(hub->writer));
 }
 
+/* Each commit of the writer, in its thread: counted (lock-free). */
+static void
+metrics_on_commit(const struct wcommit *c, void *arg)
+{
+	metrics_commit(arg, (uint64_t)c->nmsgs, (uint64_t)c->objects,
+	    c->apply_us + c->commit_us);
+}
+
 /* The registry, before the workers start (they count into it). */
 static void
 metrics_start(struct hub *hub)
@@ -292,22 +300,15 @@ reload(struct hub *hub, const char *why)
 
 /* The writer trims the publish records the audit log holds. */
 static struct trimjob {
-	struct wjob wj;
+	struct wmsg m; /* WMSG_PRUNE */
 	atomic_int busy;
-	uint64_t upto;
 } trim;
 
-static int
-trim_apply(struct wjob *wj, struct store_wtxn *w)
-{
-	return store_waudit_trim(w, ((struct trimjob *)wj)->upto);
-}
-
 static void
-trim_done(struct wjob *wj, int rc)
+trim_done(struct wmsg *m, int rc)
 {
 	(void)rc; /* trimmed next time */
-	atomic_store(&((struct trimjob *)wj)->busy, 0);
+	atomic_store(&((struct trimjob *)m)->busy, 0);
 }
 
 /*
@@ -330,12 +331,10 @@ audit_sync(struct hub *hub, int writer_stopped)
 		else
 			store_wabort(w);
 	} else if (!atomic_exchange(&trim.busy, 1)) {
-		memset(&trim.wj, 0, sizeof(trim.wj));
-		trim.wj.kind = WJOB_CUSTOM;
-		trim.wj.apply = trim_apply;
-		trim.wj.done = trim_done;
-		trim.upto = upto;
-		writer_submit(hub->writer, &trim.wj);
+		wmsg_init(&trim.m, WMSG_PRUNE);
+		trim.m.u.prune.audit_upto = upto;
+		trim.m.done = trim_done;
+		writer_submit(hub->writer, &trim.m);
 	}
 }
 
@@ -551,7 +550,9 @@ main(int argc, char **argv)
 		 "parse", (int)c->ingest_nice)) == NULL ||
 	    (hub->pipeline = pipe_new(hub->pool, hub->writer, hub->store)) ==
 		NULL ||
-	    auth_start(hub) == -1)
+	    auth_start(hub) == -1 ||
+	    writer_subscribe(hub->writer, metrics_on_commit, hub->metrics) ==
+		-1)
 		fatalx("cannot start the writer, parser and password threads");
 	release_recover(hub);
 	/* publish records a crash kept from the audit log */

@@ -3,8 +3,8 @@
  * (`directory` in its collection block) of STIX identity objects, one per
  * member, generated from the members file (organisation, country,
  * sectors, contact details) so that CERTs can find each other.  Published
- * at start and after every reload through the writer like any object, by
- * the hub itself (POLICY_HUB_PRODUCER, so hub.policy's `share directory
+ * at start and after every reload through the writer (a WMSG_DIRECTORY
+ * message), by the hub itself (POLICY_HUB_PRODUCER, so hub.policy's `share directory
  * with` decides who sees it): a member whose details changed gets a new
  * version, a member who left gets a revoked one; ids are stable (UUIDv5 of
  * the member id).
@@ -31,14 +31,6 @@
 /* The namespace of ctihub's UUIDv5 identifiers. */
 static const unsigned char dir_ns[16] = {0x7d, 0x1c, 0x4a, 0x52, 0x3e, 0x0b,
     0x4f, 0x6a, 0x9b, 0x21, 0x5c, 0x88, 0x0e, 0x3d, 0x71, 0xa4};
-
-struct dirjob {
-	struct wjob wj;
-	int n;
-	struct store_obj objs[MAX_DIR];
-	char *json[MAX_DIR];
-	char id[MAX_DIR][64];
-};
 
 /*
  * A UUIDv5 in ctihub's namespace of the name and the store's secret: the
@@ -146,48 +138,43 @@ stored_json(struct store_reader *r, const unsigned char u[16])
 	return hub_strndup(ov.json, ov.jsonlen);
 }
 
+/* Adds an identity (json: taken) to the message; -1 when it is full. */
 static int
-add_obj(struct dirjob *j, char *json, const char *uuidstr,
-    const unsigned char u[16], int64_t modified)
+add_obj(struct wmsg_directory *d, char *json, const char *uuidstr,
+    const unsigned char u[16], int64_t modified, int revoked)
 {
-	struct store_obj *o;
+	struct wdir_ident *v;
 
-	if (j->n == MAX_DIR) {
+	if (d->n == MAX_DIR) {
 		hub_free(json);
 		return -1;
 	}
-	o = &j->objs[j->n];
-	memset(o, 0, sizeof(*o));
-	snprintf(j->id[j->n], sizeof(j->id[j->n]), "identity--%s", uuidstr);
-	j->json[j->n] = json;
-	o->json = json;
-	o->jsonlen = strlen(json);
-	o->id = j->id[j->n];
-	o->idlen = strlen(o->id);
-	memcpy(o->uuid, u, 16);
-	o->version = modified;
-	o->tlp = TLP_CLEAR;
-	j->n++;
+	v = &d->v[d->n++];
+	memset(v, 0, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "identity--%s", uuidstr);
+	v->json = json;
+	memcpy(v->uuid, u, 16);
+	v->modified = modified;
+	v->revoked = revoked;
 	return 0;
 }
 
 static void
-dir_done(struct wjob *wj, int rc)
+dir_done(struct wmsg *m, int rc)
 {
-	struct dirjob *j = (struct dirjob *)wj;
+	const struct wmsg_directory *d = &m->u.dir;
 	int i, n = 0;
 
-	for (i = 0; i < j->n; i++) {
-		if (j->objs[i].result == STORE_NEW)
+	for (i = 0; i < d->n; i++)
+		if (d->v[i].result == STORE_NEW)
 			n++;
-		hub_free(j->json[i]);
-	}
 	if (rc != STORE_OK)
 		log_warnx("directory: could not publish the member identities");
 	else if (n > 0)
 		log_info("directory: %d member identit%s published", n,
 		    n == 1 ? "y" : "ies");
-	hub_free(j);
+	wmsg_clear(m);
+	hub_free(m);
 }
 
 /* The created and modified of a stored identity, and whether revoked. */
@@ -210,7 +197,8 @@ static void
 publish_one(struct hub *hub, struct store_reader *r,
     const struct conf_collection *k, const struct members *ms)
 {
-	struct dirjob *j;
+	struct wmsg *j;
+	struct wmsg_directory *d;
 	struct store_item it;
 	char now_s[TSTAMP_LEN], uid[37], name[MEMBER_ID_MAX + 16];
 	unsigned char u[16], dg[32];
@@ -219,8 +207,13 @@ publish_one(struct hub *hub, struct store_reader *r,
 
 	if ((j = hub_calloc(1, sizeof(*j))) == NULL)
 		return;
+	wmsg_init(j, WMSG_DIRECTORY);
+	d = &j->u.dir;
+	d->coll = k->code;
 	tstamp_format(now, 3, now_s);
-	if (store_rbegin(r) != STORE_OK) {
+	if ((d->v = hub_calloc(MAX_DIR, sizeof(*d->v))) == NULL ||
+	    store_rbegin(r) != STORE_OK) {
+		wmsg_clear(j);
 		hub_free(j);
 		return;
 	}
@@ -259,7 +252,7 @@ publish_one(struct hub *hub, struct store_reader *r,
 			buf_clear(&full);
 			continue;
 		}
-		add_obj(j, buf_detach(&full, NULL), uid, u, now);
+		add_obj(d, buf_detach(&full, NULL), uid, u, now, 0);
 	}
 	/* members who left: their identity is revoked */
 	rc = store_walk_start(r, k->code, -1);
@@ -289,27 +282,22 @@ publish_one(struct hub *hub, struct store_reader *r,
 				    "--");
 
 				free(out);
-				if (mine != NULL && dash != NULL &&
-				    add_obj(j, mine, dash + 2, u, now) == 0)
-					j->objs[j->n - 1].flags |=
-					    STORE_F_REVOKED;
+				if (mine != NULL && dash != NULL)
+					add_obj(d, mine, dash + 2, u, now, 1);
+				else
+					hub_free(mine);
 			}
 		}
 		json_decref(o);
 	}
 	store_rend(r);
-	if (j->n == 0) {
+	if (d->n == 0) {
+		wmsg_clear(j);
 		hub_free(j);
 		return;
 	}
-	j->wj.kind = WJOB_ADD;
-	j->wj.coll = k->code;
-	j->wj.producer = POLICY_HUB_PRODUCER;
-	j->wj.objs = j->objs;
-	j->wj.nobjs = (size_t)j->n;
-	j->wj.now = tstamp_now();
-	j->wj.done = dir_done;
-	writer_submit(hub->writer, &j->wj);
+	j->done = dir_done;
+	writer_submit(hub->writer, j);
 }
 
 void

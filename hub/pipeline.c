@@ -1,13 +1,14 @@
 /*
  * pipeline.c -- the ingest pipeline (see pipeline.h for the stages and
  * the ownership rules): framing on the caller's thread, batches parsed in
- * chunks on the parser pool, each batch one writer job, the source told
+ * chunks on the parser pool, each batch one writer message, the source told
  * after each commit and once at the end.  The only state shared between
  * threads is a document's reference count, its count of batches in
  * flight (under its lock), and each batch's count of chunks to go.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ctihub/alloc.h"
@@ -29,7 +30,10 @@ struct pipeline {
 
 struct pipe_doc {
 	struct pipeline *pl;
-	struct pipe_params p;
+	struct pipe_params p; /* its strings point into the copies below */
+	char status_id[CONF_ID_LEN];
+	char member[MEMBER_ID_MAX];
+	char coll[CONF_ID_LEN];
 	struct ingest_doc d;
 	atomic_int refs;
 	pthread_mutex_t lock; /* the fields below */
@@ -41,9 +45,9 @@ struct pipe_doc {
 };
 
 struct pipe_batch {
-	struct wjob wj; /* first: the writer hands it back */
+	struct wmsg m; /* first: the writer hands it back; it owns the
+			  batch (m.u.add.batch) */
 	struct pipe_doc *doc;
-	struct ingest_batch b;
 	atomic_size_t pending; /* chunks to parse, +1 while queuing them */
 };
 
@@ -85,30 +89,6 @@ doc_unref(struct pipe_doc *pd)
 	hub_free(pd);
 }
 
-/* In the transaction, at each attempt: the status resource, rendered
- * afresh from this attempt's results, stored with the objects, and what
- * the source stores with them (batch_apply). */
-static int
-batch_apply(struct wjob *wj, struct store_wtxn *w)
-{
-	struct pipe_batch *pb = (struct pipe_batch *)wj;
-	const struct pipe_params *p = &pb->doc->p;
-	int rc;
-
-	if (p->status_id != NULL) {
-		buf_reset(p->status);
-		ingest_status(&pb->b, p->status_id, p->status_ts, p->status);
-		if (buf_failed(p->status))
-			return STORE_ERR;
-		if ((rc = store_wstatus(w, p->status_id, p->producer,
-			 p->status_expires, p->status->data, p->status->len)) !=
-		    STORE_OK)
-			return rc;
-	}
-	return p->batch_apply != NULL ? p->batch_apply(&pb->b, w, p->arg)
-				      : STORE_OK;
-}
-
 static void
 pump_task(void *arg)
 {
@@ -117,15 +97,15 @@ pump_task(void *arg)
 
 /* In the writer thread, once, after the batch's commit or failure. */
 static void
-batch_done(struct wjob *wj, int rc)
+batch_done(struct wmsg *m, int rc)
 {
-	struct pipe_batch *pb = (struct pipe_batch *)wj;
+	struct pipe_batch *pb = (struct pipe_batch *)m;
 	struct pipe_doc *pd = pb->doc;
 	int more;
 
 	if (pd->p.batch_done != NULL)
-		pd->p.batch_done(&pb->b, rc, pd->p.arg);
-	ingest_free(&pb->b);
+		pd->p.batch_done(&m->u.add.batch, rc, pd->p.arg);
+	wmsg_clear(m);
 	hub_free(pb);
 	pthread_mutex_lock(&pd->lock);
 	if (rc != STORE_OK && pd->rc == STORE_OK)
@@ -143,26 +123,35 @@ batch_done(struct wjob *wj, int rc)
 	doc_unref(pd); /* the batch's */
 }
 
-/* Drops one count of a batch; the last one hands it to the writer. */
+/* Drops one count of a batch; the last one hands it to the writer, as a
+ * message that refers to nothing of the document's text. */
 static void
 batch_release(struct pipe_batch *pb)
 {
 	struct pipe_doc *pd;
+	struct wmsg_add *a = &pb->m.u.add;
 
 	if (atomic_fetch_sub(&pb->pending, 1) != 1)
 		return;
 	pd = pb->doc;
-	pb->wj.kind = WJOB_ADD;
-	pb->wj.coll = pd->p.coll;
-	pb->wj.producer = pd->p.producer;
-	pb->wj.objs = pb->b.objs;
-	pb->wj.nobjs = pb->b.n;
-	pb->wj.now = tstamp_now();
-	pb->wj.apply = pd->p.status_id != NULL || pd->p.batch_apply != NULL
-	    ? batch_apply
-	    : NULL;
-	pb->wj.done = batch_done;
-	writer_submit(pd->pl->writer, &pb->wj);
+	hub_free(a->batch.spans); /* slices of the text, parsed now */
+	a->batch.spans = NULL;
+	a->batch.marks = NULL;
+	a->coll = pd->p.coll;
+	a->producer = pd->p.producer;
+	a->now = tstamp_now();
+	if (pd->p.status_id != NULL) {
+		memcpy(a->status_id, pd->status_id, sizeof(a->status_id));
+		a->status_ts = pd->p.status_ts;
+		a->status_expires = pd->p.status_expires;
+	}
+	if (pd->p.audit_member != NULL) {
+		a->audit = 1;
+		memcpy(a->member, pd->member, sizeof(a->member));
+		memcpy(a->coll_id, pd->coll, sizeof(a->coll_id));
+	}
+	pb->m.done = batch_done;
+	writer_submit(pd->pl->writer, &pb->m);
 }
 
 static void
@@ -171,7 +160,7 @@ chunk_task(void *arg)
 	struct pipe_chunk *c = arg;
 	struct pipe_batch *pb = c->pb;
 
-	ingest_range(&pb->b, c->from, c->from + PIPE_CHUNK);
+	ingest_range(&pb->m.u.add.batch, c->from, c->from + PIPE_CHUNK);
 	hub_free(c);
 	batch_release(pb);
 }
@@ -181,7 +170,7 @@ chunk_task(void *arg)
 static void
 fan_out(struct pipeline *pl, struct pipe_batch *pb)
 {
-	size_t from, n = pb->b.n;
+	size_t from, n = pb->m.u.add.batch.n;
 
 	atomic_store(&pb->pending, (n + PIPE_CHUNK - 1) / PIPE_CHUNK + 1);
 	for (from = 0; from < n; from += PIPE_CHUNK) {
@@ -194,7 +183,8 @@ fan_out(struct pipeline *pl, struct pipe_batch *pb)
 		if (c == NULL || workq_push(pl->pool, chunk_task, c) == -1) {
 			/* run it here rather than lose it */
 			hub_free(c);
-			ingest_range(&pb->b, from, from + PIPE_CHUNK);
+			ingest_range(
+			    &pb->m.u.add.batch, from, from + PIPE_CHUNK);
 			batch_release(pb);
 		}
 	}
@@ -222,12 +212,14 @@ pump(struct pipe_doc *pd)
 		}
 		pd->in_flight++;
 		pthread_mutex_unlock(&pd->lock);
-		if ((pb = hub_calloc(1, sizeof(*pb))) == NULL ||
-		    (n = ingest_next(&pd->d, &pb->b, max)) == -1 ||
-		    ingest_markings(&pb->b) == -1) {
+		if ((pb = hub_calloc(1, sizeof(*pb))) != NULL)
+			wmsg_init(&pb->m, WMSG_ADD);
+		if (pb == NULL ||
+		    (n = ingest_next(&pd->d, &pb->m.u.add.batch, max)) == -1 ||
+		    ingest_markings(&pb->m.u.add.batch) == -1) {
 			log_warnx("ingest: out of memory");
 			if (pb != NULL)
-				ingest_free(&pb->b);
+				wmsg_clear(&pb->m);
 			hub_free(pb);
 			n = -1;
 		}
@@ -241,7 +233,7 @@ pump(struct pipe_doc *pd)
 				pd->rc = STORE_ERR;
 			pthread_mutex_unlock(&pd->lock);
 			if (n == 0) {
-				ingest_free(&pb->b);
+				wmsg_clear(&pb->m);
 				hub_free(pb);
 			}
 			break;
@@ -276,6 +268,19 @@ pipe_start(struct pipeline *pl, const char *text, size_t len,
 	}
 	pd->pl = pl;
 	pd->p = *p;
+	/* the strings are the document's own: the caller's may go */
+	if (p->status_id != NULL) {
+		snprintf(
+		    pd->status_id, sizeof(pd->status_id), "%s", p->status_id);
+		pd->p.status_id = pd->status_id;
+	}
+	if (p->audit_member != NULL) {
+		snprintf(pd->member, sizeof(pd->member), "%s", p->audit_member);
+		snprintf(pd->coll, sizeof(pd->coll), "%s",
+		    p->audit_coll != NULL ? p->audit_coll : "");
+		pd->p.audit_member = pd->member;
+		pd->p.audit_coll = pd->coll;
+	}
 	if (pd->p.in_flight < 1)
 		pd->p.in_flight = 1;
 	pd->d.store = pl->store;

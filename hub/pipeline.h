@@ -11,7 +11,8 @@
  *          validated in chunks on the parser pool (fan-out), at most
  *          `in_flight` batches at a time;
  *   write  the chunk that finishes a batch last hands it to the writer as
- *          one job (fan-in), committed in a group with other jobs;
+ *          one message (WMSG_ADD, owning the batch: fan-in), committed in
+ *          a group with other messages;
  *   done   the source hears of each batch after its commit, then of the
  *          document once.
  *
@@ -46,14 +47,10 @@ struct workq;
 struct writer;
 
 /* In the writer thread, once per batch, after its commit (rc STORE_OK) or
- * failure (nothing of the batch stored): the batch's results are final
- * here and freed when it returns. */
+ * failure (nothing of the batch stored): the batch's results (objs[]
+ * result and date_added, with meta[], as taxii_status_render takes them)
+ * are final here and freed when it returns. */
 typedef void pipe_batch_cb(const struct ingest_batch *, int rc, void *arg);
-/* In the writer thread, in the batch's transaction, at each attempt (the
- * writer's job contract, writer.h: it writes only into the transaction):
- * what belongs with the objects, such as the publish audit record. */
-typedef int pipe_apply_cb(
-    const struct ingest_batch *, struct store_wtxn *, void *arg);
 /* Once per started document, after its last batch_done: rc is STORE_OK
  * when every batch was stored, else the first failure (STORE_ERR when the
  * pipeline itself ran out of memory). */
@@ -64,21 +61,22 @@ struct pipe_params {
 	uint32_t producer;
 	size_t max_objects; /* more is refused (INGEST_ETOOMANY) */
 	int max_depth;
-	/* objects per writer job; 0: the whole document in one job (all or
-	 * nothing, with one apply: a TAXII request and its status) */
+	/* objects per writer message; 0: the whole document in one (all or
+	 * nothing, with one status: a TAXII request) */
 	size_t batch;
 	int in_flight; /* batches between framing and done (>= 1) */
 	/* with a status_id (and batch 0): the TAXII status resource of the
-	 * document, stored in the transaction that stores its objects, for
-	 * the producer, until status_expires.  It is rendered into *status
-	 * (the caller's) at each attempt of the writer job, afresh (the
-	 * writer's job contract, writer.h): final in batch_done. */
+	 * document, stored by the writer in the transaction that stores its
+	 * objects, for the producer, until status_expires (writer.h
+	 * WMSG_ADD); batch_done renders the same from the batch */
 	const char *status_id;
 	int64_t status_ts; /* the request's time */
 	int64_t status_expires;
-	struct buf *status;
-	pipe_apply_cb *batch_apply; /* may be NULL */
-	pipe_batch_cb *batch_done;  /* may be NULL */
+	/* with audit_member: each batch's publish record (member, collection
+	 * id, status id), stored by the writer with its objects */
+	const char *audit_member;
+	const char *audit_coll;
+	pipe_batch_cb *batch_done; /* may be NULL */
 	pipe_doc_cb *doc_done;
 	void *arg;
 };

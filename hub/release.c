@@ -5,7 +5,9 @@
  * event records who gained what, and the writer gives every stored object
  * of those producers and levels a twin entry in its collections with a new
  * date_added (store_wtwins), in slices of 50,000 entries per transaction
- * so publishing goes on meanwhile.
+ * so publishing goes on meanwhile.  Each step is one WMSG_RELEASE message
+ * (writer.h); this file decides the next step from the results of the
+ * last, after its commit.
  *
  * The order is what makes a released object reach each poller once (the
  * rule is view.h's): the event is committed before the new policy is in
@@ -44,11 +46,6 @@ enum relstate {
 	REL_CLOSE,     /* closed (DONE, or FAILED after an error) */
 };
 
-struct relgroup {
-	uint32_t producer;
-	uint8_t level;
-};
-
 /* The reload waits here (on its own stack) for the event's commit. */
 struct relwait {
 	pthread_mutex_t lock;
@@ -58,45 +55,22 @@ struct relwait {
 };
 
 struct reljob {
-	struct wjob wj;
+	struct wmsg m; /* WMSG_RELEASE, one step at a time: it holds the
+			  record, the groups, and the event to close */
 	struct hub *hub;
 	struct runtime *old; /* held: requests under it end before DONE */
 	struct relwait *wait;
-	struct buf rec;	  /* the event record */
+	struct buf rec;	  /* the event record, until it is the message's */
 	struct buf names; /* for the audit line: the gains, as JSON */
-	struct relgroup *groups;
-	int ngroups;
 	/* as committed */
 	int state;
 	uint64_t event;
 	unsigned char resume[12];
 	long twins;
-	/* as applied in the transaction now running: a failed batch is
-	 * retried job by job, so apply starts from the committed state */
-	int next_state;
-	uint64_t next_event;
-	unsigned char next_resume[12];
-	int added;
 	int fail; /* the release failed: close it FAILED */
 	int64_t drain_since;
 	unsigned long gen;
 };
-
-static int
-want_entry(uint32_t coll, int64_t da, const struct store_entry *e, void *arg)
-{
-	struct reljob *r = arg;
-	int i;
-
-	(void)coll;
-	if (da >= (int64_t)r->event)
-		return 0; /* added under the new policy: nothing to release */
-	for (i = 0; i < r->ngroups; i++)
-		if (r->groups[i].producer == e->producer &&
-		    r->groups[i].level == e->tlp)
-			return 1;
-	return 0;
-}
 
 /* No request runs under the policy from before the reload any more. */
 static int
@@ -105,69 +79,63 @@ drained(struct reljob *r)
 	return atomic_load(&r->old->refs) == 1; /* ours */
 }
 
+/* The event may be closed DONE: no request still runs under the policy
+ * from before the reload, or they have had long enough.  Once true, true
+ * for good (the old runtime only loses references). */
 static int
-close_event(struct store_wtxn *w, uint64_t event, int kind)
+may_close(struct reljob *r)
 {
-	unsigned char m[VIEW_REL_MARKER_LEN];
-	uint64_t id;
-
-	view_release_marker(m, kind, event);
-	return store_wrelease(w, &id, m, sizeof(m), tstamp_now());
+	if (drained(r))
+		return 1;
+	if (r->drain_since == 0 || tstamp_now() - r->drain_since < DRAIN_MAX)
+		return 0;
+	log_warnx("release %llu: requests under the policy before reload "
+		  "%lu still run after 10 s; closing it anyway",
+	    (unsigned long long)r->event, r->gen);
+	return 1;
 }
 
-static int
-apply_release(struct wjob *wj, struct store_wtxn *w)
+/* The next step, from the committed state, to the writer. */
+static void
+release_step(struct reljob *r)
 {
-	static const unsigned char zero[12];
-	struct reljob *r = (struct reljob *)wj;
-	int rc = STORE_OK;
+	struct wmsg_release *rl = &r->m.u.rel;
 
-	r->next_state = r->state;
-	r->next_event = r->event;
-	memcpy(r->next_resume, r->resume, 12);
-	r->added = 0;
-	if (r->fail)
-		return r->event == 0
-		    ? STORE_OK
-		    : close_event(w, r->event, VIEW_REL_FAILED);
-	switch (r->state) {
-	case REL_EVENT:
-		rc = store_wrelease(
-		    w, &r->next_event, r->rec.data, r->rec.len, tstamp_now());
-		r->next_state = REL_TWINS;
-		return rc;
-	case REL_TWINS:
-		rc = store_wtwins(w, r->event, want_entry, r, tstamp_now(),
-		    r->next_resume, SLICE, &r->added);
-		if (rc != STORE_OK || memcmp(r->next_resume, zero, 12) != 0)
-			return rc;
-		r->next_state = REL_DRAIN;
-		/* FALLTHROUGH */
-	case REL_DRAIN:
-		if (!drained(r)) {
-			if (r->drain_since == 0 ||
-			    tstamp_now() - r->drain_since < DRAIN_MAX)
-				return STORE_OK;
-			log_warnx("release %llu: requests under the policy "
-				  "before reload %lu still run after 10 s; "
-				  "closing it anyway",
-			    (unsigned long long)r->event, r->gen);
-		}
+	rl->nevents = 0;
+	rl->close = 0;
+	if (r->fail) {
+		rl->op = WREL_CLOSE;
+		rl->close = VIEW_REL_FAILED;
+		rl->events[0] = r->event;
+		rl->nevents = 1;
+	} else if (r->state == REL_EVENT)
+		rl->op = WREL_EVENT;
+	else if (r->state == REL_TWINS) {
+		rl->op = WREL_TWINS;
+		rl->event = r->event;
+		memcpy(rl->resume, r->resume, sizeof(rl->resume));
+		rl->slice = SLICE;
 		/* the DONE record after the last twins, in their
 		 * transaction when it can be */
-		r->next_state = REL_CLOSE;
-		return close_event(w, r->event, VIEW_REL_DONE);
+		rl->close = may_close(r) ? VIEW_REL_DONE : 0;
+	} else {
+		/* REL_DRAIN: closes once it may; until then, a round that
+		 * writes nothing, after whatever publishers queued */
+		rl->op = WREL_CLOSE;
+		rl->close = VIEW_REL_DONE;
+		rl->events[0] = r->event;
+		rl->nevents = may_close(r) ? 1 : 0;
 	}
-	return STORE_ERR;
+	writer_submit(r->hub->writer, &r->m);
 }
 
 static void
 release_free(struct reljob *r)
 {
 	runtime_unref(r->old);
+	wmsg_clear(&r->m);
 	buf_clear(&r->rec);
 	buf_clear(&r->names);
-	hub_free(r->groups);
 	hub_free(r);
 }
 
@@ -211,9 +179,11 @@ release_end(struct reljob *r, int ok)
 }
 
 static void
-release_done(struct wjob *wj, int rc)
+release_done(struct wmsg *m, int rc)
 {
-	struct reljob *r = (struct reljob *)wj;
+	static const unsigned char zero[12];
+	struct reljob *r = (struct reljob *)m;
+	const struct wmsg_release *rl = &m->u.rel;
 
 	if (r->fail) {
 		/* the FAILED record is written, or could not be: a restart
@@ -228,13 +198,27 @@ release_done(struct wjob *wj, int rc)
 			return;
 		}
 		r->fail = 1;
-		writer_submit(r->hub->writer, &r->wj);
+		release_step(r);
 		return;
 	}
-	r->state = r->next_state;
-	r->event = r->next_event;
-	memcpy(r->resume, r->next_resume, 12);
-	r->twins += r->added;
+	switch (rl->op) {
+	case WREL_EVENT:
+		r->event = rl->new_event;
+		r->state = REL_TWINS;
+		break;
+	case WREL_TWINS:
+		memcpy(r->resume, rl->next, sizeof(r->resume));
+		r->twins += rl->added;
+		if (rl->closed)
+			r->state = REL_CLOSE;
+		else if (memcmp(rl->next, zero, sizeof(zero)) == 0)
+			r->state = REL_DRAIN;
+		break;
+	case WREL_CLOSE:
+		if (rl->closed)
+			r->state = REL_CLOSE;
+		break;
+	}
 	if (r->state == REL_TWINS && r->wait != NULL) {
 		wake(r, STORE_OK); /* the event is in: the reload goes on */
 	} else if (r->state == REL_DRAIN) {
@@ -249,7 +233,7 @@ release_done(struct wjob *wj, int rc)
 		return;
 	}
 	/* the next step, after whatever publishers queued meanwhile */
-	writer_submit(r->hub->writer, &r->wj);
+	release_step(r);
 }
 
 static const char *
@@ -270,7 +254,8 @@ gains(struct reljob *r, const struct runtime *old, const struct runtime *rt,
 	uint32_t codes[MEMBER_MAX];
 	int i, n = 0;
 	uint16_t cnt;
-	struct relgroup *g;
+	struct wmsg_release *rl = &r->m.u.rel;
+	struct wrel_group *g;
 
 	memset(&o, 0, sizeof(o));
 	o.producer = producer;
@@ -289,13 +274,13 @@ gains(struct reljob *r, const struct runtime *old, const struct runtime *rt,
 	}
 	if (n == 0)
 		return;
-	g = hub_realloc(r->groups, sizeof(*g) * (size_t)(r->ngroups + 1));
+	g = hub_realloc(rl->groups, sizeof(*g) * (size_t)(rl->ngroups + 1));
 	if (g == NULL)
 		return;
-	r->groups = g;
-	g[r->ngroups].producer = producer;
-	g[r->ngroups].level = (uint8_t)level;
-	r->ngroups++;
+	rl->groups = g;
+	g[rl->ngroups].producer = producer;
+	g[rl->ngroups].level = (uint8_t)level;
+	rl->ngroups++;
 	cnt = (uint16_t)n;
 	buf_add(&r->rec, &producer, 4);
 	buf_addc(&r->rec, (char)level);
@@ -324,10 +309,13 @@ release_after_reload(struct hub *hub, struct runtime *old, struct runtime *rt)
 	const struct members *ms = rt->conf->members;
 	struct relwait wt;
 	struct reljob *r;
+	struct wmsg_release *rl;
 	int i, level;
 
 	if ((r = hub_calloc(1, sizeof(*r))) == NULL)
 		return;
+	wmsg_init(&r->m, WMSG_RELEASE);
+	rl = &r->m.u.rel;
 	r->hub = hub;
 	r->old = runtime_ref(old);
 	r->gen = rt->gen;
@@ -337,24 +325,24 @@ release_after_reload(struct hub *hub, struct runtime *old, struct runtime *rt)
 		for (level = TLP_NONE; level <= TLP_RED; level++)
 			gains(r, old, rt, producer, level);
 	}
-	if (r->ngroups == 0 || buf_failed(&r->rec) || buf_failed(&r->names)) {
+	if (rl->ngroups == 0 || buf_failed(&r->rec) || buf_failed(&r->names) ||
+	    (rl->events = hub_calloc(1, sizeof(*rl->events))) == NULL) {
 		release_free(r);
 		return;
 	}
+	rl->rec = buf_detach(&r->rec, &rl->reclen);
 	buf_cstr(&r->names);
 	log_info("reload %lu lets members see more: releasing (%s)", r->gen,
 	    r->names.data);
 	r->state = REL_EVENT;
-	r->wj.kind = WJOB_CUSTOM;
-	r->wj.apply = apply_release;
-	r->wj.done = release_done;
+	r->m.done = release_done;
 	/* the event is in the database before the new policy is in force:
 	 * no walk under the new policy misses it */
 	memset(&wt, 0, sizeof(wt));
 	pthread_mutex_init(&wt.lock, NULL);
 	pthread_cond_init(&wt.cond, NULL);
 	r->wait = &wt;
-	writer_submit(hub->writer, &r->wj);
+	release_step(r);
 	pthread_mutex_lock(&wt.lock);
 	while (!wt.done)
 		pthread_cond_wait(&wt.cond, &wt.lock);
@@ -368,80 +356,68 @@ release_after_reload(struct hub *hub, struct runtime *old, struct runtime *rt)
 
 /* --- at start: events a restart left open --- */
 
-struct stale {
-	struct wjob wj;
-	uint64_t events[MAX_STALE];
-	int n;
-};
-
 static int
 find_open(uint64_t id, const void *rec, size_t len, void *arg)
 {
-	struct stale *s = arg;
+	struct wmsg_release *rl = arg;
 	uint64_t event;
 	int i, kind = view_release_kind(rec, len, &event);
 
 	if (kind == VIEW_REL_EVENT) {
-		if (s->n < MAX_STALE)
-			s->events[s->n++] = id;
+		if (rl->nevents < MAX_STALE)
+			rl->events[rl->nevents++] = id;
 		return 0;
 	}
-	for (i = 0; i < s->n; i++)
-		if (s->events[i] == event)
-			s->events[i--] = s->events[--s->n];
+	for (i = 0; i < rl->nevents; i++)
+		if (rl->events[i] == event)
+			rl->events[i--] = rl->events[--rl->nevents];
 	return 0;
 }
 
-static int
-apply_stale(struct wjob *wj, struct store_wtxn *w)
-{
-	struct stale *s = (struct stale *)wj;
-	int i, rc = STORE_OK;
-
-	for (i = 0; i < s->n && rc == STORE_OK; i++)
-		rc = close_event(w, s->events[i], VIEW_REL_FAILED);
-	return rc;
-}
-
 static void
-stale_done(struct wjob *wj, int rc)
+stale_done(struct wmsg *m, int rc)
 {
-	struct stale *s = (struct stale *)wj;
-
 	if (rc != STORE_OK)
 		log_warnx("could not close the interrupted releases");
-	hub_free(s);
+	wmsg_clear(m);
+	hub_free(m);
 }
 
 void
 release_recover(struct hub *hub)
 {
 	struct store_reader *rd;
-	struct stale *s;
+	struct wmsg *m;
+	struct wmsg_release *rl;
 	int i;
 
-	if ((s = hub_calloc(1, sizeof(*s))) == NULL)
+	if ((m = hub_calloc(1, sizeof(*m))) == NULL)
 		return;
-	if (store_reader_new(hub->store, &rd) != STORE_OK) {
-		hub_free(s);
+	wmsg_init(m, WMSG_RELEASE);
+	rl = &m->u.rel;
+	if ((rl->events = hub_calloc(MAX_STALE, sizeof(*rl->events))) == NULL ||
+	    store_reader_new(hub->store, &rd) != STORE_OK) {
+		wmsg_clear(m);
+		hub_free(m);
 		return;
 	}
 	if (store_rbegin(rd) == STORE_OK) {
-		if (store_releases(rd, find_open, s) < 0)
-			s->n = 0;
+		if (store_releases(rd, find_open, rl) < 0)
+			rl->nevents = 0;
 		store_rend(rd);
 	}
 	store_reader_free(rd);
-	if (s->n == 0) {
-		hub_free(s);
+	if (rl->nevents == 0) {
+		wmsg_clear(m);
+		hub_free(m);
 		return;
 	}
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < rl->nevents; i++)
 		log_warnx("release %llu was interrupted: the objects it had "
 			  "not released reach pollers only from the start",
-		    (unsigned long long)s->events[i]);
-	s->wj.kind = WJOB_CUSTOM;
-	s->wj.apply = apply_stale;
-	s->wj.done = stale_done;
-	writer_submit(hub->writer, &s->wj);
+		    (unsigned long long)rl->events[i]);
+	rl->op = WREL_CLOSE;
+	rl->close = VIEW_REL_FAILED;
+	m->done = stale_done;
+	writer_submit(hub->writer, m);
 }

@@ -3,10 +3,11 @@
  * (write access, media type, size) and moves its body out of the
  * connection without copying; on the parser pool the body is copied into
  * one piece and given to the ingest pipeline (pipeline.h) as one writer
- * job, whose status resource is written in the same transaction as its
- * objects.  The audit record is rendered after the commit, in the writer
- * thread, and the body freed there; the worker only sends the 202 and the
- * status once the commit is durable.
+ * message, whose status resource and publish record the writer stores in
+ * the same transaction as its objects.  After the commit, in the writer
+ * thread, the status is rendered again from the same results for the
+ * reply (taxii_status.h: the same bytes) and the body freed; the worker
+ * only sends the 202 and the status once the commit is durable.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "ctihub/alloc.h"
 #include "ctihub/ingest.h"
 #include "ctihub/log.h"
+#include "ctihub/taxii_status.h"
 #include "ctihub/tstamp.h"
 #include "ctihub/workq.h"
 
@@ -40,8 +42,8 @@ struct addjob {
 	/* the outcome */
 	int stored; /* the batch was done (committed or failed) */
 	int rc;
-	struct buf status; /* the status resource (pipe_params), then the
-			      reply */
+	struct buf status; /* the reply: the status resource, rendered after
+			      the commit */
 };
 
 static void add_finish(struct request *);
@@ -62,43 +64,6 @@ uuid4(char out[37])
 	    u[11], u[12], u[13], u[14], u[15]);
 }
 
-/* In the writer's transaction, at each attempt: the publish record,
- * stored with the objects it records, so that an acknowledged publish is
- * in the audit trail whatever happens next (audit.h exports it). */
-static int
-add_batch_apply(const struct ingest_batch *b, struct store_wtxn *w, void *arg)
-{
-	struct addjob *a = arg;
-	struct ingest_counts c;
-	struct buf au = BUF_INIT;
-	size_t i, k = 0;
-	int rc;
-
-	if (!audit_on(a->svc->audit))
-		return STORE_OK;
-	ingest_count(b, &c);
-	audit_begin(&au, "publish");
-	audit_str(&au, "member", a->member);
-	audit_str(&au, "collection", a->coll);
-	audit_str(&au, "status", a->status_id);
-	buf_adds(&au, ",\"ids\":[");
-	for (i = 0; i < b->n; i++) {
-		if (!b->meta[i].ok || ingest_refused(&b->objs[i]))
-			continue;
-		if (k++ > 0)
-			buf_addc(&au, ',');
-		buf_add_jstr(&au, b->meta[i].id, strlen(b->meta[i].id));
-	}
-	buf_addf(&au,
-	    "],\"new\":%zu,\"duplicate\":%zu,"
-	    "\"rejected\":%zu",
-	    c.stored + c.linked, c.duplicate, c.rejected);
-	audit_record(&au);
-	rc = buf_failed(&au) ? STORE_ERR : store_waudit(w, au.data, au.len);
-	buf_clear(&au);
-	return rc;
-}
-
 /* In the writer thread, once, after the commit or the failure. */
 static void
 add_batch_done(const struct ingest_batch *b, int rc, void *arg)
@@ -110,6 +75,9 @@ add_batch_done(const struct ingest_batch *b, int rc, void *arg)
 	a->rc = rc;
 	if (rc != STORE_OK)
 		return;
+	/* the reply: what the writer stored, from the same results */
+	taxii_status_render(
+	    &a->status, a->status_id, a->p.status_ts, b->meta, b->objs, b->n);
 	ingest_count(b, &c);
 	log_debug("%s: added %zu new, %zu linked, %zu duplicate, %zu "
 		  "rejected to %s",
@@ -197,6 +165,11 @@ add_finish(struct request *ctx)
 		taxii_error(ctx, 500, "Internal Server Error",
 		    "the objects could not be stored; nothing of this request "
 		    "was stored");
+	else if (buf_failed(&a->status))
+		taxii_error(ctx, 503, "Service Unavailable",
+		    "the objects were stored, but their status could not be "
+		    "rendered (out of memory): get status %s",
+		    a->status_id);
 	else
 		http_reply(ctx, 202, &a->status);
 	add_free(a);
@@ -264,8 +237,10 @@ taxii_add_objects(struct request *ctx)
 	a->p.status_id = a->status_id;
 	a->p.status_ts = ctx->t0;
 	a->p.status_expires = ctx->t0 + c->status_ttl * 1000000;
-	a->p.status = &a->status;
-	a->p.batch_apply = add_batch_apply;
+	if (audit_on(a->svc->audit)) {
+		a->p.audit_member = a->member;
+		a->p.audit_coll = a->coll;
+	}
 	a->p.batch_done = add_batch_done;
 	a->p.doc_done = add_doc_done;
 	a->p.arg = a;

@@ -501,34 +501,23 @@ taxii_get_manifest(struct request *ctx)
 #define DEL_MAX 1024
 
 struct deljob {
-	struct wjob wj;
+	struct wmsg m; /* WMSG_DELETE: the versions to remove */
 	struct request *ctx;
-	unsigned char uuid[16];
-	char type[256];
-	int nversions;
-	int64_t versions[DEL_MAX]; /* with their producers: what to remove */
-	uint32_t producers[DEL_MAX];
 	int rc;
 	char id[STORE_MAX_COUNTRIES + 300];
 };
 
-static int
-del_match(const struct store_version *v, void *arg)
+static void
+del_free(struct deljob *d)
 {
-	struct deljob *d = arg;
-	int i;
-
-	for (i = 0; i < d->nversions; i++)
-		if (d->versions[i] == v->version &&
-		    d->producers[i] == v->producer)
-			return 1;
-	return 0;
+	wmsg_clear(&d->m);
+	hub_free(d);
 }
 
 static void
-del_done(struct wjob *wj, int rc)
+del_done(struct wmsg *m, int rc)
 {
-	struct deljob *d = (struct deljob *)wj;
+	struct deljob *d = (struct deljob *)m;
 
 	d->rc = rc;
 	http_complete(d->ctx);
@@ -547,18 +536,18 @@ del_finish(struct request *ctx)
 		struct buf au = BUF_INIT;
 
 		log_info("%s deleted %d version%s of %s from collection %s",
-		    ctx->member->id, d->wj.removed,
-		    d->wj.removed == 1 ? "" : "s", d->id, ctx->coll->id);
+		    ctx->member->id, d->m.u.del.removed,
+		    d->m.u.del.removed == 1 ? "" : "s", d->id, ctx->coll->id);
 		audit_begin(&au, "delete");
 		audit_str(&au, "member", ctx->member->id);
 		audit_str(&au, "collection", ctx->coll->id);
 		audit_str(&au, "id", d->id);
-		buf_addf(&au, ",\"versions\":%d", d->wj.removed);
+		buf_addf(&au, ",\"versions\":%d", d->m.u.del.removed);
 		audit_end(ctx->svc->audit, &au);
 		buf_clear(&au);
 		http_reply(ctx, 200, NULL);
 	}
-	hub_free(d);
+	del_free(d);
 }
 
 void
@@ -568,6 +557,7 @@ taxii_delete_object(struct request *ctx)
 	struct view_page pg;
 	struct view_ctx vc;
 	struct deljob *d;
+	struct wmsg_delete *del;
 	size_t limit, i;
 	int admin = (ctx->member->roles & MEMBER_ADMIN) != 0;
 
@@ -615,7 +605,13 @@ taxii_delete_object(struct request *ctx)
 		    ctx->coll->id);
 		return;
 	}
-	if ((d = hub_calloc(1, sizeof(*d))) == NULL) {
+	if ((d = hub_calloc(1, sizeof(*d))) != NULL) {
+		wmsg_init(&d->m, WMSG_DELETE);
+		d->m.u.del.v = hub_calloc(pg.n + 1, sizeof(*d->m.u.del.v));
+	}
+	if (d == NULL || d->m.u.del.v == NULL) {
+		if (d != NULL)
+			del_free(d);
 		view_page_clear(&pg);
 		view_query_clear(&q);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
@@ -624,13 +620,14 @@ taxii_delete_object(struct request *ctx)
 	/* of the chosen versions, those this member may delete: its own
 	 * reports, or any an admin sees (an observable may have several
 	 * producers) */
+	del = &d->m.u.del;
 	for (i = 0; i < pg.n; i++)
 		if (admin || pg.items[i].e.producer == ctx->member->code) {
-			d->versions[d->nversions] = pg.items[i].e.version;
-			d->producers[d->nversions++] = pg.items[i].e.producer;
+			del->v[del->n].version = pg.items[i].e.version;
+			del->v[del->n++].producer = pg.items[i].e.producer;
 		}
-	if (pg.n > 0 && d->nversions == 0) {
-		hub_free(d);
+	if (pg.n > 0 && del->n == 0) {
+		del_free(d);
 		view_page_clear(&pg);
 		view_query_clear(&q);
 		taxii_error(ctx, 403, "Forbidden",
@@ -638,27 +635,22 @@ taxii_delete_object(struct request *ctx)
 		    ctx->path.seg[4]);
 		return;
 	}
-	memcpy(d->uuid, q.ids[0].uuid, 16);
-	snprintf(d->type, sizeof(d->type), "%s", q.ids[0].type);
+	memcpy(del->uuid, q.ids[0].uuid, 16);
+	snprintf(del->type, sizeof(del->type), "%s", q.ids[0].type);
+	del->coll = ctx->coll->code;
 	snprintf(d->id, sizeof(d->id), "%s", ctx->path.seg[4]);
 	d->ctx = ctx;
-	d->wj.kind = WJOB_DELETE;
-	d->wj.coll = ctx->coll->code;
-	d->wj.uuid = d->uuid;
-	d->wj.type = d->type;
-	d->wj.match = del_match;
-	d->wj.match_arg = d;
-	d->wj.done = del_done;
+	d->m.done = del_done;
 	view_page_clear(&pg);
 	view_query_clear(&q);
-	if (d->nversions == 0) {
+	if (del->n == 0) {
 		/* nothing matched the filters: nothing to do */
-		hub_free(d);
+		del_free(d);
 		http_reply(ctx, 200, NULL);
 		return;
 	}
 	ctx->job = d;
 	ctx->finish = del_finish;
 	http_park(ctx);
-	writer_submit(ctx->svc->writer, &d->wj);
+	writer_submit(ctx->svc->writer, &d->m);
 }

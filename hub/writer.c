@@ -1,12 +1,14 @@
 /*
  * writer.c -- group commit.  Every write of the daemon goes through this
- * thread: it drains the queue into one LMDB write transaction, commits it
- * with a sync, and calls each job's completion.  A publisher's answer is
- * therefore never sent before its objects are durable, and concurrent
- * publishers share the cost of a sync.  When the map is full it grows
- * (store_grow, up to map_max) and the group runs again; a group that fails
- * otherwise is attempted again job by job, which the job contract
- * (writer.h) makes safe.  Expired status resources are pruned here too,
+ * thread: it drains the queue of messages into one LMDB write
+ * transaction, applies each (writer_apply.c), commits it with a sync,
+ * tells the commit's subscribers what changed, and calls each message's
+ * completion.  A publisher's answer is therefore never sent before its
+ * objects are durable, and concurrent publishers share the cost of a
+ * sync.  When the map is full it grows (store_grow, up to map_max) and the
+ * group runs again; a group that fails otherwise is attempted again
+ * message by message, which the message contract (writer.h) makes safe.
+ * Expired status resources are pruned by a message of the writer's own,
  * at most once a minute.
  */
 #include <errno.h>
@@ -27,74 +29,109 @@
 #define WRITER_MAX_OBJECTS 40000
 #define PRUNE_EVERY	   (60 * INT64_C(1000000))
 
+struct writer_sub {
+	writer_commit_cb *cb;
+	void *arg;
+};
+
 struct writer {
 	struct store *store;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	TAILQ_HEAD(, wjob) queue;
+	TAILQ_HEAD(, wmsg) queue;
 	int nqueued;
 	int nice;
 	int stop;
+	/* the writer thread's own */
+	struct wmsg prune; /* expired statuses, in a group now and then */
+	int prune_busy;
 	int64_t last_prune;
+	struct wacc acc; /* what the transaction being built changed */
+	writer_fault_cb *fault;
+	void *fault_arg;
+	/* commit subscribers, under sublock (held while they run) */
+	pthread_mutex_t sublock;
+	struct writer_sub subs[WRITER_MAX_SUBS];
+	int nsubs;
 };
 
 static void
-prune(struct writer *wr, struct store_wtxn *w)
+prune_done(struct wmsg *m, int rc)
 {
-	int64_t now = tstamp_now();
-	int n = 0;
+	struct writer *wr = m->arg;
 
-	if (now - wr->last_prune < PRUNE_EVERY)
-		return;
-	wr->last_prune = now;
-	if (store_wprune(w, now, 10000, &n) == STORE_OK && n > 0)
-		log_info("pruned %d expired status resources", n);
+	if (rc == STORE_OK && m->u.prune.statuses > 0)
+		log_info(
+		    "pruned %d expired status resources", m->u.prune.statuses);
+	wr->prune_busy = 0;
 }
 
-/* One attempt of a job, in the transaction: the writer's step for its
- * kind, then the job's own (writer.h: may run more than once). */
+/* The writer's prune, when it is due: first in the next group. */
+static struct wmsg *
+prune_due(struct writer *wr)
+{
+	int64_t now = tstamp_now();
+
+	if (wr->prune_busy || now - wr->last_prune < PRUNE_EVERY)
+		return NULL;
+	wr->last_prune = now;
+	wr->prune_busy = 1;
+	wmsg_init(&wr->prune, WMSG_PRUNE);
+	wr->prune.u.prune.status_before = now;
+	wr->prune.done = prune_done;
+	wr->prune.arg = wr;
+	return &wr->prune;
+}
+
+/* One attempt of a message, in the transaction (writer.h: may run more
+ * than once). */
 static int
-apply(struct store_wtxn *w, struct wjob *j)
+attempt(struct writer *wr, struct store_wtxn *w, struct wmsg *m)
 {
 	int rc;
 
-	switch (j->kind) {
-	case WJOB_ADD:
-		rc = store_wput(
-		    w, j->coll, j->producer, j->objs, j->nobjs, j->now);
-		break;
-	case WJOB_DELETE:
-		rc = store_wdelete(w, j->coll, j->type, j->uuid, 0, j->match,
-		    j->match_arg, &j->removed);
-		break;
-	case WJOB_CUSTOM:
-		rc = STORE_OK;
-		break;
-	default:
-		rc = STORE_ERR;
-	}
-	if (rc == STORE_OK && j->apply != NULL)
-		rc = j->apply(j, w);
-	return rc;
+	if (wr->fault != NULL && (rc = wr->fault(m, wr->fault_arg)) != STORE_OK)
+		return rc;
+	return wmsg_apply(w, m, &wr->acc);
+}
+
+/* After a commit: what it changed, to every subscriber. */
+static void
+publish(struct writer *wr, int n, size_t nobj, int64_t apply_us,
+    int64_t commit_us, int64_t now)
+{
+	struct wcommit *c = &wr->acc.c;
+	int i;
+
+	c->colls = wr->acc.colls;
+	c->nmsgs = n;
+	c->objects = nobj;
+	c->apply_us = apply_us;
+	c->commit_us = commit_us;
+	c->committed = now;
+	pthread_mutex_lock(&wr->sublock);
+	for (i = 0; i < wr->nsubs; i++)
+		wr->subs[i].cb(c, wr->subs[i].arg);
+	pthread_mutex_unlock(&wr->sublock);
 }
 
 static void
-run_batch(struct writer *wr, struct wjob **jobs, int n)
+run_batch(struct writer *wr, struct wmsg **msgs, int n)
 {
 	struct store_wtxn *w;
 	int i, rc;
 
 	struct timespec c0, c1, c2;
-	int64_t t0 = tstamp_now(), t1 = 0;
+	int64_t t0 = tstamp_now(), t1 = 0, t2;
 	size_t nobj = 0;
 
+	wacc_reset(&wr->acc);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	if ((rc = store_wbegin(wr->store, &w)) == STORE_OK) {
-		prune(wr, w);
 		for (i = 0; i < n && rc == STORE_OK; i++) {
-			rc = apply(w, jobs[i]);
-			nobj += jobs[i]->nobjs;
+			rc = attempt(wr, w, msgs[i]);
+			nobj += wmsg_objects(msgs[i]);
 		}
 		t1 = tstamp_now();
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
@@ -104,30 +141,34 @@ run_batch(struct writer *wr, struct wjob **jobs, int n)
 			store_wabort(w);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c2);
 	}
-	log_debug("batch: %d jobs, %zu objects, apply %.1f ms (cpu %.1f), "
+	t2 = tstamp_now();
+	log_debug("batch: %d messages, %zu objects, apply %.1f ms (cpu %.1f), "
 		  "commit %.1f ms (cpu %.1f)",
 	    n, nobj, (double)(t1 - t0) / 1000,
 	    (double)(c1.tv_sec - c0.tv_sec) * 1000 +
 		(double)(c1.tv_nsec - c0.tv_nsec) / 1e6,
-	    (double)(tstamp_now() - t1) / 1000,
+	    (double)(t2 - t1) / 1000,
 	    (double)(c2.tv_sec - c1.tv_sec) * 1000 +
 		(double)(c2.tv_nsec - c1.tv_nsec) / 1e6);
 	if (rc == STORE_EFULL && store_grow(wr->store) == STORE_OK) {
 		/* the map grew (up to map_max): the same group again */
-		run_batch(wr, jobs, n);
+		run_batch(wr, msgs, n);
 		return;
 	}
 	if (rc != STORE_OK && n > 1) {
-		/* one job's failure must not fail the others: alone, each
+		/* one message's failure must not fail the others: alone, each
 		 * commits or fails on its own (its first attempt was rolled
 		 * back with the group; it has told nobody of it) */
 		for (i = 0; i < n; i++)
-			run_batch(wr, &jobs[i], 1);
+			run_batch(wr, &msgs[i], 1);
 		return;
 	}
-	/* the outcome is final: now, and only now, each job's effects */
+	/* the outcome is final: now, and only now, its effects */
+	if (rc == STORE_OK)
+		publish(wr, n, nobj, t1 - t0, t2 - t1, t2);
 	for (i = 0; i < n; i++)
-		jobs[i]->done(jobs[i], rc);
+		if (msgs[i]->done != NULL)
+			msgs[i]->done(msgs[i], rc);
 	/* after every group: the kernel maps whole neighbourhoods of each
 	 * page the write touched (fault-around), so the resident set would
 	 * otherwise grow by far more than the pages in use */
@@ -138,7 +179,7 @@ static void *
 writer_main(void *arg)
 {
 	struct writer *wr = arg;
-	struct wjob **jobs = NULL, *j;
+	struct wmsg **msgs = NULL, *m;
 	int cap = 0, n;
 	size_t nobj;
 
@@ -155,27 +196,34 @@ writer_main(void *arg)
 		}
 		n = 0;
 		nobj = 0;
-		while ((j = TAILQ_FIRST(&wr->queue)) != NULL &&
-		    (n == 0 || nobj + j->nobjs <= WRITER_MAX_OBJECTS)) {
+		/* the prune weighs nothing: the first queued goes with it */
+		m = prune_due(wr);
+		while (m != NULL ||
+		    ((m = TAILQ_FIRST(&wr->queue)) != NULL &&
+			(nobj == 0 ||
+			    nobj + wmsg_objects(m) <= WRITER_MAX_OBJECTS))) {
 			if (n == cap) {
-				struct wjob **nj;
+				struct wmsg **nm;
 
 				cap = cap ? cap * 2 : 64;
-				nj = hub_realloc(
-				    jobs, sizeof(*jobs) * (size_t)cap);
-				if (nj == NULL)
+				nm = hub_realloc(
+				    msgs, sizeof(*msgs) * (size_t)cap);
+				if (nm == NULL)
 					fatalx("writer: out of memory");
-				jobs = nj;
+				msgs = nm;
 			}
-			TAILQ_REMOVE(&wr->queue, j, entry);
-			wr->nqueued--;
-			jobs[n++] = j;
-			nobj += j->nobjs;
+			if (m != &wr->prune) {
+				TAILQ_REMOVE(&wr->queue, m, entry);
+				wr->nqueued--;
+			}
+			msgs[n++] = m;
+			nobj += wmsg_objects(m);
+			m = NULL;
 		}
 		pthread_mutex_unlock(&wr->lock);
-		run_batch(wr, jobs, n);
+		run_batch(wr, msgs, n);
 	}
-	hub_free(jobs);
+	hub_free(msgs);
 	return NULL;
 }
 
@@ -192,9 +240,13 @@ writer_start(struct store *st, int nice)
 	 * their producer publishes it */
 	store_set_remark(st, ingest_remark);
 	pthread_mutex_init(&wr->lock, NULL);
+	pthread_mutex_init(&wr->sublock, NULL);
 	pthread_cond_init(&wr->cond, NULL);
 	TAILQ_INIT(&wr->queue);
 	if (pthread_create(&wr->thread, NULL, writer_main, wr) != 0) {
+		pthread_mutex_destroy(&wr->lock);
+		pthread_mutex_destroy(&wr->sublock);
+		pthread_cond_destroy(&wr->cond);
 		hub_free(wr);
 		return NULL;
 	}
@@ -202,10 +254,10 @@ writer_start(struct store *st, int nice)
 }
 
 void
-writer_submit(struct writer *wr, struct wjob *j)
+writer_submit(struct writer *wr, struct wmsg *m)
 {
 	pthread_mutex_lock(&wr->lock);
-	TAILQ_INSERT_TAIL(&wr->queue, j, entry);
+	TAILQ_INSERT_TAIL(&wr->queue, m, entry);
 	wr->nqueued++;
 	pthread_cond_signal(&wr->cond);
 	pthread_mutex_unlock(&wr->lock);
@@ -222,6 +274,48 @@ writer_queued(struct writer *wr)
 	return n;
 }
 
+int
+writer_subscribe(struct writer *wr, writer_commit_cb *cb, void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&wr->sublock);
+	if (wr->nsubs < WRITER_MAX_SUBS) {
+		wr->subs[wr->nsubs].cb = cb;
+		wr->subs[wr->nsubs].arg = arg;
+		wr->nsubs++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&wr->sublock);
+	if (rc == -1)
+		log_warnx(
+		    "%s: more than %d subscribers", __func__, WRITER_MAX_SUBS);
+	return rc;
+}
+
+void
+writer_unsubscribe(struct writer *wr, writer_commit_cb *cb, void *arg)
+{
+	int i;
+
+	pthread_mutex_lock(&wr->sublock);
+	for (i = 0; i < wr->nsubs; i++)
+		if (wr->subs[i].cb == cb && wr->subs[i].arg == arg) {
+			wr->subs[i] = wr->subs[--wr->nsubs];
+			break;
+		}
+	pthread_mutex_unlock(&wr->sublock);
+}
+
+void
+writer_set_fault(struct writer *wr, writer_fault_cb *cb, void *arg)
+{
+	pthread_mutex_lock(&wr->lock);
+	wr->fault = cb;
+	wr->fault_arg = arg;
+	pthread_mutex_unlock(&wr->lock);
+}
+
 void
 writer_stop(struct writer *wr)
 {
@@ -232,7 +326,9 @@ writer_stop(struct writer *wr)
 	pthread_cond_signal(&wr->cond);
 	pthread_mutex_unlock(&wr->lock);
 	pthread_join(wr->thread, NULL);
+	wacc_free(&wr->acc);
 	pthread_mutex_destroy(&wr->lock);
+	pthread_mutex_destroy(&wr->sublock);
 	pthread_cond_destroy(&wr->cond);
 	hub_free(wr);
 }

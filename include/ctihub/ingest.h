@@ -3,8 +3,8 @@
  * for the store: frames the body (jscan.h), parses each object with
  * Jansson, validates it (stix.h), and keeps it as received, minus
  * insignificant whitespace.  Work on ranges of objects can run on several
- * threads at once.  Also renders the TAXII status resource of a request
- * once the store has said what became of each object.  No I/O.
+ * threads at once.  What becomes of each object (the store's results)
+ * is rendered as a status resource by taxii_status.h.  No I/O.
  */
 #ifndef CTIHUB_INGEST_H
 #define CTIHUB_INGEST_H
@@ -124,9 +124,5 @@ void ingest_count(const struct ingest_batch *, struct ingest_counts *);
 /* 1 when the store refused a valid object (too many versions, or an id
  * of another producer). */
 int ingest_refused(const struct store_obj *);
-
-/* Renders the status resource (TAXII 2.1 4.3.1) of a finished batch. */
-void ingest_status(const struct ingest_batch *, const char *status_id,
-    int64_t request_ts, struct buf *out);
 
 #endif

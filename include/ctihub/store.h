@@ -328,6 +328,9 @@ int store_wprune(struct store_wtxn *, int64_t now, int max, int *pruned);
 /* Commits durably (fsync) and frees the transaction. */
 int store_wcommit(struct store_wtxn *);
 void store_wabort(struct store_wtxn *);
+/* The last date_added (or release id) the transaction handed out: an
+ * entry it adds next comes after it (the writer's commit notices). */
+int64_t store_wlast_added(const struct store_wtxn *);
 
 /* --- reading: a reader per thread, one read transaction per request --- */
 

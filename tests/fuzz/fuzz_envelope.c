@@ -8,6 +8,7 @@
 
 #include "ctihub/buf.h"
 #include "ctihub/ingest.h"
+#include "ctihub/taxii_status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -25,8 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (ingest_next(&d, &b, 7) > 0) {
 		ingest_markings(&b);
 		ingest_range(&b, 0, b.n);
-		ingest_status(
-		    &b, "00000000-0000-4000-8000-000000000000", 0, &status);
+		taxii_status_render(&status,
+		    "00000000-0000-4000-8000-000000000000", 0, b.meta, b.objs,
+		    b.n);
 		buf_reset(&status);
 		ingest_free(&b);
 	}

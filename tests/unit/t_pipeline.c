@@ -4,7 +4,9 @@
  * flight, the callbacks each once and in order, refusals before anything
  * starts, markings across batches, the status resource, and many
  * documents at once on a pool of one or several threads (the lifetime
- * rules under ASan and TSan: issue #9, item 15).
+ * rules under ASan and TSan: issue #9, item 15).  The status is rendered
+ * after the commit from the batch's results, as Add Objects does, and
+ * must be the bytes the writer stored.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,13 +25,15 @@
 #include "ctihub/ingest.h"
 #include "ctihub/log.h"
 #include "ctihub/store.h"
+#include "ctihub/taxii_status.h"
 #include "ctihub/workq.h"
 
 #include "../../hub/pipeline.h"
 #include "../../hub/writer.h"
 
-#define COLL	 0x11111111u
-#define PRODUCER 0xaaaa0001u
+#define COLL	  0x11111111u
+#define PRODUCER  0xaaaa0001u
+#define STATUS_TS 1700000000000000
 
 static char dir[64];
 static struct store *st;
@@ -150,6 +154,11 @@ on_batch(const struct ingest_batch *b, int rc, void *arg)
 	if (rc != STORE_OK && s->rc == STORE_OK)
 		s->rc = rc;
 	ingest_count(b, &c);
+	/* the status, as taxii_add.c renders the reply: from the results,
+	 * after the commit, by the function the writer stored it with */
+	if (s->status_id[0] != '\0' && rc == STORE_OK)
+		taxii_status_render(&s->status, s->status_id, STATUS_TS,
+		    b->meta, b->objs, b->n);
 	s->objects += b->n;
 	s->ok += c.stored + c.linked + c.duplicate;
 	pthread_mutex_unlock(&s->lock);
@@ -307,9 +316,8 @@ t_status(void **state)
 		snprintf(s.status_id, sizeof(s.status_id),
 		    "00000000-0000-4000-8000-%012d", n);
 		p.status_id = s.status_id;
-		p.status_ts = 1700000000000000;
+		p.status_ts = STATUS_TS;
 		p.status_expires = INT64_MAX / 2;
-		p.status = &s.status;
 		assert_int_equal(
 		    pipe_start(pl, s.text, len, &p, err, sizeof(err)), 0);
 		seen_wait(&s);
@@ -420,9 +428,8 @@ starter(void *arg)
 		snprintf(s->status_id, sizeof(s->status_id),
 		    "00000000-0000-4000-8000-%012d", i);
 		p.status_id = s->status_id;
-		p.status_ts = 1700000000000000;
+		p.status_ts = STATUS_TS;
 		p.status_expires = INT64_MAX / 2;
-		p.status = &s->status;
 		assert_int_equal(
 		    pipe_start(pl, s->text, len, &p, err, sizeof(err)), 0);
 	}

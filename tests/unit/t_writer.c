@@ -1,11 +1,15 @@
 /*
- * t_writer.c -- the writer's group commit with a failing job inside a
- * group (issue #9, item 16).  The group is aborted and every job attempted
- * again alone; each job must then be done exactly once, with results from
- * the attempt that committed: an Add Objects status rendered once (one
- * JSON document, the one stored), a delete's count, a policy release
- * whose event record exists and whose audit line is written once with
- * the right count.  Includes hub/release.c to reach its writer job.
+ * t_writer.c -- the writer's group commit with a failing message inside a
+ * group (issue #9, item 16), and its commit notifications (issue #10).
+ * The group is aborted and every message attempted again alone; each must
+ * then be done exactly once, with results from the attempt that
+ * committed: an Add Objects status rendered from the results (the bytes
+ * stored) and its publish record stored once, a delete's count, a policy
+ * release whose event record exists and whose audit line is written once
+ * with the right count.  Each committed transaction is published once,
+ * after the commit (a reader in the callback sees it), with the ranges of
+ * what it added; an aborted group never.  Includes hub/release.c to reach
+ * its steps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +25,7 @@
 
 #include "ctihub/audit.h"
 #include "ctihub/log.h"
+#include "ctihub/taxii_status.h"
 #include "ctihub/workq.h"
 
 #include "../../hub/pipeline.h"
@@ -50,27 +55,37 @@ static char dir[64];
 static struct store *st;
 static struct writer *wr;
 
-/* A job that records its attempts and completions; fails its first
- * `fail` attempts. */
-struct tjob {
-	struct wjob wj;
+/* A message (a prune that prunes nothing) that records its attempts and
+ * completions; the fault hook fails its first `fail` attempts, and holds
+ * a gate's attempt until `open`. */
+struct tmsg {
+	struct wmsg m;
 	int fail;
 	int attempts;
 	int dones;
 	int rc;
-	/* the gate: its apply waits until `open` */
 	int gate;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int open;
 };
 
-static int
-tjob_apply(struct wjob *wj, struct store_wtxn *w)
-{
-	struct tjob *t = (struct tjob *)wj;
+#define MAX_TMSG 8
+static struct tmsg *tmsgs[MAX_TMSG];
+static int ntmsgs;
 
-	(void)w;
+static int
+fault(const struct wmsg *m, void *arg)
+{
+	struct tmsg *t = NULL;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < ntmsgs; i++)
+		if (&tmsgs[i]->m == m)
+			t = tmsgs[i];
+	if (t == NULL)
+		return STORE_OK;
 	if (t->gate) {
 		pthread_mutex_lock(&t->lock);
 		while (!t->open)
@@ -103,9 +118,9 @@ wait_done(int n)
 }
 
 static void
-tjob_done(struct wjob *wj, int rc)
+tmsg_done(struct wmsg *m, int rc)
 {
-	struct tjob *t = (struct tjob *)wj;
+	struct tmsg *t = (struct tmsg *)m;
 
 	t->dones++;
 	t->rc = rc;
@@ -113,15 +128,16 @@ tjob_done(struct wjob *wj, int rc)
 }
 
 static void
-tjob_init(struct tjob *t, int fail)
+tmsg_init(struct tmsg *t, int fail)
 {
 	memset(t, 0, sizeof(*t));
-	t->wj.kind = WJOB_CUSTOM;
-	t->wj.apply = tjob_apply;
-	t->wj.done = tjob_done;
+	wmsg_init(&t->m, WMSG_PRUNE);
+	t->m.done = tmsg_done;
 	t->fail = fail;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
+	assert_true(ntmsgs < MAX_TMSG);
+	tmsgs[ntmsgs++] = t;
 }
 
 /* Objects stored by hand: producer, TLP GREEN. */
@@ -151,37 +167,57 @@ mkobjs(int from, int n)
 	}
 }
 
-/* A delete: the result is wj.removed, read in done. */
+/* An add of objs[from, from + n) as the message's own batch. */
+static void
+add_msg(struct tmsg *t, uint32_t producer, int from, int n)
+{
+	struct wmsg_add *a;
+	int i;
+
+	wmsg_clear(&t->m);
+	wmsg_init(&t->m, WMSG_ADD);
+	t->m.done = tmsg_done;
+	a = &t->m.u.add;
+	a->coll = COLL;
+	a->producer = producer;
+	a->now = 1000;
+	assert_non_null(a->batch.objs = hub_calloc((size_t)n, sizeof(*objs)));
+	assert_non_null(
+	    a->batch.meta = hub_calloc((size_t)n, sizeof(*a->batch.meta)));
+	for (i = 0; i < n; i++) {
+		a->batch.objs[i] = objs[from + i];
+		a->batch.meta[i].ok = 1;
+		a->batch.meta[i].id = objid[from + i];
+	}
+	a->batch.n = (size_t)n;
+}
+
+/* A delete: the result is m.u.del.removed, read in done. */
 struct tdel {
-	struct wjob wj;
+	struct wmsg m;
 	int dones;
 	int rc;
 	int removed;
 };
 
-static int
-match_all(const struct store_version *v, void *arg)
-{
-	(void)v;
-	(void)arg;
-	return 1;
-}
-
 static void
-tdel_done(struct wjob *wj, int rc)
+tdel_done(struct wmsg *m, int rc)
 {
-	struct tdel *d = (struct tdel *)wj;
+	struct tdel *d = (struct tdel *)m;
 
 	d->dones++;
 	d->rc = rc;
-	d->removed = wj->removed;
+	d->removed = m->u.del.removed;
 	note_done();
 }
 
-/* The Add Objects shape through the pipeline: one job and its status. */
+/* The Add Objects shape through the pipeline: one message, its status
+ * rendered after the commit from the results, as taxii_add.c does. */
 struct tadd {
 	struct buf status;
 	int batches, docs, rc;
+	char status_id[37];
+	int64_t status_ts;
 	char text[4096];
 };
 
@@ -190,9 +226,11 @@ tadd_batch(const struct ingest_batch *b, int rc, void *arg)
 {
 	struct tadd *a = arg;
 
-	(void)b;
 	a->batches++;
 	a->rc = rc;
+	if (rc == STORE_OK)
+		taxii_status_render(&a->status, a->status_id, a->status_ts,
+		    b->meta, b->objs, b->n);
 }
 
 static void
@@ -215,14 +253,71 @@ wait_queued(int n)
 	assert_int_equal(writer_queued(wr), n);
 }
 
+/* --- the commit notifications --- */
+
+#define MAX_SEEN 32
+
+struct seen {
+	int nmsgs;
+	size_t added, removed;
+	int64_t first, last;
+	size_t coll_added, coll_removed; /* of COLL */
+	int64_t coll_first, coll_last;
+	size_t visible; /* entries of COLL from coll_first, read back */
+	int beyond;	/* entries of COLL after coll_last */
+};
+
+static struct seen seen[MAX_SEEN];
+static int nseen;
+static struct store_reader *cbr; /* the callback's reader */
+
+/* In the writer thread, after each commit: note it, and read what it
+ * says it added (a reader sees it only when it is committed). */
 static void
-t_failing_job_in_a_group(void **state)
+on_commit(const struct wcommit *c, void *arg)
 {
-	struct tjob gate, fail_once, fail_always, pre;
+	struct seen *s;
+	struct store_item it;
+	int i;
+
+	(void)arg;
+	if (nseen == MAX_SEEN)
+		return;
+	s = &seen[nseen++];
+	memset(s, 0, sizeof(*s));
+	s->nmsgs = c->nmsgs;
+	s->added = c->added;
+	s->removed = c->removed;
+	s->first = c->first;
+	s->last = c->last;
+	for (i = 0; i < c->ncolls; i++)
+		if (c->colls[i].coll == COLL) {
+			s->coll_added = c->colls[i].added;
+			s->coll_removed = c->colls[i].removed;
+			s->coll_first = c->colls[i].first;
+			s->coll_last = c->colls[i].last;
+		}
+	if (s->coll_added == 0 || store_rbegin(cbr) != STORE_OK)
+		return;
+	if (store_walk_start(cbr, COLL, s->coll_first - 1) == STORE_OK)
+		while (store_walk_next(cbr, &it) == 1) {
+			if (it.date_added > s->coll_last)
+				s->beyond++;
+			else
+				s->visible++;
+		}
+	store_rend(cbr);
+}
+
+static void
+t_failing_message_in_a_group(void **state)
+{
+	struct tmsg gate, fail_once, fail_always, pre;
 	struct tdel del;
 	struct tadd add;
 	struct hub hub;
 	struct reljob *r;
+	struct wmsg_release *rl;
 	struct workq *pool;
 	struct pipeline *pl;
 	struct pipe_params p;
@@ -236,14 +331,17 @@ t_failing_job_in_a_group(void **state)
 	int64_t expires;
 	json_t *j;
 	FILE *f;
-	int i, twins = 0, releases = 0;
+	int i, twins = 0, releases = 0, adds = 0, deletes = 0;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/t_writer.XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(
 	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_reader_new(st, &cbr), STORE_OK);
 	assert_non_null(wr = writer_start(st, 0));
+	writer_set_fault(wr, fault, NULL);
+	assert_int_equal(writer_subscribe(wr, on_commit, NULL), 0);
 	assert_non_null(pool = workq_new(2, "parse", 0));
 	assert_non_null(pl = pipe_new(pool, wr, st));
 	memset(&hub, 0, sizeof(hub));
@@ -254,30 +352,27 @@ t_failing_job_in_a_group(void **state)
 	/* stored first: 3 objects of P1 (one to delete), 5 of P2 (to
 	 * release) */
 	mkobjs(0, 8);
-	tjob_init(&pre, 0);
-	pre.wj.kind = WJOB_ADD;
-	pre.wj.coll = COLL;
-	pre.wj.producer = P1;
-	pre.wj.objs = objs;
-	pre.wj.nobjs = 3;
-	pre.wj.now = 1000;
-	writer_submit(wr, &pre.wj);
+	tmsg_init(&pre, 0);
+	add_msg(&pre, P1, 0, 3);
+	writer_submit(wr, &pre.m);
 	wait_done(1);
-	pre.wj.producer = P2;
-	pre.wj.objs = objs + 3;
-	pre.wj.nobjs = 5;
-	writer_submit(wr, &pre.wj);
+	assert_int_equal(pre.rc, STORE_OK);
+	assert_int_equal(pre.m.u.add.batch.objs[2].result, STORE_NEW);
+	add_msg(&pre, P2, 3, 5);
+	writer_submit(wr, &pre.m);
 	wait_done(2);
 	assert_int_equal(pre.rc, STORE_OK);
+	wmsg_clear(&pre.m);
 
 	/* the gate holds the writer while the group queues up */
-	tjob_init(&gate, 0);
+	tmsg_init(&gate, 0);
 	gate.gate = 1;
-	writer_submit(wr, &gate.wj);
+	writer_submit(wr, &gate.m);
 	for (i = 0; i < 2000 && writer_queued(wr) > 0; i++)
 		usleep(1000);
 
-	/* an Add Objects request: 3 objects, one invalid, and its status */
+	/* an Add Objects request: 3 objects, one invalid, its status and
+	 * its publish record */
 	memset(&add, 0, sizeof(add));
 	snprintf(add.text, sizeof(add.text),
 	    "{\"objects\":[%s,%s,{\"type\":\"indicator\"}]}",
@@ -295,16 +390,20 @@ t_failing_job_in_a_group(void **state)
 	    "\"pattern\":\"[ipv4-addr:value = '10.0.0.2']\","
 	    "\"pattern_type\":\"stix\","
 	    "\"valid_from\":\"2024-01-01T00:00:00Z\"}");
+	snprintf(add.status_id, sizeof(add.status_id), "%s",
+	    "11111111-2222-4333-8444-555555555555");
+	add.status_ts = 1700000000000000;
 	memset(&p, 0, sizeof(p));
 	p.coll = COLL;
 	p.producer = P1;
 	p.max_objects = 100;
 	p.max_depth = 32;
 	p.in_flight = 1;
-	p.status_id = "11111111-2222-4333-8444-555555555555";
-	p.status_ts = 1700000000000000;
+	p.status_id = add.status_id;
+	p.status_ts = add.status_ts;
 	p.status_expires = INT64_MAX / 2;
-	p.status = &add.status;
+	p.audit_member = "member-one";
+	p.audit_coll = "collection-one";
 	p.batch_done = tadd_batch;
 	p.doc_done = tadd_doc;
 	p.arg = &add;
@@ -315,45 +414,50 @@ t_failing_job_in_a_group(void **state)
 
 	/* a delete of P1's first object */
 	memset(&del, 0, sizeof(del));
-	del.wj.kind = WJOB_DELETE;
-	del.wj.coll = COLL;
-	del.wj.uuid = objs[0].uuid;
-	del.wj.type = "indicator";
-	del.wj.match = match_all;
-	del.wj.done = tdel_done;
-	writer_submit(wr, &del.wj);
+	wmsg_init(&del.m, WMSG_DELETE);
+	del.m.u.del.coll = COLL;
+	memcpy(del.m.u.del.uuid, objs[0].uuid, 16);
+	snprintf(del.m.u.del.type, sizeof(del.m.u.del.type), "indicator");
+	assert_non_null(del.m.u.del.v = hub_calloc(1, sizeof(*del.m.u.del.v)));
+	del.m.u.del.v[0].producer = P1;
+	del.m.u.del.v[0].version = objs[0].version;
+	del.m.u.del.n = 1;
+	del.m.done = tdel_done;
+	writer_submit(wr, &del.m);
 
-	/* a release of P2's GREEN objects (release_after_reload's job) */
+	/* a release of P2's GREEN objects (release_after_reload's steps) */
 	assert_non_null(r = hub_calloc(1, sizeof(*r)));
+	wmsg_init(&r->m, WMSG_RELEASE);
+	rl = &r->m.u.rel;
 	r->hub = &hub;
 	r->gen = 7;
 	r->state = REL_EVENT;
 	assert_non_null(r->old = hub_calloc(1, sizeof(*r->old)));
 	atomic_init(&r->old->refs, 1);
-	assert_non_null(r->groups = hub_calloc(1, sizeof(*r->groups)));
-	r->groups[0].producer = P2;
-	r->groups[0].level = TLP_GREEN;
-	r->ngroups = 1;
-	buf_adds(&r->rec, "a release record");
+	assert_non_null(rl->groups = hub_calloc(1, sizeof(*rl->groups)));
+	rl->groups[0].producer = P2;
+	rl->groups[0].level = TLP_GREEN;
+	rl->ngroups = 1;
+	assert_non_null(rl->events = hub_calloc(1, sizeof(*rl->events)));
+	assert_non_null(rl->rec = hub_strdup("a release record"));
+	rl->reclen = strlen("a release record");
 	buf_adds(&r->names, "{\"producer\":\"p2\"}");
 	buf_cstr(&r->names);
-	r->wj.kind = WJOB_CUSTOM;
-	r->wj.apply = apply_release;
-	r->wj.done = release_done;
-	writer_submit(wr, &r->wj);
+	r->m.done = release_done;
+	release_step(r);
 
-	/* last in the group, so every other job was applied before it */
-	tjob_init(&fail_once, 1);
-	writer_submit(wr, &fail_once.wj);
-	tjob_init(&fail_always, 1000);
-	writer_submit(wr, &fail_always.wj);
+	/* last in the group, so every other message was applied before it */
+	tmsg_init(&fail_once, 1);
+	writer_submit(wr, &fail_once.m);
+	tmsg_init(&fail_always, 1000);
+	writer_submit(wr, &fail_always.m);
 	wait_queued(5);
 
 	pthread_mutex_lock(&gate.lock);
 	gate.open = 1;
 	pthread_cond_signal(&gate.cond);
 	pthread_mutex_unlock(&gate.lock);
-	/* pre twice, gate, add, delete, two failing; the release job frees
+	/* pre twice, gate, add, delete, two failing; the release frees
 	 * itself: its done is seen in the audit log */
 	wait_done(7);
 	writer_stop(wr); /* the queue drained: release_done has run */
@@ -361,7 +465,7 @@ t_failing_job_in_a_group(void **state)
 	workq_free(pool);
 	pipe_free(pl);
 
-	/* the failing jobs: the group failed, then each job alone */
+	/* the failing messages: the group failed, then each alone */
 	assert_int_equal(fail_once.attempts, 2);
 	assert_int_equal(fail_once.dones, 1);
 	assert_int_equal(fail_once.rc, STORE_OK);
@@ -371,7 +475,8 @@ t_failing_job_in_a_group(void **state)
 	assert_int_equal(fail_always.rc, STORE_ERR);
 	assert_int_equal(gate.dones, 1);
 
-	/* the status: rendered once, one JSON document, the one stored */
+	/* the status: rendered once after the commit, one JSON document,
+	 * the one the writer stored */
 	assert_int_equal(add.batches, 1);
 	assert_int_equal(add.docs, 1);
 	assert_int_equal(add.rc, STORE_OK);
@@ -387,8 +492,9 @@ t_failing_job_in_a_group(void **state)
 	assert_int_equal(store_reader_new(st, &rd), STORE_OK);
 	assert_int_equal(store_rbegin(rd), STORE_OK);
 	assert_int_equal(
-	    store_status_get(rd, p.status_id, &owner, &expires, &json, &len),
+	    store_status_get(rd, add.status_id, &owner, &expires, &json, &len),
 	    STORE_OK);
+	assert_int_equal(owner, P1);
 	assert_int_equal(len, add.status.len);
 	assert_memory_equal(json, add.status.data, len);
 
@@ -396,6 +502,7 @@ t_failing_job_in_a_group(void **state)
 	assert_int_equal(del.dones, 1);
 	assert_int_equal(del.rc, STORE_OK);
 	assert_int_equal(del.removed, 1);
+	wmsg_clear(&del.m);
 
 	/* the release: every twin's event is recorded */
 	assert_int_equal(store_walk_start(rd, COLL, 0), STORE_OK);
@@ -411,8 +518,33 @@ t_failing_job_in_a_group(void **state)
 	assert_int_equal(twins, 5);
 	store_rend(rd);
 	store_reader_free(rd);
-	/* and its audit line, once, with the count */
+
+	/* the publish record: once, from the message's fields */
 	audit_flush(hub.audit);
+	{
+		uint64_t upto;
+		int publishes = 0;
+
+		assert_int_equal(store_reader_new(st, &rd), STORE_OK);
+		assert_int_equal(audit_export(hub.audit, rd, &upto), 0);
+		store_reader_free(rd);
+		assert_non_null(f = fopen(path, "r"));
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (strstr(line, "\"event\":\"publish\"") == NULL)
+				continue;
+			publishes++;
+			assert_non_null(
+			    strstr(line, "\"member\":\"member-one\""));
+			assert_non_null(
+			    strstr(line, "\"collection\":\"collection-one\""));
+			assert_non_null(strstr(line, add.status_id));
+			assert_non_null(strstr(
+			    line, "\"new\":2,\"duplicate\":0,\"rejected\":1"));
+		}
+		fclose(f);
+		assert_int_equal(publishes, 1);
+	}
+	/* and the release's audit line, once, with the count */
 	assert_non_null(f = fopen(path, "r"));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (strstr(line, "\"event\":\"release\"") == NULL)
@@ -422,18 +554,100 @@ t_failing_job_in_a_group(void **state)
 	}
 	fclose(f);
 	assert_int_equal(releases, 1);
+
+	/*
+	 * The notifications: the writer's prune with pre, pre, the gate,
+	 * then the group aborted (none), then alone: add, delete, release
+	 * event, fail_once (fail_always: none), then the release's twins.
+	 */
+	assert_int_equal(nseen, 8);
+	for (i = 0; i < nseen; i++) {
+		struct seen *s = &seen[i];
+
+		assert_true(s->nmsgs >= 1 && s->nmsgs <= 2);
+		/* what it says it added was there, and nothing after it */
+		assert_int_equal(s->visible, s->coll_added);
+		assert_int_equal(s->beyond, 0);
+		assert_int_equal(s->added, s->coll_added);
+		if (s->added > 0) {
+			assert_true(s->first > 0 && s->first <= s->last);
+			assert_int_equal(s->first, s->coll_first);
+			assert_int_equal(s->last, s->coll_last);
+		} else
+			assert_true(s->first == 0 && s->last == 0);
+		if (s->added == 2) /* the Add Objects message: once */
+			adds++;
+		deletes += (int)s->removed;
+	}
+	assert_int_equal(seen[0].nmsgs, 2); /* the prune went with pre */
+	assert_int_equal(seen[0].added, 3);
+	assert_int_equal(seen[1].added, 5);
+	assert_int_equal(seen[nseen - 1].added, 5); /* the twins */
+	assert_int_equal(adds, 1);
+	assert_int_equal(deletes, 1);
+
 	audit_close(hub.audit);
 	buf_clear(&add.status);
+	store_reader_free(cbr);
 	store_close(st);
 	snprintf(line, sizeof(line), "rm -rf %s", dir);
 	assert_int_equal(system(line), 0);
+}
+
+static int ncalls;
+
+static void
+count_commit(const struct wcommit *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	ncalls++;
+}
+
+/* Subscribers: at most WRITER_MAX_SUBS, each called once per commit, none
+ * after it unsubscribed. */
+static void
+t_subscribers(void **state)
+{
+	struct tmsg t;
+	char err[256], cmd[128];
+	int i, args[WRITER_MAX_SUBS + 1];
+
+	(void)state;
+	ntmsgs = 0;
+	ndone = 0;
+	snprintf(dir, sizeof(dir), "/tmp/t_writer.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(
+	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_OK);
+	assert_non_null(wr = writer_start(st, 0));
+	for (i = 0; i < WRITER_MAX_SUBS; i++)
+		assert_int_equal(
+		    writer_subscribe(wr, count_commit, &args[i]), 0);
+	assert_int_equal(
+	    writer_subscribe(wr, count_commit, &args[WRITER_MAX_SUBS]), -1);
+	tmsg_init(&t, 0);
+	writer_submit(wr, &t.m);
+	wait_done(1);
+	assert_int_equal(ncalls, WRITER_MAX_SUBS);
+	for (i = 1; i < WRITER_MAX_SUBS; i++)
+		writer_unsubscribe(wr, count_commit, &args[i]);
+	writer_submit(wr, &t.m);
+	wait_done(2);
+	assert_int_equal(ncalls, WRITER_MAX_SUBS + 1);
+	writer_stop(wr);
+	wr = NULL;
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_failing_job_in_a_group),
+	    cmocka_unit_test(t_failing_message_in_a_group),
+	    cmocka_unit_test(t_subscribers),
 	};
 
 	log_init(LOG_LVL_ERR);
