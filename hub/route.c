@@ -208,17 +208,21 @@ method_not_allowed(struct request *ctx, int allowed)
 	    ctx, 405, "Method Not Allowed", "this resource supports %s", allow);
 }
 
-/* 1 when some row without ROUTE_AUTH has the path's shape. */
+/* 1 when the member must authenticate before anything else is said
+ * about the path: a table with rows that need it, and no row that does
+ * not has the path's shape. */
 static int
-open_route(const struct route_table *t, const struct httpmsg_path *p)
+must_authenticate(const struct route_table *t, const struct httpmsg_path *p)
 {
-	int k;
+	int k, any = 0;
 
-	for (k = 0; k < t->n; k++)
-		if (!(t->rows[k].flags & ROUTE_AUTH) &&
-		    row_matches(&t->rows[k], p))
-			return 1;
-	return 0;
+	for (k = 0; k < t->n; k++) {
+		if (t->rows[k].flags & ROUTE_AUTH)
+			any = 1;
+		else if (row_matches(&t->rows[k], p))
+			return 0;
+	}
+	return any;
 }
 
 /* Literal-only rows first (discovery wins over an API root of the same
@@ -245,7 +249,7 @@ route_dispatch(struct request *ctx)
 		taxii_error(ctx, 400, "Bad Request", "%s", why);
 		return;
 	}
-	if (!open_route(t, &ctx->path)) {
+	if (must_authenticate(t, &ctx->path)) {
 		res = auth_request(ctx, &ctx->member, why, sizeof(why));
 		if (res == AUTH_PENDING)
 			return; /* parked: dispatched again with the answer */
