@@ -16,6 +16,7 @@
 #include "ctihub/hash.h"
 #include "ctihub/log.h"
 #include "ctihub/marking.h"
+#include "ctihub/taxii_render.h"
 #include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
@@ -126,44 +127,21 @@ date_headers(struct request *ctx, const struct view_page *pg)
 	res_header(ctx, "X-TAXII-Date-Added-Last", ts);
 }
 
-/* "more" and "next" of an envelope, manifest or versions resource. */
+/* The head of an envelope, manifest or versions resource: '{', "more"
+ * and, with more, the sealed token of the next page. */
 static void
 paging(struct request *ctx, const struct view_query *q,
     const struct view_page *pg, struct buf *b)
 {
 	char tok[VIEW_TOKEN_MAX];
 
-	buf_adds(b, pg->more ? "\"more\":true" : "\"more\":false");
-	if (pg->more) {
-		if (view_token_make(q, pg, ctx->svc->secret, ctx->member->code,
-			ctx->coll->code, tstamp_now(), tok) == -1)
-			b->failed = 1; /* answered 503 */
-		buf_adds(b, ",\"next\":\"");
-		buf_adds(b, tok);
-		buf_addc(b, '"');
+	if (pg->more &&
+	    view_token_make(q, pg, ctx->svc->secret, ctx->member->code,
+		ctx->coll->code, tstamp_now(), tok) == -1) {
+		b->failed = 1; /* answered 503 */
+		tok[0] = '\0';
 	}
-}
-
-/* The stored object of an item: 0; -1 when it is gone (deleted since
- * the page was computed: a streamed page reads its objects later); -2
- * when it cannot be read (a damaged row: the page is refused). */
-static int
-item_object(
-    struct request *ctx, const struct store_item *it, struct store_objview *ov)
-{
-	int rc = store_obj_of(ctx->svc->reader, &it->e, ov);
-
-	return rc == STORE_OK ? 0 : rc == STORE_ENOTFOUND ? -1 : -2;
-}
-
-static void
-version_str(const struct store_objview *ov, char out[TSTAMP_LEN])
-{
-	int64_t v =
-	    ov->version == STORE_NO_VERSION ? ov->first_added : ov->version;
-
-	/* milliseconds when that is all there is, as producers write */
-	tstamp_format(v, v % 1000 == 0 ? 3 : 6, out);
+	render_head(b, pg->more, tok);
 }
 
 /* Sends a built page (200, or 503 when building it ran out of memory),
@@ -196,43 +174,20 @@ damaged_reply(struct request *ctx, struct buf *b)
 struct objstream {
 	struct view_query q; /* owns its decoded values */
 	struct view_page pg;
-	size_t i;	     /* the next item */
-	size_t k;	     /* objects rendered */
+	struct render_env env;
 	struct audit *audit; /* NULL: nothing recorded */
 	struct buf au;	     /* the receive record, with the ids so far */
 };
 
-/* Renders objects from item s->i on until b holds `upto` bytes (at least
- * one item is taken): 1 while items remain, 0 once the envelope is
- * closed, -1 when a row is damaged (the answer is refused, or a stream
- * cut short: never an altered object). */
-static int
-objects_piece(
-    struct request *ctx, struct objstream *s, struct buf *b, size_t upto)
+/* Each object sent: its id into the receive record. */
+static void
+objects_seen(const struct store_objview *ov, void *arg)
 {
-	struct store_objview ov;
-	int rc;
+	struct objstream *s = arg;
 
-	for (; s->i < s->pg.n && b->len < upto; s->i++) {
-		if ((rc = item_object(ctx, &s->pg.items[s->i], &ov)) == -2)
-			return -1;
-		if (rc == -1)
-			continue;
-		buf_adds(b, s->k == 0 ? ",\"objects\":[" : ",");
-		buf_add(b, ov.json, ov.jsonlen);
-		if (s->audit != NULL) {
-			if (s->k > 0)
-				buf_addc(&s->au, ',');
-			buf_add_jstr(&s->au, ov.id, ov.idlen);
-		}
-		s->k++;
-	}
-	if (s->i < s->pg.n)
-		return 1;
-	if (s->k > 0)
-		buf_addc(b, ']');
-	buf_addc(b, '}');
-	return 0;
+	if (s->env.k > 0)
+		buf_addc(&s->au, ',');
+	buf_add_jstr(&s->au, ov->id, ov->idlen);
 }
 
 static int
@@ -243,7 +198,8 @@ objects_more(struct request *ctx, struct buf *b, void *arg)
 
 	if (store_rbegin(ctx->svc->reader) != STORE_OK)
 		return -1;
-	rc = objects_piece(ctx, s, b, b->len + ctx->rt->conf->send_buffer);
+	rc = render_objects(
+	    ctx->svc->reader, &s->env, b, b->len + ctx->rt->conf->send_buffer);
 	store_rend(ctx->svc->reader);
 	return rc;
 }
@@ -254,7 +210,7 @@ objects_done(void *arg)
 {
 	struct objstream *s = arg;
 
-	if (s->audit != NULL && s->k > 0) {
+	if (s->audit != NULL && s->env.k > 0) {
 		buf_addc(&s->au, ']');
 		audit_end(s->audit, &s->au);
 	}
@@ -289,9 +245,13 @@ send_objects(struct request *ctx, struct view_query *q, struct view_page *pg)
 	q->store = NULL;
 	s->pg = *pg;
 	memset(pg, 0, sizeof(*pg));
+	s->env.items = s->pg.items;
+	s->env.n = s->pg.n;
 	/* a HEAD answer carries no object: nothing was received */
 	if (audit_on(ctx->svc->audit) && ctx->method != HTTP_HEAD) {
 		s->audit = ctx->svc->audit;
+		s->env.seen = objects_seen;
+		s->env.arg = s;
 		audit_begin(&s->au, "receive");
 		audit_str(&s->au, "member", ctx->member->id);
 		audit_str(&s->au, "collection", ctx->coll->id);
@@ -300,10 +260,9 @@ send_objects(struct request *ctx, struct view_query *q, struct view_page *pg)
 	}
 	http_body(ctx, &b,
 	    s->pg.n * 1024 + 256 < piece ? s->pg.n * 1024 + 256 : piece);
-	buf_addc(&b, '{');
 	paging(ctx, &s->q, &s->pg, &b);
-	if ((rc = objects_piece(ctx, s, &b, piece)) == -1) {
-		s->k = 0; /* nothing was received */
+	if ((rc = render_objects(ctx->svc->reader, &s->env, &b, piece)) == -1) {
+		s->env.k = 0; /* nothing was received */
 		objects_done(s);
 		damaged_reply(ctx, &b);
 		return;
@@ -321,76 +280,26 @@ send_objects(struct request *ctx, struct view_query *q, struct view_page *pg)
 	buf_clear(&b);
 }
 
+/* A manifest or versions resource, whole. */
 static void
-send_manifest(
-    struct request *ctx, const struct view_query *q, const struct view_page *pg)
+send_list(struct request *ctx, const struct view_query *q,
+    const struct view_page *pg, int endpoint)
 {
 	struct buf b = BUF_INIT;
-	struct store_objview ov;
-	char da[TSTAMP_LEN], ver[TSTAMP_LEN];
-	size_t i, k = 0;
 	int rc;
 
-	if (pg->n == 0 && !pg->more) {
+	if (pg->n == 0 && !pg->more)
 		buf_adds(&b, "{}");
-		goto send;
-	}
-	buf_addc(&b, '{');
-	paging(ctx, q, pg, &b);
-	for (i = 0; i < pg->n; i++) {
-		if ((rc = item_object(ctx, &pg->items[i], &ov)) == -2) {
+	else {
+		paging(ctx, q, pg, &b);
+		rc = endpoint == VIEW_MANIFEST
+		    ? render_manifest(ctx->svc->reader, pg->items, pg->n, &b)
+		    : render_versions(ctx->svc->reader, pg->items, pg->n, &b);
+		if (rc == -1) {
 			damaged_reply(ctx, &b);
 			return;
 		}
-		if (rc == -1)
-			continue;
-		buf_adds(&b, k++ == 0 ? ",\"objects\":[" : ",");
-		buf_adds(&b, "{\"id\":");
-		buf_add_jstr(&b, ov.id, ov.idlen);
-		tstamp_format(pg->items[i].date_added, 6, da);
-		version_str(&ov, ver);
-		buf_addf(&b,
-		    ",\"date_added\":\"%s\",\"version\":\"%s\","
-		    "\"media_type\":\"application/stix+json;version=%s\"}",
-		    da, ver, ov.flags & STORE_F_SPEC20 ? "2.0" : "2.1");
 	}
-	if (k > 0)
-		buf_addc(&b, ']');
-	buf_addc(&b, '}');
-send:
-	page_reply(ctx, pg, &b);
-}
-
-static void
-send_versions(
-    struct request *ctx, const struct view_query *q, const struct view_page *pg)
-{
-	struct buf b = BUF_INIT;
-	struct store_objview ov;
-	char ver[TSTAMP_LEN];
-	size_t i, k = 0;
-
-	if (pg->n == 0 && !pg->more) {
-		buf_adds(&b, "{}");
-		goto send;
-	}
-	buf_addc(&b, '{');
-	paging(ctx, q, pg, &b);
-	for (i = 0; i < pg->n; i++) {
-		if (store_obj_of(ctx->svc->reader, &pg->items[i].e, &ov) !=
-		    STORE_OK) {
-			damaged_reply(ctx, &b);
-			return;
-		}
-		version_str(&ov, ver);
-		buf_adds(&b, k++ == 0 ? ",\"versions\":[\"" : ",\"");
-		buf_adds(&b, ver);
-		buf_addc(&b, '"');
-	}
-	if (k > 0)
-		buf_addc(&b, ']');
-	buf_addc(&b, '}');
-send:
 	page_reply(ctx, pg, &b);
 }
 
@@ -462,10 +371,8 @@ read_endpoint(struct request *ctx, int endpoint)
 	} else if (not_modified(ctx, &q, &pg)) {
 		store_rend(ctx->svc->reader);
 		http_reply(ctx, 304, NULL); /* frees ctx */
-	} else if (endpoint == VIEW_MANIFEST)
-		send_manifest(ctx, &q, &pg);
-	else if (endpoint == VIEW_VERSIONS)
-		send_versions(ctx, &q, &pg);
+	} else if (endpoint == VIEW_MANIFEST || endpoint == VIEW_VERSIONS)
+		send_list(ctx, &q, &pg, endpoint);
 	else
 		send_objects(ctx, &q, &pg);
 	view_page_clear(&pg);
