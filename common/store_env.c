@@ -324,16 +324,125 @@ store_check(const char *dir, char *err, size_t errlen)
 	return STORE_ECORRUPT;
 }
 
+/* The environment of `dir`, created when absent, and its map. */
+static int
+env_open(struct store *st, const char *dir, uint64_t mapsize, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(
+		    err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, (size_t)mapsize)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, 512)) != 0 ||
+	    (rc = mdb_env_open(
+		 st->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600)) != 0) {
+		snprintf(err, errlen, "cannot open the database in %s: %s", dir,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	return check_extent(st, dir, err, errlen);
+}
+
+/*
+ * The schema in meta (recorded when the database is new): 0 when it is
+ * this one's, MDB codes, or STORE_ESCHEMA with a message.  Schema 1 told
+ * producers, collections and types apart by 32-bit hashes of their
+ * names: what it stored cannot be given back to its owners with
+ * certainty; schema 2 had no checksums to tell damaged records from
+ * sound ones.
+ */
+static int
+check_schema(
+    struct store *st, MDB_txn *txn, const char *dir, char *err, size_t errlen)
+{
+	uint64_t schema;
+	int rc;
+
+	rc = store_meta_get(txn, st->dbi[DB_META], "schema", &schema);
+	if (rc == MDB_NOTFOUND) {
+		schema = STORE_SCHEMA;
+		if ((rc = store_meta_put(
+			 txn, st->dbi[DB_META], "schema", schema)) != 0)
+			return rc;
+	} else if (rc != 0)
+		return rc;
+	if (schema != STORE_SCHEMA) {
+		snprintf(err, errlen,
+		    schema < STORE_SCHEMA
+			? "the database in %s has schema version %llu, "
+			  "written by an earlier ctihub (%s; this one: %d): "
+			  "move it aside and import the members' bundles "
+			  "again (ctihub import)"
+			: "the database in %s has schema version %llu, newer "
+			  "than this ctihub understands (%s%d): run a newer "
+			  "ctihub, or point state_dir elsewhere",
+		    dir, (unsigned long long)schema,
+		    schema == 1 ? "its identities were hashes of names"
+			: schema < STORE_SCHEMA
+			? "its records have no checksums"
+			: "",
+		    STORE_SCHEMA);
+		return STORE_ESCHEMA;
+	}
+	st->schema = (int)schema;
+	return 0;
+}
+
+/* The secret in meta "token_key", made when there is none: 0, -1 with a
+ * message, or an MDB code. */
+static int
+load_secret(struct store *st, MDB_txn *txn, char *err, size_t errlen)
+{
+	MDB_val k = {9, (void *)(uintptr_t) "token_key"}, d;
+	int rc;
+
+	rc = mdb_get(txn, st->dbi[DB_META], &k, &d);
+	if (rc == 0 && d.mv_size == sizeof(st->secret)) {
+		memcpy(st->secret, d.mv_data, sizeof(st->secret));
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		return rc == 0 ? MDB_CORRUPTED : rc;
+	if (RAND_bytes(st->secret, sizeof(st->secret)) != 1) {
+		snprintf(err, errlen, "no randomness for the secret");
+		return -1;
+	}
+	d.mv_size = sizeof(st->secret);
+	d.mv_data = st->secret;
+	return mdb_put(txn, st->dbi[DB_META], &k, &d, 0);
+}
+
+/* The tables, the schema and the secret, in the first transaction. */
+static int
+open_tables(
+    struct store *st, MDB_txn *txn, const char *dir, char *err, size_t errlen)
+{
+	int rc, i;
+
+	for (i = 0; i < DB_COUNT; i++)
+		if ((rc = mdb_dbi_open(txn, store_db_names[i],
+			 MDB_CREATE | (i == DB_PENDING ? MDB_DUPSORT : 0),
+			 &st->dbi[i])) != 0)
+			return rc;
+	if ((rc = check_schema(st, txn, dir, err, errlen)) != 0)
+		return rc;
+	return load_secret(st, txn, err, errlen);
+}
+
 int
 store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
     size_t errlen)
 {
 	struct store *st;
 	MDB_txn *txn = NULL;
-	MDB_val k, d;
 	pthread_rwlockattr_t ra;
-	uint64_t schema;
-	int rc, i, dead = 0;
+	int rc, dead = 0;
 
 	*out = NULL;
 	if ((st = hub_calloc(1, sizeof(*st))) == NULL ||
@@ -350,95 +459,22 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 	    &ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->quiesce, &ra);
 	pthread_rwlockattr_destroy(&ra);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(
-		    err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	if (env_open(st, dir, mapsize, err, errlen) == -1) {
+		rc = -1;
 		goto fail;
 	}
-	if ((rc = mdb_env_create(&st->env)) != 0 ||
-	    (rc = mdb_env_set_mapsize(st->env, (size_t)mapsize)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
-	    (rc = mdb_env_set_maxreaders(st->env, 512)) != 0 ||
-	    (rc = mdb_env_open(
-		 st->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600)) != 0) {
-		snprintf(err, errlen, "cannot open the database in %s: %s", dir,
-		    mdb_strerror(rc));
-		goto fail;
-	}
-	if (check_extent(st, dir, err, errlen) == -1)
-		goto fail;
 	/* the slots of readers that died (a killed ctihub import) */
 	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
 		log_info("store: cleared %d stale reader slots", dead);
 	store_hold(st); /* no other thread has the store yet */
 	rc = store_begin(st, 0, &txn);
 	store_unhold(st);
-	if (rc != 0)
-		goto mdbfail;
-	for (i = 0; i < DB_COUNT; i++)
-		if ((rc = mdb_dbi_open(txn, store_db_names[i],
-			 MDB_CREATE | (i == DB_PENDING ? MDB_DUPSORT : 0),
-			 &st->dbi[i])) != 0)
-			goto mdbfail;
-	rc = store_meta_get(txn, st->dbi[DB_META], "schema", &schema);
-	if (rc == MDB_NOTFOUND) {
-		schema = STORE_SCHEMA;
-		if ((rc = store_meta_put(
-			 txn, st->dbi[DB_META], "schema", schema)) != 0)
-			goto mdbfail;
-	} else if (rc != 0)
-		goto mdbfail;
-	if (schema != STORE_SCHEMA) {
-		/* schema 1 told producers, collections and types apart by
-		 * 32-bit hashes of their names: what it stored cannot be
-		 * given back to its owners with certainty; schema 2 had no
-		 * checksums to tell damaged records from sound ones */
-		snprintf(err, errlen,
-		    schema < STORE_SCHEMA
-			? "the database in %s has schema version %llu, "
-			  "written by an earlier ctihub (%s; this one: %d): "
-			  "move it aside and import the members' bundles "
-			  "again (ctihub import)"
-			: "the database in %s has schema version %llu, newer "
-			  "than this ctihub understands (%s%d): run a newer "
-			  "ctihub, or point state_dir elsewhere",
-		    dir, (unsigned long long)schema,
-		    schema == 1 ? "its identities were hashes of names"
-			: schema < STORE_SCHEMA
-			? "its records have no checksums"
-			: "",
-		    STORE_SCHEMA);
-		mdb_txn_abort(txn);
-		mdb_env_close(st->env);
-		pthread_rwlock_destroy(&st->quiesce);
-		hub_free(st->dir);
-		hub_free(st);
-		return STORE_ESCHEMA;
-	}
-	st->schema = (int)schema;
-	k.mv_size = 9;
-	k.mv_data = (void *)(uintptr_t) "token_key";
-	rc = mdb_get(txn, st->dbi[DB_META], &k, &d);
-	if (rc == 0 && d.mv_size == sizeof(st->secret))
-		memcpy(st->secret, d.mv_data, sizeof(st->secret));
-	else if (rc == MDB_NOTFOUND) {
-		if (RAND_bytes(st->secret, sizeof(st->secret)) != 1) {
-			snprintf(err, errlen, "no randomness for the secret");
-			goto fail;
-		}
-		d.mv_size = sizeof(st->secret);
-		d.mv_data = st->secret;
-		if ((rc = mdb_put(txn, st->dbi[DB_META], &k, &d, 0)) != 0)
-			goto mdbfail;
-	} else {
-		if (rc == 0)
-			rc = MDB_CORRUPTED;
-		goto mdbfail;
-	}
+	if (rc != 0 || (rc = open_tables(st, txn, dir, err, errlen)) != 0)
+		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0)
-		goto mdbfail;
+		goto fail;
 	find_map(st);
 	store_map_extent(st);
 	mdb_env_get_fd(st->env, &store_data_fd);
@@ -447,9 +483,11 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 		st->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	*out = st;
 	return STORE_OK;
-mdbfail:
-	snprintf(err, errlen, "database %s: %s", dir, mdb_strerror(rc));
 fail:
+	/* -1 and STORE_ESCHEMA come with their message; an MDB code
+	 * gets one here */
+	if (rc != -1 && rc != STORE_ESCHEMA)
+		snprintf(err, errlen, "database %s: %s", dir, mdb_strerror(rc));
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	if (st->env != NULL)
@@ -457,7 +495,7 @@ fail:
 	pthread_rwlock_destroy(&st->quiesce);
 	hub_free(st->dir);
 	hub_free(st);
-	return STORE_ERR;
+	return rc == STORE_ESCHEMA ? STORE_ESCHEMA : STORE_ERR;
 }
 
 void

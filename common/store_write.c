@@ -669,13 +669,109 @@ store_wmarking(struct store_wtxn *w, uint32_t producer,
 	return STORE_OK;
 }
 
+/*
+ * The stored versions of producer's object o (oldest first, into v), or
+ * none when the Bloom filter says it was never stored.  1 (and o's result
+ * STORE_OWNED) when the id belongs to another producer.
+ */
+static int
+stored_versions(struct store_wtxn *w, uint32_t producer, uint32_t type,
+    struct store_obj *o, const unsigned char key20[IDPFX_OBJ], struct found *v,
+    int *n)
+{
+	int rc;
+
+	*n = 0;
+	if (w->st->bloom.valid && !bloom_maybe(&w->st->bloom, key20))
+		return 0; /* never stored: no search */
+	if (!o->shared &&
+	    (rc = other_producer(
+		 w->c_ids, w->c_new, o->uuid, type, producer)) != 0) {
+		if (rc != 1)
+			return rc;
+		/* another producer's object: say nothing of it */
+		o->result = STORE_OWNED;
+		o->date_added = 0;
+		return 1;
+	}
+	return store_all_versions(
+	    w->st, w->c_ids, w->c_new, o->uuid, type, producer, v, n);
+}
+
+/* The entry of a stored version newly linked into a collection: it
+ * describes the stored object (whose markings may have been read again
+ * since), not the post. */
+static int
+link_stored(struct store_wtxn *w, const struct found *f, struct store_entry *e)
+{
+	unsigned char rk[8];
+	MDB_val k = {8, rk}, d;
+	struct obj_hdr h;
+	int rc;
+
+	put_be64(rk, f->rowid);
+	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
+		return rc;
+	if (store_obj_ok(w->st, &k, &d, &h) != 0)
+		return BADREC;
+	e->tlp = h.tlp;
+	e->flags = h.flags &
+	    (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE |
+		STORE_F_UNRESOLVED);
+	e->rowid = f->rowid;
+	return 0;
+}
+
+/* Writes a new version's row (and its pending markings), first added at
+ * da; fills the level, flags and row of its entry e. */
+static int
+put_new_row(struct store_wtxn *w, uint32_t producer, uint32_t type,
+    const struct store_obj *o, int64_t da, struct store_entry *e)
+{
+	struct store_mark mk;
+	struct obj_hdr h;
+	int rc;
+
+	mark_of(o, &mk);
+	/* a definition it waits for may have been committed since it was
+	 * parsed: read its markings again, here */
+	if ((mk.flags & STORE_F_UNRESOLVED) && w->st->remark != NULL &&
+	    w->st->remark(w, producer, o->json, o->jsonlen, &mk) != 0)
+		mark_of(o, &mk);
+	memset(&h, 0, sizeof(h));
+	h.magic = OBJ_MAGIC;
+	h.hver = OBJ_HVER;
+	h.tlp = mk.tlp;
+	h.flags = (uint8_t)((o->flags & (STORE_F_REVOKED | STORE_F_SPEC20)) |
+	    (mk.flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED)));
+	h.producer = producer;
+	h.type = type;
+	memcpy(h.uuid, o->uuid, 16);
+	h.version = o->version;
+	h.first_added = da;
+	h.idlen = (uint16_t)o->idlen;
+	h.nrelease = (uint8_t)(mk.flags & STORE_F_RELEASE ? mk.nrelease : 0);
+	h.jsonlen = (uint32_t)o->jsonlen;
+	e->tlp = h.tlp;
+	e->flags = h.flags;
+	e->rowid = ++w->last_row;
+	if ((rc = put_obj(w, &h, mk.release[0], o->id, o->json, e->rowid, 1)) !=
+	    0)
+		return rc;
+	if ((h.flags & STORE_F_UNRESOLVED) &&
+	    (rc = put_pending(w, producer, &mk, e->rowid)) != 0)
+		return rc;
+	return 0;
+}
+
+/* Adds one object to coll: a new version, a stored one linked, or
+ * nothing (a duplicate, another producer's id); EINVAL refuses it. */
 static int
 wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
     struct store_obj *o, int64_t now)
 {
 	static _Thread_local struct found v[MAX_VERSIONS];
 	struct store_entry e;
-	struct store_mark mk;
 	unsigned char kb[IDKEY_LEN];
 	uint32_t type;
 	size_t tlen = id_type_len(o->id, o->idlen);
@@ -688,23 +784,8 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 	if ((rc = wtype(w, o->id, tlen, 1, &type)) != 0)
 		return rc;
 	idkey(kb, o->uuid, type, producer, 0);
-	if (w->st->bloom.valid && !bloom_maybe(&w->st->bloom, kb))
-		n = 0; /* never stored: no search */
-	else {
-		if (!o->shared &&
-		    (rc = other_producer(
-			 w->c_ids, w->c_new, o->uuid, type, producer)) != 0) {
-			if (rc != 1)
-				return rc;
-			/* another producer's object: say nothing of it */
-			o->result = STORE_OWNED;
-			o->date_added = 0;
-			return 0;
-		}
-		if ((rc = store_all_versions(w->st, w->c_ids, w->c_new, o->uuid,
-			 type, producer, v, &n)) != 0)
-			return rc;
-	}
+	if ((rc = stored_versions(w, producer, type, o, kb, v, &n)) != 0)
+		return rc == 1 ? 0 : rc;
 	for (i = 0; i < n; i++)
 		if (v[i].version == o->version)
 			self = i;
@@ -728,59 +809,11 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 	e.type = type;
 	memcpy(e.uuid, o->uuid, 16);
 	if (self >= 0) {
-		/* a stored version of this producer: link it into this
-		 * collection; the entry describes the stored object (whose
-		 * markings may have been read again since), not the post */
-		MDB_val k, d;
-		unsigned char rk[8];
-		struct obj_hdr h;
-
-		put_be64(rk, v[self].rowid);
-		k.mv_size = 8;
-		k.mv_data = rk;
-		if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
+		if ((rc = link_stored(w, &v[self], &e)) != 0)
 			return rc;
-		if (store_obj_ok(w->st, &k, &d, &h) != 0)
-			return BADREC;
-		e.tlp = h.tlp;
-		e.flags = h.flags &
-		    (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE |
-			STORE_F_UNRESOLVED);
-		e.rowid = v[self].rowid;
 		o->result = STORE_LINKED;
 	} else {
-		struct obj_hdr h;
-
-		mark_of(o, &mk);
-		/* a definition it waits for may have been committed since
-		 * it was parsed: read its markings again, here */
-		if ((mk.flags & STORE_F_UNRESOLVED) && w->st->remark != NULL &&
-		    w->st->remark(w, producer, o->json, o->jsonlen, &mk) != 0)
-			mark_of(o, &mk);
-		memset(&h, 0, sizeof(h));
-		h.magic = OBJ_MAGIC;
-		h.hver = OBJ_HVER;
-		h.tlp = mk.tlp;
-		h.flags =
-		    (uint8_t)((o->flags & (STORE_F_REVOKED | STORE_F_SPEC20)) |
-			(mk.flags & (STORE_F_RELEASE | STORE_F_UNRESOLVED)));
-		h.producer = producer;
-		h.type = type;
-		memcpy(h.uuid, o->uuid, 16);
-		h.version = o->version;
-		h.first_added = da;
-		h.idlen = (uint16_t)o->idlen;
-		h.nrelease =
-		    (uint8_t)(mk.flags & STORE_F_RELEASE ? mk.nrelease : 0);
-		h.jsonlen = (uint32_t)o->jsonlen;
-		e.tlp = h.tlp;
-		e.flags = h.flags;
-		e.rowid = ++w->last_row;
-		if ((rc = put_obj(w, &h, mk.release[0], o->id, o->json, e.rowid,
-			 1)) != 0)
-			return rc;
-		if ((h.flags & STORE_F_UNRESOLVED) &&
-		    (rc = put_pending(w, producer, &mk, e.rowid)) != 0)
+		if ((rc = put_new_row(w, producer, type, o, da, &e)) != 0)
 			return rc;
 		if (w->st->bloom.valid)
 			bloom_add(&w->st->bloom, kb);
