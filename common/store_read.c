@@ -375,6 +375,25 @@ store_versions(struct store_reader *r, uint32_t type,
 }
 
 int
+store_latest(struct store_reader *r, const char *type,
+    const unsigned char uuid[16], uint32_t producer, struct store_objview *ov)
+{
+	struct found f;
+	uint32_t tc;
+	int rc;
+
+	if ((rc = store_code_get(r, STORE_K_TYPE, type, strlen(type), &tc)) !=
+	    STORE_OK)
+		return rc;
+	rc = store_latest_version(
+	    r->st, r->c_ids, r->c_new, uuid, tc, producer, &f);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "latest version");
+	return store_obj_get(r, f.rowid, ov);
+}
+
+int
 store_status_get(struct store_reader *r, const char *id, uint32_t *owner,
     int64_t *expires, const char **json, size_t *len)
 {

@@ -180,6 +180,49 @@ store_decode_item(const struct store *st, const MDB_val *k, const MDB_val *d,
 	return STORE_OK;
 }
 
+/*
+ * The id index entries of one producer's object, in one index: prod_first
+ * puts c on the first (kb gets the key prefix), prod_next on the next; 0
+ * on an entry of the object, MDB_NOTFOUND past its last, or an LMDB code.
+ */
+static int
+prod_check(int rc, const unsigned char kb[IDKEY_LEN], const MDB_val *k)
+{
+	if (rc == 0 &&
+	    (k->mv_size != IDKEY_LEN ||
+		memcmp(k->mv_data, kb, IDPFX_PROD) != 0))
+		return MDB_NOTFOUND;
+	return rc;
+}
+
+static int
+prod_first(MDB_cursor *c, const unsigned char uuid[16], uint32_t type,
+    uint32_t producer, unsigned char kb[IDKEY_LEN], MDB_val *k, MDB_val *d)
+{
+	idkey(kb, uuid, type, producer, INT64_MIN);
+	k->mv_size = IDKEY_LEN;
+	k->mv_data = kb;
+	return prod_check(mdb_cursor_get(c, k, d, MDB_SET_RANGE), kb, k);
+}
+
+static int
+prod_next(
+    MDB_cursor *c, const unsigned char kb[IDKEY_LEN], MDB_val *k, MDB_val *d)
+{
+	return prod_check(mdb_cursor_get(c, k, d, MDB_NEXT), kb, k);
+}
+
+/* A version as its id index entry says: 0, or BADREC. */
+static int
+decode_version(const struct store *st, const MDB_val *k, const MDB_val *d,
+    uint32_t producer, int in_new, struct found *f)
+{
+	f->producer = producer;
+	f->version = get_version((const unsigned char *)k->mv_data + 24);
+	f->in_new = in_new;
+	return store_decode_idval(st, k, d, f);
+}
+
 /* Scans one id index for the versions of one producer's object; appends
  * them to v. */
 static int
@@ -191,24 +234,43 @@ scan_versions(const struct store *st, MDB_cursor *c,
 	MDB_val k, d;
 	int rc;
 
-	idkey(kb, uuid, type, producer, INT64_MIN);
-	k.mv_size = IDKEY_LEN;
-	k.mv_data = kb;
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != IDKEY_LEN ||
-		    memcmp(k.mv_data, kb, IDPFX_PROD) != 0)
-			break;
+	for (rc = prod_first(c, uuid, type, producer, kb, &k, &d); rc == 0;
+	     rc = prod_next(c, kb, &k, &d)) {
 		if (*n == max)
 			return 0; /* more than the limit: cannot happen */
-		v[*n].producer = producer;
-		v[*n].version = get_version((unsigned char *)k.mv_data + 24);
-		v[*n].in_new = in_new;
-		if (store_decode_idval(st, &k, &d, &v[*n]) != 0)
+		if (decode_version(st, &k, &d, producer, in_new, &v[*n]) != 0)
 			return BADREC;
 		(*n)++;
 	}
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+store_latest_version(const struct store *st, MDB_cursor *c_ids,
+    MDB_cursor *c_new, const unsigned char uuid[16], uint32_t type,
+    uint32_t producer, struct found *f)
+{
+	unsigned char kb[IDKEY_LEN];
+	MDB_cursor *cs[2];
+	MDB_val k, d;
+	struct found t;
+	int i, rc, found = 0;
+
+	cs[0] = c_ids;
+	cs[1] = c_new;
+	for (i = 0; i < 2; i++) {
+		for (rc = prod_first(cs[i], uuid, type, producer, kb, &k, &d);
+		     rc == 0; rc = prod_next(cs[i], kb, &k, &d)) {
+			if (decode_version(st, &k, &d, producer, i, &t) != 0)
+				return BADREC;
+			if (!found || t.version > f->version)
+				*f = t;
+			found = 1;
+		}
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
+	return found ? 0 : MDB_NOTFOUND;
 }
 
 /* The versions of one producer's object across both id indexes, oldest

@@ -616,48 +616,20 @@ int
 store_wmarking(struct store_wtxn *w, uint32_t producer,
     const unsigned char uuid[16], const char **json, size_t *len)
 {
-	unsigned char kb[IDKEY_LEN], rk[8];
-	MDB_cursor *cs[2];
-	MDB_val k, d;
+	unsigned char rk[8];
+	MDB_val k = {8, rk}, d;
 	struct found f;
 	struct obj_hdr h;
-	int64_t best = INT64_MIN;
-	uint64_t row = 0;
 	uint32_t type;
-	int i, rc;
+	int rc;
 
-	if ((rc = wtype(w, "marking-definition", 18, 0, &type)) != 0)
+	if ((rc = wtype(w, "marking-definition", 18, 0, &type)) == 0)
+		rc = store_latest_version(
+		    w->st, w->c_ids, w->c_new, uuid, type, producer, &f);
+	if (rc != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "marking");
-	cs[0] = w->c_ids;
-	cs[1] = w->c_new;
-	for (i = 0; i < 2; i++) {
-		idkey(kb, uuid, type, producer, INT64_MIN);
-		k.mv_size = IDKEY_LEN;
-		k.mv_data = kb;
-		for (rc = mdb_cursor_get(cs[i], &k, &d, MDB_SET_RANGE); rc == 0;
-		     rc = mdb_cursor_get(cs[i], &k, &d, MDB_NEXT)) {
-			int64_t v;
-
-			if (k.mv_size != IDKEY_LEN ||
-			    memcmp(k.mv_data, kb, IDPFX_PROD) != 0)
-				break;
-			v = get_version((unsigned char *)k.mv_data + 24);
-			if (store_decode_idval(w->st, &k, &d, &f) != 0)
-				return store_mdb_err(BADREC, "marking");
-			if (row == 0 || v > best) {
-				best = v;
-				row = f.rowid;
-			}
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return store_mdb_err(rc, "marking");
-	}
-	if (row == 0)
-		return STORE_ENOTFOUND;
-	put_be64(rk, row);
-	k.mv_size = 8;
-	k.mv_data = rk;
+	put_be64(rk, f.rowid);
 	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
 					  : store_mdb_err(rc, "marking");

@@ -115,33 +115,13 @@ details(const struct member *m, struct buf *b)
 }
 
 /* The stored latest version of an identity: its JSON (copied), or NULL. */
-struct latest {
-	uint64_t rowid;
-	int found;
-};
-
-static int
-take_latest(const struct store_version *v, void *arg)
-{
-	struct latest *l = arg;
-
-	l->rowid = v->rowid;
-	l->found = 1;
-	return 0;
-}
-
 static char *
 stored_json(struct store_reader *r, const unsigned char u[16])
 {
-	struct latest l = {0, 0};
 	struct store_objview ov;
 
-	uint32_t type;
-
-	if (store_code_get(r, STORE_K_TYPE, "identity", 8, &type) != STORE_OK ||
-	    store_versions(r, type, u, POLICY_HUB_PRODUCER, take_latest, &l) <
-		0 ||
-	    !l.found || store_obj_get(r, l.rowid, &ov) != STORE_OK)
+	if (store_latest(r, "identity", u, POLICY_HUB_PRODUCER, &ov) !=
+	    STORE_OK)
 		return NULL;
 	return hub_strndup(ov.json, ov.jsonlen);
 }

@@ -372,6 +372,15 @@ int store_versions(struct store_reader *, uint32_t type,
     const unsigned char uuid[16], uint32_t producer, store_version_cb *cb,
     void *arg);
 
+/*
+ * The latest stored version of `producer`'s object (type name, uuid): the
+ * one with the highest version, read as store_obj_get reads it (borrowed
+ * until store_rend).  STORE_ENOTFOUND when there is none.  The write
+ * side's twin, for marking definitions, is store_wmarking.
+ */
+int store_latest(struct store_reader *, const char *type,
+    const unsigned char uuid[16], uint32_t producer, struct store_objview *);
+
 /* A status resource: the JSON is borrowed until store_rend. */
 int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
     int64_t *expires, const char **json, size_t *len);
