@@ -45,13 +45,11 @@ problem(struct verify *v, const char *fmt, ...)
 	v->cb(line, v->arg);
 }
 
+/* A UUID's bytes as 32 hex digits (as the problems name them). */
 static const char *
 hex16(const unsigned char *u, char out[33])
 {
-	int i;
-
-	for (i = 0; i < 16; i++)
-		snprintf(out + i * 2, 3, "%02x", u[i]);
+	hex_encode(u, 16, out);
 	return out;
 }
 

@@ -22,6 +22,7 @@
 #include "ctihub/policy.h"
 #include "ctihub/stix.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/uuid.h"
 
 #include "hub.h"
 #include "writer.h"
@@ -60,13 +61,8 @@ uuid5(const unsigned char secret[32], const char *name, unsigned char u[16],
 	EVP_DigestFinal_ex(c, h, NULL);
 	EVP_MD_CTX_free(c);
 	memcpy(u, h, 16);
-	u[6] = (unsigned char)((u[6] & 0x0f) | 0x50);
-	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x",
-	    u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-	    u[11], u[12], u[13], u[14], u[15]);
+	uuid_set_version(u, 5);
+	uuid_format(u, out);
 }
 
 static void
