@@ -8,7 +8,7 @@
  *
  * Layout (all integers big-endian in keys, so byte order is numeric order):
  *   meta    "schema", "last_added", "last_row", "token_key", "last_code",
- *           "audit_seq"
+ *           "audit_seq", "merge_at", "writer"
  *   reg     'n' kind name                     -> code(4) crc
  *           'c' kind code(4)                  -> name crc
  *   obj     rowid(8)                          -> obj header + id + JSON
