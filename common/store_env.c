@@ -36,6 +36,8 @@
 const char *const store_db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
     "added", "status", "statusx", "release", "reg", "pending", "audit"};
 
+static void find_map(struct store *);
+
 /*
  * LMDB writes each run of contiguous dirty pages with one writev(2).  On
  * Linux ext4 the page cache then holds those pages in large folios, and a
@@ -83,7 +85,6 @@ writev(int fd, const struct iovec *iov, int n)
 		return -1;
 	return total;
 }
-static void find_map(struct store *);
 
 int
 store_mdb_err(int rc, const char *what)
@@ -195,6 +196,10 @@ check_extent(struct store *st, const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Begins a transaction (the caller holds st->quiesce shared).  When
+ * another process grew the map, adopts its size (store_adopt) and tries
+ * again; when the reader table is full, clears the slots of dead
+ * processes and tries again. */
 int
 store_begin(struct store *st, unsigned int flags, MDB_txn **txn)
 {
