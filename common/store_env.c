@@ -750,11 +750,9 @@ store_code_name(struct store_reader *r, int kind, uint32_t code,
 	ck[0] = 'c';
 	ck[1] = (unsigned char)kind;
 	put_be32(ck + 2, code);
-	if ((rc = mdb_get(r->txn, r->st->dbi[DB_REG], &k, &d)) != 0)
-		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
-					  : store_mdb_err(rc, "registry");
-	if (store_unseal(r->st, &k, &d, len) != 0)
-		return store_mdb_err(BADREC, "registry");
+	if ((rc = store_get_sealed(
+		 r->txn, r->st, DB_REG, &k, &d, len, "registry")) != STORE_OK)
+		return rc;
 	*name = d.mv_data;
 	return STORE_OK;
 }

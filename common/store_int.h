@@ -257,6 +257,10 @@ int store_obj_ok(const struct store *, const MDB_val *k, const MDB_val *d,
 /* An id index value: rowid(8), memberships, CRC. */
 int store_decode_idval(
     const struct store *, const MDB_val *k, const MDB_val *d, struct found *f);
+/* A sealed record by key: STORE_OK with the value in *d and its length
+ * before the CRC in *n, STORE_ENOTFOUND, or a logged store_err. */
+int store_get_sealed(MDB_txn *, const struct store *, int db, MDB_val *k,
+    MDB_val *d, size_t *n, const char *what);
 /* An index entry (a twin's too) as a walk yields it. */
 int store_decode_item(const struct store *, const MDB_val *k, const MDB_val *d,
     struct store_item *it);

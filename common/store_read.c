@@ -402,10 +402,10 @@ store_status_get(struct store_reader *r, const char *id, uint32_t *owner,
 
 	if (k.mv_size == 0 || k.mv_size > 64)
 		return STORE_ENOTFOUND;
-	if ((rc = mdb_get(r->txn, r->st->dbi[DB_STATUS], &k, &d)) != 0)
-		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
-					  : store_mdb_err(rc, "status");
-	if (store_unseal(r->st, &k, &d, len) != 0 || *len < 12)
+	if ((rc = store_get_sealed(
+		 r->txn, r->st, DB_STATUS, &k, &d, len, "status")) != STORE_OK)
+		return rc;
+	if (*len < 12)
 		return store_mdb_err(BADREC, "status");
 	memcpy(owner, d.mv_data, 4);
 	memcpy(expires, (const char *)d.mv_data + 4, 8);
@@ -423,11 +423,9 @@ store_release_get(
 	int rc;
 
 	put_be64(kb, event);
-	if ((rc = mdb_get(r->txn, r->st->dbi[DB_RELEASE], &k, &d)) != 0)
-		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
-					  : store_mdb_err(rc, "release");
-	if (store_unseal(r->st, &k, &d, len) != 0)
-		return store_mdb_err(BADREC, "release");
+	if ((rc = store_get_sealed(r->txn, r->st, DB_RELEASE, &k, &d, len,
+		 "release")) != STORE_OK)
+		return rc;
 	*rec = d.mv_data;
 	return STORE_OK;
 }

@@ -351,3 +351,17 @@ store_to_version(const struct found *f, struct store_version *sv)
 		sv->member[i].date_added = f->member[i].date_added;
 	}
 }
+
+int
+store_get_sealed(MDB_txn *txn, const struct store *st, int db, MDB_val *k,
+    MDB_val *d, size_t *n, const char *what)
+{
+	int rc;
+
+	if ((rc = mdb_get(txn, st->dbi[db], k, d)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, what);
+	if (store_unseal(st, k, d, n) != 0)
+		return store_mdb_err(BADREC, what);
+	return STORE_OK;
+}
