@@ -174,9 +174,9 @@ bench: deps
 	tests/bench/run.sh $(B)
 
 format:
-	clang-format -i $(COMMON_SRCS) $(HUBD_SRCS) $(CLI_ONLY) include/ctihub/*.h \
-	    hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) tests/integ/*.c \
-	    tests/load/*.c
+	clang-format -i $(COMMON_SRCS) $(wildcard common/*.h) $(HUBD_SRCS) \
+	    $(CLI_ONLY) include/ctihub/*.h hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) \
+	    $(BENCH_SRCS) tests/integ/*.c tests/load/*.c
 
 check-format:
 	tests/check-format.sh

@@ -16,6 +16,7 @@
 #include "ctihub/alloc.h"
 #include "ctihub/conf.h"
 #include "ctihub/country.h"
+#include "ctihub/uuid.h"
 
 enum dkind {
 	D_STR,
@@ -137,18 +138,7 @@ static int set_value(struct loader *, const struct directive *, void *base,
 int
 conf_is_uuid(const char *s, size_t n)
 {
-	size_t i;
-
-	if (n != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
+	return uuid_parse(s, n, NULL, NULL) == 0;
 }
 
 static const struct directive *

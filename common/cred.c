@@ -226,19 +226,6 @@ cred_pw_hash(const char *pw, size_t pwlen, int logn, char *out, size_t outlen)
 	return 0;
 }
 
-static void
-hex(const unsigned char *d, size_t n, char *out)
-{
-	static const char x[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = x[d[i] >> 4];
-		out[2 * i + 1] = x[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void
 cred_token_digest(
     const char *tok, size_t n, unsigned char digest[CRED_DIGEST_LEN])
@@ -267,7 +254,7 @@ cred_token_new(char *token, size_t toklen, char *stored, size_t storedlen)
 	    toklen)
 		return -1;
 	cred_token_digest(token, strlen(token), d);
-	hex(d, sizeof(d), hx);
+	hex_encode(d, sizeof(d), hx);
 	if ((size_t)snprintf(stored, storedlen, "sha256$%s", hx) >= storedlen)
 		return -1;
 	OPENSSL_cleanse(raw, sizeof(raw));

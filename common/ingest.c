@@ -339,22 +339,6 @@ ingest_close(struct ingest_doc *d)
 	d->marks = NULL;
 }
 
-/* A marking-definition stored earlier, by id: its latest version. */
-struct latest_row {
-	uint64_t rowid;
-	int found;
-};
-
-static int
-latest_row(const struct store_version *v, void *arg)
-{
-	struct latest_row *l = arg;
-
-	l->rowid = v->rowid;
-	l->found = 1;
-	return 0;
-}
-
 static pthread_key_t reader_key;
 static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
 
@@ -399,10 +383,8 @@ stored_marking(struct store *st, uint32_t producer, const char *id,
 {
 	static _Thread_local struct store_reader *r;
 	static _Thread_local struct store *rs;
-	struct latest_row l = {0, 0};
 	struct store_objview ov;
 	unsigned char uuid[16];
-	uint32_t tc;
 	int rc = -1;
 
 	if (r != NULL && rs != st) {
@@ -419,10 +401,8 @@ stored_marking(struct store *st, uint32_t producer, const char *id,
 	}
 	if (mdef_uuid(id, uuid) == -1 || store_rbegin(r) != STORE_OK)
 		return -1;
-	if (store_code_get(r, STORE_K_TYPE, "marking-definition", 18, &tc) ==
-		STORE_OK &&
-	    store_versions(r, tc, uuid, producer, latest_row, &l) >= 0 &&
-	    l.found && store_obj_get(r, l.rowid, &ov) == STORE_OK)
+	if (store_latest(r, "marking-definition", uuid, producer, &ov) ==
+	    STORE_OK)
 		rc = classify_stored(ov.json, ov.jsonlen, out);
 	store_rend(r);
 	return rc;

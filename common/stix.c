@@ -28,6 +28,7 @@
 #include "ctihub/pattern.h"
 #include "ctihub/stix.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/uuid.h"
 
 /* Property kinds of the type tables. */
 enum kind {
@@ -180,34 +181,17 @@ id_parse(
     const char *s, size_t n, size_t *tlen, unsigned char uuid[16], int *upper)
 {
 	const char *u = NULL;
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i + 1 < n; i++)
 		if (s[i] == '-' && s[i + 1] == '-') {
 			u = s + i + 2;
 			break;
 		}
-	if (u == NULL || !type_ok(s, i) || (size_t)(s + n - u) != 36)
+	if (u == NULL || !type_ok(s, i) ||
+	    uuid_parse(u, (size_t)(s + n - u), uuid, upper) != 0)
 		return -1;
 	*tlen = i;
-	*upper = 0;
-	for (i = k = 0; i < 36; i++) {
-		int hi, lo;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (u[i] != '-')
-				return -1;
-			continue;
-		}
-		if ((hi = hex_digit(u[i])) < 0 ||
-		    (lo = hex_digit(u[i + 1])) < 0)
-			return -1;
-		if ((u[i] >= 'A' && u[i] <= 'F') ||
-		    (u[i + 1] >= 'A' && u[i + 1] <= 'F'))
-			*upper = 1;
-		uuid[k++] = (unsigned char)(hi << 4 | lo);
-		i++;
-	}
 	return 0;
 }
 
@@ -230,15 +214,6 @@ stix_parse_id(
 	if (uuid != NULL)
 		memcpy(uuid, tmp, 16);
 	return 0;
-}
-
-/* RFC 4122 (and RFC 9562) layout: variant 10xx, version 1-8. */
-static int
-uuid_rfc4122(const unsigned char u[16])
-{
-	int ver = u[6] >> 4;
-
-	return (u[8] & 0xc0) == 0x80 && ver >= 1 && ver <= 8;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -22,6 +22,7 @@
 #include "ctihub/policy.h"
 #include "ctihub/stix.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/uuid.h"
 
 #include "hub.h"
 #include "writer.h"
@@ -52,13 +53,8 @@ uuid5(const unsigned char secret[32], const char *name, unsigned char u[16],
 	EVP_DigestFinal_ex(c, h, NULL);
 	EVP_MD_CTX_free(c);
 	memcpy(u, h, 16);
-	u[6] = (unsigned char)((u[6] & 0x0f) | 0x50);
-	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x",
-	    u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-	    u[11], u[12], u[13], u[14], u[15]);
+	uuid_set_version(u, 5);
+	uuid_format(u, out);
 }
 
 static void
@@ -107,33 +103,13 @@ details(const struct member *m, struct buf *b)
 }
 
 /* The stored latest version of an identity: its JSON (copied), or NULL. */
-struct latest {
-	uint64_t rowid;
-	int found;
-};
-
-static int
-take_latest(const struct store_version *v, void *arg)
-{
-	struct latest *l = arg;
-
-	l->rowid = v->rowid;
-	l->found = 1;
-	return 0;
-}
-
 static char *
 stored_json(struct store_reader *r, const unsigned char u[16])
 {
-	struct latest l = {0, 0};
 	struct store_objview ov;
 
-	uint32_t type;
-
-	if (store_code_get(r, STORE_K_TYPE, "identity", 8, &type) != STORE_OK ||
-	    store_versions(r, type, u, POLICY_HUB_PRODUCER, take_latest, &l) <
-		0 ||
-	    !l.found || store_obj_get(r, l.rowid, &ov) != STORE_OK)
+	if (store_latest(r, "identity", u, POLICY_HUB_PRODUCER, &ov) !=
+	    STORE_OK)
 		return NULL;
 	return hub_strndup(ov.json, ov.jsonlen);
 }

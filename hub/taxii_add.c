@@ -13,13 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/rand.h>
-
 #include "ctihub/alloc.h"
 #include "ctihub/ingest.h"
 #include "ctihub/log.h"
 #include "ctihub/taxii_status.h"
 #include "ctihub/tstamp.h"
+#include "ctihub/uuid.h"
 #include "ctihub/workq.h"
 
 #include "hub.h"
@@ -53,15 +52,9 @@ uuid4(char out[37])
 {
 	unsigned char u[16];
 
-	if (RAND_bytes(u, sizeof(u)) != 1)
+	if (uuid_random(u) == -1)
 		fatalx("no randomness");
-	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x",
-	    u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-	    u[11], u[12], u[13], u[14], u[15]);
+	uuid_format(u, out);
 }
 
 /* In the writer thread, once, after the commit or the failure. */

@@ -6,6 +6,7 @@
 #ifndef CTIHUB_BYTES_H
 #define CTIHUB_BYTES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The value of one hex digit (either case), or -1. */
@@ -19,6 +20,21 @@ hex_digit(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* The n bytes at d as 2n lower-case hex digits and a NUL (out holds
+ * 2n + 1). */
+static inline void
+hex_encode(const unsigned char *d, size_t n, char *out)
+{
+	static const char x[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = x[d[i] >> 4];
+		out[2 * i + 1] = x[d[i] & 15];
+	}
+	out[2 * n] = '\0';
 }
 
 static inline void

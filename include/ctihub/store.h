@@ -8,7 +8,7 @@
  *
  * Layout (all integers big-endian in keys, so byte order is numeric order):
  *   meta    "schema", "last_added", "last_row", "token_key", "last_code",
- *           "audit_seq"
+ *           "audit_seq", "merge_at", "writer"
  *   reg     'n' kind name                     -> code(4) crc
  *           'c' kind code(4)                  -> name crc
  *   obj     rowid(8)                          -> obj header + id + JSON
@@ -374,6 +374,15 @@ typedef int store_version_cb(const struct store_version *, void *arg);
 int store_versions(struct store_reader *, uint32_t type,
     const unsigned char uuid[16], uint32_t producer, store_version_cb *cb,
     void *arg);
+
+/*
+ * The latest stored version of `producer`'s object (type name, uuid): the
+ * one with the highest version, read as store_obj_get reads it (borrowed
+ * until store_rend).  STORE_ENOTFOUND when there is none.  The write
+ * side's twin, for marking definitions, is store_wmarking.
+ */
+int store_latest(struct store_reader *, const char *type,
+    const unsigned char uuid[16], uint32_t producer, struct store_objview *);
 
 /* A status resource: the JSON is borrowed until store_rend. */
 int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
