@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/crypto.h>
@@ -40,6 +41,7 @@
 #include "hub.h"
 #include "route.h"
 #include "transport.h"
+#include "fetch.h"
 #include "pipeline.h"
 #include "writer.h"
 
@@ -477,6 +479,9 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
+	/* before any thread: libcurl's global state (the fetch thread) */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
 	hub->conf_path = conf_path;
 	hub->gen = 1;
 	if (runtime_new(conf_path, hub->gen, check ? RUNTIME_CHECK : 0, NULL,
@@ -554,6 +559,15 @@ main(int argc, char **argv)
 	    writer_subscribe(hub->writer, metrics_on_commit, hub->metrics) ==
 		-1)
 		fatalx("cannot start the writer, parser and password threads");
+	{
+		/* the outbound loop: idle until push and feeds use it */
+		struct fetch_opts fo;
+
+		memset(&fo, 0, sizeof(fo));
+		fo.thread_name = "fetch";
+		if ((hub->fetcher = fetcher_start(&fo)) == NULL)
+			fatalx("cannot start the outbound HTTPS thread");
+	}
 	release_recover(hub);
 	/* publish records a crash kept from the audit log */
 	audit_sync(hub, 0);
@@ -580,6 +594,7 @@ main(int argc, char **argv)
 		close_listeners(hub);
 	}
 	http_join(hub);
+	fetcher_stop(hub->fetcher);
 	auth_stop(hub);
 	workq_free(hub->pool);
 	pipe_free(hub->pipeline);
@@ -599,6 +614,7 @@ main(int argc, char **argv)
 	store_close(hub->store);
 	runtime_unref(hub->rt);
 	metrics_free(hub->metrics);
+	curl_global_cleanup();
 	log_info("stopped");
 	return 0;
 }

@@ -39,6 +39,7 @@ struct event_base;
 struct event;
 struct worker;
 struct metrics;
+struct fetcher;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -106,7 +107,8 @@ struct hub {
 	int nfds;
 	int mfds[CONF_MAX_LISTEN * 4]; /* metrics_listen's */
 	int nmfds;
-	struct worker *ops; /* the metrics listener's worker, or NULL */
+	struct worker *ops;	 /* the metrics listener's worker, or NULL */
+	struct fetcher *fetcher; /* outbound HTTPS (fetch.h): push, feeds */
 	struct metrics *metrics;
 	int64_t started;
 	atomic_int stopping;
