@@ -29,6 +29,15 @@ item_object(struct store_reader *r, const struct store_item *it,
 	return rc == STORE_OK ? 0 : rc == STORE_ENOTFOUND ? -1 : -2;
 }
 
+/* The end of a resource whose list has k entries. */
+static void
+close_list(struct buf *b, size_t k)
+{
+	if (k > 0)
+		buf_addc(b, ']');
+	buf_addc(b, '}');
+}
+
 void
 render_version(const struct store_objview *ov, char out[TSTAMP_LEN])
 {
@@ -59,9 +68,7 @@ render_objects(
 	}
 	if (e->i < e->n)
 		return 1;
-	if (e->k > 0)
-		buf_addc(b, ']');
-	buf_addc(b, '}');
+	close_list(b, e->k);
 	return 0;
 }
 
@@ -89,9 +96,7 @@ render_manifest(struct store_reader *r, const struct store_item *items,
 		    "\"media_type\":\"application/stix+json;version=%s\"}",
 		    da, ver, ov.flags & STORE_F_SPEC20 ? "2.0" : "2.1");
 	}
-	if (k > 0)
-		buf_addc(b, ']');
-	buf_addc(b, '}');
+	close_list(b, k);
 	return 0;
 }
 
@@ -111,8 +116,6 @@ render_versions(struct store_reader *r, const struct store_item *items,
 		buf_adds(b, ver);
 		buf_addc(b, '"');
 	}
-	if (n > 0)
-		buf_addc(b, ']');
-	buf_addc(b, '}');
+	close_list(b, n);
 	return 0;
 }

@@ -186,8 +186,10 @@ static_run() {
 	wait $SPID 2>/dev/null || true
 }
 printf '%-10s %12s %10s %10s %12s\n' objects requests/s p50 p99 cpu/request >reads.txt
+largest=
 for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	[ "$n" -le "$N" ] || continue
+	largest=$n
 	write_conf read-$n.conf state-read-$n
 	# the first n/1000 envelopes, each imported as the member that
 	# published it (b<batch>-m<member>-<CC>.json)
@@ -233,6 +235,8 @@ for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	PID=
 done
 # the same reads of the largest collection under the realistic policy
+# (the largest size that was run, not the last one listed)
+n=${largest:?no read size fits BENCH_OBJECTS}
 "$B/ctihub" policy check policy-real -c read-$n.conf || exit 1
 write_conf read-real.conf state-read-$n policy-real
 "$B/ctihubd" -c read-real.conf 2>read-real.log &
