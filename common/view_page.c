@@ -1,8 +1,11 @@
 /*
- * view.c -- filters, version semantics and paging of the TAXII read
- * endpoints over the store's collection index (see view.h).
+ * view_page.c -- one page of what a member sees of a collection (see
+ * view.h): the walk over the collection's date_added index within the
+ * walk's snapshot, the filters and the version semantics on each entry,
+ * the visibility decision, release twins, and the sealed `next` tokens
+ * that carry a walk from one page to the next.  Parsing the query string
+ * is view_query.c's job.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +17,8 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/bytes.h"
-#include "ctihub/hash.h"
-#include "ctihub/marking.h"
-#include "ctihub/stix.h"
-#include "ctihub/tstamp.h"
+#include "ctihub/policy.h"
+#include "ctihub/store.h"
 #include "ctihub/view.h"
 
 /* A next token: version (1, in clear), nonce, then sealed: collection and
@@ -29,339 +30,36 @@
 #define TOKEN_TAG     16
 #define TOKEN_BYTES   (1 + TOKEN_NONCE + TOKEN_PLAIN + TOKEN_TAG)
 
-enum field {
-	F_ADDED_AFTER,
-	F_LIMIT,
-	F_NEXT,
-	F_ID,
-	F_TYPE,
-	F_VERSION,
-	F_SPEC,
-	F_TLP,
-	F_PRODUCER,
-	F_COUNT
-};
+struct cand_arg;
+struct id_arg;
+struct view_rel;
 
-static const char *const field_names[F_COUNT] = {"added_after", "limit", "next",
-    "match[id]", "match[type]", "match[version]", "match[spec_version]",
-    "match[tlp]", "match[producer]"};
-
-/* Percent-decodes s[0..n) into out (NUL-terminated); '+' stays '+'. */
-static int
-pct_decode(const char *s, size_t n, char *out)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n || (hi = hex_digit(s[i + 1])) < 0 ||
-			    (lo = hex_digit(s[i + 2])) < 0)
-				return -1;
-			out[o] = (char)(hi << 4 | lo);
-			if (out[o] == '\0')
-				return -1;
-			o++;
-			i += 2;
-		} else
-			out[o++] = s[i];
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* Splits a comma list in place; returns the count or -1 (empty item). */
-static int
-split_list(char *v, char **items, int max)
-{
-	int n = 0;
-	char *p = v, *c;
-
-	for (;;) {
-		if (n == max)
-			return -1;
-		c = strchr(p, ',');
-		if (c != NULL)
-			*c = '\0';
-		if (*p == '\0')
-			return -1;
-		items[n++] = p;
-		if (c == NULL)
-			return n;
-		p = c + 1;
-	}
-}
-
-static int
-type_name_ok(const char *t)
-{
-	size_t i, n = strlen(t);
-
-	if (n < 1 || n > 250)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!(islower((unsigned char)t[i]) ||
-			isdigit((unsigned char)t[i]) || t[i] == '-'))
-			return 0;
-	return 1;
-}
-
-static int
-parse_field(struct view_query *q, int f, char *v, const struct members *ms,
-    char *err, size_t errlen)
-{
-	char *items[VIEW_MAX_VALUES];
-	int n, i, j;
-	char type[256];
-
-	if (f == F_ADDED_AFTER) {
-		int r = tstamp_parse(v, strlen(v), &q->added_after);
-
-		if (r != TSTAMP_OK && r != TSTAMP_ENOTUTC) {
-			snprintf(err, errlen,
-			    "added_after: '%s' is not a timestamp "
-			    "(YYYY-MM-DDTHH:MM:SS[.ssssss]Z)",
-			    v);
-			return -1;
-		}
-		return 0;
-	}
-	if (f == F_LIMIT) {
-		char *end;
-		unsigned long long l;
-
-		if (!isdigit((unsigned char)v[0]) ||
-		    (l = strtoull(v, &end, 10)) == 0 || *end != '\0') {
-			snprintf(err, errlen,
-			    "limit: '%s' is not a positive integer", v);
-			return -1;
-		}
-		q->limit = l > 1000000000ULL ? 1000000000ULL : (size_t)l;
-		return 0;
-	}
-	if (f == F_NEXT) {
-		if (v[0] == '\0') {
-			snprintf(err, errlen, "next: empty");
-			return -1;
-		}
-		q->next = v;
-		return 0;
-	}
-	if ((n = split_list(v, items, VIEW_MAX_VALUES)) < 0) {
-		snprintf(err, errlen,
-		    "%s: an empty item or more than %d values in the list",
-		    field_names[f], VIEW_MAX_VALUES);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		switch (f) {
-		case F_ID:
-			if (stix_parse_id(items[i], type, sizeof(type),
-				q->ids[q->nids].uuid) == -1) {
-				snprintf(err, errlen,
-				    "match[id]: '%s' is not a STIX identifier",
-				    items[i]);
-				return -1;
-			}
-			items[i][strlen(type)] = '\0'; /* type--uuid: type */
-			q->ids[q->nids++].type = items[i];
-			break;
-		case F_TYPE:
-			if (!type_name_ok(items[i])) {
-				snprintf(err, errlen,
-				    "match[type]: '%s' is not a STIX type name",
-				    items[i]);
-				return -1;
-			}
-			q->typename[q->ntypes++] = items[i];
-			break;
-		case F_VERSION: {
-			int bit = strcmp(items[i], "first") == 0 ? VIEW_V_FIRST
-			    : strcmp(items[i], "last") == 0	 ? VIEW_V_LAST
-			    : strcmp(items[i], "all") == 0	 ? VIEW_V_ALL
-								 : 0;
-			int64_t ts;
-
-			if (bit != 0) {
-				if (q->vflags & bit) {
-					snprintf(err, errlen,
-					    "match[version]: '%s' given twice",
-					    items[i]);
-					return -1;
-				}
-				q->vflags |= bit;
-				break;
-			}
-			if (tstamp_parse(items[i], strlen(items[i]), &ts) !=
-			    TSTAMP_OK) {
-				snprintf(err, errlen,
-				    "match[version]: '%s' is not first, last, "
-				    "all or a timestamp",
-				    items[i]);
-				return -1;
-			}
-			for (j = 0; j < q->nvts; j++)
-				if (q->vts[j] == ts) {
-					snprintf(err, errlen,
-					    "match[version]: '%s' given twice",
-					    items[i]);
-					return -1;
-				}
-			q->vts[q->nvts++] = ts;
-			break;
-		}
-		case F_SPEC:
-			if (strcmp(items[i], "2.0") == 0)
-				q->specs |= 1;
-			else if (strcmp(items[i], "2.1") == 0)
-				q->specs |= 2;
-			else {
-				snprintf(err, errlen,
-				    "match[spec_version]: '%s' is not 2.0 or "
-				    "2.1",
-				    items[i]);
-				return -1;
-			}
-			break;
-		case F_TLP: {
-			enum tlp t = marking_tlp_parse(items[i]);
-
-			if (t == TLP_NONE &&
-			    strcasecmp(items[i], "amber strict") == 0)
-				t = TLP_AMBER_STRICT; /* '+' sent unencoded */
-			if (t == TLP_NONE) {
-				snprintf(err, errlen,
-				    "match[tlp]: '%s' is not clear, white, "
-				    "green, amber, amber+strict or red",
-				    items[i]);
-				return -1;
-			}
-			q->tlps |= 1u << t;
-			break;
-		}
-		case F_PRODUCER: {
-			const struct member *m;
-
-			if (!member_id_valid(items[i])) {
-				snprintf(err, errlen,
-				    "match[producer]: '%s' is not a member id",
-				    items[i]);
-				return -1;
-			}
-			m = ms ? members_find(ms, items[i]) : NULL;
-			if (m != NULL)
-				q->producers[q->nproducers++] = m->code;
-			break;
-		}
-		}
-	}
-	if (f == F_VERSION && (q->vflags & VIEW_V_ALL) && n > 1) {
-		snprintf(err, errlen,
-		    "match[version]: 'all' cannot be combined with other "
-		    "values");
-		return -1;
-	}
-	if (f == F_PRODUCER && q->nproducers == 0)
-		q->nproducers = -1; /* only unknown members: nothing */
-	return 0;
-}
-
-int
-view_parse(struct view_query *q, int endpoint, const char *raw,
-    const struct members *ms, char *err, size_t errlen)
-{
-	int seen[F_COUNT] = {0};
-	const char *p;
-	char *o;
-	size_t len, vlen;
-	uint64_t fp = HASH_FNV1A64_INIT;
-	int f;
-
-	memset(q, 0, sizeof(*q));
-	q->endpoint = endpoint;
-	q->added_after = -1;
-	len = raw ? strlen(raw) : 0;
-	if (len > 16384) {
-		snprintf(err, errlen, "query string too long");
-		return -1;
-	}
-	if ((q->store = hub_malloc(len + 2)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	o = q->store;
-	for (p = raw; p != NULL && *p != '\0';) {
-		const char *amp = strchr(p, '&'), *eq;
-		size_t plen = amp ? (size_t)(amp - p) : strlen(p);
-		char key[64];
-
-		eq = memchr(p, '=', plen);
-		if (plen == 0) {
-			p = amp ? amp + 1 : p + plen;
-			continue;
-		}
-		if (eq == NULL || (size_t)(eq - p) >= sizeof(key) ||
-		    pct_decode(p, (size_t)(eq - p), key) == -1) {
-			/* not one of ours: TAXII lets servers ignore it */
-			p = amp ? amp + 1 : p + plen;
-			continue;
-		}
-		for (f = 0; f < F_COUNT; f++)
-			if (strcmp(key, field_names[f]) == 0)
-				break;
-		if (f == F_COUNT) {
-			p = amp ? amp + 1 : p + plen;
-			continue;
-		}
-		if (seen[f]++) {
-			snprintf(err, errlen, "%s given more than once",
-			    field_names[f]);
-			return -1;
-		}
-		if (pct_decode(eq + 1, plen - (size_t)(eq + 1 - p), o) == -1) {
-			snprintf(err, errlen, "%s: malformed percent-encoding",
-			    field_names[f]);
-			return -1;
-		}
-		vlen = strlen(o);
-		if (f != F_LIMIT && f != F_NEXT) {
-			fp = hash_fnv1a64(fp, &f, sizeof(f));
-			fp = hash_fnv1a64(fp, o, vlen + 1);
-		}
-		/* parse_field splits lists in place: step over the whole */
-		if (parse_field(q, f, o, ms, err, errlen) == -1)
-			return -1;
-		o += vlen + 1;
-		p = amp ? amp + 1 : p + plen;
-	}
-	fp = hash_fnv1a64(fp, &endpoint, sizeof(endpoint));
-	q->fingerprint = fp;
-	q->pos = q->added_after;
-	return 0;
-}
-
-void
-view_query_clear(struct view_query *q)
-{
-	hub_free(q->store);
-	q->store = NULL;
-}
-
-int
-view_set_object(struct view_query *q, const char *id)
-{
-	char type[256];
-
-	if (stix_parse_id(id, type, sizeof(type), q->ids[0].uuid) == -1 ||
-	    strlen(type) >= sizeof(q->objtype))
-		return -1;
-	memcpy(q->objtype, type, strlen(type) + 1);
-	q->ids[0].type = q->objtype;
-	q->nids = 1;
-	q->fingerprint = hash_fnv1a64(q->fingerprint, id, strlen(id));
-	return 0;
-}
+static int token_seal(const unsigned char[32], int,
+    const unsigned char[TOKEN_NONCE], const unsigned char *, size_t,
+    unsigned char *, size_t, unsigned char[TOKEN_TAG]);
+static int spec_of(const struct store_entry *);
+static int gather_cand(const struct store_version *, void *);
+static int spec_ok(const struct view_query *, int, const struct cand_arg *);
+static int extreme(
+    const struct view_query *, const struct cand_arg *, int64_t, int);
+static void *grow(void *, size_t *, size_t, size_t, size_t);
+static int rel_add(struct view_rel *, int64_t, uint32_t, int);
+static int rel_scan(uint64_t, const void *, size_t, void *);
+static int rel_load(const struct view_ctx *, int64_t, struct view_rel *);
+static void rel_clear(struct view_rel *);
+static int release_counts(const struct view_ctx *, const struct store_item *);
+static int type_ok(const struct view_query *, uint32_t);
+static int twin_current(const struct view_ctx *, const struct store_item *);
+static int keep(const struct view_ctx *, const struct view_query *, uint32_t,
+    int64_t, const struct store_item *);
+static int page_add(struct view_page *, const struct store_item *);
+static int cmp_item(const void *, const void *);
+static int gather_items(const struct store_version *, void *);
+static uint32_t type_code(const struct view_ctx *, const char *);
+static int page_by_ids(const struct view_ctx *, const struct view_query *,
+    uint32_t, int64_t, size_t, struct view_page *);
+static int page_walk(const struct view_ctx *, const struct view_query *,
+    uint32_t, int64_t, size_t, struct view_page *, int *, int64_t *);
 
 /* --- tokens --- */
 
@@ -806,13 +504,6 @@ type_ok(const struct view_query *q, uint32_t th)
 }
 
 /*
- * The filters on one entry of the walk.  Cheap tests first; the object's
- * other versions are looked up only when the entry's own first/last flags
- * cannot settle the question (a newer version came after the snapshot or
- * is not visible to this member), or when a STIX 2.0 entry must give way
- * to a 2.1 version of the same object (the default spec_version filter).
- */
-/*
  * A twin copies its original's entry as it was at the release.  When the
  * object's markings were read again since (its producer published a
  * definition it waited for), the twin no longer stands for it: it must
@@ -830,6 +521,13 @@ twin_current(const struct view_ctx *vc, const struct store_item *it)
 		(STORE_F_UNRESOLVED | STORE_F_RELEASE)) == 0;
 }
 
+/*
+ * The filters on one entry of the walk.  Cheap tests first; the object's
+ * other versions are looked up only when the entry's own first/last flags
+ * cannot settle the question (a newer version came after the snapshot or
+ * is not visible to this member), or when a STIX 2.0 entry must give way
+ * to a 2.1 version of the same object (the default spec_version filter).
+ */
 static int
 keep(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
     int64_t bound, const struct store_item *it)
@@ -977,17 +675,116 @@ type_code(const struct view_ctx *vc, const char *name)
 	return code;
 }
 
+/* A few objects asked for by id: their versions in this collection, in
+ * date_added order, through the same filters. */
+static int
+page_by_ids(const struct view_ctx *vc, const struct view_query *q,
+    uint32_t coll, int64_t bound, size_t limit, struct view_page *pg)
+{
+	struct view_page all;
+	struct id_arg a;
+	size_t i;
+	int rc, k;
+
+	memset(&all, 0, sizeof(all));
+	a.vc = vc;
+	a.coll = coll;
+	a.all = &all;
+	a.rc = STORE_OK;
+	for (k = 0; k < q->nids; k++) {
+		size_t before = all.n;
+
+		if (q->ids[k].code == 0)
+			continue; /* a type never stored */
+		rc = store_versions(
+		    vc->r, q->ids[k].code, q->ids[k].uuid, 0, gather_items, &a);
+		if (rc < 0 || a.rc != STORE_OK) {
+			view_page_clear(&all);
+			return a.rc != STORE_OK ? a.rc : rc;
+		}
+		for (i = before; i < all.n; i++)
+			if (view_visible(vc, &all.items[i].e))
+				pg->exists = 1;
+	}
+	if (all.n > 1)
+		qsort(all.items, all.n, sizeof(*all.items), cmp_item);
+	rc = STORE_OK;
+	for (i = 0; i < all.n; i++) {
+		const struct store_item *x = &all.items[i];
+
+		if (x->date_added <= q->pos || x->date_added > bound)
+			continue;
+		if (!keep(vc, q, coll, bound, x))
+			continue;
+		if (pg->n == limit) {
+			pg->more = 1;
+			break;
+		}
+		if ((rc = page_add(pg, x)) != STORE_OK)
+			break;
+	}
+	view_page_clear(&all);
+	return rc;
+}
+
+/*
+ * The walk of the collection's index from q->pos up to bound.  When
+ * vc->max_scan stops it, sets *capped and *scanned_last (the date_added
+ * of the last entry examined).
+ */
+static int
+page_walk(const struct view_ctx *vc, const struct view_query *q, uint32_t coll,
+    int64_t bound, size_t limit, struct view_page *pg, int *capped,
+    int64_t *scanned_last)
+{
+	struct store_item it;
+	size_t looked = 0, scanned = 0;
+	int64_t last = 0;
+	int rc;
+
+	if ((rc = store_walk_start(vc->r, coll, q->pos)) != STORE_OK)
+		return rc;
+	while ((rc = store_walk_next(vc->r, &it)) == 1) {
+		if (it.date_added > bound)
+			break;
+		if (vc->max_scan > 0 && scanned == vc->max_scan) {
+			/* the cap on work per request: continue after the
+			 * last entry examined (next page, next request) */
+			pg->more = 1;
+			*capped = 1;
+			*scanned_last = last;
+			break;
+		}
+		scanned++;
+		last = it.date_added;
+		/* `more` only for an object this member may see: none
+		 * within the lookahead ends the walk here, so a full page
+		 * is never followed by an empty one that would tell of
+		 * hidden objects; the next poll, from this page's last
+		 * item, goes on */
+		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD)
+			break;
+		if (!keep(vc, q, coll, bound, &it))
+			continue;
+		if (pg->n == limit) {
+			pg->more = 1;
+			break;
+		}
+		if ((rc = page_add(pg, &it)) != STORE_OK)
+			return rc;
+	}
+	return rc > 0 ? STORE_OK : rc;
+}
+
 int
 view_page(const struct view_ctx *vc0, const struct view_query *q0,
     uint32_t coll, size_t limit, struct view_page *pg)
 {
 	struct view_ctx walk = *vc0, *vc = &walk;
-	struct store_item it;
-	struct view_page all;
 	struct view_query rq = *q0, *q = &rq;
 	struct view_rel rel;
-	int64_t bound = q->bound, pos = q->pos, scanned_last = 0;
-	size_t looked = 0, scanned = 0, i;
+	int64_t bound = q->bound, scanned_last = 0;
+	size_t i;
 	int capped = 0;
 	int rc, k;
 
@@ -1015,89 +812,13 @@ view_page(const struct view_ctx *vc0, const struct view_query *q0,
 				bound = rel.v[i].event - 1;
 	}
 	pg->bound = bound;
-	if (q->nproducers < 0) {
+	if (q->nproducers < 0)
 		rc = STORE_OK; /* only unknown producers were asked for */
-		goto done;
-	}
-	if (q->nids > 0) {
-		/* a few objects: their versions in this collection, in
-		 * date_added order, through the same filters */
-		struct id_arg a;
-
-		memset(&all, 0, sizeof(all));
-		a.vc = vc;
-		a.coll = coll;
-		a.all = &all;
-		a.rc = STORE_OK;
-		for (k = 0; k < q->nids; k++) {
-			size_t before = all.n;
-
-			if (q->ids[k].code == 0)
-				continue; /* a type never stored */
-			rc = store_versions(vc->r, q->ids[k].code,
-			    q->ids[k].uuid, 0, gather_items, &a);
-			if (rc < 0 || a.rc != STORE_OK) {
-				view_page_clear(&all);
-				rc = a.rc != STORE_OK ? a.rc : rc;
-				goto done;
-			}
-			for (i = before; i < all.n; i++)
-				if (view_visible(vc, &all.items[i].e))
-					pg->exists = 1;
-		}
-		if (all.n > 1)
-			qsort(all.items, all.n, sizeof(*all.items), cmp_item);
-		rc = STORE_OK;
-		for (i = 0; i < all.n; i++) {
-			const struct store_item *x = &all.items[i];
-
-			if (x->date_added <= pos || x->date_added > bound)
-				continue;
-			if (!keep(vc, q, coll, bound, x))
-				continue;
-			if (pg->n == limit) {
-				pg->more = 1;
-				break;
-			}
-			if ((rc = page_add(pg, x)) != STORE_OK)
-				break;
-		}
-		view_page_clear(&all);
-		goto done;
-	}
-	if ((rc = store_walk_start(vc->r, coll, pos)) != STORE_OK)
-		goto done;
-	while ((rc = store_walk_next(vc->r, &it)) == 1) {
-		if (it.date_added > bound)
-			break;
-		if (vc->max_scan > 0 && scanned == vc->max_scan) {
-			/* the cap on work per request: continue after the
-			 * last entry examined (next page, next request) */
-			pg->more = 1;
-			capped = 1;
-			break;
-		}
-		scanned++;
-		scanned_last = it.date_added;
-		/* `more` only for an object this member may see: none
-		 * within the lookahead ends the walk here, so a full page
-		 * is never followed by an empty one that would tell of
-		 * hidden objects; the next poll, from this page's last
-		 * item, goes on */
-		if (pg->n == limit && ++looked > VIEW_LOOKAHEAD)
-			break;
-		if (!keep(vc, q, coll, bound, &it))
-			continue;
-		if (pg->n == limit) {
-			pg->more = 1;
-			break;
-		}
-		if ((rc = page_add(pg, &it)) != STORE_OK)
-			goto done;
-	}
-	if (rc > 0)
-		rc = STORE_OK;
-done:
+	else if (q->nids > 0)
+		rc = page_by_ids(vc, q, coll, bound, limit, pg);
+	else
+		rc = page_walk(
+		    vc, q, coll, bound, limit, pg, &capped, &scanned_last);
 	rel_clear(&rel);
 	if (rc != STORE_OK)
 		view_page_clear(pg);
