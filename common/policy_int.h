@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "ctihub/marking.h"
 #include "ctihub/policy.h"
@@ -137,7 +136,7 @@ struct builder {
 	const struct members *ms;
 	struct cfg_errs *errs;
 	struct policy *pol;
-	const struct member **byid; /* sorted by id */
+	const struct member **byid; /* by id, once values resolve */
 	int *mcc;		    /* country index of each member; -1 */
 	int *cchead, *ccnext;	    /* the members of each country */
 	int *sc, *sm, *sg;	    /* first line of a value in one scope */
