@@ -463,8 +463,10 @@ rule_syntax(
 		ERR(b, f, r->line, "%s", d->misplaced);
 		return;
 	}
-	if ((voff = d->parse(b, f, r, tok, ntok, d)) < 0)
+	if ((voff = d->parse(b, f, r, tok, ntok, d)) < 0) {
+		r->kind = -1; /* a malformed rule is dropped whole */
 		return;
+	}
 	r->vals = tok + voff;
 	r->nvals = ntok - voff;
 }
