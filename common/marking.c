@@ -6,7 +6,7 @@
  * type, the ISA ACS 3.0 marking extension and its STIX 2.0 forms), and the
  * merge of several markings into the strictest.  Does not validate marking
  * definitions (stix.c does) and does not decide who may see what
- * (policy.c does).
+ * (the policy module, policy_*.c, does).
  */
 #include <ctype.h>
 #include <stdint.h>
