@@ -239,17 +239,28 @@ print_cert(const struct runtime *rt)
 	log_info("TLS certificate SHA-256 fingerprint %s", fp);
 }
 
+/* Do two lists of listen addresses name the same sockets? */
+static int
+same_listen(
+    const struct conf_listen *a, int na, const struct conf_listen *b, int nb)
+{
+	int i, same = na == nb;
+
+	for (i = 0; same && i < na; i++)
+		same = strcmp(a[i].host, b[i].host) == 0 &&
+		    strcmp(a[i].port, b[i].port) == 0;
+	return same;
+}
+
 /* Settings a reload cannot change while running. */
 static void
 warn_restart_only(const struct conf *o, const struct conf *n)
 {
-	int i, same = o->nlisten == n->nlisten;
-
-	for (i = 0; same && i < o->nlisten; i++)
-		same = strcmp(o->listen[i].host, n->listen[i].host) == 0 &&
-		    strcmp(o->listen[i].port, n->listen[i].port) == 0;
-	if (!same)
+	if (!same_listen(o->listen, o->nlisten, n->listen, n->nlisten))
 		log_warnx("reload: listen addresses change only at restart");
+	if (!same_listen(o->metrics_listen, o->nmetrics_listen,
+		n->metrics_listen, n->nmetrics_listen))
+		log_warnx("reload: metrics_listen changes only at restart");
 	if (strcmp(o->state_dir, n->state_dir) != 0)
 		log_warnx("reload: state_dir changes only at restart");
 	if (o->map_size != n->map_size || o->map_max != n->map_max)
