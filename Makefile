@@ -129,11 +129,15 @@ $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed
-# only when missing, with apt-get (as root, or through sudo).  prometheus
-# is there for its promtool (tests/promcheck.sh checks /metrics with it).
+# only when missing, with apt-get (as root, or through sudo).  promtool
+# (tests/promcheck.sh checks /metrics with it) comes from Debian's
+# prometheus package, unpacked into build/deps rather than installed: an
+# installed one would start a Prometheus server, which the tests do not
+# want.  A promtool already on the PATH is used instead.
 DEB_PKGS := gcc make pkg-config libevent-dev libjansson-dev liblmdb-dev \
 	    libssl-dev libcurl4-openssl-dev libcmocka-dev openssl curl \
-	    python3 clang-format wrk lmdb-utils procps prometheus
+	    python3 clang-format wrk lmdb-utils procps
+PROMTOOL_DIR := build/deps/prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -146,6 +150,14 @@ deps:
 	        $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	        $$missing; }; \
 	fi
+	@command -v promtool >/dev/null 2>&1 || \
+	    [ -x $(PROMTOOL_DIR)/root/usr/bin/promtool ] || { \
+	    echo "fetching promtool: Debian's prometheus package, unpacked"; \
+	    rm -rf $(PROMTOOL_DIR) && mkdir -p $(PROMTOOL_DIR) && \
+	    cd $(PROMTOOL_DIR) && s= && { [ "$$(id -u)" = 0 ] || s=sudo; } && \
+	    { apt-get download prometheus || { $$s apt-get update -q && \
+	      apt-get download prometheus; }; } && \
+	    dpkg-deb -x prometheus_*.deb root && rm -f prometheus_*.deb; }
 
 run: deps
 	$(MAKE) all

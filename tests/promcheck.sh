@@ -1,7 +1,7 @@
 #!/bin/sh
 # promcheck.sh -- checks a Prometheus text exposition (what GET /metrics
 # answers) with the real parser and linter, promtool check metrics (Debian's
-# prometheus package; make deps installs it).  Exits non-zero, with the
+# prometheus package; make deps unpacks it into build/deps).  Exits non-zero, with the
 # complaint on stderr, on a parse error, on any lint problem (promtool exits
 # 3 for those; any output at all counts too), when the file is missing or
 # empty, or when promtool is not installed: a check that cannot run fails.
@@ -15,11 +15,14 @@ if [ ! -s "$1" ]; then
 	echo "promcheck: $1: missing or empty" >&2
 	exit 1
 fi
-if ! command -v promtool >/dev/null 2>&1; then
-	echo "promcheck: promtool not found (apt-get install prometheus)" >&2
+# on the PATH, or unpacked by make deps
+PROMTOOL=$(command -v promtool ||
+    echo "$(dirname "$0")/../build/deps/prometheus/root/usr/bin/promtool")
+if [ ! -x "$PROMTOOL" ]; then
+	echo "promcheck: promtool not found (make deps fetches it)" >&2
 	exit 1
 fi
-msg=$(promtool check metrics <"$1" 2>&1)
+msg=$("$PROMTOOL" check metrics <"$1" 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || [ -n "$msg" ]; then
 	echo "promcheck: $1: promtool check metrics (exit $rc):" >&2
