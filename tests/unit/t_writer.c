@@ -71,6 +71,8 @@ struct tmsg {
 };
 
 #define MAX_TMSG 8
+/* registered from the test's thread while the writer's may look them up */
+static pthread_mutex_t tmsgs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tmsg *tmsgs[MAX_TMSG];
 static int ntmsgs;
 
@@ -81,9 +83,11 @@ fault(const struct wmsg *m, void *arg)
 	int i;
 
 	(void)arg;
+	pthread_mutex_lock(&tmsgs_lock);
 	for (i = 0; i < ntmsgs; i++)
 		if (&tmsgs[i]->m == m)
 			t = tmsgs[i];
+	pthread_mutex_unlock(&tmsgs_lock);
 	if (t == NULL)
 		return STORE_OK;
 	if (t->gate) {
@@ -136,8 +140,10 @@ tmsg_init(struct tmsg *t, int fail)
 	t->fail = fail;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
+	pthread_mutex_lock(&tmsgs_lock);
 	assert_true(ntmsgs < MAX_TMSG);
 	tmsgs[ntmsgs++] = t;
+	pthread_mutex_unlock(&tmsgs_lock);
 }
 
 /* Objects stored by hand: producer, TLP GREEN. */
@@ -614,7 +620,9 @@ t_subscribers(void **state)
 	int i, args[WRITER_MAX_SUBS + 1];
 
 	(void)state;
+	pthread_mutex_lock(&tmsgs_lock);
 	ntmsgs = 0;
+	pthread_mutex_unlock(&tmsgs_lock);
 	ndone = 0;
 	snprintf(dir, sizeof(dir), "/tmp/t_writer.XXXXXX");
 	assert_non_null(mkdtemp(dir));
