@@ -103,6 +103,10 @@ $(HUB_UNITS): $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(HUB_UNIT_OBJS) $(LIB)
 $(B)/tests/t_fetch: $(B)/tests/unit/t_fetch.o $(call obj,hub/fetch.c) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
+# the operations handlers, against stubs of the transport
+$(B)/tests/t_ops: $(B)/tests/unit/t_ops.o $(call obj,hub/ops.c) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
+
 # the route table's dispatch, against a table and stubs of its own
 $(B)/tests/t_route: $(B)/tests/unit/t_route.o $(call obj,hub/route.c) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)

@@ -182,15 +182,6 @@ static void conn_refuse(struct conn *, int status, const char *why);
 static void conn_answer(struct conn *);
 static void conn_complete(struct evhttp_request *, void *);
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     long argl, void *argp);
 
@@ -406,7 +397,7 @@ conn_accept_error(struct evconnlistener *lis, void *arg)
 		long long t = (long long)time(NULL), n;
 
 		conn_shed(l, evconnlistener_get_fd(lis));
-		atomic_store(&l->short_since, mono_us());
+		atomic_store(&l->short_since, tstamp_mono());
 		n = atomic_fetch_add(&l->short_count, 1) + 1;
 		/* a line a minute at most, however often it pauses */
 		if (t - atomic_load(&l->short_said) >= 60 &&
@@ -458,7 +449,7 @@ conn_ssl(struct evhttp_connection *evcon)
 static void
 conn_arm(struct conn *c)
 {
-	int64_t left = c->deadline - mono_us();
+	int64_t left = c->deadline - tstamp_mono();
 	struct timeval tv;
 
 	if (left < 0)
@@ -496,7 +487,7 @@ conn_new(struct event_base *base, void *arg)
 	metrics_add(w->hub->metrics, METRICS_CONNECTIONS, 1);
 	c->state = CONN_NEW;
 	c->t0 = tstamp_now();
-	c->born = mono_us();
+	c->born = tstamp_mono();
 	c->bev = bufferevent_openssl_socket_new(
 	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	/* never return NULL: evhttp would fall back to plain text */
@@ -800,7 +791,7 @@ conn_head_begin(struct conn *c)
 	scan_reset(&c->sc);
 	c->state = CONN_HEAD;
 	c->t0 = tstamp_now();
-	c->deadline = mono_us() + rt->conf->header_timeout * 1000000;
+	c->deadline = tstamp_mono() + rt->conf->header_timeout * 1000000;
 	runtime_unref(rt);
 	conn_arm(c);
 }
@@ -853,7 +844,7 @@ conn_head_done(struct conn *c)
 	hub_free(c->sc.authz);
 	c->sc.authz = NULL;
 	c->state = CONN_BODY;
-	c->deadline = mono_us() + rt->conf->body_timeout * 1000000;
+	c->deadline = tstamp_mono() + rt->conf->body_timeout * 1000000;
 	runtime_unref(rt);
 	conn_arm(c);
 	conn_read_limit(c, 0); /* evhttp bounds a body itself */
@@ -1128,7 +1119,7 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CONN_HEAD:
 	case CONN_BODY:
-		if (mono_us() < c->deadline)
+		if (tstamp_mono() < c->deadline)
 			conn_arm(c);
 		else
 			conn_expired(c);

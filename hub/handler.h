@@ -65,7 +65,10 @@ struct services {
 	struct store *store;
 	struct metrics *metrics;
 	int64_t started; /* when the hub started (us) */
-	int worker;	 /* the worker's index */
+	/* the TAXII workers' heartbeats (tstamp_mono; read atomically) */
+	const _Atomic long long *beats;
+	int nbeats;
+	int worker; /* the worker's index */
 };
 
 /* The answer being built; the transport sends it. */

@@ -806,6 +806,17 @@ on_reconf(evutil_socket_t fd, short what, void *arg)
 	worker_limits(w, rt->conf);
 }
 
+/* Once a second: this loop runs (/healthz reads it). */
+static void
+on_beat(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	atomic_store(&w->hub->beats[w->index], tstamp_mono());
+}
+
 static int
 worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 {
@@ -826,6 +837,8 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 	w->svc.store = hub->store;
 	w->svc.metrics = hub->metrics;
 	w->svc.started = hub->started;
+	w->svc.beats = hub->beats;
+	w->svc.nbeats = hub->nworkers;
 	w->svc.worker = w->index;
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL)
@@ -836,6 +849,15 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 		NULL ||
 	    (w->confev = event_new(w->base, -1, 0, on_reconf, w)) == NULL)
 		return -1;
+	if (!w->ops) {
+		struct timeval second = {1, 0};
+
+		atomic_store(&hub->beats[w->index], tstamp_mono());
+		if ((w->beat = event_new(
+			 w->base, -1, EV_PERSIST, on_beat, w)) == NULL ||
+		    event_add(w->beat, &second) == -1)
+			return -1;
+	}
 	worker_limits(w, c);
 	evhttp_set_allowed_methods(w->http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
@@ -872,7 +894,9 @@ http_start(struct hub *hub)
 		return -1;
 	n = hub->nworkers + (hub->nmfds > 0);
 	if ((hub->workers = hub_calloc((size_t)n, sizeof(*hub->workers))) ==
-	    NULL)
+		NULL ||
+	    (hub->beats = hub_calloc(
+		 (size_t)hub->nworkers, sizeof(*hub->beats))) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct worker *w = &hub->workers[i];
@@ -946,6 +970,8 @@ http_join(struct hub *hub)
 		event_free(w->stopev);
 		event_free(w->drainev);
 		event_free(w->confev);
+		if (w->beat != NULL)
+			event_free(w->beat);
 		if (w->resume != NULL)
 			event_free(w->resume);
 		/* runs the finalizers of the connections closed above */
@@ -961,5 +987,7 @@ http_join(struct hub *hub)
 	hub_free(hub->workers);
 	hub->workers = NULL;
 	hub->ops = NULL;
+	hub_free(hub->beats);
+	hub->beats = NULL;
 	conn_fini(hub);
 }

@@ -107,7 +107,10 @@ struct hub {
 	int nfds;
 	int mfds[CONF_MAX_LISTEN * 4]; /* metrics_listen's */
 	int nmfds;
-	struct worker *ops;	 /* the metrics listener's worker, or NULL */
+	struct worker *ops; /* the metrics listener's worker, or NULL */
+	/* each TAXII worker's last heartbeat (tstamp_mono), written by
+	 * the worker's loop once a second, read by /healthz */
+	atomic_llong *beats;
 	struct fetcher *fetcher; /* outbound HTTPS (fetch.h): push, feeds */
 	struct metrics *metrics;
 	int64_t started;

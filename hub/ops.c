@@ -4,11 +4,13 @@
  * exposition of the hub's metrics, liveness and readiness for
  * orchestrators and load balancers.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctihub/metrics.h"
 #include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 
 #include "hub.h"
 #include "route.h"
@@ -48,11 +50,33 @@ ops_metrics(struct request *ctx)
 	buf_clear(&b);
 }
 
-/* Alive: this worker's loop answers. */
+/* A TAXII worker whose loop has not beaten for this long is stuck (it
+ * beats once a second; a request never holds a loop for seconds). */
+#define BEAT_STALE (10 * INT64_C(1000000))
+
+/* Alive: every TAXII worker's event loop runs (its heartbeat is
+ * recent), and this one answers.  503 naming the stuck ones. */
 void
 ops_healthz(struct request *ctx)
 {
-	text_reply(ctx, 200, "ok\n");
+	const struct services *s = ctx->svc;
+	int64_t now = tstamp_mono(), age;
+	struct buf b = BUF_INIT;
+	int i, stuck = 0;
+
+	for (i = 0; i < s->nbeats; i++) {
+		age = now - atomic_load(&s->beats[i]);
+		if (age > BEAT_STALE) {
+			buf_addf(&b, "http[%d]: no heartbeat for %lld s\n", i,
+			    (long long)(age / 1000000));
+			stuck++;
+		}
+	}
+	if (stuck == 0)
+		buf_adds(&b, "ok\n");
+	res_type(ctx, TEXT_MEDIA);
+	http_reply(ctx, stuck ? 503 : 200, &b);
+	buf_clear(&b);
 }
 
 /*

@@ -40,6 +40,7 @@ struct worker {
 	struct event *wake;	 /* completions from other threads */
 	struct event *stopev;	 /* shutdown request from the main thread */
 	struct event *confev;	 /* a reload: the new snapshot */
+	struct event *beat;	 /* once a second: the heartbeat */
 	struct evhttp_bound_socket *bound[CONF_MAX_LISTEN * 4];
 	int nbound;
 	pthread_mutex_t lock;

@@ -27,5 +27,7 @@ int tstamp_precision(const char *s, size_t n);
 void tstamp_format(int64_t us, int digits, char out[TSTAMP_LEN]);
 /* The current time in microseconds. */
 int64_t tstamp_now(void);
+/* Microseconds of a clock that never jumps (for deadlines and ages). */
+int64_t tstamp_mono(void);
 
 #endif
