@@ -47,6 +47,9 @@ static void settle(struct xfer *);
  * 503), an idle keep-alive connection goes.  shutdown_timeout bounds the
  * whole drain. */
 #define DRAIN_IDLE_MS 1000
+/* seconds of silence after which the operations listener closes a
+ * connection (at most request_timeout) */
+#define OPS_TIMEOUT   10
 #define DRAIN_TICK_MS 50
 
 #define X(r) ((struct xfer *)(void *)(r))
@@ -781,7 +784,12 @@ worker_limits(struct worker *w, const struct conf *c)
 	 * operations listener takes no body at all */
 	evhttp_set_max_body_size(
 	    w->http, w->ops ? 0 : (ev_ssize_t)(maxbody + 65536));
-	evhttp_set_timeout(w->http, (int)c->request_timeout);
+	/* a scrape is one short request: the operations listener lets an
+	 * idle or trickling connection go sooner */
+	evhttp_set_timeout(w->http,
+	    w->ops && c->request_timeout > OPS_TIMEOUT
+		? OPS_TIMEOUT
+		: (int)c->request_timeout);
 }
 
 /* A reload: the new snapshot, for the requests from now on, and the new
