@@ -64,7 +64,6 @@ struct services {
 	struct auth *auth;
 	struct store *store;
 	struct metrics *metrics;
-	int64_t started; /* when the hub started (us) */
 	/* the TAXII workers' heartbeats (tstamp_mono; read atomically) */
 	const _Atomic long long *beats;
 	int nbeats;

@@ -844,7 +844,6 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 	w->svc.auth = hub->auth;
 	w->svc.store = hub->store;
 	w->svc.metrics = hub->metrics;
-	w->svc.started = hub->started;
 	w->svc.beats = hub->beats;
 	w->svc.nbeats = hub->nworkers;
 	w->svc.worker = w->index;
@@ -887,9 +886,8 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 	}
 	if (!w->ops && conn_listen(w) == -1)
 		return -1;
-	if (store_reader_new(hub->store, &w->reader) != STORE_OK)
+	if (store_reader_new(hub->store, &w->svc.reader) != STORE_OK)
 		return -1;
-	w->svc.reader = w->reader;
 	return 0;
 }
 
@@ -984,7 +982,7 @@ http_join(struct hub *hub)
 			event_free(w->resume);
 		/* runs the finalizers of the connections closed above */
 		event_base_free(w->base);
-		store_reader_free(w->reader);
+		store_reader_free(w->svc.reader);
 		while (w->npool > 0)
 			hub_free(w->pool[--w->npool]);
 		if (w->next_rt != NULL)

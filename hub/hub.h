@@ -113,7 +113,6 @@ struct hub {
 	atomic_llong *beats;
 	struct fetcher *fetcher; /* outbound HTTPS (fetch.h): push, feeds */
 	struct metrics *metrics;
-	int64_t started;
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */
 	struct audit *audit;

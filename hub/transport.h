@@ -31,8 +31,7 @@ struct worker {
 	pthread_t thread;
 	struct event_base *base;
 	struct evhttp *http;
-	struct store_reader *reader;
-	struct services svc;
+	struct services svc; /* the handlers' (svc.reader is the worker's) */
 	/* the configuration snapshot: only this thread reads it; a reload
 	 * sends the next one (http_reconfigure) */
 	struct runtime *rt;
