@@ -18,6 +18,7 @@
 set -eu
 B=$(cd "${1:-build/release}" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC/tests/hub.sh"
 DATA=${BENCH_DATA:-/tmp/ctihub-bench-data}
 N=${BENCH_OBJECTS:-1000000}
 GEN=${GEN:-$SRC/../shared/tools/gen_bundles.py}
@@ -115,13 +116,8 @@ write_conf import.conf state-import
 
 "$B/ctihubd" -c hub.conf 2>hub.log &
 PID=$!
-i=0
-until grep -q "ctihubd ready" hub.log; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || { cat hub.log; exit 1; }
-	sleep 0.05
-done
-PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | head -1)
+hub_wait hub.log $PID || { cat hub.log; exit 1; }
+PORT=$(hub_port hub.log)
 CA=$T/state/tls/cert.pem
 
 echo
@@ -201,13 +197,8 @@ for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	done
 	"$B/ctihubd" -c read-$n.conf 2>read-$n.log &
 	PID=$!
-	i=0
-	until grep -q "ctihubd ready" read-$n.log; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || { cat read-$n.log; exit 1; }
-		sleep 0.05
-	done
-	PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' read-$n.log | head -1)
+	hub_wait read-$n.log $PID || { cat read-$n.log; exit 1; }
+	PORT=$(hub_port read-$n.log)
 	URL="https://127.0.0.1:$PORT/bench/collections/bench"
 	CA=$T/state-read-$n/tls/cert.pem
 	"$B/tests/bench_walk" -u "$URL/manifest/" -k "$CA" \
@@ -241,13 +232,8 @@ n=${largest:?no read size fits BENCH_OBJECTS}
 write_conf read-real.conf state-read-$n policy-real
 "$B/ctihubd" -c read-real.conf 2>read-real.log &
 PID=$!
-i=0
-until grep -q "ctihubd ready" read-real.log; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || { cat read-real.log; exit 1; }
-	sleep 0.05
-done
-PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' read-real.log | head -1)
+hub_wait read-real.log $PID || { cat read-real.log; exit 1; }
+PORT=$(hub_port read-real.log)
 URL="https://127.0.0.1:$PORT/bench/collections/bench"
 "$B/tests/bench_walk" -u "$URL/objects/" -k "$CA" -a reader:bench-password \
     -l 1000 >walk-real.txt

@@ -9,6 +9,7 @@
 set -u
 B=$1
 T=$2
+. "$(dirname "$0")/../hub.sh"
 cd "$T" || exit 1
 TRIALS=${FAULT_TRIALS:-3}
 FLIPS=${FAULT_FLIPS:-10}
@@ -62,16 +63,11 @@ fstart() {
 	: >"$2"
 	"$B/ctihubd" -c "$1" 2>"$2" &
 	FPID=$!
-	i=0
-	while ! grep -q "ctihubd ready" "$2" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 $FPID 2>/dev/null; then
-			sed 's/^/# hub: /' "$2" | tail -20
-			return 1
-		fi
-		sleep 0.05
-	done
-	FPORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$2" | head -1)
+	if ! hub_wait "$2" $FPID; then
+		sed 's/^/# hub: /' "$2" | tail -20
+		return 1
+	fi
+	FPORT=$(hub_port "$2")
 	export HUB_URL="https://127.0.0.1:$FPORT" HUB_PID=$FPID HUB_LOG="$T/$2"
 }
 

@@ -15,6 +15,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+. "$SRC/tests/hub.sh"
 cd "$T" || exit 1
 
 tap() { # tap ok|fail name
@@ -286,17 +287,12 @@ else tap fail "ctihubd refuses a broken configuration with status 2 (rc=$rc)"; f
 # --- start the daemon ----------------------------------------------------
 "$B/ctihubd" -c ctihub.conf 2>hub.log &
 PID=$!
-i=0
-while ! grep -q "ctihubd ready" hub.log 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-		tap fail "ctihubd starts"
-		sed 's/^/# /' hub.log
-		exit 1
-	fi
-	sleep 0.05
-done
-PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | head -1)
+if ! hub_wait hub.log $PID; then
+	tap fail "ctihubd starts"
+	sed 's/^/# /' hub.log
+	exit 1
+fi
+PORT=$(hub_port hub.log)
 tap ok "ctihubd starts on 127.0.0.1:$PORT"
 
 export HUB_URL="https://127.0.0.1:$PORT" HUB_CA="$T/ca.pem" HUB_DIR="$T" \
@@ -314,7 +310,7 @@ crc=$?
 # --- the operations listener: /metrics, /healthz, /readyz ---------------
 # plain HTTP on metrics_listen, no credentials; the exposition read by the
 # real Prometheus parser, after the client above has used the hub
-MPORT=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | head -1)
+MPORT=$(hub_metrics_port hub.log)
 MURL="http://127.0.0.1:$MPORT"
 if [ -n "$MPORT" ] && curl -sf -o metrics.txt "$MURL/metrics" &&
     "$SRC/tests/promcheck.sh" metrics.txt; then
@@ -368,15 +364,8 @@ fi
 start_hub() {
 	"$B/ctihubd" -c ctihub.conf 2>>hub.log &
 	PID=$!
-	i=0
-	while [ "$(grep -c "ctihubd ready" hub.log)" -lt "$1" ]; do
-		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-			return 1
-		fi
-		sleep 0.05
-	done
-	PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | tail -1)
+	hub_wait hub.log $PID "$1" || return 1
+	PORT=$(hub_port hub.log)
 	export HUB_URL="https://127.0.0.1:$PORT" HUB_PID=$PID
 }
 if [ -z "${INTEG_ONLY:-}" ]; then

@@ -9,6 +9,7 @@
 # build from before them the same way.
 set -u
 B=$(cd "${1:-build/release}" && pwd)
+. "$(dirname "$0")/../hub.sh"
 T=$(mktemp -d /tmp/ctihub-load.XXXXXX)
 PID=
 cleanup() {
@@ -66,17 +67,12 @@ start() {
 		"$B/ctihubd" -c "$1" 2>hub.log &
 	fi
 	PID=$!
-	i=0
-	while ! grep -q "ctihubd ready" hub.log 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-			echo "not ok - ctihubd starts"
-			sed 's/^/# hub: /' hub.log
-			exit 1
-		fi
-		sleep 0.05
-	done
-	PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | head -1)
+	if ! hub_wait hub.log $PID; then
+		echo "not ok - ctihubd starts"
+		sed 's/^/# hub: /' hub.log
+		exit 1
+	fi
+	PORT=$(hub_port hub.log)
 	export LOAD_PORT=$PORT HUB_PID=$PID HUB_LOG="$T/hub.log"
 }
 

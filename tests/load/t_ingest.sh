@@ -22,6 +22,7 @@ BODY=${LOAD_BODY:-${SAN:+6000000}}
 BODY=${BODY:-60000000}
 SECS=${LOAD_SECONDS:-${SAN:+2}}
 SECS=${SECS:-4}
+. "$(dirname "$0")/../hub.sh"
 T=$(mktemp -d /tmp/ctihub-load.XXXXXX)
 PID=
 PUB=
@@ -102,17 +103,12 @@ start_hub() {
 	: >hub.log
 	"$B/ctihubd" -c ctihub.conf >/dev/null 2>hub.log &
 	PID=$!
-	i=0
-	until grep -q "ctihubd ready" hub.log; do
-		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-			tap fail "ctihubd starts"
-			sed 's/^/# /' hub.log
-			exit 1
-		fi
-		sleep 0.05
-	done
-	PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' hub.log | head -1)
+	if ! hub_wait hub.log $PID; then
+		tap fail "ctihubd starts"
+		sed 's/^/# /' hub.log
+		exit 1
+	fi
+	PORT=$(hub_port hub.log)
 	URL="https://127.0.0.1:$PORT/load/collections"
 }
 load() { # load COLLECTION ARGS...: load_ingest against a collection
