@@ -30,3 +30,16 @@ hub_metrics_port() {
 	sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$1" |
 	    tail -1
 }
+
+# hub_term PID [TICKS]: SIGTERM, then waits until PID is gone, TICKS
+# times 50 ms at most (default 200: 10 s); 1 when it is still running.
+hub_term() {
+	kill -TERM "$1" 2>/dev/null
+	_ht_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ $_ht_i -lt "${2:-200}" ] || return 1
+		sleep 0.05
+		_ht_i=$((_ht_i + 1))
+	done
+	return 0
+}

@@ -354,6 +354,22 @@ fi
 # writes, and a TAXII credential is neither needed nor looked at
 t=$(curl -s -o /dev/null -w '%{http_code}' "$MURL/taxii2/")
 p=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$MURL/metrics")
+# a client that connects and says nothing is let go (after 10 s of
+# silence), not held open for as long as it likes
+idle=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(40)
+try:
+    print("closed" if s.recv(1) == b"" else "answered")
+except socket.timeout:
+    print("held")
+' "$MPORT" 2>&1)
+if [ "$idle" = closed ]; then
+	tap ok "metrics: a silent connection to the operations port is closed"
+else
+	tap fail "metrics: a silent connection to the operations port: $idle"
+fi
 if [ "$t" = 404 ] && [ "$p" = 405 ]; then
 	tap ok "metrics: TAXII is not served on the operations port (404), /metrics is GET only (405)"
 else
@@ -412,13 +428,7 @@ else
 fi
 
 # --- clean shutdown --------------------------------------------------------
-kill -TERM $PID
-i=0
-while kill -0 $PID 2>/dev/null && [ $i -lt 200 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
-if kill -0 $PID 2>/dev/null; then
+if ! hub_term $PID; then
 	tap fail "SIGTERM stops the daemon within 10 s"
 else
 	wait $PID

@@ -79,13 +79,7 @@ start() {
 # stop NAME: SIGTERM; a clean exit (status 0, and no sanitizer report in
 # a sanitizer build) is one more test
 stop() {
-	kill -TERM $PID
-	i=0
-	while kill -0 $PID 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -9 $PID 2>/dev/null
+	hub_term $PID 300 || kill -9 $PID 2>/dev/null
 	wait $PID
 	src=$?
 	PID=

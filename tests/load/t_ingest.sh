@@ -82,13 +82,7 @@ metrics_listen 127.0.0.1:0
 EOM
 stop_hub() {
 	[ -n "$PID" ] || return 0
-	kill -TERM $PID
-	i=0
-	while kill -0 $PID 2>/dev/null && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	if kill -0 $PID 2>/dev/null; then
+	if ! hub_term $PID; then
 		echo "# the daemon did not stop within 10 s of SIGTERM: killed"
 		tail -5 hub.log | sed 's/^/# hub: /'
 		kill -9 $PID
