@@ -79,6 +79,11 @@ struct metrics {
 	pthread_mutex_t lock; /* scrapes */
 	metrics_scrape_cb *scrape;
 	void *scrape_arg;
+	struct {
+		metrics_render_cb *fn;
+		void *arg;
+	} extra[METRICS_MAX_RENDERERS];
+	int nextra;
 };
 
 static char *escape_new(const char *prefix, const char *s, const char *suffix);
@@ -503,9 +508,27 @@ render_state(struct metrics *m, struct buf *b)
 	sample(b, "ctihub_build_info", m->version, "1");
 }
 
+int
+metrics_add_renderer(struct metrics *m, metrics_render_cb *fn, void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->nextra < METRICS_MAX_RENDERERS) {
+		m->extra[m->nextra].fn = fn;
+		m->extra[m->nextra].arg = arg;
+		m->nextra++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 void
 metrics_render(struct metrics *m, struct buf *out)
 {
+	int i;
+
 	pthread_mutex_lock(&m->lock);
 	if (m->scrape != NULL)
 		m->scrape(m, m->scrape_arg);
@@ -514,5 +537,7 @@ metrics_render(struct metrics *m, struct buf *out)
 	render_auth(m, out);
 	render_writer(m, out);
 	render_state(m, out);
+	for (i = 0; i < m->nextra; i++)
+		m->extra[i].fn(out, m->extra[i].arg);
 	pthread_mutex_unlock(&m->lock);
 }

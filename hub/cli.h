@@ -20,6 +20,9 @@ int cmd_import(int argc, char **argv);
 /* cli_policy.c */
 int cmd_policy(int argc, char **argv);
 
+/* cli_push.c */
+int cmd_push(int argc, char **argv);
+
 /* cli_verify.c */
 int cmd_verify(int argc, char **argv);
 

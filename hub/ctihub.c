@@ -37,6 +37,8 @@ static const struct command {
 	"policy check [DIR] | policy explain --object ID --to MEMBER | "
 	"policy diff OLDDIR NEWDIR  [-c ctihub.conf]"},
     {"verify", cmd_verify, "verify [-c ctihub.conf]"},
+    {"push", cmd_push,
+	"push status [--json] | push resume NAME  [-c ctihub.conf]"},
 };
 
 static void

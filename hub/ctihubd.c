@@ -39,6 +39,7 @@
 #include "ctihub/workq.h"
 
 #include "hub.h"
+#include "push.h"
 #include "route.h"
 #include "transport.h"
 #include "fetch.h"
@@ -298,6 +299,7 @@ reload(struct hub *hub, const char *why)
 	 * the new snapshot by message */
 	alog_open(rt, old);
 	http_reconfigure(hub, rt);
+	push_reconfigure(hub->push, rt);
 	metrics_reload(hub->metrics, 1);
 	metrics_set(hub->metrics, METRICS_CONFIG_GENERATION, (int64_t)hub->gen);
 	metrics_set(hub->metrics, METRICS_POLICY_WARNINGS, rt->policy_warnings);
@@ -571,15 +573,21 @@ main(int argc, char **argv)
 		-1)
 		fatalx("cannot start the writer, parser and password threads");
 	{
-		/* the outbound loop: idle until push and feeds use it */
+		/* the outbound loop: push deliveries (and feeds) */
 		struct fetch_opts fo;
 
+		if ((hub->push = push_new(hub)) == NULL)
+			fatalx("out of memory");
 		memset(&fo, 0, sizeof(fo));
 		fo.thread_name = "fetch";
+		fo.addr_check = push_addr_check;
+		fo.addr_arg = hub->push;
 		if ((hub->fetcher = fetcher_start(&fo)) == NULL)
 			fatalx("cannot start the outbound HTTPS thread");
 	}
 	release_recover(hub);
+	if (push_start(hub->push, hub->fetcher, hub->rt) == -1)
+		fatalx("cannot start push");
 	/* publish records a crash kept from the audit log */
 	audit_sync(hub, 0);
 	if (http_start(hub) == -1)
@@ -605,11 +613,13 @@ main(int argc, char **argv)
 		close_listeners(hub);
 	}
 	http_join(hub);
+	push_stop(hub->push);
 	fetcher_stop(hub->fetcher);
 	auth_stop(hub);
 	workq_free(hub->pool);
 	pipe_free(hub->pipeline);
 	writer_stop(hub->writer);
+	push_free(hub->push);
 	audit_sync(hub, 1);
 	event_free(hub->tick);
 	if (hub->inotify_ev != NULL) {

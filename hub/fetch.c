@@ -55,6 +55,9 @@ struct xfer {
 	size_t body_len;
 	char *user;
 	char *password;
+	char *ca_file; /* NULL: the fetcher's */
+	char *cert_file;
+	char *key_file;
 	int connect_timeout_ms;
 	int timeout_ms;
 	size_t max_bytes;
@@ -325,27 +328,42 @@ xfer_new(struct fetcher *f, const struct fetch_req *r)
 		}
 	if (body == -1 || r->url == NULL || r->done == NULL ||
 	    (r->user == NULL) != (r->password == NULL) ||
+	    (r->cert_file == NULL) != (r->key_file == NULL) ||
 	    (r->body_len > 0 && (r->body == NULL || !body))) {
 		log_warnx("fetch_submit: invalid request (method %s)", m);
+		if (r->take_body)
+			hub_free((void *)r->body);
 		return NULL;
 	}
-	if ((x = hub_calloc(1, sizeof(*x))) == NULL)
+	if ((x = hub_calloc(1, sizeof(*x))) == NULL) {
+		if (r->take_body)
+			hub_free((void *)r->body);
 		goto oom;
+	}
 	x->f = f;
 	x->method = m;
 	buf_init(&x->resp);
 	x->url = opt_strdup(r->url, &failed);
 	x->user = opt_strdup(r->user, &failed);
 	x->password = opt_strdup(r->password, &failed);
+	x->ca_file = opt_strdup(r->ca_file, &failed);
+	x->cert_file = opt_strdup(r->cert_file, &failed);
+	x->key_file = opt_strdup(r->key_file, &failed);
+	if (r->take_body) {
+		x->body = (char *)r->body; /* ours now */
+		x->body_len = r->body_len;
+	}
 	if (failed)
 		goto oom;
 	if (body) {
-		if ((x->body = hub_malloc(r->body_len + 1)) == NULL)
-			goto oom;
-		if (r->body_len > 0)
-			memcpy(x->body, r->body, r->body_len);
-		x->body[r->body_len] = '\0';
-		x->body_len = r->body_len;
+		if (!r->take_body) {
+			if ((x->body = hub_malloc(r->body_len + 1)) == NULL)
+				goto oom;
+			if (r->body_len > 0)
+				memcpy(x->body, r->body, r->body_len);
+			x->body[r->body_len] = '\0';
+			x->body_len = r->body_len;
+		}
 		/* no 100-continue round trip before large bodies */
 		if ((l = curl_slist_append(x->hdrs, "Expect:")) == NULL)
 			goto oom;
@@ -387,6 +405,9 @@ xfer_free(struct xfer *x)
 	}
 	hub_free(x->user);
 	hub_free(x->url);
+	hub_free(x->ca_file);
+	hub_free(x->cert_file);
+	hub_free(x->key_file);
 	hub_free(x->body);
 	curl_slist_free_all(x->hdrs);
 	buf_clear(&x->resp);
@@ -559,12 +580,18 @@ xfer_start(struct fetcher *f, struct xfer *x)
 	ESET(CURLOPT_SSL_VERIFYPEER, 1L);
 	ESET(CURLOPT_SSL_VERIFYHOST, 2L);
 	ESET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (f->ca_file != NULL || f->ca_dir != NULL) {
+	if (x->ca_file != NULL) {
+		ESET(CURLOPT_CAINFO, x->ca_file);
+		ESET(CURLOPT_CAPATH, (char *)NULL);
+	} else if (f->ca_file != NULL || f->ca_dir != NULL) {
 		/* the given CAs only, not the system's besides */
 		ESET(CURLOPT_CAINFO, f->ca_file);
 		ESET(CURLOPT_CAPATH, f->ca_dir);
 	}
-	if (f->cert_file != NULL) {
+	if (x->cert_file != NULL) {
+		ESET(CURLOPT_SSLCERT, x->cert_file);
+		ESET(CURLOPT_SSLKEY, x->key_file);
+	} else if (f->cert_file != NULL) {
 		ESET(CURLOPT_SSLCERT, f->cert_file);
 		ESET(CURLOPT_SSLKEY, f->key_file);
 	}

@@ -115,6 +115,16 @@ struct fetch_req {
 	/* HTTP Basic credentials, both or neither (never logged). */
 	const char *user;
 	const char *password;
+	/* Per request, instead of the fetcher's (NULL: the fetcher's): the
+	 * CA bundle that verifies this peer, and a client certificate and
+	 * its key (both or neither).  Read when a connection is made. */
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+	/* The body is a hub_malloc'd buffer that the fetcher takes (frees),
+	 * instead of copying it; the caller's pointer must not be used after
+	 * fetch_submit, whatever it returns. */
+	int take_body;
 	int connect_timeout_ms; /* 0: the fetcher's default */
 	int timeout_ms;		/* total; 0: the fetcher's default */
 	size_t max_bytes;	/* 0: the fetcher's default */

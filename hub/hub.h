@@ -40,6 +40,7 @@ struct event;
 struct worker;
 struct metrics;
 struct fetcher;
+struct push;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -112,6 +113,7 @@ struct hub {
 	 * the worker's loop once a second, read by /healthz */
 	atomic_llong *beats;
 	struct fetcher *fetcher; /* outbound HTTPS (fetch.h): push, feeds */
+	struct push *push;	 /* deliveries to subscribers (push.h) */
 	struct metrics *metrics;
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */

@@ -132,4 +132,12 @@ int64_t metrics_get(struct metrics *, enum metrics_gauge);
  */
 void metrics_render(struct metrics *, struct buf *out);
 
+/* Families of another module (push, streams), appended to each scrape
+ * under the scrape lock: fn writes complete families (HELP, TYPE,
+ * samples) in the exposition format.  0, or -1 when
+ * METRICS_MAX_RENDERERS are registered already. */
+#define METRICS_MAX_RENDERERS 4
+typedef void metrics_render_cb(struct buf *out, void *arg);
+int metrics_add_renderer(struct metrics *, metrics_render_cb *, void *arg);
+
 #endif
