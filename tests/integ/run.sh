@@ -445,4 +445,9 @@ PID=
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = faults ]; then
 	"$SRC/tests/integ/faults.sh" "$B" "$T" || crc=1
 fi
+
+# --- push: a second hub, a webhook receiver, failures, kill -9 -------------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = push ]; then
+	"$SRC/tests/integ/push.sh" "$B" "$T" || crc=1
+fi
 exit $crc
