@@ -211,6 +211,8 @@ wh_prefix(const char *msg_id, int64_t ts, char *out, size_t outlen, size_t *len)
 {
 	int n;
 
+	if (strlen(msg_id) >= WEBHOOK_ID_MAX)
+		return -1;
 	n = snprintf(out, outlen, "%s.%" PRId64 ".", msg_id, ts);
 	if (n < 0 || (size_t)n >= outlen)
 		return -1;

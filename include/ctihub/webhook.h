@@ -51,8 +51,10 @@ int webhook_key_public(const struct webhook_key *, char *out, size_t outlen);
 void webhook_msg_id(const char *sub, const char *coll, int64_t from, int64_t to,
     char out[WEBHOOK_ID_MAX]);
 /* The webhook-signature value for "msg_id.ts.body": "v1,<base64
- * HMAC-SHA256>" or "v1a,<base64 Ed25519 signature>".  0, or -1 (OpenSSL
- * failed or memory ran out). */
+ * HMAC-SHA256>" or "v1a,<base64 Ed25519 signature>".  0, or -1 (msg_id
+ * of WEBHOOK_ID_MAX characters or more, OpenSSL failed or memory ran out).
+ * A key may sign in several threads at once.  Ed25519 signs the message
+ * whole: it is copied once (id, timestamp and body). */
 int webhook_sign(const struct webhook_key *, const char *msg_id, int64_t ts,
     const void *body, size_t len, char out[WEBHOOK_SIG_MAX]);
 /* Verifies a webhook-signature header (a space-separated list of

@@ -294,6 +294,11 @@ t_round_trip(void **state)
 	memset(longid, 'x', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
 	assert_int_equal(webhook_sign(k[1], longid, 1, "", 0, sig), -1);
+	longid[WEBHOOK_ID_MAX] = '\0';
+	assert_int_equal(webhook_sign(k[1], longid, 1, "", 0, sig), -1);
+	longid[WEBHOOK_ID_MAX - 1] = '\0';
+	assert_int_equal(webhook_sign(k[1], longid, 1, "", 0, sig), 0);
+	assert_int_equal(webhook_verify(k[1], longid, 1, "", 0, sig), 1);
 	free(body);
 	webhook_key_free(k[0]);
 	webhook_key_free(k[1]);
