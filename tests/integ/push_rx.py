@@ -118,8 +118,11 @@ def count_objects(body):
     for name in ("objects", "events"):
         if isinstance(body.get(name), list):
             return len(body[name])
-    if isinstance(body.get("data"), dict):
-        return count_objects(body["data"])
+    for name in ("data", "envelope"):
+        if isinstance(body.get(name), dict):
+            return count_objects(body[name])
+    if isinstance(body.get("deleted"), list):
+        return len(body["deleted"])
     return 0
 
 
