@@ -457,7 +457,7 @@ t_status(void **state)
 	assert_memory_equal(json, "{\"b\":2}", len);
 	store_rend(r);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wprune(w, 500, 100, &n), STORE_OK);
+	assert_int_equal(store_wprune(w, 500, 0, 100, &n, NULL), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_rbegin(r), STORE_OK);
