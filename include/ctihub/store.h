@@ -1,6 +1,7 @@
 /*
  * store.h -- the LMDB object store: objects by id and version, the
- * per-collection date_added index, status resources, and the schema
+ * per-collection date_added index, the deletions in the same order (gone
+ * records), status resources, push subscription state, and the schema
  * version.  One write transaction at a time per process (the hub's writer
  * thread, or the import command); any number of readers, each with its own
  * cached read transaction.  Knows nothing of HTTP, TAXII paging or policy:
