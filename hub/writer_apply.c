@@ -3,7 +3,7 @@
  * write transaction (writer.h): the store calls of the kind, the status
  * resource and publish record stored with an add, the twins of a
  * release, subscription records, and what the commit notification will
- * say of it (gone records included).  Runs in the
+ * say of it (deletions and their gone records included).  Runs in the
  * writer thread only, and reads nothing but the message and the
  * transaction, so that an attempt can be made again.  The queue, the
  * groups and the commit are writer.c's.
@@ -20,9 +20,8 @@
 
 #include "writer.h"
 
-#define PRUNE_MAX                                                              \
-	10000 /* statuses (and gone records) deleted per message
-			   at most */
+/* statuses, and gone records, deleted per message at most */
+#define PRUNE_MAX 10000
 
 void
 wmsg_init(struct wmsg *m, int kind)

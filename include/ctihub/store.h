@@ -152,8 +152,8 @@ struct store_gone {
 	unsigned char uuid[16];
 	int64_t version;
 	uint8_t tlp;
-	uint8_t
-	    flags; /* the deleted entry's REVOKED|SPEC20|RELEASE|UNRESOLVED */
+	/* the deleted entry's REVOKED|SPEC20|RELEASE|UNRESOLVED */
+	uint8_t flags;
 	int nrelease;
 	const char *release; /* nrelease pairs of country letters */
 	const char *id;	     /* "type--uuid" */
@@ -484,9 +484,10 @@ int store_stats(struct store *, struct store_stats *);
  * hub): every record's checksum and lengths; every id index entry's row
  * and the collection entries it names; every collection entry's row (and
  * a twin's original and release event); the registry both ways; status
- * expiry keys; gone and subscription records.  Calls `cb` with a sentence for each problem (the first
- * `max` of them; all are counted).  Returns STORE_OK when it could walk
- * (problems or not), else a store_err.
+ * expiry keys; gone and subscription records.  Calls `cb` with a
+ * sentence for each problem (the first `max` of them; all are counted).
+ * Returns STORE_OK when it could walk (problems or not), else a
+ * store_err.
  */
 struct store_verify {
 	uint64_t objects, entries, ids, statuses, releases, names, audit;
