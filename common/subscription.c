@@ -227,7 +227,7 @@ secret_decode(const char *s, unsigned char **out, size_t *outlen)
 			(c == '=' && i + 2 >= n)))
 			return -1;
 	}
-	if (n == 0 || n % 4 == 1 || n + 3 >= sizeof(b64))
+	if (n == 0 || n % 4 == 1 || (n + 3) / 4 * 4 >= sizeof(b64))
 		return -1;
 	memcpy(b64, s, n);
 	while (n % 4 != 0)

@@ -260,6 +260,47 @@ t_ed25519(void **state)
 	conf_free(c);
 }
 
+#define B64_64 /* 64 bytes, the most */                                        \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+	"AAAAAAAAAAAAAAAAAA"
+
+/* whsec_ keys: 24 to 64 bytes, with or without base64 padding. */
+static void
+t_secret(void **state)
+{
+	struct conf *c = load_conf(conf_text);
+	struct subscriptions *set;
+
+	(void)state;
+	set = subs_ok(c,
+	    "subscription a { member cert-br; collection indicators\n"
+	    "\tmode webhook; target https://h.example/\n"
+	    "\tsecret whsec_" B64_64 "== }\n"
+	    "subscription b { member cert-br; collection indicators\n"
+	    "\tmode webhook; target https://h.example/\n"
+	    "\tsecret whsec_" B64_64 " }\n"
+	    "subscription c { member cert-br; collection indicators\n"
+	    "\tmode webhook; target https://h.example/\n"
+	    "\tsecret whsec_/////////////////////////////////w }\n",
+	    NULL);
+	assert_int_equal(set->v[0].secretlen, 64);
+	assert_int_equal(set->v[1].secretlen, 64);
+	assert_int_equal(set->v[2].secretlen, 25);
+	assert_int_equal(set->v[2].secret[24], 0xff);
+	subs_free(set);
+	subs_fail(c,
+	    "subscription a { member cert-br; collection indicators\n"
+	    "\tmode webhook; target https://h.example/\n"
+	    "\tsecret whsec_" B64_64 "A= }\n",
+	    3, "secret: not whsec_");
+	subs_fail(c,
+	    "subscription a { member cert-br; collection indicators\n"
+	    "\tmode webhook; target https://h.example/\n"
+	    "\tsecret whsec_AAAA=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA }\n",
+	    3, "secret: not whsec_");
+	conf_free(c);
+}
+
 static void
 t_modes(void **state)
 {
@@ -743,9 +784,8 @@ t_conf_push_broken(void **state)
 	    "/nope.conf: cannot read: No such file or directory");
 }
 
-/* conf_load reads the file the conf names, relative to the conf;
- * runtime_bind's numbering reaches the subscriptions (here by hand, as
- * runtime.c does it). */
+/* conf_load reads the file the conf names, relative to the conf, and an
+ * error in it refuses the configuration. */
 static void
 t_conf_load(void **state)
 {
@@ -824,6 +864,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_modes),
 	    cmocka_unit_test(t_ed25519),
+	    cmocka_unit_test(t_secret),
 	    cmocka_unit_test(t_query),
 	    cmocka_unit_test(t_errors),
 	    cmocka_unit_test(t_roots),
