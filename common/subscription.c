@@ -274,6 +274,7 @@ sub_path(struct sloader *ld, int line, const char *path, int secret)
 		ld->oom = 1;
 		return NULL;
 	}
+	memset(&st, 0, sizeof(st));
 	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		ERR(ld, line, "cannot read %s: %s", p,
