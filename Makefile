@@ -133,14 +133,16 @@ $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed
-# only when missing, with apt-get (as root, or through sudo).  promtool
+# only when missing, with apt-get (as root, or through sudo).
+# python3-cryptography: Ed25519 in the push tests' webhook receiver
+# (tests/integ/push_rx.py).  promtool
 # (tests/promcheck.sh checks /metrics with it) comes from Debian's
 # prometheus package, unpacked into build/deps rather than installed: an
 # installed one would start a Prometheus server, which the tests do not
 # want.  A promtool already on the PATH is used instead.
 DEB_PKGS := gcc make pkg-config libevent-dev libjansson-dev liblmdb-dev \
 	    libssl-dev libcurl4-openssl-dev libcmocka-dev openssl curl \
-	    python3 clang-format wrk lmdb-utils procps
+	    python3 python3-cryptography clang-format wrk lmdb-utils procps
 PROMTOOL_DIR := build/deps/prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

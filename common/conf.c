@@ -2,9 +2,16 @@
  * conf.c -- ctihub.conf: one table of directives per block (top level,
  * api_root, collection), each row with its type, bounds, default and the
  * field it sets.  Defaults come from the tables and nowhere else.
+ * Loads the members file and then, once members and collections are
+ * known, the subscriptions file (subscription.c).
  * Collects every error as "file:line: message"; a configuration with any
  * error is rejected whole.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
@@ -16,6 +23,7 @@
 #include "ctihub/alloc.h"
 #include "ctihub/conf.h"
 #include "ctihub/country.h"
+#include "ctihub/subscription.h"
 #include "ctihub/uuid.h"
 
 enum dkind {
@@ -29,6 +37,7 @@ enum dkind {
 	D_LIST,
 	D_ACL,
 	D_FLAG, /* no value: sets an int to 1 */
+	D_CIDR, /* networks: push_allow */
 };
 
 struct directive {
@@ -92,6 +101,19 @@ static const struct directive top_directives[] = {
     {"policy_dir", D_PATH, C(policy_dir), "policy", 0, 0, 0},
     {"access_log", D_PATH, C(access_log), NULL, 0, 0, 0},
     {"audit_log", D_PATH, C(audit_log), NULL, 0, 0, 0},
+    {"subscriptions", D_PATH, C(subs_file), NULL, 0, 0, 0},
+    {"push_allow", D_CIDR, 0, NULL, 0, 0, 1},
+    {"push_retry_for", D_DURATION, C(push_retry_for), "3d", 60, 365LL * 86400,
+	0},
+    {"push_backoff_min", D_DURATION, C(push_backoff_min), "1s", 1, 3600, 0},
+    {"push_backoff_max", D_DURATION, C(push_backoff_max), "1h", 1, 86400, 0},
+    {"push_timeout", D_DURATION, C(push_timeout), "30s", 1, 3600, 0},
+    {"push_connect_timeout", D_DURATION, C(push_connect_timeout), "10s", 1, 600,
+	0},
+    {"push_max_bytes", D_SIZE, C(push_max_bytes), "8M", 16384, 1LL << 31, 0},
+    {"stream_heartbeat", D_DURATION, C(stream_heartbeat), "15s", 1, 3600, 0},
+    {"max_streams", D_INT, C(max_streams), "1000", 0, 1000000, 0},
+    {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
     {"api_root", D_BLOCK, 0, NULL, 0, 0, 1},
     {NULL, 0, 0, NULL, 0, 0, 0},
 };
@@ -273,6 +295,112 @@ read_listen(struct loader *ld, const struct cfg_stmt *st)
 		ld->oom = 1;
 }
 
+/* "10.0.0.0/8", "::1/128", or an address alone (all its bits). */
+static int
+parse_cidr(const char *s, struct push_net *n)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	long long bits;
+	int i, max;
+
+	if (len == 0 || len >= sizeof(host))
+		return -1;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, host, n->addr) == 1)
+		n->af = AF_INET;
+	else if (inet_pton(AF_INET6, host, n->addr) == 1)
+		n->af = AF_INET6;
+	else
+		return -1;
+	max = n->af == AF_INET ? 32 : 128;
+	if (slash == NULL)
+		bits = max;
+	else if (cfg_parse_int(slash + 1, 0, max, &bits) == -1)
+		return -1;
+	n->bits = (int)bits;
+	/* no bits set past the prefix: "10.0.0.1/8" is a typing mistake */
+	for (i = n->bits; i < max; i++)
+		if (n->addr[i / 8] & (0x80 >> (i % 8)))
+			return -2;
+	return 0;
+}
+
+static void
+read_cidr(struct loader *ld, const struct cfg_stmt *st)
+{
+	struct conf *c = ld->conf;
+	struct push_net *v;
+	int i, r;
+
+	for (i = 0; i < st->nargs; i++) {
+		struct push_net n;
+
+		if ((r = parse_cidr(st->args[i], &n)) != 0) {
+			ERR(ld, st->line,
+			    r == -2 ? "%s: '%s' has bits set past its prefix "
+				      "length"
+				    : "%s: '%s' is not a network "
+				      "(ADDRESS/BITS: 127.0.0.1/32, ::1/128, "
+				      "10.0.0.0/8)",
+			    st->name, st->args[i]);
+			continue;
+		}
+		v = hub_realloc(
+		    c->push_allow, sizeof(*v) * (size_t)(c->npush_allow + 1));
+		if (v == NULL) {
+			ld->oom = 1;
+			return;
+		}
+		c->push_allow = v;
+		v[c->npush_allow++] = n;
+	}
+}
+
+int
+conf_push_allowed(
+    const struct conf *c, const struct sockaddr *sa, socklen_t salen)
+{
+	static const unsigned char mapped[12] = {
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const unsigned char *a;
+	int af, i;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET &&
+	    salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+		af = AF_INET;
+		a = (const unsigned char *)&(
+		    (const struct sockaddr_in *)(const void *)sa)
+			->sin_addr;
+	} else if (sa->sa_family == AF_INET6 &&
+	    salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		af = AF_INET6;
+		a = ((const struct sockaddr_in6 *)(const void *)sa)
+			->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			af = AF_INET;
+			a += sizeof(mapped);
+		}
+	} else
+		return 0;
+	for (i = 0; i < c->npush_allow; i++) {
+		const struct push_net *n = &c->push_allow[i];
+		int full = n->bits / 8, rest = n->bits % 8;
+
+		if (n->af != af || memcmp(n->addr, a, (size_t)full) != 0)
+			continue;
+		if (rest == 0 ||
+		    ((n->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 read_acl(struct loader *ld, const struct cfg_stmt *st, struct acl *acl)
 {
@@ -443,6 +571,10 @@ read_block(struct loader *ld, const struct cfg_stmt *blk,
 				    "%s: one address:port per line", st->name);
 			else
 				read_listen(ld, st);
+			continue;
+		}
+		if (d->kind == D_CIDR) {
+			read_cidr(ld, st);
 			continue;
 		}
 		if (d->kind == D_ACL) {
@@ -656,6 +788,9 @@ conf_free(struct conf *c)
 	hub_free(c->policy_dir);
 	hub_free(c->access_log);
 	hub_free(c->audit_log);
+	hub_free(c->subs_file);
+	subs_free(c->subs);
+	hub_free(c->push_allow);
 	members_free(c->members);
 	hub_free(c);
 }
@@ -794,6 +929,22 @@ conf_build(const char *file, const char *dir, const struct cfg_stmt *root,
 		ERR(&ld, st ? st->line : 0,
 		    "auth_fail_max_delay is shorter than auth_fail_delay");
 	}
+	if (c->push_backoff_max < c->push_backoff_min) {
+		const struct cfg_stmt *st = find_stmt(root, "push_backoff_max");
+
+		ERR(&ld, st ? st->line : 0,
+		    "push_backoff_max is shorter than push_backoff_min");
+	}
+	if (c->push_timeout < c->push_connect_timeout) {
+		const struct cfg_stmt *st = find_stmt(root, "push_timeout");
+
+		ERR(&ld, st ? st->line : 0,
+		    "push_timeout is shorter than push_connect_timeout");
+	}
+	/* the subscriptions name members and collections: read last */
+	if (c->subs_file != NULL && c->members != NULL && !ld.oom &&
+	    subs_load(c->subs_file, c, &c->subs, errs) == -1)
+		ld.bad = 1;
 	if (c->access_log == NULL)
 		c->access_log = cfg_path(c->state_dir, "access.log");
 	if (c->audit_log == NULL)

@@ -34,7 +34,11 @@
 #include "store_int.h"
 
 const char *const store_db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
-    "added", "status", "statusx", "release", "reg", "pending", "audit"};
+    "added", "status", "statusx", "release", "reg", "pending", "audit", "gone",
+    "subs"};
+
+/* every table, in the count env_open and check_child give LMDB */
+_Static_assert(DB_COUNT <= 16, "raise mdb_env_set_maxdbs");
 
 static void find_map(struct store *);
 
@@ -825,6 +829,10 @@ store_stats(struct store *st, struct store_stats *s)
 		s->statuses = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_AUDIT], &ms) == 0)
 		s->audit = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_GONE], &ms) == 0)
+		s->gone = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_SUBS], &ms) == 0)
+		s->subs = ms.ms_entries;
 	mdb_txn_abort(txn);
 	store_unhold(st);
 	if (mdb_env_info(st->env, &ei) == 0 &&

@@ -9,9 +9,11 @@
  *   store_env.c     the environment: open, close, schema, map growth,
  *                   reader slots, the registry of codes, stats
  *   store_rec.c     records: checksums, bounds, the id index scans
- *   store_write.c   the write transaction: put, delete, markings,
- *                   pending, status, prune, audit, release records
- *   store_read.c    readers: walks, lookups, versions, status
+ *   store_write.c   the write transaction: put, delete (and its gone
+ *                   records), markings, pending, status, prune, audit,
+ *                   release and subscription records
+ *   store_read.c    readers: walks, lookups, versions, status, gone
+ *                   and subscription records
  *   store_verify.c  ctihub verify: the walk of the whole database
  */
 #ifndef CTIHUB_STORE_INT_H
@@ -44,6 +46,8 @@ enum {
 	DB_REG,
 	DB_PENDING,
 	DB_AUDIT,
+	DB_GONE,
+	DB_SUBS,
 	DB_COUNT
 };
 
@@ -130,7 +134,7 @@ struct member_rec {
 #define IDPFX_PROD   24 /* and the producer: one producer's object */
 #define MAX_VERSIONS STORE_MAX_VERSIONS
 #define nitems(a)    (sizeof(a) / sizeof((a)[0]))
-#define ADDKEY_LEN   12 /* coll(4) date_added(8) */
+#define ADDKEY_LEN   12 /* coll(4) date_added(8); a gone record's too */
 #define REG_NAME_MAX 256
 
 /* Our own finding of a damaged record (a checksum or lengths that do not
@@ -171,6 +175,15 @@ struct store_reader {
 	int walk_pending; /* 1: the cursor sits on the next item to yield */
 	int walk_rc;
 };
+
+/*
+ * A gone record's value (integers big-endian): producer(4) type(4)
+ * uuid(16) version(8) tlp(1) flags(1) nrelease(1), nrelease country pairs,
+ * idlen(2), the id, then the CRC.  GONE_HEAD is what comes before the
+ * pairs; GONE_MIN the least value (no pairs, an empty id) before the CRC.
+ */
+#define GONE_HEAD 35
+#define GONE_MIN  (GONE_HEAD + 2)
 
 /* A version found while scanning the id index, and where it lives. */
 struct found {
@@ -278,6 +291,10 @@ int store_latest_version(const struct store *, MDB_cursor *c_ids,
  * 0 and *out, or MDB_NOTFOUND. */
 int store_next_producer(MDB_cursor *c_ids, MDB_cursor *c_new,
     const unsigned char uuid[16], uint32_t type, uint32_t from, uint32_t *out);
+/* A gone record as read (key and value): 0 with g filled (strings
+ * pointing into d), or BADREC. */
+int store_decode_gone(const struct store *, const MDB_val *k, const MDB_val *d,
+    struct store_gone *g);
 /* The public form of a found version. */
 void store_to_version(const struct found *, struct store_version *);
 

@@ -2,8 +2,9 @@
  * store_read.c -- the store's readers: one per thread, whose read-only
  * transaction is reset between requests and renewed at the next, so no
  * snapshot outlives a request.  Walks of a collection, entries, object
- * rows, versions by id, status resources, release and audit records.
- * Nothing here writes.
+ * rows, versions by id, status resources, release and audit records,
+ * gone records (deletions) and subscription records, the clock.  Nothing
+ * here writes.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -489,4 +490,115 @@ store_audit_walk(
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return store_mdb_err(rc, "audit records");
 	return STORE_OK;
+}
+
+int
+store_gone_walk(struct store_reader *r, uint32_t coll, int64_t after,
+    int64_t upto, store_gone_cb *cb, void *arg)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_cursor *c;
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+	struct store_gone g;
+	int rc, stop = 0;
+
+	if (after >= upto || after == INT64_MAX)
+		return STORE_OK;
+	if ((rc = mdb_cursor_open(r->txn, r->st->dbi[DB_GONE], &c)) != 0)
+		return store_mdb_err(rc, "gone records");
+	addkey(kb, coll, after < 0 ? 0 : after + 1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size == ADDKEY_LEN &&
+		    (get_be32(k.mv_data) != coll ||
+			(int64_t)get_be64((unsigned char *)k.mv_data + 4) >
+			    upto))
+			break;
+		if (store_decode_gone(r->st, &k, &d, &g) != 0) {
+			log_warnx("store: the gone record %lld of collection "
+				  "%u fails its checksum or its lengths: "
+				  "refused (the database is damaged: run "
+				  "ctihub verify)",
+			    k.mv_size == ADDKEY_LEN
+				? (long long)get_be64(
+				      (unsigned char *)k.mv_data + 4)
+				: -1LL,
+			    coll);
+			rc = BADREC;
+			break;
+		}
+		if ((stop = cb(&g, arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (stop != 0)
+		return stop;
+	if (rc == BADREC)
+		return STORE_ECORRUPT;
+	return rc == 0 || rc == MDB_NOTFOUND
+	    ? STORE_OK
+	    : store_mdb_err(rc, "gone records");
+}
+
+int
+store_clock(struct store_reader *r, int64_t *out)
+{
+	uint64_t v;
+	int rc;
+
+	*out = 0;
+	rc = store_meta_get(r->txn, r->st->dbi[DB_META], "last_added", &v);
+	if (rc == MDB_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return store_mdb_err(rc, "clock");
+	*out = (int64_t)v;
+	return STORE_OK;
+}
+
+int
+store_sub_get(
+    struct store_reader *r, const char *name, const void **val, size_t *len)
+{
+	MDB_val k = {strlen(name), (void *)(uintptr_t)name}, d;
+	int rc;
+
+	if (k.mv_size == 0 || k.mv_size > STORE_SUB_NAME_MAX)
+		return STORE_ENOTFOUND;
+	if ((rc = store_get_sealed(r->txn, r->st, DB_SUBS, &k, &d, len,
+		 "subscription record")) != STORE_OK)
+		return rc;
+	*val = d.mv_data;
+	return STORE_OK;
+}
+
+int
+store_sub_walk(struct store_reader *r, store_sub_cb *cb, void *arg)
+{
+	char name[STORE_SUB_NAME_MAX + 1];
+	MDB_cursor *c;
+	MDB_val k, d;
+	size_t n;
+	int rc, stop = 0;
+
+	if ((rc = mdb_cursor_open(r->txn, r->st->dbi[DB_SUBS], &c)) != 0)
+		return store_mdb_err(rc, "subscription records");
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size == 0 || k.mv_size > STORE_SUB_NAME_MAX ||
+		    store_unseal(r->st, &k, &d, &n) != 0 ||
+		    n > STORE_SUB_VAL_MAX) {
+			rc = BADREC;
+			break;
+		}
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if ((stop = cb(name, d.mv_data, n, arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (stop != 0)
+		return stop;
+	return rc == MDB_NOTFOUND ? STORE_OK
+				  : store_mdb_err(rc, "subscription records");
 }

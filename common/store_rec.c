@@ -1,8 +1,8 @@
 /*
  * store_rec.c -- the store's records as read and written: the CRC-32C
  * that seals every record, the bounds a length read from the map must
- * keep, the decoding of object rows, index entries and id index values,
- * and the scans of the id index (the versions of an object, its
+ * keep, the decoding of object rows, index entries, id index values and
+ * gone records, and the scans of the id index (the versions of an object, its
  * producers).  Shared by store_write.c, store_read.c and store_verify.c;
  * no transaction begins here.
  */
@@ -334,6 +334,42 @@ store_next_producer(MDB_cursor *c_ids, MDB_cursor *c_new,
 		found = 1;
 	}
 	return found ? 0 : MDB_NOTFOUND;
+}
+
+/*
+ * A gone record as read: the key names the collection and the date, the
+ * value's lengths must add up exactly (pairs and id within it, a
+ * non-empty id), and the CRC hold.  0 with g filled, else BADREC.
+ */
+int
+store_decode_gone(const struct store *st, const MDB_val *k, const MDB_val *d,
+    struct store_gone *g)
+{
+	const unsigned char *p = d->mv_data;
+	size_t n, rel, idlen;
+
+	if (k->mv_size != ADDKEY_LEN || store_unseal(st, k, d, &n) != 0 ||
+	    n < GONE_MIN)
+		return BADREC;
+	rel = (size_t)p[34] * 2;
+	if (p[34] > STORE_MAX_COUNTRIES || n < GONE_MIN + rel)
+		return BADREC;
+	idlen = (size_t)p[GONE_HEAD + rel] << 8 | p[GONE_HEAD + rel + 1];
+	if (idlen == 0 || n != GONE_MIN + rel + idlen)
+		return BADREC;
+	g->coll = get_be32(k->mv_data);
+	g->date = (int64_t)get_be64((const unsigned char *)k->mv_data + 4);
+	g->producer = get_be32(p);
+	g->type = get_be32(p + 4);
+	memcpy(g->uuid, p + 8, 16);
+	g->version = (int64_t)get_be64(p + 24);
+	g->tlp = p[32];
+	g->flags = p[33];
+	g->nrelease = p[34];
+	g->release = (const char *)p + GONE_HEAD;
+	g->id = (const char *)p + GONE_MIN + rel;
+	g->idlen = idlen;
+	return 0;
 }
 
 /* The public form of a found version (store_member is not packed). */

@@ -26,6 +26,7 @@ struct verify {
 	uint64_t max_row;
 	int64_t max_added;
 	uint64_t max_code;
+	int64_t max_gone;
 };
 
 static void problem(struct verify *, const char *, ...)
@@ -268,6 +269,34 @@ verify_audit(struct verify *v, const MDB_val *k, const MDB_val *d)
 }
 
 static void
+verify_gone(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	struct store_gone g;
+
+	if (store_decode_gone(v->st, k, d, &g) != 0) {
+		problem(v, "a gone record fails its checksum or its lengths");
+		return;
+	}
+	if (g.date > v->max_gone)
+		v->max_gone = g.date;
+	if (g.idlen <= 2 || memmem(g.id, g.idlen, "--", 2) == NULL)
+		problem(v, "the gone record %lld of collection %u has no id",
+		    (long long)g.date, g.coll);
+}
+
+static void
+verify_subs(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	size_t n;
+
+	if (k->mv_size == 0 || k->mv_size > STORE_SUB_NAME_MAX ||
+	    store_unseal(v->st, k, d, &n) != 0 || n > STORE_SUB_VAL_MAX)
+		problem(v,
+		    "a subscription record fails its checksum or its "
+		    "lengths");
+}
+
+static void
 verify_pending(struct verify *v, const MDB_val *k, const MDB_val *d)
 {
 	if (k->mv_size != 20 || d->mv_size != 8)
@@ -342,6 +371,10 @@ verify_meta(struct verify *v)
 		0 &&
 	    (int64_t)x < v->max_added)
 		problem(v, "meta last_added is below an entry's date_added");
+	if (store_meta_get(v->txn, v->st->dbi[DB_META], "last_added", &x) ==
+		0 &&
+	    (int64_t)x < v->max_gone)
+		problem(v, "meta last_added is below a gone record's date");
 	if (store_meta_get(v->txn, v->st->dbi[DB_META], "last_code", &x) == 0 &&
 	    x < v->max_code)
 		problem(v, "meta last_code is below a registered code");
@@ -376,6 +409,8 @@ store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
 	verify_table(&v, DB_REG, verify_reg, &out->names);
 	verify_table(&v, DB_AUDIT, verify_audit, &out->audit);
 	verify_table(&v, DB_PENDING, verify_pending, NULL);
+	verify_table(&v, DB_GONE, verify_gone, &out->gone);
+	verify_table(&v, DB_SUBS, verify_subs, &out->subs);
 	verify_meta(&v);
 	mdb_txn_abort(v.txn);
 	store_unhold(st);

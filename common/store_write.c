@@ -2,9 +2,11 @@
  * store_write.c -- the store's write transaction: adding objects
  * (versions, memberships, first/last flags), deleting them, markings read
  * again when their definitions arrive (pending), status resources and
- * their pruning, audit records, release records and twins, and the merge
- * of the id delta index at commit.  One write transaction at a time, with
- * a sticky error checked at commit.  Reads are in store_read.c.
+ * their pruning, audit records, release records and twins, the gone
+ * records deletions leave (and their pruning), subscription records, and
+ * the merge of the id delta index at commit.  One write transaction at a
+ * time, with a sticky error checked at commit.  Reads are in
+ * store_read.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +20,7 @@
 #include "ctihub/bytes.h"
 #include "ctihub/hash.h"
 #include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 #include "store_int.h"
 
 /* Minimum size of the id delta index before it is merged into the main
@@ -1001,16 +1004,74 @@ fail:
 	return w->err;
 }
 
+/*
+ * Deletes at most `max` gone records dated before `before`: in each
+ * collection the oldest come first, so the walk deletes from the start of
+ * a collection's range and jumps to the next collection at the first
+ * record it keeps.
+ */
+static int
+prune_gone(struct store_wtxn *w, int64_t before, int max, int *pruned)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_cursor *c;
+	MDB_val k, d;
+	uint32_t coll = 0;
+	int rc;
+
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_GONE], &c)) != 0)
+		return rc;
+	addkey(kb, 0, 0);
+	k.mv_size = ADDKEY_LEN;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	     rc == 0 && *pruned < max;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)) {
+		if (k.mv_size != ADDKEY_LEN) {
+			rc = BADREC;
+			break;
+		}
+		coll = get_be32(k.mv_data);
+		if ((int64_t)get_be64((unsigned char *)k.mv_data + 4) <
+		    before) {
+			if ((rc = mdb_cursor_del(c, 0)) != 0)
+				break;
+			(*pruned)++;
+			addkey(kb, coll, 0);
+		} else if (coll == UINT32_MAX) {
+			rc = MDB_NOTFOUND;
+			break;
+		} else
+			addkey(kb, coll + 1, 0);
+		k.mv_size = ADDKEY_LEN;
+		k.mv_data = kb;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int
-store_wprune(struct store_wtxn *w, int64_t now, int max, int *pruned)
+store_wprune(struct store_wtxn *w, int64_t now, int64_t gone_before, int max,
+    int *pruned, int *gone)
 {
 	MDB_cursor *c;
 	MDB_val k, d, sk;
-	int rc;
+	int rc, ngone = 0;
 
 	*pruned = 0;
+	if (gone != NULL)
+		*gone = 0;
 	if (w->err != 0)
 		return w->err;
+	if (gone_before != 0 &&
+	    (rc = prune_gone(w, gone_before, max, &ngone)) != 0) {
+		w->err = store_mdb_err(rc, "prune gone records");
+		return w->err;
+	}
+	if (gone != NULL)
+		*gone = ngone;
+	if (now == 0)
+		return STORE_OK;
 	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_STATUSX], &c)) != 0)
 		goto fail;
 	while (
@@ -1033,6 +1094,63 @@ store_wprune(struct store_wtxn *w, int64_t now, int max, int *pruned)
 fail:
 	w->err = store_mdb_err(rc, "prune statuses");
 	return w->err;
+}
+
+/* --- subscription records --- */
+
+static int
+sub_key(const char *name, MDB_val *k)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > STORE_SUB_NAME_MAX)
+		return -1;
+	k->mv_size = len;
+	k->mv_data = (void *)(uintptr_t)name;
+	return 0;
+}
+
+int
+store_wsub_put(
+    struct store_wtxn *w, const char *name, const void *val, size_t len)
+{
+	MDB_val k, d;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (sub_key(name, &k) == -1 || len > STORE_SUB_VAL_MAX ||
+	    (len > 0 && val == NULL))
+		return STORE_ERR;
+	d.mv_size = len + CRC_LEN;
+	d.mv_data = NULL;
+	if ((rc = mdb_put(w->txn, w->st->dbi[DB_SUBS], &k, &d, MDB_RESERVE)) !=
+	    0) {
+		w->err = store_mdb_err(rc, "subscription record");
+		return w->err;
+	}
+	if (len > 0)
+		memcpy(d.mv_data, val, len);
+	store_seal(&k, d.mv_data, len);
+	return STORE_OK;
+}
+
+int
+store_wsub_del(struct store_wtxn *w, const char *name)
+{
+	MDB_val k;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (sub_key(name, &k) == -1)
+		return STORE_ERR;
+	rc = mdb_del(w->txn, w->st->dbi[DB_SUBS], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		w->err = store_mdb_err(rc, "subscription record");
+		return w->err;
+	}
+	return STORE_OK;
 }
 
 /* --- audit records --- */
@@ -1091,11 +1209,78 @@ fail:
 	return w->err;
 }
 
-/* Removes the matching versions of one producer's object from `coll`. */
+/*
+ * The gone record of the entry at (coll, da) of the version f, about to be
+ * removed: its level and flags from the entry, its releasability and id
+ * from the row, dated by the clock (after every date handed out before,
+ * at the wall-clock time `now` at the earliest).  MDB_NOTFOUND when the
+ * entry is not there (nothing is removed, nothing recorded).
+ */
+static int
+put_gone(struct store_wtxn *w, uint32_t coll, int64_t da, const struct found *f,
+    int64_t now)
+{
+	unsigned char kb[ADDKEY_LEN], rk[8], *vb;
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+	struct store_entry e;
+	struct obj_hdr h;
+	size_t rel, n;
+	int64_t date;
+	int rc;
+
+	addkey(kb, coll, da);
+	if ((rc = mdb_get(w->txn, w->st->dbi[DB_ADDED], &k, &d)) != 0)
+		return rc;
+	if (d.mv_size != sizeof(e) || store_entry_ok(w->st, &k, &d) != 0)
+		return BADREC;
+	memcpy(&e, d.mv_data, sizeof(e));
+	put_be64(rk, f->rowid);
+	k.mv_size = 8;
+	k.mv_data = rk;
+	if ((rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d)) != 0)
+		return rc == MDB_NOTFOUND ? BADREC : rc; /* an entry's row */
+	if (store_obj_ok(w->st, &k, &d, &h) != 0)
+		return BADREC;
+	rel = (e.flags & STORE_F_RELEASE) ? (size_t)h.nrelease * 2 : 0;
+	n = GONE_MIN + rel + h.idlen;
+	/* copied out before the put: a write may move the row's page */
+	if ((vb = hub_malloc(n + CRC_LEN)) == NULL)
+		return ENOMEM;
+	put_be32(vb, e.producer);
+	put_be32(vb + 4, e.type);
+	memcpy(vb + 8, e.uuid, 16);
+	put_be64(vb + 24, (uint64_t)e.version);
+	vb[32] = e.tlp;
+	vb[33] = e.flags &
+	    (STORE_F_REVOKED | STORE_F_SPEC20 | STORE_F_RELEASE |
+		STORE_F_UNRESOLVED);
+	vb[34] = (uint8_t)(rel / 2);
+	memcpy(vb + GONE_HEAD, (const char *)d.mv_data + sizeof(h), rel);
+	vb[GONE_HEAD + rel] = (unsigned char)(h.idlen >> 8);
+	vb[GONE_HEAD + rel + 1] = (unsigned char)h.idlen;
+	memcpy(vb + GONE_MIN + rel,
+	    (const char *)d.mv_data + sizeof(h) + (size_t)h.nrelease * 2,
+	    h.idlen);
+	date = now > w->last_added ? now : w->last_added + 1;
+	addkey(kb, coll, date);
+	k.mv_size = ADDKEY_LEN;
+	k.mv_data = kb;
+	store_seal(&k, vb, n);
+	d.mv_size = n + CRC_LEN;
+	d.mv_data = vb;
+	rc = mdb_put(w->txn, w->st->dbi[DB_GONE], &k, &d, 0);
+	hub_free(vb);
+	if (rc == 0)
+		w->last_added = date;
+	return rc;
+}
+
+/* Removes the matching versions of one producer's object from `coll`,
+ * each leaving a gone record dated at `now` or after. */
 static int
 wdelete_one(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
     uint32_t type, uint32_t producer, store_match_cb *match, void *arg,
-    int *removed)
+    int64_t now, int *removed)
 {
 	static _Thread_local struct found v[MAX_VERSIONS];
 	struct store_version sv;
@@ -1114,6 +1299,9 @@ wdelete_one(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 		store_to_version(&v[i], &sv);
 		if (!match(&sv, arg))
 			continue;
+		rc = put_gone(w, coll, v[i].member[m].date_added, &v[i], now);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return rc;
 		addkey(kb, coll, v[i].member[m].date_added);
 		k.mv_size = ADDKEY_LEN;
 		k.mv_data = kb;
@@ -1148,6 +1336,7 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const char *typename,
     void *arg, int *removed)
 {
 	uint32_t type, p;
+	int64_t now = tstamp_now();
 	int rc;
 
 	*removed = 0;
@@ -1160,15 +1349,15 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const char *typename,
 		goto fail;
 	if (producer != 0) {
 		if ((rc = wdelete_one(w, coll, uuid, type, producer, match, arg,
-			 removed)) != 0)
+			 now, removed)) != 0)
 			goto fail;
 		return STORE_OK;
 	}
 	for (p = 0; (rc = store_next_producer(
 			 w->c_ids, w->c_new, uuid, type, p, &p)) == 0;
 	     p++) {
-		if ((rc = wdelete_one(
-			 w, coll, uuid, type, p, match, arg, removed)) != 0)
+		if ((rc = wdelete_one(w, coll, uuid, type, p, match, arg, now,
+			 removed)) != 0)
 			goto fail;
 		if (p == UINT32_MAX)
 			break;

@@ -229,6 +229,23 @@ view_visible(const struct view_ctx *vc, const struct store_entry *e)
 	return policy_visible(vc->pol, vc->reader, &po);
 }
 
+int
+view_gone_visible(const struct view_ctx *vc, const struct store_gone *g)
+{
+	struct policy_obj po;
+
+	po.producer = g->producer;
+	po.tlp = g->tlp;
+	po.flags = g->flags;
+	po.release = NULL;
+	po.nrelease = 0;
+	if (g->flags & STORE_F_RELEASE) {
+		po.release = g->release;
+		po.nrelease = g->nrelease;
+	}
+	return policy_visible(vc->pol, vc->reader, &po);
+}
+
 static int
 spec_of(const struct store_entry *e)
 {

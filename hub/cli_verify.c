@@ -66,11 +66,13 @@ cmd_verify(int argc, char **argv)
 	}
 	printf("%llu objects, %llu collection entries, %llu id entries, "
 	       "%llu statuses, %llu release records, %llu names, %llu audit "
-	       "records waiting\n",
+	       "records waiting, %llu gone records, %llu subscription "
+	       "records\n",
 	    (unsigned long long)v.objects, (unsigned long long)v.entries,
 	    (unsigned long long)v.ids, (unsigned long long)v.statuses,
 	    (unsigned long long)v.releases, (unsigned long long)v.names,
-	    (unsigned long long)v.audit);
+	    (unsigned long long)v.audit, (unsigned long long)v.gone,
+	    (unsigned long long)v.subs);
 	if (v.problems == 0) {
 		printf("database OK\n");
 		return 0;

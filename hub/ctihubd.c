@@ -572,6 +572,9 @@ main(int argc, char **argv)
 	    writer_subscribe(hub->writer, metrics_on_commit, hub->metrics) ==
 		-1)
 		fatalx("cannot start the writer, parser and password threads");
+	/* gone_keep: deletion records kept for push and streams (conf's
+	 * gone_keep once it has one) */
+	writer_set_gone_keep(hub->writer, 7 * 86400);
 	{
 		/* the outbound loop: push deliveries (and feeds) */
 		struct fetch_opts fo;

@@ -23,6 +23,7 @@
 #include "ctihub/cert.h"
 #include "ctihub/log.h"
 #include "ctihub/policy.h"
+#include "ctihub/subscription.h"
 
 #include "hub.h"
 
@@ -244,6 +245,18 @@ runtime_bind(struct conf *c, struct store *st)
 	for (i = 0, n = 0; i < c->nroots; i++)
 		for (j = 0; j < c->roots[i].ncolls; j++)
 			c->roots[i].colls[j].code = codes[n++];
+	/* and the subscriptions' copies of them */
+	for (i = 0; c->subs != NULL && i < c->subs->n; i++)
+		for (j = 0; j < c->subs->v[i].ncolls; j++) {
+			struct sub_coll *sc = &c->subs->v[i].colls[j];
+			const struct conf_root *r =
+			    conf_root_find(c, sc->root, strlen(sc->root));
+			const struct conf_collection *k = r == NULL
+			    ? NULL
+			    : conf_coll_find(r, sc->id, strlen(sc->id));
+
+			sc->code = k != NULL ? k->code : 0;
+		}
 	rc = 0;
 done:
 	if (rc == -1)

@@ -8,11 +8,13 @@
  * sync.  When the map is full it grows (store_grow, up to map_max) and the
  * group runs again; a group that fails otherwise is attempted again
  * message by message, which the message contract (writer.h) makes safe.
- * Expired status resources are pruned by a message of the writer's own,
- * at most once a minute.
+ * Expired status resources and gone records older than gone_keep are
+ * pruned by a message of the writer's own, at most once a minute (at the
+ * next group while a prune finds more than it may delete at once).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "ctihub/alloc.h"
@@ -28,6 +30,7 @@
  * transaction commits. */
 #define WRITER_MAX_OBJECTS 40000
 #define PRUNE_EVERY	   (60 * INT64_C(1000000))
+#define PRUNE_SLICE	   10000 /* records of each kind one prune deletes */
 
 struct writer_sub {
 	writer_commit_cb *cb;
@@ -47,6 +50,7 @@ struct writer {
 	struct wmsg prune; /* expired statuses, in a group now and then */
 	int prune_busy;
 	int64_t last_prune;
+	_Atomic int64_t gone_keep; /* seconds; 0: for ever */
 	struct wacc acc; /* what the transaction being built changed */
 	writer_fault_cb *fault;
 	void *fault_arg;
@@ -64,6 +68,14 @@ prune_done(struct wmsg *m, int rc)
 	if (rc == STORE_OK && m->u.prune.statuses > 0)
 		log_info(
 		    "pruned %d expired status resources", m->u.prune.statuses);
+	if (rc == STORE_OK && m->u.prune.gone > 0)
+		log_info("pruned %d deletion records older than gone_keep",
+		    m->u.prune.gone);
+	/* a full prune leaves more: due again at the next group */
+	if (rc == STORE_OK &&
+	    (m->u.prune.statuses >= m->u.prune.max ||
+		m->u.prune.gone >= m->u.prune.max))
+		wr->last_prune = 0;
 	wr->prune_busy = 0;
 }
 
@@ -71,14 +83,18 @@ prune_done(struct wmsg *m, int rc)
 static struct wmsg *
 prune_due(struct writer *wr)
 {
-	int64_t now = tstamp_now();
+	int64_t now = tstamp_now(), keep;
 
 	if (wr->prune_busy || now - wr->last_prune < PRUNE_EVERY)
 		return NULL;
 	wr->last_prune = now;
 	wr->prune_busy = 1;
+	keep = atomic_load(&wr->gone_keep);
 	wmsg_init(&wr->prune, WMSG_PRUNE);
 	wr->prune.u.prune.status_before = now;
+	wr->prune.u.prune.gone_before =
+	    keep > 0 && now > keep * 1000000 ? now - keep * 1000000 : 0;
+	wr->prune.u.prune.max = PRUNE_SLICE;
 	wr->prune.done = prune_done;
 	wr->prune.arg = wr;
 	return &wr->prune;
@@ -236,6 +252,7 @@ writer_start(struct store *st, int nice)
 		return NULL;
 	wr->store = st;
 	wr->nice = nice;
+	atomic_init(&wr->gone_keep, WRITER_GONE_KEEP);
 	/* objects waiting for a marking definition are read again when
 	 * their producer publishes it */
 	store_set_remark(st, ingest_remark);
@@ -314,6 +331,12 @@ writer_set_fault(struct writer *wr, writer_fault_cb *cb, void *arg)
 	wr->fault = cb;
 	wr->fault_arg = arg;
 	pthread_mutex_unlock(&wr->lock);
+}
+
+void
+writer_set_gone_keep(struct writer *wr, int64_t seconds)
+{
+	atomic_store(&wr->gone_keep, seconds > 0 ? seconds : 0);
 }
 
 void

@@ -3,7 +3,7 @@
  * of the daemon queue up here; the writer takes all that are waiting,
  * applies them in one write transaction, commits it durably, and only then
  * tells each message it is done (group commit), and every subscriber what
- * the commit changed.  Also prunes expired statuses.
+ * the commit changed.  Also prunes expired statuses and old gone records.
  *
  * A message is data: a kind (enum wmsg_kind), the inputs of that kind,
  * and the results the writer sets.  What each kind does in the transaction
@@ -56,7 +56,9 @@ enum wmsg_kind {
 	WMSG_DELETE,	/* chosen versions of one object, one collection */
 	WMSG_RELEASE,	/* one step of a release after a reload */
 	WMSG_DIRECTORY, /* the hub's member identities (directory.c) */
-	WMSG_PRUNE,	/* exported audit records, expired statuses */
+	WMSG_PRUNE,	/* exported audit records, expired statuses and
+			   gone records */
+	WMSG_SUB,	/* a push subscription's state record */
 };
 
 /*
@@ -171,13 +173,26 @@ struct wmsg_directory {
 };
 
 /* WMSG_PRUNE: trims the publish records up to audit_upto (exported; 0:
- * none) and deletes at most max statuses that expired before
- * status_before (0: none).  Result: statuses, how many went. */
+ * none), deletes at most max statuses that expired before status_before
+ * (0: none) and at most max gone records dated before gone_before (0:
+ * none).  Results: statuses and gone, how many went. */
 struct wmsg_prune {
 	uint64_t audit_upto;
 	int64_t status_before;
+	int64_t gone_before;
 	int max;
 	int statuses;
+	int gone;
+};
+
+/* WMSG_SUB: stores val under name (store_wsub_put), or deletes the name's
+ * record with del (store_wsub_del).  It touches no collection. */
+#define WSUB_NAME_MAX 200 /* STORE_SUB_NAME_MAX */
+struct wmsg_sub {
+	char name[WSUB_NAME_MAX + 1];
+	void *val; /* owned (hub_malloc); NULL with del */
+	size_t len;
+	int del;
 };
 
 struct wmsg {
@@ -189,6 +204,7 @@ struct wmsg {
 		struct wmsg_release rel;
 		struct wmsg_directory dir;
 		struct wmsg_prune prune;
+		struct wmsg_sub sub;
 	} u;
 	wmsg_done_cb *done;
 	void *arg;
@@ -208,8 +224,10 @@ struct wcommit_coll {
 	 * linked object, a release twin) has a date_added in [first, last];
 	 * both the added ones' own: (0, 0) when none was added */
 	int64_t first, last;
-	size_t added;	/* entries added */
-	size_t removed; /* versions deleted */
+	size_t added;	   /* entries added */
+	size_t removed;	   /* versions deleted */
+	int64_t gone_last; /* the newest gone record written for it (each
+			      version deleted leaves one), 0: none */
 };
 
 /*
@@ -250,6 +268,10 @@ int writer_alive(struct writer *);
 #define WRITER_MAX_SUBS 8
 int writer_subscribe(struct writer *, writer_commit_cb *cb, void *arg);
 void writer_unsubscribe(struct writer *, writer_commit_cb *cb, void *arg);
+/* How long gone records are kept (seconds; gone_keep): the writer's own
+ * prune deletes older ones.  0 keeps them for ever.  Thread-safe. */
+#define WRITER_GONE_KEEP (7 * 86400)
+void writer_set_gone_keep(struct writer *, int64_t seconds);
 /* Finishes the queued messages, then stops the thread. */
 void writer_stop(struct writer *);
 

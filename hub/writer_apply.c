@@ -2,7 +2,8 @@
  * writer_apply.c -- what each kind of writer message does inside the
  * write transaction (writer.h): the store calls of the kind, the status
  * resource and publish record stored with an add, the twins of a
- * release, and what the commit notification will say of it.  Runs in the
+ * release, subscription records, and what the commit notification will
+ * say of it (deletions and their gone records included).  Runs in the
  * writer thread only, and reads nothing but the message and the
  * transaction, so that an attempt can be made again.  The queue, the
  * groups and the commit are writer.c's.
@@ -19,7 +20,8 @@
 
 #include "writer.h"
 
-#define PRUNE_MAX 10000 /* statuses deleted per message at most */
+/* statuses, and gone records, deleted per message at most */
+#define PRUNE_MAX 10000
 
 void
 wmsg_init(struct wmsg *m, int kind)
@@ -49,6 +51,9 @@ wmsg_clear(struct wmsg *m)
 		for (i = 0; i < m->u.dir.n; i++)
 			hub_free(m->u.dir.v[i].json);
 		hub_free(m->u.dir.v);
+		break;
+	case WMSG_SUB:
+		hub_free(m->u.sub.val);
 		break;
 	}
 	memset(m, 0, sizeof(*m));
@@ -128,8 +133,9 @@ acc_added(struct wacc *a, uint32_t coll, int64_t da)
 	return 0;
 }
 
+/* n versions deleted from coll, the last gone record dated `gone`. */
 static int
-acc_removed(struct wacc *a, uint32_t coll, int n)
+acc_removed(struct wacc *a, uint32_t coll, int n, int64_t gone)
 {
 	struct wcommit_coll *c;
 
@@ -138,6 +144,8 @@ acc_removed(struct wacc *a, uint32_t coll, int n)
 	if ((c = acc_coll(a, coll)) == NULL)
 		return -1;
 	c->removed += (size_t)n;
+	if (gone > c->gone_last)
+		c->gone_last = gone;
 	a->c.removed += (size_t)n;
 	return 0;
 }
@@ -248,7 +256,10 @@ apply_delete(struct store_wtxn *w, struct wmsg_delete *d, struct wacc *acc)
 
 	rc = store_wdelete(
 	    w, d->coll, d->type, d->uuid, 0, del_listed, d, &d->removed);
-	if (rc == STORE_OK && acc_removed(acc, d->coll, d->removed) == -1)
+	/* each version deleted left a gone record, the last of them dated
+	 * by the clock's latest value */
+	if (rc == STORE_OK &&
+	    acc_removed(acc, d->coll, d->removed, store_wlast_added(w)) == -1)
 		rc = STORE_ERR;
 	return rc;
 }
@@ -398,13 +409,24 @@ apply_prune(struct store_wtxn *w, struct wmsg_prune *p)
 	int rc;
 
 	p->statuses = 0;
+	p->gone = 0;
 	if (p->audit_upto != 0 &&
 	    (rc = store_waudit_trim(w, p->audit_upto)) != STORE_OK)
 		return rc;
-	if (p->status_before == 0)
+	if (p->status_before == 0 && p->gone_before == 0)
 		return STORE_OK;
-	return store_wprune(
-	    w, p->status_before, p->max > 0 ? p->max : PRUNE_MAX, &p->statuses);
+	return store_wprune(w, p->status_before, p->gone_before,
+	    p->max > 0 ? p->max : PRUNE_MAX, &p->statuses, &p->gone);
+}
+
+/* --- WMSG_SUB --- */
+
+static int
+apply_sub(struct store_wtxn *w, struct wmsg_sub *s)
+{
+	if (s->del)
+		return store_wsub_del(w, s->name);
+	return store_wsub_put(w, s->name, s->val, s->len);
 }
 
 int
@@ -421,6 +443,8 @@ wmsg_apply(struct store_wtxn *w, struct wmsg *m, struct wacc *acc)
 		return apply_directory(w, &m->u.dir, acc);
 	case WMSG_PRUNE:
 		return apply_prune(w, &m->u.prune);
+	case WMSG_SUB:
+		return apply_sub(w, &m->u.sub);
 	}
 	return STORE_ERR;
 }

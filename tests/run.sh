@@ -56,6 +56,10 @@ layer "integration"
 if [ -x tests/integ/run.sh ]; then
 	run integration tests/integ/run.sh "$B"
 fi
+# the push tests' webhook receiver, on its own
+if [ -x tests/integ/push_rx_test.sh ]; then
+	run push_rx_test tests/integ/push_rx_test.sh "$B"
+fi
 
 layer "load"
 if [ -x tests/load/run.sh ]; then

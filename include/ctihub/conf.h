@@ -16,6 +16,8 @@
 #define CONF_MAX_LISTEN 16
 #define CONF_ID_LEN	37 /* a UUID and its NUL */
 
+struct subscriptions; /* subscription.h */
+
 /* Who may read or write a collection: the union of its rules. */
 enum acl_kind {
 	ACL_ANY = 1, /* every authenticated member */
@@ -64,6 +66,14 @@ struct conf_listen {
 	char *host; /* "127.0.0.1", "::1", "*" */
 	char *port;
 	int line;
+};
+
+/* A network push may connect to although it is private or loopback
+ * (conf_push_allowed, subscription.h). */
+struct push_net {
+	int af; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int bits;
 };
 
 struct conf {
@@ -119,13 +129,29 @@ struct conf {
 	char *policy_dir;
 	char *access_log; /* "-": stderr, "off": none */
 	char *audit_log;
+	/* push (subscription.h) and streams */
+	char *subs_file;	     /* NULL: no subscriptions */
+	struct subscriptions *subs;  /* loaded with the conf; NULL: none */
+	struct push_net *push_allow; /* networks allowed although private */
+	int npush_allow;
+	int64_t push_retry_for;	  /* seconds a failing subscription is retried
+				   before it is suspended */
+	int64_t push_backoff_min; /* the first retry delay */
+	int64_t push_backoff_max; /* the longest */
+	int64_t push_timeout;	  /* one outbound request, in all */
+	int64_t push_connect_timeout;
+	int64_t stream_heartbeat; /* comment line on an idle stream */
+	int64_t gone_keep;	  /* how long deletion records are kept */
+	uint64_t push_max_bytes;  /* most bytes in one delivery body */
+	long long max_streams;	  /* open SSE streams, in all */
 	struct conf_root *roots;
 	int nroots;
 	struct members *members;
 };
 
 /*
- * Reads and checks the configuration and the members file it names.
+ * Reads and checks the configuration, the members file it names and the
+ * subscriptions file (subscription.h), if it names one.
  * Returns 0 and a new conf (caller frees with conf_free), or -1 with every
  * problem in `errs` as "file:line: message".
  */

@@ -1,6 +1,7 @@
 /*
  * store.h -- the LMDB object store: objects by id and version, the
- * per-collection date_added index, status resources, and the schema
+ * per-collection date_added index, the deletions in the same order (gone
+ * records), status resources, push subscription state, and the schema
  * version.  One write transaction at a time per process (the hub's writer
  * thread, or the import command); any number of readers, each with its own
  * cached read transaction.  Knows nothing of HTTP, TAXII paging or policy:
@@ -21,6 +22,11 @@
  *   statusx expiry(8) status id               -> (empty), for pruning
  *   release event(8)                          -> release record, crc
  *   audit   seq(8)                            -> audit line, crc
+ *   gone    coll(4) date(8)                   -> producer(4) type(4)
+ *           uuid(16) version(8) tlp(1) flags(1) nrelease(1) release(2n)
+ *           idlen(2) id, crc: a version deleted from the collection
+ *   subs    name (1..200 bytes)               -> opaque value, crc: push
+ *                                                subscription state
  * Every record carries a CRC-32C of its key and value (crc: 4 bytes,
  * big-endian, after the value; in an object row, the last field of its
  * header; in an index entry, folded to 16 bits in its check field),
@@ -54,8 +60,10 @@
 #define STORE_MAX_COUNTRIES  64
 #define STORE_MAX_MEMBERSHIP 64 /* collections one version can be in */
 #define STORE_NO_VERSION     INT64_MIN
-#define STORE_MAX_UNRES	     8	 /* unresolved marking ids kept per object */
-#define STORE_MAX_VERSIONS   256 /* versions of one producer's object */
+#define STORE_MAX_UNRES	     8	  /* unresolved marking ids kept per object */
+#define STORE_MAX_VERSIONS   256  /* versions of one producer's object */
+#define STORE_SUB_NAME_MAX   200  /* bytes of a subscription record's name */
+#define STORE_SUB_VAL_MAX    4096 /* bytes of its value */
 
 enum store_err {
 	STORE_OK = 0,
@@ -133,6 +141,23 @@ struct store_objview {
 	size_t idlen;
 	const char *json;
 	size_t jsonlen;
+};
+
+/* A deletion, as gone records keep it.  Strings borrowed until store_rend. */
+struct store_gone {
+	int64_t date; /* from the date_added clock, at the deletion */
+	uint32_t coll;
+	uint32_t producer;
+	uint32_t type;
+	unsigned char uuid[16];
+	int64_t version;
+	uint8_t tlp;
+	/* the deleted entry's REVOKED|SPEC20|RELEASE|UNRESOLVED */
+	uint8_t flags;
+	int nrelease;
+	const char *release; /* nrelease pairs of country letters */
+	const char *id;	     /* "type--uuid" */
+	size_t idlen;
 };
 
 /* A collection membership of a version. */
@@ -276,7 +301,11 @@ int store_wstatus(struct store_wtxn *, const char *id, uint32_t owner,
     int64_t expires, const char *json, size_t len);
 /* Removes from collection `coll` the versions of the object (type name,
  * uuid) that `match` accepts, of `producer` only (0: of every producer);
- * *removed counts them. */
+ * *removed counts them.  Each entry removed leaves a gone record in the
+ * same transaction (store_gone_walk), dated by the date_added clock at the
+ * wall-clock time of the call, after every date handed out before
+ * (store_wlast_added covers it), with the releasability and id of the row
+ * as it was. */
 typedef int store_match_cb(const struct store_version *, void *arg);
 int store_wdelete(struct store_wtxn *, uint32_t coll, const char *type,
     const unsigned char uuid[16], uint32_t producer, store_match_cb *match,
@@ -323,8 +352,22 @@ typedef int store_audit_cb(
 int store_audit_walk(
     struct store_reader *, uint64_t after, store_audit_cb *cb, void *arg);
 
-/* Deletes status resources that expired before `now`; at most `max`. */
-int store_wprune(struct store_wtxn *, int64_t now, int max, int *pruned);
+/* Deletes status resources that expired before `now` (0: none) and gone
+ * records dated before `gone_before` (0: none); at most `max` of each.
+ * *pruned counts the statuses, *gone the gone records (may be NULL). */
+int store_wprune(struct store_wtxn *, int64_t now, int64_t gone_before, int max,
+    int *pruned, int *gone);
+
+/*
+ * Subscription state: an opaque value per name (the push engine's
+ * format), sealed with a CRC like every record.  A name has 1 to
+ * STORE_SUB_NAME_MAX bytes, a value at most STORE_SUB_VAL_MAX (else
+ * STORE_ERR, the transaction not poisoned).  Deleting an absent name is
+ * no error.
+ */
+int store_wsub_put(
+    struct store_wtxn *, const char *name, const void *val, size_t len);
+int store_wsub_del(struct store_wtxn *, const char *name);
 /* Commits durably (fsync) and frees the transaction. */
 int store_wcommit(struct store_wtxn *);
 void store_wabort(struct store_wtxn *);
@@ -384,6 +427,32 @@ int store_versions(struct store_reader *, uint32_t type,
 int store_latest(struct store_reader *, const char *type,
     const unsigned char uuid[16], uint32_t producer, struct store_objview *);
 
+/*
+ * Calls cb for each gone record of coll with after < date <= upto, in
+ * date order; cb returns nonzero to stop (that value is returned).
+ * Inside a read transaction.  0, a store_err (STORE_ECORRUPT and a log
+ * line for a damaged record: the walk stops there), or cb's value.
+ */
+typedef int store_gone_cb(const struct store_gone *, void *arg);
+int store_gone_walk(struct store_reader *, uint32_t coll, int64_t after,
+    int64_t upto, store_gone_cb *cb, void *arg);
+/* The newest value the date_added clock has given (meta last_added), in
+ * this read transaction: an entry or gone record written later is after
+ * it.  0 in an empty database. */
+int store_clock(struct store_reader *, int64_t *out);
+
+/* Subscription state by name: STORE_ENOTFOUND when absent; *val borrowed
+ * until store_rend. */
+int store_sub_get(
+    struct store_reader *, const char *name, const void **val, size_t *len);
+/* Every subscription record in name order (name NUL-terminated, valid for
+ * the call; val borrowed until store_rend); stops when cb returns nonzero
+ * (that value is returned).  STORE_ECORRUPT (and a log line) at a damaged
+ * record. */
+typedef int store_sub_cb(
+    const char *name, const void *val, size_t len, void *arg);
+int store_sub_walk(struct store_reader *, store_sub_cb *cb, void *arg);
+
 /* A status resource: the JSON is borrowed until store_rend. */
 int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
     int64_t *expires, const char **json, size_t *len);
@@ -405,6 +474,8 @@ struct store_stats {
 	uint64_t map_used; /* bytes of the map in use */
 	uint64_t map_size; /* bytes of the map now (it grows to map_max) */
 	uint64_t audit;	   /* publish records not yet in the audit log */
+	uint64_t gone;	   /* deletion records kept for push and streams */
+	uint64_t subs;	   /* subscription records */
 };
 int store_stats(struct store *, struct store_stats *);
 
@@ -413,12 +484,14 @@ int store_stats(struct store *, struct store_stats *);
  * hub): every record's checksum and lengths; every id index entry's row
  * and the collection entries it names; every collection entry's row (and
  * a twin's original and release event); the registry both ways; status
- * expiry keys.  Calls `cb` with a sentence for each problem (the first
- * `max` of them; all are counted).  Returns STORE_OK when it could walk
- * (problems or not), else a store_err.
+ * expiry keys; gone and subscription records.  Calls `cb` with a
+ * sentence for each problem (the first `max` of them; all are counted).
+ * Returns STORE_OK when it could walk (problems or not), else a
+ * store_err.
  */
 struct store_verify {
 	uint64_t objects, entries, ids, statuses, releases, names, audit;
+	uint64_t gone, subs;
 	uint64_t problems;
 };
 typedef void store_verify_cb(const char *problem, void *arg);

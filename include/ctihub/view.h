@@ -205,5 +205,9 @@ void view_page_clear(struct view_page *);
 /* The visibility decision for an index entry (reads the object header
  * when the entry carries a releasability list). */
 int view_visible(const struct view_ctx *, const struct store_entry *);
+/* The same decision for a deletion, from its gone record alone (which
+ * keeps the deleted entry's level, flags and releasability): what
+ * view_visible said of the entry before it was deleted. */
+int view_gone_visible(const struct view_ctx *, const struct store_gone *);
 
 #endif

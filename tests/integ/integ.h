@@ -123,6 +123,8 @@ extern const struct test conn_tests[];
 int durability_main(int argc, char **argv);
 /* faults.c: the fault tests' clients (run by faults.sh). */
 int faults_main(int argc, char **argv);
+/* webhook_sign.c: --webhook-sign and --webhook-public (push_rx_test.sh). */
+int webhook_sign_main(int argc, char **argv);
 
 /* Test data builders (t_add.c). */
 struct buf;

@@ -3,7 +3,8 @@
  * first/last flags per collection, walking by date_added, deleting, the
  * id index merge, status resources, the schema check; damaged records
  * refused, the map grown (here and by another process), stale reader
- * slots cleared, audit records.
+ * slots cleared, audit records; gone records (deletions) and subscription
+ * records, and a database made before their tables.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -457,7 +458,7 @@ t_status(void **state)
 	assert_memory_equal(json, "{\"b\":2}", len);
 	store_rend(r);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wprune(w, 500, 100, &n), STORE_OK);
+	assert_int_equal(store_wprune(w, 500, 0, 100, &n, NULL), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_rbegin(r), STORE_OK);
@@ -1143,6 +1144,402 @@ t_audit_records(void **state)
 	store_close(st);
 }
 
+/* --- gone records, subscription records --- */
+
+struct gones {
+	int n;
+	int stop_at; /* 0: never */
+	struct store_gone g[16];
+	char id[16][96];
+	char rel[16][16];
+};
+
+static int
+on_gone(const struct store_gone *g, void *arg)
+{
+	struct gones *gs = arg;
+
+	assert_true(gs->n < 16);
+	gs->g[gs->n] = *g;
+	assert_true(g->idlen < sizeof(gs->id[0]));
+	memcpy(gs->id[gs->n], g->id, g->idlen);
+	gs->id[gs->n][g->idlen] = '\0';
+	assert_true(g->nrelease * 2 < (int)sizeof(gs->rel[0]));
+	memcpy(gs->rel[gs->n], g->release, (size_t)g->nrelease * 2);
+	gs->rel[gs->n][g->nrelease * 2] = '\0';
+	gs->n++;
+	return gs->stop_at != 0 && gs->n == gs->stop_at ? 42 : 0;
+}
+
+/* The gone records of coll in (after, upto]; the walk's return in *rc. */
+static void
+gone_walk(struct store *st, uint32_t coll, int64_t after, int64_t upto,
+    struct gones *gs, int stop_at, int *rc)
+{
+	struct store_reader *r;
+
+	memset(gs, 0, sizeof(*gs));
+	gs->stop_at = stop_at;
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	*rc = store_gone_walk(r, coll, after, upto, on_gone, gs);
+	store_rend(r);
+	store_reader_free(r);
+}
+
+static int64_t
+clock_now(struct store *st)
+{
+	struct store_reader *r;
+	int64_t c = -1;
+
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_clock(r, &c), STORE_OK);
+	store_rend(r);
+	store_reader_free(r);
+	return c;
+}
+
+/* A deletion leaves one gone record per entry it removes, with the
+ * deleted entry's fields and the row's releasability and id, dated by the
+ * date_added clock after everything before it; walks keep their bounds
+ * and stop when told; the clock covers the records; verify counts them. */
+static void
+t_gone_records(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct gones gs;
+	struct store_verify v;
+	struct problems p = {0, ""};
+	char js[128];
+	int64_t v300 = 300, before, d1, d2, d3;
+	int removed, rc;
+
+	(void)state;
+	assert_int_equal(clock_now(st), 0);
+	mkobj(&o, js, sizeof(js), 5, 200);
+	o.flags = STORE_F_REVOKED | STORE_F_RELEASE;
+	o.tlp = 3;
+	o.nrelease = 2;
+	memcpy(o.release[0], "BR", 2);
+	memcpy(o.release[1], "IN", 2);
+	put(st, C1, &o, 1, 1000);
+	mkobj(&o, js, sizeof(js), 5, 300);
+	put(st, C1, &o, 1, 1001);
+	put(st, C2, &o, 1, 1002);
+	before = clock_now(st);
+	assert_int_equal(before, 1002);
+	/* a version of C1 only: one record, in C1 */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wdelete(w, C1, "indicator", o.uuid, 0,
+			     match_version, &v300, &removed),
+	    STORE_OK);
+	assert_int_equal(removed, 1);
+	d1 = store_wlast_added(w);
+	assert_true(d1 > before);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(clock_now(st), d1);
+	gone_walk(st, C1, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(rc, STORE_OK);
+	assert_int_equal(gs.n, 1);
+	assert_int_equal(gs.g[0].date, d1);
+	assert_int_equal(gs.g[0].coll, C1);
+	assert_int_equal(gs.g[0].producer, P1);
+	assert_int_equal(gs.g[0].version, 300);
+	assert_int_equal(gs.g[0].tlp, 2);
+	assert_int_equal(gs.g[0].flags, 0);
+	assert_int_equal(gs.g[0].nrelease, 0);
+	assert_memory_equal(gs.g[0].uuid, o.uuid, 16);
+	assert_string_equal(gs.id[0], o.id);
+	gone_walk(st, C2, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 0);
+	/* the rest: the released, revoked version of C1, and C2's */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wdelete(w, C1, "indicator", o.uuid, 0, match_all,
+			     NULL, &removed),
+	    STORE_OK);
+	assert_int_equal(removed, 1);
+	d2 = store_wlast_added(w);
+	assert_int_equal(store_wdelete(w, C2, "indicator", o.uuid, 0, match_all,
+			     NULL, &removed),
+	    STORE_OK);
+	assert_int_equal(removed, 1);
+	assert_true(d2 > d1);
+	assert_true(store_wlast_added(w) > d2);
+	/* nothing there: nothing removed, nothing recorded */
+	assert_int_equal(store_wdelete(w, C2, "indicator", o.uuid, 0, match_all,
+			     NULL, &removed),
+	    STORE_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	gone_walk(st, C1, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 2);
+	assert_int_equal(gs.g[1].date, d2);
+	assert_int_equal(gs.g[1].version, 200);
+	assert_int_equal(gs.g[1].tlp, 3);
+	assert_int_equal(gs.g[1].flags, STORE_F_REVOKED | STORE_F_RELEASE);
+	assert_int_equal(gs.g[1].nrelease, 2);
+	assert_string_equal(gs.rel[1], "BRIN");
+	assert_string_equal(gs.id[1], o.id);
+	gone_walk(st, C2, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 1);
+	assert_true(gs.g[0].date > d2);
+	d3 = gs.g[0].date;
+	assert_int_equal(clock_now(st), d3);
+	/* bounds: after exclusive, upto inclusive */
+	gone_walk(st, C1, d1, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 1);
+	assert_int_equal(gs.g[0].date, d2);
+	gone_walk(st, C1, 0, d1, &gs, 0, &rc);
+	assert_int_equal(gs.n, 1);
+	assert_int_equal(gs.g[0].date, d1);
+	gone_walk(st, C1, d1 - 1, d2 - 1, &gs, 0, &rc);
+	assert_int_equal(gs.n, 1);
+	gone_walk(st, C1, d2, d2, &gs, 0, &rc);
+	assert_int_equal(gs.n, 0);
+	gone_walk(st, C1, d2, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 0);
+	/* the callback stops the walk with its value */
+	gone_walk(st, C1, 0, INT64_MAX, &gs, 1, &rc);
+	assert_int_equal(rc, 42);
+	assert_int_equal(gs.n, 1);
+	/* later adds come after the deletions */
+	mkobj(&o, js, sizeof(js), 6, 1);
+	put(st, C1, &o, 1, 1003);
+	assert_true(o.date_added > d3);
+	assert_int_equal(clock_now(st), o.date_added);
+	assert_int_equal(store_verify(st, 100, on_problem, &p, &v), STORE_OK);
+	assert_int_equal(v.problems, 0);
+	assert_int_equal(v.gone, 3);
+	store_close(st);
+}
+
+/* Pruning deletes the records dated before the bound, in every
+ * collection, at most max at a time; statuses are pruned beside them. */
+static void
+t_gone_prune(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct store_stats ss;
+	struct gones gs;
+	char js[128];
+	int64_t mid;
+	int i, removed, rc, n, ng;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		mkobj(&o, js, sizeof(js), 10 + (unsigned)i, 1);
+		put(st, C1, &o, 1, 1000 + i);
+		put(st, C2, &o, 1, 1100 + i);
+	}
+	/* three deletions in each collection, C1's first */
+	for (i = 0; i < 6; i++) {
+		mkobj(&o, js, sizeof(js), 10 + (unsigned)(i % 3), 1);
+		assert_int_equal(store_wbegin(st, &w), STORE_OK);
+		assert_int_equal(store_wdelete(w, i < 3 ? C1 : C2, "indicator",
+				     o.uuid, 0, match_all, NULL, &removed),
+		    STORE_OK);
+		assert_int_equal(removed, 1);
+		if (i == 1)
+			assert_int_equal(
+			    store_wstatus(w, "s1", 7, 100, "{}", 2), STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+	}
+	gone_walk(st, C2, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 3);
+	mid = gs.g[1].date; /* C1's three and C2's first are before it */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wprune(w, 0, mid, 2, &n, &ng), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(ng, 2);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.gone, 4);
+	assert_int_equal(ss.statuses, 1);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wprune(w, 500, mid, 100, &n, &ng), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ng, 2);
+	gone_walk(st, C1, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 0);
+	gone_walk(st, C2, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 2);
+	assert_int_equal(gs.g[0].date, mid);
+	/* no bound: none go */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wprune(w, 0, 0, 100, &n, &ng), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(ng, 0);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.gone, 2);
+	store_close(st);
+}
+
+struct subseen {
+	int n;
+	char name[4][32];
+	char val[4][32];
+};
+
+static int
+on_sub(const char *name, const void *val, size_t len, void *arg)
+{
+	struct subseen *s = arg;
+
+	assert_true(s->n < 4 && len < 32);
+	snprintf(s->name[s->n], 32, "%s", name);
+	memcpy(s->val[s->n], val, len);
+	s->val[s->n][len] = '\0';
+	s->n++;
+	return 0;
+}
+
+/* Subscription records: put, overwrite, get, walk in name order, delete;
+ * limits refused without poisoning the transaction; kept across a
+ * reopen. */
+static void
+t_subs(void **state)
+{
+	struct store *st = open_store();
+	struct store_wtxn *w;
+	struct store_reader *r;
+	struct subseen ss;
+	struct store_verify v;
+	struct problems p = {0, ""};
+	static char big[STORE_SUB_VAL_MAX + 1];
+	char name[STORE_SUB_NAME_MAX + 2];
+	const void *val;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wsub_put(w, "b-hook/coll", "one", 3), STORE_OK);
+	assert_int_equal(store_wsub_put(w, "a-taxii/coll", "two", 3), STORE_OK);
+	assert_int_equal(
+	    store_wsub_put(w, "b-hook/coll", "three", 5), STORE_OK);
+	assert_int_equal(store_wsub_put(w, "empty", NULL, 0), STORE_OK);
+	assert_int_equal(store_wsub_put(w, "", "x", 1), STORE_ERR);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(store_wsub_put(w, name, "x", 1), STORE_ERR);
+	name[STORE_SUB_NAME_MAX] = '\0';
+	assert_int_equal(store_wsub_put(w, name, big, sizeof(big)), STORE_ERR);
+	assert_int_equal(
+	    store_wsub_put(w, name, big, STORE_SUB_VAL_MAX), STORE_OK);
+	assert_int_equal(store_wsub_del(w, "never"), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	store_close(st);
+	st = open_store();
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_sub_get(r, "b-hook/coll", &val, &len), STORE_OK);
+	assert_int_equal(len, 5);
+	assert_memory_equal(val, "three", 5);
+	assert_int_equal(store_sub_get(r, name, &val, &len), STORE_OK);
+	assert_int_equal(len, STORE_SUB_VAL_MAX);
+	assert_int_equal(
+	    store_sub_get(r, "b-hook", &val, &len), STORE_ENOTFOUND);
+	assert_int_equal(store_sub_get(r, "", &val, &len), STORE_ENOTFOUND);
+	store_rend(r);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wsub_del(w, name), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_sub_walk(r, on_sub, &ss), STORE_OK);
+	store_rend(r);
+	assert_int_equal(ss.n, 3);
+	assert_string_equal(ss.name[0], "a-taxii/coll");
+	assert_string_equal(ss.val[0], "two");
+	assert_string_equal(ss.name[1], "b-hook/coll");
+	assert_string_equal(ss.val[1], "three");
+	assert_string_equal(ss.name[2], "empty");
+	assert_string_equal(ss.val[2], "");
+	store_reader_free(r);
+	assert_int_equal(store_verify(st, 100, on_problem, &p, &v), STORE_OK);
+	assert_int_equal(v.problems, 0);
+	assert_int_equal(v.subs, 3);
+	store_close(st);
+}
+
+/* Drops a table with plain LMDB (the store closed): a schema-3 database
+ * made before the table existed. */
+static void
+drop_table(const char *db)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), MDB_NOTFOUND);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* A database without the gone and subs tables gets them at open; a
+ * damaged gone or subscription record is refused and verify finds it. */
+static void
+t_gone_subs_tables(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct store_reader *r;
+	struct gones gs;
+	struct subseen ss;
+	const void *val;
+	size_t len;
+	char js[128];
+	int removed, rc;
+
+	(void)state;
+	mkobj(&o, js, sizeof(js), 5, 1);
+	put(st, C1, &o, 1, 1000);
+	store_close(st);
+	drop_table("gone");
+	drop_table("subs");
+	assert_int_equal(verify_count(), 0);
+	st = open_store();
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wdelete(w, C1, "indicator", o.uuid, 0, match_all,
+			     NULL, &removed),
+	    STORE_OK);
+	assert_int_equal(store_wsub_put(w, "s/c", "state", 5), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	gone_walk(st, C1, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(gs.n, 1);
+	store_close(st);
+	assert_int_equal(verify_count(), 0);
+	tamper("gone", NULL, 0, flip_last);
+	tamper("subs", NULL, 0, flip_last);
+	st = open_store();
+	gone_walk(st, C1, 0, INT64_MAX, &gs, 0, &rc);
+	assert_int_equal(rc, STORE_ECORRUPT);
+	assert_int_equal(gs.n, 0);
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_sub_get(r, "s/c", &val, &len), STORE_ECORRUPT);
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(store_sub_walk(r, on_sub, &ss), STORE_ECORRUPT);
+	assert_int_equal(ss.n, 0);
+	store_rend(r);
+	store_reader_free(r);
+	store_close(st);
+	assert_int_equal(verify_count(), 2);
+}
+
 int
 main(void)
 {
@@ -1170,6 +1567,11 @@ main(void)
 		t_map_resized_elsewhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_stale_readers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_audit_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_gone_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_gone_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_subs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_gone_subs_tables, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);

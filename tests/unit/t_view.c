@@ -1,8 +1,9 @@
 /*
  * t_view.c -- query strings of the read endpoints, paging tokens, and
  * pages over a real store: `more` over what the reader may see, objects a
- * policy reload releases reaching each poller exactly once, and the cap
- * on the index entries one page may examine (max_scan).
+ * policy reload releases reaching each poller exactly once, the cap on
+ * the index entries one page may examine (max_scan), and the decision on
+ * a deletion from its gone record (view_gone_visible).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,6 +266,7 @@ load_policy(struct fx *fx, const char *name, const char *alice_rules)
 	write_file(dir, "alice.policy", alice_rules);
 	memset(&errs, 0, sizeof(errs));
 	assert_int_equal(policy_load(dir, fx->ms, &pol, &errs), 0);
+	cfg_errs_clear(&errs); /* warnings */
 	return pol;
 }
 
@@ -914,6 +916,163 @@ t_scan_cap(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* --- deletions ------------------------------------------------------- */
+
+#define GONE_COLL 0x33333333u
+#define GONE_N	  8
+
+struct gone_case {
+	int tlp;
+	int flags;
+	const char *release; /* country pairs, with STORE_F_RELEASE */
+	unsigned char uuid[16];
+	int vis[3][3]; /* [policy][reader] before the delete */
+	int seen;
+};
+
+static int
+gone_check(const struct store_gone *g, void *arg)
+{
+	void **a = arg;
+	struct gone_case *cs = a[0];
+	struct view_ctx *vc = a[1];
+	const struct member **readers = a[2];
+	const struct policy **pols = a[3];
+	int i, p, m;
+
+	for (i = 0; i < GONE_N; i++)
+		if (memcmp(cs[i].uuid, g->uuid, 16) == 0)
+			break;
+	assert_true(i < GONE_N);
+	cs[i].seen++;
+	for (p = 0; p < 3; p++)
+		for (m = 0; m < 3; m++) {
+			vc->pol = pols[p];
+			vc->reader = readers[m];
+			if (view_gone_visible(vc, g) != cs[i].vis[p][m])
+				fail_msg("case %d, policy %d, reader %d: "
+					 "gone %d, entry %d",
+				    i, p, m, view_gone_visible(vc, g),
+				    cs[i].vis[p][m]);
+		}
+	return 0;
+}
+
+static int
+match_any(const struct store_version *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	return 1;
+}
+
+/* The decision on a deletion, from its gone record, is the one
+ * view_visible made on the entry before it was deleted: for every level,
+ * a releasability list, an unresolved marking, under three policies and
+ * for three readers (the producer, and two countries). */
+static void
+t_gone_visible(void **state)
+{
+	struct fx *fx = *state;
+	struct gone_case cs[GONE_N] = {
+	    {TLP_CLEAR, 0, NULL, {0}, {{0}}, 0},
+	    {TLP_GREEN, 0, NULL, {0}, {{0}}, 0},
+	    {TLP_AMBER, 0, NULL, {0}, {{0}}, 0},
+	    {TLP_AMBER_STRICT, 0, NULL, {0}, {{0}}, 0},
+	    {TLP_RED, 0, NULL, {0}, {{0}}, 0},
+	    {TLP_NONE, 0, NULL, {0}, {{0}}, 0},
+	    {TLP_AMBER, STORE_F_RELEASE, "MXBR", {0}, {{0}}, 0},
+	    {TLP_GREEN, STORE_F_RELEASE | STORE_F_UNRESOLVED, "IN", {0}, {{0}},
+		0},
+	};
+	const struct member *readers[3];
+	const struct policy *pols[3];
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct store_reader *r = fx->r;
+	struct store_entry e;
+	struct view_ctx vc;
+	struct policy *never;
+	char js[GONE_N][96], ids[GONE_N][64];
+	int64_t da[GONE_N];
+	void *arg[4];
+	int i, p, m, removed, differs = 0;
+
+	readers[0] = fx->alice;
+	readers[1] = fx->erin;
+	readers[2] = members_find(fx->ms, "bob");
+	assert_non_null(readers[2]);
+	never = load_policy(fx, "never",
+	    "share amber with countries IN MX\nnever countries IN\n");
+	pols[0] = fx->oldp;
+	pols[1] = fx->newp;
+	pols[2] = never;
+	for (i = 0; i < GONE_N; i++) {
+		memset(&o, 0, sizeof(o));
+		snprintf(ids[i], 64,
+		    "indicator--%08x-0000-4000-8000-00000000000%d", 0x600 + i,
+		    i);
+		snprintf(js[i], 96, "{\"id\":\"%s\"}", ids[i]);
+		o.json = js[i];
+		o.jsonlen = strlen(js[i]);
+		o.id = ids[i];
+		o.idlen = strlen(ids[i]);
+		assert_int_equal(stix_parse_id(ids[i], NULL, 0, o.uuid), 0);
+		memcpy(cs[i].uuid, o.uuid, 16);
+		o.version = 1000;
+		o.tlp = (uint8_t)cs[i].tlp;
+		o.flags = (uint8_t)cs[i].flags;
+		if (cs[i].release != NULL) {
+			o.nrelease = (int)strlen(cs[i].release) / 2;
+			memcpy(o.release, cs[i].release, strlen(cs[i].release));
+		}
+		assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+		assert_int_equal(store_wput(w, GONE_COLL, fx->alice->code, &o,
+				     1, ++fx->clock),
+		    STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+		da[i] = o.date_added;
+	}
+	memset(&vc, 0, sizeof(vc));
+	vc.r = r;
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	for (i = 0; i < GONE_N; i++) {
+		assert_int_equal(
+		    store_entry_get(r, GONE_COLL, da[i], &e), STORE_OK);
+		for (p = 0; p < 3; p++)
+			for (m = 0; m < 3; m++) {
+				vc.pol = pols[p];
+				vc.reader = readers[m];
+				cs[i].vis[p][m] = view_visible(&vc, &e);
+				differs |= cs[i].vis[p][m] != cs[0].vis[p][m];
+			}
+	}
+	store_rend(r);
+	assert_true(differs); /* the cases tell the decisions apart */
+	assert_int_equal(cs[4].vis[0][1], 0); /* RED: not erin's */
+	assert_int_equal(cs[4].vis[0][0], 1); /* but its producer's */
+	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
+	for (i = 0; i < GONE_N; i++) {
+		assert_int_equal(store_wdelete(w, GONE_COLL, "indicator",
+				     cs[i].uuid, 0, match_any, NULL, &removed),
+		    STORE_OK);
+		assert_int_equal(removed, 1);
+	}
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	arg[0] = cs;
+	arg[1] = &vc;
+	arg[2] = readers;
+	arg[3] = pols;
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(
+	    store_gone_walk(r, GONE_COLL, 0, INT64_MAX, gone_check, arg),
+	    STORE_OK);
+	store_rend(r);
+	for (i = 0; i < GONE_N; i++)
+		assert_int_equal(cs[i].seen, 1);
+	policy_free(never);
+}
+
 int
 main(void)
 {
@@ -931,6 +1090,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		t_twin_after_remark, fx_setup, fx_teardown),
 	    cmocka_unit_test(t_scan_cap),
+	    cmocka_unit_test_setup_teardown(
+		t_gone_visible, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("view", tests, NULL, NULL);

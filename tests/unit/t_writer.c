@@ -8,8 +8,10 @@
  * release whose event record exists and whose audit line is written once
  * with the right count.  Each committed transaction is published once,
  * after the commit (a reader in the callback sees it), with the ranges of
- * what it added; an aborted group never.  Includes hub/release.c to reach
- * its steps.
+ * what it added; an aborted group never.  Subscription records
+ * (WMSG_SUB), and the gone records of a delete in its notification
+ * (gone_last) and in a prune.  Includes hub/release.c to reach its
+ * steps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -650,12 +652,202 @@ t_subscribers(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* --- subscription records, gone records in the notifications --- */
+
+#define COLL2 0x22222222u
+
+struct gseen {
+	int ncolls;
+	size_t added, removed;
+	int64_t first, last;
+	int in_coll; /* COLL among colls */
+	size_t coll_removed, coll_added;
+	int64_t gone_last;   /* of COLL */
+	int64_t newest_gone; /* the newest gone record of COLL, read back */
+};
+
+static struct gseen gseen[8];
+static int ngseen;
+
+static int
+newest_gone(const struct store_gone *g, void *arg)
+{
+	*(int64_t *)arg = g->date;
+	return 0;
+}
+
+static void
+on_commit_gone(const struct wcommit *c, void *arg)
+{
+	struct gseen *s;
+	int i;
+
+	(void)arg;
+	if (ngseen == 8)
+		return;
+	s = &gseen[ngseen++];
+	memset(s, 0, sizeof(*s));
+	s->ncolls = c->ncolls;
+	s->added = c->added;
+	s->removed = c->removed;
+	s->first = c->first;
+	s->last = c->last;
+	for (i = 0; i < c->ncolls; i++)
+		if (c->colls[i].coll == COLL) {
+			s->in_coll = 1;
+			s->coll_added = c->colls[i].added;
+			s->coll_removed = c->colls[i].removed;
+			s->gone_last = c->colls[i].gone_last;
+		}
+	if (store_rbegin(cbr) != STORE_OK)
+		return;
+	store_gone_walk(cbr, COLL, 0, INT64_MAX, newest_gone, &s->newest_gone);
+	store_rend(cbr);
+}
+
+/* A subscription record message: stored or deleted in its transaction,
+ * nothing of a failed attempt kept, no collection in the notification. */
+static void
+sub_msg(struct tmsg *t, const char *name, const char *val, int fail)
+{
+	tmsg_init(t, fail);
+	wmsg_clear(&t->m);
+	wmsg_init(&t->m, WMSG_SUB);
+	t->m.done = tmsg_done;
+	snprintf(t->m.u.sub.name, sizeof(t->m.u.sub.name), "%s", name);
+	if (val == NULL)
+		t->m.u.sub.del = 1;
+	else {
+		assert_non_null(t->m.u.sub.val = hub_strdup(val));
+		t->m.u.sub.len = strlen(val);
+	}
+}
+
+static int
+sub_value(const char *name, char *out, size_t outlen)
+{
+	const void *val;
+	size_t len;
+	int rc;
+
+	assert_int_equal(store_rbegin(cbr), STORE_OK);
+	rc = store_sub_get(cbr, name, &val, &len);
+	if (rc == STORE_OK)
+		snprintf(out, outlen, "%.*s", (int)len, (const char *)val);
+	store_rend(cbr);
+	return rc;
+}
+
+static void
+t_sub_and_gone(void **state)
+{
+	struct tmsg t, s1, s2, s3, pr;
+	struct tdel del;
+	char err[256], cmd[128], val[64];
+	int n;
+
+	(void)state;
+	pthread_mutex_lock(&tmsgs_lock);
+	ntmsgs = 0;
+	pthread_mutex_unlock(&tmsgs_lock);
+	ndone = 0;
+	snprintf(dir, sizeof(dir), "/tmp/t_writer.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(
+	    store_open(&st, dir, 1ULL << 30, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_reader_new(st, &cbr), STORE_OK);
+	assert_non_null(wr = writer_start(st, 0));
+	writer_set_fault(wr, fault, NULL);
+	assert_int_equal(writer_subscribe(wr, on_commit_gone, NULL), 0);
+
+	/* two objects, then a delete of the first: COLL is in the
+	 * notification with its deletion and the gone record's date */
+	mkobjs(0, 2);
+	tmsg_init(&t, 0);
+	add_msg(&t, P1, 0, 2);
+	writer_submit(wr, &t.m);
+	wait_done(1);
+	assert_int_equal(t.rc, STORE_OK);
+	n = ndone;
+	memset(&del, 0, sizeof(del));
+	wmsg_init(&del.m, WMSG_DELETE);
+	del.m.u.del.coll = COLL;
+	memcpy(del.m.u.del.uuid, objs[0].uuid, 16);
+	snprintf(del.m.u.del.type, sizeof(del.m.u.del.type), "indicator");
+	assert_non_null(del.m.u.del.v = hub_calloc(1, sizeof(*del.m.u.del.v)));
+	del.m.u.del.v[0].producer = P1;
+	del.m.u.del.v[0].version = objs[0].version;
+	del.m.u.del.n = 1;
+	del.m.done = tdel_done;
+	writer_submit(wr, &del.m);
+	wait_done(n + 1);
+	assert_int_equal(del.rc, STORE_OK);
+	assert_int_equal(del.removed, 1);
+	wmsg_clear(&del.m);
+	assert_int_equal(ngseen, 2);
+	assert_int_equal(gseen[0].gone_last, 0);
+	assert_int_equal(gseen[0].coll_added, 2);
+	assert_int_equal(gseen[1].ncolls, 1); /* deletions only */
+	assert_int_equal(gseen[1].in_coll, 1);
+	assert_int_equal(gseen[1].coll_removed, 1);
+	assert_int_equal(gseen[1].coll_added, 0);
+	assert_int_equal(gseen[1].added, 0);
+	assert_int_equal(gseen[1].first, 0);
+	assert_int_equal(gseen[1].last, 0);
+	assert_true(gseen[1].gone_last > gseen[0].last);
+	assert_int_equal(gseen[1].gone_last, gseen[1].newest_gone);
+
+	/* a subscription record: a failed attempt leaves nothing */
+	sub_msg(&s1, "hook/coll", "cursor=1", 1);
+	writer_submit(wr, &s1.m);
+	wait_done(n + 2);
+	assert_int_equal(s1.rc, STORE_ERR);
+	assert_int_equal(
+	    sub_value("hook/coll", val, sizeof(val)), STORE_ENOTFOUND);
+	sub_msg(&s2, "hook/coll", "cursor=2", 0);
+	writer_submit(wr, &s2.m);
+	wait_done(n + 3);
+	assert_int_equal(s2.rc, STORE_OK);
+	assert_int_equal(sub_value("hook/coll", val, sizeof(val)), STORE_OK);
+	assert_string_equal(val, "cursor=2");
+	assert_int_equal(ngseen, 3); /* the failed one published nothing */
+	assert_int_equal(gseen[2].ncolls, 0);
+	assert_int_equal(gseen[2].gone_last, 0);
+	sub_msg(&s3, "hook/coll", NULL, 0);
+	writer_submit(wr, &s3.m);
+	wait_done(n + 4);
+	assert_int_equal(s3.rc, STORE_OK);
+	assert_int_equal(
+	    sub_value("hook/coll", val, sizeof(val)), STORE_ENOTFOUND);
+
+	/* a prune with a gone bound takes the gone record */
+	tmsg_init(&pr, 0);
+	pr.m.u.prune.gone_before = INT64_MAX;
+	writer_submit(wr, &pr.m);
+	wait_done(n + 5);
+	assert_int_equal(pr.rc, STORE_OK);
+	assert_int_equal(pr.m.u.prune.gone, 1);
+	assert_int_equal(pr.m.u.prune.statuses, 0);
+
+	writer_stop(wr);
+	wr = NULL;
+	wmsg_clear(&t.m);
+	wmsg_clear(&s1.m);
+	wmsg_clear(&s2.m);
+	wmsg_clear(&s3.m);
+	store_reader_free(cbr);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_failing_message_in_a_group),
 	    cmocka_unit_test(t_subscribers),
+	    cmocka_unit_test(t_sub_and_gone),
 	};
 
 	log_init(LOG_LVL_ERR);
