@@ -300,6 +300,7 @@ reload(struct hub *hub, const char *why)
 	alog_open(rt, old);
 	http_reconfigure(hub, rt);
 	push_reconfigure(hub->push, rt);
+	writer_set_gone_keep(hub->writer, rt->conf->gone_keep);
 	metrics_reload(hub->metrics, 1);
 	metrics_set(hub->metrics, METRICS_CONFIG_GENERATION, (int64_t)hub->gen);
 	metrics_set(hub->metrics, METRICS_POLICY_WARNINGS, rt->policy_warnings);
@@ -572,9 +573,8 @@ main(int argc, char **argv)
 	    writer_subscribe(hub->writer, metrics_on_commit, hub->metrics) ==
 		-1)
 		fatalx("cannot start the writer, parser and password threads");
-	/* gone_keep: deletion records kept for push and streams (conf's
-	 * gone_keep once it has one) */
-	writer_set_gone_keep(hub->writer, 7 * 86400);
+	/* deletion records kept for push and streams */
+	writer_set_gone_keep(hub->writer, c->gone_keep);
 	{
 		/* the outbound loop: push deliveries (and feeds) */
 		struct fetch_opts fo;

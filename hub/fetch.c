@@ -329,15 +329,14 @@ xfer_new(struct fetcher *f, const struct fetch_req *r)
 	if (body == -1 || r->url == NULL || r->done == NULL ||
 	    (r->user == NULL) != (r->password == NULL) ||
 	    (r->cert_file == NULL) != (r->key_file == NULL) ||
-	    (r->body_len > 0 && (r->body == NULL || !body))) {
+	    (r->body_len > 0 && (r->body == NULL && r->body_owned == NULL)) ||
+	    (r->body_len > 0 && !body)) {
 		log_warnx("fetch_submit: invalid request (method %s)", m);
-		if (r->take_body)
-			hub_free((void *)r->body);
+		hub_free(r->body_owned);
 		return NULL;
 	}
 	if ((x = hub_calloc(1, sizeof(*x))) == NULL) {
-		if (r->take_body)
-			hub_free((void *)r->body);
+		hub_free(r->body_owned);
 		goto oom;
 	}
 	x->f = f;
@@ -349,14 +348,14 @@ xfer_new(struct fetcher *f, const struct fetch_req *r)
 	x->ca_file = opt_strdup(r->ca_file, &failed);
 	x->cert_file = opt_strdup(r->cert_file, &failed);
 	x->key_file = opt_strdup(r->key_file, &failed);
-	if (r->take_body) {
-		x->body = (char *)r->body; /* ours now */
+	if (r->body_owned != NULL) {
+		x->body = r->body_owned; /* ours now */
 		x->body_len = r->body_len;
 	}
 	if (failed)
 		goto oom;
 	if (body) {
-		if (!r->take_body) {
+		if (r->body_owned == NULL) {
 			if ((x->body = hub_malloc(r->body_len + 1)) == NULL)
 				goto oom;
 			if (r->body_len > 0)

@@ -121,10 +121,9 @@ struct fetch_req {
 	const char *ca_file;
 	const char *cert_file;
 	const char *key_file;
-	/* The body is a hub_malloc'd buffer that the fetcher takes (frees),
-	 * instead of copying it; the caller's pointer must not be used after
-	 * fetch_submit, whatever it returns. */
-	int take_body;
+	/* Instead of body: a hub_malloc'd body of body_len bytes that the
+	 * fetcher takes (no copy) and frees, whatever fetch_submit returns. */
+	char *body_owned;
 	int connect_timeout_ms; /* 0: the fetcher's default */
 	int timeout_ms;		/* total; 0: the fetcher's default */
 	size_t max_bytes;	/* 0: the fetcher's default */

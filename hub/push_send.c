@@ -174,9 +174,8 @@ wh_submit(
 	fr.arg = s;
 	if ((data = buf_detach(body, &len)) == NULL)
 		return -1;
-	fr.body = data;
+	fr.body_owned = data;
 	fr.body_len = len;
-	fr.take_body = 1;
 	return fetch_submit(s->p->f, &fr);
 }
 
@@ -243,13 +242,23 @@ wh_open(struct psub *s, struct buf *b, const char *type)
 	buf_add_jstr(b, s->sc->root, strlen(s->sc->root));
 	buf_adds(b, ",\"collection\":\"");
 	buf_adds(b, s->sc->id);
-	buf_adds(b, "\",\"from\":\"");
+	buf_adds(b, "\"");
+}
+
+/* The end of a webhook payload: the cursor range and the count (known
+ * once the body was cut to push_max_bytes). */
+static void
+wh_close(struct psub *s, struct buf *b, size_t count)
+{
+	char t[TSTAMP_LEN];
+
+	buf_adds(b, ",\"from\":\"");
 	ts(s->b.from, t);
 	buf_adds(b, t);
 	buf_adds(b, "\",\"to\":\"");
 	ts(s->b.to, t);
 	buf_adds(b, t);
-	buf_adds(b, "\"");
+	buf_addf(b, "\",\"count\":%zu}}", count);
 }
 
 /* Should this batch go as a notice? */
@@ -406,14 +415,14 @@ send_batch(struct psub *s, const struct event_batch *eb, size_t n)
 	if (s->sub->mode == SUB_WEBHOOK) {
 		if (b->thin) {
 			wh_open(s, &body, "ctihub.notice");
-			buf_addf(
-			    &body, ",\"count\":%zu,\"added_after\":\"", taken);
+			buf_adds(&body, ",\"added_after\":\"");
 			ts(b->from, t);
 			buf_adds(&body, t);
-			buf_adds(&body, "\"}}");
+			buf_addc(&body, '"');
+			wh_close(s, &body, taken);
 		} else if (del) {
 			wh_open(s, &body, "ctihub.deletions");
-			buf_addf(&body, ",\"count\":%zu,\"deleted\":[", taken);
+			buf_adds(&body, ",\"deleted\":[");
 			for (i = 0; i < taken; i++) {
 				buf_adds(
 				    &body, i > 0 ? ",{\"id\":" : "{\"id\":");
@@ -424,10 +433,10 @@ send_batch(struct psub *s, const struct event_batch *eb, size_t n)
 				buf_adds(&body, t);
 				buf_adds(&body, "\"}");
 			}
-			buf_adds(&body, "]}}");
-		} else {
-			buf_addf(&body, ",\"count\":%zu}}", b->nobj);
-		}
+			buf_addc(&body, ']');
+			wh_close(s, &body, taken);
+		} else
+			wh_close(s, &body, b->nobj);
 		if (buf_failed(&body)) {
 			buf_clear(&body);
 			return -1;
@@ -468,9 +477,8 @@ send_batch(struct psub *s, const struct event_batch *eb, size_t n)
 		data = buf_detach(&body, &len);
 		if (data == NULL)
 			return -1;
-		fr.body = data;
+		fr.body_owned = data;
 		fr.body_len = len;
-		fr.take_body = 1;
 		return fetch_submit(s->p->f, &fr);
 	}
 }
