@@ -189,8 +189,8 @@ gone_count(const struct store_gone *g, void *arg)
 	return 0;
 }
 
-/* 1 when the store keeps gone records (STORE's part), else the test is
- * skipped: the stand-in finds none. */
+/* 1 when the store keeps gone records (STORE's part); the stand-in
+ * (STORE_GONE_STUB) finds none, and the test is skipped. */
 static int
 have_gone(struct ev_fx *fx)
 {
@@ -201,6 +201,9 @@ have_gone(struct ev_fx *fx)
 	    store_gone_walk(fx->r, COLL, 0, INT64_MAX, gone_count, &n),
 	    STORE_OK);
 	store_rend(fx->r);
+#ifndef STORE_GONE_STUB
+	assert_true(n > 0);
+#endif
 	return n > 0;
 }
 
