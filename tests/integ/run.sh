@@ -146,6 +146,8 @@ request_timeout 2s
 header_timeout 3s
 body_timeout 3s
 send_buffer 16k
+stream_heartbeat 1s
+max_streams 4
 max_objects 5000
 json_max_depth 32
 members members.conf
@@ -216,6 +218,18 @@ api_root api1 {
 		title "Tail"
 		alias tail
 		read any
+		write role publisher
+	}
+	collection 85d90a1b-c2d3-4e4f-8a5b-6c7d8e9fa0b1 {
+		title "Streams"
+		alias stream
+		read any
+		write role publisher
+	}
+	collection 96ea1b2c-d3e4-4f5a-9b6c-7d8e9fa0b1c2 {
+		title "Drop box"
+		alias dropbox
+		read member admin
 		write role publisher
 	}
 }
