@@ -5,8 +5,10 @@
  * the filters of objects/ apply, a deletion arrives as `event: delete`,
  * heartbeats keep an idle stream open past request_timeout, Accept and
  * access are checked as for objects/ (406, 403, 404), and max_streams
- * answers 503 past it.
+ * answers 503 past it; a commit wakes a stream at once, and a reload
+ * that takes the member's read access away ends its stream.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +344,88 @@ t_stream_max(char *why, size_t whylen)
 	FAIL("streams stay counted after their clients left");
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A commit wakes the stream of its collection at once: the median time
+ * from a post's answer to its event is far below the heartbeat (1s),
+ * which would also wake it. */
+static int
+t_stream_wake(char *why, size_t whylen)
+{
+	struct sse s;
+	double t[5];
+	char id[80];
+	int i;
+
+	EXPECT(sse_open(&s, "bob", SCOLL "stream/", NULL) == 0, "connect");
+	EXPECT(sse_wait(&s, "\r\n\r\n", 3000), "headers");
+	for (i = 0; i < 5; i++) {
+		usleep(300000);
+		EXPECT(post_one("stream", "indicator", id) == 0, "post");
+		t[i] = integ_ms();
+		EXPECT(
+		    sse_wait(&s, id, 3000), "event %d missing: %s", i, s.buf);
+		t[i] = integ_ms() - t[i];
+	}
+	sse_close(&s);
+	qsort(t, 5, sizeof(t[0]), cmp_double);
+	EXPECT(t[2] < 400,
+	    "median %.0f ms from the answer to the event "
+	    "(%.0f..%.0f)",
+	    t[2], t[0], t[4]);
+	return 0;
+}
+
+/* Takes `from` out of ctihub.conf for `to` and reloads; 0 once done. */
+static int
+conf_edit(const char *from, const char *to)
+{
+	char path[1024];
+	int done = log_count("configuration reloaded");
+
+	snprintf(path, sizeof(path), "%s/ctihub.conf", env("HUB_DIR"));
+	if (file_replace(path, from, to) == -1)
+		return -1;
+	hub_signal(SIGHUP);
+	return log_wait("configuration reloaded", done, 10);
+}
+
+#define READ_ANY   "alias stream\n\t\tread any"
+#define READ_ALICE "alias stream\n\t\tread member alice"
+
+/* A reload that takes bob's read access away ends bob's stream before it
+ * sends anything more; alice's goes on. */
+static int
+t_stream_reload(char *why, size_t whylen)
+{
+	struct sse b, a;
+	char id[80];
+	int ended, seen;
+
+	EXPECT(sse_open(&b, "bob", SCOLL "stream/", NULL) == 0, "connect");
+	EXPECT(sse_wait(&b, "\r\n\r\n", 3000), "headers");
+	EXPECT(sse_open(&a, "alice", SCOLL "stream/", NULL) == 0, "connect");
+	EXPECT(sse_wait(&a, "\r\n\r\n", 3000), "headers");
+	EXPECT(conf_edit(READ_ANY, READ_ALICE) == 0, "reload");
+	EXPECT(post_one("stream", "indicator", id) == 0, "post");
+	EXPECT(sse_wait(&a, id, 3000), "alice's stream: %s", a.buf);
+	/* the last chunk, or the connection closed */
+	ended = sse_wait(&b, "\r\n0\r\n\r\n", 3000) || b.closed;
+	seen = strstr(b.buf, id) != NULL;
+	sse_close(&b);
+	sse_close(&a);
+	EXPECT(conf_edit(READ_ALICE, READ_ANY) == 0, "reload back");
+	EXPECT(!seen, "bob received an object after losing access: %s", b.buf);
+	EXPECT(ended, "bob's stream did not end: %s", b.buf);
+	return 0;
+}
+
 const struct test stream_tests[] = {
     {"stream: objects posted after connecting arrive, in order; "
      "Last-Event-ID resumes without loss or repeat",
@@ -352,5 +436,9 @@ const struct test stream_tests[] = {
 	t_stream_heartbeat},
     {"stream: 406, 403, 404, 401 and 400 as for objects/", t_stream_refused},
     {"stream: max_streams answers 503 past it", t_stream_max},
+    {"stream: a commit wakes the streams of its collection at once",
+	t_stream_wake},
+    {"stream: a reload that takes read access away ends the stream",
+	t_stream_reload},
     {NULL, NULL},
 };
