@@ -88,6 +88,7 @@ struct response {
 	int (*more)(struct request *, struct buf *, void *);
 	void (*more_done)(void *);
 	void *more_arg;
+	int live; /* a live stream (an event stream): see http_stream */
 };
 
 struct request {
@@ -143,13 +144,14 @@ void res_header(struct request *, const char *name, const char *value);
  * exactly once, however the reply ends (complete, cut, or the client
  * gone).
  *
- * A live stream (an event stream) may also return HTTP_STREAM_WAIT: what
- * it appended goes out, and the stream sleeps until http_stream_wake
- * calls `more` again.  The transport wakes a sleeping stream itself when
- * a writer commit touched its collection (ctx->coll), once it has been
- * silent for stream_heartbeat, and at shutdown (then it ends the stream
- * without calling `more`).  A live stream's connection has no read
- * timeout (the client only listens).
+ * A live stream (an event stream: the handler sets res.live after
+ * http_stream) may also return HTTP_STREAM_WAIT: what it appended goes
+ * out, and the stream sleeps until http_stream_wake calls `more` again.
+ * The transport wakes a sleeping stream itself when a writer commit
+ * touched its collection (ctx->coll), once it has been silent for
+ * stream_heartbeat, and at shutdown (then it ends the stream without
+ * calling `more`).  A live stream's connection has no read timeout (the
+ * client only listens).
  */
 #define HTTP_STREAM_WAIT 2
 void http_stream(struct request *, int status, struct buf *first,

@@ -791,6 +791,10 @@ send_stream(struct xfer *x)
 	 * wakes it (http_on_commit) */
 	atomic_fetch_add(&x->w->nstreams, 1);
 	x->last_out = tstamp_mono();
+	if (res->live) { /* its client only listens, from the start */
+		x->live = 1;
+		conn_stream(x->evcon, 1);
+	}
 	evhttp_send_reply_start(x->req, res->status, NULL);
 	if (res->body.len > 0)
 		stream_piece(x, &res->body);

@@ -293,4 +293,5 @@ taxii_stream(struct request *ctx)
 	s->last = tstamp_mono();
 	s->count = ctx->svc->streams;
 	http_stream(ctx, 200, &first, sse_more, sse_done, s);
+	ctx->res.live = 1;
 }

@@ -25,7 +25,7 @@
 #define PW	"integ-pass-1"
 #define SCOLL	"/api1/collections/stream/"
 #define SSE	"text/event-stream"
-#define SSE_MAX 65536
+#define SSE_MAX (256 * 1024)
 
 /* An open stream: the bytes so far. */
 struct sse {
@@ -145,7 +145,7 @@ post_one(const char *coll, const char *type, char id[80])
 static int
 t_stream_live(char *why, size_t whylen)
 {
-	struct sse s;
+	static struct sse s;
 	char ids[3][80], last[64], hdr[160];
 	int i;
 
@@ -186,11 +186,59 @@ t_stream_live(char *why, size_t whylen)
 	return 0;
 }
 
+/* A backlog larger than send_buffer (16k) comes in pieces as the client
+ * reads: every object once, in order. */
+static int
+t_stream_backlog(char *why, size_t whylen)
+{
+	static const struct opts alice = {.user = "alice:" PW};
+	static struct sse s;
+	struct buf b = BUF_INIT;
+	struct resp r;
+	char id[80], last[64], hdr[160], want[64];
+	unsigned tag = (unsigned)rand() | 0x80000000u, n, k;
+	const char *p;
+
+	EXPECT(sse_open(&s, "bob", SCOLL "stream/", NULL) == 0, "connect");
+	EXPECT(sse_wait(&s, "\r\n\r\n", 3000), "headers");
+	EXPECT(post_one("stream", "indicator", id) == 0, "post");
+	EXPECT(sse_wait(&s, id, 3000), "first event: %s", s.buf);
+	sse_last_id(&s, last, sizeof(last));
+	sse_close(&s);
+	for (n = 0; n < 2; n++) {
+		integ_envelope(&b, tag, n, 100);
+		integ_post(&alice, SCOLL "objects/", buf_cstr(&b), &r);
+		EXPECT_CODE(&r, 202);
+		resp_free(&r);
+	}
+	buf_clear(&b);
+	snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\n", last);
+	EXPECT(sse_open(&s, "bob", SCOLL "stream/", hdr) == 0, "reconnect");
+	snprintf(want, sizeof(want), "%08x-0001-4000-8000-%012x", tag, 99);
+	EXPECT(sse_wait(&s, want, 5000),
+	    "the last of 200 missing (%d "
+	    "events): %.300s",
+	    sse_count(&s, "event: object"), s.buf);
+	EXPECT(sse_count(&s, "event: object") == 200, "%d events, not 200",
+	    sse_count(&s, "event: object"));
+	/* each once, in the order posted */
+	p = s.buf;
+	for (n = 0; n < 2; n++)
+		for (k = 0; k < 100; k++) {
+			snprintf(want, sizeof(want),
+			    "%08x-%04x-4000-8000-%012x", tag, n, k);
+			EXPECT((p = strstr(p, want)) != NULL,
+			    "object %u/%u out of order or missing", n, k);
+		}
+	sse_close(&s);
+	return 0;
+}
+
 /* match[type] applies; added_after starts after a cursor. */
 static int
 t_stream_filters(char *why, size_t whylen)
 {
-	struct sse s, a;
+	static struct sse s, a;
 	char ind[80], mal[80], last[64], path[256];
 
 	EXPECT(
@@ -217,7 +265,7 @@ static int
 t_stream_delete(char *why, size_t whylen)
 {
 	static const struct opts alice = {.user = "alice:" PW};
-	struct sse s;
+	static struct sse s;
 	struct resp r;
 	char id[80], path[256];
 
@@ -247,7 +295,7 @@ t_stream_delete(char *why, size_t whylen)
 static int
 t_stream_heartbeat(char *why, size_t whylen)
 {
-	struct sse s;
+	static struct sse s;
 
 	EXPECT(
 	    sse_open(&s, "bob", "/api1/collections/quiet/stream/", NULL) == 0,
@@ -310,7 +358,7 @@ static int
 t_stream_max(char *why, size_t whylen)
 {
 	struct opts bob = {.user = "bob:" PW, .accept = SSE, .fresh = 1};
-	struct sse s[4];
+	static struct sse s[4];
 	struct resp r;
 	int i;
 
@@ -329,7 +377,7 @@ t_stream_max(char *why, size_t whylen)
 		sse_close(&s[i]);
 	/* the hub notices them gone: streams may open again */
 	for (i = 0; i < 50; i++) {
-		struct sse t;
+		static struct sse t;
 		int ok;
 
 		usleep(100000);
@@ -358,7 +406,7 @@ cmp_double(const void *a, const void *b)
 static int
 t_stream_wake(char *why, size_t whylen)
 {
-	struct sse s;
+	static struct sse s;
 	double t[5];
 	char id[80];
 	int i;
@@ -404,7 +452,7 @@ conf_edit(const char *from, const char *to)
 static int
 t_stream_reload(char *why, size_t whylen)
 {
-	struct sse b, a;
+	static struct sse b, a;
 	char id[80];
 	int ended, seen;
 
@@ -431,6 +479,8 @@ const struct test stream_tests[] = {
      "Last-Event-ID resumes without loss or repeat",
 	t_stream_live},
     {"stream: match[type] and added_after", t_stream_filters},
+    {"stream: a backlog larger than send_buffer, once and in order",
+	t_stream_backlog},
     {"stream: a deletion arrives as event: delete", t_stream_delete},
     {"stream: heartbeats keep an idle stream open past request_timeout",
 	t_stream_heartbeat},
