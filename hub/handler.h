@@ -154,6 +154,9 @@ void res_header(struct request *, const char *name, const char *value);
  * client only listens).
  */
 #define HTTP_STREAM_WAIT 2
+/* The transport's beat: a stream silent for stream_heartbeat less one
+ * beat is woken, so that its keep-alive goes out within the heartbeat. */
+#define HTTP_BEAT_US 1000000
 void http_stream(struct request *, int status, struct buf *first,
     int (*more)(struct request *, struct buf *, void *), void (*done)(void *),
     void *arg);

@@ -234,6 +234,18 @@ xfer_free(struct xfer *x)
 	hub_free(x);
 }
 
+/* A body's storage into the worker's pool: 1, or 0 when it is full. */
+static int
+pool_put(struct worker *w, char *p)
+{
+	if (w->npool == 8)
+		return 0;
+	w->pool[w->npool] = p;
+	w->poolcap[w->npool] = malloc_usable_size(p);
+	w->npool++;
+	return 1;
+}
+
 /* The body was sent: back to its worker's pool (or freed). */
 static void
 free_body(const void *data, size_t len, void *arg)
@@ -242,13 +254,8 @@ free_body(const void *data, size_t len, void *arg)
 	char *p = (char *)(uintptr_t)data;
 
 	(void)len;
-	if (w != NULL && w->npool < 8) {
-		w->pool[w->npool] = p;
-		w->poolcap[w->npool] = malloc_usable_size(p);
-		w->npool++;
-		return;
-	}
-	hub_free(p);
+	if (w == NULL || !pool_put(w, p))
+		hub_free(p);
 }
 
 void
@@ -274,10 +281,8 @@ http_body(struct request *r, struct buf *b, size_t size)
 static void
 body_back(struct worker *w, struct buf *b)
 {
-	if (b->data != NULL && b->len == 0 && !buf_failed(b) && w->npool < 8) {
-		w->pool[w->npool] = b->data;
-		w->poolcap[w->npool] = malloc_usable_size(b->data);
-		w->npool++;
+	if (b->data != NULL && b->len == 0 && !buf_failed(b) &&
+	    pool_put(w, b->data)) {
 		memset(b, 0, sizeof(*b));
 		return;
 	}
@@ -1044,8 +1049,9 @@ on_beat(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	atomic_store(&w->hub->beats[w->index], tstamp_mono());
 	if (!TAILQ_EMPTY(&w->sleepers)) {
-		/* streams silent for stream_heartbeat send a keep-alive */
-		int64_t cut = tstamp_mono() -
+		/* streams that would be silent for stream_heartbeat by the
+		 * next beat send a keep-alive */
+		int64_t cut = tstamp_mono() + HTTP_BEAT_US -
 		    (int64_t)w->rt->conf->stream_heartbeat * 1000000;
 
 		streams_wake(w, idle_want, &cut);

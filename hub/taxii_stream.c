@@ -123,8 +123,8 @@ sse_event(struct request *ctx, const struct event *ev, struct buf *b,
 }
 
 /* The next piece: the events after the cursor, at most about send_buffer
- * bytes; a keep-alive comment when there is nothing and the stream has
- * been silent for stream_heartbeat. */
+ * bytes; a keep-alive comment when there is nothing and the stream would
+ * be silent for stream_heartbeat by the transport's next beat. */
 static int
 sse_more(struct request *ctx, struct buf *b, void *arg)
 {
@@ -199,7 +199,8 @@ sse_more(struct request *ctx, struct buf *b, void *arg)
 	}
 	if (more)
 		return 1;
-	if (now - s->last >= (int64_t)c->stream_heartbeat * 1000000) {
+	if (now - s->last + HTTP_BEAT_US >=
+	    (int64_t)c->stream_heartbeat * 1000000) {
 		buf_adds(b, ": keep-alive\n\n");
 		s->last = now;
 	}
