@@ -18,7 +18,6 @@
 #include <openssl/ssl.h>
 
 #include "ctihub/buf.h"
-#include "ctihub/store.h"
 
 #include "integ.h"
 
@@ -308,18 +307,15 @@ t_stream_delete(char *why, size_t whylen)
 	http("DELETE", path, &alice, &r);
 	EXPECT_CODE(&r, 200);
 	resp_free(&r);
-#ifdef STORE_GONE_STUB
-	sse_close(&s);
-	snprintf(why, whylen,
-	    "SKIP the store keeps no gone records yet (STORE's part)");
-	return 1;
-#else
-	EXPECT(
-	    sse_wait(&s, "event: delete", 3000), "no delete event: %s", s.buf);
-	EXPECT(sse_wait(&s, id, 1000), "the deleted id: %s", s.buf);
+	EXPECT(sse_wait(&s, "event: delete\ndata: {\"id\":\"", 3000),
+	    "no delete event: %s", s.buf);
+	EXPECT(sse_wait(&s, "\",\"version\":\"2024-01-01T00:00:00.000Z\"}\n\n",
+		   1000),
+	    "the deleted version: %s", s.buf);
+	EXPECT(strstr(s.buf, id) != NULL, "the deleted id: %s", s.buf);
+	EXPECT(sse_count(&s, "event: object") == 0, "%s", s.buf);
 	sse_close(&s);
 	return 0;
-#endif
 }
 
 /* A quiet stream gets keep-alive comments (stream_heartbeat 1s) and

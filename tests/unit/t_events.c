@@ -181,32 +181,6 @@ next(struct ev_fx *fx, const char *raw, int64_t cursor, size_t max,
 	assert_true(b->to >= b->from);
 }
 
-static int
-gone_count(const struct store_gone *g, void *arg)
-{
-	(void)g;
-	(*(int *)arg)++;
-	return 0;
-}
-
-/* 1 when the store keeps gone records (STORE's part); the stand-in
- * (STORE_GONE_STUB) finds none, and the test is skipped. */
-static int
-have_gone(struct ev_fx *fx)
-{
-	int n = 0;
-
-	assert_int_equal(store_rbegin(fx->r), STORE_OK);
-	assert_int_equal(
-	    store_gone_walk(fx->r, COLL, 0, INT64_MAX, gone_count, &n),
-	    STORE_OK);
-	store_rend(fx->r);
-#ifndef STORE_GONE_STUB
-	assert_true(n > 0);
-#endif
-	return n > 0;
-}
-
 /* Objects come in order, revoked ones as revocations; the cursor moves to
  * the clock, past AMBER objects erin may not see and past another
  * collection's writes; from there, nothing. */
@@ -371,10 +345,6 @@ t_deletions(void **state)
 	assert_int_equal(b.n, 2);
 	cur = b.to;
 	del1(fx, COLL, "indicator", s1);
-	if (!have_gone(fx)) {
-		event_batch_clear(&b);
-		skip(); /* the store keeps no gone records (stand-in) */
-	}
 	del1(fx, COLL, "indicator", sa); /* not visible to erin */
 	d2 = put1(fx, COLL, "indicator", TLP_GREEN, 0, &s2);
 	del1(fx, COLL, "malware", sm);
