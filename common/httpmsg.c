@@ -105,9 +105,10 @@ httpmsg_split_path(
 	return 0;
 }
 
-/* Does one media range of an Accept header admit a TAXII 2.1 body? */
+/* Does one media range of an Accept header admit a TAXII 2.1 body (sse
+ * 0), or an event stream (sse 1)? */
 static int
-accept_range_ok(const char *r, size_t n)
+accept_range_ok(const char *r, size_t n, int sse)
 {
 	char buf[256], *params, *t, *save = NULL;
 	int taxii = 0, any = 0, version_ok = 1;
@@ -122,9 +123,11 @@ accept_range_ok(const char *r, size_t n)
 	     t--)
 		t[-1] = '\0';
 	t = buf + strspn(buf, " \t");
-	if (strcasecmp(t, "*/*") == 0 || strcasecmp(t, "application/*") == 0)
+	if (strcasecmp(t, "*/*") == 0 ||
+	    strcasecmp(t, sse ? "text/*" : "application/*") == 0 ||
+	    (sse && strcasecmp(t, "text/event-stream") == 0))
 		any = 1;
-	else if (strcasecmp(t, "application/taxii+json") == 0)
+	else if (!sse && strcasecmp(t, "application/taxii+json") == 0)
 		taxii = 1;
 	else
 		return 0;
@@ -148,8 +151,8 @@ accept_range_ok(const char *r, size_t n)
 	return any || (taxii && version_ok);
 }
 
-int
-httpmsg_accept_taxii(const char *h)
+static int
+accept_ok(const char *h, int sse)
 {
 	const char *p, *comma;
 
@@ -157,11 +160,24 @@ httpmsg_accept_taxii(const char *h)
 		return 1;
 	for (p = h;; p = comma + 1) {
 		comma = strchr(p, ',');
-		if (accept_range_ok(p, comma ? (size_t)(comma - p) : strlen(p)))
+		if (accept_range_ok(
+			p, comma ? (size_t)(comma - p) : strlen(p), sse))
 			return 1;
 		if (comma == NULL)
 			return 0;
 	}
+}
+
+int
+httpmsg_accept_taxii(const char *h)
+{
+	return accept_ok(h, 0);
+}
+
+int
+httpmsg_accept_sse(const char *h)
+{
+	return accept_ok(h, 1);
 }
 
 /* One parameter value at p, bare or quoted: its length past p, or 0 when

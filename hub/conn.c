@@ -1251,3 +1251,20 @@ conn_drain_idle(struct worker *w, int ms)
 	if (c->parked == NULL && c->bev != NULL)
 		bufferevent_set_timeouts(c->bev, &idle, &idle);
 }
+
+void
+conn_stream(struct evhttp_connection *evcon, int on)
+{
+	struct conn *c = conn_of(evcon);
+	struct runtime *rt;
+	struct timeval tv;
+
+	if (c == NULL || c->bev == NULL)
+		return;
+	rt = runtime_ref(c->w->rt);
+	tv.tv_sec = (time_t)rt->conf->request_timeout;
+	tv.tv_usec = 0;
+	runtime_unref(rt);
+	/* the client of a stream only listens: silence is not idleness */
+	bufferevent_set_timeouts(c->bev, on ? NULL : &tv, &tv);
+}

@@ -67,6 +67,8 @@ struct services {
 	/* the TAXII workers' heartbeats (tstamp_mono; read atomically) */
 	const _Atomic long long *beats;
 	int nbeats;
+	/* the event streams open on all workers (taxii_stream.c counts) */
+	_Atomic long long *streams;
 	int worker; /* the worker's index */
 };
 
@@ -86,6 +88,7 @@ struct response {
 	int (*more)(struct request *, struct buf *, void *);
 	void (*more_done)(void *);
 	void *more_arg;
+	int live; /* a live stream (an event stream): see http_stream */
 };
 
 struct request {
@@ -97,6 +100,7 @@ struct request {
 	struct httpmsg_path path; /* ... decoded (route.c) */
 	const char *accept, *content_type, *if_none_match, *authorization;
 	const char *host;
+	const char *last_event_id; /* an event stream's resumption */
 	size_t body_len; /* the request body's length (see http_take_body) */
 	char peer[64];
 	int64_t t0;
@@ -139,10 +143,29 @@ void res_header(struct request *, const char *name, const char *value);
  * after the last piece, -1 to cut the connection.  `done(arg)` is called
  * exactly once, however the reply ends (complete, cut, or the client
  * gone).
+ *
+ * A live stream (an event stream: the handler sets res.live after
+ * http_stream) may also return HTTP_STREAM_WAIT: what it appended goes
+ * out, and the stream sleeps until http_stream_wake calls `more` again.
+ * The transport wakes a sleeping stream itself when a writer commit
+ * touched its collection (ctx->coll), once it has been silent for
+ * stream_heartbeat, and at shutdown (then it ends the stream without
+ * calling `more`).  A live stream's connection has no read timeout (the
+ * client only listens).
  */
+#define HTTP_STREAM_WAIT 2
+/* The transport's beat: a stream silent for stream_heartbeat less one
+ * beat is woken, so that its keep-alive goes out within the heartbeat. */
+#define HTTP_BEAT_US 1000000
 void http_stream(struct request *, int status, struct buf *first,
     int (*more)(struct request *, struct buf *, void *), void (*done)(void *),
     void *arg);
+/* In the worker's thread: a sleeping stream's `more` runs again (at once,
+ * or once the piece being sent is out); nothing for a stream awake. */
+void http_stream_wake(struct request *);
+/* The worker's configuration snapshot now (a reload may have replaced the
+ * request's own, ctx->rt): borrowed, take a reference to keep it. */
+struct runtime *http_runtime(struct request *);
 /* Answers with a TAXII error resource. */
 void taxii_error(struct request *, int status, const char *title,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

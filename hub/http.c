@@ -33,6 +33,7 @@
 #include "ctihub/tstamp.h"
 
 #include "transport.h"
+#include "writer.h"
 
 static void *worker_main(void *);
 static void on_request(struct evhttp_request *, void *);
@@ -41,6 +42,8 @@ static void on_stop(evutil_socket_t, short, void *);
 static void on_drain(evutil_socket_t, short, void *);
 static void on_reconf(evutil_socket_t, short, void *);
 static void settle(struct xfer *);
+static void on_streams(evutil_socket_t, short, void *);
+static void stream_produce(struct xfer *);
 
 /* While stopping, a connection with nothing parked is closed after this
  * long without traffic: a request being sent keeps it open (and gets a
@@ -145,6 +148,7 @@ request_init(struct xfer *x, struct worker *w, struct evhttp_request *req)
 	r->if_none_match = evhttp_find_header(h, "If-None-Match");
 	r->authorization = evhttp_find_header(h, "Authorization");
 	r->host = evhttp_find_header(h, "Host");
+	r->last_event_id = evhttp_find_header(h, "Last-Event-ID");
 	r->body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	evhttp_connection_get_peer(x->evcon, &addr, &port);
 	snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "-");
@@ -230,6 +234,18 @@ xfer_free(struct xfer *x)
 	hub_free(x);
 }
 
+/* A body's storage into the worker's pool: 1, or 0 when it is full. */
+static int
+pool_put(struct worker *w, char *p)
+{
+	if (w->npool == 8)
+		return 0;
+	w->pool[w->npool] = p;
+	w->poolcap[w->npool] = malloc_usable_size(p);
+	w->npool++;
+	return 1;
+}
+
 /* The body was sent: back to its worker's pool (or freed). */
 static void
 free_body(const void *data, size_t len, void *arg)
@@ -238,13 +254,8 @@ free_body(const void *data, size_t len, void *arg)
 	char *p = (char *)(uintptr_t)data;
 
 	(void)len;
-	if (w != NULL && w->npool < 8) {
-		w->pool[w->npool] = p;
-		w->poolcap[w->npool] = malloc_usable_size(p);
-		w->npool++;
-		return;
-	}
-	hub_free(p);
+	if (w == NULL || !pool_put(w, p))
+		hub_free(p);
 }
 
 void
@@ -264,6 +275,18 @@ http_body(struct request *r, struct buf *b, size_t size)
 			return;
 		}
 	buf_reserve(b, size);
+}
+
+/* A body buffer reserved but left empty: back to the pool (or freed). */
+static void
+body_back(struct worker *w, struct buf *b)
+{
+	if (b->data != NULL && b->len == 0 && !buf_failed(b) &&
+	    pool_put(w, b->data)) {
+		memset(b, 0, sizeof(*b));
+		return;
+	}
+	buf_clear(b);
 }
 
 /* --- the answer, as handlers give it -------------------------------- */
@@ -489,6 +512,12 @@ send_whole(struct xfer *x)
 static void
 stream_end(struct xfer *x)
 {
+	struct worker *w = x->w;
+
+	if (x->sleeping)
+		TAILQ_REMOVE(&w->sleepers, x, sleep_entry);
+	x->sleeping = 0;
+	atomic_fetch_sub(&w->nstreams, 1);
 	observe(x, x->r.res.status, x->sent);
 	x->r.res.more_done(x->r.res.more_arg);
 	xfer_free(x);
@@ -518,41 +547,227 @@ stream_piece(struct xfer *x, struct buf *b)
 		return -1;
 	}
 	x->sent += b->len;
+	x->piece = 1;
+	x->last_out = tstamp_mono();
 	body_out(x->w, evb, b);
 	evhttp_send_reply_chunk_with_cb(x->req, evb, on_piece_sent, x);
 	evbuffer_free(evb);
 	return 0;
 }
 
+/* A live stream waits for news (HTTP_STREAM_WAIT). */
 static void
-on_piece_sent(struct evhttp_connection *evcon, void *arg)
+stream_sleep(struct xfer *x)
 {
-	struct xfer *x = arg;
+	if (!x->live) {
+		x->live = 1;
+		conn_stream(x->evcon, 1);
+	}
+	if (!x->sleeping) {
+		x->sleeping = 1;
+		x->woken = 0;
+		TAILQ_INSERT_TAIL(&x->w->sleepers, x, sleep_entry);
+	}
+}
+
+/*
+ * The next piece of a streamed answer: `more` appends it (a live stream
+ * ended instead while stopping), it goes out, and on_piece_sent follows
+ * once the connection has passed it on -- unless the stream waits for
+ * news (asleep until http_stream_wake) or it was the last.
+ */
+static void
+stream_produce(struct xfer *x)
+{
 	struct evhttp_request *req = x->req;
 	struct response *res = &x->r.res;
+	struct worker *w = x->w;
 	struct buf b = BUF_INIT;
 	int rc;
 
-	(void)evcon;
-	do {
+	if (x->live && w->stopping)
+		rc = 0; /* shutting down: the stream ends here */
+	else {
 		http_body(&x->r, &b, x->r.rt->conf->send_buffer);
-		rc = res->more(&x->r, &b, res->more_arg);
-	} while (rc == 1 && b.len == 0);
+		do
+			rc = res->more(&x->r, &b, res->more_arg);
+		while (rc == 1 && b.len == 0 && !buf_failed(&b));
+	}
 	if (rc == -1 || buf_failed(&b)) {
 		buf_clear(&b);
 		stream_cut(x);
 		return;
 	}
+	if (rc == HTTP_STREAM_WAIT && w->stopping)
+		rc = 0; /* no news will be waited for */
+	else if (rc == HTTP_STREAM_WAIT)
+		stream_sleep(x);
 	if (b.len > 0 && stream_piece(x, &b) == -1) {
 		buf_clear(&b);
 		return;
 	}
-	buf_clear(&b);
+	body_back(w, &b);
 	if (rc == 0) {
+		if (x->live)
+			conn_stream(x->evcon, 0);
 		conn_park(x->evcon, NULL);
 		stream_end(x);
 		evhttp_send_reply_end(req);
+		if (w->stopping) /* its connection goes once idle */
+			conn_drain_idle(w, DRAIN_IDLE_MS);
 	}
+}
+
+static void
+on_piece_sent(struct evhttp_connection *evcon, void *arg)
+{
+	struct xfer *x = arg;
+
+	(void)evcon;
+	x->piece = 0;
+	if (x->sleeping && !x->woken)
+		return; /* it waits for news */
+	if (x->sleeping) {
+		TAILQ_REMOVE(&x->w->sleepers, x, sleep_entry);
+		x->sleeping = 0;
+	}
+	stream_produce(x);
+}
+
+void
+http_stream_wake(struct request *r)
+{
+	struct xfer *x = X(r);
+
+	if (!x->sleeping)
+		return; /* awake: `more` runs again anyway */
+	if (x->piece) {
+		x->woken = 1; /* once the piece is out */
+		return;
+	}
+	TAILQ_REMOVE(&x->w->sleepers, x, sleep_entry);
+	x->sleeping = 0;
+	stream_produce(x);
+}
+
+/* Wakes the sleeping streams `want` picks (all with NULL). */
+static void
+streams_wake(
+    struct worker *w, int (*want)(const struct xfer *, void *), void *arg)
+{
+	TAILQ_HEAD(, xfer) due = TAILQ_HEAD_INITIALIZER(due);
+	struct xfer *x, *nx;
+
+	for (x = TAILQ_FIRST(&w->sleepers); x != NULL; x = nx) {
+		nx = TAILQ_NEXT(x, sleep_entry);
+		if (want != NULL && !want(x, arg))
+			continue;
+		if (x->piece) {
+			x->woken = 1;
+			continue;
+		}
+		TAILQ_REMOVE(&w->sleepers, x, sleep_entry);
+		x->sleeping = 0;
+		TAILQ_INSERT_TAIL(&due, x, sleep_entry);
+	}
+	/* producing one stream frees none but itself */
+	while ((x = TAILQ_FIRST(&due)) != NULL) {
+		TAILQ_REMOVE(&due, x, sleep_entry);
+		stream_produce(x);
+	}
+}
+
+struct touched {
+	uint32_t v[32];
+	int n, all;
+};
+
+static int
+touched_want(const struct xfer *x, void *arg)
+{
+	const struct touched *t = arg;
+	int i;
+
+	if (t->all)
+		return 1;
+	for (i = 0; x->r.coll != NULL && i < t->n; i++)
+		if (t->v[i] == x->r.coll->code)
+			return 1;
+	return 0;
+}
+
+/* A commit touched collections (http_on_commit): the streams of those
+ * collections look for news. */
+static void
+on_streams(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct touched t;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->lock);
+	memcpy(t.v, w->touched, sizeof(t.v));
+	t.n = w->ntouched;
+	t.all = w->touched_all;
+	w->ntouched = 0;
+	w->touched_all = 0;
+	pthread_mutex_unlock(&w->lock);
+	streams_wake(w, touched_want, &t);
+}
+
+/* In the writer's thread, after each commit: tells each worker with
+ * streams which collections changed (cheap, never blocks for long). */
+static void
+http_on_commit(const struct wcommit *c, void *arg)
+{
+	struct hub *hub = arg;
+	int i, k, j;
+
+	if (c->ncolls == 0 && c->added == 0 && c->removed == 0)
+		return;
+	for (i = 0; i < hub->nworkers; i++) {
+		struct worker *w = &hub->workers[i];
+
+		if (atomic_load(&w->nstreams) == 0)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		if (c->ncolls == 0) /* published without its collections */
+			w->touched_all = 1;
+		for (k = 0; k < c->ncolls && !w->touched_all; k++) {
+			for (j = 0; j < w->ntouched; j++)
+				if (w->touched[j] == c->colls[k].coll)
+					break;
+			if (j < w->ntouched)
+				continue;
+			if (w->ntouched ==
+			    (int)(sizeof(w->touched) / sizeof(w->touched[0])))
+				w->touched_all = 1;
+			else
+				w->touched[w->ntouched++] = c->colls[k].coll;
+		}
+		pthread_mutex_unlock(&w->lock);
+		event_active(w->streamev, EV_READ, 0);
+	}
+}
+
+static int
+idle_want(const struct xfer *x, void *arg)
+{
+	return x->last_out <= *(const int64_t *)arg;
+}
+
+static int
+live_want(const struct xfer *x, void *arg)
+{
+	(void)arg;
+	return x->live;
+}
+
+struct runtime *
+http_runtime(struct request *r)
+{
+	return X(r)->w->rt;
 }
 
 static void
@@ -577,11 +792,19 @@ send_stream(struct xfer *x)
 	send_headers(x);
 	/* a client that goes away mid-answer ends it (http_conn_gone) */
 	conn_park(x->evcon, x);
+	/* counted before `more` first reads: a commit after that read
+	 * wakes it (http_on_commit) */
+	atomic_fetch_add(&x->w->nstreams, 1);
+	x->last_out = tstamp_mono();
+	if (res->live) { /* its client only listens, from the start */
+		x->live = 1;
+		conn_stream(x->evcon, 1);
+	}
 	evhttp_send_reply_start(x->req, res->status, NULL);
 	if (res->body.len > 0)
 		stream_piece(x, &res->body);
 	else
-		on_piece_sent(x->evcon, x);
+		stream_produce(x);
 }
 
 /*
@@ -693,6 +916,8 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < w->nbound; i++)
 		evhttp_del_accept_socket(w->http, w->bound[i]);
 	w->nbound = 0;
+	/* live streams end (their last piece out first) */
+	streams_wake(w, live_want, NULL);
 	/* a connection with nothing parked is closed once idle (one with
 	 * a parked request is closed after its reply: Connection: close) */
 	conn_drain_idle(w, DRAIN_IDLE_MS);
@@ -823,6 +1048,14 @@ on_beat(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	atomic_store(&w->hub->beats[w->index], tstamp_mono());
+	if (!TAILQ_EMPTY(&w->sleepers)) {
+		/* streams that would be silent for stream_heartbeat by the
+		 * next beat send a keep-alive */
+		int64_t cut = tstamp_mono() + HTTP_BEAT_US -
+		    (int64_t)w->rt->conf->stream_heartbeat * 1000000;
+
+		streams_wake(w, idle_want, &cut);
+	}
 }
 
 static int
@@ -834,6 +1067,7 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 	pthread_mutex_init(&w->lock, NULL);
 	TAILQ_INIT(&w->done);
 	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->sleepers);
 	w->rt = runtime_ref(hub->rt);
 	w->table = w->ops ? &ops_routes : &taxii_routes;
 	w->svc.secret = hub->secret;
@@ -846,6 +1080,7 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 	w->svc.metrics = hub->metrics;
 	w->svc.beats = hub->beats;
 	w->svc.nbeats = hub->nworkers;
+	w->svc.streams = &hub->streams;
 	w->svc.worker = w->index;
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL)
@@ -854,7 +1089,8 @@ worker_init(struct hub *hub, struct worker *w, const int *fds, int nfds)
 	    (w->stopev = event_new(w->base, -1, 0, on_stop, w)) == NULL ||
 	    (w->drainev = event_new(w->base, -1, EV_PERSIST, on_drain, w)) ==
 		NULL ||
-	    (w->confev = event_new(w->base, -1, 0, on_reconf, w)) == NULL)
+	    (w->confev = event_new(w->base, -1, 0, on_reconf, w)) == NULL ||
+	    (w->streamev = event_new(w->base, -1, 0, on_streams, w)) == NULL)
 		return -1;
 	if (!w->ops) {
 		struct timeval second = {1, 0};
@@ -918,6 +1154,12 @@ http_start(struct hub *hub)
 		}
 	}
 	hub->ops = hub->nmfds > 0 ? &hub->workers[hub->nworkers] : NULL;
+	/* event streams wait for commits to their collections */
+	if (hub->writer != NULL &&
+	    writer_subscribe(hub->writer, http_on_commit, hub) == -1) {
+		log_warnx("cannot subscribe to the writer's commits");
+		return -1;
+	}
 	for (i = 0; i < n; i++)
 		if (pthread_create(&hub->workers[i].thread, NULL, worker_main,
 			&hub->workers[i]) != 0) {
@@ -966,6 +1208,8 @@ http_join(struct hub *hub)
 {
 	int i;
 
+	if (hub->writer != NULL && hub->workers != NULL)
+		writer_unsubscribe(hub->writer, http_on_commit, hub);
 	for (i = 0; i < nworkers_all(hub); i++) {
 		struct worker *w = &hub->workers[i];
 
@@ -976,6 +1220,7 @@ http_join(struct hub *hub)
 		event_free(w->stopev);
 		event_free(w->drainev);
 		event_free(w->confev);
+		event_free(w->streamev);
 		if (w->beat != NULL)
 			event_free(w->beat);
 		if (w->resume != NULL)

@@ -112,6 +112,7 @@ struct hub {
 	/* each TAXII worker's last heartbeat (tstamp_mono), written by
 	 * the worker's loop once a second, read by /healthz */
 	atomic_llong *beats;
+	atomic_llong streams;	 /* event streams open, on all workers */
 	struct fetcher *fetcher; /* outbound HTTPS (fetch.h): push, feeds */
 	struct push *push;	 /* deliveries to subscribers (push.h) */
 	struct metrics *metrics;
@@ -192,6 +193,9 @@ void taxii_get_object(struct request *);
 void taxii_get_versions(struct request *);
 void taxii_get_manifest(struct request *);
 void taxii_delete_object(struct request *);
+
+/* taxii_stream.c -- a collection as Server-Sent Events (stream/). */
+void taxii_stream(struct request *);
 
 /* taxii_add.c -- adding objects and the status resources it leaves. */
 void taxii_add_objects(struct request *);

@@ -546,8 +546,12 @@ status(struct psub *s, const char *body, size_t len)
 			psub_fail(s, 0, "TAXII: a status id we cannot follow");
 			return;
 		}
-		snprintf(s->b.status_url, sizeof(s->b.status_url),
-		    "%sstatus/%s/", root, id);
+		if (snprintf(s->b.status_url, sizeof(s->b.status_url),
+			"%.900sstatus/%.100s/", root, id) < 0) {
+			json_decref(j);
+			psub_fail(s, 0, "TAXII: a status URL too long");
+			return;
+		}
 		json_decref(j);
 		if (++s->b.polls > 10000) {
 			psub_fail(s, 0, "TAXII: the status stayed pending");

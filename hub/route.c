@@ -291,7 +291,14 @@ route_dispatch(struct request *ctx)
 		method_not_allowed(ctx, allowed);
 		return;
 	}
-	if ((ctx->route->flags & ROUTE_TAXII) &&
+	if ((ctx->route->flags & ROUTE_SSE) &&
+	    !httpmsg_accept_sse(ctx->accept)) {
+		taxii_error(ctx, 406, "Not Acceptable",
+		    "this endpoint answers with text/event-stream; the Accept "
+		    "header does not admit it");
+		return;
+	}
+	if ((ctx->route->flags & (ROUTE_TAXII | ROUTE_SSE)) == ROUTE_TAXII &&
 	    !httpmsg_accept_taxii(ctx->accept)) {
 		taxii_error(ctx, 406, "Not Acceptable",
 		    "this server answers with %s; the Accept header does not "

@@ -14,7 +14,8 @@
  * need it (401, 429, 503; parked while a password is checked); then the
  * placeholders along the path are bound (404); the row of the path's
  * shape found (404); its method checked (405 with Allow); a TAXII row's
- * Accept checked (406); and the handler runs.  A new route is one row
+ * Accept checked (406; an event stream's row: text/event-stream); and the
+ * handler runs.  A new route is one row
  * and one handler function.
  */
 #ifndef CTIHUB_ROUTE_H
@@ -25,6 +26,7 @@
 enum route_flag {
 	ROUTE_AUTH = 1,	 /* only for an authenticated member */
 	ROUTE_TAXII = 2, /* the Accept header must admit TAXII 2.1 */
+	ROUTE_SSE = 4,	 /* ... text/event-stream instead (a stream) */
 };
 
 struct route_def {

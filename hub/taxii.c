@@ -170,6 +170,8 @@ static const struct route_def taxii_rows[] = {
 	HTTP_DELETE, taxii_delete_object, ROUTE_AUTH | ROUTE_TAXII},
     {"versions", "/{root}/collections/{coll}/objects/{object-id}/versions/",
 	HTTP_GET, taxii_get_versions, ROUTE_AUTH | ROUTE_TAXII},
+    {"stream", "/{root}/collections/{coll}/stream/", HTTP_GET, taxii_stream,
+	ROUTE_AUTH | ROUTE_SSE},
 };
 
 const struct route_table taxii_routes = {

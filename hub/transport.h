@@ -54,6 +54,16 @@ struct worker {
 	int64_t drain_end;
 	int paused;	      /* conn.c: the listeners wait (limits) */
 	struct event *resume; /* ... until this fires */
+	/* live event streams: those asleep (HTTP_STREAM_WAIT), woken by a
+	 * commit that touched their collection (streamev, the collections
+	 * in touched under lock), by the heartbeat (on_beat) or the stop */
+	TAILQ_HEAD(, xfer) sleepers;
+	atomic_int nstreams; /* streamed answers of this worker (any may
+				go live) */
+	struct event *streamev;
+	uint32_t touched[32];
+	int ntouched;
+	int touched_all; /* more than fit: every collection */
 	/* response bodies, reused: a fresh buffer per reply costs page
 	 * faults and zeroing for every page of it */
 	int npool;
@@ -70,6 +80,13 @@ struct xfer {
 	struct worker *w;
 	int parked; /* deferred (http_park), not yet completed */
 	size_t sent;
+	/* a streamed answer: a piece is being sent; a live stream (it has
+	 * waited once) is asleep in w->sleepers, woken while a piece was
+	 * out; when its last piece went */
+	int piece;
+	int live, sleeping, woken;
+	int64_t last_out; /* tstamp_mono */
+	TAILQ_ENTRY(xfer) sleep_entry;
 };
 
 /* Starts the workers (and the operations worker when metrics_listen has
@@ -109,6 +126,9 @@ void conn_park(struct evhttp_connection *, struct xfer *);
 SSL *conn_ssl(struct evhttp_connection *);
 /* 1 when the request handed over last is HTTP/1.0 (no chunked replies). */
 int conn_http10(struct evhttp_connection *);
+/* A live stream's connection (on 1): no read timeout, the write timeout
+ * of request_timeout; off 0: evhttp's timeouts again. */
+void conn_stream(struct evhttp_connection *, int on);
 /* Stopping: the worker's connections with no parked request close after
  * `ms` without traffic.  The worker keeps its open connections in
  * w->conns (w->nconns), so that the drain knows when they are gone. */

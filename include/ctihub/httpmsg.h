@@ -39,6 +39,9 @@ int httpmsg_split_path(
  * with version 2.1 or none, application/ *, * / *, q > 0); no header or
  * an empty one admits it too. */
 int httpmsg_accept_taxii(const char *accept);
+/* The same for Server-Sent Events: text/event-stream, text/ *, * / *
+ * (q > 0), or no header. */
+int httpmsg_accept_sse(const char *accept);
 
 /* 1 when a Content-Type is TAXII 2.1: application/taxii+json, version 2.1
  * (quoted or not) or none, charset utf-8 or none, nothing else. */

@@ -502,7 +502,7 @@ main(int argc, char **argv)
 {
 	const struct test *tables[] = {foundation_tests, add_tests, read_tests,
 	    sharing_tests, integrity_tests, scan_tests, reload_tests,
-	    conn_tests, auth_tests, NULL};
+	    stream_tests, conn_tests, auth_tests, NULL};
 	const struct test *t;
 	char why[2048];
 	int i, n = 0, failed = 0;

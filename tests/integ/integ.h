@@ -116,6 +116,7 @@ extern const struct test sharing_tests[];
 extern const struct test integrity_tests[];
 extern const struct test scan_tests[];
 extern const struct test reload_tests[];
+extern const struct test stream_tests[];
 extern const struct test auth_tests[]; /* last: it floods */
 extern const struct test conn_tests[];
 

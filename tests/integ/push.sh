@@ -37,6 +37,7 @@ C2=22222222-2222-4222-8222-222222222222 # B: inbox (from A)
 C3=33333333-3333-4333-8333-333333333333 # A: inbox (from B)
 C4=44444444-4444-4444-8444-444444444444 # B: its own publications
 
+(umask 077 && echo "$PW" >pw)
 freeport() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -44,12 +45,24 @@ freeport() {
 # --- hub B: receives A's objects (member hub-a), publishes its own -------
 mkdir -p b/policy
 cat >b/members.conf <<EOM
-member hub-a { name "Hub A" country BR roles publisher subscriber
-	$PWLINE }
-member bert { name "B's member" country ZA roles publisher subscriber
-	$PWLINE }
-member reader { name "B reader" country ZA roles subscriber
-	$PWLINE }
+member hub-a {
+	name "Hub A"
+	country BR
+	roles publisher subscriber
+	$PWLINE
+}
+member bert {
+	name "Bert CERT"
+	country ZA
+	roles publisher subscriber
+	$PWLINE
+}
+member reader {
+	name "B reader"
+	country ZA
+	roles subscriber
+	$PWLINE
+}
 EOM
 cat >b/policy/hub-a.policy <<EOM
 default amber
@@ -73,8 +86,19 @@ push_backoff_min 1s
 push_backoff_max 2s
 metrics_listen off
 api_root b1 {
-	collection $C2 { title "From hub A" alias inbox read any write member hub-a }
-	collection $C4 { title "B's own" alias own read any write role publisher }
+	title "Hub B"
+	collection $C2 {
+		title "From hub A"
+		alias inbox
+		read any
+		write member hub-a
+	}
+	collection $C4 {
+		title "Own publications"
+		alias own
+		read any
+		write role publisher
+	}
 }
 subscriptions subscriptions.conf
 EOM
@@ -83,15 +107,31 @@ EOM
 # --- hub A ---------------------------------------------------------------
 mkdir -p a/policy
 cat >a/members.conf <<EOM
-member alice { name "Alice CERT" country BR roles publisher subscriber
-	$PWLINE }
-member bob { name "Bob CERT" country IN roles subscriber
+member alice {
+	name "Alice CERT"
+	country BR
+	roles publisher subscriber
+	$PWLINE
+}
+member bob {
+	name "Bob CERT"
+	country IN
+	roles subscriber
 	email bob@in.example
-	$PWLINE }
-member mallory { name "Mallory CERT" country FR roles publisher subscriber
-	$PWLINE }
-member hub-b { name "Hub B" country ZA roles publisher subscriber
-	$PWLINE }
+	$PWLINE
+}
+member mallory {
+	name "Mallory CERT"
+	country FR
+	roles publisher subscriber
+	$PWLINE
+}
+member hub-b {
+	name "Hub B"
+	country ZA
+	roles publisher subscriber
+	$PWLINE
+}
 EOM
 cat >a/policy/alice.policy <<EOM
 default amber
@@ -119,11 +159,23 @@ push_allow 127.0.0.1/32
 push_backoff_min 1s
 push_backoff_max 2s
 push_timeout 3s
+push_connect_timeout 2s
 push_retry_for 1h
 metrics_listen 127.0.0.1:0
 api_root a1 {
-	collection $C1 { title "Exchange" alias exchange read any write role publisher }
-	collection $C3 { title "From hub B" alias inbox read any write member hub-b }
+	title "Hub A"
+	collection $C1 {
+		title "Exchange"
+		alias exchange
+		read any
+		write role publisher
+	}
+	collection $C3 {
+		title "From hub B"
+		alias inbox
+		read any
+		write member hub-b
+	}
 }
 subscriptions subscriptions.conf
 EOM
@@ -166,7 +218,7 @@ subscription to-b {
 	hub yes
 	peer hub-b
 	user hub-a
-	password $PW
+	password_file ../pw
 	ca_file ../ca.pem
 	batch 100
 	max_delay 100ms
@@ -182,7 +234,7 @@ subscription to-a {
 	hub yes
 	peer hub-a
 	user hub-b
-	password $PW
+	password_file ../pw
 	ca_file ../ca.pem
 	max_delay 100ms
 }

@@ -146,6 +146,8 @@ request_timeout 2s
 header_timeout 3s
 body_timeout 3s
 send_buffer 16k
+stream_heartbeat 1s
+max_streams 4
 max_objects 5000
 json_max_depth 32
 members members.conf
@@ -216,6 +218,18 @@ api_root api1 {
 		title "Tail"
 		alias tail
 		read any
+		write role publisher
+	}
+	collection 85d90a1b-c2d3-4e4f-8a5b-6c7d8e9fa0b1 {
+		title "Streams"
+		alias stream
+		read any
+		write role publisher
+	}
+	collection 96ea1b2c-d3e4-4f5a-9b6c-7d8e9fa0b1c2 {
+		title "Drop box"
+		alias dropbox
+		read member admin
 		write role publisher
 	}
 }
@@ -428,7 +442,25 @@ else
 fi
 
 # --- clean shutdown --------------------------------------------------------
-if ! hub_term $PID; then
+# with an event stream open: the stop ends it (it would wait for
+# shutdown_timeout, 10 s, if it did not)
+curl -sN --cacert ca.pem -u bob:integ-pass-1 -H 'Accept: text/event-stream' \
+    -o stream.out "$HUB_URL/api1/collections/stream/stream/" 2>/dev/null &
+SPID=$!
+i=0
+while [ ! -s stream.out ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 1.2 # a keep-alive comes: the stream is open
+if ! hub_term $PID 60; then
+	tap fail "SIGTERM stops the daemon within 3 s, an event stream open"
+	hub_term $PID
+elif ! grep -q "keep-alive" stream.out; then
+	tap fail "SIGTERM with an event stream open (none was open)"
+else
+	tap ok "SIGTERM stops the daemon within 3 s, an event stream open"
+fi
+kill $SPID 2>/dev/null
+wait $SPID 2>/dev/null
+if kill -0 $PID 2>/dev/null; then
 	tap fail "SIGTERM stops the daemon within 10 s"
 else
 	wait $PID

@@ -105,6 +105,18 @@ t_accept(void **state)
 	assert_false(httpmsg_accept_taxii("application/taxii+json;q=0"));
 	assert_false(httpmsg_accept_taxii("*/*;q=0.0, text/html"));
 	assert_false(httpmsg_accept_taxii("text/*"));
+	assert_false(httpmsg_accept_taxii("text/event-stream"));
+	/* an event stream (the stream/ endpoint) */
+	assert_true(httpmsg_accept_sse(NULL));
+	assert_true(httpmsg_accept_sse("text/event-stream"));
+	assert_true(httpmsg_accept_sse(" Text/Event-Stream ; charset=utf-8"));
+	assert_true(httpmsg_accept_sse("*/*"));
+	assert_true(httpmsg_accept_sse("text/*;q=0.2"));
+	assert_true(httpmsg_accept_sse("application/json, text/event-stream"));
+	assert_false(httpmsg_accept_sse("application/taxii+json;version=2.1"));
+	assert_false(httpmsg_accept_sse("application/*"));
+	assert_false(httpmsg_accept_sse("text/event-stream;q=0"));
+	assert_false(httpmsg_accept_sse("text/html"));
 }
 
 static void
