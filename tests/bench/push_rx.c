@@ -135,7 +135,8 @@ sub_get(const char *name, size_t len, int kind)
 	if (len == 0 || len >= NAME_MAX_LEN)
 		return NULL;
 	for (i = 0; i < nsubs; i++)
-		if (strncmp(subs[i].name, name, len) == 0 &&
+		if (subs[i].kind == kind &&
+		    strncmp(subs[i].name, name, len) == 0 &&
 		    subs[i].name[len] == '\0')
 			return &subs[i];
 	if (nsubs == MAX_SUBS)
@@ -736,11 +737,12 @@ load(const char *url, const char *file, const char *ca, int conns, double secs)
 	} while (running > 0 || bench_now() - t0 < secs);
 	dt = bench_now() - t0;
 	printf("push_rx ceiling: %.0f posts/s, %.0f objects/s, %.1f MB/s "
-	       "(%d connections, %zu-byte body of %llu objects, %.1f s, "
-	       "%llu failed)\n",
+	       "(%d connections, %llu posts of %llu objects, %zu bytes "
+	       "each, in %.2f s, %llu failed)\n",
 	    (double)posts / dt, (double)(posts * nobj) / dt,
-	    (double)(posts * bf.len) / dt / 1e6, conns, bf.len,
-	    (unsigned long long)nobj, dt, (unsigned long long)fails);
+	    (double)(posts * bf.len) / dt / 1e6, conns,
+	    (unsigned long long)posts, (unsigned long long)nobj, bf.len, dt,
+	    (unsigned long long)fails);
 	for (i = 0; i < conns; i++) {
 		curl_easy_cleanup(p[i].c);
 		curl_slist_free_all(p[i].h);
