@@ -9,11 +9,13 @@
 #   3. TAXII reads: GET objects?limit=100 at random positions with wrk, at
 #      10,000, 100,000 and 1,000,000 objects, beside the same stack
 #      serving one fixed page; a full walk in pages of 1,000; the daemon's
-#      private memory; the same reads under a realistic sharing policy.
+#      private memory; the same reads under a realistic sharing policy;
+#   4. push (push.sh): 20 subscribers receiving while 100,000 objects are
+#      ingested, beside ingest alone and the receiver's own ceiling.
 # Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
 # $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
-# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ (set: skip that
-# part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
+# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ, BENCH_SKIP_PUSH
+# (set: skip that part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
 # Usage: tests/bench/run.sh build/release
 set -eu
 B=$(cd "${1:-build/release}" && pwd)
@@ -135,7 +137,10 @@ echo "== 2. ctihub import of one $N-object bundle"
 "$B/tests/bench_import" "$B/ctihub" import.conf pub1 bench \
     "$(ls "$DATA/bundle-$N"/b*.json | head -1)"
 fi
-[ -n "${BENCH_SKIP_READ:-}" ] && exit 0
+if [ -n "${BENCH_SKIP_READ:-}" ]; then
+	[ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
+	exit 0
+fi
 
 echo
 echo "== 3. TAXII reads: GET .../objects/?limit=100 (wrk -t2 -c32 -d10s), a full walk"
@@ -255,3 +260,5 @@ printf 'with a realistic policy (20 producers, 3 groups, TLP mix), %s objects: %
     "$n" $POLICY
 echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate without producer policies, %.1f%% more CPU per request\n", ($1 - $3) / $1 * 100, ($6 - $2) / $2 * 100}'
 sed 's/^walk:/walk with the realistic policy:/' walk-real.txt
+
+[ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
