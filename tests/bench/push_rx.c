@@ -4,8 +4,9 @@
  * from the hub it measures:
  *   - an HTTPS server (evhttp + OpenSSL) that is at once
  *       a webhook receiver at /hook/NAME: answers the challenge, counts
- *       the elements of the payload's "objects" array (framing only, with
- *       jscan: no tree is built, no signature is checked), answers 200;
+ *       the elements of the payload's "objects" array, top-level or the
+ *       first one nested (framing only, with jscan and a byte scan: no
+ *       tree is built, no signature is checked), answers 200;
  *       a TAXII 2.1 Add Objects receiver at /taxii/NAME/...: POST
  *       .../objects/ answers 202 with a complete status resource, GET
  *       .../status/ID/ serves it again (the count is kept in the id),
@@ -256,18 +257,84 @@ hook_challenge(struct evhttp_request *req, const char *p, size_t n)
 	return 1;
 }
 
-/* The elements of the payload's "objects" array, found by framing. */
+/* The elements of the array whose '[' is at p[0], or 0. */
+static uint64_t
+array_count(const char *p, const char *end)
+{
+	uint64_t n = 0;
+	int depth = 0, instr = 0, any = 0;
+
+	for (p++; p < end; p++) {
+		if (instr) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				instr = 0;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			instr = 1;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth-- == 0)
+				return any ? n + 1 : 0;
+			break;
+		case ',':
+			if (depth == 0)
+				n++;
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			continue;
+		}
+		any = 1;
+	}
+	return 0;
+}
+
+/* The elements of the payload's "objects" array: the top-level one found
+ * by framing (a TAXII envelope), or else the first member named "objects"
+ * at any depth (an envelope wrapped in a webhook's {"data": ...}). */
 static int
 payload_count(const char *p, size_t n, uint64_t *out)
 {
 	struct jscan_doc d;
+	const char *k, *end = p + n;
 	char err[128];
 
 	if (jscan_doc(p, n, &d, err, sizeof(err)) != 0) {
 		fprintf(stderr, "push_rx: payload: %s\n", err);
 		return -1;
 	}
-	*out = d.objects_is_array ? d.nobjects : 0;
+	*out = 0;
+	if (d.objects_is_array) {
+		*out = d.nobjects;
+		return 0;
+	}
+	for (k = p;
+	     (k = memmem(k, (size_t)(end - k), "\"objects\"", 9)) != NULL;
+	     k += 9) {
+		const char *v = k + 9;
+
+		while (v < end && isspace((unsigned char)*v))
+			v++;
+		if (v == end || *v++ != ':')
+			continue;
+		while (v < end && isspace((unsigned char)*v))
+			v++;
+		if (v < end && *v == '[') {
+			*out = array_count(v, end);
+			break;
+		}
+	}
 	return 0;
 }
 
