@@ -24,6 +24,7 @@ set -eu
 B=$(cd "${1:-build/release}" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/tests/hub.sh"
+. "$SRC/tests/bench/bench.sh"
 DATA=${BENCH_DATA:-/tmp/ctihub-bench-data}
 N=${BENCH_PUSH_OBJECTS:-100000}
 NIDLE=${BENCH_PUSH_IDLE:-1000}
@@ -59,14 +60,7 @@ WEBHOOKS="w01 w02 w03 w04 w05 w06 w07 w08"
 TAXIIS="t01 t02 t03 t04 t05 t06"
 STREAMS="s01 s02 s03 s04 s05 s06"
 for m in pub1 pub2 pub3 pub4 reader $WEBHOOKS $TAXIIS $STREAMS wdead; do
-	cat >>members.conf <<EOM
-member $m {
-	name "Bench $m"
-	country BR
-	roles publisher subscriber
-	$PW
-}
-EOM
+	bench_member $m BR "$PW"
 done
 mkdir -p policy
 echo bench-password >rx.pw
@@ -77,29 +71,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2 \
     -keyout rx-key.pem -out rx-cert.pem 2>/dev/null
 
-write_conf() { # write_conf FILE STATE [push [SUBSCRIPTIONS]]
-	cat >"$1" <<EOM
-listen 127.0.0.1:0
-state_dir $2
-map_size 8G
-members members.conf
-policy_dir policy
-access_log off
-audit_log off
+# write_conf FILE STATE [push [SUBSCRIPTIONS]]: the benchmark's hub, with
+# room for 1,000 streams and 1,000 plain connections from 127.0.0.1 (and
+# time to open them); with push, the stream limit and the subscriptions
+write_conf() {
+	bench_conf "$1" "$2"
+	cat >>"$1" <<EOM
 max_conns 4096
 max_conns_per_addr 4096
 header_timeout 120s
-api_root bench {
-	title "Benchmark"
-	max_content_length 64M
-	collection $COLL {
-		title "Bench"
-		alias bench
-		read any
-		write any
-	}
-}
-metrics_listen 127.0.0.1:0
 EOM
 	[ -n "${3:-}" ] && echo "max_streams 4096" >>"$1"
 	if [ -n "${4:-}" ]; then
@@ -174,7 +154,7 @@ start_rx() {
 	"$B/tests/push_rx" "$@" 2>"$_log" >"$_log.out" &
 	RX=$!
 	_i=0
-	until grep -q '^ready' "$_log"; do
+	until grep -q '^ready' "$_log" 2>/dev/null; do
 		_i=$((_i + 1))
 		[ $_i -lt 100 ] && kill -0 $RX 2>/dev/null || {
 			cat "$_log"

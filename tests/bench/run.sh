@@ -21,6 +21,7 @@ set -eu
 B=$(cd "${1:-build/release}" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/tests/hub.sh"
+. "$SRC/tests/bench/bench.sh"
 DATA=${BENCH_DATA:-/tmp/ctihub-bench-data}
 N=${BENCH_OBJECTS:-1000000}
 GEN=${GEN:-$SRC/../shared/tools/gen_bundles.py}
@@ -56,14 +57,7 @@ for m in pub1 pub2 pub3 pub4 reader $(seq -f 'm%03g' 0 19); do
 	m*) c=$(echo $CC | cut -d' ' -f$((i + 1))); i=$((i + 1)) ;;
 	*) c=BR ;;
 	esac
-	cat >>members.conf <<EOM
-member $m {
-	name "Bench $m"
-	country $c
-	roles publisher subscriber
-	$PW
-}
-EOM
+	bench_member $m $c "$PW"
 done
 # a realistic sharing policy: 3 groups; each producer shares AMBER with
 # its groups, AMBER+STRICT with two named members, RED with nobody
@@ -90,31 +84,9 @@ for c in $CC; do
 	    "$g" "$s" >policy-real/$m.policy
 	i=$((i + 1))
 done
-write_conf() { # write_conf FILE STATE [POLICYDIR]
-	cat >"$1" <<EOM
-listen 127.0.0.1:0
-state_dir $2
-map_size 8G
-members members.conf
-policy_dir ${3:-policy}
-access_log off
-audit_log off
-api_root bench {
-	title "Benchmark"
-	max_content_length 64M
-	collection 3a8f5c7e-1b2d-4e6f-8a9b-0c1d2e3f4a5b {
-		title "Bench"
-		alias bench
-		read any
-		write any
-	}
-}
-metrics_listen 127.0.0.1:0
-EOM
-}
 mkdir -p policy
-write_conf hub.conf state
-write_conf import.conf state-import
+bench_conf hub.conf state
+bench_conf import.conf state-import
 
 "$B/ctihubd" -c hub.conf 2>hub.log &
 PID=$!
@@ -191,7 +163,7 @@ largest=
 for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	[ "$n" -le "$N" ] || continue
 	largest=$n
-	write_conf read-$n.conf state-read-$n
+	bench_conf read-$n.conf state-read-$n
 	# the first n/1000 envelopes, each imported as the member that
 	# published it (b<batch>-m<member>-<CC>.json)
 	ls "$DATA/env-$N"/b*.json | sort | head -$((n / 1000)) >files-$n.txt
@@ -234,7 +206,7 @@ done
 # (the largest size that was run, not the last one listed)
 n=${largest:?no read size fits BENCH_OBJECTS}
 "$B/ctihub" policy check policy-real -c read-$n.conf || exit 1
-write_conf read-real.conf state-read-$n policy-real
+bench_conf read-real.conf state-read-$n policy-real
 "$B/ctihubd" -c read-real.conf 2>read-real.log &
 PID=$!
 hub_wait read-real.log $PID || { cat read-real.log; exit 1; }
