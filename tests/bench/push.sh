@@ -117,7 +117,8 @@ subscription $t {
 	collection bench/bench
 	mode taxii
 	target https://127.0.0.1:$2/taxii/$t/api/collections/$COLL/
-	user $t password_file rx.pw
+	user $t
+	password_file rx.pw
 	ca_file rx-cert.pem
 	$types
 }
@@ -308,12 +309,12 @@ awk -v all="$ALL" -v ind="$IND" -v t0="$(cat t0)" '
     $1 == "idle" || $1 == "load" {next}
     $1 == "wdead" {print "wdead (closed port):", $3, "objects"; next}
     {
-	exp = ($1 == "w08" || $1 == "t06" || $1 == "s06") ? ind : all
-	printf "%s %-6s %7d / %7d%s, last at +%.2f s\n", $1, $2, $3, exp,
-	    $3 == exp ? "" : " SHORT", $8 - t0
+	want = ($1 == "w08" || $1 == "t06" || $1 == "s06") ? ind : all
+	printf "%s %-6s %7d / %7d%s, last at +%.2f s\n", $1, $2, $3, want,
+	    $3 == want ? "" : " SHORT", $8 - t0
 	sum += $3; mode[$2] += $3
 	if ($8 > end) end = $8
-	if ($3 != exp) bad++
+	if ($3 != want) bad++
     }
     END {
 	dt = end - t0
@@ -357,7 +358,11 @@ function q(key, p,    i, r, lo, prev, w) {
 END {
 	if (nseries == 0) { print "no ctihub_push_delivery_seconds in /metrics"; exit }
 	for (key in nb) {
-		printf "%s: n %d, p50 %s s, p99 %s s\n", key, tot[key],
+		name = key
+		if (name ~ /subscription="/) {
+			sub(/.*subscription="/, "", name); sub(/".*/, "", name)
+		}
+		printf "%s: n %d, p50 %s s, p99 %s s\n", name, tot[key],
 		    q(key, 0.5), q(key, 0.99)
 	}
 	for (i = 1; i <= nall; i++) {
@@ -367,8 +372,9 @@ END {
 	printf "healthy subscribers together: n %d, p50 %s s, p99 %s s\n",
 	    tot["ALL"], q("ALL", 0.5), q("ALL", 0.99)
 }' metrics.txt | sort
-grep -E '^ctihub_push_[a-z_]+\{[^}]*wdead' metrics.txt | grep -v _bucket |
-    sed 's/^/the dead subscriber: /' || true
+grep -E '^ctihub_push_(deliveries_total|suspended|lag_objects)\{[^}]*wdead' \
+    metrics.txt | sed 's/,collection="[^"]*"//; s/^/the dead subscriber: /' ||
+    true
 
 echo "-- hub memory: $NIDLE idle streams beside $NIDLE plain idle TLS connections"
 mem_run plain -i
