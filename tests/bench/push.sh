@@ -13,7 +13,8 @@
 #      posting 500-object envelopes to it);
 #   2. p50/p99 commit -> delivery of the healthy subscribers, from the
 #      hub's ctihub_push_delivery_seconds histogram, while the dead one is
-#      retried;
+#      retried, and as push_rx saw it (now - the event's date_added, for
+#      stream events and webhook batches);
 #   3. the hub's memory per open idle stream (VmRSS delta / 1,000 streams)
 #      beside per plain idle TLS connection (1,000 that send nothing).
 # Every subscriber's count is checked against what polling the collection
@@ -385,6 +386,9 @@ END {
 	printf "healthy subscribers together: n %d, p50 %s s, p99 %s s\n",
 	    tot["ALL"], q("ALL", 0.5), q("ALL", 0.99)
 }' metrics.txt | sort
+# the same seen by the receivers: stream events (each one) and webhook
+# batches (each one's newest event), now - its date_added
+grep -h '^latency' rx.log.out rxs.log.out || true
 grep -E '^ctihub_push_(deliveries_total|suspended|lag_objects)\{[^}]*wdead' \
     metrics.txt | sed 's/,collection="[^"]*"//; s/^/the dead subscriber: /' ||
     true

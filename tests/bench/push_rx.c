@@ -25,6 +25,9 @@
  * Counts per subscriber (NAME) are rewritten every 200 ms to -o FILE, one
  * line each: "NAME KIND OBJECTS DELETES REQUESTS BYTES FIRST LAST" (times:
  * CLOCK_REALTIME seconds of the first and last counted event, 0 none).
+ * On exit it prints them, and the commit -> delivery it saw (now minus the
+ * cursor, a date_added) per event of a stream and per webhook batch (its
+ * newest event, "to"; the batch's older events waited longer).
  * It checks nothing a receiver should check (signatures, TAXII media
  * types, credentials): tests/integ/push_rx.py does that.
  *
@@ -118,6 +121,9 @@ static struct sockaddr_storage hub_sa;
 static socklen_t hub_salen;
 static char hub_host[300], hub_ip[64], hub_path[1024];
 static char (*stream_paths)[1024];
+/* commit -> delivery seen here, per kind: now - the event's cursor */
+static double *lat[3];
+static size_t nlat[3], caplat[3];
 
 static double
 wall(void)
@@ -146,6 +152,49 @@ sub_get(const char *name, size_t len, int kind)
 	subs[nsubs].name[len] = '\0';
 	subs[nsubs].kind = kind;
 	return &subs[nsubs++];
+}
+
+/* A cursor, "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" at p (n bytes), in
+ * CLOCK_REALTIME seconds; 0 when it is not one. */
+static double
+cursor_time(const char *p, size_t n)
+{
+	char buf[40];
+	struct tm tm;
+	double frac = 0, scale = 0.1;
+	size_t i;
+
+	if (n < 20 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if (buf[19] == '.')
+		for (i = 20; i < n && isdigit((unsigned char)buf[i]); i++) {
+			frac += (buf[i] - '0') * scale;
+			scale /= 10;
+		}
+	return (double)timegm(&tm) + frac;
+}
+
+/* One commit -> delivery sample for kind, from the cursor at p. */
+static void
+lat_add(int kind, const char *p, size_t n)
+{
+	double t = cursor_time(p, n);
+
+	if (t == 0)
+		return;
+	if (nlat[kind] == caplat[kind]) {
+		caplat[kind] = caplat[kind] ? caplat[kind] * 2 : 4096;
+		lat[kind] = realloc(lat[kind], caplat[kind] * sizeof(double));
+	}
+	lat[kind][nlat[kind]++] = wall() - t;
 }
 
 static void
@@ -230,6 +279,19 @@ reply_status(struct evhttp_request *req, int code, uint64_t n)
 	    (unsigned long long)n, (unsigned long long)n,
 	    (unsigned long long)n);
 	reply(req, code, TAXII_TYPE, body, (size_t)len);
+}
+
+/* A webhook batch's end ("to", in its first KiB): its newest event. */
+static void
+hook_latency(const char *p, size_t n)
+{
+	const char *to, *end;
+
+	if ((to = memmem(p, n < 1024 ? n : 1024, "\"to\":\"", 6)) == NULL)
+		return;
+	to += 6;
+	if ((end = memchr(to, '"', (size_t)(p + n - to))) != NULL)
+		lat_add(K_HOOK, to, (size_t)(end - to));
 }
 
 /* Echoes {"challenge": ...} of a webhook.challenge body; 0 when the body is
@@ -388,6 +450,8 @@ on_request(struct evhttp_request *req, void *arg)
 			return;
 		}
 		sub_count(s, n, 0);
+		if (n > 0)
+			hook_latency(body, len);
 		reply(req, 200, NULL, NULL, 0);
 		return;
 	}
@@ -479,6 +543,9 @@ sse_line(struct stream *st, const char *l, size_t n)
 			sub_count(st->sub, 1, 0);
 		else if (n == 6 && memcmp(l, "delete", 6) == 0)
 			sub_count(st->sub, 0, 1);
+		else
+			return;
+		lat_add(K_STREAM, st->last_id, strlen(st->last_id));
 	} else if (n >= 4 && memcmp(l, "id: ", 4) == 0) {
 		n -= 4;
 		if (n >= sizeof(st->last_id))
@@ -990,6 +1057,16 @@ main(int argc, char **argv)
 		    (unsigned long long)subs[i].deletes,
 		    (unsigned long long)subs[i].requests,
 		    (double)subs[i].bytes / 1e6);
+	for (i = 0; i < 3; i++) {
+		if (nlat[i] > 0)
+			printf("latency %s: commit -> delivery seen here, %zu "
+			       "samples: p50 %.3f s, p99 %.3f s, max %.3f s\n",
+			    kind_names[i], nlat[i],
+			    bench_pct(lat[i], nlat[i], 50),
+			    bench_pct(lat[i], nlat[i], 99),
+			    bench_pct(lat[i], nlat[i], 100));
+		free(lat[i]);
+	}
 	for (i = 0; i < nstreams; i++) {
 		if (i < nt)
 			free(streams[i].auth);
