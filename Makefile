@@ -71,11 +71,12 @@ INTEG	:= $(B)/tests/integ_client
 LOAD	:= $(B)/tests/load_client
 BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
 LOADS	:= $(LOAD_SRCS:tests/load/%.c=$(B)/tests/%)
+PUSH_RX	:= $(B)/tests/push_rx
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
-tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS)
+tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS) $(PUSH_RX)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -127,6 +128,10 @@ $(LOAD): $(B)/tests/load/load.o $(B)/tests/bench/bench.o
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/bench_%: $(B)/tests/bench/bench_%.o $(B)/tests/bench/bench.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+# the push benchmark's receiver (webhook, TAXII, SSE client)
+$(PUSH_RX): $(B)/tests/bench/push_rx.o $(B)/tests/bench/bench.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
@@ -192,13 +197,13 @@ fuzz:
 	@echo "run e.g.: build/fuzz/tests/fuzz_pattern tests/fuzz/corpus/pattern"
 
 bench: deps
-	$(MAKE) all $(BENCHES)
+	$(MAKE) all $(BENCHES) $(PUSH_RX)
 	tests/bench/run.sh $(B)
 
 format:
 	clang-format -i $(COMMON_SRCS) $(wildcard common/*.h) $(HUBD_SRCS) \
 	    $(CLI_ONLY) include/ctihub/*.h hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) \
-	    $(BENCH_SRCS) tests/integ/*.c tests/load/*.c
+	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c
 
 check-format:
 	tests/check-format.sh

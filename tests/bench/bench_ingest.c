@@ -3,7 +3,9 @@
  * on HTTPS keep-alive connections post every envelope of a directory
  * (each answer is sent by the hub only after a durable commit), and the
  * figures are printed beside Jansson's parse rate for the same files on
- * this machine, measured first in the same run.
+ * this machine, measured first in the same run.  With BENCH_T0_FILE set,
+ * the wall-clock time (CLOCK_REALTIME seconds) of the first post is written
+ * there (the push benchmark's start).
  *
  * usage: bench_ingest -u URL -k CAFILE -a USER:PASS[,USER:PASS...]
  *            -d DIR [-c CONNECTIONS] [-p HUBPID] [-n MAXFILES]
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -117,6 +120,17 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_ALL);
 	cpu0 = pid > 0 ? bench_proc_cpu(pid) : 0;
 	t0 = bench_now();
+	if (getenv("BENCH_T0_FILE") != NULL) {
+		struct timespec ts;
+		FILE *f = fopen(getenv("BENCH_T0_FILE"), "w");
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (f != NULL) {
+			fprintf(f, "%lld.%09ld\n", (long long)ts.tv_sec,
+			    ts.tv_nsec);
+			fclose(f);
+		}
+	}
 	for (i = 0; i < (size_t)conns; i++)
 		pthread_create(&th[i], NULL, publisher, (void *)(long)i);
 	for (i = 0; i < (size_t)conns; i++)

@@ -86,7 +86,8 @@ main(int argc, char **argv)
 		size_t i;
 		long code = 0;
 
-		snprintf(full, sizeof(full), "%s?limit=%ld%s%s", url, limit,
+		snprintf(full, sizeof(full), "%s%climit=%ld%s%s", url,
+		    strchr(url, '?') != NULL ? '&' : '?', limit,
 		    next ? "&next=" : "", next ? next : "");
 		curl_easy_setopt(c, CURLOPT_URL, full);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);

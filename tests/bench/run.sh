@@ -9,16 +9,19 @@
 #   3. TAXII reads: GET objects?limit=100 at random positions with wrk, at
 #      10,000, 100,000 and 1,000,000 objects, beside the same stack
 #      serving one fixed page; a full walk in pages of 1,000; the daemon's
-#      private memory; the same reads under a realistic sharing policy.
+#      private memory; the same reads under a realistic sharing policy;
+#   4. push (push.sh): 20 subscribers receiving while 100,000 objects are
+#      ingested, beside ingest alone and the receiver's own ceiling.
 # Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
 # $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
-# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ (set: skip that
-# part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
+# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ, BENCH_SKIP_PUSH
+# (set: skip that part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
 # Usage: tests/bench/run.sh build/release
 set -eu
 B=$(cd "${1:-build/release}" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/tests/hub.sh"
+. "$SRC/tests/bench/bench.sh"
 DATA=${BENCH_DATA:-/tmp/ctihub-bench-data}
 N=${BENCH_OBJECTS:-1000000}
 GEN=${GEN:-$SRC/../shared/tools/gen_bundles.py}
@@ -54,14 +57,7 @@ for m in pub1 pub2 pub3 pub4 reader $(seq -f 'm%03g' 0 19); do
 	m*) c=$(echo $CC | cut -d' ' -f$((i + 1))); i=$((i + 1)) ;;
 	*) c=BR ;;
 	esac
-	cat >>members.conf <<EOM
-member $m {
-	name "Bench $m"
-	country $c
-	roles publisher subscriber
-	$PW
-}
-EOM
+	bench_member $m $c "$PW"
 done
 # a realistic sharing policy: 3 groups; each producer shares AMBER with
 # its groups, AMBER+STRICT with two named members, RED with nobody
@@ -88,31 +84,9 @@ for c in $CC; do
 	    "$g" "$s" >policy-real/$m.policy
 	i=$((i + 1))
 done
-write_conf() { # write_conf FILE STATE [POLICYDIR]
-	cat >"$1" <<EOM
-listen 127.0.0.1:0
-state_dir $2
-map_size 8G
-members members.conf
-policy_dir ${3:-policy}
-access_log off
-audit_log off
-api_root bench {
-	title "Benchmark"
-	max_content_length 64M
-	collection 3a8f5c7e-1b2d-4e6f-8a9b-0c1d2e3f4a5b {
-		title "Bench"
-		alias bench
-		read any
-		write any
-	}
-}
-metrics_listen 127.0.0.1:0
-EOM
-}
 mkdir -p policy
-write_conf hub.conf state
-write_conf import.conf state-import
+bench_conf hub.conf state
+bench_conf import.conf state-import
 
 "$B/ctihubd" -c hub.conf 2>hub.log &
 PID=$!
@@ -135,7 +109,10 @@ echo "== 2. ctihub import of one $N-object bundle"
 "$B/tests/bench_import" "$B/ctihub" import.conf pub1 bench \
     "$(ls "$DATA/bundle-$N"/b*.json | head -1)"
 fi
-[ -n "${BENCH_SKIP_READ:-}" ] && exit 0
+if [ -n "${BENCH_SKIP_READ:-}" ]; then
+	[ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
+	exit 0
+fi
 
 echo
 echo "== 3. TAXII reads: GET .../objects/?limit=100 (wrk -t2 -c32 -d10s), a full walk"
@@ -186,7 +163,7 @@ largest=
 for n in ${BENCH_READ_SIZES:-10000 100000 1000000}; do
 	[ "$n" -le "$N" ] || continue
 	largest=$n
-	write_conf read-$n.conf state-read-$n
+	bench_conf read-$n.conf state-read-$n
 	# the first n/1000 envelopes, each imported as the member that
 	# published it (b<batch>-m<member>-<CC>.json)
 	ls "$DATA/env-$N"/b*.json | sort | head -$((n / 1000)) >files-$n.txt
@@ -229,7 +206,7 @@ done
 # (the largest size that was run, not the last one listed)
 n=${largest:?no read size fits BENCH_OBJECTS}
 "$B/ctihub" policy check policy-real -c read-$n.conf || exit 1
-write_conf read-real.conf state-read-$n policy-real
+bench_conf read-real.conf state-read-$n policy-real
 "$B/ctihubd" -c read-real.conf 2>read-real.log &
 PID=$!
 hub_wait read-real.log $PID || { cat read-real.log; exit 1; }
@@ -255,3 +232,5 @@ printf 'with a realistic policy (20 producers, 3 groups, TLP mix), %s objects: %
     "$n" $POLICY
 echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate without producer policies, %.1f%% more CPU per request\n", ($1 - $3) / $1 * 100, ($6 - $2) / $2 * 100}'
 sed 's/^walk:/walk with the realistic policy:/' walk-real.txt
+
+[ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
