@@ -49,7 +49,7 @@ lag(struct store_reader *r, uint32_t coll, int64_t cursor, long long *n,
 	*secs = 0;
 	if (store_walk_start(r, coll, cursor) != STORE_OK)
 		return;
-	while (*n < LAG_MAX && store_walk_next(r, &it) == STORE_OK) {
+	while (*n < LAG_MAX && store_walk_next(r, &it) == 1) {
 		if (*n == 0)
 			first = it.date_added;
 		(*n)++;

@@ -618,7 +618,7 @@ lag(struct psub *s)
 
 	if (store_walk_start(s->p->r, s->coll, s->st.cursor) != STORE_OK)
 		return;
-	while (n < LAG_MAX && store_walk_next(s->p->r, &it) == STORE_OK) {
+	while (n < LAG_MAX && store_walk_next(s->p->r, &it) == 1) {
 		if (n == 0)
 			first = it.date_added;
 		n++;

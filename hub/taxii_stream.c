@@ -21,11 +21,14 @@
 #include "ctihub/alloc.h"
 #include "ctihub/events.h"
 #include "ctihub/log.h"
+#include "ctihub/subscription.h"
 #include "ctihub/taxii_render.h"
 #include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
 #include "hub.h"
+#include "push.h"
+#include "writer.h"
 
 #define SSE_MEDIA "text/event-stream"
 
@@ -207,9 +210,94 @@ sse_more(struct request *ctx, struct buf *b, void *arg)
 	return HTTP_STREAM_WAIT;
 }
 
+/*
+ * A `mode stream` subscription of the member to this collection keeps
+ * the stream's cursor in the database like push's (push_state, table
+ * subs): a stream opened without Last-Event-ID or added_after starts
+ * there, and a Last-Event-ID the client sends acknowledges everything up
+ * to it (the cursor moves there).  Without a subscription a stream
+ * starts now.
+ */
+static const struct subscription *
+stream_sub(const struct request *ctx, const struct sub_coll **sc)
+{
+	const struct subscriptions *subs = ctx->rt->conf->subs;
+	int i, j;
+
+	for (i = 0; subs != NULL && i < subs->n; i++) {
+		const struct subscription *sub = &subs->v[i];
+
+		if (sub->mode != SUB_STREAM ||
+		    strcmp(sub->member, ctx->member->id) != 0)
+			continue;
+		for (j = 0; j < sub->ncolls; j++)
+			if (strcmp(sub->colls[j].id, ctx->coll->id) == 0) {
+				*sc = &sub->colls[j];
+				return sub;
+			}
+	}
+	return NULL;
+}
+
+/* The subscription's state as stored (zero when none). */
+static void
+sub_state(struct request *ctx, const char *key, struct push_state *ps)
+{
+	const void *v;
+	size_t len;
+
+	memset(ps, 0, sizeof(*ps));
+	if (store_rbegin(ctx->svc->reader) != STORE_OK)
+		return;
+	if (store_sub_get(ctx->svc->reader, key, &v, &len) == STORE_OK &&
+	    push_state_decode(v, len, ps) == -1)
+		memset(ps, 0, sizeof(*ps));
+	store_rend(ctx->svc->reader);
+}
+
+static void
+ack_done(struct wmsg *m, int rc)
+{
+	if (rc != STORE_OK)
+		log_warnx(
+		    "stream: the cursor of %s was not saved", m->u.sub.name);
+	wmsg_clear(m);
+	hub_free(m);
+}
+
+/* The client acknowledged up to `cursor` (its Last-Event-ID). */
+static void
+sub_ack(
+    struct request *ctx, const char *key, struct push_state *ps, int64_t cursor)
+{
+	unsigned char rec[PUSH_STATE_MAX];
+	struct wmsg *m;
+	size_t n;
+
+	if (cursor <= ps->cursor || (m = hub_malloc(sizeof(*m))) == NULL)
+		return;
+	ps->cursor = cursor;
+	ps->last_ok = tstamp_now();
+	n = push_state_encode(ps, rec);
+	wmsg_init(m, WMSG_SUB);
+	snprintf(m->u.sub.name, sizeof(m->u.sub.name), "%s", key);
+	if ((m->u.sub.val = hub_malloc(n)) == NULL) {
+		hub_free(m);
+		return;
+	}
+	memcpy(m->u.sub.val, rec, n);
+	m->u.sub.len = n;
+	m->done = ack_done;
+	writer_submit(ctx->svc->writer, m);
+}
+
 void
 taxii_stream(struct request *ctx)
 {
+	const struct sub_coll *sc = NULL;
+	const struct subscription *sub = stream_sub(ctx, &sc);
+	struct push_state ps;
+	char key[PUSH_KEY_MAX];
 	const struct conf *c = ctx->rt->conf;
 	struct view_query q;
 	struct buf first = BUF_INIT;
@@ -225,11 +313,21 @@ taxii_stream(struct request *ctx)
 		    ctx->member->id, ctx->coll->id);
 		return;
 	}
-	if (view_parse(&q, VIEW_OBJECTS, ctx->path.query, c->members, err,
-		sizeof(err)) == -1) {
+	/* a subscriber's stream takes its subscription's filters unless it
+	 * gives its own */
+	if (view_parse(&q, VIEW_OBJECTS,
+		sub != NULL &&
+			(ctx->path.query == NULL || ctx->path.query[0] == '\0')
+		    ? sub->query
+		    : ctx->path.query,
+		c->members, err, sizeof(err)) == -1) {
 		view_query_clear(&q);
 		taxii_error(ctx, 400, "Bad Request", "%s", err);
 		return;
+	}
+	if (sub != NULL) {
+		push_state_key(sub->name, sc->id, key, sizeof(key));
+		sub_state(ctx, key, &ps);
 	}
 	if (q.next != NULL) {
 		view_query_clear(&q);
@@ -251,8 +349,12 @@ taxii_stream(struct request *ctx)
 			    ctx->last_event_id);
 			return;
 		}
+		if (sub != NULL)
+			sub_ack(ctx, key, &ps, cursor);
 	} else if (q.added_after >= 0)
 		cursor = q.added_after;
+	else if (sub != NULL)
+		cursor = ps.cursor; /* from the beginning when it has none */
 	else {
 		int rc = store_rbegin(ctx->svc->reader);
 

@@ -210,6 +210,12 @@ subscription wh-bob {
 	batch 50
 	max_delay 100ms
 }
+subscription s-bob {
+	member bob
+	collection exchange
+	mode stream
+	types indicator
+}
 subscription to-b {
 	member hub-b
 	collection exchange
@@ -520,6 +526,29 @@ then
 	tap ok "push: after 'never members bob', nothing of alice's new objects went to bob"
 else
 	tap fail "push: objects went to bob after the policy excluded him"
+fi
+
+# --- 8: a stream subscription keeps its cursor ----------------------------------------
+# without Last-Event-ID it starts from the stored cursor (the beginning at
+# first); a Last-Event-ID acknowledges up to it and is the next start
+sse() { # sse [Last-Event-ID]: the event ids of 3 s of bob's stream
+	curl -s -N --max-time 3 --cacert ca.pem -u "bob:$PW" \
+	    -H 'Accept: text/event-stream' ${1:+-H "Last-Event-ID: $1"} \
+	    "https://127.0.0.1:$APORT/a1/collections/$C1/stream/" |
+	    sed -n 's/^id: //p'
+}
+sse >sse1.ids
+third=$(sed -n 3p sse1.ids)
+sse "$third" >/dev/null
+sse >sse2.ids
+if [ "$(wc -l <sse1.ids)" -ge 5 ] && [ "$(head -1 sse2.ids)" = "$(sed -n 4p sse1.ids)" ] &&
+    "$B/ctihub" push status -c a/ctihub.conf | grep -q "^s-bob .*stream .*$third"; then
+	tap ok "push: a stream subscription starts at its stored cursor, moved by Last-Event-ID ($third)"
+else
+	tap fail "push: stream subscription cursor: third '$third', next start '$(head -1 sse2.ids)'"
+	head -5 sse1.ids | note
+	head -3 sse2.ids | note
+	"$B/ctihub" push status -c a/ctihub.conf | note
 fi
 
 # --- 7: 410 Gone suspends at once; operators see it -------------------------------------
