@@ -584,6 +584,9 @@ main(int argc, char **argv)
 		memset(&fo, 0, sizeof(fo));
 		fo.thread_name = "fetch";
 		fo.addr_check = push_addr_check;
+		/* one request per subscription at a time, many to one host */
+		fo.max_host_conns = 256;
+		fo.max_conns = 1024;
 		fo.addr_arg = hub->push;
 		if ((hub->fetcher = fetcher_start(&fo)) == NULL)
 			fatalx("cannot start the outbound HTTPS thread");

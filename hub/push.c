@@ -198,6 +198,7 @@ save(struct psub *s)
 	}
 	n = push_state_encode(&s->st, rec);
 	s->saved_cursor = s->st.cursor;
+	s->saved_at = tstamp_mono();
 	wmsg_init(&s->save, WMSG_SUB);
 	snprintf(s->save.u.sub.name, sizeof(s->save.u.sub.name), "%s", s->key);
 	if ((s->save.u.sub.val = hub_malloc(n)) == NULL) {
@@ -261,7 +262,10 @@ psub_ack(struct psub *s)
 		s->st.delivered += s->b.nobj;
 	audit_delivery(s);
 	stats_delivered(s, 1);
-	save(s);
+	/* kept at most every PUSH_SAVE_US (the tick keeps the rest): after a
+	 * crash at most that much is delivered again */
+	if (tstamp_mono() - s->saved_at >= PUSH_SAVE_US)
+		save(s);
 	if (batch_end(s))
 		return;
 	/* more may wait: the next batch at once */
@@ -637,16 +641,19 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->stopping || store_rbegin(p->r) != STORE_OK)
+	if (p->stopping)
+		return;
+	/* cursors not kept yet (acknowledged within PUSH_SAVE_US of a save,
+	 * or moved past what the member may not see) */
+	TAILQ_FOREACH(s, &p->subs, entry)
+	if (!s->dead && s->saved_cursor != s->st.cursor)
+		save(s);
+	if (++p->ticks % 5 != 0 || store_rbegin(p->r) != STORE_OK)
 		return;
 	TAILQ_FOREACH(s, &p->subs, entry)
 	if (!s->dead)
 		lag(s);
 	store_rend(p->r);
-	/* a cursor moved past invisible entries only is kept now and then */
-	TAILQ_FOREACH(s, &p->subs, entry)
-	if (!s->dead && s->phase == PS_IDLE && s->saved_cursor != s->st.cursor)
-		save(s);
 }
 
 /* --- subscriptions from a snapshot --- */
@@ -883,7 +890,7 @@ start_call(struct fetcher *f, void *arg)
 {
 	struct swap *sw = arg;
 	struct push *p = sw->p;
-	struct timeval five = {5, 0};
+	struct timeval second = {1, 0};
 
 	p->base = fetcher_base(p->f);
 	if (store_reader_new(p->hub->store, &p->r) != STORE_OK) {
@@ -894,7 +901,7 @@ start_call(struct fetcher *f, void *arg)
 	}
 	p->tick = event_new(p->base, -1, EV_PERSIST, on_tick, p);
 	if (p->tick != NULL)
-		event_add(p->tick, &five);
+		event_add(p->tick, &second);
 	p->started = 1;
 	swap_in(f, sw);
 }
@@ -923,6 +930,11 @@ stop_call(struct fetcher *f, void *arg)
 	struct psub *s;
 
 	(void)f;
+	/* the cursors not kept yet go to the writer, which finishes its
+	 * queue before it stops */
+	TAILQ_FOREACH(s, &p->subs, entry)
+	if (!s->dead && !s->saving && s->saved_cursor != s->st.cursor)
+		save(s);
 	p->stopping = 1;
 	if (p->tick != NULL)
 		event_free(p->tick);

@@ -23,6 +23,10 @@
 #include "push.h"
 #include "writer.h"
 
+/* a psub's state is written at most this often (microseconds) after
+ * acknowledgements; the tick writes what is left */
+#define PUSH_SAVE_US 250000
+
 /* delivery latency buckets (seconds), commit to acknowledgement */
 #define PUSH_NBUCKETS 12
 
@@ -90,6 +94,7 @@ struct psub {
 	struct wmsg save;
 	int saving, resave;
 	int64_t saved_cursor;	 /* the cursor of the last save */
+	int64_t saved_at;	 /* tstamp_mono of the last save */
 	struct runtime *hold;	 /* dead: the snapshot of s->sub */
 	struct push_stats stats; /* under p->mu */
 };
@@ -106,7 +111,8 @@ struct push {
 	struct store_reader *r;
 	struct runtime *rt;
 	TAILQ_HEAD(, psub) subs;
-	struct event *tick; /* lags, every few seconds */
+	struct event *tick; /* every second: cursors to keep; lags */
+	unsigned ticks;
 	int started;
 	int stopping;
 	/* writer commits, coalesced (any thread) */

@@ -107,6 +107,7 @@ subscription $w {
 	secret whsec_$(head -c 32 /dev/urandom | base64)
 	payload full
 	$types
+	${BENCH_PUSH_BATCH:+batch $BENCH_PUSH_BATCH}
 }
 EOM
 	done
@@ -123,6 +124,7 @@ subscription $t {
 	password_file rx.pw
 	ca_file rx-cert.pem
 	$types
+	${BENCH_PUSH_BATCH:+batch $BENCH_PUSH_BATCH}
 }
 EOM
 	done
