@@ -113,6 +113,7 @@ static const struct directive top_directives[] = {
     {"push_max_bytes", D_SIZE, C(push_max_bytes), "8M", 16384, 1LL << 31, 0},
     {"stream_heartbeat", D_DURATION, C(stream_heartbeat), "15s", 1, 3600, 0},
     {"max_streams", D_INT, C(max_streams), "1000", 0, 1000000, 0},
+    {"push_threads", D_INT, C(push_threads), "0", 0, 64, 0},
     {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
     {"api_root", D_BLOCK, 0, NULL, 0, 0, 1},
     {NULL, 0, 0, NULL, 0, 0, 0},

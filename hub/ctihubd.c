@@ -42,7 +42,6 @@
 #include "push.h"
 #include "route.h"
 #include "transport.h"
-#include "fetch.h"
 #include "pipeline.h"
 #include "writer.h"
 
@@ -575,25 +574,11 @@ main(int argc, char **argv)
 		fatalx("cannot start the writer, parser and password threads");
 	/* deletion records kept for push and streams */
 	writer_set_gone_keep(hub->writer, c->gone_keep);
-	{
-		/* the outbound loop: push deliveries (and feeds) */
-		struct fetch_opts fo;
-
-		if ((hub->push = push_new(hub)) == NULL)
-			fatalx("out of memory");
-		memset(&fo, 0, sizeof(fo));
-		fo.thread_name = "fetch";
-		fo.addr_check = push_addr_check;
-		/* one request per subscription at a time, many to one host */
-		fo.max_host_conns = 256;
-		fo.max_conns = 1024;
-		fo.addr_arg = hub->push;
-		if ((hub->fetcher = fetcher_start(&fo)) == NULL)
-			fatalx("cannot start the outbound HTTPS thread");
-	}
 	release_recover(hub);
-	if (push_start(hub->push, hub->fetcher, hub->rt) == -1)
-		fatalx("cannot start push");
+	/* push deliveries: threads of their own, each an outbound loop */
+	if ((hub->push = push_new(hub)) == NULL ||
+	    push_start(hub->push, hub->rt) == -1)
+		fatalx("cannot start the push threads");
 	/* publish records a crash kept from the audit log */
 	audit_sync(hub, 0);
 	if (http_start(hub) == -1)
@@ -620,7 +605,6 @@ main(int argc, char **argv)
 	}
 	http_join(hub);
 	push_stop(hub->push);
-	fetcher_stop(hub->fetcher);
 	auth_stop(hub);
 	workq_free(hub->pool);
 	pipe_free(hub->pipeline);

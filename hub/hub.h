@@ -39,7 +39,6 @@ struct event_base;
 struct event;
 struct worker;
 struct metrics;
-struct fetcher;
 struct push;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
@@ -112,9 +111,9 @@ struct hub {
 	/* each TAXII worker's last heartbeat (tstamp_mono), written by
 	 * the worker's loop once a second, read by /healthz */
 	atomic_llong *beats;
-	atomic_llong streams;	 /* event streams open, on all workers */
-	struct fetcher *fetcher; /* outbound HTTPS (fetch.h): push, feeds */
-	struct push *push;	 /* deliveries to subscribers (push.h) */
+	atomic_llong streams; /* event streams open, on all workers */
+	struct push *push;    /* deliveries to subscribers (push.h), each
+			      thread an outbound loop (fetch.h) */
 	struct metrics *metrics;
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */

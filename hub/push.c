@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -48,14 +49,14 @@ static void psub_free(struct psub *);
 static void render_metrics(struct buf *, void *);
 
 static const double lat_bounds[PUSH_NBUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60};
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 60};
 
 /* --- the address check --- */
 
 int
 push_addr_check(const struct sockaddr *sa, socklen_t len, void *arg)
 {
-	struct push *p = arg;
+	struct pshard *p = arg;
 
 	if (fetch_addr_public(sa, len, NULL))
 		return 1;
@@ -152,6 +153,19 @@ audit_delivery(struct psub *s)
 
 /* --- the cursor in the database --- */
 
+/* Runs fn on the shard's loop from another thread; 0 when the loop is
+ * stopping (then fn never runs). */
+static int
+shard_call(struct pshard *p, fetch_call_cb *fn, void *arg)
+{
+	int ok;
+
+	pthread_mutex_lock(&p->cmu);
+	ok = !p->fgone && fetcher_call(p->f, fn, arg) == 0;
+	pthread_mutex_unlock(&p->cmu);
+	return ok;
+}
+
 static void
 on_saved_call(struct fetcher *f, void *arg)
 {
@@ -171,17 +185,16 @@ static void
 on_saved(struct wmsg *m, int rc)
 {
 	struct psub *s = m->arg;
-	struct push *p = s->p;
+	struct pshard *p = s->p;
 
 	if (rc != STORE_OK)
 		log_warnx("push %s: the state was not saved: %s", s->key,
 		    push_strerror(rc));
 	wmsg_clear(m);
-	/* back to the loop; when it stops, the engine is freed after the
-	 * writer (push_free), so the psub is still there */
-	if (p->stopping || fetcher_call(p->f, on_saved_call, s) == -1)
+	/* back to the loop, unless it is stopping (the engine is freed after
+	 * the writer, push_free, so the psub is still there) */
+	if (!shard_call(p, on_saved_call, s))
 		s->saving = 0;
-	atomic_fetch_sub(&p->saves, 1);
 }
 
 /* Writes the state (at most one write in flight; another follows). */
@@ -210,7 +223,6 @@ save(struct psub *s)
 	s->save.done = on_saved;
 	s->save.arg = s;
 	s->saving = 1;
-	atomic_fetch_add(&s->p->saves, 1);
 	writer_submit(s->p->hub->writer, &s->save);
 }
 
@@ -221,7 +233,7 @@ save(struct psub *s)
 static int
 reap(struct psub *s)
 {
-	struct push *p = s->p;
+	struct pshard *p = s->p;
 
 	if (!s->dead)
 		return 0;
@@ -441,7 +453,7 @@ poke(struct psub *s)
 static int
 hub_allows(const struct psub *s, const struct event *ev)
 {
-	const struct push *p = s->p;
+	const struct pshard *p = s->p;
 	const struct subscriptions *subs = p->rt->conf->subs;
 	uint32_t producer =
 	    ev->kind == EV_DELETE ? ev->producer : ev->item.e.producer;
@@ -471,7 +483,7 @@ hub_allows(const struct psub *s, const struct event *ev)
 static void
 run(struct psub *s)
 {
-	struct push *p = s->p;
+	struct pshard *p = s->p;
 	const struct member *m;
 	struct event_batch eb;
 	struct view_ctx vc;
@@ -552,7 +564,7 @@ run(struct psub *s)
 static void
 on_commits(struct fetcher *f, void *arg)
 {
-	struct push *p = arg;
+	struct pshard *p = arg;
 	uint32_t pend[64];
 	int n, all, i;
 	struct psub *s;
@@ -580,13 +592,10 @@ on_commits(struct fetcher *f, void *arg)
 }
 
 static void
-on_commit(const struct wcommit *c, void *arg)
+shard_commit(struct pshard *p, const struct wcommit *c)
 {
-	struct push *p = arg;
 	int i, j, queue = 0;
 
-	if (c->ncolls == 0)
-		return;
 	pthread_mutex_lock(&p->cmu);
 	for (i = 0; i < c->ncolls && !p->pend_all; i++) {
 		for (j = 0; j < p->npend && p->pend[j] != c->colls[i].coll; j++)
@@ -598,16 +607,24 @@ on_commit(const struct wcommit *c, void *arg)
 		else
 			p->pend[p->npend++] = c->colls[i].coll;
 	}
-	if (!p->call_queued) {
-		p->call_queued = 1;
-		queue = 1;
+	if (!p->call_queued && !p->fgone) {
+		queue = fetcher_call(p->f, on_commits, p) == 0;
+		p->call_queued = queue;
 	}
 	pthread_mutex_unlock(&p->cmu);
-	if (queue && fetcher_call(p->f, on_commits, p) == -1) {
-		pthread_mutex_lock(&p->cmu);
-		p->call_queued = 0;
-		pthread_mutex_unlock(&p->cmu);
-	}
+}
+
+/* The writer's thread: every shard hears of the collections touched. */
+static void
+on_commit(const struct wcommit *c, void *arg)
+{
+	struct push *e = arg;
+	int i;
+
+	if (c->ncolls == 0)
+		return;
+	for (i = 0; i < e->n; i++)
+		shard_commit(&e->v[i], c);
 }
 
 /* --- lags, every few seconds --- */
@@ -636,7 +653,7 @@ lag(struct psub *s)
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
-	struct push *p = arg;
+	struct pshard *p = arg;
 	struct psub *s;
 
 	(void)fd;
@@ -723,7 +740,7 @@ load_state(struct psub *s)
 }
 
 static struct psub *
-psub_new(struct push *p, const char *key)
+psub_new(struct pshard *p, const char *key)
 {
 	struct psub *s = hub_calloc(1, sizeof(*s));
 
@@ -771,9 +788,18 @@ changed(const struct subscription *a, const struct subscription *b)
 #undef DIFF
 }
 
+/* The push thread of a (subscription, collection): a hash of its key,
+ * so it stays on one thread across reloads. */
+static int
+key_shard(const char *key, int n)
+{
+	return (int)(hash_fnv1a64(HASH_FNV1A64_INIT, key, strlen(key)) %
+	    (uint64_t)n);
+}
+
 /* A snapshot on its way to the loop. */
 struct swap {
-	struct push *p;
+	struct pshard *p;
 	struct runtime *rt;
 };
 
@@ -781,7 +807,7 @@ static void
 swap_in(struct fetcher *f, void *arg)
 {
 	struct swap *sw = arg;
-	struct push *p = sw->p;
+	struct pshard *p = sw->p;
 	struct runtime *rt = sw->rt;
 	const struct subscriptions *subs = rt->conf->subs;
 	struct psub *s, *t;
@@ -806,6 +832,8 @@ swap_in(struct fetcher *f, void *arg)
 		for (j = 0; j < sub->ncolls; j++) {
 			push_state_key(
 			    sub->name, sub->colls[j].id, key, sizeof(key));
+			if (key_shard(key, p->nshards) != p->index)
+				continue;
 			TAILQ_FOREACH(s, &p->subs, entry)
 			if (strcmp(s->key, key) == 0)
 				break;
@@ -853,7 +881,7 @@ swap_in(struct fetcher *f, void *arg)
 }
 
 static int
-send_swap(struct push *p, struct runtime *rt, fetch_call_cb *fn)
+send_swap(struct pshard *p, struct runtime *rt, fetch_call_cb *fn)
 {
 	struct swap *sw = hub_malloc(sizeof(*sw));
 
@@ -874,22 +902,19 @@ send_swap(struct push *p, struct runtime *rt, fetch_call_cb *fn)
 struct push *
 push_new(struct hub *hub)
 {
-	struct push *p = hub_calloc(1, sizeof(*p));
+	struct push *e = hub_calloc(1, sizeof(*e));
 
-	if (p == NULL)
+	if (e == NULL)
 		return NULL;
-	p->hub = hub;
-	TAILQ_INIT(&p->subs);
-	pthread_mutex_init(&p->cmu, NULL);
-	pthread_mutex_init(&p->mu, NULL);
-	return p;
+	e->hub = hub;
+	return e;
 }
 
 static void
 start_call(struct fetcher *f, void *arg)
 {
 	struct swap *sw = arg;
-	struct push *p = sw->p;
+	struct pshard *p = sw->p;
 	struct timeval second = {1, 0};
 
 	p->base = fetcher_base(p->f);
@@ -907,26 +932,64 @@ start_call(struct fetcher *f, void *arg)
 }
 
 int
-push_start(struct push *p, struct fetcher *f, struct runtime *rt)
+push_start(struct push *e, struct runtime *rt)
 {
-	p->f = f;
-	if (writer_subscribe(p->hub->writer, on_commit, p) == -1)
+	const struct conf *c = rt->conf;
+	struct fetch_opts fo;
+	char name[32];
+	int i;
+
+	if ((e->n = (int)c->push_threads) == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		e->n = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+	}
+	if ((e->v = hub_calloc((size_t)e->n, sizeof(*e->v))) == NULL)
 		return -1;
-	metrics_add_renderer(p->hub->metrics, render_metrics, p);
-	return send_swap(p, rt, start_call);
+	for (i = 0; i < e->n; i++) {
+		struct pshard *p = &e->v[i];
+
+		p->hub = e->hub;
+		p->index = i;
+		p->nshards = e->n;
+		TAILQ_INIT(&p->subs);
+		pthread_mutex_init(&p->cmu, NULL);
+		pthread_mutex_init(&p->mu, NULL);
+		memset(&fo, 0, sizeof(fo));
+		snprintf(name, sizeof(name), "push[%d]", i);
+		fo.thread_name = name;
+		fo.addr_check = push_addr_check;
+		fo.addr_arg = p;
+		/* one request per subscription at a time, many to one host */
+		fo.max_host_conns = 256;
+		fo.max_conns = 1024;
+		if ((p->f = fetcher_start(&fo)) == NULL)
+			return -1;
+	}
+	if (writer_subscribe(e->hub->writer, on_commit, e) == -1)
+		return -1;
+	metrics_add_renderer(e->hub->metrics, render_metrics, e);
+	for (i = 0; i < e->n; i++)
+		if (send_swap(&e->v[i], rt, start_call) == -1)
+			return -1;
+	return 0;
 }
 
 void
-push_reconfigure(struct push *p, struct runtime *rt)
+push_reconfigure(struct push *e, struct runtime *rt)
 {
-	if (p->started || p->f != NULL)
-		send_swap(p, rt, swap_in);
+	int i;
+
+	if (rt->conf->push_threads != 0 && rt->conf->push_threads != e->n)
+		log_warnx("reload: push_threads changes only at restart");
+	for (i = 0; i < e->n; i++)
+		send_swap(&e->v[i], rt, swap_in);
 }
 
 static void
 stop_call(struct fetcher *f, void *arg)
 {
-	struct push *p = arg;
+	struct pshard *p = arg;
 	struct psub *s;
 
 	(void)f;
@@ -948,36 +1011,56 @@ stop_call(struct fetcher *f, void *arg)
 }
 
 void
-push_stop(struct push *p)
+push_stop(struct push *e)
 {
-	if (p == NULL || p->f == NULL)
+	int i;
+
+	if (e == NULL || e->v == NULL)
 		return;
-	writer_unsubscribe(p->hub->writer, on_commit, p);
-	if (fetcher_call(p->f, stop_call, p) == -1)
-		p->stopping = 1;
+	writer_unsubscribe(e->hub->writer, on_commit, e);
+	for (i = 0; i < e->n; i++) {
+		struct pshard *p = &e->v[i];
+
+		if (p->f == NULL)
+			continue;
+		fetcher_call(p->f, stop_call, p);
+		/* the writer's completions call the loop no more */
+		pthread_mutex_lock(&p->cmu);
+		p->fgone = 1;
+		pthread_mutex_unlock(&p->cmu);
+		fetcher_stop(p->f);
+		p->f = NULL;
+	}
 }
 
 void
-push_free(struct push *p)
+push_free(struct push *e)
 {
 	struct psub *s;
+	int i;
 
-	if (p == NULL)
+	if (e == NULL)
 		return;
 	/* the writer is stopped: no save is in flight any more */
-	while ((s = TAILQ_FIRST(&p->subs)) != NULL) {
-		TAILQ_REMOVE(&p->subs, s, entry);
-		if (s->hold != NULL)
-			runtime_unref(s->hold);
-		psub_free(s);
+	for (i = 0; e->v != NULL && i < e->n; i++) {
+		struct pshard *p = &e->v[i];
+
+		fetcher_stop(p->f); /* when push_stop was not called */
+		while ((s = TAILQ_FIRST(&p->subs)) != NULL) {
+			TAILQ_REMOVE(&p->subs, s, entry);
+			if (s->hold != NULL)
+				runtime_unref(s->hold);
+			psub_free(s);
+		}
+		if (p->r != NULL)
+			store_reader_free(p->r);
+		if (p->rt != NULL)
+			runtime_unref(p->rt);
+		pthread_mutex_destroy(&p->cmu);
+		pthread_mutex_destroy(&p->mu);
 	}
-	if (p->r != NULL)
-		store_reader_free(p->r);
-	if (p->rt != NULL)
-		runtime_unref(p->rt);
-	pthread_mutex_destroy(&p->cmu);
-	pthread_mutex_destroy(&p->mu);
-	hub_free(p);
+	hub_free(e->v);
+	hub_free(e);
 }
 
 /* --- /metrics (the operations worker's thread) --- */
@@ -996,11 +1079,17 @@ labels(struct buf *b, const struct psub *s)
 	    s->sub->mode == SUB_TAXII ? "taxii" : "webhook");
 }
 
+/* every psub of every shard */
+#define EACH_PSUB(e, i, s)                                                     \
+	for ((i) = 0; (i) < (e)->n; (i)++)                                     \
+	TAILQ_FOREACH(s, &(e)->v[(i)].subs, entry)
+
 static void
 render_metrics(struct buf *b, void *arg)
 {
-	struct push *p = arg;
+	struct push *e = arg;
 	const struct psub *s;
+	int i, any = 0;
 	static const struct {
 		const char *name, *type, *help;
 	} fam[] = {
@@ -1025,14 +1114,17 @@ render_metrics(struct buf *b, void *arg)
 	size_t f;
 	int k;
 
-	pthread_mutex_lock(&p->mu);
-	if (TAILQ_EMPTY(&p->subs)) {
-		pthread_mutex_unlock(&p->mu);
-		return;
+	/* every shard's list held still (only this thread takes more than
+	 * one of these locks) */
+	for (i = 0; i < e->n; i++) {
+		pthread_mutex_lock(&e->v[i].mu);
+		any |= !TAILQ_EMPTY(&e->v[i].subs);
 	}
+	if (!any)
+		goto out;
 	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
 		family(b, fam[f].name, fam[f].type, fam[f].help);
-		TAILQ_FOREACH(s, &p->subs, entry)
+		EACH_PSUB(e, i, s)
 		{
 			const struct push_stats *x = &s->stats;
 
@@ -1087,7 +1179,7 @@ render_metrics(struct buf *b, void *arg)
 	}
 	family(b, "ctihub_push_delivery_seconds", "histogram",
 	    "time from an object's commit to the receiver's acknowledgement");
-	TAILQ_FOREACH(s, &p->subs, entry)
+	EACH_PSUB(e, i, s)
 	{
 		uint64_t cum = 0;
 
@@ -1115,5 +1207,7 @@ render_metrics(struct buf *b, void *arg)
 		    s->sub->name, s->sc->id,
 		    (unsigned long long)s->stats.lat_n);
 	}
-	pthread_mutex_unlock(&p->mu);
+out:
+	for (i = 0; i < e->n; i++)
+		pthread_mutex_unlock(&e->v[i].mu);
 }

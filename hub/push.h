@@ -61,17 +61,19 @@ void push_state_key(const char *sub, const char *coll, char *out, size_t len);
 /* A store_err in words. */
 const char *push_strerror(int);
 
-/* Makes the engine (no thread yet): the fetcher is started with
- * push_addr_check and the engine as its address check. */
+/* Makes the engine (no thread yet). */
 struct push *push_new(struct hub *);
 /* The outbound address check: public addresses, and the networks of
- * push_allow.  Runs on the fetch thread. */
-int push_addr_check(const struct sockaddr *, socklen_t, void *push);
-/* Starts delivering (after the writer and the fetcher started). */
-int push_start(struct push *, struct fetcher *, struct runtime *);
+ * push_allow.  Runs on a push thread (arg: its shard). */
+int push_addr_check(const struct sockaddr *, socklen_t, void *shard);
+/* Starts push_threads threads, each an outbound loop (fetch.h) with the
+ * (subscription, collection) pairs whose key hashes to it; after the
+ * writer started. */
+int push_start(struct push *, struct runtime *);
 /* A reload: the new snapshot's subscriptions and policy. */
 void push_reconfigure(struct push *, struct runtime *);
-/* Before fetcher_stop: stops the timers; deliveries in flight end. */
+/* After the HTTP workers: stops the threads (deliveries in flight end,
+ * cursors not kept yet go to the writer). */
 void push_stop(struct push *);
 /* After writer_stop: frees the engine. */
 void push_free(struct push *);

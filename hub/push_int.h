@@ -28,7 +28,7 @@
 #define PUSH_SAVE_US 250000
 
 /* delivery latency buckets (seconds), commit to acknowledgement */
-#define PUSH_NBUCKETS 12
+#define PUSH_NBUCKETS 14
 
 /* What the metrics and `push status` show of one (subscription,
  * collection); under push.mu (the operations worker reads it). */
@@ -67,12 +67,12 @@ enum psub_phase {
 	PS_SUSPENDED, /* until the admin changes or resumes it */
 };
 
-struct push;
+struct pshard;
 
 /* One (subscription, collection). */
 struct psub {
 	TAILQ_ENTRY(psub) entry;
-	struct push *p;
+	struct pshard *p;
 	char key[PUSH_KEY_MAX];		/* "<sub>/<coll id>" */
 	const struct subscription *sub; /* in p->rt */
 	const struct sub_coll *sc;
@@ -104,8 +104,14 @@ enum psub_timer {
 	PT_POLL,    /* the TAXII status again */
 };
 
-struct push {
+/*
+ * One push thread: an outbound loop (fetch.h) of its own, a read handle,
+ * and the (subscription, collection) pairs whose key hashes to it, so
+ * deliveries run on as many cores as push_threads gives them.
+ */
+struct pshard {
 	struct hub *hub;
+	int index, nshards;
 	struct fetcher *f;
 	struct event_base *base; /* the fetcher's */
 	struct store_reader *r;
@@ -114,14 +120,22 @@ struct push {
 	struct event *tick; /* every second: cursors to keep; lags */
 	unsigned ticks;
 	int started;
-	int stopping;
+	int stopping; /* the loop's own */
 	/* writer commits, coalesced (any thread) */
 	pthread_mutex_t cmu;
 	uint32_t pend[64];
 	int npend, pend_all, call_queued;
+	/* the fetcher is being stopped: no more calls into it (under cmu) */
+	int fgone;
 	/* stats for /metrics (the operations worker) */
 	pthread_mutex_t mu;
-	atomic_int saves; /* WMSG_SUB in flight */
+};
+
+/* The engine: its threads. */
+struct push {
+	struct hub *hub;
+	struct pshard *v;
+	int n;
 };
 
 /* push.c, for push_send.c */

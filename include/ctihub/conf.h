@@ -144,6 +144,8 @@ struct conf {
 	int64_t gone_keep;	  /* how long deletion records are kept */
 	uint64_t push_max_bytes;  /* most bytes in one delivery body */
 	long long max_streams;	  /* open SSE streams, in all */
+	long long push_threads;	  /* push deliveries' threads (0: one per
+				     CPU) */
 	struct conf_root *roots;
 	int nroots;
 	struct members *members;
