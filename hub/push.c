@@ -637,6 +637,7 @@ lag(struct psub *s)
 	struct store_item it;
 	int64_t n = 0, first = 0;
 
+	s->lag_n = s->lag_s = 0;
 	if (store_walk_start(s->p->r, s->coll, s->st.cursor) != STORE_OK)
 		return;
 	while (n < LAG_MAX && store_walk_next(s->p->r, &it) == 1) {
@@ -644,10 +645,8 @@ lag(struct psub *s)
 			first = it.date_added;
 		n++;
 	}
-	pthread_mutex_lock(&s->p->mu);
-	s->stats.lag_objects = n;
-	s->stats.lag_seconds = n == 0 ? 0 : (tstamp_now() - first) / 1000000;
-	pthread_mutex_unlock(&s->p->mu);
+	s->lag_n = n;
+	s->lag_s = n == 0 ? 0 : (tstamp_now() - first) / 1000000;
 }
 
 static void
@@ -671,6 +670,15 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	if (!s->dead)
 		lag(s);
 	store_rend(p->r);
+	/* never p->mu inside a read transaction (the store's lock is taken
+	 * inside p->mu when a reload reads states) */
+	pthread_mutex_lock(&p->mu);
+	TAILQ_FOREACH(s, &p->subs, entry)
+	{
+		s->stats.lag_objects = s->lag_n;
+		s->stats.lag_seconds = s->lag_s;
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* --- subscriptions from a snapshot --- */

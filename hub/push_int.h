@@ -95,6 +95,7 @@ struct psub {
 	int saving, resave;
 	int64_t saved_cursor;	 /* the cursor of the last save */
 	int64_t saved_at;	 /* tstamp_mono of the last save */
+	int64_t lag_n, lag_s;	 /* the tick's count, before stats */
 	struct runtime *hold;	 /* dead: the snapshot of s->sub */
 	struct push_stats stats; /* under p->mu */
 };
