@@ -104,6 +104,10 @@ $(HUB_UNITS): $(B)/tests/t_%: $(B)/tests/unit/t_%.o $(HUB_UNIT_OBJS) $(LIB)
 $(B)/tests/t_fetch: $(B)/tests/unit/t_fetch.o $(call obj,hub/fetch.c) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
+# push's state records (hub/push_state.c) and its receivers' answers
+$(B)/tests/t_push: $(B)/tests/unit/t_push.o $(call obj,hub/push_state.c) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
+
 # the operations handlers, against stubs of the transport
 $(B)/tests/t_ops: $(B)/tests/unit/t_ops.o $(call obj,hub/ops.c) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)

@@ -27,13 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <jansson.h>
-
 #include "ctihub/alloc.h"
 #include "ctihub/log.h"
 #include "ctihub/marking.h"
 #include "ctihub/policy.h"
+#include "ctihub/push_answer.h"
 #include "ctihub/taxii_render.h"
 #include "ctihub/tstamp.h"
 
@@ -86,22 +84,8 @@ outcome(struct psub *s, struct fetch_resp *r, const char *what)
 		return 1;
 	}
 	if (st == 429 || st == 503) {
-		long ra = 0;
+		long ra = push_retry_after(r->retry_after, time(NULL));
 
-		if (r->retry_after != NULL) {
-			char *end;
-
-			ra = strtol(r->retry_after, &end, 10);
-			if (end == r->retry_after || *end != '\0') {
-				time_t t = curl_getdate(r->retry_after, NULL);
-
-				ra = t > 0 ? (long)(t - time(NULL)) : 0;
-			}
-			if (ra < 0)
-				ra = 0;
-			if (ra > 86400)
-				ra = 86400;
-		}
 		psub_fail(s, (int)ra, "%s: %ld from the receiver%s", what, st,
 		    r->retry_after != NULL ? " (Retry-After)" : "");
 		return 1;
@@ -521,85 +505,50 @@ on_delete(struct fetch_resp *r, void *arg)
 static void
 status(struct psub *s, const char *body, size_t len)
 {
-	json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
-	const char *st, *id;
-	json_int_t failed;
+	struct push_status st;
 	char root[1024], *p;
+	int i;
 
-	if (j == NULL || !json_is_object(j) ||
-	    (st = json_string_value(json_object_get(j, "status"))) == NULL ||
-	    (id = json_string_value(json_object_get(j, "id"))) == NULL) {
-		json_decref(j);
+	if (push_status_parse(body, len, &st) == -1) {
 		psub_fail(s, 0,
 		    "TAXII: the receiver's answer is not a status "
 		    "resource");
 		return;
 	}
-	failed = json_integer_value(json_object_get(j, "failure_count"));
-	if (strcmp(st, "complete") != 0) {
+	if (!st.complete) {
 		/* the API root is the target up to "collections/" */
 		snprintf(root, sizeof(root), "%s", s->sub->target);
 		if ((p = strstr(root, "/collections/")) != NULL)
 			p[1] = '\0';
-		if (strlen(id) > 100 || strpbrk(id, "/?#%") != NULL) {
-			json_decref(j);
-			psub_fail(s, 0, "TAXII: a status id we cannot follow");
-			return;
-		}
 		if (snprintf(s->b.status_url, sizeof(s->b.status_url),
-			"%.900sstatus/%.100s/", root, id) < 0) {
-			json_decref(j);
-			psub_fail(s, 0, "TAXII: a status URL too long");
-			return;
-		}
-		json_decref(j);
-		if (++s->b.polls > 10000) {
+			"%.900sstatus/%s/", root, st.id) < 0 ||
+		    ++s->b.polls > 10000) {
 			psub_fail(s, 0, "TAXII: the status stayed pending");
 			return;
 		}
 		psub_poll_later(s, s->b.polls < 5 ? 200 * s->b.polls : 2000);
 		return;
 	}
-	if (failed > 0) {
-		json_t *f = json_object_get(j, "failures"), *x;
-		size_t i;
-		const char *msg = "-";
-
-		x = json_array_get(f, 0);
-		if (x != NULL &&
-		    json_string_value(json_object_get(x, "message")))
-			msg = json_string_value(json_object_get(x, "message"));
-		if (s->st.attempts + 1 < TAXII_ROUNDS) {
-			psub_fail(s, 0,
-			    "TAXII: %lld objects failed at the receiver (%s)",
-			    (long long)failed, msg);
-			json_decref(j);
-			return;
-		}
-		/* reported, then passed: never silently */
-		json_array_foreach(f, i, x)
-		{
-			log_warnx("push %s: the receiver refused %s: %s",
-			    s->key,
-			    json_string_value(json_object_get(x, "id"))
-				? json_string_value(json_object_get(x, "id"))
-				: "-",
-			    json_string_value(json_object_get(x, "message"))
-				? json_string_value(
-				      json_object_get(x, "message"))
-				: "-");
-		}
-		snprintf(s->st.err, sizeof(s->st.err),
-		    "TAXII: %lld objects refused by the receiver after %d "
-		    "rounds (%s)",
-		    (long long)failed, TAXII_ROUNDS, msg);
-		psub_audit_failures(s, s->st.err);
-		json_decref(j);
-		s->b.keep_err = 1;
+	if (st.failure == 0) {
 		psub_ack(s);
 		return;
 	}
-	json_decref(j);
+	if (s->st.attempts + 1 < TAXII_ROUNDS) {
+		psub_fail(s, 0,
+		    "TAXII: %lld objects failed at the receiver (%s)",
+		    st.failure, st.nfail > 0 ? st.fail[0].message : "-");
+		return;
+	}
+	/* reported, then passed: never silently */
+	for (i = 0; i < st.nfail; i++)
+		log_warnx("push %s: the receiver refused %s: %s", s->key,
+		    st.fail[i].id, st.fail[i].message);
+	snprintf(s->st.err, sizeof(s->st.err),
+	    "TAXII: %lld objects refused by the receiver after %d rounds "
+	    "(%.120s)",
+	    st.failure, TAXII_ROUNDS, st.nfail > 0 ? st.fail[0].message : "-");
+	psub_audit_failures(s, s->st.err);
+	s->b.keep_err = 1;
 	psub_ack(s);
 }
 
