@@ -37,7 +37,10 @@ C2=22222222-2222-4222-8222-222222222222 # B: inbox (from A)
 C3=33333333-3333-4333-8333-333333333333 # A: inbox (from B)
 C4=44444444-4444-4444-8444-444444444444 # B: its own publications
 
-(umask 077 && echo "$PW" >pw)
+(umask 077 && echo "$PW" >pw &&
+    openssl genpkey -algorithm ed25519 -out ed.pem 2>/dev/null) || exit 1
+# the receiver's copy of the public key, made by openssl, not by the hub
+WHPK=whpk_$(openssl pkey -in ed.pem -pubout -outform DER | tail -c 32 | base64)
 freeport() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -210,6 +213,17 @@ subscription wh-bob {
 	batch 50
 	max_delay 100ms
 }
+subscription wh-thin {
+	member bob
+	collection exchange
+	mode webhook
+	target https://127.0.0.1:$RXPORT/thin
+	ca_file ../ca.pem
+	sign ed25519
+	sign_key ../ed.pem
+	batch 50
+	max_delay 100ms
+}
 subscription s-bob {
 	member bob
 	collection exchange
@@ -249,7 +263,8 @@ EOM
 # --- the webhook receiver -------------------------------------------------
 echo ok >rx.ctl
 python3 "$SRC/tests/integ/push_rx.py" --port "$RXPORT" --cert server.pem \
-    --key server.key --secret "$SECRET" --out rx.jsonl --ctl rx.ctl \
+    --key server.key --secret "$SECRET" --public-key "$WHPK" \
+    --out rx.jsonl --ctl rx.ctl \
     --max-seconds 600 2>rx.log &
 RPID=$!
 
@@ -415,6 +430,33 @@ for l in open("rx.jsonl"):
 EOP
 then tap ok "push: every webhook carried a verified Standard Webhooks signature and id"
 else tap fail "push: webhook ids"; fi
+
+# the Ed25519 subscription with the default payload: thin notices for
+# batches holding AMBER (fetched through the read API), the envelope only
+# for CLEAR/GREEN batches
+thin() {
+	python3 - <<'EOP'
+import json, sys
+amber = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+notices = 0
+for l in open("rx.jsonl"):
+    b = json.loads(l)["body"]
+    if b.get("data", {}).get("subscription") != "wh-thin":
+        continue
+    if b["type"] == "ctihub.notice":
+        notices += b["data"]["count"]
+    elif b["type"] == "ctihub.objects":
+        for o in b["data"]["envelope"]["objects"]:
+            if amber in o.get("object_marking_refs", []) or "object_marking_refs" not in o:
+                sys.exit(2)  # AMBER (or unmarked: alice's default) in full
+sys.exit(0 if notices > 0 else 1)
+EOP
+}
+if until_ok 15 thin; then
+	tap ok "push: an Ed25519-signed subscription (verified by the receiver with openssl's public key) sends thin notices for AMBER"
+else
+	tap fail "push: the Ed25519 / thin-notice subscription (rc $?)"
+fi
 
 # --- 2: a deletion converges ------------------------------------------------------
 DEL=$(python3 -c 'import json; print(json.load(open("one.json"))["objects"][1]["id"])')
