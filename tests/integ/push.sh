@@ -224,6 +224,17 @@ subscription wh-thin {
 	batch 50
 	max_delay 100ms
 }
+subscription tx-bob {
+	member bob
+	collection exchange
+	mode taxii
+	target https://127.0.0.1:$RXPORT/taxii/api/collections/$C1/
+	user bob
+	password_file ../pw
+	ca_file ../ca.pem
+	types indicator
+	max_delay 100ms
+}
 subscription s-bob {
 	member bob
 	collection exchange
@@ -262,9 +273,10 @@ EOM
 
 # --- the webhook receiver -------------------------------------------------
 echo ok >rx.ctl
+echo pending >tx.ctl
 python3 "$SRC/tests/integ/push_rx.py" --port "$RXPORT" --cert server.pem \
     --key server.key --secret "$SECRET" --public-key "$WHPK" \
-    --out rx.jsonl --ctl rx.ctl \
+    --out rx.jsonl --ctl rx.ctl --taxii-ctl tx.ctl --taxii-out tx.jsonl \
     --max-seconds 600 2>rx.log &
 RPID=$!
 
@@ -458,6 +470,57 @@ else
 	tap fail "push: the Ed25519 / thin-notice subscription (rc $?)"
 fi
 
+# a TAXII receiver that answers "pending": the hub follows the status
+# resource (Get Status) before it moves the cursor
+tx_ids() {
+	python3 - <<'EOP'
+import json
+ids = set()
+for l in open("tx.jsonl"):
+    r = json.loads(l)
+    if "taxii" in r:
+        ids |= {o["id"] + "|" + o.get("modified", "") for o in r["body"]["objects"]}
+print("\n".join(sorted(ids)))
+EOP
+}
+tx_pending() {
+	tx_ids >tx.ids && same bob.ids tx.ids &&
+	    grep -q '"status_poll"' tx.jsonl
+}
+if until_ok 20 tx_pending; then
+	tap ok "push: TAXII: a pending status is followed (Get Status) and everything arrives ($(wc -l <tx.ids) objects)"
+else
+	tap fail "push: TAXII pending: $(wc -l <tx.ids) objects, want $(wc -l <bob.ids); polls $(grep -c status_poll tx.jsonl)"
+fi
+# failures in a complete status: sent again (three rounds), then
+# reported (status, log, audit) and passed, never dropped silently
+echo fail >tx.ctl
+bundle tf.json 4 taxiifail green
+publish "$APORT" a1 "$C1" alice tf.json >/dev/null
+reported() {
+	"$B/ctihub" push status -c a/ctihub.conf |
+	    grep -q "^tx-bob .*refused by the receiver after 3 rounds"
+}
+until_ok 30 reported
+r1=$?
+grep -q "push tx-bob/.*the receiver refused indicator--0: told to" a.log
+r2=$?
+until_ok 5 grep -q 'push-failures.*tx-bob' a/state/audit.jsonl
+r3=$?
+if [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ $r3 -eq 0 ]; then
+	n=$(python3 -c '
+import json
+print(sum(1 for l in open("tx.jsonl") if json.loads(l).get("taxii") == "fail"))')
+	if [ "$n" -ge 3 ]; then
+		tap ok "push: TAXII failures in the status: sent $n times, then reported (push status, log, audit) and passed"
+	else
+		tap fail "push: TAXII failures: only $n rounds before reporting"
+	fi
+else
+	tap fail "push: TAXII failures not reported (status $r1, log $r2, audit $r3)"
+fi
+echo ok >tx.ctl
+
 # --- 2: a deletion converges ------------------------------------------------------
 DEL=$(python3 -c 'import json; print(json.load(open("one.json"))["objects"][1]["id"])')
 d=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem -u "alice:$PW" -X DELETE \
@@ -555,7 +618,8 @@ sleep 1
 bundle p.json 20 afterpolicy clear green
 publish "$APORT" a1 "$C1" alice p.json >/dev/null
 sleep 3
-if rx_ids | grep -q "indicator--" && ! python3 - <<'EOP'
+rx_ids >rx.ids
+if grep -q "indicator--" rx.ids && ! python3 - <<'EOP'
 import json, sys
 names = set()
 for l in open("rx.jsonl"):

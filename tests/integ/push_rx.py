@@ -42,6 +42,7 @@ import argparse
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import socket
@@ -147,6 +148,9 @@ def read_ctl(path):
     return word or "ok"
 
 
+SEQ = itertools.count(1)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # an idle keep-alive connection
@@ -185,11 +189,58 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(n)
 
+    # --- a TAXII 2.1 receiver stub under /taxii/: Add Objects answers a
+    # status resource, pending or complete, with or without a failure, as
+    # the --taxii-ctl word says (ok, pending, fail); Get Status completes
+    def taxii_status(self, sid, n, failed):
+        return {"id": sid, "status": "complete", "total_count": n,
+                "success_count": n - failed, "failure_count": failed,
+                "pending_count": 0,
+                "failures": [{"id": "indicator--0", "message": "told to"}]
+                if failed else []}
+
     def do_GET(self):
+        if self.path.startswith("/taxii/") and "/status/" in self.path:
+            sid = self.path.rstrip("/").rsplit("/", 1)[-1]
+            append_line(self.server.opts.taxii_out, {"status_poll": sid})
+            self.answer(200, self.taxii_status(sid, 1, 0))
+            return
         self.answer(405, {"error": "POST only"})
+
+    def do_DELETE(self):
+        if self.path.startswith("/taxii/"):
+            append_line(self.server.opts.taxii_out,
+                        {"taxii_delete": self.path})
+            self.answer(200, {})
+            return
+        self.answer(405, {"error": "POST only"})
+
+    def taxii_post(self):
+        opts = self.server.opts
+        body = self.read_body()
+        try:
+            payload = json.loads(body)
+        except (TypeError, ValueError):
+            self.answer(400, {"error": "not JSON"})
+            return
+        n = len(payload.get("objects", []))
+        word = read_ctl(opts.taxii_ctl)
+        sid = "s%d-%d" % (os.getpid(), next(SEQ))
+        append_line(opts.taxii_out, {"taxii": word, "status_id": sid,
+                               "body": payload})
+        if word == "pending":
+            self.answer(202, {"id": sid, "status": "pending",
+                              "total_count": n, "success_count": 0,
+                              "failure_count": 0, "pending_count": n})
+        else:
+            self.answer(202, self.taxii_status(sid, n,
+                                               1 if word == "fail" else 0))
 
     def do_POST(self):
         opts = self.server.opts
+        if self.path.startswith("/taxii/"):
+            self.taxii_post()
+            return
         try:
             body = self.read_body()
         except ValueError:
@@ -296,6 +347,8 @@ def main():
     p.add_argument("--out")
     p.add_argument("--challenges")
     p.add_argument("--ctl")
+    p.add_argument("--taxii-ctl")
+    p.add_argument("--taxii-out")
     p.add_argument("--max-seconds", type=float, default=300)
     p.add_argument("--quiet", action="store_true")
     opts = p.parse_args()
