@@ -17,6 +17,8 @@
 #include "ctihub/cred.h"
 #include "ctihub/log.h"
 
+#include "ctihub/subscription.h"
+
 #include "hub.h"
 #include "cli.h"
 
@@ -81,8 +83,11 @@ cmd_check(int argc, char **argv)
 		return 2;
 	/* warnings, logged above, do not fail the check: the daemon loads
 	 * such a policy too */
-	printf("configuration OK: %d members, %d API roots, policy in %s",
-	    rt->conf->members->n, rt->conf->nroots, rt->conf->policy_dir);
+	printf("configuration OK: %d members, %d API roots, %d "
+	       "subscriptions, policy in %s",
+	    rt->conf->members->n, rt->conf->nroots,
+	    rt->conf->subs != NULL ? rt->conf->subs->n : 0,
+	    rt->conf->policy_dir);
 	if (rt->policy_warnings > 0)
 		printf(" (%d warning%s)", rt->policy_warnings,
 		    rt->policy_warnings == 1 ? "" : "s");

@@ -150,6 +150,7 @@ default amber
 share amber with members bob
 EOM
 RXPORT=$(freeport)
+RX2PORT=$(freeport)
 cat >a/ctihub.conf <<EOM
 listen 127.0.0.1:0
 tls_cert ../server.pem
@@ -235,6 +236,22 @@ subscription tx-bob {
 	types indicator
 	max_delay 100ms
 }
+subscription wh-nochal {
+	member bob
+	collection exchange
+	mode webhook
+	target https://127.0.0.1:$RX2PORT/hook
+	ca_file ../ca.pem
+	secret $SECRET
+}
+subscription wh-ssrf {
+	member bob
+	collection exchange
+	mode webhook
+	target https://127.0.0.2:$RXPORT/hook
+	ca_file ../ca.pem
+	secret $SECRET
+}
 subscription s-bob {
 	member bob
 	collection exchange
@@ -279,6 +296,11 @@ python3 "$SRC/tests/integ/push_rx.py" --port "$RXPORT" --cert server.pem \
     --out rx.jsonl --ctl rx.ctl --taxii-ctl tx.ctl --taxii-out tx.jsonl \
     --max-seconds 600 2>rx.log &
 RPID=$!
+# a second receiver that does not echo the challenge
+python3 "$SRC/tests/integ/push_rx.py" --port "$RX2PORT" --cert server.pem \
+    --key server.key --secret "$SECRET" --no-challenge --out rx2.jsonl \
+    --challenges rx2ch.jsonl --max-seconds 600 2>rx2.log &
+RPID="$RPID $!"
 
 if ! starta 1; then
 	tap fail "push: hub A starts"
@@ -520,6 +542,19 @@ else
 	tap fail "push: TAXII failures not reported (status $r1, log $r2, audit $r3)"
 fi
 echo ok >tx.ctl
+
+# an endpoint that does not echo the challenge gets nothing; a target
+# outside push_allow (127.0.0.2: loopback, not allowed) is never connected
+nochal() {
+	"$B/ctihub" push status -c a/ctihub.conf >ps.txt &&
+	    grep -q "^wh-nochal .*did not echo" ps.txt &&
+	    grep -q "^wh-ssrf .*refused" ps.txt
+}
+if until_ok 10 nochal && [ -s rx2ch.jsonl ] && [ ! -s rx2.jsonl ]; then
+	tap ok "push: no delivery to an endpoint that does not echo the challenge, none to an address outside push_allow"
+else
+	tap fail "push: challenge / push_allow: $(grep '^wh-nochal\|^wh-ssrf' ps.txt)"
+fi
 
 # --- 2: a deletion converges ------------------------------------------------------
 DEL=$(python3 -c 'import json; print(json.load(open("one.json"))["objects"][1]["id"])')
