@@ -724,6 +724,16 @@ else
 	tap fail "push: no delivery in the audit log"
 fi
 
+# --- 9: ctihub push resume lifts the suspension (at the next reload) -------------------
+echo ok >rx.ctl
+"$B/ctihub" push resume wh-bob -c a/ctihub.conf >resume.out 2>&1
+kill -HUP $APID
+if until_ok 20 rx_matches_bob && "$B/ctihub" push status -c a/ctihub.conf | grep -q '^wh-bob .* ok'; then
+	tap ok "push: ctihub push resume and a reload: wh-bob delivers again and catches up ($(wc -l <rx.ids) objects)"
+else
+	tap fail "push: resume: $(cat resume.out); $("$B/ctihub" push status -c a/ctihub.conf | grep '^wh-bob')"
+fi
+
 # --- sanitizers, shutdown ------------------------------------------------------------------
 n=$(cat a.log b.log | grep -c "WARNING: ThreadSanitizer\|ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer")
 if [ "$n" -eq 0 ]; then
