@@ -111,6 +111,8 @@ static const struct directive top_directives[] = {
     {"push_connect_timeout", D_DURATION, C(push_connect_timeout), "10s", 1, 600,
 	0},
     {"push_max_bytes", D_SIZE, C(push_max_bytes), "8M", 16384, 1LL << 31, 0},
+    {"push_max_response", D_SIZE, C(push_max_response), "1M", 4096, 1LL << 30,
+	0},
     {"stream_heartbeat", D_DURATION, C(stream_heartbeat), "15s", 1, 3600, 0},
     {"max_streams", D_INT, C(max_streams), "1000", 0, 1000000, 0},
     {"push_threads", D_INT, C(push_threads), "0", 0, 64, 0},

@@ -153,7 +153,7 @@ wh_submit(
 	fr.ca_file = s->sub->ca_file;
 	fr.connect_timeout_ms = (int)(c->push_connect_timeout * 1000);
 	fr.timeout_ms = (int)(c->push_timeout * 1000);
-	fr.max_bytes = 64 * 1024;
+	fr.max_bytes = (size_t)c->push_max_response;
 	fr.done = done;
 	fr.arg = s;
 	if ((data = buf_detach(body, &len)) == NULL)
@@ -343,7 +343,7 @@ taxii_req(struct psub *s, struct fetch_req *fr, const char *hv[4],
 	fr->ca_file = sub->ca_file;
 	fr->connect_timeout_ms = (int)(c->push_connect_timeout * 1000);
 	fr->timeout_ms = (int)(c->push_timeout * 1000);
-	fr->max_bytes = 4 * 1024 * 1024;
+	fr->max_bytes = (size_t)c->push_max_response;
 	fr->arg = s;
 }
 

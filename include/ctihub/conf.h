@@ -140,11 +140,12 @@ struct conf {
 	int64_t push_backoff_max; /* the longest */
 	int64_t push_timeout;	  /* one outbound request, in all */
 	int64_t push_connect_timeout;
-	int64_t stream_heartbeat; /* comment line on an idle stream */
-	int64_t gone_keep;	  /* how long deletion records are kept */
-	uint64_t push_max_bytes;  /* most bytes in one delivery body */
-	long long max_streams;	  /* open SSE streams, in all */
-	long long push_threads;	  /* push deliveries' threads (0: one per
+	int64_t stream_heartbeat;   /* comment line on an idle stream */
+	int64_t gone_keep;	    /* how long deletion records are kept */
+	uint64_t push_max_bytes;    /* most bytes in one delivery body */
+	uint64_t push_max_response; /* most bytes read of a receiver's answer */
+	long long max_streams;	    /* open SSE streams, in all */
+	long long push_threads;	    /* push deliveries' threads (0: one per
 				     CPU) */
 	struct conf_root *roots;
 	int nroots;
