@@ -105,7 +105,8 @@ $(B)/tests/t_fetch: $(B)/tests/unit/t_fetch.o $(call obj,hub/fetch.c) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
 # push's state records (hub/push_state.c) and its receivers' answers
-$(B)/tests/t_push: $(B)/tests/unit/t_push.o $(call obj,hub/push_state.c) $(LIB)
+$(B)/tests/t_push: $(B)/tests/unit/t_push.o $(call obj,hub/push_state.c) \
+    $(HUB_UNIT_OBJS) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIB_HUB)
 
 # the operations handlers, against stubs of the transport

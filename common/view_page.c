@@ -209,41 +209,41 @@ bad:
 
 /* --- the page --- */
 
+/* The one decision, from what the index keeps of an object version. */
+static int
+visible(const struct view_ctx *vc, uint32_t producer, uint8_t tlp,
+    uint8_t flags, const char *release, int nrelease)
+{
+	struct policy_obj po;
+
+	po.producer = producer;
+	po.tlp = tlp;
+	po.flags = flags;
+	po.release = release;
+	po.nrelease = nrelease;
+	return policy_visible(vc->pol, vc->reader, &po);
+}
+
 int
 view_visible(const struct view_ctx *vc, const struct store_entry *e)
 {
-	struct policy_obj po;
 	struct store_objview ov;
 
-	po.producer = e->producer;
-	po.tlp = e->tlp;
-	po.flags = e->flags;
-	po.release = NULL;
-	po.nrelease = 0;
-	if (e->flags & STORE_F_RELEASE) {
-		if (store_obj_of(vc->r, e, &ov) != STORE_OK)
-			return 0; /* a damaged row is never served */
-		po.release = ov.release;
-		po.nrelease = ov.nrelease;
-	}
-	return policy_visible(vc->pol, vc->reader, &po);
+	if (!(e->flags & STORE_F_RELEASE))
+		return visible(vc, e->producer, e->tlp, e->flags, NULL, 0);
+	if (store_obj_of(vc->r, e, &ov) != STORE_OK)
+		return 0; /* a damaged row is never served */
+	return visible(
+	    vc, e->producer, e->tlp, e->flags, ov.release, ov.nrelease);
 }
 
 int
 view_gone_visible(const struct view_ctx *vc, const struct store_gone *g)
 {
-	struct policy_obj po;
+	int rel = (g->flags & STORE_F_RELEASE) != 0;
 
-	po.producer = g->producer;
-	po.tlp = g->tlp;
-	po.flags = g->flags;
-	po.release = NULL;
-	po.nrelease = 0;
-	if (g->flags & STORE_F_RELEASE) {
-		po.release = g->release;
-		po.nrelease = g->nrelease;
-	}
-	return policy_visible(vc->pol, vc->reader, &po);
+	return visible(vc, g->producer, g->tlp, g->flags,
+	    rel ? g->release : NULL, rel ? g->nrelease : 0);
 }
 
 static int

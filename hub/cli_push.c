@@ -37,27 +37,6 @@ when(int64_t us, char out[TSTAMP_LEN])
 		tstamp_format(us, 0, out);
 }
 
-/* Entries after the cursor (at most LAG_MAX) and the oldest one's age. */
-static void
-lag(struct store_reader *r, uint32_t coll, int64_t cursor, long long *n,
-    long long *secs)
-{
-	struct store_item it;
-	int64_t first = 0;
-
-	*n = 0;
-	*secs = 0;
-	if (store_walk_start(r, coll, cursor) != STORE_OK)
-		return;
-	while (*n < LAG_MAX && store_walk_next(r, &it) == 1) {
-		if (*n == 0)
-			first = it.date_added;
-		(*n)++;
-	}
-	if (*n > 0)
-		*secs = (long long)((tstamp_now() - first) / 1000000);
-}
-
 static void
 jfield(const char *k, const char *v, int comma)
 {
@@ -97,22 +76,19 @@ status(struct conf *c, struct store *st, int json)
 			char key[PUSH_KEY_MAX], cur[TSTAMP_LEN], ok[TSTAMP_LEN],
 			    nx[TSTAMP_LEN];
 			struct push_state ps;
-			const void *v;
-			size_t len;
 			uint32_t code;
-			long long n = 0, secs = 0;
+			int64_t n = 0, secs = 0;
 			const char *state;
 
 			push_state_key(
 			    sub->name, sub->colls[j].id, key, sizeof(key));
-			memset(&ps, 0, sizeof(ps));
-			if (store_sub_get(r, key, &v, &len) == STORE_OK &&
-			    push_state_decode(v, len, &ps) == -1)
+			if (push_state_get(r, key, &ps) == -1)
 				snprintf(ps.err, sizeof(ps.err),
 				    "unreadable state record");
 			if (store_code_get(r, STORE_K_COLL, sub->colls[j].id,
 				strlen(sub->colls[j].id), &code) == STORE_OK)
-				lag(r, code, ps.cursor, &n, &secs);
+				push_lag(
+				    r, code, ps.cursor, LAG_MAX, &n, &secs);
 			if (ps.cursor == 0)
 				snprintf(cur, sizeof(cur), "-");
 			else
@@ -132,7 +108,7 @@ status(struct conf *c, struct store *st, int json)
 				jfield("cursor", cur, 1);
 				printf(",\"lag_objects\":%lld,\"lag_seconds\":"
 				       "%lld",
-				    n, secs);
+				    (long long)n, (long long)secs);
 				jfield("last_success", ok, 1);
 				jfield("next_retry", nx, 1);
 				jfield("state", state, 1);
@@ -145,9 +121,10 @@ status(struct conf *c, struct store *st, int json)
 				printf("%-24s %-7s %-36s %-27s %8lld%s %8lld "
 				       "%-20s %-20s %s%s%s\n",
 				    sub->name, mode_name(sub->mode),
-				    sub->colls[j].id, cur, n,
-				    n >= LAG_MAX ? "+" : " ", secs, ok, nx,
-				    state, ps.err[0] ? ": " : "", ps.err);
+				    sub->colls[j].id, cur, (long long)n,
+				    n >= LAG_MAX ? "+" : " ", (long long)secs,
+				    ok, nx, state, ps.err[0] ? ": " : "",
+				    ps.err);
 			first = 0;
 		}
 	}
@@ -177,15 +154,12 @@ resume(struct conf *c, struct store *st, const char *name)
 		unsigned char rec[PUSH_STATE_MAX];
 		char key[PUSH_KEY_MAX];
 		struct push_state ps;
-		const void *v;
 		size_t len;
 
 		push_state_key(sub->name, sub->colls[j].id, key, sizeof(key));
-		memset(&ps, 0, sizeof(ps));
 		if ((rc = store_rbegin(r)) != STORE_OK)
 			break;
-		if (store_sub_get(r, key, &v, &len) == STORE_OK)
-			push_state_decode(v, len, &ps);
+		push_state_get(r, key, &ps);
 		store_rend(r);
 		ps.suspended = PUSH_ACTIVE;
 		ps.attempts = 0;

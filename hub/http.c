@@ -677,23 +677,10 @@ streams_wake(
 	}
 }
 
-struct touched {
-	uint32_t v[32];
-	int n, all;
-};
-
 static int
 touched_want(const struct xfer *x, void *arg)
 {
-	const struct touched *t = arg;
-	int i;
-
-	if (t->all)
-		return 1;
-	for (i = 0; x->r.coll != NULL && i < t->n; i++)
-		if (t->v[i] == x->r.coll->code)
-			return 1;
-	return 0;
+	return x->r.coll != NULL && wcollset_has(arg, x->r.coll->code);
 }
 
 /* A commit touched collections (http_on_commit): the streams of those
@@ -702,16 +689,14 @@ static void
 on_streams(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct touched t;
+	struct wcollset t;
 
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&w->lock);
-	memcpy(t.v, w->touched, sizeof(t.v));
-	t.n = w->ntouched;
-	t.all = w->touched_all;
-	w->ntouched = 0;
-	w->touched_all = 0;
+	t = w->touched;
+	w->touched.n = 0;
+	w->touched.all = 0;
 	pthread_mutex_unlock(&w->lock);
 	streams_wake(w, touched_want, &t);
 }
@@ -722,7 +707,7 @@ static void
 http_on_commit(const struct wcommit *c, void *arg)
 {
 	struct hub *hub = arg;
-	int i, k, j;
+	int i;
 
 	if (c->ncolls == 0 && c->added == 0 && c->removed == 0)
 		return;
@@ -732,20 +717,7 @@ http_on_commit(const struct wcommit *c, void *arg)
 		if (atomic_load(&w->nstreams) == 0)
 			continue;
 		pthread_mutex_lock(&w->lock);
-		if (c->ncolls == 0) /* published without its collections */
-			w->touched_all = 1;
-		for (k = 0; k < c->ncolls && !w->touched_all; k++) {
-			for (j = 0; j < w->ntouched; j++)
-				if (w->touched[j] == c->colls[k].coll)
-					break;
-			if (j < w->ntouched)
-				continue;
-			if (w->ntouched ==
-			    (int)(sizeof(w->touched) / sizeof(w->touched[0])))
-				w->touched_all = 1;
-			else
-				w->touched[w->ntouched++] = c->colls[k].coll;
-		}
+		wcollset_add(&w->touched, c);
 		pthread_mutex_unlock(&w->lock);
 		event_active(w->streamev, EV_READ, 0);
 	}

@@ -201,25 +201,18 @@ on_saved(struct wmsg *m, int rc)
 static void
 save(struct psub *s)
 {
-	unsigned char rec[PUSH_STATE_MAX];
-	size_t n;
-
 	stats_state(s);
 	if (s->saving) {
 		s->resave = 1;
 		return;
 	}
-	n = push_state_encode(&s->st, rec);
 	s->saved_cursor = s->st.cursor;
 	s->saved_at = tstamp_mono();
-	wmsg_init(&s->save, WMSG_SUB);
-	snprintf(s->save.u.sub.name, sizeof(s->save.u.sub.name), "%s", s->key);
-	if ((s->save.u.sub.val = hub_malloc(n)) == NULL) {
+	if (push_state_msg(&s->save, s->key, &s->st) == -1) {
+		wmsg_clear(&s->save);
 		log_warnx("push %s: out of memory saving the state", s->key);
 		return;
 	}
-	memcpy(s->save.u.sub.val, rec, n);
-	s->save.u.sub.len = n;
 	s->save.done = on_saved;
 	s->save.arg = s;
 	s->saving = 1;
@@ -565,52 +558,30 @@ static void
 on_commits(struct fetcher *f, void *arg)
 {
 	struct pshard *p = arg;
-	uint32_t pend[64];
-	int n, all, i;
+	struct wcollset pend;
 	struct psub *s;
 
 	(void)f;
 	pthread_mutex_lock(&p->cmu);
-	n = p->npend;
-	all = p->pend_all;
-	memcpy(pend, p->pend, sizeof(pend));
-	p->npend = 0;
-	p->pend_all = 0;
+	pend = p->pend;
+	p->pend.n = 0;
+	p->pend.all = 0;
 	p->call_queued = 0;
 	pthread_mutex_unlock(&p->cmu);
 	if (p->stopping || !p->started)
 		return;
 	TAILQ_FOREACH(s, &p->subs, entry)
-	{
-		if (s->dead)
-			continue;
-		for (i = 0; !all && i < n && pend[i] != s->coll; i++)
-			;
-		if (all || i < n)
-			poke(s);
-	}
+	if (!s->dead && wcollset_has(&pend, s->coll))
+		poke(s);
 }
 
 static void
 shard_commit(struct pshard *p, const struct wcommit *c)
 {
-	int i, j, queue = 0;
-
 	pthread_mutex_lock(&p->cmu);
-	for (i = 0; i < c->ncolls && !p->pend_all; i++) {
-		for (j = 0; j < p->npend && p->pend[j] != c->colls[i].coll; j++)
-			;
-		if (j < p->npend)
-			continue;
-		if (p->npend == 64)
-			p->pend_all = 1;
-		else
-			p->pend[p->npend++] = c->colls[i].coll;
-	}
-	if (!p->call_queued && !p->fgone) {
-		queue = fetcher_call(p->f, on_commits, p) == 0;
-		p->call_queued = queue;
-	}
+	wcollset_add(&p->pend, c);
+	if (!p->call_queued && !p->fgone)
+		p->call_queued = fetcher_call(p->f, on_commits, p) == 0;
 	pthread_mutex_unlock(&p->cmu);
 }
 
@@ -621,7 +592,8 @@ on_commit(const struct wcommit *c, void *arg)
 	struct push *e = arg;
 	int i;
 
-	if (c->ncolls == 0)
+	/* subscription state only (WMSG_SUB): nothing to deliver */
+	if (c->ncolls == 0 && c->added == 0 && c->removed == 0)
 		return;
 	for (i = 0; i < e->n; i++)
 		shard_commit(&e->v[i], c);
@@ -634,19 +606,7 @@ on_commit(const struct wcommit *c, void *arg)
 static void
 lag(struct psub *s)
 {
-	struct store_item it;
-	int64_t n = 0, first = 0;
-
-	s->lag_n = s->lag_s = 0;
-	if (store_walk_start(s->p->r, s->coll, s->st.cursor) != STORE_OK)
-		return;
-	while (n < LAG_MAX && store_walk_next(s->p->r, &it) == 1) {
-		if (n == 0)
-			first = it.date_added;
-		n++;
-	}
-	s->lag_n = n;
-	s->lag_s = n == 0 ? 0 : (tstamp_now() - first) / 1000000;
+	push_lag(s->p->r, s->coll, s->st.cursor, LAG_MAX, &s->lag_n, &s->lag_s);
 }
 
 static void
@@ -733,14 +693,10 @@ bind_sub(struct psub *s, struct runtime *rt, const struct subscription *sub,
 static void
 load_state(struct psub *s)
 {
-	const void *v;
-	size_t len;
-
 	memset(&s->st, 0, sizeof(s->st));
 	if (store_rbegin(s->p->r) != STORE_OK)
 		return;
-	if (store_sub_get(s->p->r, s->key, &v, &len) == STORE_OK &&
-	    push_state_decode(v, len, &s->st) == -1)
+	if (push_state_get(s->p->r, s->key, &s->st) == -1)
 		log_warnx("push %s: unreadable state record: starting from "
 			  "the beginning",
 		    s->key);

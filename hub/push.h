@@ -58,6 +58,19 @@ int push_state_decode(const void *, size_t, struct push_state *);
 /* The key of a (subscription, collection) in `subs`. */
 void push_state_key(const char *sub, const char *coll, char *out, size_t len);
 
+struct store_reader;
+struct wmsg;
+/* The state kept under key, inside a read transaction: 1, 0 when there is
+ * none, -1 when the record is unreadable (ps zeroed either way). */
+int push_state_get(struct store_reader *, const char *key, struct push_state *);
+/* Makes m the WMSG_SUB that keeps ps under key: 0, or -1 out of memory
+ * (m is then cleared by wmsg_clear as usual). */
+int push_state_msg(struct wmsg *m, const char *key, const struct push_state *);
+/* Entries of coll after cursor (at most max) and the age in seconds of
+ * the oldest of them, inside a read transaction. */
+void push_lag(struct store_reader *, uint32_t coll, int64_t cursor, int64_t max,
+    int64_t *n, int64_t *secs);
+
 /* A store_err in words. */
 const char *push_strerror(int);
 

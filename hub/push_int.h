@@ -124,8 +124,8 @@ struct pshard {
 	int stopping; /* the loop's own */
 	/* writer commits, coalesced (any thread) */
 	pthread_mutex_t cmu;
-	uint32_t pend[64];
-	int npend, pend_all, call_queued;
+	struct wcollset pend;
+	int call_queued;
 	/* the fetcher is being stopped: no more calls into it (under cmu) */
 	int fgone;
 	/* stats for /metrics (the operations worker) */

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctihub/alloc.h"
 #include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 
 #include "push.h"
+#include "writer.h"
 
 #define PUSH_STATE_V1 1
 
@@ -113,4 +116,50 @@ push_strerror(int rc)
 	default:
 		return "database error";
 	}
+}
+
+int
+push_state_get(struct store_reader *r, const char *key, struct push_state *ps)
+{
+	const void *v;
+	size_t len;
+
+	memset(ps, 0, sizeof(*ps));
+	if (store_sub_get(r, key, &v, &len) != STORE_OK)
+		return 0;
+	return push_state_decode(v, len, ps) == 0 ? 1 : -1;
+}
+
+int
+push_state_msg(struct wmsg *m, const char *key, const struct push_state *ps)
+{
+	unsigned char rec[PUSH_STATE_MAX];
+	size_t n = push_state_encode(ps, rec);
+
+	wmsg_init(m, WMSG_SUB);
+	snprintf(m->u.sub.name, sizeof(m->u.sub.name), "%s", key);
+	if ((m->u.sub.val = hub_malloc(n)) == NULL)
+		return -1;
+	memcpy(m->u.sub.val, rec, n);
+	m->u.sub.len = n;
+	return 0;
+}
+
+void
+push_lag(struct store_reader *r, uint32_t coll, int64_t cursor, int64_t max,
+    int64_t *n, int64_t *secs)
+{
+	struct store_item it;
+	int64_t first = 0;
+
+	*n = *secs = 0;
+	if (store_walk_start(r, coll, cursor) != STORE_OK)
+		return;
+	while (*n < max && store_walk_next(r, &it) == 1) {
+		if (*n == 0)
+			first = it.date_added;
+		(*n)++;
+	}
+	if (*n > 0)
+		*secs = (tstamp_now() - first) / 1000000;
 }

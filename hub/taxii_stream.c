@@ -243,15 +243,10 @@ stream_sub(const struct request *ctx, const struct sub_coll **sc)
 static void
 sub_state(struct request *ctx, const char *key, struct push_state *ps)
 {
-	const void *v;
-	size_t len;
-
 	memset(ps, 0, sizeof(*ps));
 	if (store_rbegin(ctx->svc->reader) != STORE_OK)
 		return;
-	if (store_sub_get(ctx->svc->reader, key, &v, &len) == STORE_OK &&
-	    push_state_decode(v, len, ps) == -1)
-		memset(ps, 0, sizeof(*ps));
+	push_state_get(ctx->svc->reader, key, ps);
 	store_rend(ctx->svc->reader);
 }
 
@@ -270,23 +265,17 @@ static void
 sub_ack(
     struct request *ctx, const char *key, struct push_state *ps, int64_t cursor)
 {
-	unsigned char rec[PUSH_STATE_MAX];
 	struct wmsg *m;
-	size_t n;
 
 	if (cursor <= ps->cursor || (m = hub_malloc(sizeof(*m))) == NULL)
 		return;
 	ps->cursor = cursor;
 	ps->last_ok = tstamp_now();
-	n = push_state_encode(ps, rec);
-	wmsg_init(m, WMSG_SUB);
-	snprintf(m->u.sub.name, sizeof(m->u.sub.name), "%s", key);
-	if ((m->u.sub.val = hub_malloc(n)) == NULL) {
+	if (push_state_msg(m, key, ps) == -1) {
+		wmsg_clear(m);
 		hub_free(m);
 		return;
 	}
-	memcpy(m->u.sub.val, rec, n);
-	m->u.sub.len = n;
 	m->done = ack_done;
 	writer_submit(ctx->svc->writer, m);
 }

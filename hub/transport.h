@@ -17,6 +17,7 @@
 
 #include "hub.h"
 #include "route.h"
+#include "writer.h"
 
 struct conn; /* an open connection of a worker (conn.c) */
 
@@ -61,9 +62,7 @@ struct worker {
 	atomic_int nstreams; /* streamed answers of this worker (any may
 				go live) */
 	struct event *streamev;
-	uint32_t touched[32];
-	int ntouched;
-	int touched_all; /* more than fit: every collection */
+	struct wcollset touched;
 	/* response bodies, reused: a fresh buffer per reply costs page
 	 * faults and zeroing for every page of it */
 	int npool;

@@ -334,6 +334,38 @@ writer_set_fault(struct writer *wr, writer_fault_cb *cb, void *arg)
 }
 
 void
+wcollset_add(struct wcollset *set, const struct wcommit *c)
+{
+	int i, j;
+
+	if (c->ncolls == 0) /* published without its collections */
+		set->all = 1;
+	for (i = 0; i < c->ncolls && !set->all; i++) {
+		for (j = 0; j < set->n && set->v[j] != c->colls[i].coll; j++)
+			;
+		if (j < set->n)
+			continue;
+		if (set->n == WCOLLSET_MAX)
+			set->all = 1;
+		else
+			set->v[set->n++] = c->colls[i].coll;
+	}
+}
+
+int
+wcollset_has(const struct wcollset *set, uint32_t coll)
+{
+	int i;
+
+	if (set->all)
+		return 1;
+	for (i = 0; i < set->n; i++)
+		if (set->v[i] == coll)
+			return 1;
+	return 0;
+}
+
+void
 writer_set_gone_keep(struct writer *wr, int64_t seconds)
 {
 	atomic_store(&wr->gone_keep, seconds > 0 ? seconds : 0);

@@ -248,6 +248,21 @@ struct wcommit {
 };
 
 /*
+ * The collections of commits, gathered by a subscriber (under its own
+ * lock) until its loop takes them: push and the event streams wake what
+ * watches those.  Past WCOLLSET_MAX, or for a commit published without
+ * its collections, every collection counts.
+ */
+#define WCOLLSET_MAX 64
+struct wcollset {
+	uint32_t v[WCOLLSET_MAX];
+	int n;
+	int all;
+};
+void wcollset_add(struct wcollset *, const struct wcommit *);
+int wcollset_has(const struct wcollset *, uint32_t coll);
+
+/*
  * Called in the writer thread after each commit, before the messages'
  * done; `c` is borrowed for the call.  It holds up the writer: it must be
  * cheap and never block (copy what it needs, wake its own loop), and must
