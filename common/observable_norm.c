@@ -380,7 +380,7 @@ norm_ip(
 	} else
 		ipv6_format(a, &t);
 	if (prefix < max) {
-		char tmp[8];
+		char tmp[16];
 
 		snprintf(tmp, sizeof(tmp), "/%d", prefix);
 		put(&t, tmp, strlen(tmp));
@@ -428,6 +428,8 @@ domain_ascii(const char *s, size_t n, struct tbuf *t, char *err, size_t errlen)
 			    "domain: byte 0x%02x not allowed", (unsigned)c);
 		putc1(t, (char)c);
 	}
+	if (label == 0)
+		return seterr(err, errlen, "domain: empty label");
 	return 0;
 }
 
@@ -614,7 +616,7 @@ norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 				has_port = 0;
 	}
 	if (has_port) {
-		char tmp[8];
+		char tmp[16];
 
 		snprintf(tmp, sizeof(tmp), ":%lu", port);
 		put(&t, tmp, strlen(tmp));

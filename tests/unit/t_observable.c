@@ -198,6 +198,8 @@ t_domain(void **state)
 	ok(OBS_NONE, "пример.рф", OBS_DOMAIN, "xn--e1afmkfd.xn--p1ai");
 	bad(OBS_DOMAIN, "a..b", "empty label");
 	bad(OBS_DOMAIN, ".", "empty name");
+	bad(OBS_DOMAIN, "a.example..", "empty label");
+	bad(OBS_DOMAIN, "a\xc3\x9f..", "empty label");
 	bad(OBS_DOMAIN, "a b.com", "not allowed");
 	bad(OBS_DOMAIN, "exa$mple.com", "not allowed");
 	memset(longname, 'a', 64);
