@@ -54,10 +54,13 @@ enum obs_type {
  *           with OBS_F_HOSTBITS); /32 is dropped (a host is its /32)
  *   ipv6    RFC 5952 (lower case, longest run of two or more zero groups
  *           compressed, the first if tied, ::ffff:1.2.3.4 for IPv4-mapped);
- *           ranges as for IPv4, /128 dropped; zone ids refused
+ *           ranges as for IPv4, /128 dropped; zone ids refused.  A prefix
+ *           length is 1-3 decimal digits (leading zeros allowed: /064)
  *   domain  lower case, no trailing dot, IDNA A-labels (libidn2, TR46
  *           non-transitional: Faß.de -> xn--fa-hia.de); labels of 1-63
- *           bytes of letters, digits, '-' and '_', at most 253 bytes
+ *           bytes of letters, digits, '-' and '_', at most 253 bytes; an
+ *           all-numeric last label is refused (1.2.3.4 is no domain), but
+ *           not in URL hosts, which are kept as browsers would send them
  *   url     scheme://[userinfo@]host[:port]/path[?query][#fragment] with
  *           scheme and host lower case (host as a domain, IPv4 or [IPv6]),
  *           the scheme's default port and an empty port dropped, leading
@@ -111,6 +114,21 @@ struct obs {
  */
 int obs_normalise(int type_hint, const char *in, size_t n, struct obs *out,
     char *err, size_t errlen);
+
+#define OBS_IP_KEYLEN_MAX 18 /* type, 16 address bytes, prefix length */
+
+/*
+ * Containment, for IP observables (both return 0 for other types).
+ * obs_ip_key writes the key of the network of o's address at a shorter
+ * prefix length (0 to o->prefix) and returns its length: the ranges that
+ * may contain o are these keys, one per prefix length.  obs_ip_bounds
+ * writes lo and hi (each OBS_IP_KEYLEN_MAX bytes at most) such that the
+ * keys from lo to hi inclusive, in memcmp order (LMDB's default), are
+ * exactly o itself and every range and address inside o; it returns
+ * their length.
+ */
+size_t obs_ip_key(const struct obs *o, int prefix, unsigned char *key);
+size_t obs_ip_bounds(const struct obs *o, unsigned char *lo, unsigned char *hi);
 
 /* The type's name ("ipv4", "sha256", "x509-sha1" ...), or NULL. */
 const char *obs_type_name(int type);

@@ -32,6 +32,7 @@ static void bad(int, const char *, const char *);
 static int record(const struct obs *, void *);
 static void from_pattern(const char *, struct seen *);
 static void seen_is(const struct seen *, int, int, const char *);
+static int inside(int, const char *, const char *);
 
 static struct obs o, o2; /* large: not on the stack */
 
@@ -124,7 +125,9 @@ t_ipv4(void **state)
 	ok(OBS_IPV4, "192.0.2.1/31", OBS_IPV4, "192.0.2.0/31");
 	bad(OBS_IPV4, "192.0.2.1/33", "prefix length over 32");
 	bad(OBS_IPV4, "192.0.2.1/", "bad prefix");
-	bad(OBS_IPV4, "192.0.2.1/08", "bad prefix");
+	ok(OBS_IPV4, "192.0.2.1/08", OBS_IPV4, "192.0.0.0/8");
+	bad(OBS_IPV4, "192.0.2.1/0008", "bad prefix");
+	bad(OBS_IPV4, "192.0.2.1/x", "bad prefix");
 	bad(OBS_IPV4, "192.0.2.01", "not an address");
 	bad(OBS_IPV4, "192.0.2.256", "not an address");
 	bad(OBS_IPV4, "192.0.2", "not an address");
@@ -169,6 +172,69 @@ t_ipv6(void **state)
 	ok(OBS_NONE, "1:2:3", OBS_SSDEEP, "1:2:3"); /* ssdeep first */
 }
 
+/* Whether `in` lies inside `range` by the key bounds. */
+static int
+inside(int type, const char *range, const char *in)
+{
+	unsigned char lo[OBS_IP_KEYLEN_MAX], hi[OBS_IP_KEYLEN_MAX];
+	size_t n;
+
+	assert_int_equal(
+	    obs_normalise(type, range, strlen(range), &o, NULL, 0), 0);
+	n = obs_ip_bounds(&o, lo, hi);
+	assert_int_equal(n, o.keylen);
+	assert_int_equal(obs_normalise(type, in, strlen(in), &o2, NULL, 0), 0);
+	assert_int_equal(o2.keylen, n);
+	return memcmp(lo, o2.key, n) <= 0 && memcmp(o2.key, hi, n) <= 0;
+}
+
+static void
+t_ip_keys(void **state)
+{
+	static const unsigned char v6zero[18] = {OBS_IPV6};
+	unsigned char k[OBS_IP_KEYLEN_MAX];
+	int p, found = -1;
+
+	(void)state;
+	assert_true(inside(OBS_IPV4, "10.0.0.0/8", "10.0.0.0/8"));
+	assert_true(inside(OBS_IPV4, "10.0.0.0/8", "10.0.0.0"));
+	assert_true(inside(OBS_IPV4, "10.0.0.0/8", "10.0.0.0/9"));
+	assert_true(inside(OBS_IPV4, "10.0.0.0/8", "10.128.0.0/9"));
+	assert_true(inside(OBS_IPV4, "10.0.0.0/8", "10.255.255.255"));
+	assert_true(inside(OBS_IPV4, "10.0.0.0/8", "10.1.2.3"));
+	assert_false(inside(OBS_IPV4, "10.0.0.0/8", "10.0.0.0/7"));
+	assert_false(inside(OBS_IPV4, "10.0.0.0/8", "11.0.0.0"));
+	assert_false(inside(OBS_IPV4, "10.0.0.0/8", "9.255.255.255"));
+	assert_false(inside(OBS_IPV4, "10.0.0.0/8", "0.0.0.0/0"));
+	assert_true(inside(OBS_IPV4, "0.0.0.0/0", "255.255.255.255"));
+	assert_true(inside(OBS_IPV4, "1.2.3.4", "1.2.3.4"));
+	assert_false(inside(OBS_IPV4, "1.2.3.4", "1.2.3.5"));
+	assert_true(inside(OBS_IPV6, "2001:db8::/32", "2001:db8:ffff::1"));
+	assert_true(inside(OBS_IPV6, "2001:db8::/32", "2001:db8::/48"));
+	assert_false(inside(OBS_IPV6, "2001:db8::/32", "2001:db9::"));
+	assert_false(inside(OBS_IPV6, "2001:db8::/32", "2001:db8::/31"));
+	/* the ranges containing 10.1.2.3 are its networks, one per prefix */
+	assert_int_equal(
+	    obs_normalise(OBS_IPV4, "10.0.0.0/8", 10, &o2, NULL, 0), 0);
+	assert_int_equal(
+	    obs_normalise(OBS_IPV4, "10.1.2.3", 8, &o, NULL, 0), 0);
+	for (p = 0; p <= 32; p++) {
+		assert_int_equal(obs_ip_key(&o, p, k), 6);
+		if (memcmp(k, o2.key, 6) == 0)
+			found = p;
+	}
+	assert_int_equal(found, 8);
+	assert_int_equal(obs_ip_key(&o, 33, k), 0);
+	assert_int_equal(obs_ip_key(&o2, 9, k), 0);
+	assert_int_equal(obs_ip_key(&o2, -1, k), 0);
+	assert_int_equal(obs_normalise(OBS_IPV6, "::1", 3, &o, NULL, 0), 0);
+	assert_int_equal(obs_ip_key(&o, 0, k), 18);
+	assert_memory_equal(k, v6zero, 18);
+	assert_int_equal(obs_normalise(OBS_DOMAIN, "a.b", 3, &o, NULL, 0), 0);
+	assert_int_equal(obs_ip_key(&o, 0, k), 0);
+	assert_int_equal(obs_ip_bounds(&o, k, k), 0);
+}
+
 static void
 t_domain(void **state)
 {
@@ -197,6 +263,11 @@ t_domain(void **state)
 	    OBS_DOMAIN, "example.com");
 	ok(OBS_NONE, "пример.рф", OBS_DOMAIN, "xn--e1afmkfd.xn--p1ai");
 	bad(OBS_DOMAIN, "a..b", "empty label");
+	bad(OBS_DOMAIN, "1.2.3.4", "numeric top-level");
+	bad(OBS_DOMAIN, "example.123", "numeric top-level");
+	bad(OBS_DOMAIN, "123", "numeric top-level");
+	ok(OBS_DOMAIN, "123.example", OBS_DOMAIN, "123.example");
+	ok(OBS_DOMAIN, "example.c0m", OBS_DOMAIN, "example.c0m");
 	bad(OBS_DOMAIN, ".", "empty name");
 	bad(OBS_DOMAIN, "a.example..", "empty label");
 	bad(OBS_DOMAIN, "a\xc3\x9f..", "empty label");
@@ -600,6 +671,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_ipv4),
 	    cmocka_unit_test(t_ipv6),
+	    cmocka_unit_test(t_ip_keys),
 	    cmocka_unit_test(t_domain),
 	    cmocka_unit_test(t_url),
 	    cmocka_unit_test(t_long_key),
