@@ -53,12 +53,14 @@ int obs_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Appends to t, or marks it over-full. */
 void obs_put(struct tbuf *t, const char *s, size_t n);
 void obs_putc(struct tbuf *t, char c);
+void obs_put_dec(struct tbuf *t, unsigned long v);
 /* Ends o's text (t writes o->text) and builds its text key. */
 int obs_finish_text(struct obs *o, struct tbuf *t, char *err, size_t errlen);
 
 /* observable_ip.c */
 int obs_ipv4_parse(const char *s, size_t n, unsigned char *a);
 int obs_ipv6_parse(const char *s, size_t n, unsigned char *b);
+void obs_ipv4_format(const unsigned char *a, struct tbuf *t);
 void obs_ipv6_format(const unsigned char *b, struct tbuf *t);
 int obs_norm_ip(
     int type, const char *s, size_t n, struct obs *o, char *err, size_t errlen);

@@ -4,7 +4,6 @@
  * containment a key range (observable.h).  Part of the observable module;
  * the dispatch is observable_norm.c.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "ctihub/observable.h"
@@ -122,13 +121,25 @@ obs_ipv6_parse(const char *s, size_t n, unsigned char *b)
 	return 0;
 }
 
+void
+obs_ipv4_format(const unsigned char *a, struct tbuf *t)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (i > 0)
+			obs_putc(t, '.');
+		obs_put_dec(t, a[i]);
+	}
+}
+
 /* RFC 5952 section 4, and section 5 for IPv4-mapped addresses. */
 void
 obs_ipv6_format(const unsigned char *b, struct tbuf *t)
 {
 	unsigned g[8];
-	char tmp[48];
-	int k, best = -1, bestlen = 1;
+	static const char hx[] = "0123456789abcdef";
+	int k, shift, best = -1, bestlen = 1;
 
 	for (k = 0; k < 8; k++)
 		g[k] = (unsigned)b[2 * k] << 8 | b[2 * k + 1];
@@ -144,9 +155,8 @@ obs_ipv6_format(const unsigned char *b, struct tbuf *t)
 		k += r > 0 ? r : 1;
 	}
 	if (best == 0 && bestlen == 5 && g[5] == 0xffff) {
-		snprintf(tmp, sizeof(tmp), "::ffff:%u.%u.%u.%u", b[12], b[13],
-		    b[14], b[15]);
-		obs_put(t, tmp, strlen(tmp));
+		obs_put(t, "::ffff:", 7);
+		obs_ipv4_format(b + 12, t);
 		return;
 	}
 	for (k = 0; k < 8; k++) {
@@ -155,8 +165,12 @@ obs_ipv6_format(const unsigned char *b, struct tbuf *t)
 			k += bestlen - 1;
 			continue;
 		}
-		snprintf(tmp, sizeof(tmp), "%x%s", g[k], k < 7 ? ":" : "");
-		obs_put(t, tmp, strlen(tmp));
+		for (shift = 12; shift > 0 && (g[k] >> shift) == 0; shift -= 4)
+			;
+		for (; shift >= 0; shift -= 4)
+			obs_putc(t, hx[(g[k] >> shift) & 15]);
+		if (k < 7)
+			obs_putc(t, ':');
 	}
 }
 
@@ -205,18 +219,12 @@ obs_norm_ip(
 	o->prefix = prefix;
 	o->flags = changed ? OBS_F_HOSTBITS : 0;
 	if (type == OBS_IPV4) {
-		char tmp[24];
-
-		snprintf(
-		    tmp, sizeof(tmp), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-		obs_put(&t, tmp, strlen(tmp));
+		obs_ipv4_format(a, &t);
 	} else
 		obs_ipv6_format(a, &t);
 	if (prefix < max) {
-		char tmp[16];
-
-		snprintf(tmp, sizeof(tmp), "/%d", prefix);
-		obs_put(&t, tmp, strlen(tmp));
+		obs_putc(&t, '/');
+		obs_put_dec(&t, (unsigned long)prefix);
 	}
 	o->text[t.len] = '\0';
 	o->len = t.len;

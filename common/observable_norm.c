@@ -123,6 +123,19 @@ obs_putc(struct tbuf *t, char c)
 	obs_put(t, &c, 1);
 }
 
+void
+obs_put_dec(struct tbuf *t, unsigned long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	obs_put(t, d + i, sizeof(d) - i);
+}
+
 /* Ends the text and builds the text key; -1 if it did not fit. */
 int
 obs_finish_text(struct obs *o, struct tbuf *t, char *err, size_t errlen)

@@ -4,7 +4,6 @@
  * domains as domain names.  Part of the observable module; domain names
  * and the dispatch are observable_norm.c.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "ctihub/observable.h"
@@ -130,13 +129,9 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 		ps = hend;
 		if (hend == h)
 			return obs_seterr(err, errlen, "url: empty host");
-		if (obs_ipv4_parse(s + h, hend - h, b) == 0) {
-			char tmp[24];
-
-			snprintf(tmp, sizeof(tmp), "%u.%u.%u.%u", b[0], b[1],
-			    b[2], b[3]);
-			obs_put(&t, tmp, strlen(tmp));
-		} else if (obs_domain_canon(s + h, hend - h, &t, err, errlen) !=
+		if (obs_ipv4_parse(s + h, hend - h, b) == 0)
+			obs_ipv4_format(b, &t);
+		else if (obs_domain_canon(s + h, hend - h, &t, err, errlen) !=
 		    0)
 			return -1;
 	}
@@ -159,10 +154,8 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 				has_port = 0;
 	}
 	if (has_port) {
-		char tmp[16];
-
-		snprintf(tmp, sizeof(tmp), ":%lu", port);
-		obs_put(&t, tmp, strlen(tmp));
+		obs_putc(&t, ':');
+		obs_put_dec(&t, port);
 	}
 	if (e == n || s[e] != '/')
 		obs_putc(&t, '/');
