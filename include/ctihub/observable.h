@@ -103,14 +103,19 @@ struct obs {
 
 /*
  * Normalises the value in[0..n) (need not be NUL-terminated) as type
- * `type_hint`, or detects its type when the hint is OBS_NONE: URL
- * ("scheme://"), e-mail ('@'), IPv4, IPv6, MAC (separated forms), hash
- * (hex of 32, 40, 64 or 128 digits: MD5, SHA-1, SHA-256, SHA-512), TLSH
- * (t1 + 70 hex), SSDEEP, ASN ("AS" + number), then a domain name with at
- * least one dot.  The x509 hash types, undotted domains, bare AS numbers
- * and undotted MACs are only taken with a hint.  Surrounding spaces are
- * not trimmed: they make the value invalid.  Returns 0 and fills *out, or
- * -1 with a message in err (if not NULL), e.g. "ipv4: host bits in...".
+ * `type_hint`, or detects its type when the hint is OBS_NONE, by shape,
+ * in this order: URL ("scheme://"), e-mail ('@'); with a ':', IPv6 if it
+ * parses, else a MAC (aa:bb:..), else SSDEEP (so "1:2:3" is SSDEEP),
+ * else IPv6 (to report why not); only digits, dots and '/', with a dot:
+ * IPv4; aa-bb-cc-dd-ee-ff: MAC; hex of 32, 40, 64 or 128 digits: MD5,
+ * SHA-1, SHA-256, SHA-512; t1 + 70 hex: TLSH; "AS" + digits: ASN; with a
+ * dot: a domain name.  The x509 hash types, undotted domains, bare AS
+ * numbers, dotted and undotted MACs are only taken with a hint.
+ * Surrounding spaces are not trimmed: they make the value invalid.
+ * Returns 0 and fills *out, or -1 with a message in err (if not NULL)
+ * that starts with the type tried, e.g. "ipv4: prefix length over 32",
+ * and out->keylen 0.  Reentrant; allocates nothing but what libidn2
+ * allocates and frees for a non-ASCII domain name.
  */
 int obs_normalise(int type_hint, const char *in, size_t n, struct obs *out,
     char *err, size_t errlen);
