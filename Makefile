@@ -40,7 +40,7 @@ CFLAGS	:= $(OPT) $(WARN) $(SANFLAGS) -pthread $(EXTRA_CFLAGS)
 LDFLAGS	:= $(SANFLAGS) -pthread
 
 PC	= $(shell pkg-config --libs $(1) 2>/dev/null)
-LIB_COMMON := $(call PC,openssl jansson) -llmdb -lm
+LIB_COMMON := $(call PC,openssl jansson libidn2) -llmdb -lm
 LIB_HUB	:= $(call PC,libevent libevent_openssl libevent_pthreads libcurl) \
 	   $(LIB_COMMON)
 
@@ -144,6 +144,7 @@ $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 
 # Debian packages the build, the tests and the benchmarks need.  Installed
 # only when missing, with apt-get (as root, or through sudo).
+# libidn2-dev: IDNA A-labels of domain names (common/observable_norm.c).
 # python3-cryptography: Ed25519 in the push tests' webhook receiver
 # (tests/integ/push_rx.py).  promtool
 # (tests/promcheck.sh checks /metrics with it) comes from Debian's
@@ -151,8 +152,8 @@ $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 # installed one would start a Prometheus server, which the tests do not
 # want.  A promtool already on the PATH is used instead.
 DEB_PKGS := gcc make pkg-config libevent-dev libjansson-dev liblmdb-dev \
-	    libssl-dev libcurl4-openssl-dev libcmocka-dev openssl curl \
-	    python3 python3-cryptography clang-format wrk lmdb-utils procps
+	    libssl-dev libcurl4-openssl-dev libcmocka-dev libidn2-dev openssl \
+	    curl python3 python3-cryptography clang-format wrk lmdb-utils procps
 PROMTOOL_DIR := build/deps/prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
