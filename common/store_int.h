@@ -14,6 +14,8 @@
  *                   release and subscription records
  *   store_read.c    readers: walks, lookups, versions, status, gone
  *                   and subscription records
+ *   store_obs.c     the observable index: rows listed under
+ *                   observable keys, and lookups of keys and ranges
  *   store_verify.c  ctihub verify: the walk of the whole database
  */
 #ifndef CTIHUB_STORE_INT_H
@@ -48,6 +50,7 @@ enum {
 	DB_AUDIT,
 	DB_GONE,
 	DB_SUBS,
+	DB_OBS,
 	DB_COUNT
 };
 
@@ -147,6 +150,7 @@ struct store_wtxn {
 	MDB_cursor *c_obj;
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
+	MDB_cursor *c_obs; /* opened at the first observable written */
 	int64_t last_added;
 	uint64_t last_row;
 	uint64_t last_code;
@@ -166,6 +170,7 @@ struct store_reader {
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
 	MDB_cursor *c_obj;
+	MDB_cursor *c_obs;
 	uint64_t obj_row;	       /* where c_obj stands, 0: nowhere */
 	uintptr_t obj_page, walk_page; /* pages last prefetched */
 	uint64_t last_txn; /* snapshot of the cached last_added, 0: none */
@@ -184,6 +189,15 @@ struct store_reader {
  */
 #define GONE_HEAD 35
 #define GONE_MIN  (GONE_HEAD + 2)
+
+/*
+ * An observable index entry (a duplicate of its key; all the same size,
+ * MDB_DUPFIXED): rowid(8) producer(4) flags(1) valid_until(8, signed, its
+ * sign bit flipped), then the CRC of key and entry.  Duplicates sort by
+ * rowid, the first bytes.
+ */
+#define OBS_ENTRY     21
+#define OBS_ENTRY_LEN (OBS_ENTRY + CRC_LEN)
 
 /* A version found while scanning the id index, and where it lives. */
 struct found {
