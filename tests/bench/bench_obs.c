@@ -1,0 +1,233 @@
+/*
+ * bench_obs.c -- the observable index's write rate: N observable keys
+ * (half random IPv4 addresses, half random domain names in reversed-label
+ * form) listed one row each through store_wobs_add, in durable
+ * transactions of T keys, into a fresh database; printed beside the same
+ * count of increasing keys (IPv4 addresses in order: the appended case)
+ * measured in the same run, and with each transaction's keys sorted.
+ * Also prints the CPU per key and the bytes per entry: the obs table's
+ * pages, and the database file, over the entries.
+ *
+ * usage: bench_obs [-n N] [-t T] [-d DIR]
+ *   N keys (default 1000000), T keys per transaction (default 1000),
+ *   DIR where the scratch databases are made (default /var/tmp)
+ */
+#include <sys/resource.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "ctihub/store.h"
+
+#include "bench.h"
+
+#define KEYLEN 24 /* type, up to 22 bytes, length in the last byte */
+
+enum order { RANDOM, SORTED, INCREASING };
+
+struct run {
+	double secs, cpu;
+	uint64_t entries, file_bytes, table_bytes;
+};
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static double
+cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Key i of a run: k gets the bytes, k[KEYLEN - 1] the length. */
+static void
+make_key(unsigned char *k, size_t i, enum order o)
+{
+	static const char tld[][4] = {"com", "net", "org", "ru", "br", "cn"};
+	size_t n, j;
+
+	if (o == INCREASING || i % 2 == 0) {
+		uint32_t a = o == INCREASING ? (uint32_t)(0x0a000000u + i)
+					     : (uint32_t)next_rand();
+
+		k[0] = 4; /* ipv4 */
+		k[1] = (unsigned char)(a >> 24);
+		k[2] = (unsigned char)(a >> 16);
+		k[3] = (unsigned char)(a >> 8);
+		k[4] = (unsigned char)a;
+		k[5] = 32;
+		k[KEYLEN - 1] = 6;
+		return;
+	}
+	k[0] = 2; /* domain-name, labels reversed: "com.example" */
+	memcpy(k + 1, tld[next_rand() % 6], 4);
+	n = 1 + strlen((char *)k + 1);
+	k[n++] = '.';
+	for (j = 6 + next_rand() % 10; j > 0; j--)
+		k[n++] = (unsigned char)('a' + next_rand() % 26);
+	k[KEYLEN - 1] = (unsigned char)n;
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	const unsigned char *x = a, *y = b;
+	size_t lx = x[KEYLEN - 1], ly = y[KEYLEN - 1];
+	int c = memcmp(x, y, lx < ly ? lx : ly);
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+/* The obs table's pages, read with LMDB after the store is closed. */
+static uint64_t
+table_bytes(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat ms;
+	uint64_t b = 0;
+
+	if (mdb_env_create(&env) != 0)
+		return 0;
+	mdb_env_set_maxdbs(env, 16);
+	if (mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+		if (mdb_dbi_open(txn, "obs", 0, &dbi) == 0 &&
+		    mdb_stat(txn, dbi, &ms) == 0)
+			b = (uint64_t)ms.ms_psize *
+			    (ms.ms_branch_pages + ms.ms_leaf_pages +
+				ms.ms_overflow_pages);
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return b;
+}
+
+static int
+run(const char *base, size_t n, size_t t, enum order o, struct run *out)
+{
+	char dir[4096], err[256], cmd[4200];
+	struct store *st;
+	struct store_wtxn *w;
+	struct store_stats ss;
+	struct store_obs_key ok;
+	unsigned char(*keys)[KEYLEN];
+	size_t i, j, m;
+	double t0, c0;
+
+	snprintf(dir, sizeof(dir), "%s/bench_obs.XXXXXX", base);
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		return -1;
+	}
+	if ((keys = malloc(t * KEYLEN)) == NULL ||
+	    store_open(&st, dir, 8ULL << 30, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "bench_obs: %s\n", err);
+		return -1;
+	}
+	t0 = bench_now();
+	c0 = cpu_now();
+	for (i = 0; i < n; i += m) {
+		m = n - i < t ? n - i : t;
+		for (j = 0; j < m; j++)
+			make_key(keys[j], i + j, o);
+		if (o == SORTED)
+			qsort(keys, m, KEYLEN, cmp_key);
+		if (store_wbegin(st, &w) != STORE_OK)
+			return -1;
+		for (j = 0; j < m; j++) {
+			ok.key = keys[j];
+			ok.len = keys[j][KEYLEN - 1];
+			if (store_wobs_add(w, i + j + 1, &ok, 1, 17,
+				STORE_OBS_F_PATTERN,
+				STORE_OBS_FOREVER) != STORE_OK) {
+				store_wabort(w);
+				return -1;
+			}
+		}
+		if (store_wcommit(w) != STORE_OK)
+			return -1;
+	}
+	out->secs = bench_now() - t0;
+	out->cpu = cpu_now() - c0;
+	store_stats(st, &ss);
+	out->entries = ss.obs;
+	out->file_bytes = ss.map_used;
+	store_close(st);
+	out->table_bytes = table_bytes(dir);
+	free(keys);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_obs: could not remove %s\n", dir);
+	return 0;
+}
+
+static void
+print(const char *what, size_t n, const struct run *r)
+{
+	printf("%-36s %9.0f keys/s  %5.2f us CPU/key  %5.1f B/entry in "
+	       "the table, %5.1f B/entry in the file (%llu entries)\n",
+	    what, n / r->secs, r->cpu * 1e6 / n,
+	    (double)r->table_bytes / r->entries,
+	    (double)r->file_bytes / r->entries, (unsigned long long)r->entries);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = "/var/tmp";
+	size_t n = 1000000, t = 1000;
+	struct run r;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "n:t:d:")) != -1) {
+		switch (ch) {
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			t = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		default:
+			fprintf(stderr,
+			    "usage: bench_obs [-n N] [-t T] "
+			    "[-d DIR]\n");
+			return 2;
+		}
+	}
+	if (n == 0 || t == 0)
+		return 2;
+	printf(
+	    "observable index: %zu keys, durable transactions of %zu\n", n, t);
+	if (run(dir, n, t, INCREASING, &r) == -1)
+		return 1;
+	print("increasing IPv4 (reference)", n, &r);
+	if (run(dir, n, t, RANDOM, &r) == -1)
+		return 1;
+	print("random IPv4 and domains", n, &r);
+	if (run(dir, n, t, SORTED, &r) == -1)
+		return 1;
+	print("random, sorted per transaction", n, &r);
+	return 0;
+}
