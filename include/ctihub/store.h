@@ -498,7 +498,8 @@ enum store_obs_flag {
 	STORE_OBS_F_REVOKED = 1 << 0, /* the version is revoked */
 	STORE_OBS_F_PATTERN = 1 << 1, /* from an indicator's pattern (else an
 					 SCO or observed-data) */
-	STORE_OBS_F_RANGE = 1 << 2,   /* a CIDR range, not one address */
+	/* the other bits are the extraction module's; a range is told by
+	 * its key (the prefix length), not by a flag */
 };
 
 /* A key as the caller holds it (borrowed for the call). */
