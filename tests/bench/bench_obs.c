@@ -8,7 +8,12 @@
  * Also prints the CPU per key and the bytes per entry: the obs table's
  * pages, and the database file, over the entries.
  *
- * usage: bench_obs [-n N] [-t T] [-w W] [-o irs] [-d DIR]
+ * With -l L, after the random run, the read side too: L lookups of keys
+ * it stored, L of keys it did not, and L IPv4 addresses looked up at
+ * every prefix length (the ranges that hold them), in read transactions
+ * of 10,000 lookups.
+ *
+ * usage: bench_obs [-n N] [-t T] [-w W] [-o irs] [-l L] [-d DIR]
  *   N keys (default 1000000), T keys per transaction (default 1000),
  *   W random keys put in first, untimed, in transactions of 100,000 (an
  *   index that already holds W: default 0), the orders to run (i
@@ -36,6 +41,9 @@ enum order { RANDOM, SORTED, INCREASING };
 struct run {
 	double secs, cpu;
 	uint64_t entries, file_bytes, table_bytes;
+	size_t nlook;
+	double hit_rate, miss_rate, cidr_rate; /* lookups a second */
+	uint64_t hits;
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -158,6 +166,71 @@ fill(struct store *st, unsigned char (*keys)[KEYLEN], size_t from, size_t n,
 }
 
 static int
+count_row(const unsigned char *key, size_t len, const struct store_obs_row *row,
+    void *arg)
+{
+	(void)key;
+	(void)len;
+	(void)row;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+/*
+ * L lookups of keys made as make_key makes keys from `from` on, starting
+ * from rng state `seed` (kind 0), of fresh random keys (kind 1), or of
+ * random IPv4 addresses at each of the 33 prefix lengths (kind 2); a
+ * read transaction per 10,000.  Lookups a second, or -1.
+ */
+static double
+lookups(struct store *st, size_t from, size_t l, uint64_t seed, int kind,
+    uint64_t *rows)
+{
+	struct store_reader *r;
+	unsigned char k[KEYLEN];
+	size_t i;
+	uint32_t a, m;
+	int p;
+	double t0;
+
+	if (store_reader_new(st, &r) != STORE_OK)
+		return -1;
+	if (kind == 0)
+		rng = seed;
+	t0 = bench_now();
+	for (i = 0; i < l; i++) {
+		if (i % 10000 == 0) {
+			store_rend(r);
+			if (store_rbegin(r) != STORE_OK)
+				return -1;
+		}
+		if (kind != 2) {
+			make_key(k, from + i, RANDOM);
+			if (store_obs_get(
+				r, k, k[KEYLEN - 1], count_row, rows) < 0)
+				return -1;
+			continue;
+		}
+		a = (uint32_t)next_rand();
+		for (p = 0; p <= 32; p++) {
+			m = p == 0 ? 0 : 0xffffffffu << (32 - p);
+			k[0] = 4;
+			k[1] = (unsigned char)((a & m) >> 24);
+			k[2] = (unsigned char)((a & m) >> 16);
+			k[3] = (unsigned char)((a & m) >> 8);
+			k[4] = (unsigned char)(a & m);
+			k[5] = (unsigned char)p;
+			if (store_obs_get(r, k, 6, count_row, rows) < 0)
+				return -1;
+		}
+	}
+	t0 = bench_now() - t0;
+	store_rend(r);
+	store_reader_free(r);
+	return l / t0;
+}
+
+static int
 run(const char *base, size_t warm, size_t n, size_t t, enum order o,
     struct run *out)
 {
@@ -167,6 +240,7 @@ run(const char *base, size_t warm, size_t n, size_t t, enum order o,
 	unsigned char(*keys)[KEYLEN];
 	size_t big = t > 100000 ? t : 100000;
 	double t0, c0;
+	uint64_t seed, after, none = 0;
 
 	snprintf(dir, sizeof(dir), "%s/bench_obs.XXXXXX", base);
 	if (mkdtemp(dir) == NULL) {
@@ -180,12 +254,22 @@ run(const char *base, size_t warm, size_t n, size_t t, enum order o,
 	}
 	if (fill(st, keys, 0, warm, 100000, RANDOM) == -1)
 		return -1;
+	seed = rng;
 	t0 = bench_now();
 	c0 = cpu_now();
 	if (fill(st, keys, warm, n, t, o) == -1)
 		return -1;
 	out->secs = bench_now() - t0;
 	out->cpu = cpu_now() - c0;
+	if (out->nlook > 0 && o == RANDOM) {
+		after = rng;
+		out->hits = 0;
+		out->hit_rate = lookups(st, warm,
+		    out->nlook < n ? out->nlook : n, seed, 0, &out->hits);
+		rng = after;
+		out->miss_rate = lookups(st, 0, out->nlook, 0, 1, &none);
+		out->cidr_rate = lookups(st, 0, out->nlook, 0, 2, &none);
+	}
 	store_stats(st, &ss);
 	out->entries = ss.obs;
 	out->file_bytes = ss.map_used;
@@ -196,6 +280,16 @@ run(const char *base, size_t warm, size_t n, size_t t, enum order o,
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench_obs: could not remove %s\n", dir);
 	return 0;
+}
+
+static void
+print_lookups(const struct run *r)
+{
+	printf("lookups in read transactions of 10,000: %.0f/s of stored "
+	       "keys (%llu rows found), %.0f/s of absent keys, %.0f IPv4 "
+	       "addresses/s at all 33 prefix lengths\n",
+	    r->hit_rate, (unsigned long long)r->hits, r->miss_rate,
+	    r->cidr_rate);
 }
 
 static void
@@ -212,11 +306,11 @@ int
 main(int argc, char **argv)
 {
 	const char *dir = "/var/tmp", *orders = "irs";
-	size_t n = 1000000, t = 1000, warm = 0;
-	struct run r;
+	size_t n = 1000000, t = 1000, warm = 0, nlook = 0;
+	struct run r = {0};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "n:t:w:o:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:t:w:o:l:d:")) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoul(optarg, NULL, 10);
@@ -230,13 +324,16 @@ main(int argc, char **argv)
 		case 'o':
 			orders = optarg;
 			break;
+		case 'l':
+			nlook = strtoul(optarg, NULL, 10);
+			break;
 		case 'd':
 			dir = optarg;
 			break;
 		default:
 			fprintf(stderr,
 			    "usage: bench_obs [-n N] [-t T] [-w W] "
-			    "[-o irs] [-d DIR]\n");
+			    "[-o irs] [-l L] [-d DIR]\n");
 			return 2;
 		}
 	}
@@ -251,9 +348,13 @@ main(int argc, char **argv)
 		print("increasing IPv4 (reference)", n, &r);
 	}
 	if (strchr(orders, 'r') != NULL) {
+		r.nlook = nlook;
 		if (run(dir, warm, n, t, RANDOM, &r) == -1)
 			return 1;
 		print("random IPv4 and domains", n, &r);
+		if (nlook > 0)
+			print_lookups(&r);
+		r.nlook = 0;
 	}
 	if (strchr(orders, 's') != NULL) {
 		if (run(dir, warm, n, t, SORTED, &r) == -1)
