@@ -13,7 +13,13 @@
  * every prefix length (the ranges that hold them), in read transactions
  * of 10,000 lookups.
  *
- * usage: bench_obs [-n N] [-t T] [-w W] [-o irs] [-l L] [-d DIR]
+ * Orders D and d are an experiment in plain LMDB (no store, no CRC): the
+ * random keys put straight into one table (D), or into a delta table that
+ * is moved whole into the main one, in sorted order, whenever it holds
+ * max(50,000, 1/16 of the main table) entries (d): whether a delta gives
+ * random keys the locality they lack.
+ *
+ * usage: bench_obs [-n N] [-t T] [-w W] [-o irsDd] [-l L] [-d DIR]
  *   N keys (default 1000000), T keys per transaction (default 1000),
  *   W random keys put in first, untimed, in transactions of 100,000 (an
  *   index that already holds W: default 0), the orders to run (i
@@ -162,6 +168,106 @@ fill(struct store *st, unsigned char (*keys)[KEYLEN], size_t from, size_t n,
 		if (store_wcommit(w) != STORE_OK)
 			return -1;
 	}
+	return 0;
+}
+
+/* Order D (delta 0) or d (delta 1): see the head of the file. */
+static int
+raw_run(const char *base, size_t warm, size_t n, size_t t, int delta,
+    struct run *out)
+{
+	char dir[4096], cmd[4200];
+	unsigned char k[KEYLEN], e[25];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi main_db, delta_db;
+	MDB_cursor *c;
+	MDB_stat ms, md;
+	MDB_val kv, dv;
+	size_t i, j, m, tt;
+	double t0, c0;
+	int rc = 0, timed;
+
+	snprintf(dir, sizeof(dir), "%s/bench_obs.XXXXXX", base);
+	if (mkdtemp(dir) == NULL || mdb_env_create(&env) != 0)
+		return -1;
+	mdb_env_set_mapsize(env, 8ULL << 30);
+	mdb_env_set_maxdbs(env, 4);
+	if (mdb_env_open(env, dir, MDB_NOTLS, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+	    mdb_dbi_open(txn, "main", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+		&main_db) != 0 ||
+	    mdb_dbi_open(txn, "delta", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+		&delta_db) != 0 ||
+	    mdb_txn_commit(txn) != 0)
+		return -1;
+	memset(e, 0, sizeof(e));
+	t0 = c0 = 0;
+	for (timed = 0; timed < 2; timed++) {
+		size_t from = timed ? warm : 0, cnt = timed ? n : warm;
+
+		tt = timed ? t : 100000;
+		if (timed) {
+			t0 = bench_now();
+			c0 = cpu_now();
+		}
+		for (i = from; i < from + cnt && rc == 0; i += m) {
+			m = from + cnt - i < tt ? from + cnt - i : tt;
+			if (mdb_txn_begin(env, NULL, 0, &txn) != 0)
+				return -1;
+			for (j = 0; j < m && rc == 0; j++) {
+				make_key(k, i + j, RANDOM);
+				kv.mv_size = k[KEYLEN - 1];
+				kv.mv_data = k;
+				e[0] = (unsigned char)((i + j) >> 24);
+				e[1] = (unsigned char)((i + j) >> 16);
+				e[2] = (unsigned char)((i + j) >> 8);
+				e[3] = (unsigned char)(i + j);
+				dv.mv_size = sizeof(e);
+				dv.mv_data = e;
+				rc = mdb_put(txn,
+				    timed && delta ? delta_db : main_db, &kv,
+				    &dv, MDB_NODUPDATA);
+				if (rc == MDB_KEYEXIST)
+					rc = 0;
+			}
+			if (rc == 0 && timed && delta &&
+			    mdb_stat(txn, main_db, &ms) == 0 &&
+			    mdb_stat(txn, delta_db, &md) == 0 &&
+			    md.ms_entries >= 50000 &&
+			    md.ms_entries >= ms.ms_entries / 16) {
+				/* move the delta into the main table in key
+				 * order, then empty it */
+				if (mdb_cursor_open(txn, delta_db, &c) != 0)
+					return -1;
+				for (rc =
+					 mdb_cursor_get(c, &kv, &dv, MDB_FIRST);
+				     rc == 0; rc = mdb_cursor_get(
+						  c, &kv, &dv, MDB_NEXT)) {
+					rc = mdb_put(txn, main_db, &kv, &dv,
+					    MDB_NODUPDATA);
+					if (rc != 0 && rc != MDB_KEYEXIST)
+						break;
+				}
+				mdb_cursor_close(c);
+				if (rc == MDB_NOTFOUND)
+					rc = mdb_drop(txn, delta_db, 0);
+			}
+			if (rc != 0 || mdb_txn_commit(txn) != 0) {
+				fprintf(stderr, "bench_obs: %s\n",
+				    mdb_strerror(rc));
+				return -1;
+			}
+		}
+	}
+	out->secs = bench_now() - t0;
+	out->cpu = cpu_now() - c0;
+	out->entries = warm + n;
+	out->table_bytes = out->file_bytes = 0;
+	mdb_env_close(env);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_obs: could not remove %s\n", dir);
 	return 0;
 }
 
@@ -333,7 +439,7 @@ main(int argc, char **argv)
 		default:
 			fprintf(stderr,
 			    "usage: bench_obs [-n N] [-t T] [-w W] "
-			    "[-o irs] [-l L] [-d DIR]\n");
+			    "[-o irsDd] [-l L] [-d DIR]\n");
 			return 2;
 		}
 	}
@@ -355,6 +461,19 @@ main(int argc, char **argv)
 		if (nlook > 0)
 			print_lookups(&r);
 		r.nlook = 0;
+	}
+	if (strchr(orders, 'D') != NULL) {
+		if (raw_run(dir, warm, n, t, 0, &r) == -1)
+			return 1;
+		printf("%-36s %9.0f keys/s  %5.2f us CPU/key\n",
+		    "plain LMDB, one table", n / r.secs, r.cpu * 1e6 / n);
+	}
+	if (strchr(orders, 'd') != NULL) {
+		if (raw_run(dir, warm, n, t, 1, &r) == -1)
+			return 1;
+		printf("%-36s %9.0f keys/s  %5.2f us CPU/key\n",
+		    "plain LMDB, delta moved at 1/16", n / r.secs,
+		    r.cpu * 1e6 / n);
 	}
 	if (strchr(orders, 's') != NULL) {
 		if (run(dir, warm, n, t, SORTED, &r) == -1)
