@@ -312,4 +312,16 @@ int store_decode_gone(const struct store *, const MDB_val *k, const MDB_val *d,
 /* The public form of a found version. */
 void store_to_version(const struct found *, struct store_version *);
 
+/* --- the observable index (store_obs.c) --- */
+
+/* store_wobs_add and store_wobs_del as the write path calls them (from
+ * store_wput and store_wdelete): 0, EINVAL for a key out of bounds
+ * (nothing written), or an LMDB code, the transaction left to the caller
+ * (no sticky error set). */
+int store_obs_put(struct store_wtxn *, uint64_t rowid,
+    const struct store_obs_key *keys, int n, uint32_t producer, uint8_t flags,
+    int64_t valid_until);
+int store_obs_remove(struct store_wtxn *, uint64_t rowid,
+    const struct store_obs_key *keys, int n);
+
 #endif

@@ -6,6 +6,7 @@
  * each (key, row) is one sorted duplicate, sealed with a CRC like every
  * record.  Deciding what a caller may see is not done here.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 static int keys_ok(const struct store_obs_key *, int);
 static int obs_cursor(struct store_wtxn *);
+static int obs_result(struct store_wtxn *, int);
 static int obs_decode(const struct store *, const MDB_val *, const MDB_val *,
     struct store_obs_row *);
 static int obs_each(struct store_reader *, MDB_cursor *, MDB_val *, MDB_val *,
@@ -46,16 +48,13 @@ obs_cursor(struct store_wtxn *w)
 
 	if (w->c_obs != NULL)
 		return 0;
-	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_OBS], &w->c_obs)) !=
-	    0) {
+	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_OBS], &w->c_obs)) != 0)
 		w->c_obs = NULL;
-		w->err = store_mdb_err(rc, "observable index");
-	}
 	return rc;
 }
 
 int
-store_wobs_add(struct store_wtxn *w, uint64_t rowid,
+store_obs_put(struct store_wtxn *w, uint64_t rowid,
     const struct store_obs_key *keys, int n, uint32_t producer, uint8_t flags,
     int64_t valid_until)
 {
@@ -63,14 +62,12 @@ store_wobs_add(struct store_wtxn *w, uint64_t rowid,
 	MDB_val k, d;
 	int i, rc;
 
-	if (w->err != 0)
-		return w->err;
 	if (keys_ok(keys, n) == -1)
-		return STORE_ERR;
+		return EINVAL;
 	if (n == 0)
-		return STORE_OK;
-	if (obs_cursor(w) != 0)
-		return w->err;
+		return 0;
+	if ((rc = obs_cursor(w)) != 0)
+		return rc;
 	put_be64(e, rowid);
 	put_be32(e + 8, producer);
 	e[12] = flags;
@@ -82,30 +79,26 @@ store_wobs_add(struct store_wtxn *w, uint64_t rowid,
 		d.mv_size = sizeof(e);
 		d.mv_data = e;
 		rc = mdb_cursor_put(w->c_obs, &k, &d, MDB_NODUPDATA);
-		if (rc != 0 && rc != MDB_KEYEXIST) {
-			w->err = store_mdb_err(rc, "observable index");
-			return w->err;
-		}
+		if (rc != 0 && rc != MDB_KEYEXIST)
+			return rc;
 	}
-	return STORE_OK;
+	return 0;
 }
 
 int
-store_wobs_del(struct store_wtxn *w, uint64_t rowid,
+store_obs_remove(struct store_wtxn *w, uint64_t rowid,
     const struct store_obs_key *keys, int n)
 {
 	unsigned char rb[8];
 	MDB_val k, d;
 	int i, rc;
 
-	if (w->err != 0)
-		return w->err;
 	if (keys_ok(keys, n) == -1)
-		return STORE_ERR;
+		return EINVAL;
 	if (n == 0)
-		return STORE_OK;
-	if (obs_cursor(w) != 0)
-		return w->err;
+		return 0;
+	if ((rc = obs_cursor(w)) != 0)
+		return rc;
 	put_be64(rb, rowid);
 	for (i = 0; i < n; i++) {
 		k.mv_size = keys[i].len;
@@ -121,12 +114,42 @@ store_wobs_del(struct store_wtxn *w, uint64_t rowid,
 			continue;
 		if (rc == 0)
 			rc = mdb_cursor_del(w->c_obs, 0);
-		if (rc != 0) {
-			w->err = store_mdb_err(rc, "observable index");
-			return w->err;
-		}
+		if (rc != 0)
+			return rc;
 	}
-	return STORE_OK;
+	return 0;
+}
+
+/* The public forms: a store_err, the transaction poisoned by a failure
+ * of LMDB's (not by keys out of bounds). */
+static int
+obs_result(struct store_wtxn *w, int rc)
+{
+	if (rc == EINVAL)
+		return STORE_ERR;
+	if (rc != 0)
+		w->err = store_mdb_err(rc, "observable index");
+	return w->err;
+}
+
+int
+store_wobs_add(struct store_wtxn *w, uint64_t rowid,
+    const struct store_obs_key *keys, int n, uint32_t producer, uint8_t flags,
+    int64_t valid_until)
+{
+	if (w->err != 0)
+		return w->err;
+	return obs_result(
+	    w, store_obs_put(w, rowid, keys, n, producer, flags, valid_until));
+}
+
+int
+store_wobs_del(struct store_wtxn *w, uint64_t rowid,
+    const struct store_obs_key *keys, int n)
+{
+	if (w->err != 0)
+		return w->err;
+	return obs_result(w, store_obs_remove(w, rowid, keys, n));
 }
 
 /* An entry as read (key and duplicate): 0 and *row, else BADREC. */
