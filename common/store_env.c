@@ -35,12 +35,13 @@
 
 const char *const store_db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
     "added", "status", "statusx", "release", "reg", "pending", "audit", "gone",
-    "subs"};
+    "subs", "obs"};
 
 /* every table, in the count env_open and check_child give LMDB */
 _Static_assert(DB_COUNT <= 16, "raise mdb_env_set_maxdbs");
 
 static void find_map(struct store *);
+static unsigned int table_flags(int);
 
 /*
  * LMDB writes each run of contiguous dirty pages with one writev(2).  On
@@ -427,6 +428,18 @@ load_secret(struct store *st, MDB_txn *txn, char *err, size_t errlen)
 	return mdb_put(txn, st->dbi[DB_META], &k, &d, 0);
 }
 
+/* What a table's values are: pending and obs list several per key (obs
+ * entries all of one size). */
+static unsigned int
+table_flags(int db)
+{
+	if (db == DB_PENDING)
+		return MDB_DUPSORT;
+	if (db == DB_OBS)
+		return MDB_DUPSORT | MDB_DUPFIXED;
+	return 0;
+}
+
 /* The tables, the schema and the secret, in the first transaction. */
 static int
 open_tables(
@@ -436,8 +449,7 @@ open_tables(
 
 	for (i = 0; i < DB_COUNT; i++)
 		if ((rc = mdb_dbi_open(txn, store_db_names[i],
-			 MDB_CREATE | (i == DB_PENDING ? MDB_DUPSORT : 0),
-			 &st->dbi[i])) != 0)
+			 MDB_CREATE | table_flags(i), &st->dbi[i])) != 0)
 			return rc;
 	if ((rc = check_schema(st, txn, dir, err, errlen)) != 0)
 		return rc;
@@ -833,6 +845,8 @@ store_stats(struct store *st, struct store_stats *s)
 		s->gone = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_SUBS], &ms) == 0)
 		s->subs = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_OBS], &ms) == 0)
+		s->obs = ms.ms_entries;
 	mdb_txn_abort(txn);
 	store_unhold(st);
 	if (mdb_env_info(st->env, &ei) == 0 &&

@@ -14,6 +14,8 @@
  *                   release and subscription records
  *   store_read.c    readers: walks, lookups, versions, status, gone
  *                   and subscription records
+ *   store_obs.c     the observable index: rows listed under
+ *                   observable keys, and lookups of keys and ranges
  *   store_verify.c  ctihub verify: the walk of the whole database
  */
 #ifndef CTIHUB_STORE_INT_H
@@ -48,6 +50,7 @@ enum {
 	DB_AUDIT,
 	DB_GONE,
 	DB_SUBS,
+	DB_OBS,
 	DB_COUNT
 };
 
@@ -147,6 +150,7 @@ struct store_wtxn {
 	MDB_cursor *c_obj;
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
+	MDB_cursor *c_obs; /* opened at the first observable written */
 	int64_t last_added;
 	uint64_t last_row;
 	uint64_t last_code;
@@ -166,6 +170,7 @@ struct store_reader {
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
 	MDB_cursor *c_obj;
+	MDB_cursor *c_obs;
 	uint64_t obj_row;	       /* where c_obj stands, 0: nowhere */
 	uintptr_t obj_page, walk_page; /* pages last prefetched */
 	uint64_t last_txn; /* snapshot of the cached last_added, 0: none */
@@ -184,6 +189,15 @@ struct store_reader {
  */
 #define GONE_HEAD 35
 #define GONE_MIN  (GONE_HEAD + 2)
+
+/*
+ * An observable index entry (a duplicate of its key; all the same size,
+ * MDB_DUPFIXED): rowid(8) producer(4) flags(1) valid_until(8, signed, its
+ * sign bit flipped), then the CRC of key and entry.  Duplicates sort by
+ * rowid, the first bytes.
+ */
+#define OBS_ENTRY     21
+#define OBS_ENTRY_LEN (OBS_ENTRY + CRC_LEN)
 
 /* A version found while scanning the id index, and where it lives. */
 struct found {
@@ -297,5 +311,17 @@ int store_decode_gone(const struct store *, const MDB_val *k, const MDB_val *d,
     struct store_gone *g);
 /* The public form of a found version. */
 void store_to_version(const struct found *, struct store_version *);
+
+/* --- the observable index (store_obs.c) --- */
+
+/* store_wobs_add and store_wobs_del as the write path calls them (from
+ * store_wput and store_wdelete): 0, EINVAL for a key out of bounds
+ * (nothing written), or an LMDB code, the transaction left to the caller
+ * (no sticky error set). */
+int store_obs_put(struct store_wtxn *, uint64_t rowid,
+    const struct store_obs_key *keys, int n, uint32_t producer, uint8_t flags,
+    int64_t valid_until);
+int store_obs_remove(struct store_wtxn *, uint64_t rowid,
+    const struct store_obs_key *keys, int n);
 
 #endif

@@ -42,6 +42,7 @@ store_reader_free(struct store_reader *r)
 		mdb_cursor_close(r->c_ids);
 		mdb_cursor_close(r->c_new);
 		mdb_cursor_close(r->c_obj);
+		mdb_cursor_close(r->c_obs);
 		mdb_txn_abort(r->txn);
 	}
 	hub_free(r);
@@ -85,7 +86,9 @@ store_rbegin(struct store_reader *r)
 		    (rc = mdb_cursor_open(
 			 r->txn, r->st->dbi[DB_IDSNEW], &r->c_new)) != 0 ||
 		    (rc = mdb_cursor_open(
-			 r->txn, r->st->dbi[DB_OBJ], &r->c_obj)) != 0) {
+			 r->txn, r->st->dbi[DB_OBJ], &r->c_obj)) != 0 ||
+		    (rc = mdb_cursor_open(
+			 r->txn, r->st->dbi[DB_OBS], &r->c_obs)) != 0) {
 			mdb_txn_abort(r->txn);
 			r->txn = NULL;
 			store_unhold(r->st);
@@ -99,7 +102,8 @@ store_rbegin(struct store_reader *r)
 		if ((rc = mdb_cursor_renew(r->txn, r->c_added)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_ids)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_new)) != 0 ||
-		    (rc = mdb_cursor_renew(r->txn, r->c_obj)) != 0) {
+		    (rc = mdb_cursor_renew(r->txn, r->c_obj)) != 0 ||
+		    (rc = mdb_cursor_renew(r->txn, r->c_obs)) != 0) {
 			mdb_txn_reset(r->txn);
 			store_unhold(r->st);
 			return store_mdb_err(rc, "renew cursors");

@@ -2,7 +2,8 @@
  * store_verify.c -- ctihub verify: one read transaction that walks every
  * table of the store, checks every record's checksum and lengths and
  * that the indexes and the registry name each other, and reports each
- * problem in a sentence.  It repairs nothing.
+ * problem in a sentence (the observable index entries name their rows
+ * too).  It repairs nothing.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +297,41 @@ verify_subs(struct verify *v, const MDB_val *k, const MDB_val *d)
 		    "lengths");
 }
 
+/* An observable index entry: sound, and naming a row of its producer. */
+static void
+verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	const unsigned char *p = d->mv_data;
+	unsigned char kb[8];
+	MDB_val rk = {8, kb}, rd;
+	struct obj_hdr h;
+	size_t n;
+	int rc;
+
+	if (k->mv_size == 0 || k->mv_size > STORE_OBS_KEY_MAX ||
+	    d->mv_size != OBS_ENTRY_LEN || store_unseal(v->st, k, d, &n) != 0) {
+		problem(v,
+		    "an observable index entry fails its checksum or its "
+		    "lengths");
+		return;
+	}
+	memcpy(kb, p, 8);
+	if ((rc = mdb_get(v->txn, v->st->dbi[DB_OBJ], &rk, &rd)) != 0) {
+		problem(v, "an observable index entry names row %llu: %s",
+		    (unsigned long long)get_be64(kb),
+		    rc == MDB_NOTFOUND ? "no such row" : mdb_strerror(rc));
+		return;
+	}
+	if (store_obj_ok(v->st, &rk, &rd, &h) != 0)
+		return; /* reported by the walk of the rows */
+	if (h.producer != get_be32(p + 8))
+		problem(v,
+		    "an observable index entry names row %llu as of "
+		    "producer %u, which holds producer %u's object",
+		    (unsigned long long)get_be64(kb), get_be32(p + 8),
+		    h.producer);
+}
+
 static void
 verify_pending(struct verify *v, const MDB_val *k, const MDB_val *d)
 {
@@ -411,6 +447,7 @@ store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
 	verify_table(&v, DB_PENDING, verify_pending, NULL);
 	verify_table(&v, DB_GONE, verify_gone, &out->gone);
 	verify_table(&v, DB_SUBS, verify_subs, &out->subs);
+	verify_table(&v, DB_OBS, verify_obs, &out->obs);
 	verify_meta(&v);
 	mdb_txn_abort(v.txn);
 	store_unhold(st);

@@ -27,6 +27,9 @@
  *           idlen(2) id, crc: a version deleted from the collection
  *   subs    name (1..200 bytes)               -> opaque value, crc: push
  *                                                subscription state
+ *   obs     observable key (1..256 bytes)     -> rowid(8) producer(4)
+ *           flags(1) valid_until(8) crc (sorted duplicates, one per
+ *           row that holds the observable)
  * Every record carries a CRC-32C of its key and value (crc: 4 bytes,
  * big-endian, after the value; in an object row, the last field of its
  * header; in an index entry, folded to 16 bits in its check field),
@@ -465,6 +468,84 @@ int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
  */
 void store_release_pages(struct store *);
 
+/*
+ * The observable index (table obs): for each observable, the rows of the
+ * object versions that hold it, one list per observable (never pairwise
+ * rows), in rowid order.  A key is opaque to the store: 1 to
+ * STORE_OBS_KEY_MAX bytes made by the extraction module (observable.h)
+ * from a normalised value, its first byte the observable's type, the rest
+ * in an order that keeps related values together, so that a transaction's
+ * keys share pages and a range of keys is a range of values:
+ *   IPv4/IPv6  type, address (4 or 16 bytes, network order), prefix
+ *              length (32/128 for one address): the addresses inside
+ *              a.b.c.d/p are the keys from (type, a.b.c.d, 0) to (type,
+ *              the range's last address, 0xff), and the ranges holding
+ *              an address are one store_obs_get per prefix length (the
+ *              address masked to it)
+ *   domain     type, labels in reverse order ("com.example.www"): a
+ *              domain's subdomains are one range
+ *   url        type, host as a domain is, then the rest
+ *   hashes     type (one per algorithm), the digest's bytes (not hex)
+ * Each row's entry carries what a lookup filters on before it reads the
+ * row: the producer, flags (STORE_OBS_F_*) and valid_until.  A row's
+ * entries are written once, when it is stored, and removed when it is
+ * deleted: a row never changes.
+ */
+#define STORE_OBS_KEY_MAX 256
+#define STORE_OBS_FOREVER INT64_MAX /* valid_until when there is none */
+
+enum store_obs_flag {
+	STORE_OBS_F_REVOKED = 1 << 0, /* the version is revoked */
+	STORE_OBS_F_PATTERN = 1 << 1, /* from an indicator's pattern (else an
+					 SCO or observed-data) */
+	/* the other bits are the extraction module's; a range is told by
+	 * its key (the prefix length), not by a flag */
+};
+
+/* A key as the caller holds it (borrowed for the call). */
+struct store_obs_key {
+	const unsigned char *key;
+	size_t len;
+};
+
+/* One row of an observable's list, as read. */
+struct store_obs_row {
+	uint64_t rowid;
+	uint32_t producer;
+	uint8_t flags;	     /* enum store_obs_flag */
+	int64_t valid_until; /* microseconds since the epoch, or
+				STORE_OBS_FOREVER */
+};
+
+/*
+ * In the writer's transaction: lists row `rowid` (its producer, flags and
+ * valid_until) under each of the n keys, or takes it off them.  A key
+ * listed twice, a row already listed (with the same metadata) or a row
+ * not listed is no error.  A key of 0 or more than STORE_OBS_KEY_MAX bytes
+ * is STORE_ERR before anything is written (the transaction not
+ * poisoned); an LMDB failure poisons it.
+ */
+int store_wobs_add(struct store_wtxn *, uint64_t rowid,
+    const struct store_obs_key *keys, int n, uint32_t producer, uint8_t flags,
+    int64_t valid_until);
+int store_wobs_del(struct store_wtxn *, uint64_t rowid,
+    const struct store_obs_key *keys, int n);
+/*
+ * Calls cb with each row listed under the key (store_obs_get), or under
+ * every key k with lo <= k <= hi in LMDB's order (bytes compared, then
+ * length; store_obs_range), keys in order and each key's rows in rowid
+ * order.  key is borrowed until store_rend.  Returns 0 after the last row
+ * (none: no error), cb's value when it returns nonzero (and stops), or a
+ * store_err: STORE_ECORRUPT (and a log line) at a damaged entry, where it
+ * stops.  Inside a read transaction.
+ */
+typedef int store_obs_cb(const unsigned char *key, size_t len,
+    const struct store_obs_row *, void *arg);
+int store_obs_get(struct store_reader *, const void *key, size_t len,
+    store_obs_cb *cb, void *arg);
+int store_obs_range(struct store_reader *, const void *lo, size_t lolen,
+    const void *hi, size_t hilen, store_obs_cb *cb, void *arg);
+
 /* Counts for operators and benchmarks. */
 struct store_stats {
 	uint64_t objects;  /* stored versions */
@@ -476,6 +557,7 @@ struct store_stats {
 	uint64_t audit;	   /* publish records not yet in the audit log */
 	uint64_t gone;	   /* deletion records kept for push and streams */
 	uint64_t subs;	   /* subscription records */
+	uint64_t obs;	   /* observable index entries (key, row) */
 };
 int store_stats(struct store *, struct store_stats *);
 
@@ -484,7 +566,8 @@ int store_stats(struct store *, struct store_stats *);
  * hub): every record's checksum and lengths; every id index entry's row
  * and the collection entries it names; every collection entry's row (and
  * a twin's original and release event); the registry both ways; status
- * expiry keys; gone and subscription records.  Calls `cb` with a
+ * expiry keys; gone and subscription records; every observable index
+ * entry, and the row it names (by its producer).  Calls `cb` with a
  * sentence for each problem (the first `max` of them; all are counted).
  * Returns STORE_OK when it could walk (problems or not), else a
  * store_err.
@@ -492,6 +575,7 @@ int store_stats(struct store *, struct store_stats *);
 struct store_verify {
 	uint64_t objects, entries, ids, statuses, releases, names, audit;
 	uint64_t gone, subs;
+	uint64_t obs; /* observable index entries (key, row) */
 	uint64_t problems;
 };
 typedef void store_verify_cb(const char *problem, void *arg);

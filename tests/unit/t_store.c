@@ -4,7 +4,8 @@
  * id index merge, status resources, the schema check; damaged records
  * refused, the map grown (here and by another process), stale reader
  * slots cleared, audit records; gone records (deletions) and subscription
- * records, and a database made before their tables.
+ * records, and a database made before their tables; the observable
+ * index (lists in rowid order, ranges, deletes, damage, verify).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1540,6 +1541,376 @@ t_gone_subs_tables(void **state)
 	assert_int_equal(verify_count(), 2);
 }
 
+/* --- the observable index --- */
+
+struct obsseen {
+	int n;
+	int stop_at; /* 0: never */
+	size_t klen[32];
+	unsigned char key[32][16];
+	struct store_obs_row row[32];
+};
+
+static int
+on_obs(const unsigned char *key, size_t len, const struct store_obs_row *row,
+    void *arg)
+{
+	struct obsseen *os = arg;
+
+	assert_true(os->n < 32);
+	assert_true(len <= 16);
+	memcpy(os->key[os->n], key, len);
+	os->klen[os->n] = len;
+	os->row[os->n] = *row;
+	if (++os->n == os->stop_at)
+		return 7;
+	return 0;
+}
+
+/* An IPv4 key: type 4, the address, the prefix length. */
+static struct store_obs_key
+ip4(unsigned char k[6], unsigned a, unsigned b, unsigned c, unsigned d,
+    unsigned prefix)
+{
+	struct store_obs_key ok = {k, 6};
+
+	k[0] = 4;
+	k[1] = (unsigned char)a;
+	k[2] = (unsigned char)b;
+	k[3] = (unsigned char)c;
+	k[4] = (unsigned char)d;
+	k[5] = (unsigned char)prefix;
+	return ok;
+}
+
+static int
+obs_get(struct store *st, const struct store_obs_key *k, struct obsseen *os)
+{
+	struct store_reader *r;
+	int rc;
+
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	os->n = 0;
+	rc = store_obs_get(r, k->key, k->len, on_obs, os);
+	store_rend(r);
+	store_reader_free(r);
+	return rc;
+}
+
+static int
+obs_range(struct store *st, const struct store_obs_key *lo,
+    const struct store_obs_key *hi, struct obsseen *os)
+{
+	struct store_reader *r;
+	int rc;
+
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	os->n = 0;
+	rc = store_obs_range(r, lo->key, lo->len, hi->key, hi->len, on_obs, os);
+	store_rend(r);
+	store_reader_free(r);
+	return rc;
+}
+
+/* Three stored objects (rows 1, 2, 3 of P1) for the index to name. */
+static struct store *
+obs_store(void)
+{
+	struct store *st = open_store();
+	struct store_obj o[3];
+	char js[3][128];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		mkobj(&o[i], js[i], sizeof(js[i]), (unsigned)i + 1, 1);
+	assert_int_equal(put(st, C1, o, 3, 1000), STORE_OK);
+	return st;
+}
+
+/* Rows listed under keys come back in rowid order with their metadata;
+ * a range of addresses finds what lies inside it, a lookup per prefix
+ * length the ranges holding an address; deleting takes a row off. */
+static void
+t_obs_index(void **state)
+{
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	struct store_verify v;
+	struct problems p = {0, ""};
+	unsigned char ka[6], kr[6], kb[6], kc[6], lo[6], hi[6], kq[6];
+	unsigned char dom[] = "\002com.example.www", big[STORE_OBS_KEY_MAX + 1];
+	struct store_obs_key a, r24, b, c, keys[3], d = {dom, sizeof(dom) - 1};
+	struct store_obs_key bad[2];
+	struct obsseen os;
+	int i, found;
+
+	(void)state;
+	a = ip4(ka, 10, 0, 0, 1, 32);
+	r24 = ip4(kr, 10, 0, 0, 0, 24);
+	b = ip4(kb, 10, 0, 1, 7, 32);
+	c = ip4(kc, 192, 168, 1, 1, 32);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	/* row 2 first: the list is in rowid order whatever the order of
+	 * the writes */
+	keys[0] = a;
+	keys[1] = d;
+	keys[2] = a; /* twice in one call: once in the index */
+	assert_int_equal(
+	    store_wobs_add(w, 2, keys, 3, P1, STORE_OBS_F_PATTERN, 5000),
+	    STORE_OK);
+	assert_int_equal(
+	    store_wobs_add(w, 1, &a, 1, P1, 0, STORE_OBS_FOREVER), STORE_OK);
+	keys[0] = r24;
+	keys[1] = b;
+	keys[2] = c;
+	assert_int_equal(
+	    store_wobs_add(w, 3, keys, 3, P1, STORE_OBS_F_REVOKED | 0x80, -1),
+	    STORE_OK);
+	assert_int_equal(store_wobs_add(w, 3, &a, 1, P1, 0, 7), STORE_OK);
+	/* keys out of bounds: refused before anything is written, the
+	 * transaction still good */
+	memset(big, 4, sizeof(big));
+	bad[0] = a;
+	bad[1].key = big;
+	bad[1].len = sizeof(big);
+	assert_int_equal(store_wobs_add(w, 9, bad, 2, P1, 0, 0), STORE_ERR);
+	bad[1].len = 0;
+	assert_int_equal(store_wobs_del(w, 1, bad, 2), STORE_ERR);
+	assert_int_equal(store_wobs_add(w, 9, bad, -1, P1, 0, 0), STORE_ERR);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	/* again, with the same metadata: nothing new */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(
+	    store_wobs_add(w, 1, &a, 1, P1, 0, STORE_OBS_FOREVER), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(os.row[i].rowid, i + 1);
+		assert_int_equal(os.row[i].producer, P1);
+		assert_int_equal(os.klen[i], 6);
+		assert_memory_equal(os.key[i], ka, 6);
+	}
+	assert_int_equal(os.row[0].flags, 0);
+	assert_true(os.row[0].valid_until == STORE_OBS_FOREVER);
+	assert_int_equal(os.row[1].flags, STORE_OBS_F_PATTERN);
+	assert_int_equal(os.row[1].valid_until, 5000);
+	assert_int_equal(os.row[2].valid_until, 7);
+	assert_int_equal(obs_get(st, &d, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 2);
+	assert_int_equal(obs_get(st, &c, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].flags, STORE_OBS_F_REVOKED | 0x80);
+	assert_int_equal(os.row[0].valid_until, -1);
+	/* a miss, and keys that can never be */
+	ip4(kq, 10, 0, 0, 2, 32);
+	assert_int_equal(
+	    obs_get(st, &(struct store_obs_key){kq, 6}, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(
+	    obs_get(st, &(struct store_obs_key){kq, 0}, &os), STORE_OK);
+	assert_int_equal(obs_get(st, &bad[1], &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	/* the callback stops the walk with its value */
+	os.stop_at = 2;
+	assert_int_equal(obs_get(st, &a, &os), 7);
+	assert_int_equal(os.n, 2);
+	os.stop_at = 0;
+
+	/* inside 10.0.0.0/24: the range itself and 10.0.0.1 (three rows),
+	 * not 10.0.1.7 nor 192.168.1.1 */
+	ip4(lo, 10, 0, 0, 0, 0);
+	ip4(hi, 10, 0, 0, 255, 255);
+	assert_int_equal(obs_range(st, &(struct store_obs_key){lo, 6},
+			     &(struct store_obs_key){hi, 6}, &os),
+	    STORE_OK);
+	assert_int_equal(os.n, 4);
+	assert_memory_equal(os.key[0], kr, 6);
+	assert_int_equal(os.row[0].rowid, 3);
+	for (i = 1; i < 4; i++) {
+		assert_memory_equal(os.key[i], ka, 6);
+		assert_int_equal(os.row[i].rowid, (uint64_t)i);
+	}
+	/* inside 10.0.0.0/8: one more; inclusive of hi, from lo of 0
+	 * bytes (the first key) */
+	ip4(hi, 10, 255, 255, 255, 255);
+	assert_int_equal(obs_range(st, &(struct store_obs_key){lo, 0},
+			     &(struct store_obs_key){hi, 6}, &os),
+	    STORE_OK);
+	assert_int_equal(os.n, 6); /* the domain (type 2) sorts first */
+	assert_int_equal(os.klen[0], sizeof(dom) - 1);
+	assert_memory_equal(os.key[5], kb, 6);
+	assert_int_equal(obs_range(st, &(struct store_obs_key){kb, 6},
+			     &(struct store_obs_key){kb, 6}, &os),
+	    STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(obs_range(st, &(struct store_obs_key){hi, 6},
+			     &(struct store_obs_key){lo, 6}, &os),
+	    STORE_OK);
+	assert_int_equal(os.n, 0);
+	/* the ranges holding 10.0.0.1: one lookup per prefix length */
+	found = 0;
+	for (i = 0; i <= 32; i++) {
+		uint32_t m = i == 0 ? 0 : 0xffffffffu << (32 - i);
+		uint32_t x = (10u << 24 | 1u) & m;
+
+		ip4(kq, x >> 24, x >> 16 & 0xff, x >> 8 & 0xff, x & 0xff,
+		    (unsigned)i);
+		assert_int_equal(
+		    obs_get(st, &(struct store_obs_key){kq, 6}, &os), STORE_OK);
+		if (os.n > 0)
+			found |= i == 24 ? 1 : i == 32 ? 2 : 4;
+	}
+	assert_int_equal(found, 3);
+
+	/* deleting: one row off one key; an absent row, an absent key */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 2, &a, 1), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 5, &a, 1), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 2, &c, 1), STORE_OK);
+	assert_int_equal(
+	    store_wobs_del(w, 2, &(struct store_obs_key){kq, 6}, 1), STORE_OK);
+	keys[0] = r24;
+	keys[1] = b;
+	keys[2] = c;
+	assert_int_equal(store_wobs_del(w, 3, keys, 3), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 2);
+	assert_int_equal(os.row[0].rowid, 1);
+	assert_int_equal(os.row[1].rowid, 3);
+	assert_int_equal(obs_get(st, &c, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(obs_get(st, &d, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	store_close(st);
+
+	/* kept across a reopen; verify counts every entry */
+	st = open_store();
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 2);
+	assert_int_equal(store_verify(st, 100, on_problem, &p, &v), STORE_OK);
+	assert_int_equal(v.problems, 0);
+	assert_int_equal(v.obs, 3);
+	store_close(st);
+}
+
+/* Damages the first entry of obs: deleted and written back altered (a
+ * duplicate is rewritten whole, never in place). */
+static void
+tamper_obs(void (*fn)(unsigned char *v, size_t n, const MDB_val *k))
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, d, nd;
+	unsigned char key[STORE_OBS_KEY_MAX], val[64];
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "obs", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+	assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_FIRST), 0);
+	assert_true(d.mv_size <= sizeof(val));
+	memcpy(key, k.mv_data, k.mv_size);
+	memcpy(val, d.mv_data, d.mv_size);
+	k.mv_data = key;
+	nd.mv_size = d.mv_size;
+	nd.mv_data = val;
+	fn(val, d.mv_size, &k);
+	assert_int_equal(mdb_cursor_del(c, 0), 0);
+	assert_int_equal(mdb_cursor_put(c, &k, &nd, 0), 0);
+	mdb_cursor_close(c);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* A damaged entry is refused (STORE_ECORRUPT) by a lookup and a range,
+ * and verify finds it; verify finds an entry naming no row, and one
+ * naming another producer's row. */
+static void
+t_obs_damage(void **state)
+{
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	unsigned char ka[6], kb[6];
+	struct store_obs_key a, b;
+	struct obsseen os;
+
+	(void)state;
+	a = ip4(ka, 10, 0, 0, 1, 32);
+	b = ip4(kb, 10, 0, 0, 2, 32);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 1, &a, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 2, &a, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 3, &b, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	store_close(st);
+	assert_int_equal(verify_count(), 0);
+	tamper_obs(flip_last); /* row 1 under a: its valid_until */
+	st = open_store();
+	memset(&os, 0, sizeof(os));
+	assert_int_equal(obs_get(st, &a, &os), STORE_ECORRUPT);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(obs_range(st, &a, &b, &os), STORE_ECORRUPT);
+	assert_int_equal(os.n, 0);
+	/* the other key is sound */
+	assert_int_equal(obs_get(st, &b, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	/* no row 99; row 3 is P1's, not P2's */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 99, &b, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 3, &a, 1, P2, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	store_close(st);
+	assert_int_equal(verify_count(), 3);
+	/* deleting takes the damaged entry too */
+	st = open_store();
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 1, &a, 1), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 99, &b, 1), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 3, &a, 1), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 2);
+	store_close(st);
+	assert_int_equal(verify_count(), 0);
+}
+
+/* A database made before the obs table gets it at open. */
+static void
+t_obs_table(void **state)
+{
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	unsigned char ka[6];
+	struct store_obs_key a = ip4(ka, 10, 0, 0, 1, 32);
+	struct obsseen os;
+
+	(void)state;
+	store_close(st);
+	drop_table("obs");
+	assert_int_equal(verify_count(), 0);
+	st = open_store();
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 1, &a, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	store_close(st);
+	assert_int_equal(verify_count(), 0);
+}
+
 int
 main(void)
 {
@@ -1572,6 +1943,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(t_subs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		t_gone_subs_tables, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_table, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
