@@ -19,6 +19,8 @@
 struct walk {
 	obs_cb *cb;
 	void *arg;
+	int group; /* of the values emitted now (struct obs.group) */
+	int nsco;  /* SCOs met so far */
 	struct obs o;
 };
 
@@ -39,7 +41,8 @@ static int hashes_owner(const char *);
 static int ref_value(const char *);
 static int path_type(const char *, const char *);
 static int emit(struct walk *, int, const char *, size_t);
-static int pattern_eq(const char *, const char *, const char *, size_t, void *);
+static int pattern_eq(
+    int, const char *, const char *, const char *, size_t, void *);
 static int sco_hashes(struct walk *, json_t *, int);
 static int sco_walk(struct walk *, json_t *, int);
 
@@ -136,18 +139,21 @@ emit(struct walk *w, int hint, const char *v, size_t n)
 		}
 	} else if (obs_normalise(hint, v, n, &w->o, NULL, 0) != 0)
 		return 0;
+	w->o.group = w->group;
 	return w->cb(&w->o, w->arg);
 }
 
 static int
-pattern_eq(const char *type, const char *path, const char *value, size_t vlen,
-    void *arg)
+pattern_eq(int obs, const char *type, const char *path, const char *value,
+    size_t vlen, void *arg)
 {
+	struct walk *w = arg;
 	int hint = path_type(type, path);
 
 	if (hint == OBS_NONE)
 		return 0;
-	return emit(arg, hint, value, vlen);
+	w->group = obs;
+	return emit(w, hint, value, vlen);
 }
 
 int
@@ -157,7 +163,8 @@ obs_from_pattern(const struct pattern *pat, obs_cb *cb, void *arg)
 
 	w.cb = cb;
 	w.arg = arg;
-	return pattern_foreach_eq(pat, pattern_eq, &w);
+	w.group = w.nsco = 0;
+	return pattern_foreach_eq_obs(pat, pattern_eq, &w);
 }
 
 /* SCOs. */
@@ -213,6 +220,7 @@ sco_walk(struct walk *w, json_t *obj, int depth)
 		}
 		return 0;
 	}
+	w->group = w->nsco++;
 	if ((t = value_type(type)) != OBS_NONE) {
 		v = json_object_get(obj, "value");
 		if (!json_is_string(v))
@@ -241,6 +249,7 @@ obs_from_json(struct json_t *obj, obs_cb *cb, void *arg)
 
 	w.cb = cb;
 	w.arg = arg;
+	w.group = w.nsco = 0;
 	return sco_walk(&w, obj, 0);
 }
 

@@ -268,3 +268,36 @@ obs_ip_bounds(const struct obs *o, unsigned char *lo, unsigned char *hi)
 	hi[1 + nb] = 0xff;
 	return nb + 2;
 }
+
+size_t
+obs_key_text(const unsigned char *key, size_t len, char *out)
+{
+	struct tbuf t = {out, 0, 0};
+	size_t nb;
+
+	out[0] = '\0';
+	if (len < 2 || key[0] == OBS_NONE || key[0] > OBS_TYPE_MAX)
+		return 0;
+	if (key[0] == OBS_IPV4 || key[0] == OBS_IPV6) {
+		nb = key[0] == OBS_IPV4 ? 4 : 16;
+		if (len != nb + 2 || key[len - 1] > nb * 8)
+			return 0;
+		if (nb == 4)
+			obs_ipv4_format(key + 1, &t);
+		else
+			obs_ipv6_format(key + 1, &t);
+		if (key[len - 1] < nb * 8) {
+			obs_putc(&t, '/');
+			obs_put_dec(&t, key[len - 1]);
+		}
+	} else {
+		/* a hashed long key holds a NUL: its text is not in it */
+		if (memchr(key + 1, '\0', len - 1) != NULL)
+			return 0;
+		obs_put(&t, (const char *)key + 1, len - 1);
+	}
+	if (t.over)
+		return 0;
+	out[t.len] = '\0';
+	return t.len;
+}

@@ -151,6 +151,8 @@ struct pcmp {
 	const char *eqval; /* normalised, for pattern_foreach_eq, or NULL */
 	size_t eqlen;
 	struct pnode *cmp_next; /* every comparison, in source order */
+	int obs;		/* its observation expression: the index of
+				   its [...] in source order, from 0 */
 };
 
 struct pnode {
@@ -189,6 +191,7 @@ struct parser {
 	size_t pos; /* where the lexer goes on */
 	struct token tok;
 	int depth;
+	int nobs; /* [...] met so far */
 	struct pattern *pat;
 	char *err;
 	size_t errlen;
@@ -823,6 +826,7 @@ parse_obs_unit(struct parser *p)
 		return NULL;
 	}
 	if (p->tok.kind == TK_LBRACK) {
+		p->nobs++;
 		if ((nd = node_new(p, PN_OBS, off)) == NULL || lex(p) != 0 ||
 		    (nd->u.obs.expr = parse_cmp_or(p)) == NULL)
 			return NULL;
@@ -981,6 +985,7 @@ parse_cmp_unit(struct parser *p)
 	} else if (parse_path(p, &nd->u.cmp) != 0 ||
 	    parse_op(p, &nd->u.cmp) != 0)
 		return NULL;
+	nd->u.cmp.obs = p->nobs - 1;
 	*p->pat->cmptail = nd;
 	p->pat->cmptail = &nd->u.cmp.cmp_next;
 	return nd;
@@ -1793,6 +1798,23 @@ pattern_foreach_eq(const struct pattern *pat, pattern_eq_cb *cb, void *arg)
 		if (nd->u.cmp.eqval != NULL &&
 		    (r = cb(nd->u.cmp.type, nd->u.cmp.path, nd->u.cmp.eqval,
 			 nd->u.cmp.eqlen, arg)) != 0)
+			return r;
+	return 0;
+}
+
+int
+pattern_foreach_eq_obs(
+    const struct pattern *pat, pattern_eq_obs_cb *cb, void *arg)
+{
+	const struct pnode *nd;
+	int r;
+
+	if (pat == NULL)
+		return 0;
+	for (nd = pat->cmps; nd != NULL; nd = nd->u.cmp.cmp_next)
+		if (nd->u.cmp.eqval != NULL &&
+		    (r = cb(nd->u.cmp.obs, nd->u.cmp.type, nd->u.cmp.path,
+			 nd->u.cmp.eqval, nd->u.cmp.eqlen, arg)) != 0)
 			return r;
 	return 0;
 }

@@ -35,7 +35,7 @@
 
 const char *const store_db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
     "added", "status", "statusx", "release", "reg", "pending", "audit", "gone",
-    "subs", "obs"};
+    "subs", "obs", "obsrow"};
 
 /* every table, in the count env_open and check_child give LMDB */
 _Static_assert(DB_COUNT <= 16, "raise mdb_env_set_maxdbs");

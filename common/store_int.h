@@ -51,6 +51,7 @@ enum {
 	DB_GONE,
 	DB_SUBS,
 	DB_OBS,
+	DB_OBSROW,
 	DB_COUNT
 };
 
@@ -151,6 +152,9 @@ struct store_wtxn {
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
 	MDB_cursor *c_obs; /* opened at the first observable written */
+	/* IP prefix lengths written in this transaction ([0] IPv4, [1]
+	 * IPv6; lo, hi): added to meta obs_pfx4/obs_pfx6 at commit */
+	uint64_t pfx[2][2];
 	int64_t last_added;
 	uint64_t last_row;
 	uint64_t last_code;
@@ -198,6 +202,14 @@ struct store_reader {
  */
 #define OBS_ENTRY     21
 #define OBS_ENTRY_LEN (OBS_ENTRY + CRC_LEN)
+
+/*
+ * A row's list of observables (obsrow, keyed by rowid(8)):
+ * valid_until(8, as an entry's) confidence(1) flags(1) n(2), then n items
+ * group(1) keylen(2) key textlen(2) text, then the CRC.
+ */
+#define OBSROW_HEAD 12
+#define OBSITEM_MIN 5 /* an item's fixed bytes */
 
 /* A version found while scanning the id index, and where it lives. */
 struct found {
@@ -323,5 +335,25 @@ int store_obs_put(struct store_wtxn *, uint64_t rowid,
     int64_t valid_until);
 int store_obs_remove(struct store_wtxn *, uint64_t rowid,
     const struct store_obs_key *keys, int n);
+/* A set within bounds (count, key and text lengths): 0, else EINVAL. */
+int store_obs_set_ok(const struct store_obs_set *);
+/* Writes a new row's observables: its entries and its obsrow record
+ * (append: the row is the newest, its record goes at the end). */
+int store_obs_put_row(struct store_wtxn *, uint64_t rowid, uint32_t producer,
+    const struct store_obs_set *, int append);
+/* Removes a row's entries (those its record lists) and its record; a row
+ * without one is no error. */
+int store_obs_drop_row(struct store_wtxn *, uint64_t rowid);
+/* An obsrow record as read: 0 and *out (every item whole), else BADREC. */
+int store_obsrow_decode(const struct store *, const MDB_val *k,
+    const MDB_val *d, struct store_obsrow *out);
+/* Which prefix bitmap an IP key marks: 0 (IPv4), 1 (IPv6), else -1; *p
+ * its prefix length. */
+int store_obs_ip_prefix(const unsigned char *key, size_t len, int *p);
+/* The stored bitmap of family f (0 IPv4, 1 IPv6): 0 (zeros when none),
+ * BADREC, or an LMDB code. */
+int store_obs_pfx_get(MDB_txn *, const struct store *, int f, uint64_t b[2]);
+/* At commit: adds the prefix lengths written to meta. */
+int store_obs_commit(struct store_wtxn *);
 
 #endif

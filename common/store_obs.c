@@ -1,7 +1,9 @@
 /*
  * store_obs.c -- the observable index (table obs): rows listed under
  * observable keys in the writer's transaction, and the lookups of a key
- * and of a range of keys in a reader's.  Keys come already normalised
+ * and of a range of keys in a reader's; each row's list of its
+ * observables (table obsrow), written and removed with the row, and the
+ * IP prefix lengths present (meta obs_pfx4/obs_pfx6).  Keys come already normalised
  * (the extraction module makes them; the store only bounds their length);
  * each (key, row) is one sorted duplicate, sealed with a CRC like every
  * record.  Deciding what a caller may see is not done here.
@@ -14,6 +16,7 @@
 #include <lmdb.h>
 
 #include "ctihub/bytes.h"
+#include "ctihub/observable.h"
 #include "ctihub/store.h"
 #include "store_int.h"
 
@@ -235,4 +238,343 @@ store_obs_range(struct store_reader *r, const void *lo, size_t lolen,
 	if (rc != 0)
 		return store_mdb_err(rc, "observable index");
 	return obs_each(r, r->c_obs, &k, &d, &h, cb, arg);
+}
+
+/* --- a row's list of observables (obsrow) --- */
+
+int
+store_obs_ip_prefix(const unsigned char *key, size_t len, int *p)
+{
+	if (len == 6 && key[0] == OBS_IPV4 && key[5] <= 32) {
+		*p = key[5];
+		return 0;
+	}
+	if (len == 18 && key[0] == OBS_IPV6 && key[17] <= 128) {
+		*p = key[17];
+		return 1;
+	}
+	return -1;
+}
+
+int
+store_obs_set_ok(const struct store_obs_set *set)
+{
+	int i;
+
+	if (set->n < 0 || set->n > STORE_OBS_MAX_ITEMS ||
+	    (set->n > 0 && set->v == NULL))
+		return EINVAL;
+	for (i = 0; i < set->n; i++) {
+		const struct store_obs_item *it = &set->v[i];
+
+		if (it->key == NULL || it->keylen == 0 ||
+		    it->keylen > STORE_OBS_KEY_MAX ||
+		    it->textlen > STORE_OBS_TEXT_MAX ||
+		    (it->textlen > 0 && it->text == NULL))
+			return EINVAL;
+	}
+	return 0;
+}
+
+/* The record's bytes before the CRC. */
+static size_t
+obsrow_len(const struct store_obs_set *set)
+{
+	size_t len = OBSROW_HEAD;
+	int i;
+
+	for (i = 0; i < set->n; i++)
+		len += OBSITEM_MIN + set->v[i].keylen + set->v[i].textlen;
+	return len;
+}
+
+int
+store_obs_put_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
+    const struct store_obs_set *set, int append)
+{
+	struct store_obs_key one;
+	unsigned char kb[8], *p;
+	MDB_val k = {8, kb}, d;
+	size_t len;
+	int i, f, pfx, rc;
+
+	if (set == NULL || set->n == 0)
+		return 0;
+	if (store_obs_set_ok(set) != 0)
+		return EINVAL;
+	for (i = 0; i < set->n; i++) {
+		one.key = set->v[i].key;
+		one.len = set->v[i].keylen;
+		if ((rc = store_obs_put(w, rowid, &one, 1, producer, set->flags,
+			 set->valid_until)) != 0)
+			return rc;
+		if ((f = store_obs_ip_prefix(one.key, one.len, &pfx)) >= 0)
+			w->pfx[f][pfx >> 6] |= UINT64_C(1) << (pfx & 63);
+	}
+	len = obsrow_len(set);
+	put_be64(kb, rowid);
+	d.mv_size = len + CRC_LEN;
+	d.mv_data = NULL;
+	if ((rc = mdb_put(w->txn, w->st->dbi[DB_OBSROW], &k, &d,
+		 MDB_RESERVE | (append ? MDB_APPEND : 0))) != 0)
+		return rc;
+	p = d.mv_data;
+	put_version(p, set->valid_until);
+	p[8] = set->confidence;
+	p[9] = set->flags;
+	put_be16(p + 10, (uint16_t)set->n);
+	p += OBSROW_HEAD;
+	for (i = 0; i < set->n; i++) {
+		const struct store_obs_item *it = &set->v[i];
+
+		*p++ = it->group;
+		put_be16(p, (uint16_t)it->keylen);
+		memcpy(p + 2, it->key, it->keylen);
+		p += 2 + it->keylen;
+		put_be16(p, (uint16_t)it->textlen);
+		if (it->textlen > 0)
+			memcpy(p + 2, it->text, it->textlen);
+		p += 2 + it->textlen;
+	}
+	store_seal(&k, d.mv_data, len);
+	return 0;
+}
+
+int
+store_obsrow_decode(const struct store *st, const MDB_val *k, const MDB_val *d,
+    struct store_obsrow *out)
+{
+	const unsigned char *p = d->mv_data;
+	struct store_obs_item it;
+	size_t n, pos = 0;
+	int i, rc;
+
+	if (k->mv_size != 8 || store_unseal(st, k, d, &n) != 0 ||
+	    n < OBSROW_HEAD)
+		return BADREC;
+	out->valid_until = get_version(p);
+	out->confidence = p[8];
+	out->flags = p[9];
+	out->n = get_be16(p + 10);
+	out->items = p + OBSROW_HEAD;
+	out->len = n - OBSROW_HEAD;
+	if (out->n > STORE_OBS_MAX_ITEMS)
+		return BADREC;
+	/* every item whole, and nothing after the last */
+	for (i = 0; i < out->n; i++)
+		if ((rc = store_obsrow_next(out, &pos, &it)) != 1)
+			return BADREC;
+	return pos == out->len ? 0 : BADREC;
+}
+
+int
+store_obsrow_next(
+    const struct store_obsrow *r, size_t *pos, struct store_obs_item *it)
+{
+	const unsigned char *p = r->items + *pos;
+	size_t left = r->len - *pos;
+
+	if (*pos >= r->len)
+		return *pos == r->len ? 0 : STORE_ECORRUPT;
+	if (left < OBSITEM_MIN)
+		return STORE_ECORRUPT;
+	it->group = p[0];
+	it->keylen = get_be16(p + 1);
+	if (it->keylen == 0 || it->keylen > STORE_OBS_KEY_MAX ||
+	    left < OBSITEM_MIN + it->keylen)
+		return STORE_ECORRUPT;
+	it->key = p + 3;
+	it->textlen = get_be16(p + 3 + it->keylen);
+	if (it->textlen > STORE_OBS_TEXT_MAX ||
+	    left < OBSITEM_MIN + it->keylen + it->textlen)
+		return STORE_ECORRUPT;
+	it->text = it->textlen > 0 ? (const char *)p + 5 + it->keylen : NULL;
+	*pos += OBSITEM_MIN + it->keylen + it->textlen;
+	return 1;
+}
+
+int
+store_obsrow_get(
+    struct store_reader *r, uint64_t rowid, struct store_obsrow *out)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	int rc;
+
+	put_be64(kb, rowid);
+	rc = mdb_get(r->txn, r->st->dbi[DB_OBSROW], &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return STORE_ENOTFOUND;
+	if (rc == 0 && store_obsrow_decode(r->st, &k, &d, out) != 0)
+		rc = BADREC;
+	return rc == 0 ? STORE_OK : store_mdb_err(rc, "observables of a row");
+}
+
+int
+store_obs_drop_row(struct store_wtxn *w, uint64_t rowid)
+{
+	struct store_obsrow row;
+	struct store_obs_item it;
+	struct store_obs_key one;
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	size_t pos = 0;
+	int rc;
+
+	put_be64(kb, rowid);
+	rc = mdb_get(w->txn, w->st->dbi[DB_OBSROW], &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	/* a damaged record cannot say which entries are the row's: they
+	 * stay, for verify to report and reindex to remove */
+	if (store_obsrow_decode(w->st, &k, &d, &row) == 0)
+		while (store_obsrow_next(&row, &pos, &it) == 1) {
+			one.key = it.key;
+			one.len = it.keylen;
+			if ((rc = store_obs_remove(w, rowid, &one, 1)) != 0)
+				return rc;
+		}
+	put_be64(kb, rowid);
+	return mdb_del(w->txn, w->st->dbi[DB_OBSROW], &k, NULL);
+}
+
+int
+store_wobs_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
+    const struct store_obs_set *set)
+{
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (set != NULL && store_obs_set_ok(set) != 0)
+		return STORE_ERR;
+	if ((rc = store_obs_drop_row(w, rowid)) == 0)
+		rc = store_obs_put_row(w, rowid, producer, set, 0);
+	return obs_result(w, rc);
+}
+
+/* --- the IP prefix lengths present (meta obs_pfx4, obs_pfx6) --- */
+
+static const char *const pfx_name[2] = {"obs_pfx4", "obs_pfx6"};
+
+int
+store_obs_pfx_get(MDB_txn *txn, const struct store *st, int f, uint64_t b[2])
+{
+	MDB_val k = {8, (void *)(uintptr_t)pfx_name[f]}, d;
+	int rc;
+
+	b[0] = b[1] = 0;
+	if ((rc = mdb_get(txn, st->dbi[DB_META], &k, &d)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (d.mv_size != 16)
+		return BADREC;
+	b[0] = get_be64(d.mv_data);
+	b[1] = get_be64((const unsigned char *)d.mv_data + 8);
+	return 0;
+}
+
+static int
+pfx_put(MDB_txn *txn, const struct store *st, int f, const uint64_t b[2])
+{
+	unsigned char v[16];
+	MDB_val k = {8, (void *)(uintptr_t)pfx_name[f]}, d = {16, v};
+
+	put_be64(v, b[0]);
+	put_be64(v + 8, b[1]);
+	return mdb_put(txn, st->dbi[DB_META], &k, &d, 0);
+}
+
+int
+store_obs_commit(struct store_wtxn *w)
+{
+	uint64_t b[2];
+	int f, rc;
+
+	for (f = 0; f < 2; f++) {
+		if ((w->pfx[f][0] | w->pfx[f][1]) == 0)
+			continue;
+		/* a damaged value is rewritten whole (verify reports it) */
+		if ((rc = store_obs_pfx_get(w->txn, w->st, f, b)) != 0 &&
+		    rc != BADREC)
+			return rc;
+		if ((b[0] | w->pfx[f][0]) == b[0] &&
+		    (b[1] | w->pfx[f][1]) == b[1])
+			continue;
+		b[0] |= w->pfx[f][0];
+		b[1] |= w->pfx[f][1];
+		if ((rc = pfx_put(w->txn, w->st, f, b)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+store_obs_prefixes(struct store_reader *r, int type, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t b[2];
+	int rc;
+
+	*lo = *hi = 0;
+	if (type != OBS_IPV4 && type != OBS_IPV6)
+		return STORE_ERR;
+	if ((rc = store_obs_pfx_get(r->txn, r->st, type - OBS_IPV4, b)) ==
+	    BADREC) {
+		/* damaged: every length, so no lookup misses a range */
+		b[0] =
+		    type == OBS_IPV4 ? (UINT64_C(1) << 33) - 1 : ~UINT64_C(0);
+		b[1] = type == OBS_IPV6 ? 1 : 0;
+		rc = 0;
+	}
+	if (rc != 0)
+		return store_mdb_err(rc, "observable prefixes");
+	*lo = b[0];
+	*hi = b[1];
+	return STORE_OK;
+}
+
+/* Every prefix length family f's keys hold, by a walk of them. */
+static int
+pfx_scan(struct store_wtxn *w, int f, uint64_t b[2])
+{
+	unsigned char first = (unsigned char)(OBS_IPV4 + f);
+	MDB_val k = {1, &first}, d;
+	int rc, p;
+
+	b[0] = b[1] = 0;
+	if ((rc = obs_cursor(w)) != 0)
+		return rc;
+	rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_SET_RANGE);
+	while (rc == 0 && ((const unsigned char *)k.mv_data)[0] == first) {
+		if (store_obs_ip_prefix(k.mv_data, k.mv_size, &p) == f)
+			b[p >> 6] |= UINT64_C(1) << (p & 63);
+		rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_NEXT_NODUP);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+store_wobs_prefixes(struct store_wtxn *w, int type, uint64_t lo, uint64_t hi)
+{
+	uint64_t b[2], found[2];
+	int f, rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (type != OBS_IPV4 && type != OBS_IPV6)
+		return STORE_ERR;
+	f = type - OBS_IPV4;
+	if ((rc = store_obs_pfx_get(w->txn, w->st, f, b)) != 0 && rc != BADREC)
+		return obs_result(w, rc);
+	/* nothing to drop (the usual case): the bitmap stays */
+	if (rc == 0 && (b[0] & ~lo) == 0 && (b[1] & ~hi) == 0)
+		return STORE_OK;
+	/* a key may have been written behind the walk: decide from the
+	 * index as it is now */
+	if ((rc = pfx_scan(w, f, found)) == 0)
+		rc = pfx_put(w->txn, w->st, f, found);
+	return obs_result(w, rc);
 }

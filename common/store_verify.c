@@ -28,7 +28,11 @@ struct verify {
 	int64_t max_added;
 	uint64_t max_code;
 	int64_t max_gone;
+	MDB_cursor *c_obs;  /* for obsrow items' entries */
+	uint64_t pfx[2][2]; /* IP prefix lengths of the keys walked */
 };
+
+static int obsrow_lists(struct verify *, unsigned char[8], const MDB_val *);
 
 static void problem(struct verify *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -306,7 +310,7 @@ verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
 	MDB_val rk = {8, kb}, rd;
 	struct obj_hdr h;
 	size_t n;
-	int rc;
+	int rc, f, pfx;
 
 	if (k->mv_size == 0 || k->mv_size > STORE_OBS_KEY_MAX ||
 	    d->mv_size != OBS_ENTRY_LEN || store_unseal(v->st, k, d, &n) != 0) {
@@ -330,6 +334,102 @@ verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
 		    "producer %u, which holds producer %u's object",
 		    (unsigned long long)get_be64(kb), get_be32(p + 8),
 		    h.producer);
+	if ((f = store_obs_ip_prefix(k->mv_data, k->mv_size, &pfx)) >= 0)
+		v->pfx[f][pfx >> 6] |= UINT64_C(1) << (pfx & 63);
+	if (!obsrow_lists(v, kb, k))
+		problem(v,
+		    "an observable index entry names row %llu, whose list "
+		    "of observables does not hold its key",
+		    (unsigned long long)get_be64(kb));
+}
+
+/* Whether row rk's obsrow record lists key k (a damaged record is
+ * reported by the walk of obsrow, not here). */
+static int
+obsrow_lists(struct verify *v, unsigned char rk[8], const MDB_val *k)
+{
+	struct store_obsrow row;
+	struct store_obs_item it;
+	MDB_val rkv = {8, rk}, d;
+	size_t pos = 0;
+
+	if (mdb_get(v->txn, v->st->dbi[DB_OBSROW], &rkv, &d) != 0)
+		return 0;
+	if (store_obsrow_decode(v->st, &rkv, &d, &row) != 0)
+		return 1;
+	while (store_obsrow_next(&row, &pos, &it) == 1)
+		if (it.keylen == k->mv_size &&
+		    memcmp(it.key, k->mv_data, it.keylen) == 0)
+			return 1;
+	return 0;
+}
+
+/* A row's list of observables: sound, its row there, each item listed
+ * in the index under its key. */
+static void
+verify_obsrow(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	struct store_obsrow row;
+	struct store_obs_item it;
+	unsigned char rb[8];
+	MDB_val rk, rd, ik, id;
+	size_t pos = 0;
+	uint64_t missing = 0;
+	int rc;
+
+	if (store_obsrow_decode(v->st, k, d, &row) != 0) {
+		problem(v,
+		    "a row's list of observables fails its checksum or its "
+		    "lengths");
+		return;
+	}
+	memcpy(rb, k->mv_data, 8);
+	rk.mv_size = 8;
+	rk.mv_data = rb;
+	if ((rc = mdb_get(v->txn, v->st->dbi[DB_OBJ], &rk, &rd)) != 0)
+		problem(v, "the list of observables of row %llu: %s",
+		    (unsigned long long)get_be64(rb),
+		    rc == MDB_NOTFOUND ? "no such row" : mdb_strerror(rc));
+	if (v->c_obs == NULL &&
+	    mdb_cursor_open(v->txn, v->st->dbi[DB_OBS], &v->c_obs) != 0) {
+		v->c_obs = NULL;
+		return;
+	}
+	while (store_obsrow_next(&row, &pos, &it) == 1) {
+		ik.mv_size = it.keylen;
+		ik.mv_data = (void *)(uintptr_t)it.key;
+		id.mv_size = 8;
+		id.mv_data = rb;
+		rc = mdb_cursor_get(v->c_obs, &ik, &id, MDB_GET_BOTH_RANGE);
+		if (rc != 0 || id.mv_size < 8 || memcmp(id.mv_data, rb, 8) != 0)
+			missing++;
+	}
+	if (missing > 0)
+		problem(v,
+		    "row %llu lists %llu observables that the index does "
+		    "not list it under",
+		    (unsigned long long)get_be64(rb),
+		    (unsigned long long)missing);
+}
+
+/* Every IP key's prefix length in the bitmap lookups probe. */
+static void
+verify_prefixes(struct verify *v)
+{
+	uint64_t b[2];
+	int f, rc;
+
+	for (f = 0; f < 2; f++) {
+		if ((rc = store_obs_pfx_get(v->txn, v->st, f, b)) != 0) {
+			problem(v, "meta obs_pfx%d is damaged", f == 0 ? 4 : 6);
+			continue;
+		}
+		if ((v->pfx[f][0] & ~b[0]) != 0 || (v->pfx[f][1] & ~b[1]) != 0)
+			problem(v,
+			    "meta obs_pfx%d lacks prefix lengths the index "
+			    "holds: lookups would miss their ranges",
+			    f == 0 ? 4 : 6);
+	}
 }
 
 static void
@@ -448,7 +548,11 @@ store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
 	verify_table(&v, DB_GONE, verify_gone, &out->gone);
 	verify_table(&v, DB_SUBS, verify_subs, &out->subs);
 	verify_table(&v, DB_OBS, verify_obs, &out->obs);
+	verify_table(&v, DB_OBSROW, verify_obsrow, &out->obsrows);
+	verify_prefixes(&v);
 	verify_meta(&v);
+	if (v.c_obs != NULL)
+		mdb_cursor_close(v.c_obs);
 	mdb_txn_abort(v.txn);
 	store_unhold(st);
 	return STORE_OK;

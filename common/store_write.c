@@ -4,7 +4,8 @@
  * again when their definitions arrive (pending), status resources and
  * their pruning, audit records, release records and twins, the gone
  * records deletions leave (and their pruning), subscription records, and
- * the merge of the id delta index at commit.  One write transaction at a
+ * the merge of the id delta index at commit; a new row's observables and
+ * a deleted row's go with it (store_obs.c).  One write transaction at a
  * time, with a sticky error checked at commit.  Reads are in
  * store_read.c.
  */
@@ -736,7 +737,7 @@ put_new_row(struct store_wtxn *w, uint32_t producer, uint32_t type,
 	if ((h.flags & STORE_F_UNRESOLVED) &&
 	    (rc = put_pending(w, producer, &mk, e->rowid)) != 0)
 		return rc;
-	return 0;
+	return store_obs_put_row(w, e->rowid, producer, o->obs, 1);
 }
 
 /* Adds one object to coll: a new version, a stored one linked, or
@@ -754,7 +755,8 @@ wput_one(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 	int64_t da;
 
 	if (o->idlen > UINT16_MAX || o->jsonlen > UINT32_MAX ||
-	    o->nrelease > STORE_MAX_COUNTRIES || o->nrelease > 255 || tlen == 0)
+	    o->nrelease > STORE_MAX_COUNTRIES || o->nrelease > 255 ||
+	    tlen == 0 || (o->obs != NULL && store_obs_set_ok(o->obs) != 0))
 		return EINVAL;
 	if ((rc = wtype(w, o->id, tlen, 1, &type)) != 0)
 		return rc;
@@ -1320,6 +1322,9 @@ wdelete_one(struct store_wtxn *w, uint32_t coll, const unsigned char uuid[16],
 			rc = mdb_del(w->txn, w->st->dbi[DB_OBJ], &k, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				return rc;
+			if ((rc = store_obs_drop_row(w, v[i].rowid)) != 0 &&
+			    rc != MDB_NOTFOUND)
+				return rc;
 		}
 		(*removed)++;
 	}
@@ -1447,7 +1452,7 @@ store_wcommit(struct store_wtxn *w)
 	    (w->audit_loaded &&
 		(rc = store_meta_put(w->txn, w->st->dbi[DB_META], "audit_seq",
 		     w->audit_seq)) != 0) ||
-	    (rc = merge_ids(w)) != 0) {
+	    (rc = store_obs_commit(w)) != 0 || (rc = merge_ids(w)) != 0) {
 		rc = store_mdb_err(rc, "commit");
 		store_wabort(w);
 		return rc;

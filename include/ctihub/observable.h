@@ -92,7 +92,10 @@ enum obs_type {
 #define OBS_F_HOSTBITS 0x01 /* a CIDR range had host bits set (zeroed) */
 
 struct obs {
-	int type;   /* enum obs_type */
+	int type;  /* enum obs_type */
+	int group; /* from the walkers: the observation expression ([...]
+		       of a pattern, from 0) or the SCO (from 0, in walk
+		       order) it came from; obs_normalise leaves it */
 	int prefix; /* ipv4/ipv6: prefix length (32 or 128 for a host); else -1 */
 	int flags;  /* OBS_F_* */
 	size_t len; /* of text */
@@ -135,6 +138,14 @@ int obs_normalise(int type_hint, const char *in, size_t n, struct obs *out,
 size_t obs_ip_key(const struct obs *o, int prefix, unsigned char *key);
 size_t obs_ip_bounds(const struct obs *o, unsigned char *lo, unsigned char *hi);
 
+/*
+ * The canonical text of a key made by obs_normalise into out (room for
+ * OBS_TEXT_MAX + 1 bytes, NUL-terminated), and its length; 0 (out "")
+ * when the key is a hashed long key, whose text is not in it, or not a
+ * key at all.
+ */
+size_t obs_key_text(const unsigned char *key, size_t len, char *out);
+
 /* The type's name ("ipv4", "sha256", "x509-sha1" ...), or NULL. */
 const char *obs_type_name(int type);
 
@@ -164,7 +175,8 @@ typedef int obs_cb(const struct obs *o, void *arg);
  *   X:..._refs[i].value (network-traffic:dst_ref.value,
  *   email-message:from_ref.value, domain-name:resolves_to_refs[*].value
  *   ...) whose value is an IP address or range, a MAC, an e-mail address
- *   or a domain name.  Values that do not normalise are skipped.  Returns
+ *   or a domain name.  Values that do not normalise are skipped.  o->group
+ *   is the index of the value's observation expression ([...]).  Returns
  *   0, or the callback's nonzero value.
  */
 int obs_from_pattern(const struct pattern *, obs_cb *cb, void *arg);
@@ -175,8 +187,9 @@ int obs_from_pattern(const struct pattern *, obs_cb *cb, void *arg);
  * autonomous-system: number; file, artifact, x509-certificate: hashes),
  * an observed-data object (its embedded "objects" map, STIX 2.0 style),
  * or a bundle of such objects.  Other objects, and values that do not
- * normalise, are skipped.  Returns 0, the callback's nonzero value, or -1
- * if the text is not a JSON object.
+ * normalise, are skipped.  o->group numbers the SCOs met, from 0.
+ * Returns 0, the callback's nonzero value, or -1 if the text is not a
+ * JSON object.
  */
 int obs_from_sco(const char *json, size_t len, obs_cb *cb, void *arg);
 

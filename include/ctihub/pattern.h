@@ -66,6 +66,14 @@ typedef int pattern_eq_cb(const char *type, const char *path, const char *value,
     size_t vlen, void *arg);
 int pattern_foreach_eq(const struct pattern *, pattern_eq_cb *, void *arg);
 
+/* The same, with the index of the comparison's observation expression
+ * (its [...] among the pattern's, in source order, from 0): the
+ * comparisons of one [...] are about one observed object. */
+typedef int pattern_eq_obs_cb(int obs, const char *type, const char *path,
+    const char *value, size_t vlen, void *arg);
+int pattern_foreach_eq_obs(
+    const struct pattern *, pattern_eq_obs_cb *, void *arg);
+
 /* Calls `cb` with the object type of every comparison (value NULL). */
 int pattern_foreach_type(const struct pattern *, pattern_eq_cb *, void *arg);
 

@@ -30,6 +30,9 @@
  *   obs     observable key (1..256 bytes)     -> rowid(8) producer(4)
  *           flags(1) valid_until(8) crc (sorted duplicates, one per
  *           row that holds the observable)
+ *   obsrow  rowid(8)                          -> valid_until(8)
+ *           confidence(1) flags(1) n(2), n items [group(1) keylen(2) key
+ *           textlen(2) text], crc: a row's observables
  * Every record carries a CRC-32C of its key and value (crc: 4 bytes,
  * big-endian, after the value; in an object row, the last field of its
  * header; in an index entry, folded to 16 bits in its check field),
@@ -178,6 +181,29 @@ struct store_version {
 	struct store_member member[STORE_MAX_MEMBERSHIP];
 };
 
+/* One observable of a version, as ingest extracted it (borrowed). */
+struct store_obs_item {
+	uint8_t group; /* observables of one file (one observation expression
+			  of a pattern, one SCO) share a group: hashes of the
+			  same file are found by each other (cross-hash) */
+	const unsigned char *key; /* observable.h key, 1..STORE_OBS_KEY_MAX */
+	size_t keylen;
+	const char *text; /* canonical text, or NULL/0 when obs_key_text can
+			     rebuild it from the key (short keys, IPs) */
+	size_t textlen;
+};
+
+/* Every observable of one object version (at most STORE_OBS_MAX_ITEMS). */
+#define STORE_OBS_MAX_ITEMS 1024
+#define STORE_OBS_TEXT_MAX  4096 /* of an item's text (OBS_TEXT_MAX) */
+struct store_obs_set {
+	int64_t valid_until; /* indicator valid_until, or STORE_OBS_FOREVER */
+	uint8_t confidence;  /* 0..100; 255: none given */
+	uint8_t flags;	     /* STORE_OBS_F_REVOKED | STORE_OBS_F_PATTERN */
+	int n;
+	const struct store_obs_item *v;
+};
+
 /* One object to add (prepared by ingest.h). */
 struct store_obj {
 	const char *json; /* compact JSON, served as stored */
@@ -194,6 +220,8 @@ struct store_obj {
 	int nunres; /* the marking definitions it refers to that are not
 		       resolved (STORE_F_UNRESOLVED): their UUIDs */
 	unsigned char unres[STORE_MAX_UNRES][16];
+	const struct store_obs_set *obs; /* its observables (NULL: none),
+					    written with a new row */
 	/* results, set by store_wput */
 	int result;	    /* enum store_result */
 	int64_t date_added; /* in this collection */
@@ -472,24 +500,20 @@ void store_release_pages(struct store *);
  * The observable index (table obs): for each observable, the rows of the
  * object versions that hold it, one list per observable (never pairwise
  * rows), in rowid order.  A key is opaque to the store: 1 to
- * STORE_OBS_KEY_MAX bytes made by the extraction module (observable.h)
- * from a normalised value, its first byte the observable's type, the rest
- * in an order that keeps related values together, so that a transaction's
- * keys share pages and a range of keys is a range of values:
- *   IPv4/IPv6  type, address (4 or 16 bytes, network order), prefix
- *              length (32/128 for one address): the addresses inside
- *              a.b.c.d/p are the keys from (type, a.b.c.d, 0) to (type,
- *              the range's last address, 0xff), and the ranges holding
- *              an address are one store_obs_get per prefix length (the
- *              address masked to it)
- *   domain     type, labels in reverse order ("com.example.www"): a
- *              domain's subdomains are one range
- *   url        type, host as a domain is, then the rest
- *   hashes     type (one per algorithm), the digest's bytes (not hex)
+ * STORE_OBS_KEY_MAX bytes, exactly the key observable.h makes from a
+ * normalised value: the type byte, then for IPv4/IPv6 the address bytes
+ * (4 or 16, network order) and the prefix length (32/128 for one
+ * address), so that the addresses and ranges inside a range are one range
+ * of keys and the ranges holding an address are one store_obs_get per
+ * prefix length (store_obs_prefixes says which lengths exist); for every
+ * other type the canonical text (a long one cut and ended by a NUL and
+ * its SHA-256).
  * Each row's entry carries what a lookup filters on before it reads the
  * row: the producer, flags (STORE_OBS_F_*) and valid_until.  A row's
- * entries are written once, when it is stored, and removed when it is
- * deleted: a row never changes.
+ * entries are written when it is stored (store_obj.obs) and removed when
+ * it is deleted; table obsrow keeps, per row, the list of its observables
+ * (so a delete knows what to remove and a lookup can find a file's other
+ * hashes); ctihub reindex rewrites both (store_wobs_row).
  */
 #define STORE_OBS_KEY_MAX 256
 #define STORE_OBS_FOREVER INT64_MAX /* valid_until when there is none */
@@ -546,6 +570,51 @@ int store_obs_get(struct store_reader *, const void *key, size_t len,
 int store_obs_range(struct store_reader *, const void *lo, size_t lolen,
     const void *hi, size_t hilen, store_obs_cb *cb, void *arg);
 
+/* A row's observables (table obsrow), borrowed until store_rend. */
+struct store_obsrow {
+	int64_t valid_until;
+	uint8_t confidence;
+	uint8_t flags;
+	int n;
+	const unsigned char *items; /* packed as stored */
+	size_t len;
+};
+/* STORE_ENOTFOUND when the row holds no observables; STORE_ECORRUPT (and
+ * a log line) when the record fails its checksum or its lengths. */
+int store_obsrow_get(
+    struct store_reader *, uint64_t rowid, struct store_obsrow *);
+/* The next item of a row's list, *pos from 0: 1 with it (pointers into
+ * the record), 0 at the end, or STORE_ECORRUPT. */
+int store_obsrow_next(
+    const struct store_obsrow *, size_t *pos, struct store_obs_item *);
+/*
+ * The prefix lengths present in the index for `type` (1: IPv4, 2: IPv6,
+ * observable.h's OBS_IPV4/OBS_IPV6): bit p of *lo (p < 64) or of *hi (bit
+ * p - 64) is set when some key of prefix length p may exist.  Bits are
+ * only added as keys are written (meta "obs_pfx4"/"obs_pfx6"), so a bit
+ * may outlive its last key until store_wobs_prefixes drops it; lookups
+ * probe only these lengths.
+ */
+int store_obs_prefixes(
+    struct store_reader *, int type, uint64_t *lo, uint64_t *hi);
+/*
+ * Reindex (in the writer's transaction): replaces row `rowid`'s
+ * observables with `set` (NULL: none): removes the entries its obsrow
+ * record lists and writes the new ones and the record.  STORE_ERR for a
+ * set out of bounds (nothing written, the transaction not poisoned); an
+ * LMDB failure poisons it.
+ */
+int store_wobs_row(struct store_wtxn *, uint64_t rowid, uint32_t producer,
+    const struct store_obs_set *);
+/*
+ * Reindex: (lo, hi) are the prefix lengths a walk of the whole index
+ * found for `type`; lengths in the stored bitmap and not found are
+ * checked against the index in this transaction (keys written since the
+ * walk passed count) and dropped when no key has them.
+ */
+int store_wobs_prefixes(
+    struct store_wtxn *, int type, uint64_t lo, uint64_t hi);
+
 /* Counts for operators and benchmarks. */
 struct store_stats {
 	uint64_t objects;  /* stored versions */
@@ -575,7 +644,8 @@ int store_stats(struct store *, struct store_stats *);
 struct store_verify {
 	uint64_t objects, entries, ids, statuses, releases, names, audit;
 	uint64_t gone, subs;
-	uint64_t obs; /* observable index entries (key, row) */
+	uint64_t obs;	  /* observable index entries (key, row) */
+	uint64_t obsrows; /* rows' lists of observables */
 	uint64_t problems;
 };
 typedef void store_verify_cb(const char *problem, void *arg);
