@@ -36,8 +36,9 @@ enum dkind {
 	D_BLOCK,
 	D_LIST,
 	D_ACL,
-	D_FLAG, /* no value: sets an int to 1 */
-	D_CIDR, /* networks: push_allow */
+	D_FLAG,	 /* no value: sets an int to 1 */
+	D_YESNO, /* yes or no: an int 1 or 0 */
+	D_CIDR,	 /* networks: push_allow */
 };
 
 struct directive {
@@ -117,6 +118,7 @@ static const struct directive top_directives[] = {
     {"max_streams", D_INT, C(max_streams), "1000", 0, 1000000, 0},
     {"push_threads", D_INT, C(push_threads), "0", 0, 64, 0},
     {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
+    {"index_observables", D_YESNO, C(index_observables), "yes", 0, 0, 0},
     {"api_root", D_BLOCK, 0, NULL, 0, 0, 1},
     {NULL, 0, 0, NULL, 0, 0, 0},
 };
@@ -209,6 +211,14 @@ set_value(struct loader *ld, const struct directive *d, void *base,
 			return -1;
 		}
 		*(uint64_t *)(void *)p = u;
+		return 0;
+	case D_YESNO:
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0) {
+			ERR(ld, line, "%s: '%s' is not yes or no", d->name,
+			    val);
+			return -1;
+		}
+		*(int *)(void *)p = strcmp(val, "yes") == 0;
 		return 0;
 	case D_INT:
 		if (cfg_parse_int(val, d->min, d->max, &ll) == -1) {

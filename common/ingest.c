@@ -12,6 +12,8 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/ingest.h"
+#include "ctihub/obs_set.h"
+#include "ctihub/pattern.h"
 #include "ctihub/tstamp.h"
 
 /*
@@ -211,6 +213,9 @@ ingest_free(struct ingest_batch *b)
 	if (b->meta != NULL)
 		for (i = 0; i < b->n; i++)
 			hub_free(b->meta[i].msg);
+	if (b->objs != NULL)
+		for (i = 0; i < b->n; i++)
+			hub_free((void *)(uintptr_t)b->objs[i].obs);
 	hub_free(b->spans);
 	hub_free(b->objs);
 	hub_free(b->meta);
@@ -554,13 +559,32 @@ ingest_one(struct ingest_batch *b, size_t i)
 	    : NULL;
 	sctx.lookup = lookup_marking;
 	sctx.lookup_arg = b;
+	sctx.keep_pattern = b->d->index_obs;
 	if (stix_validate(j, &sctx, &info, &rep) == -1) {
 		m->nerrors = rep.nerrors;
 		m->nwarnings = rep.nwarnings;
 		m->msg = findings_str(&rep, STIX_ERROR);
+		pattern_free(info.pattern);
 		json_decref(j);
 		jarena_end();
 		return;
+	}
+	if (b->d->index_obs) {
+		struct store_obs_set *set;
+		int rc = obs_set_build(j, info.pattern, &set);
+
+		pattern_free(info.pattern);
+		if (rc != 0) {
+			/* stored unindexed, a lookup would miss it */
+			m->msg =
+			    hub_strdup("no memory to index its observables "
+				       "[internal]");
+			m->nerrors = 1;
+			json_decref(j);
+			jarena_end();
+			return;
+		}
+		o->obs = set;
 	}
 	m->ok = 1;
 	m->nwarnings = rep.nwarnings;

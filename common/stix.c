@@ -1281,8 +1281,17 @@ check_indicator(struct val *v)
 		       : json_is_string(pt) &&
 		    strcasecmp(json_string_value(pt), "stix") == 0) {
 		err[0] = '\0';
-		if (pattern_check(json_string_value(pat),
-			json_string_length(pat), err, sizeof(err)) != 0)
+		if (v->ctx != NULL && v->ctx->keep_pattern) {
+			/* the caller indexes its observables: keep the tree */
+			pattern_free(v->info->pattern);
+			v->info->pattern = pattern_parse(json_string_value(pat),
+			    json_string_length(pat), err, sizeof(err));
+			if (v->info->pattern == NULL)
+				finding(v, STIX_ERROR, "pattern",
+				    "pattern-syntax", "not a STIX pattern: %s",
+				    err);
+		} else if (pattern_check(json_string_value(pat),
+			       json_string_length(pat), err, sizeof(err)) != 0)
 			finding(v, STIX_ERROR, "pattern", "pattern-syntax",
 			    "not a STIX pattern: %s", err);
 	}
@@ -1795,5 +1804,7 @@ stix_validate(const json_t *obj, const struct stix_ctx *ctx,
 		if (v.t->check != NULL)
 			v.t->check(&v);
 	}
+	if (info == &tmpinfo)
+		pattern_free(tmpinfo.pattern); /* nobody to hand it to */
 	return rep->nerrors > 0 ? -1 : 0;
 }

@@ -48,6 +48,7 @@ struct import {
 	struct pipeline *pl;
 	uint32_t coll, producer;
 	int max_depth;
+	int index_obs;
 	int failed;	   /* a batch could not be stored */
 	int file_done;	   /* the current file is through the pipeline */
 	size_t file_total; /* its objects */
@@ -192,6 +193,7 @@ import_file(struct import *im, const char *path, int tty)
 	p.producer = im->producer;
 	p.max_objects = SIZE_MAX;
 	p.max_depth = im->max_depth;
+	p.index_obs = im->index_obs;
 	p.batch = BATCH;
 	p.in_flight = IN_FLIGHT;
 	p.batch_done = batch_done;
@@ -330,6 +332,7 @@ cmd_import(int argc, char **argv)
 	im.coll = k->code;
 	im.producer = m->code;
 	im.max_depth = (int)c->json_max_depth;
+	im.index_obs = c->index_observables;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if ((writer = writer_start(st, 0)) == NULL ||
 	    (pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse", 0)) == NULL ||

@@ -142,6 +142,7 @@ struct conf {
 	int64_t push_connect_timeout;
 	int64_t stream_heartbeat;   /* comment line on an idle stream */
 	int64_t gone_keep;	    /* how long deletion records are kept */
+	int index_observables;	    /* 1: ingest indexes observables */
 	uint64_t push_max_bytes;    /* most bytes in one delivery body */
 	uint64_t push_max_response; /* most bytes read of a receiver's answer */
 	long long max_streams;	    /* open SSE streams, in all */

@@ -2,7 +2,8 @@
  * ingest.h -- from a posted envelope (or a bundle file) to objects ready
  * for the store: frames the body (jscan.h), parses each object with
  * Jansson, validates it (stix.h), and keeps it as received, minus
- * insignificant whitespace.  Work on ranges of objects can run on several
+ * insignificant whitespace, with its observables (obs_set.h) when the
+ * document asks for them.  Work on ranges of objects can run on several
  * threads at once.  What becomes of each object (the store's results)
  * is rendered as a status resource by taxii_status.h.  No I/O.
  */
@@ -53,8 +54,11 @@ struct ingest_doc {
 	/* marking-definitions of the document (ingest_markings), then the
 	 * producer's own in the store, resolve markings that are not
 	 * well-known TLP ids; never another producer's */
-	struct store *store;		  /* may be NULL */
-	uint32_t producer;		  /* who posts the document */
+	struct store *store; /* may be NULL */
+	uint32_t producer;   /* who posts the document */
+	/* 1: each valid object's observables go with it (store_obj.obs,
+	 * obs_set.h), freed by ingest_free */
+	int index_obs;
 	const struct ingest_marks *marks; /* every link so far */
 };
 

@@ -26,6 +26,8 @@ enum stix_severity {
 	STIX_ERROR = 2,
 };
 
+struct pattern;
+
 struct stix_finding {
 	int severity;
 	char property[64]; /* "pattern", "object_marking_refs[1]" ... */
@@ -62,6 +64,8 @@ struct stix_ctx {
 	const char *bundle_spec;
 	stix_marking_lookup_cb *lookup; /* may be NULL */
 	void *lookup_arg;
+	/* 1: keep an indicator's parsed STIX pattern in info->pattern */
+	int keep_pattern;
 };
 
 /* What storage and policy need of an object; strings are borrowed from
@@ -82,6 +86,10 @@ struct stix_info {
 	int unresolved;
 	int nunres; /* the first STIX_MAX_UNRES of them, as UUIDs */
 	unsigned char unres[STIX_MAX_UNRES][16];
+	/* with ctx->keep_pattern, an indicator's STIX pattern as parsed,
+	 * whatever stix_validate returns (NULL: none, or not valid); caller
+	 * frees with pattern_free */
+	struct pattern *pattern;
 };
 
 /*

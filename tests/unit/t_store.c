@@ -5,7 +5,9 @@
  * refused, the map grown (here and by another process), stale reader
  * slots cleared, audit records; gone records (deletions) and subscription
  * records, and a database made before their tables; the observable
- * index (lists in rowid order, ranges, deletes, damage, verify).
+ * index (lists in rowid order, ranges, deletes, damage, verify), the
+ * observables written with a new row and removed with a deleted one, each
+ * row's list of them (obsrow), reindex's replace, the IP prefix bitmaps.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -859,6 +861,19 @@ verify_count(void)
 	return v.problems;
 }
 
+/* The same, on a store already open. */
+static uint64_t
+verify_count_open(struct store *st)
+{
+	struct store_verify v;
+	struct problems p = {0, ""};
+
+	assert_int_equal(store_verify(st, 100, on_problem, &p, &v), STORE_OK);
+	if (p.n > 0)
+		print_message("verify: %s\n", p.first);
+	return v.problems;
+}
+
 /* A byte flipped anywhere in a record: the record is refused
  * (STORE_ECORRUPT), never given back altered; store_verify finds it. */
 static void
@@ -1614,6 +1629,29 @@ obs_range(struct store *st, const struct store_obs_key *lo,
 	return rc;
 }
 
+/* Row `rowid`'s observables become the n keys (group 0, no text). */
+static int
+row_keys(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
+    const struct store_obs_key *keys, int n)
+{
+	struct store_obs_item it[8];
+	struct store_obs_set set;
+	int i;
+
+	assert_true(n <= 8);
+	memset(&set, 0, sizeof(set));
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < n; i++) {
+		it[i].key = keys[i].key;
+		it[i].keylen = keys[i].len;
+	}
+	set.valid_until = STORE_OBS_FOREVER;
+	set.confidence = 255;
+	set.n = n;
+	set.v = it;
+	return store_wobs_row(w, rowid, producer, &set);
+}
+
 /* Three stored objects (rows 1, 2, 3 of P1) for the index to name. */
 static struct store *
 obs_store(void)
@@ -1794,7 +1832,8 @@ t_obs_index(void **state)
 	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
 	assert_int_equal(os.n, 2);
 	assert_int_equal(store_verify(st, 100, on_problem, &p, &v), STORE_OK);
-	assert_int_equal(v.problems, 0);
+	/* written with store_wobs_add alone: no row's list holds them */
+	assert_int_equal(v.problems, 3);
 	assert_int_equal(v.obs, 3);
 	store_close(st);
 }
@@ -1848,9 +1887,9 @@ t_obs_damage(void **state)
 	a = ip4(ka, 10, 0, 0, 1, 32);
 	b = ip4(kb, 10, 0, 0, 2, 32);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wobs_add(w, 1, &a, 1, P1, 0, 0), STORE_OK);
-	assert_int_equal(store_wobs_add(w, 2, &a, 1, P1, 0, 0), STORE_OK);
-	assert_int_equal(store_wobs_add(w, 3, &b, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(row_keys(w, 1, P1, &a, 1), STORE_OK);
+	assert_int_equal(row_keys(w, 2, P1, &a, 1), STORE_OK);
+	assert_int_equal(row_keys(w, 3, P1, &b, 1), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	store_close(st);
 	assert_int_equal(verify_count(), 0);
@@ -1870,17 +1909,303 @@ t_obs_damage(void **state)
 	assert_int_equal(store_wobs_add(w, 3, &a, 1, P2, 0, 0), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	store_close(st);
-	assert_int_equal(verify_count(), 3);
+	/* the damaged entry; row 99 (none); row 3 (another producer's, and
+	 * not in its list) */
+	assert_int_equal(verify_count(), 4);
 	/* deleting takes the damaged entry too */
 	st = open_store();
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wobs_del(w, 1, &a, 1), STORE_OK);
+	assert_int_equal(store_wobs_row(w, 1, P1, NULL), STORE_OK);
 	assert_int_equal(store_wobs_del(w, 99, &b, 1), STORE_OK);
 	assert_int_equal(store_wobs_del(w, 3, &a, 1), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
 	assert_int_equal(os.n, 1);
 	assert_int_equal(os.row[0].rowid, 2);
+	store_close(st);
+	assert_int_equal(verify_count(), 0);
+}
+
+/* An IPv4 key as observable.h makes it: type 1, address, prefix. */
+static struct store_obs_key
+v4(unsigned char k[6], unsigned a, unsigned b, unsigned c, unsigned d,
+    unsigned prefix)
+{
+	struct store_obs_key ok = ip4(k, a, b, c, d, prefix);
+
+	k[0] = 1;
+	return ok;
+}
+
+/* A row's list as read: its items' keys and groups. */
+struct rowlist {
+	int rc, n;
+	struct store_obsrow head;
+	uint8_t group[8];
+	size_t keylen[8], textlen[8];
+	unsigned char key[8][STORE_OBS_KEY_MAX];
+};
+
+static void
+row_list(struct store *st, uint64_t rowid, struct rowlist *rl)
+{
+	struct store_reader *r;
+	struct store_obs_item it;
+	size_t pos = 0;
+	int rc;
+
+	memset(rl, 0, sizeof(*rl));
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	rl->rc = store_obsrow_get(r, rowid, &rl->head);
+	while (rl->rc == STORE_OK &&
+	    (rc = store_obsrow_next(&rl->head, &pos, &it)) == 1) {
+		assert_true(rl->n < 8);
+		rl->group[rl->n] = it.group;
+		rl->keylen[rl->n] = it.keylen;
+		rl->textlen[rl->n] = it.textlen;
+		memcpy(rl->key[rl->n], it.key, it.keylen);
+		rl->n++;
+	}
+	store_rend(r);
+	store_reader_free(r);
+}
+
+static void
+prefixes(struct store *st, int type, uint64_t *lo, uint64_t *hi)
+{
+	struct store_reader *r;
+
+	assert_int_equal(store_reader_new(st, &r), STORE_OK);
+	assert_int_equal(store_rbegin(r), STORE_OK);
+	assert_int_equal(store_obs_prefixes(r, type, lo, hi), STORE_OK);
+	store_rend(r);
+	store_reader_free(r);
+}
+
+/* A new version's observables go in with its row (entries and list);
+ * a revoked version's entries say so; a duplicate adds nothing; deleting
+ * a version takes its entries and list; store_wobs_row replaces a row's;
+ * the IP prefix lengths are kept, and dropped by store_wobs_prefixes
+ * only when no key has them. */
+static void
+t_obs_rows(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct obsseen os;
+	struct rowlist rl;
+	struct store_obs_item it[3], it2[1], bad[1];
+	struct store_obs_set set, set2, badset;
+	unsigned char ka[6], kr[6], kd[12] = "\003example.com";
+	unsigned char kl[STORE_OBS_KEY_MAX];
+	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
+	struct store_obs_key r24 = v4(kr, 10, 0, 0, 0, 24);
+	struct store_obs_key d = {kd, 12}, l = {kl, sizeof(kl)};
+	const char *longtext = "http://example.com/a-long-url";
+	char js[128];
+	int64_t ver = 100;
+	uint64_t lo, hi;
+	int removed;
+
+	(void)state;
+	memset(kl, 'x', sizeof(kl));
+	kl[0] = 4;
+	kl[sizeof(kl) - 33] = '\0';
+	memset(it, 0, sizeof(it));
+	it[0].key = a.key;
+	it[0].keylen = a.len;
+	it[1].key = d.key;
+	it[1].keylen = d.len;
+	it[1].group = 1;
+	it[2].key = kl;
+	it[2].keylen = sizeof(kl);
+	it[2].text = longtext;
+	it[2].textlen = strlen(longtext);
+	it[2].group = 2;
+	set.valid_until = 5000;
+	set.confidence = 80;
+	set.flags = STORE_OBS_F_PATTERN;
+	set.n = 3;
+	set.v = it;
+
+	mkobj(&o, js, sizeof(js), 7, 100);
+	o.obs = &set;
+	assert_int_equal(put(st, C1, &o, 1, 1000), STORE_OK);
+	assert_int_equal(o.result, STORE_NEW);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 1);
+	assert_int_equal(os.row[0].producer, P1);
+	assert_int_equal(os.row[0].flags, STORE_OBS_F_PATTERN);
+	assert_int_equal(os.row[0].valid_until, 5000);
+	row_list(st, 1, &rl);
+	assert_int_equal(rl.rc, STORE_OK);
+	assert_int_equal(rl.n, 3);
+	assert_int_equal(rl.head.valid_until, 5000);
+	assert_int_equal(rl.head.confidence, 80);
+	assert_int_equal(rl.head.flags, STORE_OBS_F_PATTERN);
+	assert_int_equal(rl.group[1], 1);
+	assert_int_equal(rl.keylen[1], 12);
+	assert_memory_equal(rl.key[1], kd, 12);
+	assert_int_equal(rl.textlen[0], 0);
+	assert_int_equal(rl.textlen[2], strlen(longtext));
+
+	/* the same version again, in another collection: nothing new */
+	assert_int_equal(put(st, C2, &o, 1, 1001), STORE_OK);
+	assert_int_equal(o.result, STORE_LINKED);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+
+	/* a revoked version: its own row, its entries flagged */
+	mkobj(&o, js, sizeof(js), 7, 200);
+	o.flags = STORE_F_REVOKED;
+	set2 = set;
+	set2.flags = STORE_OBS_F_PATTERN | STORE_OBS_F_REVOKED;
+	set2.n = 1;
+	memset(it2, 0, sizeof(it2));
+	it2[0].key = r24.key;
+	it2[0].keylen = r24.len;
+	set2.v = it2;
+	o.obs = &set2;
+	assert_int_equal(put(st, C1, &o, 1, 1002), STORE_OK);
+	assert_int_equal(obs_get(st, &r24, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 2);
+	assert_int_equal(
+	    os.row[0].flags, STORE_OBS_F_PATTERN | STORE_OBS_F_REVOKED);
+	prefixes(st, 1, &lo, &hi);
+	assert_true(lo == ((UINT64_C(1) << 32) | (UINT64_C(1) << 24)));
+	assert_true(hi == 0);
+	prefixes(st, 2, &lo, &hi);
+	assert_true(lo == 0 && hi == 0);
+
+	/* a set out of bounds refuses its object, nothing written */
+	mkobj(&o, js, sizeof(js), 8, 100);
+	memset(bad, 0, sizeof(bad));
+	bad[0].key = kl;
+	bad[0].keylen = 0;
+	badset = set;
+	badset.n = 1;
+	badset.v = bad;
+	o.obs = &badset;
+	assert_int_equal(put(st, C1, &o, 1, 1003), STORE_OK);
+	assert_int_equal(o.result, STORE_REFUSED);
+	assert_int_equal(verify_count_open(st), 0);
+
+	/* version 100 deleted from one collection: still in the other */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	mkobj(&o, js, sizeof(js), 7, 100);
+	assert_int_equal(store_wdelete(w, C2, "indicator", o.uuid, 0,
+			     match_version, &ver, &removed),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	/* and from the last: its entries and list go */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wdelete(w, C1, "indicator", o.uuid, 0,
+			     match_version, &ver, &removed),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(removed, 1);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(obs_get(st, &d, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(obs_get(st, &l, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	row_list(st, 1, &rl);
+	assert_int_equal(rl.rc, STORE_ENOTFOUND);
+	assert_int_equal(obs_get(st, &r24, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(verify_count_open(st), 0);
+
+	/* reindex: row 2's list replaced; the /24 gone, the domain in */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	it2[0].key = d.key;
+	it2[0].keylen = d.len;
+	assert_int_equal(store_wobs_row(w, 2, P1, &set2), STORE_OK);
+	badset.v = bad;
+	assert_int_equal(store_wobs_row(w, 2, P1, &badset), STORE_ERR);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(obs_get(st, &r24, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(obs_get(st, &d, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 2);
+	assert_int_equal(verify_count_open(st), 0);
+
+	/* the bits stay until a reindex finds no key of theirs */
+	prefixes(st, 1, &lo, &hi);
+	assert_true(lo == ((UINT64_C(1) << 32) | (UINT64_C(1) << 24)));
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(row_keys(w, 2, P1, &r24, 1), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	/* the walk saw nothing, but the /24 is there: kept */
+	assert_int_equal(store_wobs_prefixes(w, 1, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	prefixes(st, 1, &lo, &hi);
+	assert_true(lo == UINT64_C(1) << 24);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_row(w, 2, P1, NULL), STORE_OK);
+	assert_int_equal(store_wobs_prefixes(w, 1, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	prefixes(st, 1, &lo, &hi);
+	assert_true(lo == 0 && hi == 0);
+	assert_int_equal(verify_count_open(st), 0);
+	store_close(st);
+}
+
+/* A damaged list of observables is refused and verify finds it; a
+ * list naming an entry the index lacks, too. */
+static void
+t_obs_rows_damage(void **state)
+{
+	struct store *st = open_store();
+	struct store_obj o;
+	struct store_wtxn *w;
+	struct rowlist rl;
+	struct store_obs_item it[1];
+	struct store_obs_set set;
+	unsigned char ka[6], rk[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
+	char js[128];
+
+	(void)state;
+	memset(it, 0, sizeof(it));
+	it[0].key = a.key;
+	it[0].keylen = a.len;
+	memset(&set, 0, sizeof(set));
+	set.valid_until = STORE_OBS_FOREVER;
+	set.confidence = 255;
+	set.n = 1;
+	set.v = it;
+	mkobj(&o, js, sizeof(js), 7, 100);
+	o.obs = &set;
+	assert_int_equal(put(st, C1, &o, 1, 1000), STORE_OK);
+	/* the entry alone taken off: the list names what is not there */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_del(w, 1, &a, 1), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	store_close(st);
+	assert_int_equal(verify_count(), 1);
+	tamper("obsrow", rk, 8, flip_last);
+	st = open_store();
+	row_list(st, 1, &rl);
+	assert_int_equal(rl.rc, STORE_ECORRUPT);
+	store_close(st);
+	assert_int_equal(verify_count(), 1);
+	/* reindex makes it good */
+	st = open_store();
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_row(w, 1, P1, &set), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	row_list(st, 1, &rl);
+	assert_int_equal(rl.rc, STORE_OK);
+	assert_int_equal(rl.n, 1);
 	store_close(st);
 	assert_int_equal(verify_count(), 0);
 }
@@ -1898,12 +2223,13 @@ t_obs_table(void **state)
 	(void)state;
 	store_close(st);
 	drop_table("obs");
+	drop_table("obsrow");
 	assert_int_equal(verify_count(), 0);
 	st = open_store();
 	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
 	assert_int_equal(os.n, 0);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
-	assert_int_equal(store_wobs_add(w, 1, &a, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(row_keys(w, 1, P1, &a, 1), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
 	assert_int_equal(os.n, 1);
@@ -1946,6 +2272,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(t_obs_index, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_damage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_rows_damage, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
