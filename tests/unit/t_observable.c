@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "ctihub/alloc.h"
+#include "ctihub/obs_set.h"
 #include "ctihub/observable.h"
 #include "ctihub/pattern.h"
 
@@ -24,6 +26,7 @@
 struct seen {
 	int n;
 	int type[MAXSEEN];
+	int group[MAXSEEN];
 	char text[MAXSEEN][256];
 };
 
@@ -35,6 +38,7 @@ static void seen_is(const struct seen *, int, int, const char *);
 static int inside(int, const char *, const char *);
 
 static struct obs o, o2; /* large: not on the stack */
+static char ktext[OBS_TEXT_MAX + 1];
 
 /* `in` as hint normalises to text `want` of type `type`, idempotently. */
 static void
@@ -54,6 +58,12 @@ ok(int hint, const char *in, int type, const char *want)
 	assert_int_equal(o2.keylen, o.keylen);
 	assert_memory_equal(o2.key, o.key, o.keylen);
 	assert_int_equal(o2.prefix, o.prefix);
+	/* the key gives the text back, unless it holds only its hash */
+	if (o.keylen == o.len + 1 || type == OBS_IPV4 || type == OBS_IPV6) {
+		assert_int_equal(obs_key_text(o.key, o.keylen, ktext), o.len);
+		assert_string_equal(ktext, o.text);
+	} else
+		assert_int_equal(obs_key_text(o.key, o.keylen, ktext), 0);
 }
 
 /* `in` is refused, with `part` in the message. */
@@ -76,6 +86,7 @@ record(const struct obs *ob, void *arg)
 
 	assert_true(s->n < MAXSEEN);
 	s->type[s->n] = ob->type;
+	s->group[s->n] = ob->group;
 	assert_true(ob->len < sizeof(s->text[0]));
 	memcpy(s->text[s->n], ob->text, ob->len + 1);
 	s->n++;
@@ -359,6 +370,16 @@ t_long_key(void **state)
 	    obs_normalise(OBS_URL, big, strlen(big), &o2, NULL, 0), 0);
 	assert_memory_equal(o.key, o2.key, OBS_KEY_MAX - 32);
 	assert_memory_not_equal(o.key, o2.key, OBS_KEY_MAX);
+	assert_int_equal(obs_key_text(o.key, o.keylen, ktext), 0);
+	/* not keys */
+	assert_int_equal(obs_key_text((const unsigned char *)"", 0, ktext), 0);
+	assert_int_equal(
+	    obs_key_text((const unsigned char *)"\001\001\002", 3, ktext), 0);
+	assert_int_equal(
+	    obs_key_text((const unsigned char *)"\x63xy", 3, ktext), 0);
+	assert_int_equal(
+	    obs_key_text((const unsigned char *)"\001\012\0\0\1\041", 6, ktext),
+	    0);
 }
 
 static void
@@ -665,6 +686,104 @@ t_sco(void **state)
 	assert_int_equal(obs_from_sco("", 0, record, &s), -1);
 }
 
+/* Groups: a pattern's observation expressions, an observed-data's SCOs;
+ * the set the store gets: one item per (group, key), a long key's text
+ * beside it, the indicator's valid_until, confidence and revocation. */
+static void
+t_groups(void **state)
+{
+	struct store_obs_set *set;
+	struct seen s;
+	json_t *j;
+	const char *md5 = "d41d8cd98f00b204e9800998ecf8427e";
+	const char *sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
+			  "991b7852b855";
+	char pat[600], big[700];
+
+	(void)state;
+	snprintf(pat, sizeof(pat),
+	    "[file:hashes.MD5 = '%s' AND file:hashes.'SHA-256' = '%s'] AND "
+	    "([ipv4-addr:value = '10.0.0.1'] OR [ipv4-addr:value = "
+	    "'10.0.0.1'] FOLLOWEDBY [file:hashes.MD5 = '%s' OR "
+	    "file:hashes.MD5 = '%s'])",
+	    md5, sha, md5, md5);
+	from_pattern(pat, &s);
+	assert_int_equal(s.n, 6);
+	assert_int_equal(s.group[0], 0);
+	assert_int_equal(s.group[1], 0);
+	assert_int_equal(s.group[2], 1);
+	assert_int_equal(s.group[3], 2);
+	assert_int_equal(s.group[4], 3);
+	assert_int_equal(s.group[5], 3);
+
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}", "type", "indicator",
+	    "pattern_type", "stix", "pattern", pat, "valid_until",
+	    "2030-01-01T00:00:00Z", "confidence", 70, "revoked", 1);
+	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_non_null(set);
+	/* repeats within a group dropped: 10.0.0.1 twice, md5 twice */
+	assert_int_equal(set->n, 5);
+	assert_int_equal(set->v[0].group, 0);
+	assert_int_equal(set->v[1].group, 0);
+	assert_int_equal(set->v[2].group, 1);
+	assert_int_equal(set->v[3].group, 2);
+	assert_int_equal(set->v[4].group, 3);
+	assert_int_equal(set->v[0].keylen, 33);
+	assert_int_equal(set->v[0].textlen, 0);
+	assert_int_equal(set->v[2].keylen, 6);
+	assert_int_equal(set->flags, STORE_OBS_F_PATTERN | STORE_OBS_F_REVOKED);
+	assert_int_equal(set->confidence, 70);
+	assert_true(set->valid_until == INT64_C(1893456000000000));
+	hub_free(set);
+	json_decref(j);
+
+	/* no valid_until, confidence out of range; a long URL's text */
+	snprintf(
+	    big, sizeof(big), "[url:value = 'http://a.example/%0600d']", 1);
+	j = json_pack("{s:s, s:s, s:i}", "type", "indicator", "pattern", big,
+	    "confidence", 101);
+	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_non_null(set);
+	assert_int_equal(set->n, 1);
+	assert_int_equal(set->v[0].keylen, OBS_KEY_MAX);
+	assert_int_equal(set->v[0].textlen, strlen("http://a.example/") + 600);
+	assert_memory_equal(set->v[0].text, "http://a.example/000", 20);
+	assert_true(set->valid_until == STORE_OBS_FOREVER);
+	assert_int_equal(set->confidence, 255);
+	hub_free(set);
+	json_decref(j);
+
+	/* another pattern language, a report: nothing */
+	j = json_pack("{s:s, s:s, s:s}", "type", "indicator", "pattern_type",
+	    "sigma", "pattern", "[ipv4-addr:value = '1.2.3.4']");
+	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_null(set);
+	json_decref(j);
+	j = json_pack("{s:s, s:s}", "type", "report", "value", "1.2.3.4");
+	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_null(set);
+	json_decref(j);
+
+	/* observed-data: one group per SCO, no PATTERN flag */
+	j = json_loads("{\"type\":\"observed-data\",\"objects\":{"
+		       "\"0\":{\"type\":\"ipv4-addr\",\"value\":\"10.0.0.1\"},"
+		       "\"1\":{\"type\":\"file\",\"hashes\":{\"MD5\":"
+		       "\"d41d8cd98f00b204e9800998ecf8427e\",\"SHA-256\":"
+		       "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
+		       "991b7852b855\"}}}}",
+	    0, NULL);
+	assert_non_null(j);
+	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_non_null(set);
+	assert_int_equal(set->n, 3);
+	assert_int_equal(set->v[0].group, 0);
+	assert_int_equal(set->v[1].group, 1);
+	assert_int_equal(set->v[2].group, 1);
+	assert_int_equal(set->flags, 0);
+	hub_free(set);
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -682,6 +801,7 @@ main(void)
 	    cmocka_unit_test(t_pattern),
 	    cmocka_unit_test(t_stop),
 	    cmocka_unit_test(t_sco),
+	    cmocka_unit_test(t_groups),
 	};
 
 	return cmocka_run_group_tests_name("observable", tests, NULL, NULL);
