@@ -446,10 +446,19 @@ store_wobs_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
 {
 	int rc;
 
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+
 	if (w->err != 0)
 		return w->err;
 	if (set != NULL && store_obs_set_ok(set) != 0)
 		return STORE_ERR;
+	put_be64(kb, rowid);
+	rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d);
+	if (rc == MDB_NOTFOUND)
+		rc = store_obs_drop_row(w, rowid) == 0 ? STORE_ENOTFOUND : rc;
+	if (rc == STORE_ENOTFOUND || rc != 0)
+		return rc == STORE_ENOTFOUND ? rc : obs_result(w, rc);
 	if ((rc = store_obs_drop_row(w, rowid)) == 0)
 		rc = store_obs_put_row(w, rowid, producer, set, 0);
 	return obs_result(w, rc);
@@ -577,4 +586,99 @@ store_wobs_prefixes(struct store_wtxn *w, int type, uint64_t lo, uint64_t hi)
 	if ((rc = pfx_scan(w, f, found)) == 0)
 		rc = pfx_put(w->txn, w->st, f, found);
 	return obs_result(w, rc);
+}
+
+/* Whether row `rk`'s list holds key k (no list, a damaged one: no). */
+static int
+row_lists(struct store_wtxn *w, const unsigned char rk[8], const MDB_val *k)
+{
+	struct store_obsrow row;
+	struct store_obs_item it;
+	MDB_val rkv = {8, (void *)(uintptr_t)rk}, d;
+	size_t pos = 0;
+
+	if (mdb_get(w->txn, w->st->dbi[DB_OBSROW], &rkv, &d) != 0 ||
+	    store_obsrow_decode(w->st, &rkv, &d, &row) != 0)
+		return 0;
+	while (store_obsrow_next(&row, &pos, &it) == 1)
+		if (it.keylen == k->mv_size &&
+		    memcmp(it.key, k->mv_data, it.keylen) == 0)
+			return 1;
+	return 0;
+}
+
+/* The cursor to the entry at `at` (key, rowid) or the first after it:
+ * 0, or MDB_NOTFOUND at the end. */
+static int
+obs_seek(struct store_wtxn *w, const struct store_obs_resume *at, MDB_val *k,
+    MDB_val *d)
+{
+	unsigned char rb[8];
+	int rc;
+
+	k->mv_size = at->len;
+	k->mv_data = (void *)(uintptr_t)at->key;
+	put_be64(rb, at->rowid);
+	d->mv_size = 8;
+	d->mv_data = rb;
+	rc = mdb_cursor_get(w->c_obs, k, d, MDB_GET_BOTH_RANGE);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* no entry of the key from that row on: the next key */
+	k->mv_size = at->len;
+	k->mv_data = (void *)(uintptr_t)at->key;
+	rc = mdb_cursor_get(w->c_obs, k, d, MDB_SET_RANGE);
+	if (rc == 0 && k->mv_size == at->len &&
+	    memcmp(k->mv_data, at->key, at->len) == 0)
+		rc = mdb_cursor_get(w->c_obs, k, d, MDB_NEXT_NODUP);
+	return rc;
+}
+
+/* Notes the entry (k, d) as where to go on from. */
+static void
+obs_mark(struct store_obs_resume *at, const MDB_val *k, const MDB_val *d)
+{
+	memmove(at->key, k->mv_data, k->mv_size);
+	at->len = k->mv_size;
+	at->rowid = d->mv_size >= 8 ? get_be64(d->mv_data) : 0;
+}
+
+int
+store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
+    uint64_t *seen, uint64_t *removed, uint64_t pfx[2][2])
+{
+	MDB_val k, d;
+	int rc, f, p, n = 0;
+
+	if (w->err != 0)
+		return w->err;
+	if ((rc = obs_cursor(w)) != 0)
+		return obs_result(w, rc);
+	if (!at->started) {
+		at->started = 1;
+		rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_FIRST);
+	} else
+		rc = obs_seek(w, at, &k, &d);
+	while (rc == 0) {
+		if (n++ == max) {
+			obs_mark(at, &k, &d); /* resume here */
+			return STORE_OK;
+		}
+		(*seen)++;
+		if (d.mv_size >= 8 && row_lists(w, d.mv_data, &k)) {
+			f = store_obs_ip_prefix(k.mv_data, k.mv_size, &p);
+			if (f >= 0)
+				pfx[f][p >> 6] |= UINT64_C(1) << (p & 63);
+			rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_NEXT);
+			continue;
+		}
+		(*removed)++;
+		obs_mark(at, &k, &d);
+		if ((rc = mdb_cursor_del(w->c_obs, 0)) == 0)
+			rc = obs_seek(w, at, &k, &d);
+	}
+	if (rc != MDB_NOTFOUND)
+		return obs_result(w, rc);
+	at->len = 0; /* done */
+	return STORE_OK;
 }

@@ -259,6 +259,28 @@ store_entry_get(struct store_reader *r, uint32_t coll, int64_t date_added,
 }
 
 int
+store_obj_next(struct store_reader *r, uint64_t after, uint64_t *rowid)
+{
+	unsigned char kb[8];
+	MDB_val k = {8, kb}, d;
+	int rc;
+
+	if (after == UINT64_MAX)
+		return STORE_ENOTFOUND;
+	put_be64(kb, after + 1);
+	rc = mdb_cursor_get(r->c_obj, &k, &d, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size != 8)
+		rc = BADREC;
+	if (rc != 0) {
+		r->obj_row = 0;
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND
+					  : store_mdb_err(rc, "object");
+	}
+	*rowid = r->obj_row = get_be64(k.mv_data);
+	return STORE_OK;
+}
+
+int
 store_obj_get(struct store_reader *r, uint64_t rowid, struct store_objview *ov)
 {
 	unsigned char kb[8];

@@ -23,6 +23,9 @@ int cmd_policy(int argc, char **argv);
 /* cli_push.c */
 int cmd_push(int argc, char **argv);
 
+/* cli_reindex.c */
+int cmd_reindex(int argc, char **argv);
+
 /* cli_verify.c */
 int cmd_verify(int argc, char **argv);
 

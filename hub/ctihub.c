@@ -1,7 +1,7 @@
 /*
  * ctihub.c -- the admin command line: check the configuration, make
  * credentials for the members file, and (cli_*.c) bulk import, the
- * policy tools and the database check.  Each subcommand is one row of
+ * policy tools, the database check and the observable index rebuild.  Each subcommand is one row of
  * the table below.
  */
 #include <errno.h>
@@ -39,6 +39,7 @@ static const struct command {
 	"policy check [DIR] | policy explain --object ID --to MEMBER | "
 	"policy diff OLDDIR NEWDIR  [-c ctihub.conf]"},
     {"verify", cmd_verify, "verify [-c ctihub.conf]"},
+    {"reindex", cmd_reindex, "reindex [-c ctihub.conf] [--slice N]"},
     {"push", cmd_push,
 	"push status [--json] | push resume NAME  [-c ctihub.conf]"},
 };

@@ -433,6 +433,9 @@ int store_entry_get(struct store_reader *, uint32_t coll, int64_t date_added,
  * fails its checksum or its lengths. */
 int store_obj_get(
     struct store_reader *, uint64_t rowid, struct store_objview *);
+/* The first row after `after` (0: the first of all), in rowid order:
+ * STORE_OK and *rowid, or STORE_ENOTFOUND after the last. */
+int store_obj_next(struct store_reader *, uint64_t after, uint64_t *rowid);
 /* The object an index entry points to, which must be that entry's
  * (producer, type, uuid, version), else STORE_ECORRUPT. */
 int store_obj_of(
@@ -600,7 +603,8 @@ int store_obs_prefixes(
 /*
  * Reindex (in the writer's transaction): replaces row `rowid`'s
  * observables with `set` (NULL: none): removes the entries its obsrow
- * record lists and writes the new ones and the record.  STORE_ERR for a
+ * record lists and writes the new ones and the record.  A row deleted
+ * since (no object row) gets nothing: STORE_ENOTFOUND.  STORE_ERR for a
  * set out of bounds (nothing written, the transaction not poisoned); an
  * LMDB failure poisons it.
  */
@@ -614,6 +618,22 @@ int store_wobs_row(struct store_wtxn *, uint64_t rowid, uint32_t producer,
  */
 int store_wobs_prefixes(
     struct store_wtxn *, int type, uint64_t lo, uint64_t hi);
+/*
+ * Reindex, second pass: walks index entries from `resume` (resume_len 0
+ * at first) and removes each whose row has no list of observables
+ * holding its key (a row gone, an entry left by a crash or a bug),
+ * stopping after `max` entries; resume_len is 0 when the walk is done.
+ * Counts the entries seen and removed, and adds the IP prefix lengths
+ * of the keys kept to pfx[0] (IPv4) and pfx[1] (IPv6) (lo, hi).
+ */
+struct store_obs_resume {
+	unsigned char key[STORE_OBS_KEY_MAX];
+	size_t len; /* 0: from the start, or (after a call) done */
+	uint64_t rowid;
+	int started;
+};
+int store_wobs_prune(struct store_wtxn *, struct store_obs_resume *, int max,
+    uint64_t *seen, uint64_t *removed, uint64_t pfx[2][2]);
 
 /* Counts for operators and benchmarks. */
 struct store_stats {
