@@ -2210,6 +2210,55 @@ t_obs_rows_damage(void **state)
 	assert_int_equal(verify_count(), 0);
 }
 
+/* Reindex's second pass: entries no row's list holds are removed, slice
+ * by slice; the prefix lengths of the keys kept are gathered. */
+static void
+t_obs_prune(void **state)
+{
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	struct store_obs_resume at;
+	struct obsseen os;
+	unsigned char ka[6], kb[6], kc[6];
+	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
+	struct store_obs_key b = v4(kb, 10, 0, 0, 0, 24);
+	struct store_obs_key c = v4(kc, 10, 0, 0, 9, 32);
+	uint64_t seen = 0, removed = 0, pfx[2][2];
+	int slices = 0;
+
+	(void)state;
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(row_keys(w, 2, P1, &a, 1), STORE_OK);
+	assert_int_equal(row_keys(w, 3, P1, &b, 1), STORE_OK);
+	/* stale: in no list (rows 1 and 3), of no row (99) */
+	assert_int_equal(store_wobs_add(w, 1, &a, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 3, &a, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wobs_add(w, 99, &c, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(verify_count_open(st), 3);
+	memset(&at, 0, sizeof(at));
+	memset(pfx, 0, sizeof(pfx));
+	do {
+		assert_int_equal(store_wbegin(st, &w), STORE_OK);
+		assert_int_equal(
+		    store_wobs_prune(w, &at, 1, &seen, &removed, pfx),
+		    STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+		assert_true(++slices < 10);
+	} while (at.len > 0);
+	assert_int_equal(seen, 5);
+	assert_int_equal(removed, 3);
+	assert_true(pfx[0][0] == (UINT64_C(1) << 32 | UINT64_C(1) << 24));
+	assert_true(pfx[1][0] == 0 && pfx[0][1] == 0);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 2);
+	assert_int_equal(obs_get(st, &c, &os), STORE_OK);
+	assert_int_equal(os.n, 0);
+	assert_int_equal(verify_count_open(st), 0);
+	store_close(st);
+}
+
 /* A database made before the obs table gets it at open. */
 static void
 t_obs_table(void **state)
@@ -2273,6 +2322,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(t_obs_damage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_rows_damage, setup, teardown),
 	};
 
