@@ -2,7 +2,9 @@
  * fuzz_stix.c -- libFuzzer target for stix_validate: the input is parsed
  * as JSON (duplicate keys rejected, as the hub does), then validated as
  * one object, or element by element when it is an array or a bundle.
- * Also classifies marking-definitions (marking.c) and formats findings.
+ * Also classifies marking-definitions (marking.c), formats findings, and
+ * builds a valid object's observable set from the pattern tree the
+ * validator kept (obs_set.h), as ingest does.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +12,10 @@
 
 #include <jansson.h>
 
+#include "ctihub/alloc.h"
 #include "ctihub/marking.h"
+#include "ctihub/obs_set.h"
+#include "ctihub/pattern.h"
 #include "ctihub/stix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -33,14 +38,18 @@ lookup(const char *id, struct marking_class *out, void *arg)
 static void
 one(const json_t *o, const char *bspec)
 {
-	struct stix_ctx ctx = {bspec, lookup, NULL};
+	struct stix_ctx ctx = {bspec, lookup, NULL, 1};
+	struct store_obs_set *set = NULL;
 	struct stix_info info;
 	struct stix_report rep;
 	struct marking_class mc;
 	char s[300];
 	int i;
 
-	stix_validate(o, &ctx, &info, &rep);
+	if (stix_validate(o, &ctx, &info, &rep) == 0 &&
+	    obs_set_build((json_t *)(uintptr_t)o, info.pattern, &set) == 0)
+		hub_free(set);
+	pattern_free(info.pattern);
 	for (i = 0; i < rep.nfindings; i++)
 		stix_finding_str(&rep.findings[i], s, sizeof(s));
 	marking_classify(o, &mc);

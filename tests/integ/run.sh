@@ -478,6 +478,11 @@ if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = faults ]; then
 	"$SRC/tests/integ/faults.sh" "$B" "$T" || crc=1
 fi
 
+# --- the observable index: reindex beside a running hub -------------------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = obs ]; then
+	"$SRC/tests/integ/obs.sh" "$B" "$T" || crc=1
+fi
+
 # --- push: a second hub, a webhook receiver, failures, kill -9 -------------
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = push ]; then
 	"$SRC/tests/integ/push.sh" "$B" "$T" || crc=1

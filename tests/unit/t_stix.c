@@ -304,7 +304,7 @@ static void
 check_real_object(
     const char *file, const json_t *o, const char *bspec, struct real_stats *st)
 {
-	struct stix_ctx ctx = {bspec, NULL, NULL};
+	struct stix_ctx ctx = {bspec, NULL, NULL, 0};
 	struct stix_info info;
 	struct stix_report rep;
 	const char *id = json_string_value(json_object_get(o, "id"));
@@ -606,8 +606,8 @@ t_info(void **state)
 static void
 t_spec_detection(void **state)
 {
-	static const struct stix_ctx b20 = {"2.0", NULL, NULL};
-	static const struct stix_ctx b21 = {"2.1", NULL, NULL};
+	static const struct stix_ctx b20 = {"2.0", NULL, NULL, 0};
+	static const struct stix_ctx b21 = {"2.1", NULL, NULL, 0};
 	static const char sdo20[] =
 	    "{\"type\":\"campaign\",\"id\":\"campaign--8e2e2d2b-17d4-4cbf-"
 	    "938f-98ee46b3cd3f\",\"created\":\"2016-04-06T20:03:00.000Z\","
@@ -685,7 +685,7 @@ t_markings(void **state)
 	    "\"object_marking_refs\":[\"" GREEN2_ID "\",\"" STATEMENT
 	    "\",\"" ACS_MDEF "\"],\"granular_markings\":[{\"marking_ref\":"
 	    "\"" RED_ID "\",\"selectors\":[\"description\"]}]}";
-	struct stix_ctx ctx = {NULL, lookup, NULL};
+	struct stix_ctx ctx = {NULL, lookup, NULL, 0};
 	struct stix_info info;
 	struct stix_report rep;
 	int calls = 0;
