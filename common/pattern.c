@@ -1786,20 +1786,28 @@ pattern_check(const char *s, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/* pattern_foreach_eq's callback, called by pattern_foreach_eq_obs. */
+struct eq_plain {
+	pattern_eq_cb *cb;
+	void *arg;
+};
+
+static int
+eq_plain(int obs, const char *type, const char *path, const char *value,
+    size_t vlen, void *arg)
+{
+	const struct eq_plain *p = arg;
+
+	(void)obs;
+	return p->cb(type, path, value, vlen, p->arg);
+}
+
 int
 pattern_foreach_eq(const struct pattern *pat, pattern_eq_cb *cb, void *arg)
 {
-	const struct pnode *nd;
-	int r;
+	struct eq_plain p = {cb, arg};
 
-	if (pat == NULL)
-		return 0;
-	for (nd = pat->cmps; nd != NULL; nd = nd->u.cmp.cmp_next)
-		if (nd->u.cmp.eqval != NULL &&
-		    (r = cb(nd->u.cmp.type, nd->u.cmp.path, nd->u.cmp.eqval,
-			 nd->u.cmp.eqlen, arg)) != 0)
-			return r;
-	return 0;
+	return pattern_foreach_eq_obs(pat, eq_plain, &p);
 }
 
 int

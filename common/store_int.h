@@ -347,6 +347,10 @@ int store_obs_drop_row(struct store_wtxn *, uint64_t rowid);
 /* An obsrow record as read: 0 and *out (every item whole), else BADREC. */
 int store_obsrow_decode(const struct store *, const MDB_val *k,
     const MDB_val *d, struct store_obsrow *out);
+/* Whether row rk's list holds key k: 1, 0 (no, or no list), or BADREC
+ * (a damaged list). */
+int store_obsrow_lists(MDB_txn *, const struct store *,
+    const unsigned char rk[8], const MDB_val *k);
 /* Which prefix bitmap an IP key marks: 0 (IPv4), 1 (IPv6), else -1; *p
  * its prefix length. */
 int store_obs_ip_prefix(const unsigned char *key, size_t len, int *p);

@@ -588,18 +588,19 @@ store_wobs_prefixes(struct store_wtxn *w, int type, uint64_t lo, uint64_t hi)
 	return obs_result(w, rc);
 }
 
-/* Whether row `rk`'s list holds key k (no list, a damaged one: no). */
-static int
-row_lists(struct store_wtxn *w, const unsigned char rk[8], const MDB_val *k)
+int
+store_obsrow_lists(MDB_txn *txn, const struct store *st,
+    const unsigned char rk[8], const MDB_val *k)
 {
 	struct store_obsrow row;
 	struct store_obs_item it;
 	MDB_val rkv = {8, (void *)(uintptr_t)rk}, d;
 	size_t pos = 0;
 
-	if (mdb_get(w->txn, w->st->dbi[DB_OBSROW], &rkv, &d) != 0 ||
-	    store_obsrow_decode(w->st, &rkv, &d, &row) != 0)
+	if (mdb_get(txn, st->dbi[DB_OBSROW], &rkv, &d) != 0)
 		return 0;
+	if (store_obsrow_decode(st, &rkv, &d, &row) != 0)
+		return BADREC;
 	while (store_obsrow_next(&row, &pos, &it) == 1)
 		if (it.keylen == k->mv_size &&
 		    memcmp(it.key, k->mv_data, it.keylen) == 0)
@@ -665,7 +666,10 @@ store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
 			return STORE_OK;
 		}
 		(*seen)++;
-		if (d.mv_size >= 8 && row_lists(w, d.mv_data, &k)) {
+		/* a damaged list cannot vouch for it: removed (pass 1 has
+		 * rewritten every row's list) */
+		if (d.mv_size >= 8 &&
+		    store_obsrow_lists(w->txn, w->st, d.mv_data, &k) == 1) {
 			f = store_obs_ip_prefix(k.mv_data, k.mv_size, &p);
 			if (f >= 0)
 				pfx[f][p >> 6] |= UINT64_C(1) << (p & 63);

@@ -32,8 +32,6 @@ struct verify {
 	uint64_t pfx[2][2]; /* IP prefix lengths of the keys walked */
 };
 
-static int obsrow_lists(struct verify *, unsigned char[8], const MDB_val *);
-
 static void problem(struct verify *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -336,32 +334,12 @@ verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
 		    h.producer);
 	if ((f = store_obs_ip_prefix(k->mv_data, k->mv_size, &pfx)) >= 0)
 		v->pfx[f][pfx >> 6] |= UINT64_C(1) << (pfx & 63);
-	if (!obsrow_lists(v, kb, k))
+	/* a damaged list is reported by the walk of obsrow */
+	if (store_obsrow_lists(v->txn, v->st, kb, k) == 0)
 		problem(v,
 		    "an observable index entry names row %llu, whose list "
 		    "of observables does not hold its key",
 		    (unsigned long long)get_be64(kb));
-}
-
-/* Whether row rk's obsrow record lists key k (a damaged record is
- * reported by the walk of obsrow, not here). */
-static int
-obsrow_lists(struct verify *v, unsigned char rk[8], const MDB_val *k)
-{
-	struct store_obsrow row;
-	struct store_obs_item it;
-	MDB_val rkv = {8, rk}, d;
-	size_t pos = 0;
-
-	if (mdb_get(v->txn, v->st->dbi[DB_OBSROW], &rkv, &d) != 0)
-		return 0;
-	if (store_obsrow_decode(v->st, &rkv, &d, &row) != 0)
-		return 1;
-	while (store_obsrow_next(&row, &pos, &it) == 1)
-		if (it.keylen == k->mv_size &&
-		    memcmp(it.key, k->mv_data, it.keylen) == 0)
-			return 1;
-	return 0;
 }
 
 /* A row's list of observables: sound, its row there, each item listed
