@@ -656,7 +656,9 @@ int store_stats(struct store *, struct store_stats *);
  * and the collection entries it names; every collection entry's row (and
  * a twin's original and release event); the registry both ways; status
  * expiry keys; gone and subscription records; every observable index
- * entry, and the row it names (by its producer).  Calls `cb` with a
+ * entry, the row it names (by its producer) and that row's list holding
+ * its key; every row's list of observables, its row, and each item's
+ * entry; every IP key's prefix length in the bitmap.  Calls `cb` with a
  * sentence for each problem (the first `max` of them; all are counted).
  * Returns STORE_OK when it could walk (problems or not), else a
  * store_err.
