@@ -160,6 +160,7 @@ struct store_wtxn {
 	uint64_t last_code;
 	uint64_t audit_seq;
 	int audit_loaded; /* audit_seq read (and written at commit) */
+	int obs_only;	  /* store_wbegin_obs: the observable index only */
 	int err;
 	/* types registered in this transaction: cached at commit */
 	int nnewtypes;

@@ -201,8 +201,22 @@ bloom_build(struct store_wtxn *w)
 
 /* --- write transactions --- */
 
+static int wbegin(struct store *, struct store_wtxn **, int);
+
 int
 store_wbegin(struct store *st, struct store_wtxn **out)
+{
+	return wbegin(st, out, 0);
+}
+
+int
+store_wbegin_obs(struct store *st, struct store_wtxn **out)
+{
+	return wbegin(st, out, 1);
+}
+
+static int
+wbegin(struct store *st, struct store_wtxn **out, int obs_only)
 {
 	struct store_wtxn *w;
 	uint64_t v;
@@ -212,6 +226,7 @@ store_wbegin(struct store *st, struct store_wtxn **out)
 	if ((w = hub_calloc(1, sizeof(*w))) == NULL)
 		return STORE_ERR;
 	w->st = st;
+	w->obs_only = obs_only;
 	store_hold(st);
 	if ((rc = store_begin(st, 0, &w->txn)) != 0)
 		goto fail;
@@ -234,7 +249,10 @@ store_wbegin(struct store *st, struct store_wtxn **out)
 	rc = store_meta_get(w->txn, st->dbi[DB_META], "writer", &v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
-	if (!st->bloom.valid || (rc == 0 && v != st->writer_id)) {
+	/* the index alone changes no id: the filter neither needed nor
+	 * made stale */
+	if (!obs_only &&
+	    (!st->bloom.valid || (rc == 0 && v != st->writer_id))) {
 		/* first write here, or another process wrote meanwhile */
 		if ((rc = bloom_build(w)) != 0)
 			goto fail;
@@ -839,6 +857,8 @@ store_wput(struct store_wtxn *w, uint32_t coll, uint32_t producer,
 
 	if (w->err != 0)
 		return w->err;
+	if (w->obs_only)
+		return STORE_ERR;
 	for (i = 0; i < n; i++) {
 		if (objs[i].json == NULL)
 			continue; /* rejected before it got here */
@@ -1345,6 +1365,8 @@ store_wdelete(struct store_wtxn *w, uint32_t coll, const char *typename,
 	int rc;
 
 	*removed = 0;
+	if (w->obs_only)
+		return STORE_ERR;
 	if (w->err != 0)
 		return w->err;
 	rc = wtype(w, typename, strlen(typename), 0, &type);
@@ -1447,8 +1469,9 @@ store_wcommit(struct store_wtxn *w)
 		 (uint64_t)w->last_added)) != 0 ||
 	    (rc = store_meta_put(
 		 w->txn, w->st->dbi[DB_META], "last_row", w->last_row)) != 0 ||
-	    (rc = store_meta_put(w->txn, w->st->dbi[DB_META], "writer",
-		 w->st->writer_id)) != 0 ||
+	    (!w->obs_only &&
+		(rc = store_meta_put(w->txn, w->st->dbi[DB_META], "writer",
+		     w->st->writer_id)) != 0) ||
 	    (w->audit_loaded &&
 		(rc = store_meta_put(w->txn, w->st->dbi[DB_META], "audit_seq",
 		     w->audit_seq)) != 0) ||

@@ -97,7 +97,7 @@ write_slice(struct reindex *ri, int n)
 	struct store_wtxn *w;
 	int i, rc = STORE_OK;
 
-	if ((rc = store_wbegin(ri->st, &w)) != STORE_OK)
+	if ((rc = store_wbegin_obs(ri->st, &w)) != STORE_OK)
 		return rc;
 	for (i = 0; i < n && rc == STORE_OK; i++) {
 		rc = store_wobs_row(w, ri->rows[i].rowid, ri->rows[i].producer,
@@ -149,7 +149,7 @@ pass_index(struct reindex *ri, uint64_t *seen, uint64_t *removed)
 	memset(&at, 0, sizeof(at));
 	memset(pfx, 0, sizeof(pfx));
 	do {
-		if ((rc = store_wbegin(ri->st, &w)) != STORE_OK)
+		if ((rc = store_wbegin_obs(ri->st, &w)) != STORE_OK)
 			return rc;
 		rc = store_wobs_prune(w, &at, ri->slice, seen, removed, pfx);
 		if (rc != STORE_OK) {
@@ -161,7 +161,7 @@ pass_index(struct reindex *ri, uint64_t *seen, uint64_t *removed)
 	} while (at.len > 0);
 	/* the bitmaps: lengths the walk did not meet are checked again
 	 * against the index as it is now */
-	if ((rc = store_wbegin(ri->st, &w)) != STORE_OK)
+	if ((rc = store_wbegin_obs(ri->st, &w)) != STORE_OK)
 		return rc;
 	if ((rc = store_wobs_prefixes(w, 1, pfx[0][0], pfx[0][1])) !=
 		STORE_OK ||

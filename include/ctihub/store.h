@@ -319,6 +319,11 @@ int store_wmarking(struct store_wtxn *, uint32_t producer,
 /* --- writing: one transaction at a time, from one thread --- */
 
 int store_wbegin(struct store *, struct store_wtxn **);
+/* A write transaction of the observable index only (ctihub reindex beside
+ * a running hub): it leaves the writer's filter of ids alone (neither
+ * built here nor made stale for the hub's writer); store_wput and
+ * store_wdelete are STORE_ERR in it. */
+int store_wbegin_obs(struct store *, struct store_wtxn **);
 /*
  * Adds objects to collection `coll` on behalf of producer `producer`
  * (member code).  Sets each object's result and date_added; objects whose

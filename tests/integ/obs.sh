@@ -56,35 +56,43 @@ fi
 URL="https://127.0.0.1:$(hub_port obs-hub.log)/api1/collections/any/objects/"
 
 post() { # post FIRST COUNT: the HTTP status
-	envelope "$1" "$2" >obs-env.json
+	envelope "$1" "$2" >"obs-env-$1.json"
 	curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem \
 	    -u alice:integ-pass-1 \
 	    -H 'Content-Type: application/taxii+json;version=2.1' \
 	    -H 'Accept: application/taxii+json;version=2.1' \
-	    --data-binary @obs-env.json "$URL"
+	    --data-binary @"obs-env-$1.json" "$URL"
 }
 
 codes=$(post 0 1500)
-# the reindex in slices of 20 rows while more arrive
-"$B/ctihub" reindex -c obs.conf --slice 20 >obs-reindex.out 2>&1 &
-RPID=$!
-i=1
-while [ $i -le 8 ]; do
-	codes="$codes $(post $((i * 100 + 2000)) 100)"
-	i=$((i + 1))
-done
-wait $RPID
+# more arrive while the reindex runs in slices of 5 rows
+(
+	i=1
+	while [ $i -le 8 ]; do
+		printf ' %s' "$(post $((i * 100 + 2000)) 100)"
+		i=$((i + 1))
+	done
+) >obs-codes &
+PPID_=$!
+"$B/ctihub" reindex -c obs.conf --slice 5 >obs-reindex.out 2>&1
 rrc=$?
+wait $PPID_
+codes="$codes $(cat obs-codes)"
 if [ $rrc -eq 0 ] && grep -q "reindex done" obs-reindex.out; then
 	tap ok "obs: ctihub reindex runs beside the hub ($(head -1 obs-reindex.out))"
 else
 	tap fail "obs: ctihub reindex beside the hub (status $rrc)"
 	sed 's/^/# /' obs-reindex.out
 fi
-case " $codes " in
-*" "[!2]*) tap fail "obs: posts during the reindex accepted ($codes)" ;;
-*) tap ok "obs: posts during the reindex accepted" ;;
-esac
+n=0
+for c in $codes; do
+	[ "$c" = 202 ] && n=$((n + 1))
+done
+if [ $n -eq 9 ]; then
+	tap ok "obs: posts during the reindex accepted"
+else
+	tap fail "obs: posts during the reindex accepted ($codes)"
+fi
 # a status is answered after the commit: every post is in the index
 "$B/ctihub" verify -c obs.conf >obs-verify.out 2>&1
 vrc=$?

@@ -2224,7 +2224,8 @@ t_obs_prune(void **state)
 	struct store_obs_key b = v4(kb, 10, 0, 0, 0, 24);
 	struct store_obs_key c = v4(kc, 10, 0, 0, 9, 32);
 	uint64_t seen = 0, removed = 0, pfx[2][2];
-	int slices = 0;
+	unsigned char ka16[16] = {0};
+	int slices = 0, nrem;
 
 	(void)state;
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
@@ -2238,8 +2239,15 @@ t_obs_prune(void **state)
 	assert_int_equal(verify_count_open(st), 3);
 	memset(&at, 0, sizeof(at));
 	memset(pfx, 0, sizeof(pfx));
+	/* an index-only transaction adds and deletes no object */
+	assert_int_equal(store_wbegin_obs(st, &w), STORE_OK);
+	assert_int_equal(store_wput(w, C1, P1, NULL, 0, 1), STORE_ERR);
+	assert_int_equal(
+	    store_wdelete(w, C1, "indicator", ka16, 0, match_all, NULL, &nrem),
+	    STORE_ERR);
+	store_wabort(w);
 	do {
-		assert_int_equal(store_wbegin(st, &w), STORE_OK);
+		assert_int_equal(store_wbegin_obs(st, &w), STORE_OK);
 		assert_int_equal(
 		    store_wobs_prune(w, &at, 1, &seen, &removed, pfx),
 		    STORE_OK);
