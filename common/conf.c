@@ -119,6 +119,7 @@ static const struct directive top_directives[] = {
     {"push_threads", D_INT, C(push_threads), "0", 0, 64, 0},
     {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
     {"index_observables", D_YESNO, C(index_observables), "yes", 0, 0, 0},
+    {"max_observables", D_INT, C(max_observables), "1024", 1, 1024, 0},
     {"api_root", D_BLOCK, 0, NULL, 0, 0, 1},
     {NULL, 0, 0, NULL, 0, 0, 0},
 };

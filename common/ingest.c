@@ -499,6 +499,30 @@ ingest_remark(struct store_wtxn *w, uint32_t producer, const char *json,
 	return rc == 0 ? 0 : -1;
 }
 
+/* A warning that only the first n observables are indexed: 0, or -1
+ * when out of memory. */
+static int
+obs_over(struct ingest_meta *m, int n)
+{
+	char w[160];
+	char *msg;
+	size_t len;
+
+	snprintf(w, sizeof(w),
+	    "observables: only the first %d are indexed (max_observables) "
+	    "[observables]",
+	    n);
+	len = (m->msg != NULL ? strlen(m->msg) + 2 : 0) + strlen(w) + 1;
+	if ((msg = hub_malloc(len)) == NULL)
+		return -1;
+	snprintf(msg, len, "%s%s%s", m->msg != NULL ? m->msg : "",
+	    m->msg != NULL ? "; " : "", w);
+	hub_free(m->msg);
+	m->msg = msg;
+	m->nwarnings++;
+	return 0;
+}
+
 static void
 ingest_one(struct ingest_batch *b, size_t i)
 {
@@ -569,16 +593,25 @@ ingest_one(struct ingest_batch *b, size_t i)
 		jarena_end();
 		return;
 	}
+	m->ok = 1;
+	m->nwarnings = rep.nwarnings;
+	if (rep.nwarnings > 0)
+		m->msg = findings_str(&rep, STIX_WARNING);
 	if (b->d->index_obs) {
 		struct store_obs_set *set;
-		int rc = obs_set_build(j, info.pattern, &set);
+		int rc = obs_set_build(j, info.pattern, b->d->max_obs, &set);
 
 		pattern_free(info.pattern);
-		if (rc != 0) {
-			/* stored unindexed, a lookup would miss it */
-			m->msg =
-			    hub_strdup("no memory to index its observables "
-				       "[internal]");
+		if (rc == 1 && obs_over(m, set->n) == -1) {
+			hub_free(set);
+			rc = -1;
+		}
+		if (rc == -1) {
+			/* refused: stored unindexed, lookups would miss it */
+			m->ok = 0;
+			hub_free(m->msg);
+			m->msg = hub_strdup("no memory to index its "
+					    "observables [internal]");
 			m->nerrors = 1;
 			json_decref(j);
 			jarena_end();
@@ -586,10 +619,6 @@ ingest_one(struct ingest_batch *b, size_t i)
 		}
 		o->obs = set;
 	}
-	m->ok = 1;
-	m->nwarnings = rep.nwarnings;
-	if (rep.nwarnings > 0)
-		m->msg = findings_str(&rep, STIX_WARNING);
 	if (sp->compact) {
 		/* already as compact as it gets: store the posted bytes */
 		o->json = b->d->text + sp->off;

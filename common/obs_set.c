@@ -32,7 +32,8 @@ struct build {
 	int n, cap;
 	unsigned char *b;
 	size_t len, bcap;
-	int oom;
+	int max;
+	int oom, over;
 	struct item_at small_v[SMALL_ITEMS];
 	unsigned char small_b[SMALL_BYTES];
 };
@@ -80,12 +81,14 @@ add(const struct obs *o, void *arg)
 	struct item_at *it;
 	int i;
 
-	if (b->n == STORE_OBS_MAX_ITEMS)
-		return 1;
 	for (i = 0; i < b->n; i++)
 		if (b->v[i].group == group && b->v[i].keylen == o->keylen &&
 		    memcmp(b->b + b->v[i].keyoff, o->key, o->keylen) == 0)
 			return 0;
+	if (b->n == b->max) {
+		b->over = 1;
+		return 1;
+	}
 	if (grow((void **)&b->v, b->small_v, &cap, (size_t)b->n + 1,
 		sizeof(*b->v)) != 0 ||
 	    grow((void **)&b->b, b->small_b, &b->bcap,
@@ -170,7 +173,7 @@ pack(const struct build *b, json_t *obj, int from_pattern)
 
 int
 obs_set_build(
-    json_t *obj, const struct pattern *pat, struct store_obs_set **out)
+    json_t *obj, const struct pattern *pat, int max, struct store_obs_set **out)
 {
 	struct pattern *own = NULL;
 	struct build b;
@@ -184,7 +187,9 @@ obs_set_build(
 	b.b = b.small_b;
 	b.bcap = SMALL_BYTES;
 	b.len = 0;
-	b.oom = 0;
+	b.max =
+	    max >= 1 && max <= STORE_OBS_MAX_ITEMS ? max : STORE_OBS_MAX_ITEMS;
+	b.oom = b.over = 0;
 	if (from_pattern) {
 		if (pat == NULL) {
 			p = json_object_get(obj, "pattern");
@@ -202,5 +207,5 @@ obs_set_build(
 		hub_free(b.v);
 	if (b.b != b.small_b)
 		hub_free(b.b);
-	return b.oom ? -1 : 0;
+	return b.oom ? -1 : b.over;
 }

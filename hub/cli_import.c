@@ -49,6 +49,7 @@ struct import {
 	uint32_t coll, producer;
 	int max_depth;
 	int index_obs;
+	int max_obs;
 	int failed;	   /* a batch could not be stored */
 	int file_done;	   /* the current file is through the pipeline */
 	size_t file_total; /* its objects */
@@ -194,6 +195,7 @@ import_file(struct import *im, const char *path, int tty)
 	p.max_objects = SIZE_MAX;
 	p.max_depth = im->max_depth;
 	p.index_obs = im->index_obs;
+	p.max_obs = im->max_obs;
 	p.batch = BATCH;
 	p.in_flight = IN_FLIGHT;
 	p.batch_done = batch_done;
@@ -333,6 +335,7 @@ cmd_import(int argc, char **argv)
 	im.producer = m->code;
 	im.max_depth = (int)c->json_max_depth;
 	im.index_obs = c->index_observables;
+	im.max_obs = (int)c->max_observables;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if ((writer = writer_start(st, 0)) == NULL ||
 	    (pool = workq_new(ncpu > 0 ? (int)ncpu : 1, "parse", 0)) == NULL ||

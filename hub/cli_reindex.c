@@ -35,6 +35,7 @@ struct reindex {
 	struct store *st;
 	struct store_reader *r;
 	int slice;
+	int max_obs; /* max_observables, as ingest */
 	struct row *rows;
 	uint64_t nrows, with, items, gone, failed;
 };
@@ -76,9 +77,9 @@ read_slice(struct reindex *ri, uint64_t *after, int *n, int *end)
 			ri->failed++;
 			continue;
 		}
-		rc = obs_set_build(j, NULL, &w->set);
+		rc = obs_set_build(j, NULL, ri->max_obs, &w->set);
 		json_decref(j);
-		if (rc != 0) {
+		if (rc == -1) {
 			store_rend(ri->r);
 			fprintf(stderr, "ctihub reindex: out of memory\n");
 			return STORE_ERR;
@@ -201,6 +202,7 @@ cmd_reindex(int argc, char **argv)
 	if (!c->index_observables)
 		printf("note: index_observables is no: the hub does not index "
 		       "what it stores from now on\n");
+	ri.max_obs = (int)c->max_observables;
 	if ((ri.st = cli_open_store(c, "reindex")) == NULL) {
 		conf_free(c);
 		return 1;

@@ -286,6 +286,7 @@ pipe_start(struct pipeline *pl, const char *text, size_t len,
 	pd->d.store = pl->store;
 	pd->d.producer = p->producer;
 	pd->d.index_obs = p->index_obs;
+	pd->d.max_obs = p->max_obs;
 	pthread_mutex_init(&pd->lock, NULL);
 	atomic_init(&pd->refs, 1); /* the dispatcher's */
 	pd->pumping = 1;

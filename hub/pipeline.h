@@ -62,6 +62,7 @@ struct pipe_params {
 	size_t max_objects; /* more is refused (INGEST_ETOOMANY) */
 	int max_depth;
 	int index_obs; /* 1: index each object's observables (ingest_doc) */
+	int max_obs;   /* at most this many each (max_observables) */
 	/* objects per writer message; 0: the whole document in one (all or
 	 * nothing, with one status: a TAXII request) */
 	size_t batch;

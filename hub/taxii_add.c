@@ -226,6 +226,7 @@ taxii_add_objects(struct request *ctx)
 	a->p.max_objects = (size_t)c->max_objects;
 	a->p.max_depth = (int)c->json_max_depth;
 	a->p.index_obs = c->index_observables;
+	a->p.max_obs = (int)c->max_observables;
 	a->p.batch = 0; /* all or nothing, with its status */
 	a->p.in_flight = 1;
 	a->p.status_id = a->status_id;

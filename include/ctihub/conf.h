@@ -143,6 +143,7 @@ struct conf {
 	int64_t stream_heartbeat;   /* comment line on an idle stream */
 	int64_t gone_keep;	    /* how long deletion records are kept */
 	int index_observables;	    /* 1: ingest indexes observables */
+	long long max_observables;  /* indexed per object (the first ones) */
 	uint64_t push_max_bytes;    /* most bytes in one delivery body */
 	uint64_t push_max_response; /* most bytes read of a receiver's answer */
 	long long max_streams;	    /* open SSE streams, in all */

@@ -59,6 +59,7 @@ struct ingest_doc {
 	/* 1: each valid object's observables go with it (store_obj.obs,
 	 * obs_set.h), freed by ingest_free */
 	int index_obs;
+	int max_obs; /* observables indexed per object (max_observables) */
 	const struct ingest_marks *marks; /* every link so far */
 };
 

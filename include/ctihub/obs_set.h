@@ -25,10 +25,11 @@ struct pattern;
  * in source order, one per (group, key): the group is the observation
  * expression of the pattern, or the SCO in an observed-data object (from
  * 0; beyond 255 they share 255); a text is kept only for a long key that
- * holds a hash of it.  Past STORE_OBS_MAX_ITEMS the rest are dropped.
- * Returns 0, or -1 when out of memory (*out NULL).
+ * holds a hash of it.  At most `max` items (1..STORE_OBS_MAX_ITEMS, the
+ * directive max_observables): the rest are dropped.  Returns 0, 1 when
+ * some were dropped, or -1 when out of memory (*out NULL).
  */
-int obs_set_build(
-    json_t *obj, const struct pattern *pat, struct store_obs_set **out);
+int obs_set_build(json_t *obj, const struct pattern *pat, int max,
+    struct store_obs_set **out);
 
 #endif

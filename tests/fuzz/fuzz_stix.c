@@ -47,7 +47,7 @@ one(const json_t *o, const char *bspec)
 	int i;
 
 	if (stix_validate(o, &ctx, &info, &rep) == 0 &&
-	    obs_set_build((json_t *)(uintptr_t)o, info.pattern, &set) == 0)
+	    obs_set_build((json_t *)(uintptr_t)o, info.pattern, 3, &set) >= 0)
 		hub_free(set);
 	pattern_free(info.pattern);
 	for (i = 0; i < rep.nfindings; i++)

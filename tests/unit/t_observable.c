@@ -719,7 +719,7 @@ t_groups(void **state)
 	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}", "type", "indicator",
 	    "pattern_type", "stix", "pattern", pat, "valid_until",
 	    "2030-01-01T00:00:00Z", "confidence", 70, "revoked", 1);
-	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_int_equal(obs_set_build(j, NULL, 1024, &set), 0);
 	assert_non_null(set);
 	/* repeats within a group dropped: 10.0.0.1 twice, md5 twice */
 	assert_int_equal(set->n, 5);
@@ -737,12 +737,21 @@ t_groups(void **state)
 	hub_free(set);
 	json_decref(j);
 
+	/* the limit: the first ones kept, and said */
+	j = json_pack("{s:s, s:s}", "type", "indicator", "pattern", pat);
+	assert_int_equal(obs_set_build(j, NULL, 2, &set), 1);
+	assert_non_null(set);
+	assert_int_equal(set->n, 2);
+	assert_int_equal(set->v[1].group, 0);
+	hub_free(set);
+	json_decref(j);
+
 	/* no valid_until, confidence out of range; a long URL's text */
 	snprintf(
 	    big, sizeof(big), "[url:value = 'http://a.example/%0600d']", 1);
 	j = json_pack("{s:s, s:s, s:i}", "type", "indicator", "pattern", big,
 	    "confidence", 101);
-	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_int_equal(obs_set_build(j, NULL, 1024, &set), 0);
 	assert_non_null(set);
 	assert_int_equal(set->n, 1);
 	assert_int_equal(set->v[0].keylen, OBS_KEY_MAX);
@@ -756,11 +765,11 @@ t_groups(void **state)
 	/* another pattern language, a report: nothing */
 	j = json_pack("{s:s, s:s, s:s}", "type", "indicator", "pattern_type",
 	    "sigma", "pattern", "[ipv4-addr:value = '1.2.3.4']");
-	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_int_equal(obs_set_build(j, NULL, 1024, &set), 0);
 	assert_null(set);
 	json_decref(j);
 	j = json_pack("{s:s, s:s}", "type", "report", "value", "1.2.3.4");
-	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_int_equal(obs_set_build(j, NULL, 1024, &set), 0);
 	assert_null(set);
 	json_decref(j);
 
@@ -773,7 +782,7 @@ t_groups(void **state)
 		       "991b7852b855\"}}}}",
 	    0, NULL);
 	assert_non_null(j);
-	assert_int_equal(obs_set_build(j, NULL, &set), 0);
+	assert_int_equal(obs_set_build(j, NULL, 1024, &set), 0);
 	assert_non_null(set);
 	assert_int_equal(set->n, 3);
 	assert_int_equal(set->v[0].group, 0);
