@@ -235,6 +235,37 @@ t_directive_table(void **state)
 	    "ctihub.conf:2: 'audit_log' given twice");
 }
 
+/* index_observables is yes or no (yes when absent); max_observables is
+ * bounded by what the store keeps. */
+static void
+t_observables(void **state)
+{
+	static const char tail[] = "api_root r {\n\ttitle t\n}\n";
+	char text[256];
+	struct cfg_errs errs;
+	struct conf *c;
+
+	(void)state;
+	c = load_conf(tail, &errs);
+	assert_non_null(c);
+	assert_int_equal(c->index_observables, 1);
+	assert_int_equal(c->max_observables, 1024);
+	conf_free(c);
+	cfg_errs_clear(&errs);
+	snprintf(text, sizeof(text),
+	    "index_observables no\nmax_observables 5\n%s", tail);
+	c = load_conf(text, &errs);
+	assert_non_null(c);
+	assert_int_equal(c->index_observables, 0);
+	assert_int_equal(c->max_observables, 5);
+	conf_free(c);
+	cfg_errs_clear(&errs);
+	snprintf(text, sizeof(text), "index_observables maybe\n%s", tail);
+	conf_fail(text, "'maybe' is not yes or no");
+	snprintf(text, sizeof(text), "max_observables 1025\n%s", tail);
+	conf_fail(text, "max_observables");
+}
+
 static void
 t_conf_valid(void **state)
 {
@@ -503,6 +534,7 @@ main(void)
 	    cmocka_unit_test(t_members_valid),
 	    cmocka_unit_test(t_members_broken),
 	    cmocka_unit_test(t_conf_valid),
+	    cmocka_unit_test(t_observables),
 	    cmocka_unit_test(t_directive_table),
 	    cmocka_unit_test(t_conf_broken),
 	    cmocka_unit_test(t_members_file_missing),
