@@ -16,7 +16,8 @@ EOM
 
 # bench_conf FILE STATE [POLICYDIR]: a hub on 127.0.0.1 (ports chosen by
 # the system) with one collection, "bench" under the API root "bench",
-# that every member may read and write; no access or audit log
+# that every member may read and write; no access or audit log; the
+# directives in BENCH_CONF_EXTRA (lines) added, e.g. "index_observables no"
 bench_conf() {
 	cat >"$1" <<EOM
 listen 127.0.0.1:0
@@ -37,5 +38,6 @@ api_root bench {
 	}
 }
 metrics_listen 127.0.0.1:0
+${BENCH_CONF_EXTRA:-}
 EOM
 }
