@@ -15,6 +15,7 @@
 
 #include <lmdb.h>
 
+#include "ctihub/alloc.h"
 #include "ctihub/bytes.h"
 #include "ctihub/observable.h"
 #include "ctihub/store.h"
@@ -416,7 +417,7 @@ store_obs_drop_row(struct store_wtxn *w, uint64_t rowid)
 	struct store_obsrow row;
 	struct store_obs_item it;
 	struct store_obs_key one;
-	unsigned char kb[8];
+	unsigned char kb[8], small[1024], *copy = small;
 	MDB_val k = {8, kb}, d;
 	size_t pos = 0;
 	int rc;
@@ -427,16 +428,24 @@ store_obs_drop_row(struct store_wtxn *w, uint64_t rowid)
 		return 0;
 	if (rc != 0)
 		return rc;
+	/* a copy: a dirty page of this transaction may be spilled (and its
+	 * buffer freed) while the entries are removed */
+	if (d.mv_size > sizeof(small) && (copy = hub_malloc(d.mv_size)) == NULL)
+		return ENOMEM;
+	memcpy(copy, d.mv_data, d.mv_size);
+	d.mv_data = copy;
 	/* a damaged record cannot say which entries are the row's: they
 	 * stay, for verify to report and reindex to remove */
 	if (store_obsrow_decode(w->st, &k, &d, &row) == 0)
-		while (store_obsrow_next(&row, &pos, &it) == 1) {
+		while (rc == 0 && store_obsrow_next(&row, &pos, &it) == 1) {
 			one.key = it.key;
 			one.len = it.keylen;
-			if ((rc = store_obs_remove(w, rowid, &one, 1)) != 0)
-				return rc;
+			rc = store_obs_remove(w, rowid, &one, 1);
 		}
-	put_be64(kb, rowid);
+	if (copy != small)
+		hub_free(copy);
+	if (rc != 0)
+		return rc;
 	return mdb_del(w->txn, w->st->dbi[DB_OBSROW], &k, NULL);
 }
 
@@ -455,10 +464,14 @@ store_wobs_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
 		return STORE_ERR;
 	put_be64(kb, rowid);
 	rc = mdb_get(w->txn, w->st->dbi[DB_OBJ], &k, &d);
-	if (rc == MDB_NOTFOUND)
-		rc = store_obs_drop_row(w, rowid) == 0 ? STORE_ENOTFOUND : rc;
-	if (rc == STORE_ENOTFOUND || rc != 0)
-		return rc == STORE_ENOTFOUND ? rc : obs_result(w, rc);
+	if (rc == MDB_NOTFOUND) {
+		/* deleted since it was read: a list left behind goes */
+		if ((rc = store_obs_drop_row(w, rowid)) != 0)
+			return obs_result(w, rc);
+		return STORE_ENOTFOUND;
+	}
+	if (rc != 0)
+		return obs_result(w, rc);
 	if ((rc = store_obs_drop_row(w, rowid)) == 0)
 		rc = store_obs_put_row(w, rowid, producer, set, 0);
 	return obs_result(w, rc);
