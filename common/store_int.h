@@ -352,6 +352,16 @@ int store_obsrow_decode(const struct store *, const MDB_val *k,
  * (a damaged list). */
 int store_obsrow_lists(MDB_txn *, const struct store *,
     const unsigned char rk[8], const MDB_val *k);
+/* Marks prefix length p in a bitmap (lo, hi): bit p of lo, bit p - 64
+ * of hi.  IPv6's 128 has no bit (65 lengths from 64 to 128 do not fit
+ * in hi): an address's own key is always probed. */
+static inline void
+obs_pfx_mark(uint64_t b[2], int p)
+{
+	if (p >= 0 && p < 128)
+		b[p >> 6] |= UINT64_C(1) << (p & 63);
+}
+
 /* Which prefix bitmap an IP key marks: 0 (IPv4), 1 (IPv6), else -1; *p
  * its prefix length. */
 int store_obs_ip_prefix(const unsigned char *key, size_t len, int *p);

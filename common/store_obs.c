@@ -310,7 +310,7 @@ store_obs_put_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
 			 set->valid_until)) != 0)
 			return rc;
 		if ((f = store_obs_ip_prefix(one.key, one.len, &pfx)) >= 0)
-			w->pfx[f][pfx >> 6] |= UINT64_C(1) << (pfx & 63);
+			obs_pfx_mark(w->pfx[f], pfx);
 	}
 	len = obsrow_len(set);
 	put_be64(kb, rowid);
@@ -548,7 +548,7 @@ store_obs_prefixes(struct store_reader *r, int type, uint64_t *lo, uint64_t *hi)
 		/* damaged: every length, so no lookup misses a range */
 		b[0] =
 		    type == OBS_IPV4 ? (UINT64_C(1) << 33) - 1 : ~UINT64_C(0);
-		b[1] = type == OBS_IPV6 ? 1 : 0;
+		b[1] = type == OBS_IPV6 ? ~UINT64_C(0) : 0;
 		rc = 0;
 	}
 	if (rc != 0)
@@ -572,7 +572,7 @@ pfx_scan(struct store_wtxn *w, int f, uint64_t b[2])
 	rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_SET_RANGE);
 	while (rc == 0 && ((const unsigned char *)k.mv_data)[0] == first) {
 		if (store_obs_ip_prefix(k.mv_data, k.mv_size, &p) == f)
-			b[p >> 6] |= UINT64_C(1) << (p & 63);
+			obs_pfx_mark(b, p);
 		rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_NEXT_NODUP);
 	}
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -685,7 +685,7 @@ store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
 		    store_obsrow_lists(w->txn, w->st, d.mv_data, &k) == 1) {
 			f = store_obs_ip_prefix(k.mv_data, k.mv_size, &p);
 			if (f >= 0)
-				pfx[f][p >> 6] |= UINT64_C(1) << (p & 63);
+				obs_pfx_mark(pfx[f], p);
 			rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_NEXT);
 			continue;
 		}

@@ -333,7 +333,7 @@ verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
 		    (unsigned long long)get_be64(kb), get_be32(p + 8),
 		    h.producer);
 	if ((f = store_obs_ip_prefix(k->mv_data, k->mv_size, &pfx)) >= 0)
-		v->pfx[f][pfx >> 6] |= UINT64_C(1) << (pfx & 63);
+		obs_pfx_mark(v->pfx[f], pfx);
 	/* a damaged list is reported by the walk of obsrow */
 	if (store_obsrow_lists(v->txn, v->st, kb, k) == 0)
 		problem(v,

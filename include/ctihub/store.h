@@ -598,7 +598,10 @@ int store_obsrow_next(
 /*
  * The prefix lengths present in the index for `type` (1: IPv4, 2: IPv6,
  * observable.h's OBS_IPV4/OBS_IPV6): bit p of *lo (p < 64) or of *hi (bit
- * p - 64) is set when some key of prefix length p may exist.  Bits are
+ * p - 64, p < 128) is set when some key of prefix length p may exist.
+ * IPv6's 128 has no bit (65 lengths from 64 to 128 do not fit in hi): an
+ * address's own key, /32 or /128, is always to be probed.  A damaged
+ * bitmap reads as every length.  Bits are
  * only added as keys are written (meta "obs_pfx4"/"obs_pfx6"), so a bit
  * may outlive its last key until store_wobs_prefixes drops it; lookups
  * probe only these lengths.

@@ -1,7 +1,8 @@
 /*
  * fuzz_envelope.c -- a posted body through the whole ingest front end:
- * framing (jscan), Jansson per object, STIX validation with patterns, and
- * the status resource.
+ * framing (jscan), Jansson per object, STIX validation with patterns, the
+ * observables of each valid object (at most 3, to reach the limit's
+ * warning), and the status resource.
  */
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +24,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ingest_open(
 		&d, (const char *)data, size, 1000, 16, err, sizeof(err)) != 0)
 		return 0;
+	d.index_obs = 1;
+	d.max_obs = 3;
 	while (ingest_next(&d, &b, 7) > 0) {
 		ingest_markings(&b);
 		ingest_range(&b, 0, b.n);

@@ -23,7 +23,8 @@ tap() { # tap ok|fail name
 }
 
 # envelope FIRST COUNT: indicators FIRST.. with an IPv4, a domain, a
-# file's two hashes and a /24, so entries of several types move together
+# file's two hashes, a /24 and an IPv6 address, so that entries of
+# several types move together
 envelope() {
 	python3 - "$1" "$2" <<'EOP'
 import json, sys, uuid
@@ -33,7 +34,8 @@ for i in range(first, first + n):
     pat = ("[ipv4-addr:value = '10.1.%d.%d'] OR [domain-name:value = "
            "'h%d.Example.org'] OR [file:hashes.MD5 = '%032x' AND "
            "file:hashes.'SHA-256' = '%064x'] OR [ipv4-addr:value = "
-           "'192.0.%d.7/24']" % (i >> 8 & 255, i & 255, i, i, i, i & 255))
+           "'192.0.%d.7/24'] OR [ipv6-addr:value = '2001:DB8::%x']"
+           % (i >> 8 & 255, i & 255, i, i, i, i & 255, i))
     objs.append({"type": "indicator", "spec_version": "2.1",
                  "id": "indicator--" + str(uuid.UUID(int=0x5000 + i,
                                                      version=4)),
@@ -96,15 +98,15 @@ fi
 # a status is answered after the commit: every post is in the index
 "$B/ctihub" verify -c obs.conf >obs-verify.out 2>&1
 vrc=$?
-# 2300 indicators, 5 entries each
-if [ $vrc -eq 0 ] && grep -q "11500 observable index entries, 2300 rows" obs-verify.out; then
+# 2300 indicators, 6 entries each
+if [ $vrc -eq 0 ] && grep -q "13800 observable index entries, 2300 rows" obs-verify.out; then
 	tap ok "obs: ctihub verify finds the index exact after the reindex"
 else
 	tap fail "obs: ctihub verify after the reindex (status $vrc)"
 	sed 's/^/# /' obs-verify.out | tail -5
 fi
 "$B/ctihub" reindex -c obs.conf >obs-reindex.out 2>&1
-if grep -q "11500 index entries checked, 0 stale removed" obs-reindex.out; then
+if grep -q "13800 index entries checked, 0 stale removed" obs-reindex.out; then
 	tap ok "obs: a second reindex finds nothing stale"
 else
 	tap fail "obs: a second reindex: $(tail -2 obs-reindex.out)"

@@ -2223,12 +2223,21 @@ t_obs_prune(void **state)
 	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
 	struct store_obs_key b = v4(kb, 10, 0, 0, 0, 24);
 	struct store_obs_key c = v4(kc, 10, 0, 0, 9, 32);
-	uint64_t seen = 0, removed = 0, pfx[2][2];
-	unsigned char ka16[16] = {0};
+	uint64_t seen = 0, removed = 0, pfx[2][2], lo, hi;
+	unsigned char ka16[16] = {0}, k6[2][18];
+	struct store_obs_key six[2] = {{k6[0], 18}, {k6[1], 18}};
 	int slices = 0, nrem;
 
 	(void)state;
+	/* IPv6: an address (128: no bit) and a /100 (bit 36 of hi) */
+	memset(k6, 0, sizeof(k6));
+	k6[0][0] = k6[1][0] = 2;
+	k6[0][1] = k6[1][1] = 0x20;
+	k6[0][16] = 1;
+	k6[0][17] = 128;
+	k6[1][17] = 100;
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(row_keys(w, 1, P1, six, 2), STORE_OK);
 	assert_int_equal(row_keys(w, 2, P1, &a, 1), STORE_OK);
 	assert_int_equal(row_keys(w, 3, P1, &b, 1), STORE_OK);
 	/* stale: in no list (rows 1 and 3), of no row (99) */
@@ -2254,10 +2263,13 @@ t_obs_prune(void **state)
 		assert_int_equal(store_wcommit(w), STORE_OK);
 		assert_true(++slices < 10);
 	} while (at.len > 0);
-	assert_int_equal(seen, 5);
+	assert_int_equal(seen, 7);
 	assert_int_equal(removed, 3);
 	assert_true(pfx[0][0] == (UINT64_C(1) << 32 | UINT64_C(1) << 24));
-	assert_true(pfx[1][0] == 0 && pfx[0][1] == 0);
+	assert_true(pfx[0][1] == 0);
+	assert_true(pfx[1][0] == 0 && pfx[1][1] == UINT64_C(1) << 36);
+	prefixes(st, 2, &lo, &hi);
+	assert_true(lo == 0 && hi == UINT64_C(1) << 36);
 	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
 	assert_int_equal(os.n, 1);
 	assert_int_equal(os.row[0].rowid, 2);
