@@ -111,6 +111,21 @@ if grep -q "13800 index entries checked, 0 stale removed" obs-reindex.out; then
 else
 	tap fail "obs: a second reindex: $(tail -2 obs-reindex.out)"
 fi
+# a reindex killed at any moment leaves the index exact (each slice is
+# one transaction), and the next one runs
+"$B/ctihub" reindex -c obs.conf --slice 1 >/dev/null 2>&1 &
+KPID=$!
+sleep 0.3
+kill -9 $KPID 2>/dev/null
+wait $KPID 2>/dev/null
+if "$B/ctihub" verify -c obs.conf >obs-verify.out 2>&1 &&
+    "$B/ctihub" reindex -c obs.conf >obs-reindex.out 2>&1 &&
+    grep -q "13800 index entries checked, 0 stale removed" obs-reindex.out; then
+	tap ok "obs: a reindex killed with SIGKILL leaves the index exact"
+else
+	tap fail "obs: after a reindex killed with SIGKILL"
+	tail -3 obs-verify.out obs-reindex.out | sed 's/^/# /'
+fi
 if grep -q "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" obs-hub.log; then
 	tap fail "obs: no sanitizer report from the daemon"
 fi
