@@ -2,7 +2,7 @@
  * store_read.c -- the store's readers: one per thread, whose read-only
  * transaction is reset between requests and renewed at the next, so no
  * snapshot outlives a request.  Walks of a collection, entries, object
- * rows, versions by id, status resources, release and audit records,
+ * rows (by rowid, and in rowid order), versions by id, status resources, release and audit records,
  * gone records (deletions) and subscription records, the clock.  Nothing
  * here writes.
  */
