@@ -117,6 +117,10 @@ static const struct directive top_directives[] = {
     {"max_streams", D_INT, C(max_streams), "1000", 0, 1000000, 0},
     {"push_threads", D_INT, C(push_threads), "0", 0, 64, 0},
     {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
+    {"lookup_max_values", D_INT, C(lookup_max_values), "10000", 1, 1000000, 0},
+    {"lookup_max_body", D_SIZE, C(lookup_max_body), "4M", 1024, 1LL << 31, 0},
+    {"lookup_max_matches", D_INT, C(lookup_max_matches), "100", 1, 100000, 0},
+    {"lookup_max_scan", D_INT, C(lookup_max_scan), "200000", 1, 100000000, 0},
     {"api_root", D_BLOCK, 0, NULL, 0, 0, 1},
     {NULL, 0, 0, NULL, 0, 0, 0},
 };

@@ -204,6 +204,12 @@ value_probes(struct lookup *lk, int vi, uint64_t pfx[2][2])
 	int p, v6;
 	size_t kl;
 
+	if (r->type < 0 || r->type > OBS_TYPE_MAX) {
+		r->ok = 0;
+		r->type = OBS_NONE;
+		r->err = a_strndup(lk, "unknown type", 12);
+		return r->err == NULL ? -1 : 0;
+	}
 	if (obs_normalise(r->type, r->value, r->len, o, err, sizeof(err)) ==
 	    -1) {
 		r->ok = 0;
@@ -1087,4 +1093,239 @@ lookup_matches_returned(const struct lookup *lk)
 	for (v = 0; v < lk->n; v++)
 		n += lk->res[v].n;
 	return n;
+}
+
+/* --- requests --- */
+
+static int
+hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	    : c >= 'a' && c <= 'f'  ? c - 'a' + 10
+	    : c >= 'A' && c <= 'F'  ? c - 'A' + 10
+				    : -1;
+}
+
+/* Decodes s[0..n) into out (room for n + 1); its length, or -1. */
+static long
+pct_decode(const char *s, size_t n, char *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			out[k++] = s[i];
+			continue;
+		}
+		if (i + 2 >= n || hexval((unsigned char)s[i + 1]) < 0 ||
+		    hexval((unsigned char)s[i + 2]) < 0)
+			return -1;
+		out[k++] = (char)(hexval((unsigned char)s[i + 1]) << 4 |
+		    hexval((unsigned char)s[i + 2]));
+		i += 2;
+	}
+	out[k] = '\0';
+	return (long)k;
+}
+
+static int
+flag_value(const char *v)
+{
+	return strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ? 1
+	    : strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ? 0
+							     : -1;
+}
+
+int
+lookup_parse_query(
+    struct lookup_req *q, const char *raw, int max, char *err, size_t errlen)
+{
+	size_t len = raw ? strlen(raw) : 0, off = 0, i;
+	int type = OBS_NONE, ntype = 0, nv = 0, pass;
+
+	memset(q, 0, sizeof(*q));
+	/* each parameter decodes to its key and value, each NUL-ended:
+	 * at most two bytes more than its text */
+	if ((q->store = hub_malloc(2 * len + 2)) == NULL)
+		return -3;
+	/* pass 0 decodes and counts, pass 1 fills */
+	for (pass = 0; pass < 2; pass++) {
+		const char *s = raw ? raw : "";
+
+		off = 0;
+		nv = 0;
+		while (*s != '\0') {
+			const char *amp = strchr(s, '&'), *eq;
+			size_t n = amp ? (size_t)(amp - s) : strlen(s);
+			long kl, vl;
+			char *k, *v;
+
+			eq = memchr(s, '=', n);
+			if (n == 0)
+				goto next;
+			k = q->store + off;
+			kl = pct_decode(s, eq ? (size_t)(eq - s) : n, k);
+			v = k + (kl < 0 ? 0 : kl) + 1;
+			vl = eq
+			    ? pct_decode(eq + 1, n - (size_t)(eq - s) - 1, v)
+			    : (v[0] = '\0', 0);
+			if (kl < 0 || vl < 0) {
+				snprintf(
+				    err, errlen, "malformed percent-encoding");
+				goto bad;
+			}
+			if (pass == 0)
+				off += (size_t)kl + (size_t)vl + 2;
+			if (strcmp(k, "value") == 0) {
+				if (pass == 1) {
+					q->in[nv].value = v;
+					q->in[nv].len = (size_t)vl;
+				}
+				if (++nv > max) {
+					snprintf(err, errlen,
+					    "more than %d values", max);
+					lookup_req_clear(q);
+					return -2;
+				}
+			} else if (pass == 1)
+				; /* decided in pass 0 */
+			else if (strcmp(k, "type") == 0) {
+				if (ntype++ > 0) {
+					snprintf(err, errlen,
+					    "type given more than once");
+					goto bad;
+				}
+				type = obs_type_from_name(v);
+				if (type == OBS_NONE)
+					type = -1;
+			} else if (strcmp(k, "valid") == 0 ||
+			    strcmp(k, "best") == 0) {
+				int f = flag_value(v);
+
+				if (f < 0) {
+					snprintf(err, errlen,
+					    "%s: '%s' is not 1, 0, true or "
+					    "false",
+					    k, v);
+					goto bad;
+				}
+				if (k[0] == 'v')
+					q->valid_only = f;
+				else
+					q->best_only = f;
+			}
+			/* other parameters are ignored, as TAXII does */
+			if (pass == 1)
+				off += (size_t)kl + (size_t)vl + 2;
+		next:
+			s += n;
+			if (*s == '&')
+				s++;
+		}
+		if (pass == 0) {
+			if (nv == 0) {
+				snprintf(err, errlen, "no value= given");
+				goto bad;
+			}
+			if ((q->in = hub_calloc((size_t)nv, sizeof(*q->in))) ==
+			    NULL) {
+				lookup_req_clear(q);
+				return -3;
+			}
+		}
+	}
+	for (i = 0; i < (size_t)nv; i++)
+		q->in[i].type = type;
+	q->n = nv;
+	return 0;
+bad:
+	lookup_req_clear(q);
+	return -1;
+}
+
+int
+lookup_parse_body(struct lookup_req *q, const char *body, size_t len, int max,
+    char *err, size_t errlen)
+{
+	json_t *vals, *v, *f;
+	json_error_t je;
+	size_t i, n;
+
+	memset(q, 0, sizeof(*q));
+	q->doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (q->doc == NULL) {
+		snprintf(
+		    err, errlen, "not JSON: line %d: %s", je.line, je.text);
+		return -1;
+	}
+	if (!json_is_object(q->doc) ||
+	    !json_is_array(vals = json_object_get(q->doc, "values"))) {
+		snprintf(err, errlen, "the body is not {\"values\":[...]}");
+		goto bad;
+	}
+	if ((n = json_array_size(vals)) == 0) {
+		snprintf(err, errlen, "values is empty");
+		goto bad;
+	}
+	if (n > (size_t)max) {
+		snprintf(err, errlen, "%zu values; at most %d", n, max);
+		lookup_req_clear(q);
+		return -2;
+	}
+	if ((f = json_object_get(q->doc, "valid_only")) != NULL) {
+		if (!json_is_boolean(f)) {
+			snprintf(err, errlen, "valid_only is not a boolean");
+			goto bad;
+		}
+		q->valid_only = json_is_true(f);
+	}
+	if ((f = json_object_get(q->doc, "best_only")) != NULL) {
+		if (!json_is_boolean(f)) {
+			snprintf(err, errlen, "best_only is not a boolean");
+			goto bad;
+		}
+		q->best_only = json_is_true(f);
+	}
+	if ((q->in = hub_calloc(n, sizeof(*q->in))) == NULL) {
+		lookup_req_clear(q);
+		return -3;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *t = NULL;
+
+		v = json_array_get(vals, i);
+		if (json_is_object(v)) {
+			t = json_object_get(v, "type");
+			v = json_object_get(v, "value");
+		}
+		if (!json_is_string(v) || (t != NULL && !json_is_string(t))) {
+			snprintf(err, errlen,
+			    "values[%zu]: not a string nor "
+			    "{\"value\":string,\"type\":string}",
+			    i);
+			goto bad;
+		}
+		q->in[i].value = json_string_value(v);
+		q->in[i].len = json_string_length(v);
+		q->in[i].type = OBS_NONE;
+		if (t != NULL &&
+		    (q->in[i].type = obs_type_from_name(
+			 json_string_value(t))) == OBS_NONE)
+			q->in[i].type = -1;
+	}
+	q->n = (int)n;
+	return 0;
+bad:
+	lookup_req_clear(q);
+	return -1;
+}
+
+void
+lookup_req_clear(struct lookup_req *q)
+{
+	hub_free(q->in);
+	hub_free(q->store);
+	if (q->doc != NULL)
+		json_decref(q->doc);
+	memset(q, 0, sizeof(*q));
 }

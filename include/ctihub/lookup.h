@@ -29,6 +29,8 @@
 #include "ctihub/store.h"
 #include "ctihub/view.h"
 
+struct json_t;
+
 /*
  * STUB, until branch o-write lands: the reading side of the observable
  * rows (obsrow) and the prefix bitmap exactly as the issue 12 spec
@@ -71,7 +73,8 @@ enum lookup_how {
 struct lookup_in {
 	const char *value;
 	size_t len;
-	int type; /* enum obs_type; OBS_NONE: detect */
+	int type; /* enum obs_type; OBS_NONE: detect; -1: an unknown type
+		     name was given (the value's error) */
 };
 
 /* A collection the member may read (borrowed). */
@@ -156,6 +159,31 @@ void lookup_free(struct lookup *);
 const struct lookup_result *lookup_results(const struct lookup *, int *n);
 /* The matches returned, all values together (for the audit). */
 int lookup_matches_returned(const struct lookup *);
+
+/*
+ * A lookup request as the API takes it (hub/taxii_lookup.c):
+ *   query  value=V (repeatable), type=T, valid=1|true, best=1|true;
+ *          percent-decoded ('+' is a plus sign, not a space)
+ *   body   {"values":["V", {"value":"V","type":"T"}, ...],
+ *           "valid_only":bool, "best_only":bool} (Jansson)
+ * An unknown type name is the value's error, not the request's (its
+ * type is then -1, which lookup_run reports).  Returns 0; -1 with a
+ * sentence in err for a 400; -2 when there are more than max values
+ * (413); -3 out of memory.  Clear with lookup_req_clear.
+ */
+struct lookup_req {
+	struct lookup_in *in;
+	int n;
+	int valid_only;
+	int best_only;
+	char *store;	    /* decoded query values; owned */
+	struct json_t *doc; /* the body's document; owned */
+};
+int lookup_parse_query(
+    struct lookup_req *, const char *raw, int max, char *err, size_t errlen);
+int lookup_parse_body(struct lookup_req *, const char *body, size_t len,
+    int max, char *err, size_t errlen);
+void lookup_req_clear(struct lookup_req *);
 
 /* "exact", "in-range", "contains", "cross-hash". */
 const char *lookup_how_name(int how);
