@@ -39,6 +39,9 @@ static const struct command {
 	"policy check [DIR] | policy explain --object ID --to MEMBER | "
 	"policy diff OLDDIR NEWDIR  [-c ctihub.conf]"},
     {"verify", cmd_verify, "verify [-c ctihub.conf]"},
+    {"lookup", cmd_lookup,
+	"lookup --member NAME [--root NAME] [--type T] [--valid] [--best] "
+	"[--json] [-c ctihub.conf] VALUE... | -"},
     {"push", cmd_push,
 	"push status [--json] | push resume NAME  [-c ctihub.conf]"},
 };

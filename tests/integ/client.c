@@ -516,6 +516,8 @@ main(int argc, char **argv)
 		return faults_main(argc, argv);
 	if (argc > 1 && strncmp(argv[1], "--webhook-", 10) == 0)
 		return webhook_sign_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--obs-seed") == 0)
+		return obs_seed_main(argc, argv);
 	for (i = 0; tables[i] != NULL; i++)
 		for (t = tables[i]; t->name != NULL; t++) {
 			if (argc > 1 && strstr(t->name, argv[1]) == NULL)

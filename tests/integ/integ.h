@@ -124,6 +124,8 @@ extern const struct test conn_tests[];
 int durability_main(int argc, char **argv);
 /* faults.c: the fault tests' clients (run by faults.sh). */
 int faults_main(int argc, char **argv);
+/* obs_seed.c: --obs-seed DBDIR COLL... (tests/integ/lookup.sh) */
+int obs_seed_main(int argc, char **argv);
 /* webhook_sign.c: --webhook-sign and --webhook-public (push_rx_test.sh). */
 int webhook_sign_main(int argc, char **argv);
 
