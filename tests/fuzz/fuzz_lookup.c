@@ -38,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (q.n < 1 || q.n > MAX)
 			abort();
 		for (i = 0; i < q.n; i++) {
-			if (q.in[i].value == NULL ||
-			    q.in[i].type < -1 || q.in[i].type > OBS_TYPE_MAX)
+			if (q.in[i].value == NULL || q.in[i].type < -1 ||
+			    q.in[i].type > OBS_TYPE_MAX)
 				abort();
 			/* every byte readable (the sanitizer checks) */
 			for (k = 0; k < q.in[i].len; k++)
