@@ -493,13 +493,15 @@ row_decide(struct lookup *lk, struct lookup_row *rw)
 			rw->coll[rw->ncoll++] = c;
 			if (lk->own[c] > rw->last_added)
 				rw->last_added = lk->own[c];
+			if (rw->first_added == 0 ||
+			    lk->own[c] < rw->first_added)
+				rw->first_added = lk->own[c];
 		}
 	rw->visible = 1;
 	rw->producer = ov.producer;
 	rw->tlp = ov.tlp;
 	rw->revoked = (ov.flags & STORE_F_REVOKED) != 0;
 	rw->version = ov.version;
-	rw->first_added = ov.first_added;
 	row_json(lk, rw, ov.json, ov.jsonlen);
 	return 0;
 }
@@ -1017,13 +1019,14 @@ add_match(struct buf *b, const struct lookup *lk, const struct lookup_match *m)
 	buf_addc(b, '}');
 }
 
-void
-lookup_json(const struct lookup *lk, struct buf *b)
+int
+lookup_json_piece(const struct lookup *lk, struct buf *b, int *pos, size_t upto)
 {
-	int v, k;
+	int v = *pos, k;
 
-	buf_adds(b, "{\"results\":[");
-	for (v = 0; v < lk->n; v++) {
+	if (v == 0)
+		buf_adds(b, "{\"results\":[");
+	for (; v < lk->n && (v == *pos || b->len < upto); v++) {
 		const struct lookup_result *r = &lk->res[v];
 
 		if (v > 0)
@@ -1064,7 +1067,20 @@ lookup_json(const struct lookup *lk, struct buf *b)
 		buf_addf(
 		    b, "},\"truncated\":%s}", r->truncated ? "true" : "false");
 	}
+	*pos = v;
+	if (v < lk->n)
+		return 1;
 	buf_adds(b, "]}");
+	return 0;
+}
+
+void
+lookup_json(const struct lookup *lk, struct buf *b)
+{
+	int pos = 0;
+
+	while (lookup_json_piece(lk, b, &pos, (size_t)-1) == 1)
+		;
 }
 
 void

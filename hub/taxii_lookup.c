@@ -5,7 +5,9 @@
  * and audited like a read (event "lookup": who, how many values, the
  * first of them, the object ids returned).  Parsing of the query and the
  * body, the lookup and its JSON are lookup.c's; this file checks the
- * media types and limits, and answers.
+ * media types and limits, and answers: a large answer (10,000 values)
+ * piece by piece as the client takes it (send_buffer ahead), from the
+ * results, which hold no LMDB memory.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,34 +67,71 @@ audit_lookup(
 	buf_clear(&au);
 }
 
-/* Looks the request's values up and answers. */
+/* A lookup's answer on its way out: what its JSON still refers to. */
+struct lkstream {
+	struct lookup_req q; /* the values asked */
+	struct lookup_coll *colls;
+	struct lookup *lk;
+	int pos; /* the next value to render */
+};
+
+static void
+lk_done(void *arg)
+{
+	struct lkstream *s = arg;
+
+	lookup_free(s->lk);
+	lookup_req_clear(&s->q);
+	hub_free(s->colls);
+	hub_free(s);
+}
+
+static int
+lk_more(struct request *ctx, struct buf *b, void *arg)
+{
+	struct lkstream *s = arg;
+
+	return lookup_json_piece(
+	    s->lk, b, &s->pos, b->len + ctx->rt->conf->send_buffer);
+}
+
+/*
+ * Looks the request's values up and answers, taking q's values (q is
+ * left empty).  The answer is rendered piece by piece as the client
+ * takes it (send_buffer bytes ahead), from the results, after the read
+ * transaction has ended.
+ */
 static void
 answer(struct request *ctx, struct lookup_req *q)
 {
 	const struct conf *c = ctx->rt->conf;
 	const struct conf_root *root = ctx->root;
-	struct lookup_coll *colls;
 	struct lookup_opts o;
 	struct view_ctx vc;
-	struct lookup *lk;
+	struct lkstream *s;
 	struct buf b = BUF_INIT;
 	int i, n = 0, rc;
 
-	if ((colls = hub_calloc((size_t)root->ncolls + 1, sizeof(*colls))) ==
-	    NULL) {
+	if ((s = hub_calloc(1, sizeof(*s))) == NULL ||
+	    (s->colls = hub_calloc(
+		 (size_t)root->ncolls + 1, sizeof(*s->colls))) == NULL) {
+		hub_free(s);
+		lookup_req_clear(q);
 		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
 		return;
 	}
+	s->q = *q;
+	memset(q, 0, sizeof(*q));
 	/* the collections it may read; none: every value a miss, as the
 	 * objects endpoint would show it nothing */
 	for (i = 0; i < root->ncolls; i++)
 		if (taxii_can_read(ctx, &root->colls[i])) {
-			colls[n].code = root->colls[i].code;
-			colls[n++].id = root->colls[i].id;
+			s->colls[n].code = root->colls[i].code;
+			s->colls[n++].id = root->colls[i].id;
 		}
 	memset(&o, 0, sizeof(o));
-	o.valid_only = q->valid_only;
-	o.best_only = q->best_only;
+	o.valid_only = s->q.valid_only;
+	o.best_only = s->q.best_only;
 	o.now = tstamp_now();
 	o.max_matches = (int)c->lookup_max_matches;
 	o.max_scan = (size_t)c->lookup_max_scan;
@@ -102,34 +141,35 @@ answer(struct request *ctx, struct lookup_req *q)
 	vc.pol = ctx->rt->policy;
 	vc.reader = ctx->member;
 	if (store_rbegin(ctx->svc->reader) != STORE_OK) {
-		hub_free(colls);
+		lk_done(s);
 		taxii_error(ctx, 503, "Service Unavailable",
 		    "the database cannot be read");
 		return;
 	}
-	rc = lookup_run(&vc, colls, n, q->in, q->n, &o, &lk);
-	if (rc == STORE_OK) {
-		http_body(ctx, &b, 256 + (size_t)q->n * 128);
-		lookup_json(lk, &b);
-	}
+	rc = lookup_run(&vc, s->colls, n, s->q.in, s->q.n, &o, &s->lk);
 	store_rend(ctx->svc->reader);
-	hub_free(colls);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
+		lk_done(s);
 		taxii_error(ctx, rc == STORE_ECORRUPT ? 500 : 503,
 		    rc == STORE_ECORRUPT ? "Internal Server Error"
 					 : "Service Unavailable",
 		    "the lookup could not be made (the hub's log says why)");
-	else if (buf_failed(&b))
-		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
-	else {
-		audit_lookup(ctx, q, lk);
-		if (has_json(ctx->accept) &&
-		    (ctx->accept == NULL ||
-			strstr(ctx->accept, "taxii") == NULL))
-			res_type(ctx, "application/json");
-		http_reply(ctx, 200, &b);
+		return;
 	}
-	lookup_free(lk);
+	audit_lookup(ctx, &s->q, s->lk);
+	if (has_json(ctx->accept) &&
+	    (ctx->accept == NULL || strstr(ctx->accept, "taxii") == NULL))
+		res_type(ctx, "application/json");
+	http_body(ctx, &b, c->send_buffer);
+	rc = lookup_json_piece(s->lk, &b, &s->pos, c->send_buffer);
+	if (buf_failed(&b)) {
+		lk_done(s);
+		taxii_error(ctx, 503, "Service Unavailable", "out of memory");
+	} else if (rc == 0) {
+		http_reply(ctx, 200, &b); /* the whole answer in one piece */
+		lk_done(s);
+	} else
+		http_stream(ctx, 200, &b, lk_more, lk_done, s);
 	buf_clear(&b);
 }
 
@@ -172,7 +212,6 @@ taxii_lookup_get(struct request *ctx)
 		return;
 	}
 	answer(ctx, &q);
-	lookup_req_clear(&q);
 }
 
 void
@@ -222,5 +261,4 @@ taxii_lookup_post(struct request *ctx)
 		return;
 	}
 	answer(ctx, &q);
-	lookup_req_clear(&q);
 }

@@ -103,8 +103,8 @@ struct lookup_row {
 	uint8_t tlp;
 	int revoked;
 	int64_t version;     /* modified */
-	int64_t first_added; /* the hub's first date_added of the object */
-	int64_t last_added;  /* its newest date_added in a visible collection */
+	int64_t first_added; /* its earliest and newest date_added in the */
+	int64_t last_added;  /* collections where it counts */
 	int confidence;	     /* -1: none given */
 	int64_t valid_from;  /* 0: none */
 	int64_t valid_until; /* STORE_OBS_FOREVER: none */
@@ -193,6 +193,16 @@ const char *lookup_how_name(int how);
  * shape), member names and countries from opts->members.
  */
 void lookup_json(const struct lookup *, struct buf *);
+/*
+ * The same piece by piece: from value *pos (0 at first: the head too),
+ * values until b holds `upto` bytes (at least one value a call); returns
+ * 1 with *pos moved while values remain, 0 once the document is closed.
+ * The lookup need not be in its read transaction any more (it copied
+ * what it read), but the inputs, the collections and opts->members it
+ * was given must still be there.
+ */
+int lookup_json_piece(
+    const struct lookup *, struct buf *, int *pos, size_t upto);
 /* For the audit: the ids returned (a row matched by several values
  * appears once per value), as JSON strings separated by commas, at most
  * `max` of them. */
