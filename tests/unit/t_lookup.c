@@ -573,6 +573,148 @@ t_hidden(void **state)
 	assert_true(r[0].first_seen < first);
 }
 
+static void
+t_parse(void **state)
+{
+	struct lookup_req q;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(lookup_parse_query(&q,
+			     "value=1.2.3.4&value=a%2Bb%3D.example&type=domain&"
+			     "valid=1&best=false&other=x",
+			     10, err, sizeof(err)),
+	    0);
+	assert_int_equal(q.n, 2);
+	assert_int_equal(q.in[0].len, 7);
+	assert_memory_equal(q.in[1].value, "a+b=.example", 12);
+	assert_int_equal(q.in[1].type, OBS_DOMAIN);
+	assert_true(q.valid_only);
+	assert_false(q.best_only);
+	lookup_req_clear(&q);
+	assert_int_equal(
+	    lookup_parse_query(&q, "value=a+b&type=nope", 10, err, sizeof(err)),
+	    0);
+	assert_memory_equal(q.in[0].value, "a+b", 3); /* '+' is a plus */
+	assert_int_equal(q.in[0].type, -1);	      /* the value's error */
+	lookup_req_clear(&q);
+	assert_int_equal(
+	    lookup_parse_query(&q, "type=ipv4", 10, err, sizeof(err)), -1);
+	assert_int_equal(
+	    lookup_parse_query(&q, "value=%4", 10, err, sizeof(err)), -1);
+	assert_int_equal(
+	    lookup_parse_query(&q, "value=1&valid=yes", 10, err, sizeof(err)),
+	    -1);
+	assert_int_equal(lookup_parse_query(&q, "value=1&value=2&value=3", 2,
+			     err, sizeof(err)),
+	    -2);
+	assert_int_equal(
+	    lookup_parse_query(&q, "a&b&c&value", 10, err, sizeof(err)),
+	    0); /* no '=': an empty value (its error is the value's) */
+	assert_int_equal(q.n, 1);
+	assert_int_equal(q.in[0].len, 0);
+	lookup_req_clear(&q);
+	{
+		const char *b = "{\"values\":[\"x\",{\"value\":\"y\","
+				"\"type\":\"md5\"}],\"best_only\":true}";
+
+		assert_int_equal(
+		    lookup_parse_body(&q, b, strlen(b), 10, err, sizeof(err)),
+		    0);
+		assert_int_equal(q.n, 2);
+		assert_int_equal(q.in[1].type, OBS_MD5);
+		assert_true(q.best_only);
+		lookup_req_clear(&q);
+	}
+	{
+		const char *bad[] = {"[]", "{\"values\":[]}",
+		    "{\"values\":[1]}",
+		    "{\"values\":[\"a\"],"
+		    "\"valid_only\":1}",
+		    "{\"values\":[\"a\"],\"values\":[]}",
+		    "{\"values\":[{\"value\":\"a\",\"type\":4}]}", "{"};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			err[0] = '\0';
+			assert_int_equal(
+			    lookup_parse_body(&q, bad[i], strlen(bad[i]), 10,
+				err, sizeof(err)),
+			    -1);
+			assert_true(err[0] != '\0');
+		}
+	}
+	{
+		const char *b = "{\"values\":[\"a\",\"b\",\"c\"]}";
+
+		assert_int_equal(
+		    lookup_parse_body(&q, b, strlen(b), 2, err, sizeof(err)),
+		    -2);
+	}
+}
+
+/* max_matches cuts the list, not the summary; the JSON piece by piece
+ * is the JSON whole. */
+static void
+t_cut_and_pieces(void **state)
+{
+	struct fx *fx = *state;
+	const char *const q[] = {"203.0.113.0/24", "203.0.113.5", "x.example"};
+	const struct lookup_result *r;
+	struct lookup_in in[3];
+	struct lookup_opts o;
+	struct view_ctx vc;
+	struct buf whole = BUF_INIT, parts = BUF_INIT;
+	char addr[32];
+	int i, pos = 0, calls = 0;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(addr, sizeof(addr), "203.0.113.%d", i + 1);
+		put1(fx, fx->bob, C_A, TLP_GREEN, i + 1, addr);
+	}
+	for (i = 0; i < 3; i++) {
+		in[i].value = q[i];
+		in[i].len = strlen(q[i]);
+		in[i].type = OBS_NONE;
+	}
+	memset(&o, 0, sizeof(o));
+	o.now = fx->clock;
+	o.max_matches = 3;
+	o.max_scan = 100000;
+	o.members = fx->ms;
+	memset(&vc, 0, sizeof(vc));
+	vc.r = fx->r;
+	vc.reader = fx->erin;
+	assert_int_equal(store_rbegin(fx->r), STORE_OK);
+	assert_int_equal(
+	    lookup_run(&vc, colls, 2, in, 3, &o, &fx->lk), STORE_OK);
+	store_rend(fx->r);
+	r = lookup_results(fx->lk, &i);
+	assert_int_equal(r[0].n, 3);
+	assert_int_equal(r[0].count, 8);
+	assert_true(r[0].truncated);
+	assert_int_equal(r[1].n, 1);
+	assert_false(r[1].truncated);
+	lookup_json(fx->lk, &whole);
+	while (lookup_json_piece(fx->lk, &parts, &pos, parts.len + 1) == 1)
+		calls++;
+	assert_int_equal(calls, 2);
+	assert_int_equal(whole.len, parts.len);
+	assert_memory_equal(whole.data, parts.data, whole.len);
+	buf_clear(&whole);
+	buf_clear(&parts);
+	/* scanning stops at max_scan: the value says so */
+	lookup_free(fx->lk);
+	o.max_scan = 4;
+	assert_int_equal(store_rbegin(fx->r), STORE_OK);
+	assert_int_equal(
+	    lookup_run(&vc, colls, 2, in, 1, &o, &fx->lk), STORE_OK);
+	store_rend(fx->r);
+	r = lookup_results(fx->lk, &i);
+	assert_int_equal(r[0].count, 4);
+	assert_true(r[0].truncated);
+}
+
 int
 main(void)
 {
@@ -588,6 +730,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		t_valid_best, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(t_hidden, fx_setup, fx_teardown),
+	    cmocka_unit_test(t_parse),
+	    cmocka_unit_test_setup_teardown(
+		t_cut_and_pieces, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("lookup", tests, NULL, NULL);
