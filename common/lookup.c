@@ -93,8 +93,7 @@ static int run_probes(struct lookup *, size_t);
 static int row_of(struct lookup *, uint64_t);
 static int row_decide(struct lookup *, struct lookup_row *);
 static int vers_cb(const struct store_version *, void *);
-static void row_json(
-    struct lookup *, struct lookup_row *, const char *, size_t);
+static void row_json(struct lookup_row *);
 static int is_hash(int);
 static int cross_hash(struct lookup *);
 static int cmp_hit(const void *, const void *);
@@ -502,7 +501,13 @@ row_decide(struct lookup *lk, struct lookup_row *rw)
 	rw->tlp = ov.tlp;
 	rw->revoked = (ov.flags & STORE_F_REVOKED) != 0;
 	rw->version = ov.version;
-	row_json(lk, rw, ov.json, ov.jsonlen);
+	/* the JSON is read only for the rows that need it (returned, or
+	 * weighed by valid_only or best_only): most rows of a wide range
+	 * are only counted */
+	rw->confidence = -1;
+	rw->valid_until = STORE_OBS_FOREVER;
+	rw->json = ov.json;
+	rw->jsonlen = ov.jsonlen;
 	return 0;
 }
 
@@ -518,17 +523,19 @@ json_time(json_t *o, const char *name)
 	return us;
 }
 
-/* What only the object's JSON says: confidence, validity, created. */
+/* What only the object's JSON says: confidence, validity, created;
+ * once, while the read transaction holds the JSON. */
 static void
-row_json(struct lookup *lk, struct lookup_row *rw, const char *js, size_t len)
+row_json(struct lookup_row *rw)
 {
 	json_t *o, *v;
 	json_error_t e;
 
-	(void)lk;
-	rw->confidence = -1;
-	rw->valid_until = STORE_OBS_FOREVER;
-	if ((o = json_loadb(js, len, 0, &e)) == NULL)
+	if (rw->json == NULL)
+		return;
+	o = json_loadb(rw->json, rw->jsonlen, 0, &e);
+	rw->json = NULL;
+	if (o == NULL)
 		return;
 	v = json_object_get(o, "confidence");
 	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
@@ -586,6 +593,7 @@ cross_hash(struct lookup *lk)
 		if (fam == 0 || h->how != LOOKUP_EXACT || h->row < 0 ||
 		    !lk->rows[h->row].visible)
 			continue;
+		row_json(&lk->rows[h->row]);
 		if (lk->o->valid_only && !valid_now(lk, &lk->rows[h->row]))
 			continue;
 		rc = store_obsrow_get(lk->vc->r, h->rowid, &orow);
@@ -746,6 +754,8 @@ assemble(struct lookup *lk)
 				continue; /* a lesser way to the same row */
 			if (h->row < 0 || !(rw = &lk->rows[h->row])->visible)
 				continue;
+			if (lk->o->valid_only || lk->o->best_only)
+				row_json(rw);
 			if (lk->o->valid_only && !valid_now(lk, rw))
 				continue;
 			r->count++;
@@ -783,6 +793,7 @@ assemble(struct lookup *lk)
 				r->truncated = 1;
 				continue;
 			}
+			row_json(rw);
 			r->m[nm].row = rw;
 			r->m[nm].how = h->how;
 			r->m[nm].via = h->via;
@@ -876,6 +887,8 @@ lookup_run(const struct view_ctx *vc, const struct lookup_coll *colls,
 		goto fail;
 	if ((rc = assemble(lk)) != STORE_OK)
 		goto fail;
+	for (i = 0; i < lk->nrows; i++)
+		lk->rows[i].json = NULL; /* borrowed from the transaction */
 	*out = lk;
 	return STORE_OK;
 fail:

@@ -105,6 +105,8 @@ struct lookup_row {
 	int64_t version;     /* modified */
 	int64_t first_added; /* its earliest and newest date_added in the */
 	int64_t last_added;  /* collections where it counts */
+	/* from the JSON: set in the rows of returned matches (and all that
+	 * count when valid_only or best_only weighed them) */
 	int confidence;	     /* -1: none given */
 	int64_t valid_from;  /* 0: none */
 	int64_t valid_until; /* STORE_OBS_FOREVER: none */
@@ -112,6 +114,9 @@ struct lookup_row {
 	char *id;	     /* "type--uuid" */
 	int ncoll;
 	int *coll; /* indexes into the collections given */
+	/* lookup.c's own: the JSON, while lookup_run reads it lazily */
+	const char *json;
+	size_t jsonlen;
 };
 
 struct lookup_match {

@@ -10,10 +10,11 @@
  * address are store_obs_prefixes' (every length, 33, until the index
  * keeps its bitmap; then the lengths present).
  *
- * usage: bench_lookup [-n N] [-r R] [-b B] [-k K] [-d DIR]
+ * usage: bench_lookup [-n N] [-r R] [-b B] [-k K] [-d DIR] [-v V] [-s S]
  *   N keys (default 1000000), R rows (default 100000), B values a batch
  *   (default 10000), K batches (default 5), DIR for the scratch database
- *   (default /var/tmp)
+ *   (default /var/tmp); every value V instead (-b 1 -v 0.0.0.0/1: the
+ *   most rows one request may make it decide), max_scan S (50000, the default)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,7 @@ int
 main(int argc, char **argv)
 {
 	static struct obs o;
-	const char *dir = "/var/tmp";
+	const char *dir = "/var/tmp", *only = NULL;
 	size_t n = 1000000, rows = 100000, batch = 10000, k = 5, i, j;
 	char path[256], err[256], cmd[300], txt[128];
 	struct store *st;
@@ -91,7 +92,7 @@ main(int argc, char **argv)
 	struct lookup_in *in;
 	char(*vals)[128];
 	double t0, best = 1e9, ref = 1e9, sum = 0;
-	size_t nref = 0;
+	size_t nref = 0, scan = 50000;
 	int c, hits = 0;
 	static const char mtext[] =
 	    "member alice {\n\tname \"a\"\n\tcountry BR\n\troles publisher "
@@ -100,7 +101,7 @@ main(int argc, char **argv)
 	    "\n}\n";
 	const struct lookup_coll coll = {100, "bench"};
 
-	while ((c = getopt(argc, argv, "n:r:b:k:d:")) != -1)
+	while ((c = getopt(argc, argv, "n:r:b:k:d:v:s:")) != -1)
 		switch (c) {
 		case 'n':
 			n = strtoull(optarg, NULL, 10);
@@ -116,6 +117,12 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'v':
+			only = optarg;
+			break;
+		case 's':
+			scan = strtoull(optarg, NULL, 10);
 			break;
 		default:
 			fprintf(stderr,
@@ -221,6 +228,8 @@ main(int argc, char **argv)
 			    : n + (size_t)(next_rand() % 1000000000);
 
 			value_text(vals[i], sizeof(vals[i]), 1, at);
+			if (only != NULL)
+				snprintf(vals[i], sizeof(vals[i]), "%s", only);
 			in[i].value = vals[i];
 			in[i].len = strlen(vals[i]);
 			in[i].type = OBS_NONE;
@@ -228,7 +237,7 @@ main(int argc, char **argv)
 		memset(&op, 0, sizeof(op));
 		op.now = 1800000000000000;
 		op.max_matches = 100;
-		op.max_scan = 200000;
+		op.max_scan = scan;
 		op.members = ms;
 		memset(&vc, 0, sizeof(vc));
 		vc.r = r;
