@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "ctihub/alloc.h"
 #include "ctihub/lookup.h"
 #include "ctihub/marking.h"
 #include "ctihub/member.h"
@@ -743,6 +744,63 @@ t_cut_and_pieces(void **state)
 	assert_true(r[0].truncated);
 }
 
+/* Every allocation of a lookup failing in turn: STORE_ERR, nothing
+ * leaked (the sanitizer build checks), and then the same answer. */
+static void
+t_oom(void **state)
+{
+	struct fx *fx = *state;
+	const struct val both[] = {{0, OBS_NONE, MD5_A}, {0, OBS_NONE, SHA_A}};
+	const struct val sha_only = {0, OBS_NONE, SHA_A};
+	const char *const q[] = {
+	    MD5_A, "10.1.2.3", "10.0.0.0/8", "bad value", "x.example"};
+	struct lookup_in in[5];
+	struct lookup_opts o;
+	struct view_ctx vc;
+	struct buf b = BUF_INIT;
+	long n;
+	int i, rc;
+
+	put(fx, fx->alice, C_A, TLP_GREEN, 1, 1000, NULL, both, 2, 0,
+	    STORE_OBS_FOREVER);
+	put(fx, fx->bob, C_A, TLP_GREEN, 2, 1000, NULL, &sha_only, 1, 0,
+	    STORE_OBS_FOREVER);
+	put1(fx, fx->bob, C_B, TLP_GREEN, 3, "10.0.0.0/8");
+	put1(fx, fx->alice, C_A, TLP_GREEN, 4, "10.1.2.3");
+	for (i = 0; i < 5; i++) {
+		in[i].value = q[i];
+		in[i].len = strlen(q[i]);
+		in[i].type = OBS_NONE;
+	}
+	memset(&o, 0, sizeof(o));
+	o.now = fx->clock;
+	o.max_matches = 100;
+	o.max_scan = 100000;
+	o.members = fx->ms;
+	memset(&vc, 0, sizeof(vc));
+	vc.r = fx->r;
+	vc.reader = fx->erin;
+	for (n = 0;; n++) {
+		struct lookup *lk = NULL;
+
+		assert_int_equal(store_rbegin(fx->r), STORE_OK);
+		hub_alloc_fail_after(n);
+		rc = lookup_run(&vc, colls, 2, in, 5, &o, &lk);
+		hub_alloc_fail_after(-1);
+		store_rend(fx->r);
+		if (rc == STORE_OK) {
+			lookup_json(lk, &b);
+			assert_non_null(strstr(buf_cstr(&b), "cross-hash"));
+			lookup_free(lk);
+			break;
+		}
+		assert_int_equal(rc, STORE_ERR);
+		assert_null(lk);
+		assert_true(n < 10000);
+	}
+	buf_clear(&b);
+}
+
 int
 main(void)
 {
@@ -759,6 +817,7 @@ main(void)
 		t_valid_best, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(t_hidden, fx_setup, fx_teardown),
 	    cmocka_unit_test(t_parse),
+	    cmocka_unit_test_setup_teardown(t_oom, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		t_cut_and_pieces, fx_setup, fx_teardown),
 	};
