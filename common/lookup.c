@@ -78,7 +78,6 @@ struct lookup {
 	int rc;
 	/* per-collection scratch of the row decision */
 	int64_t *max21, *max20, *own;
-	int returned;
 };
 
 static void *a_alloc(struct lookup *, size_t);
