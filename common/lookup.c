@@ -6,7 +6,9 @@
  * order, decide each row found once per batch (the latest version the
  * member may see in a collection it may read), expand file hashes through
  * the rows it may see (cross-hash), and assemble the results in input
- * order.  No HTTP, no audit: hub/taxii_lookup.c and hub/cli_lookup.c.
+ * order; their JSON, whole or piece by piece.  Also the API's requests:
+ * the query string and the JSON body (Jansson), parsed into values.  No
+ * HTTP, no audit: hub/taxii_lookup.c and hub/cli_lookup.c.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
