@@ -45,7 +45,8 @@ audit_lookup(
 	struct buf au = BUF_INIT;
 	int i;
 
-	if (!audit_on(ctx->svc->audit))
+	/* a HEAD answer carries no result: nothing was learnt */
+	if (!audit_on(ctx->svc->audit) || ctx->method == HTTP_HEAD)
 		return;
 	audit_begin(&au, "lookup");
 	audit_str(&au, "member", ctx->member->id);
