@@ -120,6 +120,10 @@ static const struct directive top_directives[] = {
     {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
     {"index_observables", D_YESNO, C(index_observables), "yes", 0, 0, 0},
     {"max_observables", D_INT, C(max_observables), "1024", 1, 1024, 0},
+    {"lookup_max_values", D_INT, C(lookup_max_values), "10000", 1, 1000000, 0},
+    {"lookup_max_body", D_SIZE, C(lookup_max_body), "4M", 1024, 1LL << 31, 0},
+    {"lookup_max_matches", D_INT, C(lookup_max_matches), "100", 1, 100000, 0},
+    {"lookup_max_scan", D_INT, C(lookup_max_scan), "50000", 1, 100000000, 0},
     {"api_root", D_BLOCK, 0, NULL, 0, 0, 1},
     {NULL, 0, 0, NULL, 0, 0, 0},
 };

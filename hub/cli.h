@@ -17,6 +17,9 @@ struct store *cli_open_store(const struct conf *, const char *cmd);
 /* cli_import.c */
 int cmd_import(int argc, char **argv);
 
+/* cli_lookup.c */
+int cmd_lookup(int argc, char **argv);
+
 /* cli_policy.c */
 int cmd_policy(int argc, char **argv);
 

@@ -40,6 +40,9 @@ static const struct command {
 	"policy diff OLDDIR NEWDIR  [-c ctihub.conf]"},
     {"verify", cmd_verify, "verify [-c ctihub.conf]"},
     {"reindex", cmd_reindex, "reindex [-c ctihub.conf] [--slice N]"},
+    {"lookup", cmd_lookup,
+	"lookup --member NAME [--root NAME] [--type T] [--valid] [--best] "
+	"[--json] [-c ctihub.conf] VALUE... | -"},
     {"push", cmd_push,
 	"push status [--json] | push resume NAME  [-c ctihub.conf]"},
 };

@@ -971,6 +971,8 @@ worker_limits(struct worker *w, const struct conf *c)
 	for (i = 0; i < c->nroots; i++)
 		if (c->roots[i].max_content_length > maxbody)
 			maxbody = c->roots[i].max_content_length;
+	if (c->lookup_max_body > maxbody)
+		maxbody = c->lookup_max_body; /* checked in taxii_lookup.c */
 	/* evhttp's own limit is a backstop (it answers with an HTML 400);
 	 * max_header_size itself is enforced in on_request with a 431
 	 * TAXII error */

@@ -196,6 +196,10 @@ void taxii_delete_object(struct request *);
 /* taxii_stream.c -- a collection as Server-Sent Events (stream/). */
 void taxii_stream(struct request *);
 
+/* taxii_lookup.c -- observables looked up (lookup/, GET and POST). */
+void taxii_lookup_get(struct request *);
+void taxii_lookup_post(struct request *);
+
 /* taxii_add.c -- adding objects and the status resources it leaves. */
 void taxii_add_objects(struct request *);
 void taxii_get_status(struct request *);

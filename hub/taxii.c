@@ -172,6 +172,10 @@ static const struct route_def taxii_rows[] = {
 	HTTP_GET, taxii_get_versions, ROUTE_AUTH | ROUTE_TAXII},
     {"stream", "/{root}/collections/{coll}/stream/", HTTP_GET, taxii_stream,
 	ROUTE_AUTH | ROUTE_SSE},
+    /* Accept and Content-Type (TAXII or application/json): the handler's */
+    {"lookup", "/{root}/lookup/", HTTP_GET, taxii_lookup_get, ROUTE_AUTH},
+    {"lookup_post", "/{root}/lookup/", HTTP_POST, taxii_lookup_post,
+	ROUTE_AUTH},
 };
 
 const struct route_table taxii_routes = {

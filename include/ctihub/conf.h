@@ -149,6 +149,11 @@ struct conf {
 	long long max_streams;	    /* open SSE streams, in all */
 	long long push_threads;	    /* push deliveries' threads (0: one per
 				     CPU) */
+	/* lookups (lookup.h) */
+	long long lookup_max_values;  /* values in one lookup request */
+	uint64_t lookup_max_body;     /* bytes of a lookup POST body */
+	long long lookup_max_matches; /* matches returned per value */
+	long long lookup_max_scan;    /* index rows one request examines */
 	struct conf_root *roots;
 	int nroots;
 	struct members *members;

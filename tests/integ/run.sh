@@ -483,6 +483,11 @@ if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = obs ]; then
 	"$SRC/tests/integ/obs.sh" "$B" "$T" || crc=1
 fi
 
+# --- lookups: a hub of their own, GET and POST, policy, audit -------------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = lookup ]; then
+	"$SRC/tests/integ/lookup.sh" "$B" "$T" || crc=1
+fi
+
 # --- push: a second hub, a webhook receiver, failures, kill -9 -------------
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = push ]; then
 	"$SRC/tests/integ/push.sh" "$B" "$T" || crc=1
