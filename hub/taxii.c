@@ -172,6 +172,8 @@ static const struct route_def taxii_rows[] = {
 	HTTP_GET, taxii_get_versions, ROUTE_AUTH | ROUTE_TAXII},
     {"stream", "/{root}/collections/{coll}/stream/", HTTP_GET, taxii_stream,
 	ROUTE_AUTH | ROUTE_SSE},
+    {"export", "/{root}/collections/{coll}/export/{file}", HTTP_GET,
+	taxii_export, ROUTE_AUTH},
 };
 
 const struct route_table taxii_routes = {
