@@ -1,26 +1,85 @@
 /*
  * export_stub.c -- STUB, to be dropped at the merge with helper A's
- * branch (o-write): no row has observables yet (store_obsrow_get says
- * so), the packed items are read as the spec lays them out (keylen and
- * textlen little-endian here), and obs_key_text rebuilds the text of
- * short keys and IP keys.  See export_stub.h.
+ * branch (o-write).  Until the writer stores obsrow records, the stub's
+ * store_obsrow_get makes one on the fly from the row's JSON (the pattern
+ * of an indicator, else the SCO), into a buffer of the calling thread, so
+ * that exports can be tested end to end; the packed items are laid out as
+ * the spec says (keylen and textlen little-endian here), and obs_key_text
+ * rebuilds the text of short keys and IP keys.  See export_stub.h.
  */
 #include <arpa/inet.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ctihub/observable.h"
+#include "ctihub/pattern.h"
+#include "ctihub/tstamp.h"
 
 #include "export_stub.h"
+
+#define STUB_ROW_MAX (1 << 20)
+static _Thread_local unsigned char stub_row[STUB_ROW_MAX];
+
+static int
+stub_put(const struct obs *ob, void *arg)
+{
+	struct store_obsrow *o = arg;
+	unsigned char *p = stub_row + o->len;
+	size_t tl = ob->keylen >= 64 ? ob->len : 0;
+
+	if (o->n == 1024 || STUB_ROW_MAX - o->len < 5 + ob->keylen + tl)
+		return 1;
+	p[0] = 0;
+	p[1] = (unsigned char)(ob->keylen & 0xff);
+	p[2] = (unsigned char)(ob->keylen >> 8);
+	memcpy(p + 3, ob->key, ob->keylen);
+	p[3 + ob->keylen] = (unsigned char)(tl & 0xff);
+	p[4 + ob->keylen] = (unsigned char)(tl >> 8);
+	memcpy(p + 5 + ob->keylen, ob->text, tl);
+	o->len += 5 + ob->keylen + tl;
+	o->n++;
+	return 0;
+}
 
 int
 store_obsrow_get(struct store_reader *r, uint64_t rowid, struct store_obsrow *o)
 {
-	(void)r;
-	(void)rowid;
+	struct store_objview ov;
+	struct pattern *pat;
+	json_t *j, *v;
+	char err[128];
+	int rc;
+
 	memset(o, 0, sizeof(*o));
-	return STORE_ENOTFOUND;
+	o->valid_until = STORE_OBS_FOREVER;
+	o->confidence = 255;
+	o->items = stub_row;
+	if ((rc = store_obj_get(r, rowid, &ov)) != STORE_OK)
+		return rc;
+	if ((j = json_loadb(ov.json, ov.jsonlen, 0, NULL)) == NULL)
+		return STORE_ENOTFOUND;
+	if (json_is_true(json_object_get(j, "revoked")))
+		o->flags |= STORE_OBS_F_REVOKED;
+	if (json_is_integer(v = json_object_get(j, "confidence")))
+		o->confidence = (uint8_t)json_integer_value(v);
+	if (json_is_string(v = json_object_get(j, "valid_until")))
+		tstamp_parse(json_string_value(v), json_string_length(v),
+		    &o->valid_until);
+	if (json_is_string(v = json_object_get(j, "pattern"))) {
+		o->flags |= STORE_OBS_F_PATTERN;
+		pat = pattern_parse(json_string_value(v), json_string_length(v),
+		    err, sizeof(err));
+		if (pat != NULL) {
+			obs_from_pattern(pat, stub_put, o);
+			pattern_free(pat);
+		}
+	} else
+		obs_from_json(j, stub_put, o);
+	json_decref(j);
+	return o->n > 0 ? STORE_OK : STORE_ENOTFOUND;
 }
 
 int
