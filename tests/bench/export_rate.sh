@@ -83,7 +83,17 @@ report() {
 	awk -v v="$1" '{ printf "%-14s %10d bytes %7.3f s %7.1f MB/s %9.0f values/s\n",
 	    $1, $2, $3, $2 / $3 / 1e6, v / $3 }'
 }
+# EXPORT_PERF=FILE: perf record of the hub during the first export
+if [ -n "${EXPORT_PERF:-}" ]; then
+	perf record -q -g -p $PID -o "$EXPORT_PERF" 2>/dev/null &
+	PERFPID=$!
+	sleep 1
+fi
 get txt "$U/export/ipv4.txt" | report $((N * K))
+if [ -n "${EXPORT_PERF:-}" ]; then
+	kill -INT $PERFPID
+	wait $PERFPID || :
+fi
 echo "# lines: $(wc -l <out.txt) (want $((N * K)))"
 get csv "$U/export/all.csv" | report $((N * K))
 get gzip "$U/export/ipv4.txt" -H 'Accept-Encoding: gzip' | report $((N * K))
