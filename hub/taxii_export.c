@@ -13,6 +13,8 @@
  * it was computed, the item, the position in its obsrow), so a slow client
  * pins neither memory nor LMDB pages.  The walk's bound is fixed by its
  * first page: the export is the collection as it was when it started.
+ * HEAD gets the headers only and HTTP/1.0 a 505: the transport builds
+ * those answers whole.
  *
  * Text: one value a line, each value once, in the order of first
  * appearance in the collection (date_added order): stable, and a new
@@ -402,6 +404,13 @@ taxii_export(struct request *ctx)
 	const char *inm = ctx->if_none_match;
 	int rc;
 
+	if (ctx->http10 && ctx->method != HTTP_HEAD) {
+		/* HTTP/1.0 has no chunks: the transport would build the
+		 * whole body in memory; every blocklist fetcher speaks 1.1 */
+		taxii_error(ctx, 505, "HTTP Version Not Supported",
+		    "exports are streamed: use HTTP/1.1");
+		return;
+	}
 	if (atomic_fetch_add(&export_running, 1) >= c->export_max) {
 		atomic_fetch_sub(&export_running, 1);
 		res_header(ctx, "Retry-After", "10");
@@ -452,7 +461,8 @@ taxii_export(struct request *ctx)
 		e->zinit = 1;
 	}
 	if (ctx->method == HTTP_HEAD) {
-		/* the headers only: a HEAD answer is never built whole */
+		/* the headers only: the transport would build a streamed
+		 * HEAD answer whole to give its length */
 		export_done(e);
 		http_reply(ctx, 200, NULL);
 		return;

@@ -278,6 +278,12 @@ c=$(code carol "$U/$C2/export/ipv4.txt")
 c=$(code bob "$U/$C3/export/ipv4.txt")
 [ "$c" = 404 ] && tap ok "export: a collection the member cannot see: 404" ||
     tap fail "export: invisible collection: $c"
+c=$(code bob "$U/$C1/export/ipv4.txt" --http1.0)
+[ "$c" = 505 ] && tap ok "export: HTTP/1.0 (no chunks): 505" ||
+    tap fail "export: HTTP/1.0: $c"
+c=$(code bob "$U/$C1/export/ipv4.txt" -I)
+[ "$c" = 200 ] && tap ok "export: HEAD: the headers" ||
+    tap fail "export: HEAD: $c"
 c=$(code bob "$U/$C1/export/nothing.txt")
 [ "$c" = 404 ] && tap ok "export: an unknown type: 404" ||
     tap fail "export: unknown type: $c"
