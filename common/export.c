@@ -262,14 +262,32 @@ set_grow(struct export_set *s)
 	return 0;
 }
 
+uint64_t
+export_set_hash(const struct export_set *s, const void *p, size_t n)
+{
+	uint64_t h = export_siphash(s->k0, s->k1, p, n);
+
+	return h == 0 ? 1 : h; /* 0 marks an empty slot */
+}
+
+void
+export_set_prefetch(const struct export_set *s, uint64_t h)
+{
+	if (s->cap > 0)
+		__builtin_prefetch(&s->slot[(size_t)h & (s->cap - 1)]);
+}
+
 int
 export_set_add(struct export_set *s, const void *p, size_t n)
 {
-	uint64_t h = export_siphash(s->k0, s->k1, p, n);
+	return export_set_add_hash(s, export_set_hash(s, p, n));
+}
+
+int
+export_set_add_hash(struct export_set *s, uint64_t h)
+{
 	size_t i;
 
-	if (h == 0)
-		h = 1; /* 0 marks an empty slot */
 	if (s->cap > 0)
 		for (i = (size_t)h & (s->cap - 1); s->slot[i] != 0;
 		     i = (i + 1) & (s->cap - 1))
@@ -282,4 +300,87 @@ export_set_add(struct export_set *s, const void *p, size_t n)
 	set_put(s->slot, s->cap, h);
 	s->n++;
 	return 1;
+}
+
+/* --- lines through the set --- */
+
+void
+export_pipe_init(struct export_pipe *p, struct export_set *set)
+{
+	memset(p, 0, sizeof(*p));
+	p->set = set;
+	buf_init(&p->pend);
+}
+
+void
+export_pipe_clear(struct export_pipe *p)
+{
+	buf_clear(&p->pend);
+	p->head = p->n = 0;
+	p->done = 0;
+}
+
+size_t
+export_pipe_start(struct export_pipe *p)
+{
+	return p->pend.len;
+}
+
+/* The oldest pending line: out, unless its value was written before. */
+static void
+pipe_pop(struct export_pipe *p, struct buf *out)
+{
+	int k = p->head;
+	int rc = export_set_add_hash(p->set, p->ring[k].h);
+
+	if (rc != 0) {
+		buf_add(out, p->pend.data + p->ring[k].off, p->ring[k].len);
+		p->written++;
+		p->overflow += rc == -1;
+	}
+	p->done = p->ring[k].off + p->ring[k].len;
+	p->head = (p->head + 1) % EXPORT_LAG;
+	p->n--;
+}
+
+void
+export_pipe_push(struct export_pipe *p, size_t start, const void *v, size_t n,
+    struct buf *out)
+{
+	uint64_t h = export_set_hash(p->set, v, n);
+	int k, i;
+
+	if (p->n == EXPORT_LAG)
+		pipe_pop(p, out);
+	/* what left is dropped from the front of pend once it is large */
+	if (p->done >= 4096) {
+		memmove(p->pend.data, p->pend.data + p->done,
+		    p->pend.len - p->done);
+		p->pend.len -= p->done;
+		start -= p->done;
+		for (i = 0; i < p->n; i++)
+			p->ring[(p->head + i) % EXPORT_LAG].off -= p->done;
+		p->done = 0;
+	}
+	k = (p->head + p->n) % EXPORT_LAG;
+	p->ring[k].h = h;
+	p->ring[k].off = start;
+	p->ring[k].len = p->pend.len - start;
+	p->n++;
+	export_set_prefetch(p->set, h);
+}
+
+void
+export_pipe_flush(struct export_pipe *p, struct buf *out)
+{
+	while (p->n > 0)
+		pipe_pop(p, out);
+	buf_reset(&p->pend);
+	p->done = 0;
+}
+
+size_t
+export_pipe_pending(const struct export_pipe *p)
+{
+	return p->pend.len - p->done;
 }

@@ -70,6 +70,7 @@ struct export
 	int format;	     /* enum export_format */
 	int64_t now;	     /* validity is decided at the start */
 	struct export_set seen;
+	struct export_pipe pipe; /* lines through seen */
 	int full_logged;
 	/* gzip */
 	int gzip;
@@ -81,7 +82,6 @@ struct export
 	char member[MEMBER_ID_MAX];
 	char coll[128];
 	char file[32];
-	uint64_t values;
 };
 
 static int export_more(struct request *, struct buf *, void *);
@@ -134,7 +134,7 @@ emit(struct request *ctx, struct export *e, const struct store_item *it,
 	unsigned char dk[STORE_OBS_KEY_MAX + 4];
 	char text[OBS_TEXT_MAX + 1];
 	const char *v = ob->text;
-	size_t vlen = ob->textlen, dlen = ob->keylen;
+	size_t vlen = ob->textlen, dlen = ob->keylen, start;
 	struct export_row r;
 
 	if (e->type != OBS_NONE && ob->key[0] != e->type)
@@ -147,28 +147,14 @@ emit(struct request *ctx, struct export *e, const struct store_item *it,
 	if (ob->keylen > STORE_OBS_KEY_MAX)
 		return;
 	memcpy(dk, ob->key, ob->keylen);
-	if (e->format == EXPORT_CSV) {
-		memcpy(dk + dlen, &it->e.producer, 4);
-		dlen += 4;
-	}
-	switch (export_set_add(&e->seen, dk, dlen)) {
-	case 0:
-		return;
-	case -1:
-		if (!e->full_logged) {
-			e->full_logged = 1;
-			log_warnx("export %s of %s for %s: more than %zu "
-				  "distinct values (export_values_max): "
-				  "later ones may repeat",
-			    e->file, e->coll, e->member, e->seen.max);
-		}
-		break;
-	}
+	start = export_pipe_start(&e->pipe);
 	if (e->format == EXPORT_TXT) {
-		if (export_txt_line(out, v, vlen) == 0)
-			e->values++;
+		if (export_txt_line(&e->pipe.pend, v, vlen) == 0)
+			export_pipe_push(&e->pipe, start, dk, dlen, out);
 		return;
 	}
+	memcpy(dk + dlen, &it->e.producer, 4);
+	dlen += 4;
 	r.value = v;
 	r.valuelen = vlen;
 	r.type = obs_type_name(ob->key[0]);
@@ -178,8 +164,8 @@ emit(struct request *ctx, struct export *e, const struct store_item *it,
 	r.confidence = row->confidence <= 100 ? row->confidence : -1;
 	r.first_seen = it->date_added;
 	producer_name(ctx, it->e.producer, &r.producer, &r.producerlen);
-	export_csv_line(out, &r);
-	e->values++;
+	export_csv_line(&e->pipe.pend, &r);
+	export_pipe_push(&e->pipe, start, dk, dlen, out);
 }
 
 /*
@@ -203,7 +189,7 @@ emit_item(struct request *ctx, struct export *e, struct buf *out, size_t target)
 		return 1;
 	while ((rc = store_obsrow_next(&row, &e->pos, &ob)) == 1) {
 		emit(ctx, e, it, &row, &ob, out);
-		if (out->len >= target)
+		if (out->len + export_pipe_pending(&e->pipe) >= target)
 			return 0;
 	}
 	return 1; /* the end, or a damaged record: what it held so far */
@@ -257,7 +243,7 @@ fill(struct request *ctx, struct export *e, struct buf *out, size_t target)
 			return 0;
 		e->at++;
 		e->pos = 0;
-		if (out->len >= target)
+		if (out->len + export_pipe_pending(&e->pipe) >= target)
 			return 0;
 	}
 }
@@ -301,7 +287,14 @@ export_more(struct request *ctx, struct buf *b, void *arg)
 		return -1;
 	rc = fill(ctx, e, out, target);
 	store_rend(ctx->svc->reader);
-	if (rc == -1 || buf_failed(out))
+	export_pipe_flush(&e->pipe, out);
+	if (e->pipe.overflow > 0 && !e->full_logged) {
+		e->full_logged = 1;
+		log_warnx("export %s of %s for %s: more than %zu distinct "
+			  "values (export_values_max): later ones may repeat",
+		    e->file, e->coll, e->member, e->seen.max);
+	}
+	if (rc == -1 || buf_failed(out) || buf_failed(&e->pipe.pend))
 		return -1;
 	if (e->gzip && deflate_into(e, b, e->finished) == -1)
 		return -1;
@@ -320,7 +313,7 @@ export_done(void *arg)
 		audit_str(&au, "collection", e->coll);
 		audit_str(&au, "file", e->file);
 		buf_addf(&au, ",\"values\":%llu,\"complete\":%s",
-		    (unsigned long long)e->values,
+		    (unsigned long long)e->pipe.written,
 		    e->finished ? "true" : "false");
 		audit_end(e->audit, &au);
 		buf_clear(&au);
@@ -328,6 +321,7 @@ export_done(void *arg)
 	if (e->zinit)
 		deflateEnd(&e->z);
 	buf_clear(&e->raw);
+	export_pipe_clear(&e->pipe);
 	export_set_clear(&e->seen);
 	view_page_clear(&e->pg);
 	view_query_clear(&e->q);
@@ -386,6 +380,7 @@ export_prepare(struct request *ctx, struct export **ep)
 		return -1;
 	}
 	export_set_init(&e->seen, (size_t)c->export_values_max, key);
+	export_pipe_init(&e->pipe, &e->seen);
 	snprintf(e->member, sizeof(e->member), "%s", ctx->member->id);
 	snprintf(e->coll, sizeof(e->coll), "%s", ctx->coll->id);
 	snprintf(e->file, sizeof(e->file), "%s", name);

@@ -99,6 +99,47 @@ int export_set_add(struct export_set *, const void *p, size_t n);
  */
 int export_accepts_gzip(const char *accept_encoding);
 
+/* The same in steps, for export_pipe: the hash of a value, a hint to
+ * load its slot, and the add of a hash. */
+uint64_t export_set_hash(const struct export_set *, const void *p, size_t n);
+void export_set_prefetch(const struct export_set *, uint64_t h);
+int export_set_add_hash(struct export_set *, uint64_t h);
+
+/*
+ * Lines on their way out through the set, EXPORT_LAG at a time: each
+ * line's slot in the set is loaded (prefetched) when the line comes in
+ * and probed EXPORT_LAG lines later, so that the set's cache misses
+ * overlap instead of costing one each (a table of 1,000,000 values is
+ * 16 MiB: every probe misses).  Lines leave in the order they came, each
+ * unless its value was written before.  The caller renders a line at the
+ * end of `pend` (export_pipe_start gives where it starts), then pushes it
+ * with its value's bytes; export_pipe_flush writes what is pending.
+ * pend holds the pending lines only (compacted as they leave).
+ */
+#define EXPORT_LAG 16
+struct export_pipe {
+	struct export_set *set;
+	struct buf pend;
+	struct {
+		uint64_t h;
+		size_t off, len;
+	} ring[EXPORT_LAG];
+	int head, n;
+	size_t done;	   /* bytes of pend already gone */
+	uint64_t written;  /* lines written */
+	uint64_t overflow; /* of them, lines the full set did not remember */
+};
+void export_pipe_init(struct export_pipe *, struct export_set *);
+void export_pipe_clear(struct export_pipe *);
+size_t export_pipe_start(struct export_pipe *);
+/* Pushes the line pend[start..] of the value p[0..n); may write the
+ * oldest pending line to out. */
+void export_pipe_push(struct export_pipe *, size_t start, const void *p,
+    size_t n, struct buf *out);
+void export_pipe_flush(struct export_pipe *, struct buf *out);
+/* Bytes in out and pending: what a piece holds so far. */
+size_t export_pipe_pending(const struct export_pipe *);
+
 /* SipHash-2-4 of p[0..n) under (k0, k1). */
 uint64_t export_siphash(uint64_t k0, uint64_t k1, const void *p, size_t n);
 

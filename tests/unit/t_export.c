@@ -252,6 +252,49 @@ t_set_oom(void **state)
 	export_set_clear(&s);
 }
 
+/* Lines leave in order, each value once, duplicates within and beyond
+ * the lag alike, and pend stays small. */
+static void
+t_pipe(void **state)
+{
+	struct export_set s;
+	struct export_pipe p;
+	struct buf out = BUF_INIT, want = BUF_INIT;
+	char v[32];
+	size_t start, maxpend = 0;
+	int i, k, n;
+
+	(void)state;
+	export_set_init(&s, 100000, key);
+	export_pipe_init(&p, &s);
+	for (i = 0; i < 3000; i++) {
+		/* values 0..999, each seen three times: at i, i+1 (within
+		 * the lag) and i+1000 (beyond it) */
+		k = i < 2000 ? i / 2 : i - 2000;
+		n = snprintf(v, sizeof(v), "value-%d", k);
+		start = export_pipe_start(&p);
+		assert_int_equal(export_txt_line(&p.pend, v, (size_t)n), 0);
+		export_pipe_push(&p, start, v, (size_t)n, &out);
+		if (export_pipe_pending(&p) > maxpend)
+			maxpend = export_pipe_pending(&p);
+		if (i % 700 == 0)
+			export_pipe_flush(&p, &out);
+	}
+	export_pipe_flush(&p, &out);
+	for (i = 0; i < 1000; i++)
+		buf_addf(&want, "value-%d\n", i);
+	assert_int_equal(out.len, want.len);
+	assert_memory_equal(out.data, want.data, want.len);
+	assert_true(p.written == 1000);
+	assert_true(p.overflow == 0);
+	assert_true(maxpend <= EXPORT_LAG * 16);
+	assert_true(p.pend.cap <= 16384);
+	export_pipe_clear(&p);
+	export_set_clear(&s);
+	buf_clear(&out);
+	buf_clear(&want);
+}
+
 int
 main(void)
 {
@@ -265,6 +308,7 @@ main(void)
 	    cmocka_unit_test(t_set),
 	    cmocka_unit_test(t_set_million),
 	    cmocka_unit_test(t_set_oom),
+	    cmocka_unit_test(t_pipe),
 	};
 
 	return cmocka_run_group_tests_name("export", tests, NULL, NULL);
