@@ -7,8 +7,6 @@
  * the spec says (keylen and textlen little-endian here), and obs_key_text
  * rebuilds the text of short keys and IP keys.  See export_stub.h.
  */
-#include <arpa/inet.h>
-
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +16,7 @@
 #include "ctihub/pattern.h"
 #include "ctihub/tstamp.h"
 
+#include "../common/observable_int.h" /* STUB: its IP formatting */
 #include "export_stub.h"
 
 #define STUB_ROW_MAX (1 << 20)
@@ -112,19 +111,23 @@ store_obsrow_next(
 size_t
 obs_key_text(const unsigned char *key, size_t len, char *out)
 {
-	char a[INET6_ADDRSTRLEN];
 	int v6 = key[0] == OBS_IPV6, full = v6 ? 128 : 32;
 	size_t alen = v6 ? 16 : 4;
+	struct tbuf t = {out, 0, 0};
 
 	if (key[0] == OBS_IPV4 || key[0] == OBS_IPV6) {
-		if (len != alen + 2 ||
-		    inet_ntop(v6 ? AF_INET6 : AF_INET, key + 1, a, sizeof(a)) ==
-			NULL)
+		if (len != alen + 2)
 			return 0;
-		if (key[len - 1] == full)
-			return (size_t)snprintf(out, OBS_TEXT_MAX + 1, "%s", a);
-		return (size_t)snprintf(
-		    out, OBS_TEXT_MAX + 1, "%s/%d", a, key[len - 1]);
+		if (v6)
+			obs_ipv6_format(key + 1, &t);
+		else
+			obs_ipv4_format(key + 1, &t);
+		if (key[len - 1] != full) {
+			obs_putc(&t, '/');
+			obs_put_dec(&t, key[len - 1]);
+		}
+		out[t.len] = '\0';
+		return t.len;
 	}
 	if (len < 2 || memchr(key + 1, '\0', len - 1) != NULL)
 		return 0;
