@@ -268,6 +268,18 @@ else
 	wc -l bob.ipv4.3 | note
 fi
 
+# a client that leaves mid-export: the hub frees the export and goes on
+LEFT=
+for i in 1 2 3 4 5 6; do
+	cx bob --limit-rate 1k --max-time 1 "$U/$C1/export/ipv4.txt" \
+	    >/dev/null &
+	LEFT="$LEFT $!"
+done
+for p in $LEFT; do wait $p; done
+c=$(code bob "$U/$C1/export/ipv4.txt")
+[ "$c" = 200 ] && tap ok "export: clients that leave mid-export free their slots" ||
+    tap fail "export: after clients left: $c"
+
 # --- access ----------------------------------------------------------------
 c=$(code - "$U/$C1/export/ipv4.txt")
 [ "$c" = 401 ] && tap ok "export: no credentials: 401" ||
