@@ -41,7 +41,7 @@ LDFLAGS	:= $(SANFLAGS) -pthread
 
 PC	= $(shell pkg-config --libs $(1) 2>/dev/null)
 LIB_COMMON := $(call PC,openssl jansson libidn2) -llmdb -lm
-LIB_HUB	:= $(call PC,libevent libevent_openssl libevent_pthreads libcurl) \
+LIB_HUB	:= $(call PC,libevent libevent_openssl libevent_pthreads libcurl) -lz \
 	   $(LIB_COMMON)
 
 ifneq ($(V),1)
@@ -153,7 +153,8 @@ $(B)/tests/load_%: $(B)/tests/load/load_%.o $(B)/tests/bench/bench.o $(LIB)
 # want.  A promtool already on the PATH is used instead.
 DEB_PKGS := gcc make pkg-config libevent-dev libjansson-dev liblmdb-dev \
 	    libssl-dev libcurl4-openssl-dev libcmocka-dev libidn2-dev openssl \
-	    curl python3 python3-cryptography clang-format wrk lmdb-utils procps
+	    curl python3 python3-cryptography clang-format wrk lmdb-utils procps \
+	    zlib1g-dev
 PROMTOOL_DIR := build/deps/prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

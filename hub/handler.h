@@ -100,6 +100,8 @@ struct request {
 	struct httpmsg_path path; /* ... decoded (route.c) */
 	const char *accept, *content_type, *if_none_match, *authorization;
 	const char *host;
+	const char *accept_encoding; /* exports: gzip */
+	int http10; /* an HTTP/1.0 request: a streamed answer is built whole */
 	const char *last_event_id; /* an event stream's resumption */
 	size_t body_len; /* the request body's length (see http_take_body) */
 	char peer[64];

@@ -149,6 +149,8 @@ request_init(struct xfer *x, struct worker *w, struct evhttp_request *req)
 	r->authorization = evhttp_find_header(h, "Authorization");
 	r->host = evhttp_find_header(h, "Host");
 	r->last_event_id = evhttp_find_header(h, "Last-Event-ID");
+	r->accept_encoding = evhttp_find_header(h, "Accept-Encoding");
+	r->http10 = conn_http10(x->evcon);
 	r->body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	evhttp_connection_get_peer(x->evcon, &addr, &port);
 	snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "-");

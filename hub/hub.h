@@ -195,6 +195,8 @@ void taxii_delete_object(struct request *);
 
 /* taxii_stream.c -- a collection as Server-Sent Events (stream/). */
 void taxii_stream(struct request *);
+/* taxii_export.c -- blocklists of a collection (export/{type}.txt|csv). */
+void taxii_export(struct request *);
 
 /* taxii_lookup.c -- observables looked up (lookup/, GET and POST). */
 void taxii_lookup_get(struct request *);

@@ -176,6 +176,8 @@ static const struct route_def taxii_rows[] = {
     {"lookup", "/{root}/lookup/", HTTP_GET, taxii_lookup_get, ROUTE_AUTH},
     {"lookup_post", "/{root}/lookup/", HTTP_POST, taxii_lookup_post,
 	ROUTE_AUTH},
+    {"export", "/{root}/collections/{coll}/export/{file}", HTTP_GET,
+	taxii_export, ROUTE_AUTH},
 };
 
 const struct route_table taxii_routes = {

@@ -116,6 +116,10 @@ struct conf {
 	int64_t auth_cache_ttl;
 	long long max_header_size;
 	long long max_scan; /* index entries one read request examines */
+	/* blocklist exports (hub/taxii_export.c) */
+	long long export_max;	     /* running at once, per process */
+	uint64_t export_buffer;	     /* bytes produced ahead of a client */
+	long long export_values_max; /* distinct values remembered */
 	/* failed Basic logins (authgate.h) */
 	long long auth_threads;
 	long long auth_queue;

@@ -492,4 +492,9 @@ fi
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = push ]; then
 	"$SRC/tests/integ/push.sh" "$B" "$T" || crc=1
 fi
+
+# --- blocklist exports: contents, policy, ETag, gzip, access --------------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = export ]; then
+	"$SRC/tests/integ/export.sh" "$B" "$T" || crc=1
+fi
 exit $crc
