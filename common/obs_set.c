@@ -163,6 +163,11 @@ pack(const struct build *b, json_t *obj, int from_pattern)
 	if (from_pattern && json_is_string(j) &&
 	    tstamp_parse(json_string_value(j), json_string_length(j), &t) == 0)
 		set->valid_until = t;
+	set->valid_from = STORE_OBS_ALWAYS;
+	j = json_object_get(obj, "valid_from");
+	if (from_pattern && json_is_string(j) &&
+	    tstamp_parse(json_string_value(j), json_string_length(j), &t) == 0)
+		set->valid_from = t;
 	j = json_object_get(obj, "confidence");
 	set->confidence = json_is_integer(j) && json_integer_value(j) >= 0 &&
 		json_integer_value(j) <= 100

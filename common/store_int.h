@@ -206,10 +206,11 @@ struct store_reader {
 
 /*
  * A row's list of observables (obsrow, keyed by rowid(8)):
- * valid_until(8, as an entry's) confidence(1) flags(1) n(2), then n items
+ * valid_until(8, as an entry's) valid_from(8) confidence(1) flags(1) n(2),
+ * then n items
  * group(1) keylen(2) key textlen(2) text, then the CRC.
  */
-#define OBSROW_HEAD 12
+#define OBSROW_HEAD 20
 #define OBSITEM_MIN 5 /* an item's fixed bytes */
 
 /* A version found while scanning the id index, and where it lives. */

@@ -321,9 +321,10 @@ store_obs_put_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
 		return rc;
 	p = d.mv_data;
 	put_version(p, set->valid_until);
-	p[8] = set->confidence;
-	p[9] = set->flags;
-	put_be16(p + 10, (uint16_t)set->n);
+	put_version(p + 8, set->valid_from);
+	p[16] = set->confidence;
+	p[17] = set->flags;
+	put_be16(p + 18, (uint16_t)set->n);
 	p += OBSROW_HEAD;
 	for (i = 0; i < set->n; i++) {
 		const struct store_obs_item *it = &set->v[i];
@@ -354,9 +355,10 @@ store_obsrow_decode(const struct store *st, const MDB_val *k, const MDB_val *d,
 	    n < OBSROW_HEAD)
 		return BADREC;
 	out->valid_until = get_version(p);
-	out->confidence = p[8];
-	out->flags = p[9];
-	out->n = get_be16(p + 10);
+	out->valid_from = get_version(p + 8);
+	out->confidence = p[16];
+	out->flags = p[17];
+	out->n = get_be16(p + 18);
 	out->items = p + OBSROW_HEAD;
 	out->len = n - OBSROW_HEAD;
 	if (out->n > STORE_OBS_MAX_ITEMS)

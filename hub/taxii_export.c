@@ -4,7 +4,8 @@
  * all.csv: every type).  The content is the observables of what the member
  * could read through Get Objects on that collection -- the same walk
  * (view_page, default version last, the query's filters), the same access
- * rule -- that are currently valid (valid_until in the future) and not
+ * rule -- that are currently valid (valid_from passed, valid_until in the
+ * future) and not
  * revoked, read from each version's obsrow record (no JSON is parsed).
  *
  * The body is streamed (http_stream) in pieces of export_buffer bytes as
@@ -184,7 +185,8 @@ emit_item(struct request *ctx, struct export *e, struct buf *out, size_t target)
 	rc = store_obsrow_get(ctx->svc->reader, it->e.rowid, &row);
 	if (rc != STORE_OK) /* none, or damaged (logged): never served */
 		return 1;
-	if ((row.flags & STORE_OBS_F_REVOKED) || row.valid_until <= e->now)
+	if ((row.flags & STORE_OBS_F_REVOKED) || row.valid_until <= e->now ||
+	    row.valid_from > e->now)
 		return 1;
 	while ((rc = store_obsrow_next(&row, &e->pos, &ob)) == 1) {
 		emit(ctx, e, it, &row, &ob, out);

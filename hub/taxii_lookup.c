@@ -111,6 +111,8 @@ answer(struct request *ctx, struct lookup_req *q)
 	struct view_ctx vc;
 	struct lkstream *s;
 	struct buf b = BUF_INIT;
+	char timing[64];
+	int64_t t0 = tstamp_mono();
 	int i, n = 0, rc;
 
 	if ((s = hub_calloc(1, sizeof(*s))) == NULL ||
@@ -158,6 +160,10 @@ answer(struct request *ctx, struct lookup_req *q)
 		return;
 	}
 	audit_lookup(ctx, &s->q, s->lk);
+	/* the hub's own time for the lookup (W3C Server-Timing), in ms */
+	snprintf(timing, sizeof(timing), "lookup;dur=%.3f",
+	    (double)(tstamp_mono() - t0) / 1000.0);
+	res_header(ctx, "Server-Timing", timing);
 	if (has_json(ctx->accept) &&
 	    (ctx->accept == NULL || strstr(ctx->accept, "taxii") == NULL))
 		res_type(ctx, "application/json");

@@ -31,7 +31,7 @@
  *           flags(1) valid_until(8) crc (sorted duplicates, one per
  *           row that holds the observable)
  *   obsrow  rowid(8)                          -> valid_until(8)
- *           confidence(1) flags(1) n(2), n items [group(1) keylen(2) key
+ *           valid_from(8) confidence(1) flags(1) n(2), n items [group(1) keylen(2) key
  *           textlen(2) text], crc: a row's observables
  * Every record carries a CRC-32C of its key and value (crc: 4 bytes,
  * big-endian, after the value; in an object row, the last field of its
@@ -198,6 +198,7 @@ struct store_obs_item {
 #define STORE_OBS_TEXT_MAX  4096 /* of an item's text (OBS_TEXT_MAX) */
 struct store_obs_set {
 	int64_t valid_until; /* indicator valid_until, or STORE_OBS_FOREVER */
+	int64_t valid_from;  /* indicator valid_from, or STORE_OBS_ALWAYS */
 	uint8_t confidence;  /* 0..100; 255: none given */
 	uint8_t flags;	     /* STORE_OBS_F_REVOKED | STORE_OBS_F_PATTERN */
 	int n;
@@ -525,6 +526,7 @@ void store_release_pages(struct store *);
  */
 #define STORE_OBS_KEY_MAX 256
 #define STORE_OBS_FOREVER INT64_MAX /* valid_until when there is none */
+#define STORE_OBS_ALWAYS  INT64_MIN /* valid_from when there is none */
 
 enum store_obs_flag {
 	STORE_OBS_F_REVOKED = 1 << 0, /* the version is revoked */
@@ -581,6 +583,7 @@ int store_obs_range(struct store_reader *, const void *lo, size_t lolen,
 /* A row's observables (table obsrow), borrowed until store_rend. */
 struct store_obsrow {
 	int64_t valid_until;
+	int64_t valid_from;
 	uint8_t confidence;
 	uint8_t flags;
 	int n;

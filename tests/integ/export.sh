@@ -152,6 +152,10 @@ E4=$(ind 11111111-0000-4000-8000-000000000004 \
 E5=$(ind 11111111-0000-4000-8000-000000000005 \
     "[ipv4-addr:value = '203.0.113.5'] AND [file:hashes.'SHA-256' = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']" \
     $GREEN "$FAR")
+# not valid yet: valid_from in the future
+EF=$(ind 11111111-0000-4000-8000-000000000010 \
+    "[ipv4-addr:value = '192.0.2.77']" $GREEN "$FAR" |
+    sed 's/"valid_from":"2025-01-01T00:00:00Z"/"valid_from":"2098-01-01T00:00:00Z"/')
 # carol reports 10.9.9.9 too, GREEN: a second producer of one value
 E6=$(ind 22222222-0000-4000-8000-000000000006 \
     "[ipv4-addr:value = '10.9.9.9']" $GREEN "$FAR")
@@ -159,7 +163,7 @@ E6=$(ind 22222222-0000-4000-8000-000000000006 \
 E7=$(ind 11111111-0000-4000-8000-000000000007 \
     "[ipv4-addr:value = '172.16.0.1']" $GREEN "$FAR")
 
-if post alice $C1 "{\"objects\":[$E1,$E2,$E3,$E4,$E5]}" &&
+if post alice $C1 "{\"objects\":[$E1,$E2,$E3,$E4,$E5,$EF]}" &&
     post carol $C1 "{\"objects\":[$E6]}" &&
     post alice $C3 "{\"objects\":[$E7]}"; then
 	tap ok "export: indicators posted"
@@ -172,7 +176,7 @@ fi
 cx bob -D h.bob "$U/$C1/export/ipv4.txt" >bob.ipv4
 printf '%s\n' 10.1.2.0/24 10.9.9.9 203.0.113.5 >want
 if sort bob.ipv4 | cmp -s - want && [ "$(wc -l <bob.ipv4)" -eq 3 ]; then
-	tap ok "export: ipv4.txt for bob (CIDR, AMBER, distinct; no expired, revoked, other collection)"
+	tap ok "export: ipv4.txt for bob (CIDR, AMBER, distinct; no expired, not yet valid, revoked, other collection)"
 else
 	tap fail "export: ipv4.txt for bob"
 	note <bob.ipv4
