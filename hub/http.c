@@ -231,6 +231,8 @@ observe(struct xfer *x, int status, size_t bytes)
 static void
 xfer_free(struct xfer *x)
 {
+	if (x->yield != NULL)
+		event_free(x->yield);
 	buf_clear(&x->r.res.body);
 	runtime_unref(x->r.rt);
 	hub_free(x);
@@ -572,11 +574,35 @@ stream_sleep(struct xfer *x)
 	}
 }
 
+static void
+on_yield(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stream_produce(arg);
+}
+
+/* `more` made progress but no bytes (a walk past entries the member may
+ * not see): the next call comes after the loop has served its other
+ * connections, so one answer never holds the worker for a whole walk.
+ * -1 when the event could not be made (the answer is cut). */
+static int
+stream_yield(struct xfer *x)
+{
+	static const struct timeval now = {0, 0};
+
+	if (x->yield == NULL &&
+	    (x->yield = evtimer_new(x->w->base, on_yield, x)) == NULL)
+		return -1;
+	return evtimer_add(x->yield, &now);
+}
+
 /*
  * The next piece of a streamed answer: `more` appends it (a live stream
  * ended instead while stopping), it goes out, and on_piece_sent follows
  * once the connection has passed it on -- unless the stream waits for
- * news (asleep until http_stream_wake) or it was the last.
+ * news (asleep until http_stream_wake), it was the last, or it came out
+ * empty (stream_yield).
  */
 static void
 stream_produce(struct xfer *x)
@@ -591,9 +617,13 @@ stream_produce(struct xfer *x)
 		rc = 0; /* shutting down: the stream ends here */
 	else {
 		http_body(&x->r, &b, x->r.rt->conf->send_buffer);
-		do
-			rc = res->more(&x->r, &b, res->more_arg);
-		while (rc == 1 && b.len == 0 && !buf_failed(&b));
+		rc = res->more(&x->r, &b, res->more_arg);
+		if (rc == 1 && b.len == 0 && !buf_failed(&b)) {
+			body_back(w, &b);
+			if (stream_yield(x) == -1)
+				stream_cut(x);
+			return;
+		}
 	}
 	if (rc == -1 || buf_failed(&b)) {
 		buf_clear(&b);

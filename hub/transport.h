@@ -86,6 +86,8 @@ struct xfer {
 	int live, sleeping, woken;
 	int64_t last_out; /* tstamp_mono */
 	TAILQ_ENTRY(xfer) sleep_entry;
+	struct event *yield; /* the next piece, after the loop's other work
+				(a piece that came out empty); NULL until used */
 };
 
 /* Starts the workers (and the operations worker when metrics_listen has
