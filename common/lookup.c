@@ -969,7 +969,8 @@ add_time(struct buf *b, const char *name, int64_t us)
 {
 	char ts[TSTAMP_LEN];
 
-	tstamp_format(us, 3, ts);
+	/* exact: a date_added keeps its microseconds (an added_after) */
+	tstamp_format(us, us % 1000 == 0 ? 3 : 6, ts);
 	buf_addf(b, ",\"%s\":\"%s\"", name, ts);
 }
 

@@ -34,6 +34,9 @@ static const char *const marks[NLEVELS] = {
 static const char *const lname[NLEVELS] = {
     "CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED", "unmarked"};
 
+/* every level's object holds it too: a value reported at every level */
+#define MATRIX_DOMAIN "matrix-shared.example"
+
 static char ids[NLEVELS][64];
 static char rel_id[64]; /* AMBER, releasable to India only */
 static int loaded;
@@ -112,7 +115,8 @@ load(void)
 		    "\"id\":\"%s\",\"created\":\"2024-01-01T00:00:00.000Z\","
 		    "\"modified\":\"2024-01-01T00:00:00.000Z\","
 		    "\"name\":\"%s\",\"pattern\":\"[ipv4-addr:value = "
-		    "'198.51.100.%d']\",\"pattern_type\":\"stix\","
+		    "'198.18.0.%d'] OR [domain-name:value = '" MATRIX_DOMAIN
+		    "']\",\"pattern_type\":\"stix\","
 		    "\"valid_from\":\"2024-01-01T00:00:00Z\"%s}",
 		    ids[i], lname[i], i + 1, extra);
 	}
@@ -202,9 +206,167 @@ sees(const struct opts *who, const char *id, char *why, size_t whylen)
 	return integ_sees(who, SHARED, id, why, whylen);
 }
 
+/* The level of one of the matrix objects by id, or -1. */
+static int
+level_of(const char *id)
+{
+	int l;
+
+	for (l = 0; l < NLEVELS; l++)
+		if (strcmp(id, ids[l]) == 0)
+			return l;
+	return -1;
+}
+
+/* The date_added of each matrix object, as the producer sees them. */
+static int
+dates_added(int64_t added[NLEVELS], char *why, size_t whylen)
+{
+	struct resp r;
+	char p[1024];
+	size_t i, n = 0;
+	json_t *o;
+	int l;
+
+	n = (size_t)snprintf(p, sizeof(p), SHARED "manifest/?match%%5Bid%%5D=");
+	for (l = 0; l < NLEVELS; l++)
+		n += (size_t)snprintf(
+		    p + n, sizeof(p) - n, "%s%s", l ? "," : "", ids[l]);
+	http("GET", p, &alice, &r);
+	EXPECT_CODE(&r, 200);
+	json_array_foreach(json_object_get(r.json, "objects"), i, o)
+	{
+		const char *da = integ_jstr(o, "date_added");
+
+		l = level_of(integ_jstr(o, "id"));
+		EXPECT(l >= 0 && tstamp_parse(da, strlen(da), &added[l]) == 0,
+		    "manifest: %.300s", r.body);
+	}
+	EXPECT(json_array_size(json_object_get(r.json, "objects")) == NLEVELS,
+	    "manifest: %.300s", r.body);
+	resp_free(&r);
+	return 0;
+}
+
+/*
+ * Lookups and exports in the matrix: the reader's lookup of each level's
+ * address finds that object exactly when its reads do, the value every
+ * level's object holds returns and counts only the objects it may read
+ * (its first and last seen theirs), and the collection's ipv4.txt export
+ * lists exactly the addresses of the objects it may read.
+ */
+static int
+matrix_obs(const struct reader *rd, const int64_t added[NLEVELS], char *why,
+    size_t whylen)
+{
+	struct opts o = rd->o;
+	struct resp r;
+	char body[512], want[32];
+	size_t n, i, k;
+	json_t *res, *m;
+	int l, got[NLEVELS] = {0}, nsee = 0;
+	int64_t first = INT64_MAX, last = INT64_MIN, t;
+
+	n = (size_t)snprintf(body, sizeof(body), "{\"values\":[");
+	for (l = 0; l < NLEVELS; l++)
+		n += (size_t)snprintf(
+		    body + n, sizeof(body) - n, "\"198.18.0.%d\",", l + 1);
+	snprintf(body + n, sizeof(body) - n, "\"" MATRIX_DOMAIN "\"]}");
+	o.body = body;
+	o.bodylen = strlen(body);
+	o.ctype = "application/json";
+	o.accept = "application/json";
+	http("POST", "/api1/lookup/", &o, &r);
+	if (r.code == 401) { /* no credentials the hub takes: nothing */
+		for (l = 0; l < NLEVELS; l++)
+			EXPECT(!rd->see[l], "%s: lookup 401", rd->name);
+		resp_free(&r);
+		return 0;
+	}
+	EXPECT_CODE(&r, 200);
+	res = json_object_get(r.json, "results");
+	EXPECT(json_array_size(res) == NLEVELS + 1, "%.300s", r.body);
+	for (l = 0; l < NLEVELS; l++) {
+		int found = 0;
+
+		json_array_foreach(
+		    json_object_get(json_array_get(res, (size_t)l), "matches"),
+		    i, m)
+		{
+			k = (size_t)level_of(integ_jstr(m, "id"));
+			EXPECT((int)k == l,
+			    "%s: lookup of level %s's address "
+			    "returned another object: %.300s",
+			    rd->name, lname[l], r.body);
+			found = 1;
+		}
+		EXPECT(found == rd->see[l],
+		    "%s: the lookup %s the %s object (its reads: %s)", rd->name,
+		    found ? "finds" : "does not find", lname[l],
+		    rd->see[l] ? "seen" : "hidden");
+	}
+	m = json_array_get(res, NLEVELS);
+	json_array_foreach(json_object_get(m, "matches"), i, res)
+	{
+		l = level_of(integ_jstr(res, "id"));
+		EXPECT(l >= 0 && rd->see[l],
+		    "%s: the shared value returns a hidden object: %.300s",
+		    rd->name, r.body);
+		got[l] = 1;
+	}
+	for (l = 0; l < NLEVELS; l++) {
+		EXPECT(got[l] == rd->see[l], "%s: shared value: %s %s",
+		    rd->name, got[l] ? "returns the hidden" : "misses the",
+		    lname[l]);
+		if (!rd->see[l])
+			continue;
+		nsee++;
+		first = added[l] < first ? added[l] : first;
+		last = added[l] > last ? added[l] : last;
+	}
+	m = json_object_get(m, "summary");
+	EXPECT(json_integer_value(json_object_get(m, "count")) == nsee,
+	    "%s: the shared value counts %lld objects, it may see %d: %.300s",
+	    rd->name,
+	    (long long)json_integer_value(json_object_get(m, "count")), nsee,
+	    r.body);
+	if (nsee > 0) {
+		const char *f = integ_jstr(m, "first_seen"),
+			   *la = integ_jstr(m, "last_seen");
+
+		EXPECT(tstamp_parse(la, strlen(la), &t) == 0 && t == last,
+		    "%s: last_seen %s is not its newest visible object's",
+		    rd->name, la);
+		EXPECT(tstamp_parse(f, strlen(f), &t) == 0 && t <= first,
+		    "%s: first_seen %s after its first visible object",
+		    rd->name, f);
+	}
+	resp_free(&r);
+
+	/* the collection's blocklist: its addresses, and no other */
+	o = rd->o;
+	o.accept = "text/plain";
+	http("GET", SHARED "export/ipv4.txt", &o, &r);
+	EXPECT(r.code == 200, "%s: export %ld", rd->name, r.code);
+	for (l = 0; l < NLEVELS; l++) {
+		snprintf(want, sizeof(want), "198.18.0.%d\n", l + 1);
+		k = strlen(want);
+		got[l] = 0;
+		for (i = 0; i + k <= r.len; i++)
+			if ((i == 0 || r.body[i - 1] == '\n') &&
+			    memcmp(r.body + i, want, k) == 0)
+				got[l] = 1;
+		EXPECT(got[l] == rd->see[l], "%s: ipv4.txt %s the %s address",
+		    rd->name, got[l] ? "lists" : "misses", lname[l]);
+	}
+	resp_free(&r);
+	return 0;
+}
+
 static int
 t_matrix(char *why, size_t whylen)
 {
+	int64_t added[NLEVELS];
 	int i, l, s;
 
 	EXPECT(load() == 0, "could not post the test objects");
@@ -217,6 +379,11 @@ t_matrix(char *why, size_t whylen)
 			    readers[i].name,
 			    s ? "sees the" : "does not see the", lname[l]);
 		}
+	if (dates_added(added, why, whylen) != 0)
+		return -1;
+	for (i = 0; i < NREADERS; i++)
+		if (matrix_obs(&readers[i], added, why, whylen) != 0)
+			return -1;
 	return 0;
 }
 
@@ -777,7 +944,9 @@ t_policy_tools(char *why, size_t whylen)
 }
 
 const struct test sharing_tests[] = {
-    {"policy: every TLP level x every reader x every read path", t_matrix},
+    {"policy: every TLP level x every reader x every read path, lookups "
+     "and exports",
+	t_matrix},
     {"policy: unauthenticated callers get 401 on every path",
 	t_unauthenticated},
     {"policy: a releasability marking narrows the audience", t_releasability},
