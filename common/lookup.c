@@ -25,7 +25,10 @@
 #include "ctihub/observable.h"
 #include "ctihub/tstamp.h"
 
-#define CHUNK 65536
+/* arena chunks: the first small (one value's lookup needs a few hundred
+ * bytes), each next twice the last, up to CHUNK */
+#define CHUNK_FIRST 2048
+#define CHUNK	    65536
 
 struct chunk {
 	struct chunk *next;
@@ -94,7 +97,7 @@ static int run_probes(struct lookup *, size_t);
 static int row_of(struct lookup *, uint64_t);
 static int row_decide(struct lookup *, struct lookup_row *);
 static int vers_cb(const struct store_version *, void *);
-static void row_json(struct lookup_row *);
+static void row_extra(struct lookup *, struct lookup_row *);
 static int is_hash(int);
 static int cross_hash(struct lookup *);
 static int cmp_hit(const void *, const void *);
@@ -110,7 +113,12 @@ a_alloc(struct lookup *lk, size_t n)
 
 	n = (n + 7) & ~(size_t)7;
 	if (c == NULL || c->size - c->used < n) {
-		size_t sz = n > CHUNK ? n : CHUNK;
+		size_t sz = c == NULL  ? CHUNK_FIRST
+		    : c->size >= CHUNK ? CHUNK
+				       : c->size * 2;
+
+		if (sz < n)
+			sz = n;
 
 		if ((c = hub_malloc(sizeof(*c) + sz)) == NULL)
 			return NULL;
@@ -502,51 +510,30 @@ row_decide(struct lookup *lk, struct lookup_row *rw)
 	rw->tlp = ov.tlp;
 	rw->revoked = (ov.flags & STORE_F_REVOKED) != 0;
 	rw->version = ov.version;
-	/* the JSON is read only for the rows that need it (returned, or
+	/* its obsrow is read only for the rows that need it (returned, or
 	 * weighed by valid_only or best_only): most rows of a wide range
 	 * are only counted */
 	rw->confidence = -1;
 	rw->valid_until = STORE_OBS_FOREVER;
-	rw->json = ov.json;
-	rw->jsonlen = ov.jsonlen;
+	rw->pending = 1;
 	return 0;
 }
 
-static int64_t
-json_time(json_t *o, const char *name)
-{
-	json_t *v = json_object_get(o, name);
-	int64_t us;
-
-	if (!json_is_string(v) ||
-	    tstamp_parse(json_string_value(v), json_string_length(v), &us) != 0)
-		return 0;
-	return us;
-}
-
-/* What only the object's JSON says: confidence, validity, created;
- * once, while the read transaction holds the JSON. */
+/* Confidence and validity, from the row's obsrow record (no JSON is
+ * parsed); once, inside the read transaction. */
 static void
-row_json(struct lookup_row *rw)
+row_extra(struct lookup *lk, struct lookup_row *rw)
 {
-	json_t *o, *v;
-	json_error_t e;
+	struct store_obsrow o;
 
-	if (rw->json == NULL)
+	if (!rw->pending)
 		return;
-	o = json_loadb(rw->json, rw->jsonlen, 0, &e);
-	rw->json = NULL;
-	if (o == NULL)
-		return;
-	v = json_object_get(o, "confidence");
-	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= 100)
-		rw->confidence = (int)json_integer_value(v);
-	rw->valid_from = json_time(o, "valid_from");
-	if ((rw->valid_until = json_time(o, "valid_until")) == 0)
-		rw->valid_until = STORE_OBS_FOREVER;
-	rw->created = json_time(o, "created");
-	json_decref(o);
+	rw->pending = 0;
+	if (store_obsrow_get(lk->vc->r, rw->rowid, &o) != STORE_OK)
+		return; /* none (a damaged record is logged): unknown */
+	rw->confidence = o.confidence <= 100 ? o.confidence : -1;
+	rw->valid_from = o.valid_from == STORE_OBS_ALWAYS ? 0 : o.valid_from;
+	rw->valid_until = o.valid_until;
 }
 
 /* 1: a file hash, 2: a certificate hash, 0: neither. */
@@ -594,7 +581,7 @@ cross_hash(struct lookup *lk)
 		if (fam == 0 || h->how != LOOKUP_EXACT || h->row < 0 ||
 		    !lk->rows[h->row].visible)
 			continue;
-		row_json(&lk->rows[h->row]);
+		row_extra(lk, &lk->rows[h->row]);
 		if (lk->o->valid_only && !valid_now(lk, &lk->rows[h->row]))
 			continue;
 		rc = store_obsrow_get(lk->vc->r, h->rowid, &orow);
@@ -747,7 +734,7 @@ assemble(struct lookup *lk)
 			if (h->row < 0 || !(rw = &lk->rows[h->row])->visible)
 				continue;
 			if (lk->o->valid_only || lk->o->best_only)
-				row_json(rw);
+				row_extra(lk, rw);
 			if (lk->o->valid_only && !valid_now(lk, rw))
 				continue;
 			r->count++;
@@ -785,7 +772,7 @@ assemble(struct lookup *lk)
 				r->truncated = 1;
 				continue;
 			}
-			row_json(rw);
+			row_extra(lk, rw);
 			r->m[nm].row = rw;
 			r->m[nm].how = h->how;
 			r->m[nm].via = h->via;
@@ -879,8 +866,6 @@ lookup_run(const struct view_ctx *vc, const struct lookup_coll *colls,
 		goto fail;
 	if ((rc = assemble(lk)) != STORE_OK)
 		goto fail;
-	for (i = 0; i < lk->nrows; i++)
-		lk->rows[i].json = NULL; /* borrowed from the transaction */
 	*out = lk;
 	return STORE_OK;
 fail:

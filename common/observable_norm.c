@@ -475,6 +475,21 @@ obs_hash_type(const char *name, size_t n, int x509)
 }
 
 /* The type a value looks like, or OBS_NONE. */
+/* AS numbers as detected: digits, or asdot digits.digits ("AS1.10"); so
+ * "as2x.example" is a domain name, not a bad AS number. */
+static int
+asn_shape(const char *s, size_t n)
+{
+	size_t i, dots = 0;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '.' && i > 0 && i + 1 < n && dots++ == 0)
+			continue;
+		else if (!obs_is_digit(s[i]))
+			return 0;
+	return 1;
+}
+
 static int
 detect(const char *s, size_t n)
 {
@@ -520,7 +535,7 @@ detect(const char *s, size_t n)
 	if (n == 72 && hex == 71 && (s[0] == 't' || s[0] == 'T'))
 		return OBS_TLSH;
 	if (n > 2 && obs_lower((unsigned char)s[0]) == 'a' &&
-	    obs_lower((unsigned char)s[1]) == 's' && obs_is_digit(s[2]))
+	    obs_lower((unsigned char)s[1]) == 's' && asn_shape(s + 2, n - 2))
 		return OBS_ASN;
 	if (memchr(s, '.', n) != NULL)
 		return OBS_DOMAIN;

@@ -167,7 +167,8 @@ answer(struct request *ctx, struct lookup_req *q)
 	if (has_json(ctx->accept) &&
 	    (ctx->accept == NULL || strstr(ctx->accept, "taxii") == NULL))
 		res_type(ctx, "application/json");
-	http_body(ctx, &b, c->send_buffer);
+	/* no send_buffer reserved: most answers are a few hundred bytes,
+	 * and a pooled 256k body a request churned the allocator */
 	rc = lookup_json_piece(s->lk, &b, &s->pos, c->send_buffer);
 	if (buf_failed(&b)) {
 		lk_done(s);

@@ -75,18 +75,15 @@ struct lookup_row {
 	int64_t version;     /* modified */
 	int64_t first_added; /* its earliest and newest date_added in the */
 	int64_t last_added;  /* collections where it counts */
-	/* from the JSON: set in the rows of returned matches (and all that
-	 * count when valid_only or best_only weighed them) */
+	/* from its obsrow: set in the rows of returned matches (and all
+	 * that count when valid_only or best_only weighed them) */
 	int confidence;	     /* -1: none given */
 	int64_t valid_from;  /* 0: none */
 	int64_t valid_until; /* STORE_OBS_FOREVER: none */
-	int64_t created;     /* 0: none */
 	char *id;	     /* "type--uuid" */
 	int ncoll;
-	int *coll; /* indexes into the collections given */
-	/* lookup.c's own: the JSON, while lookup_run reads it lazily */
-	const char *json;
-	size_t jsonlen;
+	int *coll;   /* indexes into the collections given */
+	int pending; /* lookup.c's own: its obsrow not read yet */
 };
 
 struct lookup_match {

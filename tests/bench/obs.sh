@@ -13,7 +13,7 @@
 #      p50 and p99 of BENCH_OBS_BATCHES (default 50) requests;
 #   3. single-value GET .../lookup/?value= (wrk -t2 -c32 -d10s), beside the
 #      same TLS stack serving a fixed response of the same size
-#      (bench_static);
+#      (bench_static) to the same requests;
 #   4. a full export (.../export/sha256.txt and all.csv) streamed over
 #      HTTPS, in MB/s, beside the same stack serving the same bytes from
 #      memory.
@@ -157,7 +157,7 @@ static_start() { # static_start FILE: bench_static serving FILE at /page
 	"$B/tests/bench_static" 0 "$CA" "$T/state/tls/key.pem" "$1" 2 2>static.log &
 	SPID=$!
 	i=0
-	until grep -q ready static.log; do
+	until grep -q ready static.log 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -lt 100 ] || exit 1
 		sleep 0.05
@@ -165,15 +165,16 @@ static_start() { # static_start FILE: bench_static serving FILE at /page
 	SURL="https://127.0.0.1:$(sed -n 's/ready //p' static.log)/page"
 }
 static_stop() { kill $SPID; wait $SPID 2>/dev/null || true; SPID=; }
-# the fixed response: a typical single answer (a stored value's)
+# the fixed response: a typical single answer (a stored value's), served
+# for the same requests (the same wrk script: the same client work)
 curl -s --cacert "$CA" -H "$AUTH" -H 'Accept: application/json' \
     "$URL/lookup/?value=$(head -1 "$D/batch.txt")" -o single.json
 S=$(wrkrun $PID "$URL/lookup/" singles.lua)
 static_start single.json
-R=$(wrkrun $SPID "$SURL")
+R=$(wrkrun $SPID "$SURL" singles.lua)
 static_stop
-echo "lookups:        $S" | awk '{printf "single lookups: %s requests/s, p50 %s, p99 %s, %s CPU/request\n", $2, $3, $4, $5}'
-echo "fixed $(wc -c <single.json)-byte response, same stack: $R" | awk '{printf "%s %s %s %s %s %s requests/s, p50 %s, p99 %s, %s CPU/request\n", $1, $2, $3, $4, $5, $7, $8, $9, $10}'
+echo "$S" | awk '{printf "single lookups: %s requests/s, p50 %s, p99 %s, %s CPU/request\n", $1, $2, $3, $4}'
+echo "$R" | awk -v n="$(wc -c <single.json)" '{printf "fixed %d-byte response, same stack and requests: %s requests/s, p50 %s, p99 %s, %s CPU/request\n", n, $1, $2, $3, $4}'
 echo "$S $R" | awk '{printf "ratio: %.2f in requests/s, %.2f in CPU per request\n", $1 / $5, $8 / $4}'
 
 echo

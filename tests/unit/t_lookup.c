@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/lookup.h"
@@ -26,6 +27,7 @@
 #include "ctihub/policy.h"
 #include "ctihub/stix.h"
 #include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
 #define MEMBER(id, cc)                                                         \
@@ -49,90 +51,6 @@ struct val {
 	int type;
 	const char *text;
 };
-
-#ifndef STORE_OBS_MAX_ITEMS
-/*
- * Until o-write lands, obsrow is this test's own table (packed as the
- * spec packs it: group(1) keylen(2) key textlen(2) text), read through
- * the spec's functions; lookup_stub.c is then not linked.
- */
-#define FAKE_ROWS 64
-static struct {
-	uint64_t rowid;
-	unsigned char items[4096];
-	size_t len;
-	int n;
-} fake[FAKE_ROWS];
-static int nfake;
-
-int
-store_obsrow_get(struct store_reader *r, uint64_t rowid, struct store_obsrow *o)
-{
-	int i;
-
-	(void)r;
-	for (i = 0; i < nfake; i++)
-		if (fake[i].rowid == rowid) {
-			memset(o, 0, sizeof(*o));
-			o->items = fake[i].items;
-			o->len = fake[i].len;
-			o->n = fake[i].n;
-			return STORE_OK;
-		}
-	return STORE_ENOTFOUND;
-}
-
-int
-store_obsrow_next(
-    const struct store_obsrow *o, size_t *pos, struct store_obs_item *it)
-{
-	const unsigned char *p = o->items + *pos;
-
-	if (*pos >= o->len)
-		return 0;
-	it->group = p[0];
-	it->keylen = (size_t)p[1] << 8 | p[2];
-	it->key = p + 3;
-	p += 3 + it->keylen;
-	it->textlen = (size_t)p[0] << 8 | p[1];
-	it->text = it->textlen ? (const char *)p + 2 : NULL;
-	*pos += 3 + it->keylen + 2 + it->textlen;
-	return 1;
-}
-
-int
-store_obs_prefixes(struct store_reader *r, int type, uint64_t *lo, uint64_t *hi)
-{
-	(void)r;
-	(void)type;
-	*lo = *hi = ~(uint64_t)0;
-	return STORE_OK;
-}
-
-static void
-fake_add(uint64_t rowid, const struct obs *o, int group)
-{
-	int i;
-
-	for (i = 0; i < nfake && fake[i].rowid != rowid; i++)
-		;
-	if (i == nfake) {
-		assert_true(nfake < FAKE_ROWS);
-		memset(&fake[nfake], 0, sizeof(fake[0]));
-		fake[nfake++].rowid = rowid;
-	}
-	unsigned char *p = fake[i].items + fake[i].len;
-
-	p[0] = (unsigned char)group;
-	p[1] = (unsigned char)(o->keylen >> 8);
-	p[2] = (unsigned char)o->keylen;
-	memcpy(p + 3, o->key, o->keylen);
-	p[3 + o->keylen] = 0;
-	p[4 + o->keylen] = 0;
-	fake[i].len += 5 + o->keylen;
-	fake[i].n++;
-}
-#endif
 
 struct fx {
 	char dir[64];
@@ -167,9 +85,6 @@ fx_setup(void **state)
 	fx->erin = members_find(fx->ms, "erin");
 	fx->bob = members_find(fx->ms, "bob");
 	fx->clock = INT64_C(1700000000000000);
-#ifndef STORE_OBS_MAX_ITEMS
-	nfake = 0;
-#endif
 	*state = fx;
 	return 0;
 }
@@ -232,7 +147,6 @@ put(struct fx *fx, const struct member *m, uint32_t coll, int tlp, int num,
 	store_rend(fx->r);
 	rowid = e.rowid;
 	assert_int_equal(store_wbegin(fx->st, &w), STORE_OK);
-#ifdef STORE_OBS_MAX_ITEMS
 	{
 		/* the store's own obsrow (o-write), as ingest writes it */
 		static unsigned char keys[8][OBS_KEY_MAX];
@@ -254,32 +168,30 @@ put(struct fx *fx, const struct member *m, uint32_t coll, int tlp, int num,
 			items[i].key = keys[i];
 			items[i].keylen = ob.keylen;
 		}
+		json_t *jo = json_loads(js, 0, NULL), *jv;
+		int64_t t;
+
 		memset(&set, 0, sizeof(set));
 		set.valid_until = valid_until;
+		/* confidence and valid_from as ingest takes them */
 		set.confidence = 255;
+		set.valid_from = STORE_OBS_ALWAYS;
+		assert_non_null(jo);
+		jv = json_object_get(jo, "confidence");
+		if (json_is_integer(jv))
+			set.confidence = (uint8_t)json_integer_value(jv);
+		jv = json_object_get(jo, "valid_from");
+		if (json_is_string(jv) &&
+		    tstamp_parse(
+			json_string_value(jv), json_string_length(jv), &t) == 0)
+			set.valid_from = t;
+		json_decref(jo);
 		set.flags = oflags | STORE_OBS_F_PATTERN;
 		set.n = nval;
 		set.v = items;
 		assert_int_equal(
 		    store_wobs_row(w, rowid, m->code, &set), STORE_OK);
 	}
-#else
-	for (i = 0; i < nval; i++) {
-		static struct obs ob;
-		struct store_obs_key k;
-		char err[OBS_ERRLEN];
-
-		if (obs_normalise(vals[i].type, vals[i].text,
-			strlen(vals[i].text), &ob, err, sizeof(err)) != 0)
-			fail_msg("%s: %s", vals[i].text, err);
-		k.key = ob.key;
-		k.len = ob.keylen;
-		assert_int_equal(store_wobs_add(w, rowid, &k, 1, m->code,
-				     oflags | STORE_OBS_F_PATTERN, valid_until),
-		    STORE_OK);
-		fake_add(rowid, &ob, vals[i].group);
-	}
-#endif
 	assert_int_equal(store_wcommit(w), STORE_OK);
 	return rowid;
 }

@@ -456,6 +456,10 @@ t_mac_asn(void **state)
 	bad(OBS_MAC, "ga:bb:cc:dd:ee:ff", "six hex bytes");
 	ok(OBS_NONE, "AS64500", OBS_ASN, "64500");
 	ok(OBS_ASN, "as64500", OBS_ASN, "64500");
+	/* detected: AS + digits (or asdot); else a domain that starts so */
+	ok(OBS_NONE, "AS1.10", OBS_ASN, "65546");
+	ok(OBS_NONE, "as2njw.example.com", OBS_DOMAIN, "as2njw.example.com");
+	ok(OBS_NONE, "as1.example", OBS_DOMAIN, "as1.example");
 	ok(OBS_ASN, "0064500", OBS_ASN, "64500");
 	ok(OBS_ASN, "AS1.10", OBS_ASN, "65546");
 	ok(OBS_ASN, "4294967295", OBS_ASN, "4294967295");
