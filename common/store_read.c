@@ -519,6 +519,34 @@ store_audit_walk(
 }
 
 int
+store_gone_last(struct store_reader *r, uint32_t coll, int64_t *out)
+{
+	unsigned char kb[ADDKEY_LEN];
+	MDB_cursor *c;
+	MDB_val k = {ADDKEY_LEN, kb}, d;
+	int rc;
+
+	*out = 0;
+	if ((rc = mdb_cursor_open(r->txn, r->st->dbi[DB_GONE], &c)) != 0)
+		return store_mdb_err(rc, "gone records");
+	/* the last key before the next collection's first */
+	if (coll == UINT32_MAX)
+		rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+	else {
+		addkey(kb, coll + 1, 0);
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		rc = mdb_cursor_get(
+		    c, &k, &d, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+	}
+	if (rc == 0 && k.mv_size == ADDKEY_LEN && get_be32(k.mv_data) == coll)
+		*out = (int64_t)get_be64((unsigned char *)k.mv_data + 4);
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND
+	    ? STORE_OK
+	    : store_mdb_err(rc, "gone records");
+}
+
+int
 store_gone_walk(struct store_reader *r, uint32_t coll, int64_t after,
     int64_t upto, store_gone_cb *cb, void *arg)
 {

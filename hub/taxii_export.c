@@ -90,14 +90,15 @@ static void export_done(void *);
 /*
  * The validator of an export: it changes whenever the body may.  Hashed:
  * member, collection, type, format, coding, the query's filters, the
- * collection's newest date_added (additions), the store's clock (any
- * write, deletions among them: a gone record takes a date from it), the
+ * collection's newest date_added (additions, new versions, revocations,
+ * release twins) and newest gone record (deletions) -- of this
+ * collection only, so writes elsewhere leave it as it was -- the
  * configuration generation (a policy reload), and the time bucket
  * floor(now / 60), for indicators whose valid_until passes: a 304 may
  * hold an expired value for up to a minute.
  */
 static void
-etag(struct request *ctx, const struct export *e, int64_t head, int64_t clock,
+etag(struct request *ctx, const struct export *e, int64_t head, int64_t gone,
     char out[40])
 {
 	uint64_t v[7], h = HASH_FNV1A64_INIT;
@@ -107,7 +108,7 @@ etag(struct request *ctx, const struct export *e, int64_t head, int64_t clock,
 	    (uint64_t)e->gzip;
 	v[2] = e->q.fingerprint;
 	v[3] = (uint64_t)head;
-	v[4] = (uint64_t)clock;
+	v[4] = (uint64_t)gone;
 	v[5] = (uint64_t)ctx->rt->gen;
 	v[6] = (uint64_t)(e->now / 1000000 / EXPORT_ETAG_BUCKET);
 	h = hash_fnv1a64(h, v, sizeof(v));
@@ -395,7 +396,7 @@ taxii_export(struct request *ctx)
 	struct conf *c = ctx->rt->conf;
 	struct buf first = BUF_INIT;
 	struct export *e;
-	int64_t head = 0, clock = 0;
+	int64_t head = 0, gone = 0;
 	char tag[40];
 	const char *inm = ctx->if_none_match;
 	int rc;
@@ -422,7 +423,8 @@ taxii_export(struct request *ctx)
 	if (store_rbegin(ctx->svc->reader) != STORE_OK ||
 	    store_last_added(ctx->svc->reader, ctx->coll->code, &head) !=
 		STORE_OK ||
-	    store_clock(ctx->svc->reader, &clock) != STORE_OK) {
+	    store_gone_last(ctx->svc->reader, ctx->coll->code, &gone) !=
+		STORE_OK) {
 		store_rend(ctx->svc->reader);
 		export_done(e);
 		taxii_error(ctx, 503, "Service Unavailable",
@@ -430,7 +432,7 @@ taxii_export(struct request *ctx)
 		return;
 	}
 	store_rend(ctx->svc->reader);
-	etag(ctx, e, head, clock, tag);
+	etag(ctx, e, head, gone, tag);
 	res_header(ctx, "ETag", tag);
 	res_header(ctx, "Vary", "Accept-Encoding");
 	res_header(ctx, "Cache-Control", "private, no-cache");

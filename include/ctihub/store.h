@@ -476,6 +476,9 @@ int store_latest(struct store_reader *, const char *type,
 typedef int store_gone_cb(const struct store_gone *, void *arg);
 int store_gone_walk(struct store_reader *, uint32_t coll, int64_t after,
     int64_t upto, store_gone_cb *cb, void *arg);
+/* The date of the newest gone record of coll (0 when it has none) in
+ * this read transaction: what changes when a version leaves it. */
+int store_gone_last(struct store_reader *, uint32_t coll, int64_t *out);
 /* The newest value the date_added clock has given (meta last_added), in
  * this read transaction: an entry or gone record written later is after
  * it.  0 in an empty database. */
