@@ -15,7 +15,8 @@
  *   store_read.c    readers: walks, lookups, versions, status, gone
  *                   and subscription records
  *   store_obs.c     the observable index: rows listed under
- *                   observable keys, and lookups of keys and ranges
+ *                   observable keys (obs, and its delta obsnew merged
+ *                   into it at commit), and lookups of keys and ranges
  *   store_verify.c  ctihub verify: the walk of the whole database
  */
 #ifndef CTIHUB_STORE_INT_H
