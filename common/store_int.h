@@ -156,6 +156,7 @@ struct store_wtxn {
 	MDB_cursor *c_new;
 	MDB_cursor *c_obs;    /* opened at the first observable written */
 	MDB_cursor *c_obsnew; /* with c_obs */
+	uint64_t obs_added;   /* entries written to obsnew */
 	/* IP prefix lengths written in this transaction ([0] IPv4, [1]
 	 * IPv6; lo, hi): added to meta obs_pfx4/obs_pfx6 at commit */
 	uint64_t pfx[2][2];

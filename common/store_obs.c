@@ -125,7 +125,9 @@ obs_put(struct store_wtxn *w, uint64_t rowid, const struct store_obs_key *keys,
 			d.mv_data = e;
 		}
 		rc = mdb_cursor_put(w->c_obsnew, &k, &d, MDB_NODUPDATA);
-		if (rc != 0 && rc != MDB_KEYEXIST)
+		if (rc == 0)
+			w->obs_added++;
+		else if (rc != MDB_KEYEXIST)
 			return rc;
 	}
 	return 0;
@@ -797,11 +799,13 @@ store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
 /*
  * Once obsnew holds obs_merge_min entries, or obs's size / 16 if more, a
  * merge starts: each commit then moves the next slice (1/16 of obsnew's
- * size when it started) of obsnew's entries, in key order from where the
- * last one stopped, into obs, until it reaches obsnew's end.  Entries
- * written meanwhile before that point wait for the next merge.  The
- * pages of obs a slice rewrites are few for the entries they take: the
- * slice's keys are dense in the key space.
+ * size when it started, or twice what the commit wrote if more) of
+ * obsnew's entries, in key order from where the last one stopped, into
+ * obs, until it reaches obsnew's end.  Entries written meanwhile before
+ * that point wait for the next merge; those after it are met, and the
+ * slice outpaces them, so the merge ends.  The pages of obs a slice
+ * rewrites are few for the entries it takes: its keys are dense in the
+ * key space, as dense as obsnew is large.
  */
 static int
 obs_merge(struct store_wtxn *w)
@@ -813,7 +817,7 @@ obs_merge(struct store_wtxn *w)
 	MDB_val mk = {sizeof(name) - 1, (void *)(uintptr_t)name}, md;
 	MDB_val k, d;
 	MDB_stat sn, sm;
-	uint64_t slice, threshold, n = 0;
+	uint64_t slice, threshold, lim, n = 0;
 	int rc;
 
 	rc = mdb_get(w->txn, w->st->dbi[DB_META], &mk, &md);
@@ -842,11 +846,12 @@ obs_merge(struct store_wtxn *w)
 		slice = 1;
 	if ((rc = obs_cursor(w)) != 0)
 		return rc;
+	lim = slice > 2 * w->obs_added ? slice : 2 * w->obs_added;
 	if (at.len == 0)
 		rc = mdb_cursor_get(w->c_obsnew, &k, &d, MDB_FIRST);
 	else
 		rc = obs_seek(w->c_obsnew, &at, &k, &d);
-	while (rc == 0 && n < slice) {
+	while (rc == 0 && n < lim) {
 		if (k.mv_size == 0 || k.mv_size > sizeof(kb) ||
 		    d.mv_size > sizeof(db)) {
 			rc = BADREC; /* LMDB bounds keys; entries are fixed */

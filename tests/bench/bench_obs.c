@@ -170,8 +170,7 @@ fill(struct store *st, unsigned char (*keys)[KEYLEN], size_t from, size_t n,
 			ok.key = keys[j];
 			ok.len = keys[j][KEYLEN - 1];
 			if (store_obs_put(w, i + j + 1, &ok, 1, 17,
-				STORE_OBS_F_PATTERN,
-				STORE_OBS_FOREVER) != 0) {
+				STORE_OBS_F_PATTERN, STORE_OBS_FOREVER) != 0) {
 				store_wabort(w);
 				return -1;
 			}
