@@ -870,10 +870,13 @@ obs_merge(struct store_wtxn *w)
 		obs_mark(&at, &k, &d);
 		if ((rc = mdb_cursor_del(w->c_obsnew, 0)) != 0)
 			break;
-		if (++n % 4096 == 0)
-			store_release_pages(w->st);
+		n++;
 		rc = obs_seek(w->c_obsnew, &at, &k, &d);
 	}
+	/* once: each call drops the whole map's page-table entries, which
+	 * the next accesses fault back in */
+	if (n >= 4096)
+		store_release_pages(w->st);
 	if (rc == MDB_NOTFOUND) { /* obsnew's end: done */
 		rc = mdb_del(w->txn, w->st->dbi[DB_META], &mk, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
