@@ -2563,6 +2563,53 @@ t_obs_delta_prune(void **state)
 	store_close(st);
 }
 
+/* An entry in both tables (none of the store's writes makes one): verify
+ * reports it, a lookup lists it once, the merge folds the two. */
+static void
+t_obs_both(void **state)
+{
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	struct store_stats ss;
+	struct obsseen os;
+	unsigned char ka[6];
+	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dnew, dmain;
+	MDB_val k, d;
+
+	(void)state;
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(row_keys(w, 1, P1, &a, 1), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	store_close(st);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "obsnew", 0, &dnew), 0);
+	assert_int_equal(mdb_dbi_open(txn, "obs", 0, &dmain), 0);
+	k.mv_size = a.len;
+	k.mv_data = ka;
+	assert_int_equal(mdb_get(txn, dnew, &k, &d), 0);
+	assert_int_equal(mdb_put(txn, dmain, &k, &d, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(verify_count(), 1);
+	st = open_store();
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 1);
+	merge_all(st);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs, 1);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(verify_count_open(st), 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -2601,6 +2648,7 @@ main(void)
 		t_obs_damage_merged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_delta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_delta_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_both, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_prune, setup, teardown),
