@@ -35,7 +35,7 @@
 
 const char *const store_db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
     "added", "status", "statusx", "release", "reg", "pending", "audit", "gone",
-    "subs", "obs", "obsrow"};
+    "subs", "obs", "obsrow", "obsnew"};
 
 /* every table, in the count env_open and check_child give LMDB */
 _Static_assert(DB_COUNT <= 16, "raise mdb_env_set_maxdbs");
@@ -428,14 +428,14 @@ load_secret(struct store *st, MDB_txn *txn, char *err, size_t errlen)
 	return mdb_put(txn, st->dbi[DB_META], &k, &d, 0);
 }
 
-/* What a table's values are: pending and obs list several per key (obs
- * entries all of one size). */
+/* What a table's values are: pending, obs and obsnew list several per
+ * key (obs entries all of one size). */
 static unsigned int
 table_flags(int db)
 {
 	if (db == DB_PENDING)
 		return MDB_DUPSORT;
-	if (db == DB_OBS)
+	if (db == DB_OBS || db == DB_OBSNEW)
 		return MDB_DUPSORT | MDB_DUPFIXED;
 	return 0;
 }
@@ -473,6 +473,7 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err,
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERR;
 	}
+	st->obs_merge_min = OBS_MERGE_MIN;
 	st->map_max = mapsize;
 	pthread_rwlockattr_init(&ra);
 	/* a resize waiting for readers goes before new ones */
@@ -808,6 +809,12 @@ find_map(struct store *st)
 }
 
 void
+store_set_obs_merge_min(struct store *st, uint64_t n)
+{
+	st->obs_merge_min = n > 0 ? n : 1;
+}
+
+void
 store_release_pages(struct store *st)
 {
 	/* held: a resize moves the map (and the old range may be reused) */
@@ -847,6 +854,10 @@ store_stats(struct store *st, struct store_stats *s)
 		s->subs = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_OBS], &ms) == 0)
 		s->obs = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_OBSNEW], &ms) == 0) {
+		s->obs_new = ms.ms_entries;
+		s->obs += ms.ms_entries;
+	}
 	mdb_txn_abort(txn);
 	store_unhold(st);
 	if (mdb_env_info(st->env, &ei) == 0 &&

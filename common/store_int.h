@@ -15,7 +15,8 @@
  *   store_read.c    readers: walks, lookups, versions, status, gone
  *                   and subscription records
  *   store_obs.c     the observable index: rows listed under
- *                   observable keys, and lookups of keys and ranges
+ *                   observable keys (obs, and its delta obsnew merged
+ *                   into it at commit), and lookups of keys and ranges
  *   store_verify.c  ctihub verify: the walk of the whole database
  */
 #ifndef CTIHUB_STORE_INT_H
@@ -52,6 +53,7 @@ enum {
 	DB_SUBS,
 	DB_OBS,
 	DB_OBSROW,
+	DB_OBSNEW,
 	DB_COUNT
 };
 
@@ -104,6 +106,7 @@ struct store {
 	size_t psize;
 	_Atomic uintptr_t map_hi; /* the end of the file's pages in the map */
 	MDB_dbi dbi[DB_COUNT];
+	uint64_t obs_merge_min; /* obsnew's least size to merge at */
 	int schema;
 	unsigned char secret[32];
 };
@@ -151,7 +154,9 @@ struct store_wtxn {
 	MDB_cursor *c_obj;
 	MDB_cursor *c_ids;
 	MDB_cursor *c_new;
-	MDB_cursor *c_obs; /* opened at the first observable written */
+	MDB_cursor *c_obs;    /* opened at the first observable written */
+	MDB_cursor *c_obsnew; /* with c_obs */
+	uint64_t obs_added;   /* entries written to obsnew */
 	/* IP prefix lengths written in this transaction ([0] IPv4, [1]
 	 * IPv6; lo, hi): added to meta obs_pfx4/obs_pfx6 at commit */
 	uint64_t pfx[2][2];
@@ -176,6 +181,7 @@ struct store_reader {
 	MDB_cursor *c_new;
 	MDB_cursor *c_obj;
 	MDB_cursor *c_obs;
+	MDB_cursor *c_obsnew;
 	uint64_t obj_row;	       /* where c_obj stands, 0: nowhere */
 	uintptr_t obj_page, walk_page; /* pages last prefetched */
 	uint64_t last_txn; /* snapshot of the cached last_added, 0: none */
@@ -369,7 +375,10 @@ int store_obs_ip_prefix(const unsigned char *key, size_t len, int *p);
 /* The stored bitmap of family f (0 IPv4, 1 IPv6): 0 (zeros when none),
  * BADREC, or an LMDB code. */
 int store_obs_pfx_get(MDB_txn *, const struct store *, int f, uint64_t b[2]);
-/* At commit: adds the prefix lengths written to meta. */
+/* At commit: adds the prefix lengths written to meta, and moves a slice
+ * of obsnew into obs when a merge is due or under way. */
 int store_obs_commit(struct store_wtxn *);
+/* Least obsnew size a merge starts at (store_set_obs_merge_min). */
+#define OBS_MERGE_MIN 50000
 
 #endif

@@ -1,12 +1,18 @@
 /*
- * store_obs.c -- the observable index (table obs): rows listed under
- * observable keys in the writer's transaction, and the lookups of a key
- * and of a range of keys in a reader's; each row's list of its
+ * store_obs.c -- the observable index (tables obs and obsnew): rows listed
+ * under observable keys in the writer's transaction, and the lookups of a
+ * key and of a range of keys in a reader's; each row's list of its
  * observables (table obsrow), written and removed with the row, and the
- * IP prefix lengths present (meta obs_pfx4/obs_pfx6).  Keys come already normalised
- * (the extraction module makes them; the store only bounds their length);
- * each (key, row) is one sorted duplicate, sealed with a CRC like every
- * record.  Deciding what a caller may see is not done here.
+ * IP prefix lengths present (meta obs_pfx4/obs_pfx6).  Keys come already
+ * normalised (the extraction module makes them; the store only bounds
+ * their length); each (key, row) is one sorted duplicate, sealed with a
+ * CRC like every record.  Deciding what a caller may see is not done here.
+ *
+ * New entries go to obsnew, a delta small enough to stay in the cache;
+ * a merge at commit moves them into obs in key order, a slice a commit
+ * (obs_merge), so that each page of the big table is rewritten once for
+ * many entries rather than once for each.  Readers see the union of the
+ * two, in order; an entry lives in one of them.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -23,10 +29,16 @@
 
 static int keys_ok(const struct store_obs_key *, int);
 static int obs_cursor(struct store_wtxn *);
+static int obs_put(struct store_wtxn *, uint64_t, const struct store_obs_key *,
+    int, uint32_t, uint8_t, int64_t, int);
+static int obs_unlist(MDB_cursor *, const MDB_val *, const unsigned char *);
+static int obs_seek(
+    MDB_cursor *, const struct store_obs_resume *, MDB_val *, MDB_val *);
+static int obs_merge(struct store_wtxn *);
 static int obs_result(struct store_wtxn *, int);
 static int obs_decode(const struct store *, const MDB_val *, const MDB_val *,
     struct store_obs_row *);
-static int obs_each(struct store_reader *, MDB_cursor *, MDB_val *, MDB_val *,
+static int obs_each(struct store_reader *, MDB_val[2], MDB_val[2], int[2],
     const MDB_val *, store_obs_cb *, void *);
 
 /* Every key of the call within bounds: 0, else -1. */
@@ -44,16 +56,24 @@ keys_ok(const struct store_obs_key *keys, int n)
 	return 0;
 }
 
-/* The transaction's cursor on obs, opened at its first use. */
+/* The transaction's cursors on obs and obsnew, opened at their first
+ * use (a write transaction frees them at its end). */
 static int
 obs_cursor(struct store_wtxn *w)
 {
 	int rc;
 
-	if (w->c_obs != NULL)
+	if (w->c_obsnew != NULL)
 		return 0;
-	if ((rc = mdb_cursor_open(w->txn, w->st->dbi[DB_OBS], &w->c_obs)) != 0)
+	if (w->c_obs == NULL &&
+	    (rc = mdb_cursor_open(w->txn, w->st->dbi[DB_OBS], &w->c_obs)) !=
+		0) {
 		w->c_obs = NULL;
+		return rc;
+	}
+	if ((rc = mdb_cursor_open(
+		 w->txn, w->st->dbi[DB_OBSNEW], &w->c_obsnew)) != 0)
+		w->c_obsnew = NULL;
 	return rc;
 }
 
@@ -61,6 +81,19 @@ int
 store_obs_put(struct store_wtxn *w, uint64_t rowid,
     const struct store_obs_key *keys, int n, uint32_t producer, uint8_t flags,
     int64_t valid_until)
+{
+	return obs_put(w, rowid, keys, n, producer, flags, valid_until, 0);
+}
+
+/*
+ * Lists the row under each key in obsnew; `check`: not when obs holds
+ * the same entry already (a row written again without its entries
+ * removed), so that an entry lives in one table.  A new row (the ingest
+ * path) cannot be listed yet, and is spared the search of obs.
+ */
+static int
+obs_put(struct store_wtxn *w, uint64_t rowid, const struct store_obs_key *keys,
+    int n, uint32_t producer, uint8_t flags, int64_t valid_until, int check)
 {
 	unsigned char e[OBS_ENTRY_LEN];
 	MDB_val k, d;
@@ -82,11 +115,42 @@ store_obs_put(struct store_wtxn *w, uint64_t rowid,
 		store_seal(&k, e, OBS_ENTRY);
 		d.mv_size = sizeof(e);
 		d.mv_data = e;
-		rc = mdb_cursor_put(w->c_obs, &k, &d, MDB_NODUPDATA);
-		if (rc != 0 && rc != MDB_KEYEXIST)
+		if (check) {
+			rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_GET_BOTH);
+			if (rc == 0)
+				continue;
+			if (rc != MDB_NOTFOUND)
+				return rc;
+			d.mv_size = sizeof(e);
+			d.mv_data = e;
+		}
+		rc = mdb_cursor_put(w->c_obsnew, &k, &d, MDB_NODUPDATA);
+		if (rc == 0)
+			w->obs_added++;
+		else if (rc != MDB_KEYEXIST)
 			return rc;
 	}
 	return 0;
+}
+
+/* Takes row rb's entry off key k in one table: 0 (or none there), else
+ * an LMDB code. */
+static int
+obs_unlist(MDB_cursor *c, const MDB_val *key, const unsigned char *rb)
+{
+	MDB_val k = *key, d = {8, (void *)(uintptr_t)rb};
+	int rc;
+
+	/* the row's entry is the first at or after its rowid (a shorter
+	 * value sorts first): a damaged one goes too */
+	rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 && (d.mv_size < 8 || memcmp(d.mv_data, rb, 8) != 0))
+		return 0;
+	if (rc == 0)
+		rc = mdb_cursor_del(c, 0);
+	return rc;
 }
 
 int
@@ -94,7 +158,7 @@ store_obs_remove(struct store_wtxn *w, uint64_t rowid,
     const struct store_obs_key *keys, int n)
 {
 	unsigned char rb[8];
-	MDB_val k, d;
+	MDB_val k;
 	int i, rc;
 
 	if (keys_ok(keys, n) == -1)
@@ -107,18 +171,9 @@ store_obs_remove(struct store_wtxn *w, uint64_t rowid,
 	for (i = 0; i < n; i++) {
 		k.mv_size = keys[i].len;
 		k.mv_data = (void *)(uintptr_t)keys[i].key;
-		/* the row's entry is the first at or after its rowid (a
-		 * shorter value sorts first): a damaged one goes too */
-		d.mv_size = sizeof(rb);
-		d.mv_data = rb;
-		rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_GET_BOTH_RANGE);
-		if (rc == MDB_NOTFOUND)
-			continue;
-		if (rc == 0 && (d.mv_size < 8 || memcmp(d.mv_data, rb, 8) != 0))
-			continue;
-		if (rc == 0)
-			rc = mdb_cursor_del(w->c_obs, 0);
-		if (rc != 0)
+		/* the entry lives in either table */
+		if ((rc = obs_unlist(w->c_obsnew, &k, rb)) != 0 ||
+		    (rc = obs_unlist(w->c_obs, &k, rb)) != 0)
 			return rc;
 	}
 	return 0;
@@ -144,7 +199,7 @@ store_wobs_add(struct store_wtxn *w, uint64_t rowid,
 	if (w->err != 0)
 		return w->err;
 	return obs_result(
-	    w, store_obs_put(w, rowid, keys, n, producer, flags, valid_until));
+	    w, obs_put(w, rowid, keys, n, producer, flags, valid_until, 1));
 }
 
 int
@@ -176,69 +231,79 @@ obs_decode(const struct store *st, const MDB_val *k, const MDB_val *d,
 }
 
 /*
- * From the entry the cursor stands on (k, d), each entry up to `hi`
- * (inclusive; NULL: this key's entries only) to cb.  0 at the end, cb's
- * nonzero value, or a store_err.
+ * From the entries the cursors on obs and obsnew stand on (k[t], d[t],
+ * where rc[t] is 0), each entry up to `hi` (inclusive; NULL: this key's
+ * entries only) to cb, the two tables' merged in order (key, then
+ * rowid; an entry in both once).  0 at the end, cb's nonzero value, or a
+ * store_err.
  */
 static int
-obs_each(struct store_reader *r, MDB_cursor *c, MDB_val *k, MDB_val *d,
+obs_each(struct store_reader *r, MDB_val k[2], MDB_val d[2], int rc[2],
     const MDB_val *hi, store_obs_cb *cb, void *arg)
 {
 	struct store_obs_row row;
+	MDB_cursor *c[2] = {r->c_obs, r->c_obsnew};
 	MDB_dbi dbi = r->st->dbi[DB_OBS];
-	int rc = 0, stop;
+	MDB_cursor_op op = hi != NULL ? MDB_NEXT : MDB_NEXT_DUP;
+	int t, cmp, stop;
 
-	while (rc == 0) {
-		if (hi != NULL && mdb_cmp(r->txn, dbi, k, hi) > 0)
+	for (;;) {
+		for (t = 0; t < 2; t++) {
+			if (rc[t] == 0 && hi != NULL &&
+			    mdb_cmp(r->txn, dbi, &k[t], hi) > 0)
+				rc[t] = MDB_NOTFOUND;
+			if (rc[t] != 0 && rc[t] != MDB_NOTFOUND)
+				return store_mdb_err(rc[t], "observable index");
+		}
+		if (rc[0] != 0 && rc[1] != 0)
 			return STORE_OK;
-		if (obs_decode(r->st, k, d, &row) != 0)
+		cmp = rc[0] != 0 ? 1 : rc[1] != 0 ? -1 : 0;
+		if (cmp == 0 && (cmp = mdb_cmp(r->txn, dbi, &k[0], &k[1])) == 0)
+			cmp = mdb_dcmp(r->txn, dbi, &d[0], &d[1]);
+		t = cmp <= 0 ? 0 : 1;
+		if (obs_decode(r->st, &k[t], &d[t], &row) != 0)
 			return store_mdb_err(BADREC, "observable index");
-		if ((stop = cb(k->mv_data, k->mv_size, &row, arg)) != 0)
+		if ((stop = cb(k[t].mv_data, k[t].mv_size, &row, arg)) != 0)
 			return stop;
-		rc = mdb_cursor_get(
-		    c, k, d, hi != NULL ? MDB_NEXT : MDB_NEXT_DUP);
+		if (cmp == 0) /* the same entry in both: once */
+			rc[1] = mdb_cursor_get(c[1], &k[1], &d[1], op);
+		rc[t] = mdb_cursor_get(c[t], &k[t], &d[t], op);
 	}
-	return rc == MDB_NOTFOUND ? STORE_OK
-				  : store_mdb_err(rc, "observable index");
 }
 
 int
 store_obs_get(struct store_reader *r, const void *key, size_t len,
     store_obs_cb *cb, void *arg)
 {
-	MDB_val k = {len, (void *)(uintptr_t)key}, d;
-	int rc;
+	MDB_val k[2], d[2];
+	int rc[2];
 
 	if (len == 0 || len > STORE_OBS_KEY_MAX)
 		return STORE_OK; /* never a key: listed under nothing */
-	rc = mdb_cursor_get(r->c_obs, &k, &d, MDB_SET_KEY);
-	if (rc == MDB_NOTFOUND)
-		return STORE_OK;
-	if (rc != 0)
-		return store_mdb_err(rc, "observable index");
-	return obs_each(r, r->c_obs, &k, &d, NULL, cb, arg);
+	k[0].mv_size = k[1].mv_size = len;
+	k[0].mv_data = k[1].mv_data = (void *)(uintptr_t)key;
+	rc[0] = mdb_cursor_get(r->c_obs, &k[0], &d[0], MDB_SET_KEY);
+	rc[1] = mdb_cursor_get(r->c_obsnew, &k[1], &d[1], MDB_SET_KEY);
+	return obs_each(r, k, d, rc, NULL, cb, arg);
 }
 
 int
 store_obs_range(struct store_reader *r, const void *lo, size_t lolen,
     const void *hi, size_t hilen, store_obs_cb *cb, void *arg)
 {
-	MDB_val k = {lolen, (void *)(uintptr_t)lo}, d;
+	MDB_val k[2], d[2];
 	MDB_val h = {hilen, (void *)(uintptr_t)hi};
-	int rc;
+	MDB_cursor_op op = lolen == 0 ? MDB_FIRST : MDB_SET_RANGE;
+	int rc[2];
 
 	if (lolen > STORE_OBS_KEY_MAX || hilen == 0 ||
 	    hilen > STORE_OBS_KEY_MAX)
 		return STORE_OK;
-	if (lolen == 0)
-		rc = mdb_cursor_get(r->c_obs, &k, &d, MDB_FIRST);
-	else
-		rc = mdb_cursor_get(r->c_obs, &k, &d, MDB_SET_RANGE);
-	if (rc == MDB_NOTFOUND)
-		return STORE_OK;
-	if (rc != 0)
-		return store_mdb_err(rc, "observable index");
-	return obs_each(r, r->c_obs, &k, &d, &h, cb, arg);
+	k[0].mv_size = k[1].mv_size = lolen;
+	k[0].mv_data = k[1].mv_data = (void *)(uintptr_t)lo;
+	rc[0] = mdb_cursor_get(r->c_obs, &k[0], &d[0], op);
+	rc[1] = mdb_cursor_get(r->c_obsnew, &k[1], &d[1], op);
+	return obs_each(r, k, d, rc, &h, cb, arg);
 }
 
 /* --- a row's list of observables (obsrow) --- */
@@ -306,8 +371,8 @@ store_obs_put_row(struct store_wtxn *w, uint64_t rowid, uint32_t producer,
 	for (i = 0; i < set->n; i++) {
 		one.key = set->v[i].key;
 		one.len = set->v[i].keylen;
-		if ((rc = store_obs_put(w, rowid, &one, 1, producer, set->flags,
-			 set->valid_until)) != 0)
+		if ((rc = obs_put(w, rowid, &one, 1, producer, set->flags,
+			 set->valid_until, !append)) != 0)
 			return rc;
 		if ((f = store_obs_ip_prefix(one.key, one.len, &pfx)) >= 0)
 			obs_pfx_mark(w->pfx[f], pfx);
@@ -533,7 +598,7 @@ store_obs_commit(struct store_wtxn *w)
 		if ((rc = pfx_put(w->txn, w->st, f, b)) != 0)
 			return rc;
 	}
-	return 0;
+	return obs_merge(w);
 }
 
 int
@@ -565,19 +630,28 @@ static int
 pfx_scan(struct store_wtxn *w, int f, uint64_t b[2])
 {
 	unsigned char first = (unsigned char)(OBS_IPV4 + f);
-	MDB_val k = {1, &first}, d;
-	int rc, p;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, p, t;
 
 	b[0] = b[1] = 0;
 	if ((rc = obs_cursor(w)) != 0)
 		return rc;
-	rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_SET_RANGE);
-	while (rc == 0 && ((const unsigned char *)k.mv_data)[0] == first) {
-		if (store_obs_ip_prefix(k.mv_data, k.mv_size, &p) == f)
-			obs_pfx_mark(b, p);
-		rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_NEXT_NODUP);
+	for (t = 0; t < 2; t++) {
+		c = t == 0 ? w->c_obs : w->c_obsnew;
+		k.mv_size = 1;
+		k.mv_data = &first;
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		while (
+		    rc == 0 && ((const unsigned char *)k.mv_data)[0] == first) {
+			if (store_obs_ip_prefix(k.mv_data, k.mv_size, &p) == f)
+				obs_pfx_mark(b, p);
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return rc;
 	}
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return 0;
 }
 
 int
@@ -623,11 +697,11 @@ store_obsrow_lists(MDB_txn *txn, const struct store *st,
 	return 0;
 }
 
-/* The cursor to the entry at `at` (key, rowid) or the first after it:
+/* Cursor c to the entry at `at` (key, rowid) or the first after it:
  * 0, or MDB_NOTFOUND at the end. */
 static int
-obs_seek(struct store_wtxn *w, const struct store_obs_resume *at, MDB_val *k,
-    MDB_val *d)
+obs_seek(
+    MDB_cursor *c, const struct store_obs_resume *at, MDB_val *k, MDB_val *d)
 {
 	unsigned char rb[8];
 	int rc;
@@ -637,16 +711,16 @@ obs_seek(struct store_wtxn *w, const struct store_obs_resume *at, MDB_val *k,
 	put_be64(rb, at->rowid);
 	d->mv_size = 8;
 	d->mv_data = rb;
-	rc = mdb_cursor_get(w->c_obs, k, d, MDB_GET_BOTH_RANGE);
+	rc = mdb_cursor_get(c, k, d, MDB_GET_BOTH_RANGE);
 	if (rc != MDB_NOTFOUND)
 		return rc;
 	/* no entry of the key from that row on: the next key */
 	k->mv_size = at->len;
 	k->mv_data = (void *)(uintptr_t)at->key;
-	rc = mdb_cursor_get(w->c_obs, k, d, MDB_SET_RANGE);
+	rc = mdb_cursor_get(c, k, d, MDB_SET_RANGE);
 	if (rc == 0 && k->mv_size == at->len &&
 	    memcmp(k->mv_data, at->key, at->len) == 0)
-		rc = mdb_cursor_get(w->c_obs, k, d, MDB_NEXT_NODUP);
+		rc = mdb_cursor_get(c, k, d, MDB_NEXT_NODUP);
 	return rc;
 }
 
@@ -659,10 +733,16 @@ obs_mark(struct store_obs_resume *at, const MDB_val *k, const MDB_val *d)
 	at->rowid = d->mv_size >= 8 ? get_be64(d->mv_data) : 0;
 }
 
+/*
+ * obsnew is walked first, then obs: a merge between two calls moves
+ * entries from obsnew into obs, never back, so every entry present when
+ * the walk began is met in one table or the other.
+ */
 int
 store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
     uint64_t *seen, uint64_t *removed, uint64_t pfx[2][2])
 {
+	MDB_cursor *c;
 	MDB_val k, d;
 	int rc, f, p, n = 0;
 
@@ -670,12 +750,20 @@ store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
 		return w->err;
 	if ((rc = obs_cursor(w)) != 0)
 		return obs_result(w, rc);
+	c = at->in_main ? w->c_obs : w->c_obsnew;
 	if (!at->started) {
 		at->started = 1;
-		rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_FIRST);
+		rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
 	} else
-		rc = obs_seek(w, at, &k, &d);
-	while (rc == 0) {
+		rc = obs_seek(c, at, &k, &d);
+	for (;;) {
+		if (rc == MDB_NOTFOUND && !at->in_main) {
+			at->in_main = 1; /* obsnew done: obs */
+			c = w->c_obs;
+			rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
+		}
+		if (rc != 0)
+			break;
 		if (n++ == max) {
 			obs_mark(at, &k, &d); /* resume here */
 			return STORE_OK;
@@ -688,16 +776,121 @@ store_wobs_prune(struct store_wtxn *w, struct store_obs_resume *at, int max,
 			f = store_obs_ip_prefix(k.mv_data, k.mv_size, &p);
 			if (f >= 0)
 				obs_pfx_mark(pfx[f], p);
-			rc = mdb_cursor_get(w->c_obs, &k, &d, MDB_NEXT);
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
 			continue;
 		}
 		(*removed)++;
 		obs_mark(at, &k, &d);
-		if ((rc = mdb_cursor_del(w->c_obs, 0)) == 0)
-			rc = obs_seek(w, at, &k, &d);
+		if ((rc = mdb_cursor_del(c, 0)) == 0)
+			rc = obs_seek(c, at, &k, &d);
 	}
 	if (rc != MDB_NOTFOUND)
 		return obs_result(w, rc);
 	at->len = 0; /* done */
 	return STORE_OK;
+}
+
+/* --- the merge of obsnew into obs --- */
+
+/*
+ * Meta "obs_merge" while a merge is under way: slice(8) rowid(8) key,
+ * the entries to move a commit and the first entry not moved yet.
+ */
+#define MERGE_HEAD 16
+
+/*
+ * Once obsnew holds obs_merge_min entries, or obs's size / 16 if more, a
+ * merge starts: each commit then moves the next slice (1/16 of obsnew's
+ * size when it started, or twice what the commit wrote if more) of
+ * obsnew's entries, in key order from where the last one stopped, into
+ * obs, until it reaches obsnew's end.  Entries written meanwhile before
+ * that point wait for the next merge; those after it are met, and the
+ * slice outpaces them, so the merge ends.  The pages of obs a slice
+ * rewrites are few for the entries it takes: its keys are dense in the
+ * key space, as dense as obsnew is large.
+ */
+static int
+obs_merge(struct store_wtxn *w)
+{
+	static const char name[] = "obs_merge";
+	unsigned char pos[MERGE_HEAD + STORE_OBS_KEY_MAX];
+	unsigned char kb[STORE_OBS_KEY_MAX], db[OBS_ENTRY_LEN];
+	struct store_obs_resume at;
+	MDB_val mk = {sizeof(name) - 1, (void *)(uintptr_t)name}, md;
+	MDB_val k, d;
+	MDB_stat sn, sm;
+	uint64_t slice, threshold, lim, n = 0;
+	int rc;
+
+	rc = mdb_get(w->txn, w->st->dbi[DB_META], &mk, &md);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* a damaged position: the merge starts again */
+	if (rc == 0 && md.mv_size > MERGE_HEAD && md.mv_size <= sizeof(pos)) {
+		memcpy(pos, md.mv_data, md.mv_size);
+		slice = get_be64(pos);
+		at.rowid = get_be64(pos + 8);
+		at.len = md.mv_size - MERGE_HEAD;
+		memcpy(at.key, pos + MERGE_HEAD, at.len);
+	} else {
+		if ((rc = mdb_stat(w->txn, w->st->dbi[DB_OBSNEW], &sn)) != 0 ||
+		    (rc = mdb_stat(w->txn, w->st->dbi[DB_OBS], &sm)) != 0)
+			return rc;
+		threshold = sm.ms_entries / 16;
+		if (threshold < w->st->obs_merge_min)
+			threshold = w->st->obs_merge_min;
+		if (sn.ms_entries < threshold)
+			return 0;
+		slice = (sn.ms_entries + 15) / 16;
+		at.len = 0;
+	}
+	if (slice == 0)
+		slice = 1;
+	if ((rc = obs_cursor(w)) != 0)
+		return rc;
+	lim = slice > 2 * w->obs_added ? slice : 2 * w->obs_added;
+	if (at.len == 0)
+		rc = mdb_cursor_get(w->c_obsnew, &k, &d, MDB_FIRST);
+	else
+		rc = obs_seek(w->c_obsnew, &at, &k, &d);
+	while (rc == 0 && n < lim) {
+		if (k.mv_size == 0 || k.mv_size > sizeof(kb) ||
+		    d.mv_size > sizeof(db)) {
+			rc = BADREC; /* LMDB bounds keys; entries are fixed */
+			break;
+		}
+		/* copies: k and d point into a page of obsnew, which the
+		 * put and the delete may change */
+		memcpy(kb, k.mv_data, k.mv_size);
+		memcpy(db, d.mv_data, d.mv_size);
+		k.mv_data = kb;
+		d.mv_data = db;
+		/* the same entry in obs already: one copy is enough */
+		rc = mdb_cursor_put(w->c_obs, &k, &d, MDB_NODUPDATA);
+		if (rc != 0 && rc != MDB_KEYEXIST)
+			break;
+		obs_mark(&at, &k, &d);
+		if ((rc = mdb_cursor_del(w->c_obsnew, 0)) != 0)
+			break;
+		n++;
+		rc = obs_seek(w->c_obsnew, &at, &k, &d);
+	}
+	/* once: each call drops the whole map's page-table entries, which
+	 * the next accesses fault back in */
+	if (n >= 4096)
+		store_release_pages(w->st);
+	if (rc == MDB_NOTFOUND) { /* obsnew's end: done */
+		rc = mdb_del(w->txn, w->st->dbi[DB_META], &mk, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	if (rc != 0)
+		return rc;
+	/* the first entry not moved */
+	obs_mark(&at, &k, &d);
+	put_be64(pos, slice);
+	put_be64(pos + 8, at.rowid);
+	memcpy(pos + MERGE_HEAD, at.key, at.len);
+	md.mv_size = MERGE_HEAD + at.len;
+	md.mv_data = pos;
+	return mdb_put(w->txn, w->st->dbi[DB_META], &mk, &md, 0);
 }

@@ -43,6 +43,7 @@ store_reader_free(struct store_reader *r)
 		mdb_cursor_close(r->c_new);
 		mdb_cursor_close(r->c_obj);
 		mdb_cursor_close(r->c_obs);
+		mdb_cursor_close(r->c_obsnew);
 		mdb_txn_abort(r->txn);
 	}
 	hub_free(r);
@@ -88,7 +89,9 @@ store_rbegin(struct store_reader *r)
 		    (rc = mdb_cursor_open(
 			 r->txn, r->st->dbi[DB_OBJ], &r->c_obj)) != 0 ||
 		    (rc = mdb_cursor_open(
-			 r->txn, r->st->dbi[DB_OBS], &r->c_obs)) != 0) {
+			 r->txn, r->st->dbi[DB_OBS], &r->c_obs)) != 0 ||
+		    (rc = mdb_cursor_open(
+			 r->txn, r->st->dbi[DB_OBSNEW], &r->c_obsnew)) != 0) {
 			mdb_txn_abort(r->txn);
 			r->txn = NULL;
 			store_unhold(r->st);
@@ -103,7 +106,8 @@ store_rbegin(struct store_reader *r)
 		    (rc = mdb_cursor_renew(r->txn, r->c_ids)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_new)) != 0 ||
 		    (rc = mdb_cursor_renew(r->txn, r->c_obj)) != 0 ||
-		    (rc = mdb_cursor_renew(r->txn, r->c_obs)) != 0) {
+		    (rc = mdb_cursor_renew(r->txn, r->c_obs)) != 0 ||
+		    (rc = mdb_cursor_renew(r->txn, r->c_obsnew)) != 0) {
 			mdb_txn_reset(r->txn);
 			store_unhold(r->st);
 			return store_mdb_err(rc, "renew cursors");

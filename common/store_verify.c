@@ -30,7 +30,8 @@ struct verify {
 	int64_t max_added;
 	uint64_t max_code;
 	int64_t max_gone;
-	MDB_cursor *c_obs;  /* for obsrow items' entries */
+	MDB_cursor *c_obs; /* for obsrow items' entries, and obsnew's */
+	MDB_cursor *c_obsnew;
 	uint64_t pfx[2][2]; /* IP prefix lengths of the keys walked */
 };
 
@@ -344,15 +345,47 @@ verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
 		    (unsigned long long)get_be64(kb));
 }
 
+/* An entry of obsnew: as one of obs, and not in obs too (a merge moves
+ * an entry in one transaction; a write skips one obs holds). */
+static void
+verify_obsnew(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	MDB_val ik = *k, id = *d;
+
+	verify_obs(v, k, d);
+	if (v->c_obs == NULL &&
+	    mdb_cursor_open(v->txn, v->st->dbi[DB_OBS], &v->c_obs) != 0) {
+		v->c_obs = NULL;
+		return;
+	}
+	if (d->mv_size >= 8 &&
+	    mdb_cursor_get(v->c_obs, &ik, &id, MDB_GET_BOTH) == 0)
+		problem(v,
+		    "an observable index entry of row %llu is in both obs "
+		    "and obsnew",
+		    (unsigned long long)get_be64(d->mv_data));
+}
+
+/* Whether row rb is listed under key k in the table of cursor c. */
+static int
+verify_listed(MDB_cursor *c, const MDB_val *k, const unsigned char *rb)
+{
+	MDB_val ik = *k, id = {8, (void *)(uintptr_t)rb};
+	int rc;
+
+	rc = mdb_cursor_get(c, &ik, &id, MDB_GET_BOTH_RANGE);
+	return rc == 0 && id.mv_size >= 8 && memcmp(id.mv_data, rb, 8) == 0;
+}
+
 /* A row's list of observables: sound, its row there, each item listed
- * in the index under its key. */
+ * in the index under its key (in obs or obsnew). */
 static void
 verify_obsrow(struct verify *v, const MDB_val *k, const MDB_val *d)
 {
 	struct store_obsrow row;
 	struct store_obs_item it;
 	unsigned char rb[8];
-	MDB_val rk, rd, ik, id;
+	MDB_val rk, rd, ik;
 	size_t pos = 0;
 	uint64_t missing = 0;
 	int rc;
@@ -370,18 +403,17 @@ verify_obsrow(struct verify *v, const MDB_val *k, const MDB_val *d)
 		problem(v, "the list of observables of row %llu: %s",
 		    (unsigned long long)get_be64(rb),
 		    rc == MDB_NOTFOUND ? "no such row" : mdb_strerror(rc));
-	if (v->c_obs == NULL &&
-	    mdb_cursor_open(v->txn, v->st->dbi[DB_OBS], &v->c_obs) != 0) {
-		v->c_obs = NULL;
-		return;
-	}
+	if ((v->c_obs == NULL &&
+		mdb_cursor_open(v->txn, v->st->dbi[DB_OBS], &v->c_obs) != 0) ||
+	    (v->c_obsnew == NULL &&
+		mdb_cursor_open(v->txn, v->st->dbi[DB_OBSNEW], &v->c_obsnew) !=
+		    0))
+		return; /* closed at the end (a NULL one skipped) */
 	while (store_obsrow_next(&row, &pos, &it) == 1) {
 		ik.mv_size = it.keylen;
 		ik.mv_data = (void *)(uintptr_t)it.key;
-		id.mv_size = 8;
-		id.mv_data = rb;
-		rc = mdb_cursor_get(v->c_obs, &ik, &id, MDB_GET_BOTH_RANGE);
-		if (rc != 0 || id.mv_size < 8 || memcmp(id.mv_data, rb, 8) != 0)
+		if (!verify_listed(v->c_obsnew, &ik, rb) &&
+		    !verify_listed(v->c_obs, &ik, rb))
 			missing++;
 	}
 	if (missing > 0)
@@ -528,11 +560,14 @@ store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
 	verify_table(&v, DB_GONE, verify_gone, &out->gone);
 	verify_table(&v, DB_SUBS, verify_subs, &out->subs);
 	verify_table(&v, DB_OBS, verify_obs, &out->obs);
+	verify_table(&v, DB_OBSNEW, verify_obsnew, &out->obs);
 	verify_table(&v, DB_OBSROW, verify_obsrow, &out->obsrows);
 	verify_prefixes(&v);
 	verify_meta(&v);
 	if (v.c_obs != NULL)
 		mdb_cursor_close(v.c_obs);
+	if (v.c_obsnew != NULL)
+		mdb_cursor_close(v.c_obsnew);
 	mdb_txn_abort(v.txn);
 	store_unhold(st);
 	return STORE_OK;

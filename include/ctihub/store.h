@@ -30,6 +30,8 @@
  *   obs     observable key (1..256 bytes)     -> rowid(8) producer(4)
  *           flags(1) valid_until(8) crc (sorted duplicates, one per
  *           row that holds the observable)
+ *   obsnew  as obs: the entries written since the last merge, moved
+ *           into obs in key order a slice a commit (store_obs.c)
  *   obsrow  rowid(8)                          -> valid_until(8)
  *           valid_from(8) confidence(1) flags(1) n(2), n items [group(1) keylen(2) key
  *           textlen(2) text], crc: a row's observables
@@ -275,6 +277,10 @@ int store_check(const char *dir, char *err, size_t errlen);
  * by another process is adopted by the next transaction here.
  */
 void store_set_map_max(struct store *, uint64_t max);
+/* The least number of entries of obsnew (the observable index's delta)
+ * a merge into obs starts at (beside obs's size / 16; default
+ * OBS_MERGE_MIN, 50,000): for tests and benchmarks. */
+void store_set_obs_merge_min(struct store *, uint64_t n);
 int store_grow(struct store *);
 /* Clears the reader slots of processes that died (a killed import); also
  * done at open and when the reader table is full.  *cleared counts. */
@@ -645,6 +651,7 @@ struct store_obs_resume {
 	size_t len; /* 0: from the start, or (after a call) done */
 	uint64_t rowid;
 	int started;
+	int in_main; /* walking obs (after obsnew, which goes first) */
 };
 int store_wobs_prune(struct store_wtxn *, struct store_obs_resume *, int max,
     uint64_t *seen, uint64_t *removed, uint64_t pfx[2][2]);
@@ -661,6 +668,7 @@ struct store_stats {
 	uint64_t gone;	   /* deletion records kept for push and streams */
 	uint64_t subs;	   /* subscription records */
 	uint64_t obs;	   /* observable index entries (key, row) */
+	uint64_t obs_new;  /* of which in obsnew, waiting to be merged */
 };
 int store_stats(struct store *, struct store_stats *);
 

@@ -1,7 +1,8 @@
 /*
  * bench_obs.c -- the observable index's write rate: N observable keys
  * (half random IPv4 addresses, half random domain names in reversed-label
- * form) listed one row each through store_wobs_add, in durable
+ * form) listed one row each as ingest lists a new row's (store_obs_put:
+ * into the delta obsnew, merged into obs at commit), in durable
  * transactions of T keys, into a fresh database; printed beside the same
  * count of increasing keys (IPv4 addresses in order: the appended case)
  * measured in the same run, and with each transaction's keys sorted.
@@ -19,12 +20,14 @@
  * max(50,000, 1/16 of the main table) entries (d): whether a delta gives
  * random keys the locality they lack.
  *
- * usage: bench_obs [-n N] [-t T] [-w W] [-o irsDd] [-l L] [-d DIR]
+ * usage: bench_obs [-n N] [-t T] [-w W] [-o irsDd] [-l L] [-m M] [-d DIR]
  *   N keys (default 1000000), T keys per transaction (default 1000),
  *   W random keys put in first, untimed, in transactions of 100,000 (an
  *   index that already holds W: default 0), the orders to run (i
  *   increasing, r random, s random sorted per transaction: default all),
- *   DIR where the scratch databases are made (default /var/tmp)
+ *   M the least size of obsnew a merge starts at (store_set_obs_merge_min;
+ *   default the store's), DIR where the scratch databases are made
+ *   (default /var/tmp)
  */
 #include <sys/resource.h>
 
@@ -38,6 +41,7 @@
 
 #include "ctihub/store.h"
 
+#include "../../common/store_int.h" /* store_obs_put: ingest's write */
 #include "bench.h"
 
 #define KEYLEN 24 /* type, up to 22 bytes, length in the last byte */
@@ -53,6 +57,7 @@ struct run {
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t merge_min; /* 0: the store's default */
 
 static uint64_t
 next_rand(void)
@@ -112,7 +117,8 @@ cmp_key(const void *a, const void *b)
 	return c != 0 ? c : (lx > ly) - (lx < ly);
 }
 
-/* The obs table's pages, read with LMDB after the store is closed. */
+/* The pages of obs and obsnew, read with LMDB after the store is
+ * closed. */
 static uint64_t
 table_bytes(const char *dir)
 {
@@ -130,6 +136,11 @@ table_bytes(const char *dir)
 		if (mdb_dbi_open(txn, "obs", 0, &dbi) == 0 &&
 		    mdb_stat(txn, dbi, &ms) == 0)
 			b = (uint64_t)ms.ms_psize *
+			    (ms.ms_branch_pages + ms.ms_leaf_pages +
+				ms.ms_overflow_pages);
+		if (mdb_dbi_open(txn, "obsnew", 0, &dbi) == 0 &&
+		    mdb_stat(txn, dbi, &ms) == 0)
+			b += (uint64_t)ms.ms_psize *
 			    (ms.ms_branch_pages + ms.ms_leaf_pages +
 				ms.ms_overflow_pages);
 		mdb_txn_abort(txn);
@@ -158,9 +169,8 @@ fill(struct store *st, unsigned char (*keys)[KEYLEN], size_t from, size_t n,
 		for (j = 0; j < m; j++) {
 			ok.key = keys[j];
 			ok.len = keys[j][KEYLEN - 1];
-			if (store_wobs_add(w, i + j + 1, &ok, 1, 17,
-				STORE_OBS_F_PATTERN,
-				STORE_OBS_FOREVER) != STORE_OK) {
+			if (store_obs_put(w, i + j + 1, &ok, 1, 17,
+				STORE_OBS_F_PATTERN, STORE_OBS_FOREVER) != 0) {
 				store_wabort(w);
 				return -1;
 			}
@@ -358,6 +368,8 @@ run(const char *base, size_t warm, size_t n, size_t t, enum order o,
 		fprintf(stderr, "bench_obs: %s\n", err);
 		return -1;
 	}
+	if (merge_min > 0)
+		store_set_obs_merge_min(st, merge_min);
 	if (fill(st, keys, 0, warm, 100000, RANDOM) == -1)
 		return -1;
 	seed = rng;
@@ -416,7 +428,7 @@ main(int argc, char **argv)
 	struct run r = {0};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "n:t:w:o:l:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:t:w:o:l:m:d:")) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoul(optarg, NULL, 10);
@@ -433,13 +445,16 @@ main(int argc, char **argv)
 		case 'l':
 			nlook = strtoul(optarg, NULL, 10);
 			break;
+		case 'm':
+			merge_min = strtoull(optarg, NULL, 10);
+			break;
 		case 'd':
 			dir = optarg;
 			break;
 		default:
 			fprintf(stderr,
 			    "usage: bench_obs [-n N] [-t T] [-w W] "
-			    "[-o irsDd] [-l L] [-d DIR]\n");
+			    "[-o irsDd] [-l L] [-m M] [-d DIR]\n");
 			return 2;
 		}
 	}

@@ -1838,10 +1838,32 @@ t_obs_index(void **state)
 	store_close(st);
 }
 
-/* Damages the first entry of obs: deleted and written back altered (a
- * duplicate is rewritten whole, never in place). */
+/* Moves every entry of obsnew into obs: empty commits, a merge (of at
+ * least one entry) each, until obsnew is empty. */
 static void
-tamper_obs(void (*fn)(unsigned char *v, size_t n, const MDB_val *k))
+merge_all(struct store *st)
+{
+	struct store_wtxn *w;
+	struct store_stats ss;
+	int i;
+
+	store_set_obs_merge_min(st, 1);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(store_stats(st, &ss), STORE_OK);
+		if (ss.obs_new == 0)
+			break;
+		assert_int_equal(store_wbegin(st, &w), STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+	}
+	assert_int_equal(ss.obs_new, 0);
+	store_set_obs_merge_min(st, 50000);
+}
+
+/* Damages the first entry of table `db` (obs or obsnew): deleted and
+ * written back altered (a duplicate is rewritten whole, never in place). */
+static void
+tamper_obs(
+    const char *db, void (*fn)(unsigned char *v, size_t n, const MDB_val *k))
 {
 	MDB_env *env;
 	MDB_txn *txn;
@@ -1854,7 +1876,7 @@ tamper_obs(void (*fn)(unsigned char *v, size_t n, const MDB_val *k))
 	mdb_env_set_maxdbs(env, 16);
 	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "obs", 0, &dbi), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
 	assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
 	assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_FIRST), 0);
 	assert_true(d.mv_size <= sizeof(val));
@@ -1875,7 +1897,7 @@ tamper_obs(void (*fn)(unsigned char *v, size_t n, const MDB_val *k))
  * and verify finds it; verify finds an entry naming no row, and one
  * naming another producer's row. */
 static void
-t_obs_damage(void **state)
+obs_damage(int merged)
 {
 	struct store *st = obs_store();
 	struct store_wtxn *w;
@@ -1883,7 +1905,6 @@ t_obs_damage(void **state)
 	struct store_obs_key a, b;
 	struct obsseen os;
 
-	(void)state;
 	a = ip4(ka, 10, 0, 0, 1, 32);
 	b = ip4(kb, 10, 0, 0, 2, 32);
 	assert_int_equal(store_wbegin(st, &w), STORE_OK);
@@ -1891,9 +1912,12 @@ t_obs_damage(void **state)
 	assert_int_equal(row_keys(w, 2, P1, &a, 1), STORE_OK);
 	assert_int_equal(row_keys(w, 3, P1, &b, 1), STORE_OK);
 	assert_int_equal(store_wcommit(w), STORE_OK);
+	if (merged)
+		merge_all(st);
 	store_close(st);
 	assert_int_equal(verify_count(), 0);
-	tamper_obs(flip_last); /* row 1 under a: its valid_until */
+	/* row 1 under a: its valid_until */
+	tamper_obs(merged ? "obs" : "obsnew", flip_last);
 	st = open_store();
 	memset(&os, 0, sizeof(os));
 	assert_int_equal(obs_get(st, &a, &os), STORE_ECORRUPT);
@@ -1924,6 +1948,21 @@ t_obs_damage(void **state)
 	assert_int_equal(os.row[0].rowid, 2);
 	store_close(st);
 	assert_int_equal(verify_count(), 0);
+}
+
+static void
+t_obs_damage(void **state)
+{
+	(void)state;
+	obs_damage(0);
+}
+
+/* The same, the entries merged into obs. */
+static void
+t_obs_damage_merged(void **state)
+{
+	(void)state;
+	obs_damage(1);
 }
 
 /* An IPv4 key as observable.h makes it: type 1, address, prefix. */
@@ -2306,6 +2345,271 @@ t_obs_table(void **state)
 	assert_int_equal(verify_count(), 0);
 }
 
+/* --- the delta (obsnew) and its merge into obs --- */
+
+/* A walk of a range: entries counted, each after the one before it. */
+struct obswalk {
+	int n;
+	int disorder;
+	size_t len;
+	unsigned char key[16];
+	uint64_t rowid;
+};
+
+static int
+on_walk(const unsigned char *key, size_t len, const struct store_obs_row *row,
+    void *arg)
+{
+	struct obswalk *ow = arg;
+	int c;
+
+	assert_true(len <= sizeof(ow->key));
+	if (ow->n > 0) {
+		c = memcmp(ow->key, key, len < ow->len ? len : ow->len);
+		if (c == 0)
+			c = ow->len < len ? -1 : ow->len > len ? 1 : 0;
+		if (c > 0 || (c == 0 && ow->rowid >= row->rowid))
+			ow->disorder++;
+	}
+	memcpy(ow->key, key, len);
+	ow->len = len;
+	ow->rowid = row->rowid;
+	ow->n++;
+	return 0;
+}
+
+/* Row `rowid` holds 10.0.<rowid>.0 to .39 and 10.9.9.9: 41 entries. */
+#define DELTA_KEYS 41
+static int
+many_keys(struct store_wtxn *w, uint64_t rowid)
+{
+	static unsigned char kb[DELTA_KEYS][6];
+	struct store_obs_item it[DELTA_KEYS];
+	struct store_obs_set set;
+	int i;
+
+	memset(&set, 0, sizeof(set));
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < DELTA_KEYS; i++) {
+		if (i < DELTA_KEYS - 1)
+			v4(kb[i], 10, 0, (unsigned)rowid, (unsigned)i, 32);
+		else
+			v4(kb[i], 10, 9, 9, 9, 32);
+		it[i].key = kb[i];
+		it[i].keylen = 6;
+	}
+	set.valid_until = STORE_OBS_FOREVER;
+	set.confidence = 255;
+	set.n = DELTA_KEYS;
+	set.v = it;
+	return store_wobs_row(w, rowid, P1, &set);
+}
+
+/* Exactly rows[0..n-1] (in order) hold the shared key, each its own keys
+ * once; the whole index is their entries, in order; verify is clean. */
+static void
+delta_check(struct store *st, const uint64_t *rows, int n)
+{
+	struct store_stats ss;
+	struct obsseen os;
+	struct obswalk ow;
+	unsigned char kb[6], lo[6], hi[6];
+	struct store_obs_key k = v4(kb, 10, 9, 9, 9, 32);
+	struct store_obs_key klo = v4(lo, 0, 0, 0, 0, 0);
+	struct store_obs_key khi = v4(hi, 255, 255, 255, 255, 32);
+	int i, j;
+
+	assert_int_equal(obs_get(st, &k, &os), STORE_OK);
+	assert_int_equal(os.n, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(os.row[i].rowid, rows[i]);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < DELTA_KEYS - 1; j += 13) {
+			k = v4(kb, 10, 0, (unsigned)rows[i], (unsigned)j, 32);
+			assert_int_equal(obs_get(st, &k, &os), STORE_OK);
+			assert_int_equal(os.n, 1);
+			assert_int_equal(os.row[0].rowid, rows[i]);
+		}
+	memset(&ow, 0, sizeof(ow));
+	{
+		struct store_reader *r;
+
+		assert_int_equal(store_reader_new(st, &r), STORE_OK);
+		assert_int_equal(store_rbegin(r), STORE_OK);
+		assert_int_equal(store_obs_range(r, klo.key, klo.len, khi.key,
+				     khi.len, on_walk, &ow),
+		    STORE_OK);
+		store_rend(r);
+		store_reader_free(r);
+	}
+	assert_int_equal(ow.n, n * DELTA_KEYS);
+	assert_int_equal(ow.disorder, 0);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs, (uint64_t)n * DELTA_KEYS);
+	assert_int_equal(verify_count_open(st), 0);
+}
+
+/* Entries are found, in order, wherever they live: obsnew, obs, or a
+ * merge half done; a row's entries are removed from either table. */
+static void
+t_obs_delta(void **state)
+{
+	static const uint64_t all[3] = {1, 2, 3}, odd[2] = {1, 3};
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	struct store_stats ss;
+	unsigned char kb[6];
+	struct store_obs_key shared = v4(kb, 10, 9, 9, 9, 32);
+	uint64_t r;
+
+	(void)state;
+	/* at 123 entries a merge starts, and moves twice what the commit
+	 * wrote (82): the third row's entries stay in obsnew */
+	store_set_obs_merge_min(st, 100);
+	for (r = 1; r <= 3; r++) {
+		assert_int_equal(store_wbegin(st, &w), STORE_OK);
+		assert_int_equal(many_keys(w, r), STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+		delta_check(st, all, (int)r);
+	}
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs_new, DELTA_KEYS);
+	merge_all(st);
+	delta_check(st, all, 3);
+	/* row 2 off obs, then back into obsnew: the shared key's rows
+	 * come from both tables, in rowid order */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_row(w, 2, P1, NULL), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	delta_check(st, odd, 2);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(many_keys(w, 2), STORE_OK);
+	/* an entry obs holds already is not written again */
+	assert_int_equal(
+	    store_wobs_add(w, 3, &shared, 1, P1, 0, STORE_OBS_FOREVER),
+	    STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs_new, DELTA_KEYS);
+	delta_check(st, all, 3);
+	/* rows 1 (in obs) and 2 (in obsnew) removed together */
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(store_wobs_row(w, 1, P1, NULL), STORE_OK);
+	assert_int_equal(store_wobs_row(w, 2, P1, NULL), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	delta_check(st, all + 2, 1);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs_new, 0);
+	store_close(st);
+	/* the merge's position survives a reopen */
+	st = open_store();
+	delta_check(st, all + 2, 1);
+	store_close(st);
+}
+
+/* Reindex's prune walks both tables while merges move entries between
+ * its slices: every stray entry goes, every sound one stays. */
+static void
+t_obs_delta_prune(void **state)
+{
+	static const uint64_t all[3] = {1, 2, 3};
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	struct store_obs_resume at;
+	struct store_stats ss;
+	unsigned char kb[6];
+	struct store_obs_key k;
+	uint64_t seen = 0, removed = 0, pfx[2][2];
+	int i, slices = 0;
+
+	(void)state;
+	store_set_obs_merge_min(st, 1000);
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	for (i = 1; i <= 3; i++)
+		assert_int_equal(many_keys(w, (uint64_t)i), STORE_OK);
+	/* strays: row 1 under row 2's keys, row 99 (none) */
+	for (i = 0; i < 5; i++) {
+		k = v4(kb, 10, 0, 2, (unsigned)i, 32);
+		assert_int_equal(
+		    store_wobs_add(w, 1, &k, 1, P1, 0, 0), STORE_OK);
+	}
+	k = v4(kb, 10, 0, 3, 200, 32);
+	assert_int_equal(store_wobs_add(w, 99, &k, 1, P1, 0, 0), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	/* 129 entries, 9 an empty commit: three of row 1's strays into obs,
+	 * two and row 99's not */
+	store_set_obs_merge_min(st, 16);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(store_wbegin(st, &w), STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+	}
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs_new, 3 * DELTA_KEYS + 6 - 45);
+	assert_int_equal(verify_count_open(st), 6);
+	memset(&at, 0, sizeof(at));
+	memset(pfx, 0, sizeof(pfx));
+	do {
+		assert_int_equal(store_wbegin_obs(st, &w), STORE_OK);
+		assert_int_equal(
+		    store_wobs_prune(w, &at, 7, &seen, &removed, pfx),
+		    STORE_OK);
+		assert_int_equal(store_wcommit(w), STORE_OK);
+		assert_true(++slices < 100);
+	} while (at.len > 0);
+	assert_int_equal(removed, 6);
+	assert_true(seen >= 3 * DELTA_KEYS + 6);
+	assert_true(pfx[0][0] == UINT64_C(1) << 32);
+	delta_check(st, all, 3);
+	store_close(st);
+}
+
+/* An entry in both tables (none of the store's writes makes one): verify
+ * reports it, a lookup lists it once, the merge folds the two. */
+static void
+t_obs_both(void **state)
+{
+	struct store *st = obs_store();
+	struct store_wtxn *w;
+	struct store_stats ss;
+	struct obsseen os;
+	unsigned char ka[6];
+	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dnew, dmain;
+	MDB_val k, d;
+
+	(void)state;
+	assert_int_equal(store_wbegin(st, &w), STORE_OK);
+	assert_int_equal(row_keys(w, 1, P1, &a, 1), STORE_OK);
+	assert_int_equal(store_wcommit(w), STORE_OK);
+	store_close(st);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 16);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "obsnew", 0, &dnew), 0);
+	assert_int_equal(mdb_dbi_open(txn, "obs", 0, &dmain), 0);
+	k.mv_size = a.len;
+	k.mv_data = ka;
+	assert_int_equal(mdb_get(txn, dnew, &k, &d), 0);
+	assert_int_equal(mdb_put(txn, dmain, &k, &d, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(verify_count(), 1);
+	st = open_store();
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(os.row[0].rowid, 1);
+	merge_all(st);
+	assert_int_equal(store_stats(st, &ss), STORE_OK);
+	assert_int_equal(ss.obs, 1);
+	assert_int_equal(obs_get(st, &a, &os), STORE_OK);
+	assert_int_equal(os.n, 1);
+	assert_int_equal(verify_count_open(st), 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -2340,6 +2644,11 @@ main(void)
 		t_gone_subs_tables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_index, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		t_obs_damage_merged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_delta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_delta_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_obs_both, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_obs_prune, setup, teardown),
