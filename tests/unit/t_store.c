@@ -1681,7 +1681,7 @@ t_obs_index(void **state)
 	unsigned char dom[] = "\002com.example.www", big[STORE_OBS_KEY_MAX + 1];
 	struct store_obs_key a, r24, b, c, keys[3], d = {dom, sizeof(dom) - 1};
 	struct store_obs_key bad[2];
-	struct obsseen os;
+	struct obsseen os = {0};
 	int i, found;
 
 	(void)state;
@@ -1903,7 +1903,7 @@ obs_damage(int merged)
 	struct store_wtxn *w;
 	unsigned char ka[6], kb[6];
 	struct store_obs_key a, b;
-	struct obsseen os;
+	struct obsseen os = {0};
 
 	a = ip4(ka, 10, 0, 0, 1, 32);
 	b = ip4(kb, 10, 0, 0, 2, 32);
@@ -2033,7 +2033,7 @@ t_obs_rows(void **state)
 	struct store *st = open_store();
 	struct store_obj o;
 	struct store_wtxn *w;
-	struct obsseen os;
+	struct obsseen os = {0};
 	struct rowlist rl;
 	struct store_obs_item it[3], it2[1], bad[1];
 	struct store_obs_set set, set2, badset;
@@ -2257,7 +2257,7 @@ t_obs_prune(void **state)
 	struct store *st = obs_store();
 	struct store_wtxn *w;
 	struct store_obs_resume at;
-	struct obsseen os;
+	struct obsseen os = {0};
 	unsigned char ka[6], kb[6], kc[6];
 	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
 	struct store_obs_key b = v4(kb, 10, 0, 0, 0, 24);
@@ -2326,7 +2326,7 @@ t_obs_table(void **state)
 	struct store_wtxn *w;
 	unsigned char ka[6];
 	struct store_obs_key a = ip4(ka, 10, 0, 0, 1, 32);
-	struct obsseen os;
+	struct obsseen os = {0};
 
 	(void)state;
 	store_close(st);
@@ -2411,7 +2411,7 @@ static void
 delta_check(struct store *st, const uint64_t *rows, int n)
 {
 	struct store_stats ss;
-	struct obsseen os;
+	struct obsseen os = {0};
 	struct obswalk ow;
 	unsigned char kb[6], lo[6], hi[6];
 	struct store_obs_key k = v4(kb, 10, 9, 9, 9, 32);
@@ -2571,7 +2571,7 @@ t_obs_both(void **state)
 	struct store *st = obs_store();
 	struct store_wtxn *w;
 	struct store_stats ss;
-	struct obsseen os;
+	struct obsseen os = {0};
 	unsigned char ka[6];
 	struct store_obs_key a = v4(ka, 10, 0, 0, 1, 32);
 	MDB_env *env;
