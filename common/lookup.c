@@ -148,7 +148,7 @@ static int
 add_probe(struct lookup *lk, const struct probe *p)
 {
 	if (lk->npr == lk->cappr) {
-		size_t cap = lk->cappr ? lk->cappr * 2 : 1024;
+		size_t cap = lk->cappr ? lk->cappr * 2 : 16;
 		struct probe *v = hub_realloc(lk->pr, cap * sizeof(*v));
 
 		if (v == NULL)
@@ -164,7 +164,7 @@ static int
 add_hit(struct lookup *lk, const struct hit *h)
 {
 	if (lk->nhits == lk->caphits) {
-		size_t cap = lk->caphits ? lk->caphits * 2 : 1024;
+		size_t cap = lk->caphits ? lk->caphits * 2 : 16;
 		struct hit *v = hub_realloc(lk->hits, cap * sizeof(*v));
 
 		if (v == NULL)
@@ -361,7 +361,7 @@ row_of(struct lookup *lk, uint64_t rowid)
 	int k;
 
 	if (lk->nrows * 2 >= lk->nslot) {
-		size_t ns = lk->nslot ? lk->nslot * 2 : 1024;
+		size_t ns = lk->nslot ? lk->nslot * 2 : 64;
 		int *sl = hub_calloc(ns, sizeof(*sl));
 		size_t j;
 
@@ -382,7 +382,7 @@ row_of(struct lookup *lk, uint64_t rowid)
 		if (lk->rows[lk->slot[i] - 1].rowid == rowid)
 			return lk->slot[i] - 1;
 	if (lk->nrows == lk->caprows) {
-		size_t cap = lk->caprows ? lk->caprows * 2 : 256;
+		size_t cap = lk->caprows ? lk->caprows * 2 : 16;
 		struct lookup_row *v = hub_realloc(lk->rows, cap * sizeof(*v));
 
 		if (v == NULL)
