@@ -11,10 +11,13 @@
 #      serving one fixed page; a full walk in pages of 1,000; the daemon's
 #      private memory; the same reads under a realistic sharing policy;
 #   4. push (push.sh): 20 subscribers receiving while 100,000 objects are
-#      ingested, beside ingest alone and the receiver's own ceiling.
+#      ingested, beside ingest alone and the receiver's own ceiling;
+#   5. observables (obs.sh): indexing cost, 10,000-value and single
+#      lookups and exports at 10,000,000 indexed observables.
 # Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
 # $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
-# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ, BENCH_SKIP_PUSH
+# BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ, BENCH_SKIP_PUSH,
+# BENCH_SKIP_OBS
 # (set: skip that part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
 # Usage: tests/bench/run.sh build/release
 set -eu
@@ -111,6 +114,7 @@ echo "== 2. ctihub import of one $N-object bundle"
 fi
 if [ -n "${BENCH_SKIP_READ:-}" ]; then
 	[ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
+	[ -n "${BENCH_SKIP_OBS:-}" ] || "$SRC/tests/bench/obs.sh" "$B"
 	exit 0
 fi
 
@@ -234,3 +238,4 @@ echo "$NOPOL $POLICY" | awk '{printf "policy cost: %.1f%% of the read rate witho
 sed 's/^walk:/walk with the realistic policy:/' walk-real.txt
 
 [ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
+[ -n "${BENCH_SKIP_OBS:-}" ] || "$SRC/tests/bench/obs.sh" "$B"
