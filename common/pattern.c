@@ -1142,6 +1142,12 @@ parse_op(struct parser *p, struct pcmp *cmp)
 	}
 	if (cmp->op == POP_EQ && !cmp->negated && cmp->lit->kind == PL_STRING)
 		return normalise_eq(p, cmp);
+	if (cmp->op == POP_EQ && !cmp->negated && cmp->lit->kind == PL_INT) {
+		/* an integer as written (autonomous-system:number = 15169):
+		 * the observable walkers decide which paths they index */
+		cmp->eqval = cmp->lit->s;
+		cmp->eqlen = cmp->lit->len;
+	}
 	return 0;
 }
 

@@ -169,8 +169,8 @@ typedef int obs_cb(const struct obs *o, void *arg);
  * Calls `cb` for each equality observable of a parsed pattern
  * (pattern_foreach_eq), in source order, duplicates included:
  *   ipv4-addr:value ipv6-addr:value domain-name:value url:value
- *   email-addr:value mac-addr:value autonomous-system:number (as a string;
- *   pattern.h reports no integer literals) file:hashes.X artifact:hashes.X
+ *   email-addr:value mac-addr:value autonomous-system:number (an integer, or a
+ *   string as some producers write it) file:hashes.X artifact:hashes.X
  *   x509-certificate:hashes.X, and every X:..._ref.value and
  *   X:..._refs[i].value (network-traffic:dst_ref.value,
  *   email-message:from_ref.value, domain-name:resolves_to_refs[*].value

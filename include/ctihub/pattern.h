@@ -54,8 +54,9 @@ void pattern_free(struct pattern *);
 int pattern_check(const char *s, size_t n, char *err, size_t errlen);
 
 /*
- * Calls `cb` for every comparison of the form `type:path = 'string'`
- * (operator "=", a string literal, not negated), with the value normalised
+ * Calls `cb` for every comparison of the form `type:path = 'string'` or
+ * `type:path = integer` (operator "=", not negated; an integer as
+ * written), with a string's value normalised
  * for matching: domain names, e-mail addresses and hash values in lower
  * case, IPv6 addresses in their canonical RFC 5952 text, hash names such as
  * 'SHA-256', SHA256 and sha256 spelled one way (hashes.'SHA-256').  Stops

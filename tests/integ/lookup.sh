@@ -75,9 +75,10 @@ ind() { # ind N MARKING PATTERN
 	printf '{"type":"indicator","spec_version":"2.1","id":"indicator--%08d-0000-4000-8000-000000000000","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","pattern":"%s","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","confidence":80,"object_marking_refs":["%s"]}' \
 	    "$1" "$3" "$2"
 }
-printf '{"objects":[%s,%s,%s]}' \
+printf '{"objects":[%s,%s,%s,%s]}' \
     "$(ind 1 $GREEN "[ipv4-addr:value = '198.51.100.7']")" \
     "$(ind 2 $AMBER "[domain-name:value = 'amber.example']")" \
+    "$(ind 4 $GREEN "[autonomous-system:number = 64512]")" \
     "$(ind 3 $GREEN "[ipv4-addr:value = '10.0.0.0/8']")" >env.json
 out=$(cx alice -X POST -H "Content-Type: $TX" --data-binary @env.json \
     "$URL/collections/$COLL/objects/")
@@ -85,12 +86,12 @@ code=$(echo "$out" | tail -1)
 n=0
 while [ $n -lt 100 ]; do # the writer commits: the objects are there
 	got=$(cx alice "$URL/collections/$COLL/objects/" | grep -o '"indicator--' | wc -l)
-	[ "$got" -ge 3 ] && break
+	[ "$got" -ge 4 ] && break
 	sleep 0.05
 	n=$((n + 1))
 done
-if [ "$code" = 202 ] && [ "$got" -ge 3 ]; then
-	tap ok "lookup: three indicators published (and indexed by ingest)"
+if [ "$code" = 202 ] && [ "$got" -ge 4 ]; then
+	tap ok "lookup: four indicators published (and indexed by ingest)"
 else
 	tap fail "lookup: publishing ($code, $got objects)"
 fi
@@ -104,6 +105,14 @@ if [ "$(echo "$out" | tail -1)" = 200 ] &&
 	tap ok "lookup: GET finds the indicator that holds the address"
 else
 	tap fail "lookup: GET exact: $out"
+fi
+# an AS number given as STIX types it (an integer), asked as AS64512
+out=$(cx erin "$URL/lookup/?value=AS64512")
+if echo "$out" | grep -q '"id":"indicator--00000004-0000-4000-8000-000000000000"' &&
+    echo "$out" | grep -q '"type":"asn","canonical":"64512"'; then
+	tap ok "lookup: an integer autonomous-system:number is found as AS64512"
+else
+	tap fail "lookup: AS number: $out"
 fi
 out=$(cx erin "$URL/lookup/?value=10.1.2.3&type=ipv4")
 if echo "$out" | grep -q '"how":"in-range","matched":"10.0.0.0/8"\|"matched":"10.0.0.0/8","how":"in-range"'; then

@@ -515,10 +515,12 @@ t_pattern(void **state)
 		     "autonomous-system:number = 'AS64500' AND "
 		     "autonomous-system:number = 64501]",
 	    &s);
-	assert_int_equal(s.n, 3);
+	assert_int_equal(s.n, 4);
 	seen_is(&s, 0, OBS_EMAIL, "bad@evil.example");
 	seen_is(&s, 1, OBS_MAC, "aa:bb:cc:dd:ee:ff");
 	seen_is(&s, 2, OBS_ASN, "64500");
+	/* an integer, as STIX types the number */
+	seen_is(&s, 3, OBS_ASN, "64501");
 	from_pattern(
 	    "[file:hashes.'SHA-256' = "
 	    "'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7"

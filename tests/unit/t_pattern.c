@@ -416,7 +416,8 @@ t_normalise(void **state)
 	check_eq("[x-a:b[-0] = 'x']", "x-a", "b[0]", "x");
 }
 
-/* Only positive "=" against a string is reported; all types are. */
+/* Only positive "=" against a string or an integer is reported; all
+ * types are. */
 static void
 t_walkers(void **state)
 {
@@ -434,11 +435,12 @@ t_walkers(void **state)
 	assert_non_null(pat = parse_copy(s, sizeof(s) - 1, err));
 	memset(&sn, 0, sizeof(sn));
 	assert_int_equal(pattern_foreach_eq(pat, record, &sn), 0);
-	assert_int_equal(sn.n, 3);
-	assert_string_equal(sn.value[0], "e");
-	assert_string_equal(sn.type[1], "domain-name");
-	assert_string_equal(sn.value[1], "f.example");
-	assert_string_equal(sn.value[2], "g@h");
+	assert_int_equal(sn.n, 4);
+	assert_string_equal(sn.value[0], "5"); /* file:size, as written */
+	assert_string_equal(sn.value[1], "e");
+	assert_string_equal(sn.type[2], "domain-name");
+	assert_string_equal(sn.value[2], "f.example");
+	assert_string_equal(sn.value[3], "g@h");
 	memset(&sn, 0, sizeof(sn));
 	assert_int_equal(pattern_foreach_type(pat, record, &sn), 0);
 	assert_int_equal(sn.n, 8); /* record keeps the first 8 of 11 */
