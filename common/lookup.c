@@ -507,7 +507,14 @@ row_decide(struct lookup *lk, struct lookup_row *rw)
 		}
 	rw->visible = 1;
 	rw->producer = ov.producer;
-	rw->tlp = ov.tlp;
+	{
+		/* the level it counts as: an unmarked object (or one whose
+		 * marking is not resolved) its producer's default */
+		struct policy_obj po = {ov.producer, ov.tlp, ov.flags, NULL, 0};
+
+		rw->unmarked = ov.tlp == TLP_NONE;
+		rw->tlp = (uint8_t)policy_obj_level(lk->vc->pol, &po);
+	}
 	rw->revoked = (ov.flags & STORE_F_REVOKED) != 0;
 	rw->version = ov.version;
 	/* its obsrow is read only for the rows that need it (returned, or
@@ -986,6 +993,8 @@ add_match(struct buf *b, const struct lookup *lk, const struct lookup_match *m)
 	buf_adds(b, ",\"producer\":");
 	add_member(b, lk, rw->producer);
 	buf_addf(b, ",\"tlp\":\"%s\"", marking_tlp_name((enum tlp)rw->tlp));
+	if (rw->unmarked)
+		buf_adds(b, ",\"unmarked\":true");
 	if (rw->confidence >= 0)
 		buf_addf(b, ",\"confidence\":%d", rw->confidence);
 	if (rw->valid_from != 0)

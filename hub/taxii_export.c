@@ -161,7 +161,14 @@ emit(struct request *ctx, struct export *e, const struct store_item *it,
 	r.type = obs_type_name(ob->key[0]);
 	if (r.type == NULL)
 		r.type = "";
-	r.tlp = marking_tlp_name(it->e.tlp);
+	{
+		/* the level it counts as: unmarked, its producer's default */
+		struct policy_obj po = {
+		    it->e.producer, it->e.tlp, it->e.flags, NULL, 0};
+
+		r.tlp = marking_tlp_name(
+		    (enum tlp)policy_obj_level(ctx->rt->policy, &po));
+	}
 	r.confidence = row->confidence <= 100 ? row->confidence : -1;
 	r.first_seen = it->date_added;
 	producer_name(ctx, it->e.producer, &r.producer, &r.producerlen);

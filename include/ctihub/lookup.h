@@ -70,7 +70,8 @@ struct lookup_row {
 	uint64_t rowid;
 	int visible;
 	uint32_t producer;
-	uint8_t tlp;
+	uint8_t tlp;  /* the level it counts as (policy_obj_level) */
+	int unmarked; /* no TLP marking: tlp is its producer's default */
 	int revoked;
 	int64_t version;     /* modified */
 	int64_t first_added; /* its earliest and newest date_added in the */

@@ -298,6 +298,13 @@ matrix_obs(const struct reader *rd, const int64_t added[NLEVELS], char *why,
 			    "%s: lookup of level %s's address "
 			    "returned another object: %.300s",
 			    rd->name, lname[l], r.body);
+			/* its level as marked, or unmarked: the default's */
+			EXPECT(l == L_NONE
+				? json_is_true(json_object_get(m, "unmarked"))
+				: strcmp(integ_jstr(m, "tlp"), lname[l]) == 0 &&
+				    json_object_get(m, "unmarked") == NULL,
+			    "%s: level %s answered as tlp %s", rd->name,
+			    lname[l], integ_jstr(m, "tlp"));
 			found = 1;
 		}
 		EXPECT(found == rd->see[l],
