@@ -3,7 +3,8 @@
  * api_root, collection), each row with its type, bounds, default and the
  * field it sets.  Defaults come from the tables and nowhere else.
  * Loads the members file and then, once members and collections are
- * known, the subscriptions file (subscription.c).
+ * known, the subscriptions file (subscription.c) and the feeds file
+ * (feedconf.c).
  * Collects every error as "file:line: message"; a configuration with any
  * error is rejected whole.
  */
@@ -19,10 +20,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/conf.h"
 #include "ctihub/country.h"
+#include "ctihub/feedconf.h"
 #include "ctihub/subscription.h"
 #include "ctihub/uuid.h"
 
@@ -103,6 +106,7 @@ static const struct directive top_directives[] = {
     {"access_log", D_PATH, C(access_log), NULL, 0, 0, 0},
     {"audit_log", D_PATH, C(audit_log), NULL, 0, 0, 0},
     {"subscriptions", D_PATH, C(subs_file), NULL, 0, 0, 0},
+    {"feeds", D_PATH, C(feeds_file), "feeds.conf", 0, 0, 0},
     {"push_allow", D_CIDR, 0, NULL, 0, 0, 1},
     {"push_retry_for", D_DURATION, C(push_retry_for), "3d", 60, 365LL * 86400,
 	0},
@@ -812,6 +816,8 @@ conf_free(struct conf *c)
 	hub_free(c->audit_log);
 	hub_free(c->subs_file);
 	subs_free(c->subs);
+	hub_free(c->feeds_file);
+	feedconf_free(c->feeds);
 	hub_free(c->push_allow);
 	members_free(c->members);
 	hub_free(c);
@@ -966,6 +972,12 @@ conf_build(const char *file, const char *dir, const struct cfg_stmt *root,
 	/* the subscriptions name members and collections: read last */
 	if (c->subs_file != NULL && c->members != NULL && !ld.oom &&
 	    subs_load(c->subs_file, c, &c->subs, errs) == -1)
+		ld.bad = 1;
+	/* so do the feeds; the default file may be absent (no feeds) */
+	if (c->members != NULL && c->feeds_file != NULL && !ld.oom &&
+	    (find_stmt(root, "feeds") != NULL ||
+		access(c->feeds_file, F_OK) == 0 || errno != ENOENT) &&
+	    feedconf_load(c->feeds_file, c, &c->feeds, errs) == -1)
 		ld.bad = 1;
 	if (c->access_log == NULL)
 		c->access_log = cfg_path(c->state_dir, "access.log");

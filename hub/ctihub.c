@@ -17,6 +17,7 @@
 #include "ctihub/cred.h"
 #include "ctihub/log.h"
 
+#include "ctihub/feedconf.h"
 #include "ctihub/subscription.h"
 
 #include "hub.h"
@@ -88,9 +89,11 @@ cmd_check(int argc, char **argv)
 	/* warnings, logged above, do not fail the check: the daemon loads
 	 * such a policy too */
 	printf("configuration OK: %d members, %d API roots, %d "
-	       "subscriptions, policy in %s",
+	       "subscriptions, %d feeds (%d enabled), policy in %s",
 	    rt->conf->members->n, rt->conf->nroots,
 	    rt->conf->subs != NULL ? rt->conf->subs->n : 0,
+	    rt->conf->feeds != NULL ? rt->conf->feeds->n : 0,
+	    rt->conf->feeds != NULL ? rt->conf->feeds->nenabled : 0,
 	    rt->conf->policy_dir);
 	if (rt->policy_warnings > 0)
 		printf(" (%d warning%s)", rt->policy_warnings,

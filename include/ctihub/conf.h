@@ -17,6 +17,7 @@
 #define CONF_ID_LEN	37 /* a UUID and its NUL */
 
 struct subscriptions; /* subscription.h */
+struct feedconf;      /* feedconf.h */
 
 /* Who may read or write a collection: the union of its rules. */
 enum acl_kind {
@@ -134,8 +135,11 @@ struct conf {
 	char *access_log; /* "-": stderr, "off": none */
 	char *audit_log;
 	/* push (subscription.h) and streams */
-	char *subs_file;	     /* NULL: no subscriptions */
-	struct subscriptions *subs;  /* loaded with the conf; NULL: none */
+	char *subs_file;	    /* NULL: no subscriptions */
+	struct subscriptions *subs; /* loaded with the conf; NULL: none */
+	/* feeds (feedconf.h) */
+	char *feeds_file;	     /* default feeds.conf, may be absent */
+	struct feedconf *feeds;	     /* loaded with the conf; NULL: none */
 	struct push_net *push_allow; /* networks allowed although private */
 	int npush_allow;
 	int64_t push_retry_for;	  /* seconds a failing subscription is retried
@@ -164,8 +168,9 @@ struct conf {
 };
 
 /*
- * Reads and checks the configuration, the members file it names and the
- * subscriptions file (subscription.h), if it names one.
+ * Reads and checks the configuration, the members file it names, the
+ * subscriptions file (subscription.h), if it names one, and the feeds file
+ * (feedconf.h), if it names one or the default one exists.
  * Returns 0 and a new conf (caller frees with conf_free), or -1 with every
  * problem in `errs` as "file:line: message".
  */
