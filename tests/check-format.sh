@@ -4,7 +4,7 @@
 # lines so tests/run.sh can count it.
 cd "$(dirname "$0")/.." || exit 1
 bad=0
-for f in common/*.c common/*.h hub/*.c feeds/*.c include/ctihub/*.h; do
+for f in common/*.c common/*.h hub/*.c feeds/*.c feeds/*.h include/ctihub/*.h; do
 	[ -f "$f" ] || continue
 	if ! clang-format --style=file "$f" | cmp -s - "$f"; then
 		echo "# format: $f differs from clang-format (run: make format)"
