@@ -2,7 +2,9 @@
  * cfgfile.c -- reads the statement-tree syntax of ctihub.conf and the
  * members file.  A hand-written lexer of a dozen lines of grammar; it
  * knows no directive, only words, strings, braces and newlines.  Also
- * the list of findings (errors and warnings) every parser reports into.
+ * the list of findings (errors and warnings) every parser reports into,
+ * and the checks of values several files share (names, https URLs, the
+ * files holding secrets).
  */
 #include <sys/stat.h>
 
@@ -589,4 +591,176 @@ cfg_path(const char *dir, const char *path)
 	r = buf_detach(&b, NULL);
 	path_clean(r);
 	return r;
+}
+
+char *
+cfg_file_check(struct cfg_errs *errs, const char *file, int line,
+    const char *dir, const char *path, int secret, int *oom)
+{
+	struct stat st;
+	char *p;
+	int fd;
+
+	if (path[0] == '\0') {
+		cfg_errs_add(errs, file, line, "empty file name");
+		return NULL;
+	}
+	if ((p = cfg_path(dir, path)) == NULL) {
+		*oom = 1;
+		return NULL;
+	}
+	memset(&st, 0, sizeof(st));
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
+	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		cfg_errs_add(errs, file, line, "cannot read %s: %s", p,
+		    fd == -1 || S_ISREG(st.st_mode) ? strerror(errno)
+						    : "not a regular file");
+		if (fd != -1)
+			close(fd);
+		hub_free(p);
+		return NULL;
+	}
+	close(fd);
+	if (secret && (st.st_mode & S_IROTH))
+		cfg_warn_add(errs, file, line,
+		    "%s is readable by everyone (chmod o-r)", p);
+	return p;
+}
+
+char *
+cfg_read_secret(struct cfg_errs *errs, const char *file, int line,
+    const char *dir, const char *path, size_t max, int *oom)
+{
+	char *p, *text, *r = NULL;
+	size_t n, len;
+
+	if ((p = cfg_file_check(errs, file, line, dir, path, 1, oom)) == NULL)
+		return NULL;
+	if ((text = cfg_slurp(p, max, &len)) == NULL) {
+		if (errno == EFBIG)
+			cfg_errs_add(errs, file, line,
+			    "cannot read %s: more than %zu bytes", p, max);
+		else
+			cfg_errs_add(errs, file, line, "cannot read %s: %s", p,
+			    strerror(errno));
+		hub_free(p);
+		return NULL;
+	}
+	n = strcspn(text, "\r\n");
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	if (n == 0)
+		cfg_errs_add(
+		    errs, file, line, "%s: the first line is empty", p);
+	else if ((r = hub_strndup(text, n)) == NULL)
+		*oom = 1;
+	explicit_bzero(text, len);
+	hub_free(text);
+	hub_free(p);
+	return r;
+}
+
+int
+cfg_name_valid(const char *s, size_t max)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= max)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+cfg_https_url_ok(const char *url)
+{
+	const char *host, *end, *p;
+	long long port;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return 0;
+	for (p = url; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return 0;
+	host = url + 8;
+	end = host + strcspn(host, "/?#");
+	if (end == host || memchr(host, '@', (size_t)(end - host)) ||
+	    strchr(url, '#') != NULL)
+		return 0;
+	if (host[0] == '[') {
+		p = memchr(host, ']', (size_t)(end - host));
+		if (p == NULL || p == host + 1)
+			return 0;
+		p++;
+	} else if ((p = memchr(host, ':', (size_t)(end - host))) == NULL)
+		p = end;
+	else if (p == host)
+		return 0;
+	if (p != end) {
+		char num[8];
+		size_t n = (size_t)(end - p - 1);
+
+		if (*p != ':' || n == 0 || n >= sizeof(num))
+			return 0;
+		memcpy(num, p + 1, n);
+		num[n] = '\0';
+		if (cfg_parse_int(num, 1, 65535, &port) == -1)
+			return 0;
+	}
+	return 1;
+}
+
+int
+cfg_taxii_coll_url_ok(const char *url)
+{
+	const char *path, *p;
+	size_t n = strlen(url);
+
+	if (!cfg_https_url_ok(url) || (path = strchr(url + 8, '/')) == NULL ||
+	    strchr(url, '?') != NULL || url[n - 1] != '/')
+		return 0;
+	p = url + n - 1; /* the last '/' */
+	while (p > path && p[-1] != '/')
+		p--;
+	/* p: the <id>, after "/collections/" */
+	return p < url + n - 1 && (size_t)(p - path) >= 13 &&
+	    strncmp(p - 13, "/collections/", 13) == 0;
+}
+
+int
+cfg_check_creds(
+    struct cfg_errs *errs, const char *file, const struct cfg_creds_at *at)
+{
+	int n = cfg_errs_count(errs, CFG_ERROR);
+
+	if ((at->user || at->password_file) + !!at->token_file +
+		(at->cert || at->key) >
+	    1) {
+		const int v[] = {at->user, at->password_file, at->token_file,
+		    at->cert, at->key};
+		int i, last = 0;
+
+		/* reported where the second kind is given */
+		for (i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+			if (v[i] > last)
+				last = v[i];
+		cfg_errs_add(errs, file, last,
+		    "two kinds of credentials (user and password_file, "
+		    "token_file, or cert and key): give one");
+	}
+	if (!!at->user != !!at->password_file)
+		cfg_errs_add(errs, file,
+		    at->user ? at->user : at->password_file,
+		    "user and password_file go together");
+	if (!!at->cert != !!at->key)
+		cfg_errs_add(errs, file, at->cert ? at->cert : at->key,
+		    "cert and key go together");
+	return cfg_errs_count(errs, CFG_ERROR) == n ? 0 : -1;
 }

@@ -1070,6 +1070,44 @@ conf_coll_find(const struct conf_root *r, const char *id, size_t len)
 }
 
 const struct conf_collection *
+conf_coll_resolve(const struct conf *c, const char *v,
+    const struct conf_root **root, char *why, size_t whylen)
+{
+	const struct conf_root *r = NULL;
+	const struct conf_collection *k;
+	const char *slash = strchr(v, '/'), *id = v;
+
+	if (slash != NULL) {
+		r = conf_root_find(c, v, (size_t)(slash - v));
+		if (r == NULL) {
+			snprintf(why, whylen,
+			    "collection %s: no api_root '%.*s'", v,
+			    (int)(slash - v), v);
+			return NULL;
+		}
+		id = slash + 1;
+	} else if (c->default_root != NULL)
+		r = conf_root_find(c, c->default_root, strlen(c->default_root));
+	else if (c->nroots == 1)
+		r = &c->roots[0];
+	if (r == NULL) {
+		snprintf(why, whylen,
+		    "collection %s: name its api root (root/collection): "
+		    "there are %d and no default_root",
+		    v, c->nroots);
+		return NULL;
+	}
+	if ((k = conf_coll_find(r, id, strlen(id))) == NULL) {
+		snprintf(why, whylen,
+		    "collection %s: no such collection in api_root %s", v,
+		    r->name);
+		return NULL;
+	}
+	*root = r;
+	return k;
+}
+
+const struct conf_collection *
 conf_coll_by_code(
     const struct conf *c, uint32_t code, const struct conf_root **root)
 {

@@ -10,14 +10,9 @@
  * `file` source not at all (it is data, read at run time).  Does not
  * fetch, convert or store anything (feeds/, the feed engine).
  */
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/buf.h"
@@ -162,13 +157,10 @@ struct fpending {
 		(ld)->bad = 1;                                                 \
 	} while (0)
 
-static int name_valid(const char *, size_t);
 static int printable(const char *);
 static int find_fdirective(const char *);
 static char *feed_path(struct floader *, int, const char *, int);
 static char *read_secret(struct floader *, int, const char *);
-static int url_ok(const char *);
-static int taxii_url_ok(const char *);
 static void read_coll(
     struct floader *, struct feed_def *, struct fpending *, int, const char *);
 static void read_match(struct floader *, struct fpending *, int, char **, int);
@@ -201,25 +193,6 @@ feed_kind_from_name(const char *name)
 	return 0;
 }
 
-/* 1 to max - 1 of [A-Za-z0-9._-]. */
-static int
-name_valid(const char *s, size_t max)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n >= max)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
-			c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /* No control characters (a label or header name goes into JSON and HTTP
  * as it is). */
 static int
@@ -242,141 +215,45 @@ find_fdirective(const char *name)
 	return -1;
 }
 
-/*
- * Resolves a file named at `line` and checks it is a regular file that
- * can be read; a secret file readable by everyone is a warning.  The path
- * (caller frees) or NULL (reported).
- */
+/* A file named at `line`, resolved and checked (cfg_file_check). */
 static char *
 feed_path(struct floader *ld, int line, const char *path, int secret)
 {
-	struct stat st;
-	char *p;
-	int fd;
+	char *p = cfg_file_check(
+	    ld->errs, ld->file, line, ld->dir, path, secret, &ld->oom);
 
-	if (path[0] == '\0') {
-		ERR(ld, line, "empty file name");
-		return NULL;
-	}
-	if ((p = cfg_path(ld->dir, path)) == NULL) {
-		ld->oom = 1;
-		return NULL;
-	}
-	memset(&st, 0, sizeof(st));
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
-	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		ERR(ld, line, "cannot read %s: %s", p,
-		    fd == -1 || S_ISREG(st.st_mode) ? strerror(errno)
-						    : "not a regular file");
-		if (fd != -1)
-			close(fd);
-		hub_free(p);
-		return NULL;
-	}
-	close(fd);
-	if (secret && (st.st_mode & S_IROTH))
-		cfg_warn_add(ld->errs, ld->file, line,
-		    "%s is readable by everyone (chmod o-r)", p);
+	if (p == NULL && !ld->oom)
+		ld->bad = 1;
 	return p;
 }
 
-/* The first line of a password or token file, without its line end and
- * trailing blanks; NULL (reported) when unreadable or empty.  Caller
- * wipes and frees. */
+/* The first line of a password or token file (cfg_read_secret), which
+ * goes into an HTTP header: no control characters.  Caller wipes and
+ * frees. */
 static char *
 read_secret(struct floader *ld, int line, const char *path)
 {
-	char *p, *text, *r = NULL;
-	size_t n, len;
+	char *r = cfg_read_secret(
+	    ld->errs, ld->file, line, ld->dir, path, FEED_SECRET_MAX, &ld->oom);
 
-	if ((p = feed_path(ld, line, path, 1)) == NULL)
-		return NULL;
-	if ((text = cfg_slurp(p, FEED_SECRET_MAX, &len)) == NULL) {
-		ERR(ld, line, "cannot read %s: %s", p,
-		    errno == EFBIG ? "more than 4096 bytes" : strerror(errno));
-		hub_free(p);
+	if (r == NULL) {
+		ld->bad |= !ld->oom;
 		return NULL;
 	}
-	n = strcspn(text, "\r\n");
-	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
-		n--;
-	if (n == 0)
-		ERR(ld, line, "%s: the first line is empty", p);
-	else {
-		size_t i;
+	if (!printable(r)) {
+		char *p = cfg_path(ld->dir, path);
 
-		for (i = 0; i < n; i++)
-			if ((unsigned char)text[i] < ' ' || text[i] == 0x7f)
-				break;
-		if (i < n)
-			ERR(ld, line,
-			    "%s: control characters in the first "
-			    "line",
-			    p);
-		else if ((r = hub_strndup(text, n)) == NULL)
+		if (p == NULL)
 			ld->oom = 1;
+		else
+			ERR(ld, line,
+			    "%s: control characters in the first line", p);
+		hub_free(p);
+		explicit_bzero(r, strlen(r));
+		hub_free(r);
+		return NULL;
 	}
-	explicit_bzero(text, len);
-	hub_free(text);
-	hub_free(p);
 	return r;
-}
-
-/* https://host[:port][/path][?query]: printable ASCII, no user
- * information, no fragment, a port 1-65535. */
-static int
-url_ok(const char *url)
-{
-	const char *host, *end, *p;
-	long long port;
-
-	if (strncmp(url, "https://", 8) != 0)
-		return 0;
-	for (p = url; *p != '\0'; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-			return 0;
-	host = url + 8;
-	end = host + strcspn(host, "/?#");
-	if (end == host || memchr(host, '@', (size_t)(end - host)) ||
-	    strchr(url, '#') != NULL)
-		return 0;
-	if (host[0] == '[') {
-		p = memchr(host, ']', (size_t)(end - host));
-		if (p == NULL || p == host + 1)
-			return 0;
-		p++;
-	} else if ((p = memchr(host, ':', (size_t)(end - host))) == NULL)
-		p = end;
-	else if (p == host)
-		return 0;
-	if (p != end) {
-		char num[8];
-		size_t n = (size_t)(end - p - 1);
-
-		if (*p != ':' || n == 0 || n >= sizeof(num))
-			return 0;
-		memcpy(num, p + 1, n);
-		num[n] = '\0';
-		if (cfg_parse_int(num, 1, 65535, &port) == -1)
-			return 0;
-	}
-	return 1;
-}
-
-/* A checked URL whose path ends in /collections/<id>/, with no query. */
-static int
-taxii_url_ok(const char *url)
-{
-	const char *path = strchr(url + 8, '/'), *p;
-	size_t n = strlen(url);
-
-	if (path == NULL || strchr(url, '?') != NULL || url[n - 1] != '/')
-		return 0;
-	p = url + n - 1; /* the last '/' */
-	while (p > path && p[-1] != '/')
-		p--;
-	return p < url + n - 1 && (size_t)(p - path) >= 13 &&
-	    strncmp(p - 13, "/collections/", 13) == 0;
 }
 
 /* "[api-root/]id-or-alias". */
@@ -384,34 +261,13 @@ static void
 read_coll(struct floader *ld, struct feed_def *f, struct fpending *fp, int line,
     const char *v)
 {
-	const struct conf *c = ld->conf;
 	const struct conf_root *r = NULL;
 	const struct conf_collection *k;
-	const char *slash = strchr(v, '/'), *id = v;
+	char why[256];
 
-	if (slash != NULL) {
-		r = conf_root_find(c, v, (size_t)(slash - v));
-		if (r == NULL) {
-			ERR(ld, line, "collection %s: no api_root '%.*s'", v,
-			    (int)(slash - v), v);
-			return;
-		}
-		id = slash + 1;
-	} else if (c->default_root != NULL)
-		r = conf_root_find(c, c->default_root, strlen(c->default_root));
-	else if (c->nroots == 1)
-		r = &c->roots[0];
-	if (r == NULL) {
-		ERR(ld, line,
-		    "collection %s: name its api root (root/collection): "
-		    "there are %d and no default_root",
-		    v, c->nroots);
-		return;
-	}
-	if ((k = conf_coll_find(r, id, strlen(id))) == NULL) {
-		ERR(ld, line,
-		    "collection %s: no such collection in api_root %s", v,
-		    r->name);
+	if ((k = conf_coll_resolve(ld->conf, v, &r, why, sizeof(why))) ==
+	    NULL) {
+		ERR(ld, line, "%s", why);
 		return;
 	}
 	if (k->directory) {
@@ -549,7 +405,7 @@ set_value(struct floader *ld, struct feed_def *f, struct fpending *fp, int kind,
 			ERR(ld, line, "enabled: '%s' is not yes or no", v);
 		return;
 	case F_URL:
-		if (!url_ok(v))
+		if (!cfg_https_url_ok(v))
 			ERR(ld, line,
 			    "url '%s' is not a usable https:// URL "
 			    "(https://host[:port]/path, without user "
@@ -650,7 +506,7 @@ set_value(struct floader *ld, struct feed_def *f, struct fpending *fp, int kind,
 		f->token = read_secret(ld, line, v);
 		return;
 	case F_TOKEN_HEADER:
-		if (!name_valid(v, 64) || strchr(v, '.') != NULL)
+		if (!cfg_name_valid(v, 64) || strchr(v, '.') != NULL)
 			ERR(ld, line,
 			    "token_header: '%s' is not a header name (1-63 of "
 			    "A-Z a-z 0-9 - _)",
@@ -777,8 +633,10 @@ feed_finish(struct floader *ld, struct feed_def *f, struct fpending *fp,
     const struct cfg_stmt *st)
 {
 	const int *at = fp->line;
+	const struct cfg_creds_at ca = {at[F_USER], at[F_PASSWORD_FILE],
+	    at[F_TOKEN_FILE], at[F_CERT], at[F_KEY]};
 	const struct member *m;
-	int i, kinds;
+	int i;
 
 	if (!at[F_KIND]) {
 		ERR(ld, st->line, "feed %s has no 'kind'", f->name);
@@ -810,7 +668,8 @@ feed_finish(struct floader *ld, struct feed_def *f, struct fpending *fp,
 	if (m != NULL && fp->coll != NULL && !acl_allows(&fp->coll->write, m))
 		ERR(ld, at[F_COLLECTION],
 		    "member %s may not write collection %s", m->id, f->coll);
-	if (f->url != NULL && f->kind == FEED_TAXII && !taxii_url_ok(f->url))
+	if (f->url != NULL && f->kind == FEED_TAXII &&
+	    !cfg_taxii_coll_url_ok(f->url))
 		ERR(ld, at[F_URL],
 		    "url '%s': a taxii feed's url is a collection's URL, "
 		    "ending in /collections/<id>/",
@@ -832,27 +691,8 @@ feed_finish(struct floader *ld, struct feed_def *f, struct fpending *fp,
 				    "'%s' with a file source (only for url)",
 				    fdirectives[net[i]].name);
 	}
-	kinds = (at[F_USER] || at[F_PASSWORD_FILE]) + !!at[F_TOKEN_FILE] +
-	    (at[F_CERT] || at[F_KEY]);
-	if (kinds > 1) {
-		static const int cred[] = {
-		    F_USER, F_PASSWORD_FILE, F_TOKEN_FILE, F_CERT, F_KEY};
-		int last = 0;
-
-		/* reported where the second kind is given */
-		for (i = 0; i < (int)(sizeof(cred) / sizeof(cred[0])); i++)
-			if (at[cred[i]] > last)
-				last = at[cred[i]];
-		ERR(ld, last,
-		    "two kinds of credentials (user and password_file, "
-		    "token_file, or cert and key): give one");
-	}
-	if (!!at[F_USER] != !!at[F_PASSWORD_FILE])
-		ERR(ld, at[F_USER] ? at[F_USER] : at[F_PASSWORD_FILE],
-		    "user and password_file go together");
-	if (!!at[F_CERT] != !!at[F_KEY])
-		ERR(ld, at[F_CERT] ? at[F_CERT] : at[F_KEY],
-		    "cert and key go together");
+	if (cfg_check_creds(ld->errs, ld->file, &ca) == -1)
+		ld->bad = 1;
 	if (at[F_TOKEN_HEADER] && !at[F_TOKEN_FILE])
 		ERR(ld, at[F_TOKEN_HEADER], "token_header without token_file");
 	/* how entries are read */
@@ -1062,7 +902,7 @@ feedconf_build(const char *file, const struct cfg_stmt *root,
 			ERR(&ld, st->line, "expected 'feed <name> { ... }'");
 			continue;
 		}
-		if (!name_valid(st->args[0], FEED_NAME_MAX)) {
+		if (!cfg_name_valid(st->args[0], FEED_NAME_MAX)) {
 			ERR(&ld, st->line,
 			    "feed name '%s' must be 1-%d of A-Z a-z 0-9 . _ -",
 			    st->args[0], FEED_NAME_MAX - 1);

@@ -10,14 +10,9 @@
  * (certificates, keys) are only checked to be readable.  Does not deliver
  * anything (hub/push*.c) nor load keys (webhook.h, fetch).
  */
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -131,14 +126,12 @@ struct spending {
 		(ld)->bad = 1;                                                 \
 	} while (0)
 
-static int sub_name_valid(const char *);
 static int find_sdirective(const char *);
 static int parse_delay_ms(const char *, int64_t *);
 static int secret_decode(const char *, unsigned char **, size_t *);
 static char *sub_path(struct sloader *, int, const char *, int);
 static char *read_first_line(struct sloader *, int, const char *, size_t *);
 static int check_target(struct sloader *, int, const char *);
-static int taxii_target_ok(const char *);
 static void read_coll(struct sloader *, struct subscription *,
     struct spending *, int, const char *);
 static void set_value(struct sloader *, struct subscription *,
@@ -148,24 +141,6 @@ static void sub_finish(struct sloader *, struct subscription *,
 static int sub_read(
     struct sloader *, struct subscription *, const struct cfg_stmt *);
 static void sub_clear(struct subscription *);
-
-static int
-sub_name_valid(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n >= SUB_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
-			c == '-'))
-			return 0;
-	}
-	return 1;
-}
 
 static int
 find_sdirective(const char *name)
@@ -262,33 +237,11 @@ secret_decode(const char *s, unsigned char **out, size_t *outlen)
 static char *
 sub_path(struct sloader *ld, int line, const char *path, int secret)
 {
-	struct stat st;
-	char *p;
-	int fd;
+	char *p = cfg_file_check(
+	    ld->errs, ld->file, line, ld->dir, path, secret, &ld->oom);
 
-	if (path[0] == '\0') {
-		ERR(ld, line, "empty file name");
-		return NULL;
-	}
-	if ((p = cfg_path(ld->dir, path)) == NULL) {
-		ld->oom = 1;
-		return NULL;
-	}
-	memset(&st, 0, sizeof(st));
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		ERR(ld, line, "cannot read %s: %s", p,
-		    fd == -1 || S_ISREG(st.st_mode) ? strerror(errno)
-						    : "not a regular file");
-		if (fd != -1)
-			close(fd);
-		hub_free(p);
-		return NULL;
-	}
-	close(fd);
-	if (secret && (st.st_mode & S_IROTH))
-		cfg_warn_add(ld->errs, ld->file, line,
-		    "%s is readable by everyone (chmod o-r)", p);
+	if (p == NULL && !ld->oom)
+		ld->bad = 1;
 	return p;
 }
 
@@ -298,29 +251,12 @@ sub_path(struct sloader *ld, int line, const char *path, int secret)
 static char *
 read_first_line(struct sloader *ld, int line, const char *path, size_t *len)
 {
-	char *p, *text, *r;
-	size_t n;
+	char *r = cfg_read_secret(
+	    ld->errs, ld->file, line, ld->dir, path, SUB_FILE_MAX, &ld->oom);
 
-	if ((p = sub_path(ld, line, path, 1)) == NULL)
-		return NULL;
-	if ((text = cfg_slurp(p, SUB_FILE_MAX, &n)) == NULL) {
-		ERR(ld, line, "cannot read %s: %s", p,
-		    errno == EFBIG ? "more than 4096 bytes" : strerror(errno));
-		hub_free(p);
-		return NULL;
-	}
-	n = strcspn(text, "\r\n");
-	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
-		n--;
-	if (n == 0) {
-		ERR(ld, line, "%s: the first line is empty", p);
-		r = NULL;
-	} else if ((r = hub_strndup(text, n)) == NULL)
-		ld->oom = 1;
-	explicit_bzero(text, strlen(text));
-	hub_free(text);
-	hub_free(p);
-	*len = n;
+	if (r == NULL && !ld->oom)
+		ld->bad = 1;
+	*len = r != NULL ? strlen(r) : 0;
 	return r;
 }
 
@@ -328,69 +264,19 @@ read_first_line(struct sloader *ld, int line, const char *path, size_t *len)
 static int
 check_target(struct sloader *ld, int line, const char *url)
 {
-	const char *host, *end, *p;
-	long long port;
-
 	if (strncmp(url, "https://", 8) != 0) {
 		ERR(ld, line, "target '%s' is not an https:// URL", url);
 		return -1;
 	}
-	host = url + 8;
-	end = host + strcspn(host, "/?#");
-	for (p = url; *p != '\0'; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-			break;
-	if (*p != '\0' || end == host ||
-	    memchr(host, '@', (size_t)(end - host)) || strchr(url, '#') != NULL)
-		goto bad;
-	if (host[0] == '[') {
-		p = memchr(host, ']', (size_t)(end - host));
-		if (p == NULL || p == host + 1)
-			goto bad;
-		p++;
-	} else {
-		p = memchr(host, ':', (size_t)(end - host));
-		if (p == NULL)
-			p = end;
-		if (p == host)
-			goto bad;
-	}
-	if (p != end) {
-		char num[8];
-		size_t n = (size_t)(end - p - 1);
-
-		if (*p != ':' || n == 0 || n >= sizeof(num))
-			goto bad;
-		memcpy(num, p + 1, n);
-		num[n] = '\0';
-		if (cfg_parse_int(num, 1, 65535, &port) == -1)
-			goto bad;
+	if (!cfg_https_url_ok(url)) {
+		ERR(ld, line,
+		    "target '%s' is not a usable URL "
+		    "(https://host[:port]/path, "
+		    "without user information or fragment)",
+		    url);
+		return -1;
 	}
 	return 0;
-bad:
-	ERR(ld, line,
-	    "target '%s' is not a usable URL (https://host[:port]/path, "
-	    "without user information or fragment)",
-	    url);
-	return -1;
-}
-
-/* A checked https:// URL whose path ends in /collections/<id>/, with no
- * query. */
-static int
-taxii_target_ok(const char *url)
-{
-	const char *path = strchr(url + 8, '/'), *p;
-	size_t n = strlen(url);
-
-	if (path == NULL || strchr(url, '?') != NULL || url[n - 1] != '/')
-		return 0;
-	p = url + n - 1; /* the last '/' */
-	while (p > path && p[-1] != '/')
-		p--;
-	/* p: the <id>, after "/collections/" */
-	return p < url + n - 1 && (size_t)(p - path) >= 13 &&
-	    strncmp(p - 13, "/collections/", 13) == 0;
 }
 
 /* "[api-root/]id-or-alias". */
@@ -398,35 +284,14 @@ static void
 read_coll(struct sloader *ld, struct subscription *s, struct spending *sp,
     int line, const char *v)
 {
-	const struct conf *c = ld->conf;
 	const struct conf_root *r = NULL;
 	const struct conf_collection *k;
-	const char *slash = strchr(v, '/'), *id = v;
+	char why[256];
 	int i;
 
-	if (slash != NULL) {
-		r = conf_root_find(c, v, (size_t)(slash - v));
-		if (r == NULL) {
-			ERR(ld, line, "collection %s: no api_root '%.*s'", v,
-			    (int)(slash - v), v);
-			return;
-		}
-		id = slash + 1;
-	} else if (c->default_root != NULL)
-		r = conf_root_find(c, c->default_root, strlen(c->default_root));
-	else if (c->nroots == 1)
-		r = &c->roots[0];
-	if (r == NULL) {
-		ERR(ld, line,
-		    "collection %s: name its api root (root/collection): "
-		    "there are %d and no default_root",
-		    v, c->nroots);
-		return;
-	}
-	if ((k = conf_coll_find(r, id, strlen(id))) == NULL) {
-		ERR(ld, line,
-		    "collection %s: no such collection in api_root %s", v,
-		    r->name);
+	if ((k = conf_coll_resolve(ld->conf, v, &r, why, sizeof(why))) ==
+	    NULL) {
+		ERR(ld, line, "%s", why);
 		return;
 	}
 	for (i = 0; i < s->ncolls; i++)
@@ -644,7 +509,7 @@ sub_finish(struct sloader *ld, struct subscription *s, struct spending *sp,
 	struct view_query q;
 	struct buf b = BUF_INIT;
 	char err[256];
-	int i, kinds, lo, hi;
+	int i, lo, hi;
 
 	if (!at[S_MEMBER])
 		ERR(ld, st->line, "subscription %s has no 'member'", s->name);
@@ -674,7 +539,7 @@ sub_finish(struct sloader *ld, struct subscription *s, struct spending *sp,
 		ERR(ld, st->line, "subscription %s (mode %s) has no 'target'",
 		    s->name, mode_names[s->mode]);
 	if (s->mode == SUB_TAXII && s->target != NULL &&
-	    !taxii_target_ok(s->target))
+	    !cfg_taxii_coll_url_ok(s->target))
 		ERR(ld, at[S_TARGET],
 		    "target '%s': a taxii target is a collection's "
 		    "URL, ending in /collections/<id>/",
@@ -700,29 +565,11 @@ sub_finish(struct sloader *ld, struct subscription *s, struct spending *sp,
 			    "sign_key)");
 	}
 	if (s->mode == SUB_TAXII) {
-		kinds = (at[S_USER] || at[S_PASSWORD_FILE]) +
-		    !!at[S_TOKEN_FILE] + (at[S_CERT] || at[S_KEY]);
-		if (kinds > 1) {
-			static const int cred[] = {S_USER, S_PASSWORD_FILE,
-			    S_TOKEN_FILE, S_CERT, S_KEY};
-			int last = 0;
+		struct cfg_creds_at ca = {at[S_USER], at[S_PASSWORD_FILE],
+		    at[S_TOKEN_FILE], at[S_CERT], at[S_KEY]};
 
-			/* reported where the second kind is given */
-			for (i = 0; i < (int)(sizeof(cred) / sizeof(cred[0]));
-			     i++)
-				if (at[cred[i]] > last)
-					last = at[cred[i]];
-			ERR(ld, last,
-			    "two kinds of credentials (user and "
-			    "password_file, token_file, or cert and key): "
-			    "give one");
-		}
-		if (!!at[S_USER] != !!at[S_PASSWORD_FILE])
-			ERR(ld, at[S_USER] ? at[S_USER] : at[S_PASSWORD_FILE],
-			    "user and password_file go together");
-		if (!!at[S_CERT] != !!at[S_KEY])
-			ERR(ld, at[S_CERT] ? at[S_CERT] : at[S_KEY],
-			    "cert and key go together");
+		if (cfg_check_creds(ld->errs, ld->file, &ca) == -1)
+			ld->bad = 1;
 	}
 	if (at[S_PEER] && !s->hub)
 		ERR(ld, at[S_PEER], "peer without 'hub yes'");
@@ -942,7 +789,7 @@ subs_build(const char *file, const struct cfg_stmt *root, const struct conf *c,
 			    "expected 'subscription <name> { ... }'");
 			continue;
 		}
-		if (!sub_name_valid(st->args[0])) {
+		if (!cfg_name_valid(st->args[0], SUB_NAME_MAX)) {
 			ERR(&ld, st->line,
 			    "subscription name '%s' must be 1-%d of A-Z a-z "
 			    "0-9 . _ -",

@@ -89,4 +89,41 @@ int cfg_parse_int(const char *s, long long min, long long max, long long *out);
  * caller frees with hub_free. */
 char *cfg_path(const char *dir, const char *path);
 
+/* Checks shared by the files that name credentials and URLs
+ * (subscription.c, feedconf.c).  Each reports what is wrong as an error
+ * at file:line in errs and returns NULL (or 0); *oom is set instead when
+ * memory ran out. */
+
+/* Resolves `path` against `dir` and checks it is a regular file that can
+ * be read; a `secret` one readable by everyone is a warning.  The path
+ * (caller frees) or NULL. */
+char *cfg_file_check(struct cfg_errs *, const char *file, int line,
+    const char *dir, const char *path, int secret, int *oom);
+/* The first line of a secret file (password, token) checked as above, of
+ * at most `max` bytes in all, without its line end and trailing blanks:
+ * caller wipes (explicit_bzero) and frees; NULL when unreadable or
+ * empty. */
+char *cfg_read_secret(struct cfg_errs *, const char *file, int line,
+    const char *dir, const char *path, size_t max, int *oom);
+
+/* Where a block gave its outbound credential directives (0: not given). */
+struct cfg_creds_at {
+	int user, password_file; /* Basic */
+	int token_file;		 /* Bearer */
+	int cert, key;		 /* a client certificate */
+};
+/* Checks they make at most one kind of credentials, each pair complete,
+ * reporting at their lines.  0, or -1 when something was reported. */
+int cfg_check_creds(
+    struct cfg_errs *, const char *file, const struct cfg_creds_at *);
+
+/* 1 to max - 1 of [A-Za-z0-9._-] (names of subscriptions, feeds). */
+int cfg_name_valid(const char *s, size_t max);
+/* https://host[:port][/path][?query] of printable ASCII, without user
+ * information or fragment, a port 1-65535: 1, else 0. */
+int cfg_https_url_ok(const char *url);
+/* Such a URL whose path ends in /collections/<id>/, without a query (a
+ * TAXII collection): 1, else 0. */
+int cfg_taxii_coll_url_ok(const char *url);
+
 #endif

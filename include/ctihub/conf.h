@@ -188,6 +188,11 @@ const struct conf_root *conf_root_find(
 /* By id or alias. */
 const struct conf_collection *conf_coll_find(
     const struct conf_root *, const char *id, size_t len);
+/* "[api-root/]id-or-alias", as other files name a collection: the root
+ * defaults to default_root, or the only root.  The collection and *root,
+ * or NULL with why it is not found in why ("collection X: ..."). */
+const struct conf_collection *conf_coll_resolve(const struct conf *,
+    const char *spec, const struct conf_root **root, char *why, size_t whylen);
 /* Any collection of any API root with this code. */
 const struct conf_collection *conf_coll_by_code(
     const struct conf *, uint32_t code, const struct conf_root **root);

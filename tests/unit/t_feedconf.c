@@ -214,46 +214,47 @@ fail_kind(const char *kind, const char *src, const char *extra, int line,
 #define URL  "url https://lists.example/l.txt"
 #define FILE "file local.txt"
 
+/* Every kind, every directive. */
+static const char good[] =
+    "# every kind\n"
+    "feed up {\n"
+    "\tkind taxii\n"
+    "\turl https://hub.example:8443/cti/collections/" INDICATORS "/\n"
+    "\tevery 15m jitter 1m\n"
+    "\tmember cert-br\n"
+    "\tcollection cti/brics\n"
+    "\ttlp amber\n"
+    "\tuser bob password_file pw\n"
+    "\tca_file ca.pem\n"
+    "\tmatch type indicator malware\n"
+    "\tmatch spec_version 2.1\n"
+    "\tlimit 500\n"
+    "\ttimeout 2m max_bytes 16M\n"
+    "}\n"
+    "feed circl {\n kind misp\n url https://misp.example/feed/\n"
+    " every 6h\n member pub-za\n collection other/indicators\n"
+    " tlp green\n labels osint circl\n confidence 60\n"
+    " cert cert.pem key key.pem\n}\n"
+    "feed drop {\n kind list\n url https://www.spamhaus.org/drop/"
+    "drop.txt\n every 12h\n member cert-br\n collection "
+    "indicators\n comment \";\"\n type ipv4\n on_vanish revoke\n"
+    " token_file tok\n token_header Auth-Key\n enabled no\n}\n"
+    "feed urlhaus {\n kind csv\n url https://urlhaus.example/csv/\n"
+    " every 1h\n member cert-br\n collection indicators\n"
+    " column value 3\n column type 4\n delimiter tab\n skip 1\n}\n"
+    "feed feodo {\n kind json\n file data/feodo.json\n every 1d\n"
+    " member cert-br\n collection indicators\n field ip_address\n"
+    " type_field kind\n}\n";
+
 static void
 t_good(void **state)
 {
 	struct feedconf *s;
 	const struct feed_def *f;
-	char text[4096];
 	int nwarn;
 
 	(void)state;
-	snprintf(text, sizeof(text),
-	    "# every kind\n"
-	    "feed up {\n"
-	    "\tkind taxii\n"
-	    "\turl https://hub.example:8443/cti/collections/" INDICATORS "/\n"
-	    "\tevery 15m jitter 1m\n"
-	    "\tmember cert-br\n"
-	    "\tcollection cti/brics\n"
-	    "\ttlp amber\n"
-	    "\tuser bob password_file pw\n"
-	    "\tca_file ca.pem\n"
-	    "\tmatch type indicator malware\n"
-	    "\tmatch spec_version 2.1\n"
-	    "\tlimit 500\n"
-	    "\ttimeout 2m max_bytes 16M\n"
-	    "}\n"
-	    "feed circl {\n kind misp\n url https://misp.example/feed/\n"
-	    " every 6h\n member pub-za\n collection other/indicators\n"
-	    " tlp green\n labels osint circl\n confidence 60\n"
-	    " cert cert.pem key key.pem\n}\n"
-	    "feed drop {\n kind list\n url https://www.spamhaus.org/drop/"
-	    "drop.txt\n every 12h\n member cert-br\n collection "
-	    "indicators\n comment \";\"\n type ipv4\n on_vanish revoke\n"
-	    " token_file tok\n token_header Auth-Key\n enabled no\n}\n"
-	    "feed urlhaus {\n kind csv\n url https://urlhaus.example/csv/\n"
-	    " every 1h\n member cert-br\n collection indicators\n"
-	    " column value 3\n column type 4\n delimiter tab\n skip 1\n}\n"
-	    "feed feodo {\n kind json\n file data/feodo.json\n every 1d\n"
-	    " member cert-br\n collection indicators\n field ip_address\n"
-	    " type_field kind\n}\n");
-	s = feeds_ok(text, &nwarn);
+	s = feeds_ok(good, &nwarn);
 	assert_int_equal(nwarn, 0);
 	assert_int_equal(s->n, 5);
 	assert_int_equal(s->nenabled, 4);
@@ -689,6 +690,36 @@ t_registry(void **state)
 	assert_null(req.headers[0]);
 }
 
+/* Every allocation of a good file failing in turn: a clean -1, nothing
+ * leaked (under ASan). */
+static void
+t_oom(void **state)
+{
+	struct feedconf *set;
+	struct cfg_errs errs;
+	long n;
+	int rc;
+
+	(void)state;
+	for (n = 0;; n++) {
+		set = NULL;
+		memset(&errs, 0, sizeof(errs));
+		hub_alloc_fail_after(n);
+		rc = feedconf_parse(
+		    feedsfile, good, strlen(good), conf, &set, &errs);
+		hub_alloc_fail_after(-1);
+		cfg_errs_clear(&errs);
+		if (rc == 0) {
+			assert_int_equal(set->n, 5);
+			feedconf_free(set);
+			break;
+		}
+		assert_null(set);
+		assert_true(n < 100000);
+	}
+	assert_true(n > 10);
+}
+
 int
 main(void)
 {
@@ -698,6 +729,7 @@ main(void)
 	    cmocka_unit_test(t_world_readable),
 	    cmocka_unit_test(t_conf_load),
 	    cmocka_unit_test(t_registry),
+	    cmocka_unit_test(t_oom),
 	};
 
 	return cmocka_run_group_tests_name("feedconf", tests, setup, teardown);
