@@ -111,7 +111,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int snapshot = f->kind == FEED_LIST ||
 			    f->kind == FEED_CSV || f->kind == FEED_JSON;
 
-			check(f->kind >= FEED_TAXII && f->kind <= FEED_KIND_MAX);
+			check(
+			    f->kind >= FEED_TAXII && f->kind <= FEED_KIND_MAX);
 			check((f->url == NULL) != (f->path == NULL));
 			check(f->url == NULL ||
 			    strncmp(f->url, "https://", 8) == 0);
@@ -122,8 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    f->root[0] != '\0');
 			check(f->tlp >= TLP_NONE && f->tlp <= TLP_RED);
 			check(f->confidence >= -1 && f->confidence <= 100);
-			check(f->nlabels >= 0 &&
-			    f->nlabels <= FEED_MAX_LABELS);
+			check(f->nlabels >= 0 && f->nlabels <= FEED_MAX_LABELS);
 			for (j = 0; j < f->nlabels; j++)
 				check(f->labels[j][0] != '\0');
 			check(f->max_bytes >= 1024 && f->timeout >= 1);
