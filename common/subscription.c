@@ -381,7 +381,7 @@ set_value(struct sloader *ld, struct subscription *s, struct spending *sp,
 	case S_SECRET_FILE:
 	case S_SECRET: {
 		char *text = NULL;
-		size_t n;
+		size_t n = 0;
 
 		if (sp->line[S_SECRET] && sp->line[S_SECRET_FILE]) {
 			ERR(ld, line, "secret and secret_file: give one");
