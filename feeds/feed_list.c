@@ -687,6 +687,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	unsigned char *w;
 	struct rec r = {0}, prev = {0};
 	int64_t *created = NULL;
+	unsigned char *stored = NULL; /* 1: the text goes beside the key */
 	const char *why = "out of memory";
 
 	feed_diff_clear(d);
@@ -716,7 +717,8 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	why = "out of memory";
 	if ((created = hub_calloc(l->n + 1, sizeof(*created))) == NULL ||
 	    (d->added = hub_calloc(l->n + 1, sizeof(*d->added))) == NULL ||
-	    (d->gone = hub_calloc(nold + 1, sizeof(*d->gone))) == NULL)
+	    (d->gone = hub_calloc(nold + 1, sizeof(*d->gone))) == NULL ||
+	    (stored = hub_malloc(l->n + 1)) == NULL)
 		goto fail;
 	/* merge: added, kept (first-seen time carried over) and gone */
 	for (i = 0, j = 0, off = 8; i < l->n || j < nold;) {
@@ -767,12 +769,13 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	}
 	/* the new snapshot */
 	size = 8;
-	for (i = 0; i < l->n; i++)
-		size += 2 + l->v[i].keylen + 2 + 8 +
-		    (text_needed(l->v[i].key, l->v[i].keylen, l->v[i].text,
-			 l->v[i].textlen, tmp)
-			    ? l->v[i].textlen
-			    : 0);
+	for (i = 0; i < l->n; i++) {
+		const struct feed_entry *e = &l->v[i];
+
+		stored[i] = (unsigned char)text_needed(
+		    e->key, e->keylen, e->text, e->textlen, tmp);
+		size += 2 + e->keylen + 2 + 8 + (stored[i] ? e->textlen : 0);
+	}
 	if ((d->blob = hub_malloc(size)) == NULL)
 		goto fail;
 	w = d->blob;
@@ -782,10 +785,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	w += 8;
 	for (i = 0; i < l->n; i++) {
 		const struct feed_entry *e = &l->v[i];
-		size_t tl =
-		    text_needed(e->key, e->keylen, e->text, e->textlen, tmp)
-		    ? e->textlen
-		    : 0;
+		size_t tl = stored[i] ? e->textlen : 0;
 
 		put16(w, e->keylen);
 		memcpy(w + 2, e->key, e->keylen);
@@ -797,12 +797,14 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		w += 8;
 	}
 	d->bloblen = size;
+	hub_free(stored);
 	hub_free(created);
 	hub_free(tmp);
 	return 0;
 fail:
 	if (err != NULL)
 		snprintf(err, errlen, "%s", why);
+	hub_free(stored);
 	hub_free(created);
 	hub_free(tmp);
 	feed_diff_clear(d);
