@@ -28,7 +28,8 @@
 static const unsigned char feed_ns[16] = {0x5b, 0x0e, 0x9c, 0x3a, 0x71, 0xd2,
     0x4e, 0x08, 0xa6, 0x4f, 0x1d, 0x93, 0xc2, 0x57, 0xe0, 0x6b};
 
-#define BLOB_MAGIC "FLS1"
+#define BLOB_MAGIC    "FLS1"
+#define SNAP_TIME_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
 
 /* the parse in progress: entries hold pool offsets until it ends */
 struct parse {
@@ -707,6 +708,12 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 			if (j > 0 &&
 			    key_cmp(prev.key, prev.keylen, r.key, r.keylen) >=
 				0)
+				goto fail;
+			why = "snapshot: bad entry";
+			if (r.key[0] == OBS_NONE || r.key[0] > OBS_TYPE_MAX ||
+			    r.created < 0 || r.created > SNAP_TIME_MAX ||
+			    (r.text == NULL &&
+				obs_key_text(r.key, r.keylen, tmp) == 0))
 				goto fail;
 			prev = r;
 		}

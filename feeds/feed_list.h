@@ -135,7 +135,9 @@ struct feed_diff {
  * The snapshot blob, big-endian: "FLS1", the entry count (4 bytes), then
  * per entry in strictly increasing key order: key length (2), key, text
  * length (2; 0 when obs_key_text recovers the text from the key), text,
- * first-seen time (8, microseconds).  An IPv4 address takes 18 bytes.
+ * first-seen time (8, microseconds, 1970 to 9999).  An IPv4 address
+ * takes 18 bytes.  A snapshot is checked whole (lengths, order, types,
+ * times, texts) before any of it is used.
  */
 void feed_diff_init(struct feed_diff *);
 void feed_diff_clear(struct feed_diff *);

@@ -5,8 +5,10 @@
  * exactly that many bytes, not NUL-terminated) is parsed.  Invariants:
  * entries are sorted with no repeated key, every entry normalises again to
  * its own text and key, errors are counted and bounded, the diff of the
- * list against its own snapshot is empty and gives the same snapshot, and
- * the envelope of the first entries is JSON with one object each.
+ * list against its own snapshot is empty and gives the same snapshot, the
+ * input read as a (hostile) previous snapshot is refused or gives gone
+ * entries with a text, and the envelope of the first entries is JSON
+ * with one object each.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,6 +118,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (d2.nadded != 0 || d2.ngone != 0 || d2.bloblen != d.bloblen ||
 	    memcmp(d2.blob, d.blob, d.bloblen) != 0)
 		abort();
+	/* the input itself as a hostile previous snapshot */
+	feed_diff_clear(&d2);
+	if (feed_list_diff(&l, p, size, 3000, &d2, NULL, 0) == 0) {
+		if (d2.nadded > l.n)
+			abort();
+		for (i = 0; i < d2.ngone; i++)
+			if (d2.gone[i].text == NULL ||
+			    strlen(d2.gone[i].text) != d2.gone[i].textlen ||
+			    d2.gone[i].textlen == 0)
+				abort();
+	}
 	s.producer = "identity--00000000-0000-4000-8000-000000000000";
 	s.labels = labels;
 	s.nlabels = 1;

@@ -311,16 +311,30 @@ t_diff(void **state)
 	assert_int_equal(
 	    feed_list_diff(&l, d.blob, d.bloblen + 0, 1, &d2, err, sizeof(err)),
 	    0);
-	memcpy(
-	    d.blob + 10, "\xff", 1); /* the first key's type: after the 2nd */
+	d.blob[29] = 0; /* 2.2.2.2 -> 0.2.2.2, before 1.1.1.1 */
 	assert_int_equal(
 	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "snapshot: keys out of order");
+	d.blob[29] = 2;
 	assert_int_equal(
 	    feed_list_diff(&l, "FLS1\0\0\0\1", 8, 1, &d2, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "snapshot: truncated record");
+	/* a hostile first-seen time or type */
+	memcpy(d.blob + 10, "\x01", 1);
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, NULL, 0), 0);
+	memset(d.blob + 18, 0x7f, 1); /* created */
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "snapshot: bad entry");
+	memset(d.blob + 18, 0, 1);
+	memcpy(d.blob + 10, "\x00", 1);
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	    -1);
 	feed_diff_clear(&d);
 	feed_diff_clear(&d2);
 	feed_list_clear(&l);
