@@ -804,6 +804,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		w += 8;
 	}
 	d->bloblen = size;
+	d->now = now;
 	hub_free(stored);
 	hub_free(created);
 	hub_free(tmp);
@@ -1014,7 +1015,7 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
 			const struct feed_entry *e = &l->v[d->added[p]];
 
 			r = feed_list_indicator(
-			    b, s, e->type, e->text, e->textlen, s->now, 0);
+			    b, s, e->type, e->text, e->textlen, d->now, 0);
 		} else {
 			const struct feed_gone *g = &d->gone[p - d->nadded];
 

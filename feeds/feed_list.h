@@ -127,6 +127,7 @@ struct feed_diff {
 	size_t ngone;
 	unsigned char *blob;
 	size_t bloblen;
+	int64_t now; /* the diff's time: the created of added entries */
 	/* private */
 	char *pool;
 };
@@ -201,7 +202,8 @@ int feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
 
 /*
  * Appends a TAXII envelope {"objects":[...]} of at most max objects of the
- * diff's sequence (added entries, then gone ones), starting at *pos, and
+ * diff's sequence (added entries, created at d->now, then gone ones, ended
+ * at s->now: pass the diff's time in both), starting at *pos, and
  * advances *pos: call until *pos reaches nadded + ngone to page a large
  * diff into envelopes of bounded size.  Returns the number of objects
  * written, or -1 (see feed_list_indicator).
