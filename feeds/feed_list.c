@@ -59,6 +59,8 @@ static void put64(unsigned char *, int64_t);
 static size_t get16(const unsigned char *);
 static int64_t get64(const unsigned char *);
 static const char *pattern_path(int);
+static int indicator(struct buf *, const struct feed_list_stix *, int,
+    const char *, size_t, int64_t, int, struct buf *);
 
 void
 feed_list_init(struct feed_list *l)
@@ -928,22 +930,21 @@ add_member(struct buf *b, const char *k, const char *v, size_t n)
 	buf_add_jstr(b, v, n);
 }
 
-int
-feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
-    const char *text, size_t len, int64_t created, int vanished)
+/* feed_list_indicator with a scratch buffer the caller reuses */
+static int
+indicator(struct buf *b, const struct feed_list_stix *s, int type,
+    const char *text, size_t len, int64_t created, int vanished,
+    struct buf *pat)
 {
 	char id[FEED_LIST_ID_LEN + 1], tc[TSTAMP_LEN], tm[TSTAMP_LEN];
-	struct buf pat;
 	int64_t mod = created;
 	size_t i;
 
 	if (feed_list_id(s, type, text, len, id) != 0)
 		return -1;
-	buf_init(&pat);
-	if (feed_list_pattern(&pat, type, text, len) != 0 || buf_failed(&pat)) {
-		buf_clear(&pat);
+	buf_reset(pat);
+	if (feed_list_pattern(pat, type, text, len) != 0 || buf_failed(pat))
 		return -1;
-	}
 	if (vanished)
 		mod = s->now > created + 1000 ? s->now : created + 1000;
 	tstamp_format(created, 3, tc);
@@ -957,19 +958,18 @@ feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
 		    strlen(s->created_by_ref));
 	buf_adds(b, ",\"name\":");
 	if (s->name != NULL) {
-		struct buf nm;
+		size_t at = pat->len; /* after the pattern */
 
-		buf_init(&nm);
-		buf_addf(&nm, "%s: ", s->name);
-		buf_add(&nm, text, len);
-		buf_add_jstr(b, nm.data != NULL ? nm.data : "", nm.len);
-		if (buf_failed(&nm))
-			b->failed = 1;
-		buf_clear(&nm);
+		buf_adds(pat, s->name);
+		buf_adds(pat, ": ");
+		buf_add(pat, text, len);
+		if (buf_failed(pat))
+			return -1;
+		buf_add_jstr(b, pat->data + at, pat->len - at);
+		pat->len = at;
 	} else
 		buf_add_jstr(b, text, len);
-	add_member(b, "pattern", pat.data, pat.len);
-	buf_clear(&pat);
+	add_member(b, "pattern", pat->data, pat->len);
 	buf_adds(b, ",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
 	add_member(b, "valid_from", tc, strlen(tc));
 	if (vanished && s->mode == FEED_LIST_REVOKE)
@@ -996,14 +996,29 @@ feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
 	return 0;
 }
 
+int
+feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
+    const char *text, size_t len, int64_t created, int vanished)
+{
+	struct buf pat;
+	int r;
+
+	buf_init(&pat);
+	r = indicator(b, s, type, text, len, created, vanished, &pat);
+	buf_clear(&pat);
+	return r;
+}
+
 long
 feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
     const struct feed_list *l, const struct feed_diff *d, size_t *pos,
     size_t max)
 {
 	size_t total = d->nadded + d->ngone;
+	struct buf pat;
 	long k = 0;
 
+	buf_init(&pat);
 	buf_adds(b, "{\"objects\":[");
 	for (; *pos < total && (size_t)k < max; (*pos)++) {
 		size_t p = *pos;
@@ -1014,18 +1029,21 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
 		if (p < d->nadded) {
 			const struct feed_entry *e = &l->v[d->added[p]];
 
-			r = feed_list_indicator(
-			    b, s, e->type, e->text, e->textlen, d->now, 0);
+			r = indicator(b, s, e->type, e->text, e->textlen,
+			    d->now, 0, &pat);
 		} else {
 			const struct feed_gone *g = &d->gone[p - d->nadded];
 
-			r = feed_list_indicator(
-			    b, s, g->type, g->text, g->textlen, g->created, 1);
+			r = indicator(b, s, g->type, g->text, g->textlen,
+			    g->created, 1, &pat);
 		}
-		if (r != 0)
+		if (r != 0) {
+			buf_clear(&pat);
 			return -1;
+		}
 		k++;
 	}
+	buf_clear(&pat);
 	buf_adds(b, "]}");
 	return k;
 }
