@@ -45,6 +45,13 @@ enum feed_list_format {
  * json: an array whose elements are strings, or objects whose member
  *   `member` is a string (Feodo Tracker's ipblocklist.json: "ip_address");
  *   other elements are bad items, numbered from 1 in place of lines.
+ *
+ * Settings for the first sources (issue 13):
+ *   Spamhaus DROP/EDROP   plain (";" comments, "CIDR ; SBLnnn" lines)
+ *   blocklist.de, ipsum   plain
+ *   Feodo Tracker         json, member "ip_address"
+ *   URLhaus csv dump      csv, quote 1, value_col 2 (a "# id,dateadded,url,
+ *                         url_status,..." header is a comment)
  */
 struct feed_list_cfg {
 	int format;	     /* enum feed_list_format */
