@@ -1,11 +1,13 @@
 /*
  * uuid.c -- UUIDs as 16 bytes and as text (uuid.h).  Generates random
- * ones from OpenSSL's generator; derived ones (a name hashed with a
- * namespace) are made by their callers, who set the version here.
+ * ones from OpenSSL's generator and name-based ones (version 5, SHA-1)
+ * with OpenSSL's digest; other derived ones are made by their callers,
+ * who set the version here.
  */
 #include <stddef.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "ctihub/bytes.h"
@@ -81,4 +83,26 @@ uuid_rfc4122(const unsigned char u[16])
 	int ver = u[6] >> 4;
 
 	return (u[8] & 0xc0) == 0x80 && ver >= 1 && ver <= 8;
+}
+
+int
+uuid_v5(const unsigned char ns[16], const void *name, size_t len,
+    unsigned char u[16])
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *c;
+	int ok;
+
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 &&
+	    EVP_DigestUpdate(c, ns, 16) == 1 &&
+	    EVP_DigestUpdate(c, name, len) == 1 &&
+	    EVP_DigestFinal_ex(c, h, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return -1;
+	memcpy(u, h, 16);
+	uuid_set_version(u, 5);
+	return 0;
 }

@@ -25,6 +25,13 @@ void uuid_format(const unsigned char u[16], char out[UUID_LEN + 1]);
 void uuid_set_version(unsigned char u[16], int version);
 /* A random UUID (version 4): 0, or -1 when there is no randomness. */
 int uuid_random(unsigned char u[16]);
+/*
+ * The name-based UUID (RFC 4122 version 5) of name[0..len) in namespace
+ * ns: the first 16 bytes of SHA-1(ns || name) with the version and variant
+ * bits set.  0, or -1 when OpenSSL fails (out of memory).
+ */
+int uuid_v5(const unsigned char ns[16], const void *name, size_t len,
+    unsigned char u[16]);
 /* 1 when u has the RFC 4122 (and RFC 9562) layout: variant 10xx,
  * version 1 to 8; else 0. */
 int uuid_rfc4122(const unsigned char u[16]);

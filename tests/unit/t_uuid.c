@@ -116,6 +116,29 @@ t_hex(void **state)
 	assert_string_equal(out, "");
 }
 
+/* RFC 4122 appendix B (errata 1352): www.example.com in the DNS namespace */
+static void
+t_v5(void **state)
+{
+	static const unsigned char dns[16] = {0x6b, 0xa7, 0xb8, 0x10, 0x9d,
+	    0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
+	unsigned char u[16], w[16];
+	char s[UUID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(uuid_v5(dns, "www.example.com", 15, u), 0);
+	uuid_format(u, s);
+	assert_string_equal(s, "2ed6657d-e927-568b-95e1-2665a8aea6a2");
+	assert_int_equal(uuid_rfc4122(u), 1);
+	/* deterministic; another name, another id */
+	assert_int_equal(uuid_v5(dns, "www.example.com", 15, w), 0);
+	assert_memory_equal(u, w, 16);
+	assert_int_equal(uuid_v5(dns, "www.example.org", 15, w), 0);
+	assert_memory_not_equal(u, w, 16);
+	assert_int_equal(uuid_v5(dns, "", 0, w), 0);
+	assert_int_equal(w[6] >> 4, 5);
+}
+
 int
 main(void)
 {
@@ -123,6 +146,7 @@ main(void)
 	    cmocka_unit_test(t_parse),
 	    cmocka_unit_test(t_format),
 	    cmocka_unit_test(t_versions),
+	    cmocka_unit_test(t_v5),
 	    cmocka_unit_test(t_hex),
 	};
 

@@ -1,0 +1,1049 @@
+/*
+ * feed_list.c -- plain, CSV and JSON indicator lists to normalised
+ * entries, snapshot diffs and STIX indicators (feed_list.h).  Every
+ * reader is bounded (record length, entries, JSON depth) and reports a bad
+ * line as an error, never a failure.  Does no I/O and keeps no state
+ * between calls: the engine fetches, stores the snapshot blob and hands
+ * the envelopes to the pipeline.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/buf.h"
+#include "ctihub/observable.h"
+#include "ctihub/tstamp.h"
+#include "ctihub/uuid.h"
+
+#include "feed_list.h"
+
+/* ctihub's namespace of feed indicator ids (a random v4 UUID) */
+static const unsigned char feed_ns[16] = {0x5b, 0x0e, 0x9c, 0x3a, 0x71, 0xd2,
+    0x4e, 0x08, 0xa6, 0x4f, 0x1d, 0x93, 0xc2, 0x57, 0xe0, 0x6b};
+
+#define BLOB_MAGIC    "FLS1"
+#define SNAP_TIME_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
+
+/* the parse in progress: entries hold pool offsets until it ends */
+struct parse {
+	const struct feed_list_cfg *cfg;
+	struct feed_list *l;
+	size_t *off;
+	size_t max;
+	int oom;
+	struct obs o;
+};
+
+static void add_error(struct feed_list *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int add_value(struct parse *, size_t, int, const char *, size_t);
+static int is_comment(const struct feed_list_cfg *, char);
+static int type_alias(const char *, size_t);
+static int parse_plain(struct parse *, const char *, size_t);
+static int parse_csv(struct parse *, const char *, size_t);
+static int parse_json(struct parse *, const char *, size_t);
+static int json_depth_ok(const char *, size_t, size_t *);
+static int entry_cmp(const void *, const void *);
+static int key_cmp(
+    const unsigned char *, size_t, const unsigned char *, size_t);
+static int finish(struct parse *);
+static void put16(unsigned char *, size_t);
+static void put64(unsigned char *, int64_t);
+static size_t get16(const unsigned char *);
+static int64_t get64(const unsigned char *);
+static const char *pattern_path(int);
+static int indicator(struct buf *, const struct feed_list_stix *, int,
+    const char *, size_t, int64_t, int, struct buf *);
+
+void
+feed_list_init(struct feed_list *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void
+feed_list_clear(struct feed_list *l)
+{
+	hub_free(l->v);
+	hub_free(l->pool);
+	hub_free(l->errors);
+	feed_list_init(l);
+}
+
+static void
+add_error(struct feed_list *l, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	l->nerrors++;
+	if (l->nkept >= FEED_LIST_MAX_ERRORS)
+		return;
+	if (l->errors == NULL &&
+	    (l->errors = hub_calloc(FEED_LIST_MAX_ERRORS, FEED_LIST_ERRLEN)) ==
+		NULL)
+		return;
+	k = snprintf(l->errors[l->nkept], FEED_LIST_ERRLEN, "%zu: ", line);
+	if (k < 0 || k >= FEED_LIST_ERRLEN)
+		k = 0;
+	va_start(ap, fmt);
+	vsnprintf(
+	    l->errors[l->nkept] + k, FEED_LIST_ERRLEN - (size_t)k, fmt, ap);
+	va_end(ap);
+	l->nkept++;
+}
+
+static int
+is_comment(const struct feed_list_cfg *c, char ch)
+{
+	const char *set = c->comment != NULL ? c->comment : "#;";
+
+	return ch != '\0' && strchr(set, ch) != NULL;
+}
+
+/*
+ * Normalises one value and appends it.  0, 1 when the entry bound is
+ * reached (stop), -1 when memory runs out.
+ */
+static int
+add_value(struct parse *p, size_t line, int type, const char *v, size_t n)
+{
+	struct feed_list *l = p->l;
+	char msg[OBS_ERRLEN];
+	size_t need;
+
+	if (obs_normalise(type, v, n, &p->o, msg, sizeof(msg)) != 0) {
+		add_error(l, line, "%s", msg);
+		return 0;
+	}
+	if (l->n >= p->max) {
+		add_error(l, line, "more than %zu entries: the rest is ignored",
+		    p->max);
+		l->truncated = 1;
+		return 1;
+	}
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 1024;
+		struct feed_entry *nv;
+		size_t *noff;
+
+		if ((nv = hub_realloc(l->v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		l->v = nv;
+		if ((noff = hub_realloc(p->off, ncap * sizeof(*noff))) == NULL)
+			return -1;
+		p->off = noff;
+		l->cap = ncap;
+	}
+	need = p->o.len + 1 + p->o.keylen;
+	if (l->poolcap - l->poollen < need) {
+		size_t ncap = l->poolcap ? l->poolcap : 16384;
+		char *np;
+
+		while (ncap - l->poollen < need)
+			ncap *= 2;
+		if ((np = hub_realloc(l->pool, ncap)) == NULL)
+			return -1;
+		l->pool = np;
+		l->poolcap = ncap;
+	}
+	p->off[l->n] = l->poollen;
+	memcpy(l->pool + l->poollen, p->o.text, p->o.len + 1);
+	memcpy(l->pool + l->poollen + p->o.len + 1, p->o.key, p->o.keylen);
+	l->poollen += need;
+	l->v[l->n].type = p->o.type;
+	l->v[l->n].line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+	l->v[l->n].textlen = (uint16_t)p->o.len;
+	l->v[l->n].keylen = (uint16_t)p->o.keylen;
+	l->v[l->n].key = NULL;
+	l->v[l->n].text = NULL;
+	l->n++;
+	return 0;
+}
+
+static int
+parse_plain(struct parse *p, const char *d, size_t n)
+{
+	size_t i = 0, line = 0;
+	int r;
+
+	while (i < n) {
+		const char *nl = memchr(d + i, '\n', n - i);
+		size_t e = nl != NULL ? (size_t)(nl - d) : n, s = i, t;
+
+		line++;
+		i = e + 1;
+		if (e - s > FEED_LIST_RECORD_MAX) {
+			add_error(p->l, line, "line longer than %d bytes",
+			    FEED_LIST_RECORD_MAX);
+			continue;
+		}
+		while (s < e && (d[s] == ' ' || d[s] == '\t' || d[s] == '\r'))
+			s++;
+		if (s == e || is_comment(p->cfg, d[s]))
+			continue;
+		for (t = s;
+		     t < e && d[t] != ' ' && d[t] != '\t' && d[t] != '\r'; t++)
+			;
+		if ((r = add_value(p, line, p->cfg->type, d + s, t - s)) != 0)
+			return r < 0 ? -1 : 0;
+	}
+	p->l->nlines = line;
+	return 0;
+}
+
+/* a type column's name: obs_type_from_name's names and common aliases */
+static int
+type_alias(const char *s, size_t n)
+{
+	static const struct {
+		const char *name;
+		int type;
+	} alias[] = {
+	    {"ip", OBS_NONE},
+	    {"ip-src", OBS_NONE},
+	    {"ip-dst", OBS_NONE},
+	    {"ipv4-addr", OBS_IPV4},
+	    {"ipv6-addr", OBS_IPV6},
+	    {"hostname", OBS_DOMAIN},
+	    {"domain-name", OBS_DOMAIN},
+	    {"uri", OBS_URL},
+	    {"email-src", OBS_EMAIL},
+	    {"email-dst", OBS_EMAIL},
+	    {"email-addr", OBS_EMAIL},
+	    {"sha-1", OBS_SHA1},
+	    {"sha-256", OBS_SHA256},
+	    {"sha-512", OBS_SHA512},
+	};
+	char name[32];
+	size_t i;
+	int t;
+
+	if (n == 0 || n >= sizeof(name))
+		return -1;
+	for (i = 0; i < n; i++)
+		name[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+	name[n] = '\0';
+	if ((t = obs_type_from_name(name)) != OBS_NONE)
+		return t;
+	for (i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (strcmp(alias[i].name, name) == 0)
+			return alias[i].type;
+	return -1;
+}
+
+/* a CSV field being collected (only the value and type columns are) */
+struct fld {
+	size_t len;
+	int over;
+	int seen;
+	char s[OBS_TEXT_MAX + 2];
+};
+
+static void
+fld_add(struct fld *f, char c)
+{
+	if (f == NULL)
+		return;
+	if (f->len >= sizeof(f->s) - 1) {
+		f->over = 1;
+		return;
+	}
+	f->s[f->len++] = c;
+}
+
+static int
+parse_csv(struct parse *p, const char *d, size_t n)
+{
+	const struct feed_list_cfg *c = p->cfg;
+	char delim = c->delim != 0 ? c->delim : ',';
+	int tcol = c->type_col;
+	size_t i = 0, line = 1, skipped = 0;
+	struct fld *val, *typ;
+	int r = 0;
+
+	if (tcol == c->value_col)
+		tcol = -1;
+	if ((val = hub_malloc(sizeof(*val) * 2)) == NULL)
+		return -1;
+	typ = val + 1;
+	while (i < n) {
+		size_t start = i, first = line, col = 0;
+		const char *why = NULL;
+		struct fld *f;
+		int type;
+
+		if (d[i] == '\n' ||
+		    (d[i] == '\r' && i + 1 < n &&
+			d[i + 1] == '\n')) { /* blank line */
+			i += d[i] == '\r' ? 2 : 1;
+			line++;
+			continue;
+		}
+		if (is_comment(c, d[i])) {
+			const char *nl = memchr(d + i, '\n', n - i);
+
+			i = nl != NULL ? (size_t)(nl - d) + 1 : n;
+			line++;
+			continue;
+		}
+		val->len = typ->len = 0;
+		val->over = typ->over = val->seen = typ->seen = 0;
+		for (;;) { /* one field per turn */
+			f = (int)col == c->value_col ? val
+			    : (int)col == tcol	     ? typ
+						     : NULL;
+			if (f != NULL)
+				f->seen = 1;
+			if (c->quote && i < n && d[i] == '"') {
+				i++;
+				for (;;) {
+					if (i >= n) {
+						why = "unterminated quote";
+						break;
+					}
+					if (d[i] == '"') {
+						if (i + 1 < n &&
+						    d[i + 1] == '"') {
+							fld_add(f, '"');
+							i += 2;
+							continue;
+						}
+						i++;
+						break;
+					}
+					if (d[i] == '\n')
+						line++;
+					fld_add(f, d[i++]);
+					if (i - start > FEED_LIST_RECORD_MAX) {
+						why = "record too long";
+						break;
+					}
+				}
+				if (why == NULL && i < n && d[i] != delim &&
+				    d[i] != '\n' && d[i] != '\r')
+					why = "text after a closing quote";
+			} else {
+				while (i < n && d[i] != delim && d[i] != '\n') {
+					if (d[i] != '\r' ||
+					    (i + 1 < n && d[i + 1] != '\n'))
+						fld_add(f, d[i]);
+					i++;
+					if (i - start > FEED_LIST_RECORD_MAX) {
+						why = "record too long";
+						break;
+					}
+				}
+			}
+			if (why != NULL)
+				break;
+			if (i < n && d[i] == '\r')
+				i++;
+			if (i < n && d[i] == delim) {
+				i++;
+				col++;
+				continue;
+			}
+			break; /* newline or end */
+		}
+		if (why != NULL) { /* resynchronise at the next newline */
+			const char *nl =
+			    i < n ? memchr(d + i, '\n', n - i) : NULL;
+
+			i = nl != NULL ? (size_t)(nl - d) + 1 : n;
+			add_error(p->l, first, "%s", why);
+			line++;
+			continue;
+		}
+		if (i < n && d[i] == '\n')
+			i++;
+		line++;
+		if (skipped < (size_t)(c->skip > 0 ? c->skip : 0)) {
+			skipped++;
+			continue;
+		}
+		if (!val->seen) {
+			add_error(
+			    p->l, first, "no column %d", c->value_col + 1);
+			continue;
+		}
+		if (val->over || typ->over) {
+			add_error(p->l, first, "field too long");
+			continue;
+		}
+		type = c->type;
+		if (tcol >= 0) {
+			if (!typ->seen) {
+				add_error(
+				    p->l, first, "no column %d", tcol + 1);
+				continue;
+			}
+			if ((type = type_alias(typ->s, typ->len)) < 0) {
+				add_error(p->l, first, "unknown type \"%.*s\"",
+				    (int)(typ->len > 32 ? 32 : typ->len),
+				    typ->s);
+				continue;
+			}
+		}
+		{
+			size_t s = 0, e = val->len;
+
+			while (s < e && (val->s[s] == ' ' || val->s[s] == '\t'))
+				s++;
+			while (e > s &&
+			    (val->s[e - 1] == ' ' || val->s[e - 1] == '\t'))
+				e--;
+			if (s == e) {
+				add_error(p->l, first, "empty value");
+				continue;
+			}
+			if ((r = add_value(
+				 p, first, type, val->s + s, e - s)) != 0)
+				break;
+		}
+	}
+	p->l->nlines = line - 1;
+	hub_free(val);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * 1 when the brackets of d[0..n) (outside strings) nest at most
+ * FEED_LIST_JSON_DEPTH deep, else 0 with the line of the excess.
+ */
+static int
+json_depth_ok(const char *d, size_t n, size_t *line)
+{
+	size_t i, depth = 0;
+	int instr = 0;
+
+	*line = 1;
+	for (i = 0; i < n; i++) {
+		char ch = d[i];
+
+		if (ch == '\n')
+			(*line)++;
+		if (instr) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				instr = 0;
+			continue;
+		}
+		if (ch == '"')
+			instr = 1;
+		else if (ch == '[' || ch == '{') {
+			if (++depth > FEED_LIST_JSON_DEPTH)
+				return 0;
+		} else if ((ch == ']' || ch == '}') && depth > 0)
+			depth--;
+	}
+	return 1;
+}
+
+static int
+parse_json(struct parse *p, const char *d, size_t n)
+{
+	json_error_t je;
+	json_t *a, *e;
+	size_t i, line;
+	int r = 0;
+
+	if (!json_depth_ok(d, n, &line)) {
+		add_error(p->l, line, "JSON nested deeper than %d",
+		    FEED_LIST_JSON_DEPTH);
+		return 0;
+	}
+	if ((a = json_loadb(d, n, 0, &je)) == NULL) {
+		add_error(p->l, (size_t)(je.line > 0 ? je.line : 0), "JSON: %s",
+		    je.text);
+		return 0;
+	}
+	if (!json_is_array(a)) {
+		add_error(p->l, 1, "JSON: not an array");
+		json_decref(a);
+		return 0;
+	}
+	json_array_foreach(a, i, e)
+	{
+		json_t *v = e;
+
+		if (p->cfg->member != NULL && json_is_object(e))
+			v = json_object_get(e, p->cfg->member);
+		if (!json_is_string(v) || (p->cfg->member != NULL && v == e)) {
+			add_error(p->l, i + 1,
+			    p->cfg->member != NULL
+				? "not an object with a string \"%s\""
+				: "not a string%s",
+			    p->cfg->member != NULL ? p->cfg->member : "");
+			continue;
+		}
+		if ((r = add_value(p, i + 1, p->cfg->type, json_string_value(v),
+			 json_string_length(v))) != 0)
+			break;
+	}
+	p->l->nlines = json_array_size(a);
+	json_decref(a);
+	return r < 0 ? -1 : 0;
+}
+
+static int
+key_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	if (c != 0)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+static int
+entry_cmp(const void *x, const void *y)
+{
+	const struct feed_entry *a = x, *b = y;
+	int c = key_cmp(a->key, a->keylen, b->key, b->keylen);
+
+	if (c != 0)
+		return c;
+	return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* pool offsets to pointers, sort, drop repeated keys */
+static int
+finish(struct parse *p)
+{
+	struct feed_list *l = p->l;
+	size_t i, k;
+
+	for (i = 0; i < l->n; i++) {
+		l->v[i].text = l->pool + p->off[i];
+		l->v[i].key = (const unsigned char *)l->pool + p->off[i] +
+		    l->v[i].textlen + 1;
+	}
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), entry_cmp);
+	for (i = k = 0; i < l->n; i++) {
+		if (k > 0 &&
+		    key_cmp(l->v[k - 1].key, l->v[k - 1].keylen, l->v[i].key,
+			l->v[i].keylen) == 0) {
+			l->ndup++;
+			continue;
+		}
+		l->v[k++] = l->v[i];
+	}
+	l->n = k;
+	return 0;
+}
+
+int
+feed_list_parse(const struct feed_list_cfg *cfg, const char *data, size_t len,
+    struct feed_list *l, char *err, size_t errlen)
+{
+	struct parse *p;
+	int r = -1;
+
+	feed_list_clear(l);
+	if (cfg->format == FEED_LIST_CSV &&
+	    (cfg->value_col < 0 || cfg->value_col > 1000 ||
+		cfg->type_col > 1000 || cfg->delim == '"' ||
+		cfg->delim == '\n')) {
+		if (err != NULL)
+			snprintf(err, errlen, "csv: bad column or delimiter");
+		return -1;
+	}
+	if ((cfg->format == FEED_LIST_JSON && cfg->member != NULL &&
+		cfg->member[0] == '\0') ||
+	    cfg->format < FEED_LIST_PLAIN || cfg->format > FEED_LIST_JSON ||
+	    cfg->type < OBS_NONE || cfg->type > OBS_TYPE_MAX) {
+		if (err != NULL)
+			snprintf(err, errlen, "bad format, type or member");
+		return -1;
+	}
+	if ((p = hub_calloc(1, sizeof(*p))) == NULL)
+		goto oom;
+	p->cfg = cfg;
+	p->l = l;
+	p->max = cfg->max_entries ? cfg->max_entries : FEED_LIST_MAX_ENTRIES;
+	if (cfg->format == FEED_LIST_PLAIN)
+		r = parse_plain(p, data, len);
+	else if (cfg->format == FEED_LIST_CSV)
+		r = parse_csv(p, data, len);
+	else
+		r = parse_json(p, data, len);
+	if (r == 0)
+		r = finish(p);
+	hub_free(p->off);
+	hub_free(p);
+	if (r == 0)
+		return 0;
+oom:
+	feed_list_clear(l);
+	if (err != NULL)
+		snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* ---- snapshots ---- */
+
+static void
+put16(unsigned char *b, size_t v)
+{
+	b[0] = (unsigned char)(v >> 8);
+	b[1] = (unsigned char)v;
+}
+
+static void
+put64(unsigned char *b, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	for (i = 7; i >= 0; i--, u >>= 8)
+		b[i] = (unsigned char)u;
+}
+
+static size_t
+get16(const unsigned char *b)
+{
+	return (size_t)b[0] << 8 | b[1];
+}
+
+static int64_t
+get64(const unsigned char *b)
+{
+	uint64_t u = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		u = u << 8 | b[i];
+	return (int64_t)u;
+}
+
+/* one record of an old snapshot */
+struct rec {
+	const unsigned char *key;
+	size_t keylen;
+	const char *text; /* NULL: in the key */
+	size_t textlen;
+	int64_t created;
+	size_t next; /* offset of the next record */
+};
+
+static int
+rec_read(const unsigned char *b, size_t n, size_t off, struct rec *r)
+{
+	if (n - off < 2 || (r->keylen = get16(b + off)) < 2 ||
+	    r->keylen > OBS_KEY_MAX || n - off - 2 < r->keylen + 2)
+		return -1;
+	r->key = b + off + 2;
+	off += 2 + r->keylen;
+	r->textlen = get16(b + off);
+	if (r->textlen > OBS_TEXT_MAX || n - off - 2 < r->textlen + 8)
+		return -1;
+	r->text = r->textlen ? (const char *)b + off + 2 : NULL;
+	off += 2 + r->textlen;
+	r->created = get64(b + off);
+	r->next = off + 8;
+	return 0;
+}
+
+void
+feed_diff_init(struct feed_diff *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void
+feed_diff_clear(struct feed_diff *d)
+{
+	hub_free(d->added);
+	hub_free(d->gone);
+	hub_free(d->blob);
+	hub_free(d->pool);
+	feed_diff_init(d);
+}
+
+/* 1 when the text of an entry must be stored beside its key */
+static int
+text_needed(const unsigned char *key, size_t keylen, const char *text,
+    size_t len, char *tmp)
+{
+	size_t k = obs_key_text(key, keylen, tmp);
+
+	return k != len || memcmp(tmp, text, len) != 0;
+}
+
+int
+feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
+    int64_t now, struct feed_diff *d, char *err, size_t errlen)
+{
+	const unsigned char *ob = old;
+	size_t nold = 0, off, i, j, size, gpool = 0, gp = 0;
+	char *tmp = NULL;
+	unsigned char *w;
+	struct rec r = {0}, prev = {0};
+	int64_t *created = NULL;
+	unsigned char *stored = NULL; /* 1: the text goes beside the key */
+	const char *why = "out of memory";
+
+	feed_diff_clear(d);
+	if ((tmp = hub_malloc(OBS_TEXT_MAX + 1)) == NULL)
+		goto fail;
+	/* check the old snapshot whole before trusting any of it */
+	if (oldlen > 0) {
+		why = "snapshot: bad header";
+		if (oldlen < 8 || memcmp(ob, BLOB_MAGIC, 4) != 0)
+			goto fail;
+		nold = (size_t)get16(ob + 4) << 16 | get16(ob + 6);
+		for (off = 8, j = 0; j < nold; j++, off = r.next) {
+			why = "snapshot: truncated record";
+			if (rec_read(ob, oldlen, off, &r) != 0)
+				goto fail;
+			why = "snapshot: keys out of order";
+			if (j > 0 &&
+			    key_cmp(prev.key, prev.keylen, r.key, r.keylen) >=
+				0)
+				goto fail;
+			why = "snapshot: bad entry";
+			if (r.key[0] == OBS_NONE || r.key[0] > OBS_TYPE_MAX ||
+			    r.created < 0 || r.created > SNAP_TIME_MAX ||
+			    (r.text == NULL &&
+				obs_key_text(r.key, r.keylen, tmp) == 0))
+				goto fail;
+			prev = r;
+		}
+		why = "snapshot: trailing bytes";
+		if (off != oldlen)
+			goto fail;
+	}
+	why = "out of memory";
+	if ((created = hub_calloc(l->n + 1, sizeof(*created))) == NULL ||
+	    (d->added = hub_calloc(l->n + 1, sizeof(*d->added))) == NULL ||
+	    (d->gone = hub_calloc(nold + 1, sizeof(*d->gone))) == NULL ||
+	    (stored = hub_malloc(l->n + 1)) == NULL)
+		goto fail;
+	/* merge: added, kept (first-seen time carried over) and gone */
+	for (i = 0, j = 0, off = 8; i < l->n || j < nold;) {
+		int c;
+
+		if (j < nold)
+			rec_read(ob, oldlen, off, &r);
+		c = i >= l->n ? 1
+		    : j >= nold
+		    ? -1
+		    : key_cmp(l->v[i].key, l->v[i].keylen, r.key, r.keylen);
+		if (c < 0) {
+			created[i] = now;
+			d->added[d->nadded++] = i++;
+			continue;
+		}
+		if (c == 0) {
+			created[i++] = r.created;
+		} else {
+			struct feed_gone *g = &d->gone[d->ngone++];
+
+			g->type = r.key[0];
+			g->text = (const char *)ob + off;
+			g->created = r.created;
+			g->textlen = r.text != NULL
+			    ? r.textlen
+			    : obs_key_text(r.key, r.keylen, tmp);
+			gpool += g->textlen + 1;
+		}
+		off = r.next;
+		j++;
+	}
+	/* the texts of gone entries (g->text held their record) */
+	if ((d->pool = hub_malloc(gpool + 1)) == NULL)
+		goto fail;
+	for (i = 0; i < d->ngone; i++) {
+		struct feed_gone *g = &d->gone[i];
+
+		rec_read(ob, oldlen,
+		    (size_t)((const unsigned char *)g->text - ob), &r);
+		if (r.text != NULL)
+			memcpy(d->pool + gp, r.text, r.textlen);
+		else
+			obs_key_text(r.key, r.keylen, d->pool + gp);
+		d->pool[gp + g->textlen] = '\0';
+		g->text = d->pool + gp;
+		gp += g->textlen + 1;
+	}
+	/* the new snapshot */
+	size = 8;
+	for (i = 0; i < l->n; i++) {
+		const struct feed_entry *e = &l->v[i];
+
+		stored[i] = (unsigned char)text_needed(
+		    e->key, e->keylen, e->text, e->textlen, tmp);
+		size += 2 + e->keylen + 2 + 8 + (stored[i] ? e->textlen : 0);
+	}
+	if ((d->blob = hub_malloc(size)) == NULL)
+		goto fail;
+	w = d->blob;
+	memcpy(w, BLOB_MAGIC, 4);
+	put16(w + 4, (l->n >> 16) & 0xffff);
+	put16(w + 6, l->n & 0xffff);
+	w += 8;
+	for (i = 0; i < l->n; i++) {
+		const struct feed_entry *e = &l->v[i];
+		size_t tl = stored[i] ? e->textlen : 0;
+
+		put16(w, e->keylen);
+		memcpy(w + 2, e->key, e->keylen);
+		w += 2 + e->keylen;
+		put16(w, tl);
+		memcpy(w + 2, e->text, tl);
+		w += 2 + tl;
+		put64(w, created[i]);
+		w += 8;
+	}
+	d->bloblen = size;
+	d->now = now;
+	hub_free(stored);
+	hub_free(created);
+	hub_free(tmp);
+	return 0;
+fail:
+	if (err != NULL)
+		snprintf(err, errlen, "%s", why);
+	hub_free(stored);
+	hub_free(created);
+	hub_free(tmp);
+	feed_diff_clear(d);
+	return -1;
+}
+
+/* ---- STIX ---- */
+
+static const char *
+pattern_path(int type)
+{
+	switch (type) {
+	case OBS_IPV4:
+		return "ipv4-addr:value";
+	case OBS_IPV6:
+		return "ipv6-addr:value";
+	case OBS_DOMAIN:
+		return "domain-name:value";
+	case OBS_URL:
+		return "url:value";
+	case OBS_EMAIL:
+		return "email-addr:value";
+	case OBS_MAC:
+		return "mac-addr:value";
+	case OBS_ASN:
+		return "autonomous-system:number";
+	case OBS_MD5:
+		return "file:hashes.MD5";
+	case OBS_SHA1:
+		return "file:hashes.'SHA-1'";
+	case OBS_SHA256:
+		return "file:hashes.'SHA-256'";
+	case OBS_SHA512:
+		return "file:hashes.'SHA-512'";
+	case OBS_SSDEEP:
+		return "file:hashes.SSDEEP";
+	case OBS_TLSH:
+		return "file:hashes.TLSH";
+	case OBS_X509_MD5:
+		return "x509-certificate:hashes.MD5";
+	case OBS_X509_SHA1:
+		return "x509-certificate:hashes.'SHA-1'";
+	case OBS_X509_SHA256:
+		return "x509-certificate:hashes.'SHA-256'";
+	case OBS_X509_SHA512:
+		return "x509-certificate:hashes.'SHA-512'";
+	}
+	return NULL;
+}
+
+int
+feed_list_pattern(struct buf *b, int type, const char *text, size_t len)
+{
+	const char *path = pattern_path(type);
+	size_t i;
+
+	if (path == NULL)
+		return -1;
+	buf_addc(b, '[');
+	buf_adds(b, path);
+	buf_adds(b, " = ");
+	if (type == OBS_ASN) {
+		for (i = 0; i < len; i++)
+			if (text[i] < '0' || text[i] > '9')
+				return -1;
+		buf_add(b, text, len);
+	} else {
+		buf_addc(b, '\'');
+		for (i = 0; i < len; i++) {
+			if (text[i] == '\'' || text[i] == '\\')
+				buf_addc(b, '\\');
+			buf_addc(b, text[i]);
+		}
+		buf_addc(b, '\'');
+	}
+	buf_addc(b, ']');
+	return 0;
+}
+
+int
+feed_list_id(const struct feed_list_stix *s, int type, const char *text,
+    size_t len, char out[FEED_LIST_ID_LEN + 1])
+{
+	const char *tn = obs_type_name(type);
+	size_t pl = s->producer != NULL ? strlen(s->producer) : 0;
+	size_t tl = tn != NULL ? strlen(tn) : 0;
+	char stack[512], *name = stack;
+	unsigned char u[16];
+	size_t n = pl + 1 + tl + 1 + len;
+	int r;
+
+	if (n > sizeof(stack) && (name = hub_malloc(n)) == NULL)
+		return -1;
+	memcpy(name, s->producer != NULL ? s->producer : "", pl);
+	name[pl] = '\0';
+	memcpy(name + pl + 1, tn != NULL ? tn : "", tl);
+	name[pl + 1 + tl] = ':';
+	memcpy(name + pl + 2 + tl, text, len);
+	r = uuid_v5(s->ns != NULL ? s->ns : feed_ns, name, n, u);
+	if (name != stack)
+		hub_free(name);
+	if (r != 0)
+		return -1;
+	memcpy(out, "indicator--", 11);
+	uuid_format(u, out + 11);
+	return 0;
+}
+
+static void
+add_member(struct buf *b, const char *k, const char *v, size_t n)
+{
+	buf_addf(b, ",\"%s\":", k);
+	buf_add_jstr(b, v, n);
+}
+
+/* feed_list_indicator with a scratch buffer the caller reuses */
+static int
+indicator(struct buf *b, const struct feed_list_stix *s, int type,
+    const char *text, size_t len, int64_t created, int vanished,
+    struct buf *pat)
+{
+	char id[FEED_LIST_ID_LEN + 1], tc[TSTAMP_LEN], tm[TSTAMP_LEN];
+	int64_t mod = created;
+	size_t i;
+
+	if (feed_list_id(s, type, text, len, id) != 0)
+		return -1;
+	buf_reset(pat);
+	if (feed_list_pattern(pat, type, text, len) != 0 || buf_failed(pat))
+		return -1;
+	if (vanished)
+		mod = s->now > created + 1000 ? s->now : created + 1000;
+	tstamp_format(created, 3, tc);
+	tstamp_format(mod, 3, tm);
+	buf_adds(b, "{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
+	add_member(b, "id", id, strlen(id));
+	add_member(b, "created", tc, strlen(tc));
+	add_member(b, "modified", tm, strlen(tm));
+	if (s->created_by_ref != NULL)
+		add_member(b, "created_by_ref", s->created_by_ref,
+		    strlen(s->created_by_ref));
+	buf_adds(b, ",\"name\":");
+	if (s->name != NULL) {
+		size_t at = pat->len; /* after the pattern */
+
+		buf_adds(pat, s->name);
+		buf_adds(pat, ": ");
+		buf_add(pat, text, len);
+		if (buf_failed(pat))
+			return -1;
+		buf_add_jstr(b, pat->data + at, pat->len - at);
+		pat->len = at;
+	} else
+		buf_add_jstr(b, text, len);
+	add_member(b, "pattern", pat->data, pat->len);
+	buf_adds(b, ",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
+	add_member(b, "valid_from", tc, strlen(tc));
+	if (vanished && s->mode == FEED_LIST_REVOKE)
+		buf_adds(b, ",\"revoked\":true");
+	else if (vanished)
+		add_member(b, "valid_until", tm, strlen(tm));
+	if (s->nlabels > 0) {
+		buf_adds(b, ",\"labels\":[");
+		for (i = 0; i < s->nlabels; i++) {
+			if (i > 0)
+				buf_addc(b, ',');
+			buf_add_jstr(b, s->labels[i], strlen(s->labels[i]));
+		}
+		buf_addc(b, ']');
+	}
+	if (s->confidence >= 0 && s->confidence <= 100)
+		buf_addf(b, ",\"confidence\":%d", s->confidence);
+	if (s->marking_ref != NULL) {
+		buf_adds(b, ",\"object_marking_refs\":[");
+		buf_add_jstr(b, s->marking_ref, strlen(s->marking_ref));
+		buf_addc(b, ']');
+	}
+	buf_addc(b, '}');
+	return 0;
+}
+
+int
+feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
+    const char *text, size_t len, int64_t created, int vanished)
+{
+	struct buf pat;
+	int r;
+
+	buf_init(&pat);
+	r = indicator(b, s, type, text, len, created, vanished, &pat);
+	buf_clear(&pat);
+	return r;
+}
+
+long
+feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
+    const struct feed_list *l, const struct feed_diff *d, size_t *pos,
+    size_t max)
+{
+	size_t total = d->nadded + d->ngone;
+	struct buf pat;
+	long k = 0;
+
+	buf_init(&pat);
+	buf_adds(b, "{\"objects\":[");
+	for (; *pos < total && (size_t)k < max; (*pos)++) {
+		size_t p = *pos;
+		int r;
+
+		if (k > 0)
+			buf_addc(b, ',');
+		if (p < d->nadded) {
+			const struct feed_entry *e = &l->v[d->added[p]];
+
+			r = indicator(b, s, e->type, e->text, e->textlen,
+			    d->now, 0, &pat);
+		} else {
+			const struct feed_gone *g = &d->gone[p - d->nadded];
+
+			r = indicator(b, s, g->type, g->text, g->textlen,
+			    g->created, 1, &pat);
+		}
+		if (r != 0) {
+			buf_clear(&pat);
+			return -1;
+		}
+		k++;
+	}
+	buf_clear(&pat);
+	buf_adds(b, "]}");
+	return k;
+}

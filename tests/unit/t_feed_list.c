@@ -1,0 +1,478 @@
+/*
+ * t_feed_list.c -- feeds/feed_list.c: plain lists (comments, Spamhaus DROP
+ * lines, line numbers of bad lines), CSV quoting (RFC 4180 edge cases,
+ * type columns), JSON lists (Feodo Tracker's shape), the real lists of
+ * ../shared/data/ioc with their counts, snapshot diffs of an edited list,
+ * and indicators that pass the STIX validator.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ctihub/buf.h"
+#include "ctihub/observable.h"
+#include "ctihub/stix.h"
+
+#include "../../feeds/feed_list.h"
+
+#define IOC "../shared/data/ioc/"
+
+static int
+parse(const struct feed_list_cfg *c, const char *s, struct feed_list *l)
+{
+	char err[128];
+
+	return feed_list_parse(c, s, strlen(s), l, err, sizeof(err));
+}
+
+static int
+has(const struct feed_list *l, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].text, text) == 0)
+			return (int)l->v[i].line;
+	return 0;
+}
+
+static void
+t_plain(void **state)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+
+	(void)state;
+	feed_list_init(&l);
+	assert_int_equal(parse(&c,
+			     "# header\n"
+			     "; Spamhaus DROP\n"
+			     "\n"
+			     "1.10.16.0/20 ; SBL256894\r\n"
+			     "  evil.EXAMPLE.com.  \n"
+			     "not a value\n"
+			     "1.2.3.4\t7\n"
+			     "999.1.1.1\n"
+			     "1.2.3.4\n"
+			     "http://Evil.example/a?b\n"
+			     "44d88612fea8a8f36de82e1278abb02f",
+			     &l),
+	    0);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(l.nlines, 11);
+	assert_int_equal(l.ndup, 1);
+	assert_int_equal(has(&l, "1.10.16.0/20"), 4);
+	assert_int_equal(has(&l, "evil.example.com"), 5);
+	assert_int_equal(has(&l, "1.2.3.4"), 7); /* the first line kept */
+	assert_int_equal(has(&l, "http://evil.example/a?b"), 10);
+	assert_int_equal(has(&l, "44d88612fea8a8f36de82e1278abb02f"), 11);
+	assert_int_equal(l.nerrors, 2);
+	assert_int_equal(l.nkept, 2);
+	assert_true(strncmp(l.errors[0], "6: ", 3) == 0);
+	assert_true(strncmp(l.errors[1], "8: ipv4", 7) == 0);
+	/* sorted by key, strictly */
+	for (size_t i = 1; i < l.n; i++)
+		assert_true(memcmp(l.v[i - 1].key, l.v[i].key, 1) <= 0);
+	/* a configured type */
+	c.type = OBS_DOMAIN;
+	assert_int_equal(parse(&c, "example.org\n1.2.3.4\n", &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.nerrors, 1);
+	/* the entry bound */
+	c.type = OBS_NONE;
+	c.max_entries = 2;
+	assert_int_equal(parse(&c, "1.1.1.1\n2.2.2.2\n3.3.3.3\n", &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.truncated, 1);
+	assert_true(strncmp(l.errors[0], "3: more than 2", 14) == 0);
+	feed_list_clear(&l);
+	feed_list_clear(&l);
+}
+
+static void
+t_csv(void **state)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+
+	(void)state;
+	feed_list_init(&l);
+	c.format = FEED_LIST_CSV;
+	c.quote = 1;
+	c.value_col = 2;
+	c.type_col = -1;
+	/* URLhaus's shape: a '#' header, every field quoted */
+	assert_int_equal(
+	    parse(&c,
+		"# id,dateadded,url,url_status\n"
+		"\"1\",\"2025-01-01\",\"http://a.example/x,y\","
+		"\"online\"\r\n"
+		"\"2\",\"2025\",\"http://b.example/\"\"q\"\"\",\"x\"\n"
+		"\"3\",\"multi\nline\",\"http://c.example/\",\"\"\n"
+		"\"4\",\"unterminated,\"http://d.example/\n"
+		"5,plain,http://e.example/\n"
+		"6,short\n"
+		"\"7\"x,\"y\",\"http://f.example/\"\n"
+		"8,,  http://g.example/  \n"
+		"9,x,\"http://h.example/\n\n",
+		&l),
+	    0);
+	assert_int_equal(has(&l, "http://a.example/x,y"), 2);
+	assert_int_equal(has(&l, "http://b.example/%22q%22"), 3);
+	assert_int_equal(has(&l, "http://c.example/"), 4);
+	assert_int_equal(has(&l, "http://e.example/"), 7);
+	assert_int_equal(has(&l, "http://g.example/"), 10);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(l.nerrors, 4);
+	assert_true(strncmp(l.errors[0], "6: text after", 13) == 0);
+	assert_true(strncmp(l.errors[1], "8: no column 3", 14) == 0);
+	assert_true(strncmp(l.errors[2], "9: text after", 13) == 0);
+	assert_true(strncmp(l.errors[3], "11: unterminated quote", 22) == 0);
+	/* a header to skip, a type column, another delimiter */
+	c.value_col = 0;
+	c.type_col = 1;
+	c.delim = ';';
+	c.comment = "#";
+	c.skip = 1;
+	assert_int_equal(parse(&c,
+			     "value;type\n"
+			     "1.2.3.4;ip-dst\n"
+			     "example.com;hostname\n"
+			     "example.net;md5\n"
+			     "x;bogus\n"
+			     "ab:cd;\n",
+			     &l),
+	    0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.nerrors, 3);
+	assert_true(strncmp(l.errors[0], "4: md5", 6) == 0);
+	assert_true(strncmp(l.errors[1], "5: unknown type", 15) == 0);
+	feed_list_clear(&l);
+}
+
+static void
+t_json(void **state)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	char deep[300];
+
+	(void)state;
+	feed_list_init(&l);
+	c.format = FEED_LIST_JSON;
+	c.member = "ip_address";
+	assert_int_equal(
+	    parse(&c,
+		"[{\"ip_address\":\"162.243.103.246\",\"port\":8080,"
+		"\"status\":\"offline\",\"hostname\":null,"
+		"\"as_number\":14061,\"malware\":\"Emotet\"},"
+		"{\"ip_address\":\"50.16.16.211\",\"port\":8080},"
+		"{\"port\":1},\"9.9.9.9\",{\"ip_address\":\"x\"}]",
+		&l),
+	    0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.nlines, 5);
+	assert_int_equal(l.nerrors, 3);
+	assert_true(strncmp(l.errors[0], "3: not an object", 16) == 0);
+	c.member = NULL;
+	assert_int_equal(parse(&c, "[\"1.2.3.4\", \"example.com\", 5]", &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.nerrors, 1);
+	assert_int_equal(parse(&c, "{\"a\":1}", &l), 0);
+	assert_int_equal(l.nerrors, 1);
+	assert_int_equal(parse(&c, "[\"1.2.3.4\"", &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(l.nerrors, 1);
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	assert_int_equal(parse(&c, deep, &l), 0);
+	assert_int_equal(l.nerrors, 1);
+	assert_non_null(strstr(l.errors[0], "nested deeper"));
+	feed_list_clear(&l);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	*len = fread(p, 1, (size_t)n, f);
+	fclose(f);
+	return p;
+}
+
+static void
+real(const char *path, int type, size_t expect)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	struct feed_diff d, d2;
+	size_t len, i;
+	char *p = slurp(path, &len);
+
+	if (p == NULL) {
+		print_message("skipped: %s not found\n", path);
+		return;
+	}
+	feed_list_init(&l);
+	feed_diff_init(&d);
+	feed_diff_init(&d2);
+	assert_int_equal(feed_list_parse(&c, p, len, &l, NULL, 0), 0);
+	assert_int_equal(l.n + l.ndup, expect);
+	assert_int_equal(l.nerrors, 0);
+	for (i = 0; i < l.n; i++)
+		assert_int_equal(l.v[i].type, type);
+	assert_int_equal(feed_list_diff(&l, NULL, 0, 1000, &d, NULL, 0), 0);
+	assert_int_equal(d.nadded, l.n);
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 2000, &d2, NULL, 0), 0);
+	assert_int_equal(d2.nadded, 0);
+	assert_int_equal(d2.ngone, 0);
+	assert_int_equal(d2.bloblen, d.bloblen);
+	assert_memory_equal(d2.blob, d.blob, d.bloblen);
+	print_message("%s: %zu entries, %zu duplicates, snapshot %zu bytes\n",
+	    path, l.n, l.ndup, d.bloblen);
+	feed_diff_clear(&d);
+	feed_diff_clear(&d2);
+	feed_list_clear(&l);
+	free(p);
+}
+
+static void
+t_real(void **state)
+{
+	(void)state;
+	real(IOC "ip/ipsum-level3.txt", OBS_IPV4, 14217);
+	real(IOC "domain/maltrail-interlock-2.txt", OBS_DOMAIN, 24691);
+	real(IOC "hash/eset-nukesped_lazarus-samples.sha256", OBS_SHA256, 555);
+}
+
+static void
+t_diff(void **state)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	struct feed_diff d, d2;
+	static const char long_url[] =
+	    "http://long.example/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "a";
+	char v1[1024], v2[1024];
+	char err[64];
+
+	(void)state;
+	feed_list_init(&l);
+	feed_diff_init(&d);
+	feed_diff_init(&d2);
+	snprintf(v1, sizeof(v1),
+	    "1.1.1.1\n2.2.2.2\nexample.com\n%s\n2001:db8::1\n", long_url);
+	snprintf(
+	    v2, sizeof(v2), "2.2.2.2\n3.3.3.3\n2001:DB8::1\nexample.org\n");
+	assert_int_equal(parse(&c, v1, &l), 0);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(feed_list_diff(&l, NULL, 0, 1000000, &d, NULL, 0), 0);
+	assert_int_equal(d.nadded, 5);
+	assert_int_equal(parse(&c, v2, &l), 0);
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 5000000, &d2, NULL, 0), 0);
+	/* new: 3.3.3.3 and example.org; gone: 1.1.1.1, example.com, the URL */
+	assert_int_equal(d2.nadded, 2);
+	assert_string_equal(l.v[d2.added[0]].text, "3.3.3.3");
+	assert_string_equal(l.v[d2.added[1]].text, "example.org");
+	assert_int_equal(d2.ngone, 3);
+	assert_string_equal(d2.gone[0].text, "1.1.1.1");
+	assert_int_equal(d2.gone[0].created, 1000000);
+	assert_string_equal(d2.gone[1].text, "example.com");
+	assert_string_equal(d2.gone[2].text, long_url);
+	assert_int_equal(d2.gone[2].type, OBS_URL);
+	/* a broken snapshot is refused, not half-trusted */
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen - 1, 1, &d2, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "snapshot: truncated record");
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen + 0, 1, &d2, err, sizeof(err)),
+	    0);
+	d.blob[29] = 0; /* 2.2.2.2 -> 0.2.2.2, before 1.1.1.1 */
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "snapshot: keys out of order");
+	d.blob[29] = 2;
+	assert_int_equal(
+	    feed_list_diff(&l, "FLS1\0\0\0\1", 8, 1, &d2, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "snapshot: truncated record");
+	/* a hostile first-seen time or type */
+	memcpy(d.blob + 10, "\x01", 1);
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, NULL, 0), 0);
+	memset(d.blob + 18, 0x7f, 1); /* created */
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "snapshot: bad entry");
+	memset(d.blob + 18, 0, 1);
+	memcpy(d.blob + 10, "\x00", 1);
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	    -1);
+	feed_diff_clear(&d);
+	feed_diff_clear(&d2);
+	feed_list_clear(&l);
+}
+
+static void
+validate(const char *env, size_t expect)
+{
+	json_error_t je;
+	json_t *doc = json_loads(env, 0, &je), *o;
+	struct stix_report rep;
+	size_t i;
+
+	assert_non_null(doc);
+	assert_int_equal(
+	    json_array_size(json_object_get(doc, "objects")), expect);
+	json_array_foreach(json_object_get(doc, "objects"), i, o)
+	{
+		int r = stix_validate(o, NULL, NULL, &rep);
+
+		if (r != 0 || rep.nwarnings != 0) {
+			char s[256];
+
+			stix_finding_str(&rep.findings[0], s, sizeof(s));
+			print_message("%s\n", s);
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(rep.nwarnings, 0);
+	}
+	json_decref(doc);
+}
+
+static void
+t_stix(void **state)
+{
+	static const char *labels[] = {"malicious-activity", "feed:test"};
+	struct feed_list_stix s = {0};
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	struct feed_diff d, d2;
+	struct buf b;
+	char id[FEED_LIST_ID_LEN + 1], id2[FEED_LIST_ID_LEN + 1];
+	size_t pos = 0;
+	long k;
+
+	(void)state;
+	s.producer = "identity--0f5c7b5e-3c71-4b5e-9f0a-2c1d9f7e6a01";
+	s.created_by_ref = s.producer;
+	s.name = "test feed";
+	s.labels = labels;
+	s.nlabels = 2;
+	s.confidence = 70;
+	s.marking_ref =
+	    "marking-definition--34098fce-860f-48ae-8d50-ebd3cc5e41da";
+	s.now = 1735689600000000; /* 2025-01-01 */
+	feed_list_init(&l);
+	feed_diff_init(&d);
+	feed_diff_init(&d2);
+	buf_init(&b);
+	assert_int_equal(
+	    parse(&c,
+		"1.2.3.4\n2001:db8::/32\nexample.com\n"
+		"http://x.example/it's\\here\nfoo@example.com\n"
+		"44d88612fea8a8f36de82e1278abb02f\n"
+		"3395856ce81f2b7382dee72602f798b642f14140\n"
+		"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4"
+		"538aabf651fd0f\nAS64500\naa:bb:cc:dd:ee:ff\n",
+		&l),
+	    0);
+	assert_int_equal(l.n, 10);
+	assert_int_equal(feed_list_diff(&l, NULL, 0, s.now, &d, NULL, 0), 0);
+	k = feed_list_envelope(&b, &s, &l, &d, &pos, 1000);
+	assert_int_equal(k, 10);
+	assert_int_equal(buf_failed(&b), 0);
+	validate(buf_cstr(&b), 10);
+	assert_non_null(strstr(buf_cstr(&b),
+	    "[url:value = 'http://x.example/it\\\\'s\\\\\\\\here']"));
+	assert_non_null(strstr(buf_cstr(&b),
+	    "\"pattern\":\"[autonomous-system:number = 64500]\""));
+	assert_non_null(strstr(buf_cstr(&b), "[file:hashes.'SHA-256' = '275a"));
+	/* paging: 4 + 4 + 2 */
+	pos = 0;
+	buf_reset(&b);
+	assert_int_equal(feed_list_envelope(&b, &s, &l, &d, &pos, 4), 4);
+	buf_reset(&b);
+	assert_int_equal(feed_list_envelope(&b, &s, &l, &d, &pos, 4), 4);
+	buf_reset(&b);
+	assert_int_equal(feed_list_envelope(&b, &s, &l, &d, &pos, 4), 2);
+	validate(buf_cstr(&b), 2);
+	/* deterministic ids: producer and value */
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id), 0);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id2), 0);
+	assert_string_equal(id, id2);
+	assert_non_null(strstr(buf_cstr(&b), ""));
+	s.producer = "identity--00000000-0000-4000-8000-000000000000";
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id2), 0);
+	assert_string_not_equal(id, id2);
+	/* vanished: expire, then revoke, with the same ids */
+	s.producer = "identity--0f5c7b5e-3c71-4b5e-9f0a-2c1d9f7e6a01";
+	assert_int_equal(parse(&c, "example.com\n", &l), 0);
+	s.now += 3600000000;
+	assert_int_equal(
+	    feed_list_diff(&l, d.blob, d.bloblen, s.now, &d2, NULL, 0), 0);
+	assert_int_equal(d2.nadded, 0);
+	assert_int_equal(d2.ngone, 9);
+	pos = 0;
+	buf_reset(&b);
+	assert_int_equal(feed_list_envelope(&b, &s, &l, &d2, &pos, 100), 9);
+	validate(buf_cstr(&b), 9);
+	assert_non_null(strstr(buf_cstr(&b), id));
+	assert_non_null(strstr(
+	    buf_cstr(&b), "\"valid_until\":\"2025-01-01T01:00:00.000Z\""));
+	assert_non_null(
+	    strstr(buf_cstr(&b), "\"created\":\"2025-01-01T00:00:00.000Z\""));
+	s.mode = FEED_LIST_REVOKE;
+	pos = 0;
+	buf_reset(&b);
+	assert_int_equal(feed_list_envelope(&b, &s, &l, &d2, &pos, 100), 9);
+	validate(buf_cstr(&b), 9);
+	assert_non_null(strstr(buf_cstr(&b), "\"revoked\":true"));
+	assert_null(strstr(buf_cstr(&b), "valid_until"));
+	buf_clear(&b);
+	feed_diff_clear(&d);
+	feed_diff_clear(&d2);
+	feed_list_clear(&l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(t_plain),
+	    cmocka_unit_test(t_csv),
+	    cmocka_unit_test(t_json),
+	    cmocka_unit_test(t_real),
+	    cmocka_unit_test(t_diff),
+	    cmocka_unit_test(t_stix),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
