@@ -53,6 +53,7 @@ say	=
 endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
+FEED_SRCS := $(wildcard feeds/*.c)
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
 CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/writer_apply.c \
 	    hub/pipeline.c hub/push_state.c
@@ -82,7 +83,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(call obj,$(COMMON_SRCS))
+$(LIB): $(call obj,$(COMMON_SRCS) $(FEED_SRCS))
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(CTIHUBD): $(call obj,$(HUBD_SRCS)) $(LIB)
@@ -209,6 +210,7 @@ bench: deps
 
 format:
 	clang-format -i $(COMMON_SRCS) $(wildcard common/*.h) $(HUBD_SRCS) \
+	    $(FEED_SRCS) $(wildcard feeds/*.h) \
 	    $(CLI_ONLY) include/ctihub/*.h hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) \
 	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c
 
