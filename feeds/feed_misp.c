@@ -49,6 +49,8 @@ static int get_int(const json_t *, int64_t *);
 static int get_bool(const json_t *);
 static json_t *event_of(json_t *);
 static enum tlp tag_tlp(const char *);
+static size_t utf8_cut(const char *, size_t);
+static int parse_time(const char *, int64_t *);
 
 struct conv {
 	const struct misp_opts *opts;
@@ -178,6 +180,38 @@ tag_tlp(const char *name)
 	return marking_tlp_parse(name + 4);
 }
 
+/* The length of s cut to at most max bytes without splitting a UTF-8
+ * sequence (Jansson refuses a string that ends inside one). */
+static size_t
+utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* An RFC 3339 time in UTC, also as MISP writes first_seen
+ * ("...+00:00"): 0 and *us, else -1. */
+static int
+parse_time(const char *s, int64_t *us)
+{
+	char tmp[TSTAMP_LEN + 8];
+	size_t n = strnlen(s, sizeof(tmp));
+
+	if (tstamp_parse(s, n, us) == TSTAMP_OK)
+		return 0;
+	if (n >= sizeof(tmp) || n < 7 || strcmp(s + n - 6, "+00:00") != 0)
+		return -1;
+	memcpy(tmp, s, n - 6);
+	tmp[n - 6] = 'Z';
+	return tstamp_parse(tmp, n - 5, us) == TSTAMP_OK ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* manifest and state */
 
@@ -235,7 +269,7 @@ misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
 		m->n++; /* from here misp_manifest_clear frees it */
 		s = json_string_value(json_object_get(e, "info"));
 		if ((ev->info = hub_strndup(s != NULL ? s : "",
-			 s != NULL ? strnlen(s, MISP_MAX_INFO) : 0)) == NULL)
+			 s != NULL ? utf8_cut(s, MISP_MAX_INFO) : 0)) == NULL)
 			goto oom;
 		s = json_string_value(json_object_get(e, "date"));
 		if (s != NULL && strlen(s) == 10)
@@ -673,7 +707,7 @@ conv_attr(struct conv *c, json_t *a)
 	tstamp_format(t * 1000000, 3, ts);
 	memcpy(vf, ts, sizeof(vf));
 	s = json_string_value(json_object_get(a, "first_seen"));
-	if (s != NULL && tstamp_parse(s, strlen(s), &us) == TSTAMP_OK)
+	if (s != NULL && parse_time(s, &us) == 0 && us >= 0)
 		tstamp_format(us, 3, vf);
 	if ((labels = json_deep_copy(c->evlabels)) == NULL)
 		goto oom;
@@ -692,7 +726,7 @@ conv_attr(struct conv *c, json_t *a)
 	if ((s = json_string_value(json_object_get(a, "comment"))) != NULL &&
 	    s[0] != '\0')
 		json_object_set_new(
-		    ind, "description", json_stringn(s, strnlen(s, 1024)));
+		    ind, "description", json_stringn(s, utf8_cut(s, 1024)));
 	if (json_array_size(labels) > 0)
 		json_object_set(ind, "labels", labels);
 	if (o->confidence >= 0 && o->confidence <= 100)
@@ -795,7 +829,7 @@ misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
 		memcpy(ridbuf, "report--", 8);
 		uuid_format(rid, ridbuf + 8);
 		info = json_string_value(json_object_get(ev, "info"));
-		n = info != NULL ? strnlen(info, MISP_MAX_INFO) : 0;
+		n = info != NULL ? utf8_cut(info, MISP_MAX_INFO) : 0;
 		if ((labels = json_deep_copy(c.evlabels)) == NULL)
 			goto oom;
 		add_opt_labels(labels, opts);

@@ -396,6 +396,46 @@ t_malformed(void **state)
 	free(deep);
 }
 
+/* A long non-ASCII info is cut between characters, and MISP's own
+ * "+00:00" first_seen is read as UTC. */
+static void
+t_edges(void **state)
+{
+	struct misp_opts o = opts();
+	struct misp_result res;
+	struct buf in = BUF_INIT, b = BUF_INIT;
+	char err[MISP_ERRLEN];
+	json_t *env, *obj;
+	const char *name;
+	size_t i;
+
+	(void)state;
+	buf_adds(&in, "{\"Event\":{\"uuid\":\"" EV1 "\",\"info\":\"");
+	for (i = 0; i < 1500; i++)
+		buf_adds(&in, "\xc3\xa9");
+	buf_adds(&in,
+	    "\",\"timestamp\":\"1710172800\",\"Attribute\":["
+	    "{\"type\":\"ip-dst\",\"to_ids\":true,\"value\":"
+	    "\"192.0.2.1\",\"uuid\":\"" EV2 "\",\"timestamp\":"
+	    "1710172800,\"first_seen\":"
+	    "\"2024-03-01T08:00:00.000000+00:00\"}]}}");
+	assert_int_equal(misp_event_to_stix(buf_cstr(&in), in.len, &o, &b, &res,
+			     err, sizeof(err)),
+	    0);
+	assert_int_equal(res.nindicators, 1);
+	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
+	obj = json_array_get(json_object_get(env, "objects"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(obj, "valid_from")),
+	    "2024-03-01T08:00:00.000Z");
+	obj = json_array_get(json_object_get(env, "objects"), 1);
+	assert_non_null(name = json_string_value(json_object_get(obj, "name")));
+	assert_int_equal(strlen(name), MISP_MAX_INFO);
+	json_decref(env);
+	buf_clear(&in);
+	buf_clear(&b);
+}
+
 static int
 hash_cb(const char *md5, const unsigned char uuid[16], void *arg)
 {
@@ -622,6 +662,7 @@ main(void)
 	    cmocka_unit_test(t_event1),
 	    cmocka_unit_test(t_event2),
 	    cmocka_unit_test(t_malformed),
+	    cmocka_unit_test(t_edges),
 	    cmocka_unit_test(t_hashes),
 	    cmocka_unit_test(t_roundtrip),
 	    cmocka_unit_test(t_oom),
