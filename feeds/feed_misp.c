@@ -62,6 +62,14 @@ struct conv {
 	int oom;
 };
 
+static int state_valid(const unsigned char *, size_t);
+static int rec_cmp(const void *, const void *);
+static void pat_esc(struct buf *, const char *, size_t);
+static int pat_obs(
+    struct buf *, const char *, int, const char *, size_t, char *, size_t);
+static void add_opt_labels(json_t *, const struct misp_opts *);
+static void bad(struct conv *, const char *, const char *);
+static void conv_list(struct conv *, json_t *);
 static void conv_attr(struct conv *, json_t *);
 static int attr_pattern(
     const char *, const char *, struct buf *, char *, size_t);
@@ -941,6 +949,9 @@ struct misp_export {
 	struct misp_xevent *ev; /* sorted by uuid */
 	size_t n, cap;
 };
+
+static struct misp_xevent *xevent(
+    struct misp_export *, const struct misp_out_item *, const char *);
 
 static const struct {
 	int type;

@@ -206,8 +206,11 @@ void misp_export_free(struct misp_export *);
  * same feed.  Each observable becomes one attribute (to_ids, with the
  * item's TLP as a tlp: tag and its labels as tags) whose uuid is a UUIDv5
  * of the indicator id and the observable's index.  Observable types MISP
- * has no attribute for are skipped.  Returns 0, or -1 (bad id or time,
- * out of memory).
+ * has no attribute for (x509-sha512) are skipped; TLP_NONE gives no tlp:
+ * tag, so the reader's own default applies.  The caller adds only what
+ * the reading member may see, one version (the latest) per id.  Returns
+ * 0, or -1 (bad id or time, out of memory: the item may then be in part,
+ * discard the export).
  */
 int misp_export_add(struct misp_export *, const struct misp_out_item *);
 

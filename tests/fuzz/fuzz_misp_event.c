@@ -3,7 +3,10 @@
  * (feeds/feed_misp.c): converts the input (a heap copy of exactly `size`
  * bytes) and checks that the envelope is valid JSON, that every object in
  * it passes the STIX validator, and that the counts add up and stay
- * bounded.  The same input is also walked as hashes.csv.
+ * bounded.  The indicators are then exported as a MISP feed and the
+ * feed's event converted back: every exported attribute must come back
+ * as an indicator (canonical values re-normalise, quotes survive).  The
+ * same input is also walked as hashes.csv.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,11 +15,101 @@
 #include <jansson.h>
 
 #include "ctihub/buf.h"
+#include "ctihub/observable.h"
+#include "ctihub/pattern.h"
 #include "ctihub/stix.h"
 
 #include "../../feeds/feed_misp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define MAXOBS 16
+
+struct obsbuf {
+	struct misp_obs o[MAXOBS];
+	size_t n;
+};
+
+static int collect_obs(const struct obs *, void *);
+static void roundtrip(json_t *, const struct misp_opts *);
+static int count_cb(const char *, const unsigned char[16], void *);
+
+static int
+collect_obs(const struct obs *o, void *arg)
+{
+	struct obsbuf *ob = arg;
+
+	if (ob->n < MAXOBS) {
+		ob->o[ob->n].type = o->type;
+		if ((ob->o[ob->n].text = strdup(o->text)) != NULL)
+			ob->n++;
+	}
+	return 0;
+}
+
+/* Exports the envelope's indicators and reads the feed back. */
+static void
+roundtrip(json_t *objs, const struct misp_opts *o)
+{
+	struct stix_ctx ctx = {NULL, NULL, NULL, 1};
+	struct misp_out_item it;
+	struct misp_result res;
+	struct stix_report rep;
+	struct stix_info info;
+	struct misp_export *x;
+	struct buf b = BUF_INIT, s = BUF_INIT;
+	struct obsbuf ob;
+	char err[MISP_ERRLEN];
+	json_t *obj, *ev;
+	size_t i, j, nattrs;
+
+	if ((x = misp_export_new()) == NULL)
+		return;
+	json_array_foreach(objs, i, obj)
+	{
+		memset(&info, 0, sizeof(info));
+		if (stix_validate(obj, &ctx, &info, &rep) != 0)
+			abort();
+		if (info.pattern == NULL)
+			continue;
+		ob.n = 0;
+		obs_from_pattern(info.pattern, collect_obs, &ob);
+		pattern_free(info.pattern);
+		memset(&it, 0, sizeof(it));
+		it.id = info.id;
+		it.producer = o->producer;
+		it.tlp = info.marking.tlp;
+		it.created = info.created;
+		it.modified = info.modified;
+		it.obs = ob.o;
+		it.nobs = ob.n;
+		if (misp_export_add(x, &it) != 0)
+			abort();
+		for (j = 0; j < ob.n; j++)
+			free((char *)(uintptr_t)ob.o[j].text);
+	}
+	if (misp_export_manifest(x, &b) != 0 || misp_export_hashes(x, &b) != 0)
+		abort();
+	for (i = 0; i < misp_export_nevents(x); i++) {
+		buf_reset(&b);
+		buf_reset(&s);
+		if (misp_export_event(x, misp_export_uuid(x, i), &b) != 0 ||
+		    misp_event_to_stix(
+			b.data, b.len, o, &s, &res, err, sizeof(err)) != 0)
+			abort();
+		if ((ev = json_loadb(b.data, b.len, 0, NULL)) == NULL)
+			abort();
+		nattrs = json_array_size(
+		    json_object_get(json_object_get(ev, "Event"), "Attribute"));
+		json_decref(ev);
+		if (res.nbad != 0 || res.nskipped != 0 ||
+		    res.nindicators != nattrs)
+			abort();
+	}
+	buf_clear(&b);
+	buf_clear(&s);
+	misp_export_free(x);
+}
 
 static int
 count_cb(const char *md5, const unsigned char uuid[16], void *arg)
@@ -72,6 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			res.nattrs + 1 ||
 		    json_array_size(objs) > res.nindicators + 1)
 			abort();
+		roundtrip(objs, &o);
 		json_decref(env);
 	} else if (b.len != 0 || strncmp(err, "event: ", 7) != 0)
 		abort();
