@@ -55,7 +55,8 @@ static int parse_time(const char *, int64_t *);
 struct conv {
 	const struct misp_opts *opts;
 	struct misp_result *res;
-	json_t *objects;  /* the envelope's list */
+	struct buf *out;  /* the envelope, written object by object */
+	size_t nout;	  /* objects written */
 	json_t *refs;	  /* the report's object_refs */
 	json_t *evlabels; /* the event's tags, tlp: tags excepted */
 	enum tlp evtlp;
@@ -70,6 +71,7 @@ static int pat_obs(
 static void add_opt_labels(json_t *, const struct misp_opts *);
 static void bad(struct conv *, const char *, const char *);
 static void conv_list(struct conv *, json_t *);
+static void put_object(struct conv *, const json_t *);
 static void conv_attr(struct conv *, json_t *);
 static int attr_pattern(
     const char *, const char *, struct buf *, char *, size_t);
@@ -746,8 +748,9 @@ conv_attr(struct conv *c, json_t *a)
 	json_object_set_new(ind, "external_references",
 	    json_pack(
 		"[{s:s, s:s}]", "source_name", "misp", "external_id", uuid_s));
-	if (json_array_append_new(c->objects, ind) != 0 ||
-	    json_array_append_new(c->refs, json_string(idbuf)) != 0)
+	put_object(c, ind);
+	json_decref(ind);
+	if (json_array_append_new(c->refs, json_string(idbuf)) != 0)
 		goto oom;
 	c->res->nindicators++;
 	json_decref(labels);
@@ -757,6 +760,15 @@ oom:
 	c->oom = 1;
 	json_decref(labels);
 	buf_clear(&pat);
+}
+
+/* Appends one object to the envelope's list. */
+static void
+put_object(struct conv *c, const json_t *obj)
+{
+	if (c->nout++ > 0)
+		buf_addc(c->out, ',');
+	add_json(c->out, obj);
 }
 
 /* Each attribute of a list, while under MISP_MAX_ATTRS. */
@@ -815,11 +827,12 @@ misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
 	}
 	c.opts = opts;
 	c.res = res;
-	c.objects = json_array();
+	c.out = out;
 	c.refs = json_array();
 	c.evlabels = json_array();
-	if (c.objects == NULL || c.refs == NULL || c.evlabels == NULL)
+	if (c.refs == NULL || c.evlabels == NULL)
 		goto oom;
+	buf_adds(out, "{\"objects\":[");
 	add_labels(c.evlabels, json_object_get(ev, "Tag"), &c.evtlp);
 	res->tlp = c.evtlp;
 	conv_list(&c, json_object_get(ev, "Attribute"));
@@ -862,15 +875,12 @@ misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
 		if (opts->confidence >= 0 && opts->confidence <= 100)
 			json_object_set_new(
 			    rep, "confidence", json_integer(opts->confidence));
-		if (json_array_append_new(c.objects, rep) != 0)
-			goto oom;
+		put_object(&c, rep);
+		json_decref(rep);
 	}
-	buf_adds(out, "{\"objects\":");
-	add_json(out, c.objects);
-	buf_addc(out, '}');
+	buf_adds(out, "]}");
 	if (buf_failed(out))
 		goto oom;
-	json_decref(c.objects);
 	json_decref(c.refs);
 	json_decref(c.evlabels);
 	json_decref(doc);
@@ -878,7 +888,6 @@ misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
 oom:
 	seterr(err, errlen, "event: out of memory");
 	out->len = mark;
-	json_decref(c.objects);
 	json_decref(c.refs);
 	json_decref(c.evlabels);
 	json_decref(doc);
