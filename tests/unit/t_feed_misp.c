@@ -651,6 +651,52 @@ t_oom(void **state)
 	}
 	assert_true(n < 5000);
 	free(text);
+
+	/* the manifest and the state blob */
+	text = slurp(DIR "manifest.json", &len);
+	for (n = 0; n < 5000; n++) {
+		struct misp_manifest m;
+		struct buf st = BUF_INIT;
+
+		hub_alloc_fail_after(n);
+		r = misp_manifest_parse(text, len, &m, err, sizeof(err));
+		if (r == 0) {
+			m.ev[0].done = 1;
+			r = misp_state_build(&m, NULL, 0, &st);
+		} else
+			assert_non_null(strstr(err, "out of memory"));
+		hub_alloc_fail_after(-1);
+		misp_manifest_clear(&m);
+		buf_clear(&st);
+		if (r == 0)
+			break;
+	}
+	assert_true(n < 5000);
+	free(text);
+
+	/* the export */
+	for (n = 0; n < 5000; n++) {
+		static const struct misp_obs obs[] = {{OBS_IPV4, "192.0.2.1"}};
+		struct misp_out_item it = {"indicator--" EV1, PRODUCER, NULL,
+		    TLP_GREEN, 1710172800000000LL, 1710172800000000LL, NULL, 0,
+		    obs, 1};
+		struct misp_export *x;
+		struct buf out = BUF_INIT;
+
+		hub_alloc_fail_after(n);
+		r = -1;
+		if ((x = misp_export_new()) != NULL &&
+		    misp_export_add(x, &it) == 0 &&
+		    misp_export_manifest(x, &out) == 0 &&
+		    misp_export_hashes(x, &out) == 0)
+			r = misp_export_event(x, misp_export_uuid(x, 0), &out);
+		hub_alloc_fail_after(-1);
+		misp_export_free(x);
+		buf_clear(&out);
+		if (r == 0)
+			break;
+	}
+	assert_true(n < 5000);
 }
 
 int
