@@ -23,8 +23,8 @@
 #include "feed_misp.h"
 
 /* The namespace of the ids this module derives (UUIDv5). */
-static const unsigned char misp_ns[16] = {0x5b, 0x0e, 0x2c, 0x61, 0x9d, 0x47,
-    0x4e, 0x3a, 0xa2, 0x18, 0x6f, 0x41, 0xc7, 0x03, 0x8e, 0x95};
+static const unsigned char feed_misp_ns[16] = {0x5b, 0x0e, 0x2c, 0x61, 0x9d,
+    0x47, 0x4e, 0x3a, 0xa2, 0x18, 0x6f, 0x41, 0xc7, 0x03, 0x8e, 0x95};
 
 /* The TLP 2.0 marking-definition ids, by enum tlp (marking.c knows them
  * the other way round). */
@@ -53,8 +53,8 @@ static size_t utf8_cut(const char *, size_t);
 static int parse_time(const char *, int64_t *);
 
 struct conv {
-	const struct misp_opts *opts;
-	struct misp_result *res;
+	const struct feed_misp_opts *opts;
+	struct feed_misp_result *res;
 	struct buf *out;  /* the envelope, written object by object */
 	size_t nout;	  /* objects written */
 	json_t *refs;	  /* the report's object_refs */
@@ -68,7 +68,7 @@ static int rec_cmp(const void *, const void *);
 static void pat_esc(struct buf *, const char *, size_t);
 static int pat_obs(
     struct buf *, const char *, int, const char *, size_t, char *, size_t);
-static void add_opt_labels(json_t *, const struct misp_opts *);
+static void add_opt_labels(json_t *, const struct feed_misp_opts *);
 static void bad(struct conv *, const char *, const char *);
 static void conv_list(struct conv *, json_t *);
 static void put_object(struct conv *, const json_t *);
@@ -104,7 +104,7 @@ add_json(struct buf *b, const json_t *j)
 		b->failed = 1;
 }
 
-/* UUIDv5 in misp_ns of a, a NUL, then b. */
+/* UUIDv5 in feed_misp_ns of a, a NUL, then b. */
 static void
 uuid5(
     const char *a, size_t alen, const char *b, size_t blen, unsigned char u[16])
@@ -116,7 +116,7 @@ uuid5(
 	memset(h, 0, sizeof(h));
 	if ((c = EVP_MD_CTX_new()) != NULL) {
 		EVP_DigestInit_ex(c, EVP_sha1(), NULL);
-		EVP_DigestUpdate(c, misp_ns, sizeof(misp_ns));
+		EVP_DigestUpdate(c, feed_misp_ns, sizeof(feed_misp_ns));
 		EVP_DigestUpdate(c, a, alen);
 		EVP_DigestUpdate(c, "", 1);
 		EVP_DigestUpdate(c, b, blen);
@@ -226,19 +226,20 @@ parse_time(const char *s, int64_t *us)
 /* manifest and state */
 
 int
-misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
-    char *err, size_t errlen)
+feed_misp_manifest_parse(const char *text, size_t len,
+    struct feed_misp_manifest *m, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *doc, *e, *tags, *t;
 	const char *key, *s;
-	struct misp_manifest_entry *ev;
+	struct feed_misp_manifest_entry *ev;
 	size_t i, n;
 	int64_t ts;
 
 	memset(m, 0, sizeof(*m));
-	if (len > MISP_MAX_DOC) {
-		seterr(err, errlen, "manifest: over %u bytes", MISP_MAX_DOC);
+	if (len > FEED_MISP_MAX_DOC) {
+		seterr(
+		    err, errlen, "manifest: over %u bytes", FEED_MISP_MAX_DOC);
 		return -1;
 	}
 	if ((doc = json_loadb(text, len, 0, &jerr)) == NULL) {
@@ -250,9 +251,9 @@ misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
 		seterr(err, errlen, "manifest: not a JSON object");
 		goto fail;
 	}
-	if ((n = json_object_size(doc)) > MISP_MAX_EVENTS) {
-		seterr(
-		    err, errlen, "manifest: over %d events", MISP_MAX_EVENTS);
+	if ((n = json_object_size(doc)) > FEED_MISP_MAX_EVENTS) {
+		seterr(err, errlen, "manifest: over %d events",
+		    FEED_MISP_MAX_EVENTS);
 		goto fail;
 	}
 	if (n > 0 && (m->ev = hub_calloc(n, sizeof(*m->ev))) == NULL)
@@ -276,10 +277,11 @@ misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
 		}
 		uuid_format(ev->uuid, ev->uuid_s);
 		ev->timestamp = ts;
-		m->n++; /* from here misp_manifest_clear frees it */
+		m->n++; /* from here feed_misp_manifest_clear frees it */
 		s = json_string_value(json_object_get(e, "info"));
 		if ((ev->info = hub_strndup(s != NULL ? s : "",
-			 s != NULL ? utf8_cut(s, MISP_MAX_INFO) : 0)) == NULL)
+			 s != NULL ? utf8_cut(s, FEED_MISP_MAX_INFO) : 0)) ==
+		    NULL)
 			goto oom;
 		s = json_string_value(json_object_get(e, "date"));
 		if (s != NULL && strlen(s) == 10)
@@ -287,8 +289,8 @@ misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
 		tags = json_object_get(e, "Tag");
 		if (json_is_array(tags) && json_array_size(tags) > 0) {
 			n = json_array_size(tags);
-			if (n > MISP_MAX_LABELS)
-				n = MISP_MAX_LABELS;
+			if (n > FEED_MISP_MAX_LABELS)
+				n = FEED_MISP_MAX_LABELS;
 			if ((ev->tags = hub_calloc(n, sizeof(char *))) == NULL)
 				goto oom;
 			json_array_foreach(tags, i, t)
@@ -298,7 +300,7 @@ misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
 				s = json_string_value(
 				    json_object_get(t, "name"));
 				if (s == NULL || s[0] == '\0' ||
-				    strlen(s) > MISP_MAX_LABEL)
+				    strlen(s) > FEED_MISP_MAX_LABEL)
 					continue;
 				if ((ev->tags[ev->ntags] = hub_strdup(s)) ==
 				    NULL)
@@ -317,7 +319,7 @@ fail:
 }
 
 void
-misp_manifest_clear(struct misp_manifest *m)
+feed_misp_manifest_clear(struct feed_misp_manifest *m)
 {
 	size_t i, j;
 
@@ -339,30 +341,31 @@ state_valid(const unsigned char *p, size_t len)
 {
 	size_t i;
 
-	if (len % MISP_STATE_REC != 0)
+	if (len % FEED_MISP_STATE_REC != 0)
 		return 0;
-	for (i = MISP_STATE_REC; i < len; i += MISP_STATE_REC)
-		if (memcmp(p + i - MISP_STATE_REC, p + i, 16) >= 0)
+	for (i = FEED_MISP_STATE_REC; i < len; i += FEED_MISP_STATE_REC)
+		if (memcmp(p + i - FEED_MISP_STATE_REC, p + i, 16) >= 0)
 			return 0;
 	return 1;
 }
 
 int
-misp_state_get(const void *state, size_t statelen, const unsigned char uuid[16],
-    int64_t *ts)
+feed_misp_state_get(const void *state, size_t statelen,
+    const unsigned char uuid[16], int64_t *ts)
 {
 	const unsigned char *p = state;
 	size_t lo = 0, hi, mid;
 	int c;
 
-	if (p == NULL || statelen % MISP_STATE_REC != 0)
+	if (p == NULL || statelen % FEED_MISP_STATE_REC != 0)
 		return -1;
-	hi = statelen / MISP_STATE_REC;
+	hi = statelen / FEED_MISP_STATE_REC;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		c = memcmp(uuid, p + mid * MISP_STATE_REC, 16);
+		c = memcmp(uuid, p + mid * FEED_MISP_STATE_REC, 16);
 		if (c == 0) {
-			*ts = (int64_t)get_be64(p + mid * MISP_STATE_REC + 16);
+			*ts = (int64_t)get_be64(
+			    p + mid * FEED_MISP_STATE_REC + 16);
 			return 0;
 		}
 		if (c < 0)
@@ -374,7 +377,8 @@ misp_state_get(const void *state, size_t statelen, const unsigned char uuid[16],
 }
 
 size_t
-misp_manifest_plan(struct misp_manifest *m, const void *state, size_t statelen)
+feed_misp_manifest_plan(
+    struct feed_misp_manifest *m, const void *state, size_t statelen)
 {
 	size_t i, n = 0;
 	int64_t ts;
@@ -383,7 +387,8 @@ misp_manifest_plan(struct misp_manifest *m, const void *state, size_t statelen)
 		state = NULL;
 	for (i = 0; i < m->n; i++) {
 		m->ev[i].fetch = state == NULL ||
-		    misp_state_get(state, statelen, m->ev[i].uuid, &ts) != 0 ||
+		    feed_misp_state_get(state, statelen, m->ev[i].uuid, &ts) !=
+			0 ||
 		    ts != m->ev[i].timestamp;
 		n += m->ev[i].fetch;
 	}
@@ -397,8 +402,8 @@ rec_cmp(const void *a, const void *b)
 }
 
 int
-misp_state_build(const struct misp_manifest *m, const void *old, size_t oldlen,
-    struct buf *out)
+feed_misp_state_build(const struct feed_misp_manifest *m, const void *old,
+    size_t oldlen, struct buf *out)
 {
 	unsigned char *rec;
 	size_t i, n = 0;
@@ -409,25 +414,26 @@ misp_state_build(const struct misp_manifest *m, const void *old, size_t oldlen,
 		old = NULL;
 	if (m->n == 0)
 		return 0;
-	if ((rec = hub_malloc(m->n * MISP_STATE_REC)) == NULL)
+	if ((rec = hub_malloc(m->n * FEED_MISP_STATE_REC)) == NULL)
 		return -1;
 	for (i = 0; i < m->n; i++) {
 		if (m->ev[i].done)
 			ts = m->ev[i].timestamp;
 		else if (old == NULL ||
-		    misp_state_get(old, oldlen, m->ev[i].uuid, &ts) != 0)
+		    feed_misp_state_get(old, oldlen, m->ev[i].uuid, &ts) != 0)
 			continue;
-		memcpy(rec + n * MISP_STATE_REC, m->ev[i].uuid, 16);
-		put_be64(rec + n * MISP_STATE_REC + 16, (uint64_t)ts);
+		memcpy(rec + n * FEED_MISP_STATE_REC, m->ev[i].uuid, 16);
+		put_be64(rec + n * FEED_MISP_STATE_REC + 16, (uint64_t)ts);
 		n++;
 	}
-	qsort(rec, n, MISP_STATE_REC, rec_cmp);
+	qsort(rec, n, FEED_MISP_STATE_REC, rec_cmp);
 	/* keys differing only in case are one uuid: keep one record */
 	for (i = 0; i < n; i++)
 		if (i == 0 ||
-		    memcmp(rec + (i - 1) * MISP_STATE_REC,
-			rec + i * MISP_STATE_REC, 16) != 0)
-			buf_add(out, rec + i * MISP_STATE_REC, MISP_STATE_REC);
+		    memcmp(rec + (i - 1) * FEED_MISP_STATE_REC,
+			rec + i * FEED_MISP_STATE_REC, 16) != 0)
+			buf_add(out, rec + i * FEED_MISP_STATE_REC,
+			    FEED_MISP_STATE_REC);
 	hub_free(rec);
 	return buf_failed(out) ? -1 : 0;
 }
@@ -611,7 +617,7 @@ nobar:
 }
 
 /* Appends the names of a MISP "Tag" list to labels (tlp: tags raise
- * *tlp instead), without duplicates, at most MISP_MAX_LABELS. */
+ * *tlp instead), without duplicates, at most FEED_MISP_MAX_LABELS. */
 static void
 add_labels(json_t *labels, const json_t *tags, enum tlp *tlp)
 {
@@ -625,14 +631,14 @@ add_labels(json_t *labels, const json_t *tags, enum tlp *tlp)
 	{
 		if ((s = json_string_value(json_object_get(t, "name"))) ==
 			NULL ||
-		    (n = strlen(s)) == 0 || n > MISP_MAX_LABEL)
+		    (n = strlen(s)) == 0 || n > FEED_MISP_MAX_LABEL)
 			continue;
 		if ((lv = tag_tlp(s)) != TLP_NONE) {
 			if (lv > *tlp)
 				*tlp = lv;
 			continue;
 		}
-		if (json_array_size(labels) >= MISP_MAX_LABELS)
+		if (json_array_size(labels) >= FEED_MISP_MAX_LABELS)
 			continue;
 		dup = 0;
 		json_array_foreach(labels, j, l) dup |=
@@ -643,7 +649,7 @@ add_labels(json_t *labels, const json_t *tags, enum tlp *tlp)
 }
 
 static void
-add_opt_labels(json_t *labels, const struct misp_opts *o)
+add_opt_labels(json_t *labels, const struct feed_misp_opts *o)
 {
 	json_t *tags = json_array();
 	enum tlp dummy = TLP_NONE;
@@ -668,7 +674,7 @@ bad(struct conv *c, const char *uuid, const char *why)
 static void
 conv_attr(struct conv *c, json_t *a)
 {
-	const struct misp_opts *o = c->opts;
+	const struct feed_misp_opts *o = c->opts;
 	const char *type, *value, *uuid_s, *s;
 	char err[OBS_ERRLEN], idbuf[64], ts[TSTAMP_LEN], vf[TSTAMP_LEN];
 	unsigned char u[16], id[16];
@@ -771,7 +777,7 @@ put_object(struct conv *c, const json_t *obj)
 	add_json(c->out, obj);
 }
 
-/* Each attribute of a list, while under MISP_MAX_ATTRS. */
+/* Each attribute of a list, while under FEED_MISP_MAX_ATTRS. */
 static void
 conv_list(struct conv *c, json_t *attrs)
 {
@@ -780,7 +786,7 @@ conv_list(struct conv *c, json_t *attrs)
 
 	json_array_foreach(attrs, i, a)
 	{
-		if (c->res->nattrs >= MISP_MAX_ATTRS) {
+		if (c->res->nattrs >= FEED_MISP_MAX_ATTRS) {
 			bad(c, NULL, "too many attributes, the rest skipped");
 			return;
 		}
@@ -790,8 +796,9 @@ conv_list(struct conv *c, json_t *attrs)
 }
 
 int
-misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
-    struct buf *out, struct misp_result *res, char *err, size_t errlen)
+feed_misp_event_to_stix(const char *text, size_t len,
+    const struct feed_misp_opts *opts, struct buf *out,
+    struct feed_misp_result *res, char *err, size_t errlen)
 {
 	struct conv c;
 	json_error_t jerr;
@@ -809,8 +816,8 @@ misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
 		seterr(err, errlen, "event: no producer");
 		return -1;
 	}
-	if (len > MISP_MAX_DOC) {
-		seterr(err, errlen, "event: over %u bytes", MISP_MAX_DOC);
+	if (len > FEED_MISP_MAX_DOC) {
+		seterr(err, errlen, "event: over %u bytes", FEED_MISP_MAX_DOC);
 		return -1;
 	}
 	if ((doc = json_loadb(text, len, 0, &jerr)) == NULL) {
@@ -850,7 +857,7 @@ misp_event_to_stix(const char *text, size_t len, const struct misp_opts *opts,
 		memcpy(ridbuf, "report--", 8);
 		uuid_format(rid, ridbuf + 8);
 		info = json_string_value(json_object_get(ev, "info"));
-		n = info != NULL ? utf8_cut(info, MISP_MAX_INFO) : 0;
+		n = info != NULL ? utf8_cut(info, FEED_MISP_MAX_INFO) : 0;
 		if ((labels = json_deep_copy(c.evlabels)) == NULL)
 			goto oom;
 		add_opt_labels(labels, opts);
@@ -898,8 +905,8 @@ oom:
 /* hashes.csv */
 
 int
-misp_hashes_parse(const char *text, size_t len, misp_hash_cb *cb, void *arg,
-    size_t *nbad, size_t *firstbad)
+feed_misp_hashes_parse(const char *text, size_t len, feed_misp_hash_cb *cb,
+    void *arg, size_t *nbad, size_t *firstbad)
 {
 	const char *p = text, *end = text + len, *nl, *comma;
 	char md5[33];
@@ -909,7 +916,7 @@ misp_hashes_parse(const char *text, size_t len, misp_hash_cb *cb, void *arg,
 
 	if (firstbad != NULL)
 		*firstbad = 0;
-	if (len > MISP_MAX_DOC)
+	if (len > FEED_MISP_MAX_DOC)
 		return -1;
 	for (; p < end; p = nl + 1) {
 		line++;
@@ -945,7 +952,7 @@ misp_hashes_parse(const char *text, size_t len, misp_hash_cb *cb, void *arg,
 /* ------------------------------------------------------------------ */
 /* export */
 
-struct misp_xevent {
+struct feed_misp_xevent {
 	unsigned char uuid[16];
 	char uuid_s[37];
 	char date[11];
@@ -954,13 +961,13 @@ struct misp_xevent {
 	json_t *attrs;	   /* borrowed from event */
 };
 
-struct misp_export {
-	struct misp_xevent *ev; /* sorted by uuid */
+struct feed_misp_export {
+	struct feed_misp_xevent *ev; /* sorted by uuid */
 	size_t n, cap;
 };
 
-static struct misp_xevent *xevent(
-    struct misp_export *, const struct misp_out_item *, const char *);
+static struct feed_misp_xevent *xevent(
+    struct feed_misp_export *, const struct feed_misp_out_item *, const char *);
 
 static const struct {
 	int type;
@@ -986,14 +993,14 @@ static const struct {
 };
 #define NXTYPES (sizeof(xtypes) / sizeof(xtypes[0]))
 
-struct misp_export *
-misp_export_new(void)
+struct feed_misp_export *
+feed_misp_export_new(void)
 {
-	return hub_calloc(1, sizeof(struct misp_export));
+	return hub_calloc(1, sizeof(struct feed_misp_export));
 }
 
 void
-misp_export_free(struct misp_export *x)
+feed_misp_export_free(struct feed_misp_export *x)
 {
 	size_t i;
 
@@ -1007,10 +1014,11 @@ misp_export_free(struct misp_export *x)
 
 /* The event of (producer, date), created if need be; NULL when out of
  * memory. */
-static struct misp_xevent *
-xevent(struct misp_export *x, const struct misp_out_item *it, const char *date)
+static struct feed_misp_xevent *
+xevent(struct feed_misp_export *x, const struct feed_misp_out_item *it,
+    const char *date)
 {
-	struct misp_xevent *e, *nev;
+	struct feed_misp_xevent *e, *nev;
 	unsigned char u[16], ou[16];
 	char ous[37], info[160];
 	const char *name;
@@ -1063,9 +1071,10 @@ xevent(struct misp_export *x, const struct misp_out_item *it, const char *date)
 }
 
 int
-misp_export_add(struct misp_export *x, const struct misp_out_item *it)
+feed_misp_export_add(
+    struct feed_misp_export *x, const struct feed_misp_out_item *it)
 {
-	struct misp_xevent *e;
+	struct feed_misp_xevent *e;
 	unsigned char u[16], au[16];
 	char date[TSTAMP_LEN], aus[37], idx[24];
 	const char *misp, *cat;
@@ -1100,7 +1109,7 @@ misp_export_add(struct misp_export *x, const struct misp_out_item *it)
 		if (it->tlp > TLP_NONE && it->tlp < TLP_NLEVELS)
 			json_array_append_new(tags,
 			    json_pack("{s:s}", "name", tlp_tags[it->tlp]));
-		for (j = 0; j < it->nlabels && j < MISP_MAX_LABELS; j++)
+		for (j = 0; j < it->nlabels && j < FEED_MISP_MAX_LABELS; j++)
 			json_array_append_new(
 			    tags, json_pack("{s:s}", "name", it->labels[j]));
 		a = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o}",
@@ -1119,19 +1128,19 @@ misp_export_add(struct misp_export *x, const struct misp_out_item *it)
 }
 
 size_t
-misp_export_nevents(const struct misp_export *x)
+feed_misp_export_nevents(const struct feed_misp_export *x)
 {
 	return x->n;
 }
 
 const char *
-misp_export_uuid(const struct misp_export *x, size_t i)
+feed_misp_export_uuid(const struct feed_misp_export *x, size_t i)
 {
 	return i < x->n ? x->ev[i].uuid_s : NULL;
 }
 
 int
-misp_export_manifest(struct misp_export *x, struct buf *out)
+feed_misp_export_manifest(struct feed_misp_export *x, struct buf *out)
 {
 	json_t *m, *ev, *e;
 	size_t i;
@@ -1156,7 +1165,8 @@ misp_export_manifest(struct misp_export *x, struct buf *out)
 }
 
 int
-misp_export_event(struct misp_export *x, const char *uuid, struct buf *out)
+feed_misp_export_event(
+    struct feed_misp_export *x, const char *uuid, struct buf *out)
 {
 	size_t i;
 	json_t *ev;
@@ -1176,7 +1186,7 @@ misp_export_event(struct misp_export *x, const char *uuid, struct buf *out)
 }
 
 int
-misp_export_hashes(struct misp_export *x, struct buf *out)
+feed_misp_export_hashes(struct feed_misp_export *x, struct buf *out)
 {
 	unsigned char h[EVP_MAX_MD_SIZE];
 	char hex[2 * EVP_MAX_MD_SIZE + 1];

@@ -10,14 +10,15 @@
  * a composite value "a|b" giving one line per part), as PyMISP's feed
  * generator writes it.
  *
- * In:  misp_manifest_parse, then misp_manifest_plan against the stored
- *      state blob (new or changed events get `fetch` set), then for each
- *      fetched event misp_event_to_stix (a TAXII envelope of indicators,
- *      and optionally a report), then misp_state_build for the new blob.
- * Out: misp_export_new, misp_export_add per indicator, then the
- *      manifest, the events and hashes.csv.
+ * In:  feed_misp_manifest_parse, then feed_misp_manifest_plan against
+ *      the stored state blob (new or changed events get `fetch` set),
+ *      then for each fetched event feed_misp_event_to_stix (a TAXII
+ *      envelope of indicators, and optionally a report), then
+ *      feed_misp_state_build for the new blob.
+ * Out: feed_misp_export_new, feed_misp_export_add per indicator, then
+ *      the manifest, the events and hashes.csv.
  *
- * Every parser is bounded (MISP_MAX_*): larger inputs and counts are
+ * Every parser is bounded (FEED_MISP_MAX_*): larger inputs and counts are
  * reported, never followed.
  */
 #ifndef CTIHUB_FEED_MISP_H
@@ -29,17 +30,17 @@
 #include "ctihub/buf.h"
 #include "ctihub/marking.h"
 
-#define MISP_MAX_DOC	(64u << 20) /* bytes of one manifest or event */
-#define MISP_MAX_EVENTS 100000	    /* entries of one manifest */
-#define MISP_MAX_ATTRS	100000	    /* attributes of one event */
-#define MISP_MAX_LABELS 32	    /* labels on one object */
-#define MISP_MAX_LABEL	256	    /* bytes of one label (tag name) */
-#define MISP_MAX_INFO	1024	    /* bytes of an event's info kept */
-#define MISP_STATE_REC	24	    /* bytes per event in a state blob */
-#define MISP_ERRLEN	160
+#define FEED_MISP_MAX_DOC    (64u << 20) /* bytes of one manifest or event */
+#define FEED_MISP_MAX_EVENTS 100000	 /* entries of one manifest */
+#define FEED_MISP_MAX_ATTRS  100000	 /* attributes of one event */
+#define FEED_MISP_MAX_LABELS 32		 /* labels on one object */
+#define FEED_MISP_MAX_LABEL  256	 /* bytes of a tag name */
+#define FEED_MISP_MAX_INFO   1024	 /* info bytes kept */
+#define FEED_MISP_STATE_REC  24		 /* bytes per state record */
+#define FEED_MISP_ERRLEN     160
 
 /* One manifest entry.  Strings are owned by the manifest. */
-struct misp_manifest_entry {
+struct feed_misp_manifest_entry {
 	unsigned char uuid[16];
 	char uuid_s[37];   /* lower case, for the <uuid>.json URL */
 	int64_t timestamp; /* seconds since the epoch */
@@ -47,15 +48,15 @@ struct misp_manifest_entry {
 	char date[11];	   /* YYYY-MM-DD, or "" */
 	char **tags;	   /* ntags tag names */
 	size_t ntags;
-	int fetch; /* set by misp_manifest_plan: new or changed */
+	int fetch; /* set by feed_misp_manifest_plan: new or changed */
 	int done;  /* set by the caller once the event is stored */
 };
 
-struct misp_manifest {
-	struct misp_manifest_entry *ev;
+struct feed_misp_manifest {
+	struct feed_misp_manifest_entry *ev;
 	size_t n;
-	size_t nbad;		    /* entries skipped as malformed */
-	char firstbad[MISP_ERRLEN]; /* why the first one was */
+	size_t nbad;			 /* entries skipped as malformed */
+	char firstbad[FEED_MISP_ERRLEN]; /* why the first one was */
 };
 
 /*
@@ -63,12 +64,13 @@ struct misp_manifest {
  * whose timestamp (an integer, or a string of digits, as MISP writes
  * both) is missing are skipped and counted in nbad; duplicate uuids keep
  * the last.  Returns 0, or -1 with a message in err (not JSON, not an
- * object, over MISP_MAX_DOC or MISP_MAX_EVENTS, out of memory).  Caller
- * frees with misp_manifest_clear (also after a failure).
+ * object, over FEED_MISP_MAX_DOC or FEED_MISP_MAX_EVENTS, out of
+ * memory).  Caller frees with feed_misp_manifest_clear (also after a
+ * failure).
  */
-int misp_manifest_parse(const char *text, size_t len, struct misp_manifest *m,
-    char *err, size_t errlen);
-void misp_manifest_clear(struct misp_manifest *);
+int feed_misp_manifest_parse(const char *text, size_t len,
+    struct feed_misp_manifest *m, char *err, size_t errlen);
+void feed_misp_manifest_clear(struct feed_misp_manifest *);
 
 /*
  * Sets `fetch` on each entry that is absent from the state blob or whose
@@ -77,13 +79,13 @@ void misp_manifest_clear(struct misp_manifest *);
  * treated as empty: everything is fetched again, which the ingest path
  * deduplicates.
  */
-size_t misp_manifest_plan(
-    struct misp_manifest *m, const void *state, size_t statelen);
+size_t feed_misp_manifest_plan(
+    struct feed_misp_manifest *m, const void *state, size_t statelen);
 
 /*
  * The stored timestamp of `uuid` in the blob: 0 and *ts, or -1.
  */
-int misp_state_get(const void *state, size_t statelen,
+int feed_misp_state_get(const void *state, size_t statelen,
     const unsigned char uuid[16], int64_t *ts);
 
 /*
@@ -91,14 +93,14 @@ int misp_state_get(const void *state, size_t statelen,
  * its timestamp when `done` is set, else the one in the old blob when it
  * has one, else nothing.  Events gone from the manifest are forgotten, so
  * the blob never outgrows the manifest.  The blob is a sorted array of
- * MISP_STATE_REC-byte records (16 uuid bytes, 8 bytes big-endian
+ * FEED_MISP_STATE_REC-byte records (16 uuid bytes, 8 bytes big-endian
  * timestamp).  Returns 0, or -1 when out of memory.
  */
-int misp_state_build(const struct misp_manifest *m, const void *old,
+int feed_misp_state_build(const struct feed_misp_manifest *m, const void *old,
     size_t oldlen, struct buf *out);
 
 /* How an event becomes STIX. */
-struct misp_opts {
+struct feed_misp_opts {
 	/* identity id of the producer (created_by_ref, and the namespace of
 	 * the derived ids); required */
 	const char *producer;
@@ -111,13 +113,13 @@ struct misp_opts {
 	int report; /* 1: add a report of the event referencing them */
 };
 
-struct misp_result {
+struct feed_misp_result {
 	size_t nattrs;	    /* attributes seen (objects' included) */
 	size_t nindicators; /* indicators written */
 	size_t nskipped;    /* not to_ids, deleted, or a type not mapped */
 	size_t nbad;	    /* to_ids but malformed (value, uuid, time) */
 	int tlp;	    /* enum tlp of the event's own tags */
-	char firstbad[MISP_ERRLEN];
+	char firstbad[FEED_MISP_ERRLEN];
 };
 
 /*
@@ -137,7 +139,7 @@ struct misp_result {
  *   - values are normalised (observable.h) and the pattern is built from
  *     the canonical text, quotes and backslashes escaped;
  *   - labels: the event's and the attribute's tags other than tlp:*,
- *     then opts->labels (at most MISP_MAX_LABELS, longer ones dropped);
+ *     then opts->labels (at most FEED_MISP_MAX_LABELS, longer ones dropped);
  *   - TLP: the strictest tlp:* tag of the event and the attribute
  *     (clear/white, green, amber, amber+strict, red -> the TLP 2.0
  *     marking-definition ids), else opts->tlp;
@@ -155,33 +157,33 @@ struct misp_result {
  * event itself is unusable (not JSON, no uuid, over the bounds, out of
  * memory), in which case out holds nothing new.
  */
-int misp_event_to_stix(const char *text, size_t len,
-    const struct misp_opts *opts, struct buf *out, struct misp_result *res,
-    char *err, size_t errlen);
+int feed_misp_event_to_stix(const char *text, size_t len,
+    const struct feed_misp_opts *opts, struct buf *out,
+    struct feed_misp_result *res, char *err, size_t errlen);
 
 /* A callback per hashes.csv line: md5 (32 lower-case hex digits, NUL
  * terminated) and event uuid; nonzero stops the walk. */
-typedef int misp_hash_cb(
+typedef int feed_misp_hash_cb(
     const char *md5, const unsigned char uuid[16], void *arg);
 
 /*
  * Walks hashes.csv text[0..len): blank lines and "#" comments skipped,
  * malformed lines counted in *nbad (may be NULL) with the first one's
  * line number in *firstbad.  Returns 0, the callback's value, or -1 when
- * over MISP_MAX_DOC.
+ * over FEED_MISP_MAX_DOC.
  */
-int misp_hashes_parse(const char *text, size_t len, misp_hash_cb *cb, void *arg,
-    size_t *nbad, size_t *firstbad);
+int feed_misp_hashes_parse(const char *text, size_t len, feed_misp_hash_cb *cb,
+    void *arg, size_t *nbad, size_t *firstbad);
 
 /* One observable of an indicator to export: an enum obs_type and its
  * canonical text (obs_from_pattern gives both). */
-struct misp_obs {
+struct feed_misp_obs {
 	int type;
 	const char *text;
 };
 
 /* One indicator to export.  All borrowed for the call. */
-struct misp_out_item {
+struct feed_misp_out_item {
 	const char *id;		   /* indicator--<uuid> */
 	const char *producer;	   /* the producer's identity id */
 	const char *producer_name; /* Orgc name, or NULL for the id */
@@ -190,15 +192,16 @@ struct misp_out_item {
 	int64_t modified; /* microseconds: picks the day and version */
 	const char *const *labels;
 	size_t nlabels;
-	const struct misp_obs *obs;
+	const struct feed_misp_obs *obs;
 	size_t nobs;
 };
 
-struct misp_export;
+struct feed_misp_export;
 
-/* A new, empty export (NULL when out of memory); misp_export_free frees. */
-struct misp_export *misp_export_new(void);
-void misp_export_free(struct misp_export *);
+/* A new, empty export (NULL when out of memory); caller frees with
+ * feed_misp_export_free. */
+struct feed_misp_export *feed_misp_export_new(void);
+void feed_misp_export_free(struct feed_misp_export *);
 
 /*
  * Adds an indicator to the event of (producer, UTC day of modified),
@@ -212,16 +215,18 @@ void misp_export_free(struct misp_export *);
  * 0, or -1 (bad id or time, out of memory: the item may then be in part,
  * discard the export).
  */
-int misp_export_add(struct misp_export *, const struct misp_out_item *);
+int feed_misp_export_add(
+    struct feed_misp_export *, const struct feed_misp_out_item *);
 
 /* The number of events, and the uuid (text) of the i-th, in uuid order. */
-size_t misp_export_nevents(const struct misp_export *);
-const char *misp_export_uuid(const struct misp_export *, size_t i);
+size_t feed_misp_export_nevents(const struct feed_misp_export *);
+const char *feed_misp_export_uuid(const struct feed_misp_export *, size_t i);
 
 /* manifest.json, hashes.csv and one event ({"Event":{...}}; -1 when no
  * event has that uuid), appended to out.  0, or -1 (out of memory). */
-int misp_export_manifest(struct misp_export *, struct buf *out);
-int misp_export_hashes(struct misp_export *, struct buf *out);
-int misp_export_event(struct misp_export *, const char *uuid, struct buf *out);
+int feed_misp_export_manifest(struct feed_misp_export *, struct buf *out);
+int feed_misp_export_hashes(struct feed_misp_export *, struct buf *out);
+int feed_misp_export_event(
+    struct feed_misp_export *, const char *uuid, struct buf *out);
 
 #endif

@@ -26,12 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define MAXOBS 16
 
 struct obsbuf {
-	struct misp_obs o[MAXOBS];
+	struct feed_misp_obs o[MAXOBS];
 	size_t n;
 };
 
 static int collect_obs(const struct obs *, void *);
-static void roundtrip(json_t *, const struct misp_opts *);
+static void roundtrip(json_t *, const struct feed_misp_opts *);
 static int count_cb(const char *, const unsigned char[16], void *);
 
 static int
@@ -49,21 +49,21 @@ collect_obs(const struct obs *o, void *arg)
 
 /* Exports the envelope's indicators and reads the feed back. */
 static void
-roundtrip(json_t *objs, const struct misp_opts *o)
+roundtrip(json_t *objs, const struct feed_misp_opts *o)
 {
 	struct stix_ctx ctx = {NULL, NULL, NULL, 1};
-	struct misp_out_item it;
-	struct misp_result res;
+	struct feed_misp_out_item it;
+	struct feed_misp_result res;
 	struct stix_report rep;
 	struct stix_info info;
-	struct misp_export *x;
+	struct feed_misp_export *x;
 	struct buf b = BUF_INIT, s = BUF_INIT;
 	struct obsbuf ob;
-	char err[MISP_ERRLEN];
+	char err[FEED_MISP_ERRLEN];
 	json_t *obj, *ev;
 	size_t i, j, nattrs;
 
-	if ((x = misp_export_new()) == NULL)
+	if ((x = feed_misp_export_new()) == NULL)
 		return;
 	json_array_foreach(objs, i, obj)
 	{
@@ -83,18 +83,20 @@ roundtrip(json_t *objs, const struct misp_opts *o)
 		it.modified = info.modified;
 		it.obs = ob.o;
 		it.nobs = ob.n;
-		if (misp_export_add(x, &it) != 0)
+		if (feed_misp_export_add(x, &it) != 0)
 			abort();
 		for (j = 0; j < ob.n; j++)
 			free((char *)(uintptr_t)ob.o[j].text);
 	}
-	if (misp_export_manifest(x, &b) != 0 || misp_export_hashes(x, &b) != 0)
+	if (feed_misp_export_manifest(x, &b) != 0 ||
+	    feed_misp_export_hashes(x, &b) != 0)
 		abort();
-	for (i = 0; i < misp_export_nevents(x); i++) {
+	for (i = 0; i < feed_misp_export_nevents(x); i++) {
 		buf_reset(&b);
 		buf_reset(&s);
-		if (misp_export_event(x, misp_export_uuid(x, i), &b) != 0 ||
-		    misp_event_to_stix(
+		if (feed_misp_export_event(
+			x, feed_misp_export_uuid(x, i), &b) != 0 ||
+		    feed_misp_event_to_stix(
 			b.data, b.len, o, &s, &res, err, sizeof(err)) != 0)
 			abort();
 		if ((ev = json_loadb(b.data, b.len, 0, NULL)) == NULL)
@@ -108,7 +110,7 @@ roundtrip(json_t *objs, const struct misp_opts *o)
 	}
 	buf_clear(&b);
 	buf_clear(&s);
-	misp_export_free(x);
+	feed_misp_export_free(x);
 }
 
 static int
@@ -127,11 +129,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const labels[] = {"feed:fuzz"};
-	struct misp_opts o;
-	struct misp_result res;
+	struct feed_misp_opts o;
+	struct feed_misp_result res;
 	struct stix_report rep;
 	struct buf b = BUF_INIT;
-	char err[MISP_ERRLEN], *in;
+	char err[FEED_MISP_ERRLEN], *in;
 	json_t *env, *objs, *obj;
 	size_t i, nind = 0, nh = 0, nbad = 0, lines = 0;
 
@@ -146,7 +148,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.labels = labels;
 	o.nlabels = 1;
 	o.report = size % 2;
-	if (misp_event_to_stix(in, size, &o, &b, &res, err, sizeof(err)) == 0) {
+	if (feed_misp_event_to_stix(in, size, &o, &b, &res, err, sizeof(err)) ==
+	    0) {
 		if ((env = json_loadb(b.data, b.len, 0, NULL)) == NULL)
 			abort();
 		objs = json_object_get(env, "objects");
@@ -160,7 +163,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   json_object_get(obj, "type")),
 				    "indicator") == 0;
 		}
-		if (nind != res.nindicators || res.nattrs > MISP_MAX_ATTRS ||
+		if (nind != res.nindicators ||
+		    res.nattrs > FEED_MISP_MAX_ATTRS ||
 		    res.nindicators + res.nskipped + res.nbad >
 			res.nattrs + 1 ||
 		    json_array_size(objs) > res.nindicators + 1)
@@ -173,7 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the same bytes as hashes.csv */
 	for (i = 0; i < size; i++)
 		lines += in[i] == '\n';
-	if (misp_hashes_parse(in, size, count_cb, &nh, &nbad, NULL) != 0 ||
+	if (feed_misp_hashes_parse(in, size, count_cb, &nh, &nbad, NULL) != 0 ||
 	    nh + nbad > lines + 1)
 		abort();
 	free(in);

@@ -19,9 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct misp_manifest m;
+	struct feed_misp_manifest m;
 	struct buf st = BUF_INIT;
-	char err[MISP_ERRLEN], *in;
+	char err[FEED_MISP_ERRLEN], *in;
 	size_t i, nf, blen;
 	int64_t ts;
 
@@ -29,41 +29,42 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size > 0)
 		memcpy(in, data, size);
-	if (misp_manifest_parse(in, size, &m, err, sizeof(err)) == 0) {
-		if (m.n > MISP_MAX_EVENTS)
+	if (feed_misp_manifest_parse(in, size, &m, err, sizeof(err)) == 0) {
+		if (m.n > FEED_MISP_MAX_EVENTS)
 			abort();
 		/* any bytes as an old state: never trusted blindly */
-		blen = size - size % MISP_STATE_REC;
-		nf = misp_manifest_plan(&m, in, blen);
+		blen = size - size % FEED_MISP_STATE_REC;
+		nf = feed_misp_manifest_plan(&m, in, blen);
 		if (nf > m.n)
 			abort();
 		for (i = 0; i < m.n; i++) {
 			if (strlen(m.ev[i].uuid_s) != 36 ||
-			    m.ev[i].ntags > MISP_MAX_LABELS)
+			    m.ev[i].ntags > FEED_MISP_MAX_LABELS)
 				abort();
 			m.ev[i].done = m.ev[i].fetch;
 		}
-		if (misp_state_build(&m, in, blen, &st) != 0 ||
-		    st.len % MISP_STATE_REC != 0 ||
-		    st.len > m.n * MISP_STATE_REC)
+		if (feed_misp_state_build(&m, in, blen, &st) != 0 ||
+		    st.len % FEED_MISP_STATE_REC != 0 ||
+		    st.len > m.n * FEED_MISP_STATE_REC)
 			abort();
-		for (i = 0; i + MISP_STATE_REC < st.len; i += MISP_STATE_REC)
-			if (memcmp(st.data + i, st.data + i + MISP_STATE_REC,
-				16) >= 0)
+		for (i = 0; i + FEED_MISP_STATE_REC < st.len;
+		     i += FEED_MISP_STATE_REC)
+			if (memcmp(st.data + i,
+				st.data + i + FEED_MISP_STATE_REC, 16) >= 0)
 				abort();
 		for (i = 0; i < m.n; i++)
-			if (misp_state_get(
+			if (feed_misp_state_get(
 				st.data, st.len, m.ev[i].uuid, &ts) != 0)
 				abort();
 		/* everything stored: nothing to fetch next time, unless two
 		 * keys name one uuid with different timestamps */
-		nf = misp_manifest_plan(&m, st.data, st.len);
-		if (nf > 0 && st.len == m.n * MISP_STATE_REC)
+		nf = feed_misp_manifest_plan(&m, st.data, st.len);
+		if (nf > 0 && st.len == m.n * FEED_MISP_STATE_REC)
 			abort();
 		buf_clear(&st);
 	} else if (strncmp(err, "manifest: ", 10) != 0)
 		abort();
-	misp_manifest_clear(&m);
+	feed_misp_manifest_clear(&m);
 	free(in);
 	return 0;
 }

@@ -50,11 +50,11 @@ slurp(const char *path, size_t *len)
 	return s;
 }
 
-static struct misp_opts
+static struct feed_misp_opts
 opts(void)
 {
 	static const char *const labels[] = {"feed:circl"};
-	struct misp_opts o;
+	struct feed_misp_opts o;
 
 	memset(&o, 0, sizeof(o));
 	o.producer = PRODUCER;
@@ -69,22 +69,24 @@ opts(void)
 /* Converts a fixture event; the envelope is returned parsed and every
  * object in it has passed the validator. */
 static json_t *
-convert(const char *file, struct misp_result *res)
+convert(const char *file, struct feed_misp_result *res)
 {
-	struct misp_opts o = opts();
+	struct feed_misp_opts o = opts();
 	struct buf b = BUF_INIT, b2 = BUF_INIT;
 	struct stix_report rep;
 	struct stix_info info;
-	char err[MISP_ERRLEN], fs[160];
+	char err[FEED_MISP_ERRLEN], fs[160];
 	json_t *env, *obj;
 	size_t len, i;
 	char *text = slurp(file, &len);
 
 	assert_int_equal(
-	    misp_event_to_stix(text, len, &o, &b, res, err, sizeof(err)), 0);
+	    feed_misp_event_to_stix(text, len, &o, &b, res, err, sizeof(err)),
+	    0);
 	/* deterministic: the same bytes twice */
 	assert_int_equal(
-	    misp_event_to_stix(text, len, &o, &b2, res, err, sizeof(err)), 0);
+	    feed_misp_event_to_stix(text, len, &o, &b2, res, err, sizeof(err)),
+	    0);
 	assert_int_equal(b.len, b2.len);
 	assert_memory_equal(b.data, b2.data, b.len);
 	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
@@ -147,15 +149,15 @@ tlp_of(json_t *obj)
 static void
 t_manifest(void **state)
 {
-	struct misp_manifest m;
-	char err[MISP_ERRLEN];
+	struct feed_misp_manifest m;
+	char err[FEED_MISP_ERRLEN];
 	size_t len, i;
 	char *text = slurp(DIR "manifest.json", &len);
 	int seen = 0;
 
 	(void)state;
 	assert_int_equal(
-	    misp_manifest_parse(text, len, &m, err, sizeof(err)), 0);
+	    feed_misp_manifest_parse(text, len, &m, err, sizeof(err)), 0);
 	assert_int_equal(m.n, 2);
 	assert_int_equal(m.nbad, 2);
 	for (i = 0; i < m.n; i++) {
@@ -174,65 +176,66 @@ t_manifest(void **state)
 		}
 	}
 	assert_int_equal(seen, 3);
-	misp_manifest_clear(&m);
-	misp_manifest_clear(&m);
+	feed_misp_manifest_clear(&m);
+	feed_misp_manifest_clear(&m);
 
 	/* not fatal to the caller: an error message, nothing kept */
 	assert_int_equal(
-	    misp_manifest_parse("[1,2]", 5, &m, err, sizeof(err)), -1);
+	    feed_misp_manifest_parse("[1,2]", 5, &m, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a JSON object"));
-	misp_manifest_clear(&m);
+	feed_misp_manifest_clear(&m);
 	assert_int_equal(
-	    misp_manifest_parse("{\"a\":", 5, &m, err, sizeof(err)), -1);
+	    feed_misp_manifest_parse("{\"a\":", 5, &m, err, sizeof(err)), -1);
 	assert_int_equal(strncmp(err, "manifest: line 1", 16), 0);
-	misp_manifest_clear(&m);
+	feed_misp_manifest_clear(&m);
 	free(text);
 }
 
 static void
 t_plan_state(void **state)
 {
-	struct misp_manifest m;
+	struct feed_misp_manifest m;
 	struct buf st = BUF_INIT, st2 = BUF_INIT;
-	char err[MISP_ERRLEN];
+	char err[FEED_MISP_ERRLEN];
 	size_t len, i;
 	int64_t ts;
 	char *text = slurp(DIR "manifest.json", &len);
 
 	(void)state;
 	assert_int_equal(
-	    misp_manifest_parse(text, len, &m, err, sizeof(err)), 0);
+	    feed_misp_manifest_parse(text, len, &m, err, sizeof(err)), 0);
 	/* first run: everything */
-	assert_int_equal(misp_manifest_plan(&m, NULL, 0), 2);
+	assert_int_equal(feed_misp_manifest_plan(&m, NULL, 0), 2);
 	/* only the first one stored: the state holds only it */
 	m.ev[0].done = 1;
-	assert_int_equal(misp_state_build(&m, NULL, 0, &st), 0);
-	assert_int_equal(st.len, MISP_STATE_REC);
-	assert_int_equal(misp_state_get(st.data, st.len, m.ev[0].uuid, &ts), 0);
+	assert_int_equal(feed_misp_state_build(&m, NULL, 0, &st), 0);
+	assert_int_equal(st.len, FEED_MISP_STATE_REC);
+	assert_int_equal(
+	    feed_misp_state_get(st.data, st.len, m.ev[0].uuid, &ts), 0);
 	assert_int_equal(ts, m.ev[0].timestamp);
 	assert_int_equal(
-	    misp_state_get(st.data, st.len, m.ev[1].uuid, &ts), -1);
+	    feed_misp_state_get(st.data, st.len, m.ev[1].uuid, &ts), -1);
 	/* second run: the other one only */
-	assert_int_equal(misp_manifest_plan(&m, st.data, st.len), 1);
+	assert_int_equal(feed_misp_manifest_plan(&m, st.data, st.len), 1);
 	assert_false(m.ev[0].fetch);
 	assert_true(m.ev[1].fetch);
 	/* a failed run (nothing done) keeps the old progress */
 	for (i = 0; i < m.n; i++)
 		m.ev[i].done = 0;
-	assert_int_equal(misp_state_build(&m, st.data, st.len, &st2), 0);
+	assert_int_equal(feed_misp_state_build(&m, st.data, st.len, &st2), 0);
 	assert_int_equal(st2.len, st.len);
 	assert_memory_equal(st2.data, st.data, st.len);
 	m.ev[1].done = 1;
-	assert_int_equal(misp_state_build(&m, st.data, st.len, &st2), 0);
-	assert_int_equal(st2.len, 2 * MISP_STATE_REC);
-	assert_int_equal(misp_manifest_plan(&m, st2.data, st2.len), 0);
+	assert_int_equal(feed_misp_state_build(&m, st.data, st.len, &st2), 0);
+	assert_int_equal(st2.len, 2 * FEED_MISP_STATE_REC);
+	assert_int_equal(feed_misp_manifest_plan(&m, st2.data, st2.len), 0);
 	/* an event changed upstream: fetched again */
 	m.ev[1].timestamp++;
-	assert_int_equal(misp_manifest_plan(&m, st2.data, st2.len), 1);
+	assert_int_equal(feed_misp_manifest_plan(&m, st2.data, st2.len), 1);
 	assert_true(m.ev[1].fetch);
 	/* a corrupt blob: everything again, never a crash */
-	assert_int_equal(misp_manifest_plan(&m, st2.data, st2.len - 1), 2);
-	misp_manifest_clear(&m);
+	assert_int_equal(feed_misp_manifest_plan(&m, st2.data, st2.len - 1), 2);
+	feed_misp_manifest_clear(&m);
 	buf_clear(&st);
 	buf_clear(&st2);
 	free(text);
@@ -241,7 +244,7 @@ t_plan_state(void **state)
 static void
 t_event1(void **state)
 {
-	struct misp_result res;
+	struct feed_misp_result res;
 	json_t *env, *obj, *rep = NULL;
 	const char *p;
 	size_t i, nind = 0;
@@ -320,7 +323,7 @@ t_event1(void **state)
 static void
 t_event2(void **state)
 {
-	struct misp_result res;
+	struct feed_misp_result res;
 	json_t *env;
 
 	(void)state;
@@ -342,15 +345,15 @@ t_event2(void **state)
 static void
 check_malformed(const char *text, int want)
 {
-	struct misp_opts o = opts();
-	struct misp_result res;
+	struct feed_misp_opts o = opts();
+	struct feed_misp_result res;
 	struct buf b = BUF_INIT;
-	char err[MISP_ERRLEN];
+	char err[FEED_MISP_ERRLEN];
 	json_t *env;
 
 	err[0] = '\0';
-	assert_int_equal(misp_event_to_stix(text, strlen(text), &o, &b, &res,
-			     err, sizeof(err)),
+	assert_int_equal(feed_misp_event_to_stix(text, strlen(text), &o, &b,
+			     &res, err, sizeof(err)),
 	    want);
 	if (want == 0) {
 		assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
@@ -401,10 +404,10 @@ t_malformed(void **state)
 static void
 t_edges(void **state)
 {
-	struct misp_opts o = opts();
-	struct misp_result res;
+	struct feed_misp_opts o = opts();
+	struct feed_misp_result res;
 	struct buf in = BUF_INIT, b = BUF_INIT;
-	char err[MISP_ERRLEN];
+	char err[FEED_MISP_ERRLEN];
 	json_t *env, *obj;
 	const char *name;
 	size_t i;
@@ -419,8 +422,8 @@ t_edges(void **state)
 	    "\"192.0.2.1\",\"uuid\":\"" EV2 "\",\"timestamp\":"
 	    "1710172800,\"first_seen\":"
 	    "\"2024-03-01T08:00:00.000000+00:00\"}]}}");
-	assert_int_equal(misp_event_to_stix(buf_cstr(&in), in.len, &o, &b, &res,
-			     err, sizeof(err)),
+	assert_int_equal(feed_misp_event_to_stix(buf_cstr(&in), in.len, &o, &b,
+			     &res, err, sizeof(err)),
 	    0);
 	assert_int_equal(res.nindicators, 1);
 	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
@@ -430,7 +433,7 @@ t_edges(void **state)
 	    "2024-03-01T08:00:00.000Z");
 	obj = json_array_get(json_object_get(env, "objects"), 1);
 	assert_non_null(name = json_string_value(json_object_get(obj, "name")));
-	assert_int_equal(strlen(name), MISP_MAX_INFO);
+	assert_int_equal(strlen(name), FEED_MISP_MAX_INFO);
 	json_decref(env);
 	buf_clear(&in);
 	buf_clear(&b);
@@ -455,7 +458,8 @@ t_hashes(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    misp_hashes_parse(text, len, hash_cb, &n, &nbad, &firstbad), 0);
+	    feed_misp_hashes_parse(text, len, hash_cb, &n, &nbad, &firstbad),
+	    0);
 	assert_int_equal(n, 23);
 	assert_int_equal(nbad, 1);
 	assert_int_equal(firstbad, 4);
@@ -514,7 +518,7 @@ collect(json_t *env, struct obsset *s)
 static int
 export_cb(const struct obs *o, void *arg)
 {
-	struct misp_obs *mo = arg;
+	struct feed_misp_obs *mo = arg;
 	size_t i;
 
 	for (i = 0; mo[i].text != NULL; i++)
@@ -525,10 +529,10 @@ export_cb(const struct obs *o, void *arg)
 }
 
 static void
-export_env(struct misp_export *x, json_t *env)
+export_env(struct feed_misp_export *x, json_t *env)
 {
-	struct misp_out_item it;
-	struct misp_obs mo[8];
+	struct feed_misp_out_item it;
+	struct feed_misp_obs mo[8];
 	struct pattern *pat;
 	json_t *obj;
 	const char *p;
@@ -552,7 +556,7 @@ export_env(struct misp_export *x, json_t *env)
 		for (it.nobs = 0; mo[it.nobs].text != NULL; it.nobs++)
 			;
 		it.obs = mo;
-		assert_int_equal(misp_export_add(x, &it), 0);
+		assert_int_equal(feed_misp_export_add(x, &it), 0);
 		for (j = 0; j < it.nobs; j++)
 			free((char *)(uintptr_t)mo[j].text);
 	}
@@ -561,13 +565,13 @@ export_env(struct misp_export *x, json_t *env)
 static void
 t_roundtrip(void **state)
 {
-	struct misp_result res;
-	struct misp_manifest m;
-	struct misp_export *x;
+	struct feed_misp_result res;
+	struct feed_misp_manifest m;
+	struct feed_misp_export *x;
 	struct obsset a, b;
 	struct buf mb = BUF_INIT, eb = BUF_INIT, hb = BUF_INIT, sb = BUF_INIT;
-	struct misp_opts o = opts();
-	char err[MISP_ERRLEN];
+	struct feed_misp_opts o = opts();
+	char err[FEED_MISP_ERRLEN];
 	json_t *env1, *env2, *back;
 	size_t i, n = 0, nbad;
 
@@ -580,28 +584,29 @@ t_roundtrip(void **state)
 	collect(env2, &a);
 	qsort(a.v, a.n, sizeof(char *), cmpstr);
 
-	assert_non_null(x = misp_export_new());
+	assert_non_null(x = feed_misp_export_new());
 	export_env(x, env1);
 	export_env(x, env2);
 	/* one producer, one day: one event */
-	assert_int_equal(misp_export_nevents(x), 1);
-	assert_int_equal(misp_export_manifest(x, &mb), 0);
-	assert_int_equal(misp_export_hashes(x, &hb), 0);
+	assert_int_equal(feed_misp_export_nevents(x), 1);
+	assert_int_equal(feed_misp_export_manifest(x, &mb), 0);
+	assert_int_equal(feed_misp_export_hashes(x, &hb), 0);
 	assert_int_equal(
-	    misp_manifest_parse(mb.data, mb.len, &m, err, sizeof(err)), 0);
+	    feed_misp_manifest_parse(mb.data, mb.len, &m, err, sizeof(err)), 0);
 	assert_int_equal(m.n, 1);
 	assert_int_equal(m.nbad, 0);
-	assert_string_equal(m.ev[0].uuid_s, misp_export_uuid(x, 0));
-	assert_int_equal(misp_export_event(x, "no-such-uuid", &eb), -1);
-	assert_int_equal(misp_export_event(x, m.ev[0].uuid_s, &eb), 0);
-	assert_int_equal(misp_event_to_stix(
+	assert_string_equal(m.ev[0].uuid_s, feed_misp_export_uuid(x, 0));
+	assert_int_equal(feed_misp_export_event(x, "no-such-uuid", &eb), -1);
+	assert_int_equal(feed_misp_export_event(x, m.ev[0].uuid_s, &eb), 0);
+	assert_int_equal(feed_misp_event_to_stix(
 			     eb.data, eb.len, &o, &sb, &res, err, sizeof(err)),
 	    0);
 	assert_int_equal(res.nbad, 0);
 	assert_int_equal(res.nskipped, 0);
 	assert_int_equal(res.nindicators, a.n);
 	assert_int_equal(
-	    misp_hashes_parse(hb.data, hb.len, hash_cb, &n, &nbad, NULL), 0);
+	    feed_misp_hashes_parse(hb.data, hb.len, hash_cb, &n, &nbad, NULL),
+	    0);
 	assert_int_equal(n, a.n);
 	assert_int_equal(nbad, 0);
 	assert_non_null(back = json_loadb(sb.data, sb.len, 0, NULL));
@@ -617,9 +622,9 @@ t_roundtrip(void **state)
 	json_decref(back);
 	json_decref(env1);
 	json_decref(env2);
-	misp_manifest_clear(&m);
-	misp_export_free(x);
-	misp_export_free(NULL);
+	feed_misp_manifest_clear(&m);
+	feed_misp_export_free(x);
+	feed_misp_export_free(NULL);
 	buf_clear(&mb);
 	buf_clear(&eb);
 	buf_clear(&hb);
@@ -630,10 +635,10 @@ t_roundtrip(void **state)
 static void
 t_oom(void **state)
 {
-	struct misp_opts o = opts();
-	struct misp_result res;
+	struct feed_misp_opts o = opts();
+	struct feed_misp_result res;
 	struct buf b = BUF_INIT;
-	char err[MISP_ERRLEN];
+	char err[FEED_MISP_ERRLEN];
 	size_t len;
 	char *text = slurp(DIR EV1 ".json", &len);
 	long n;
@@ -642,7 +647,7 @@ t_oom(void **state)
 	(void)state;
 	for (n = 0; n < 5000; n++) {
 		hub_alloc_fail_after(n);
-		r = misp_event_to_stix(
+		r = feed_misp_event_to_stix(
 		    text, len, &o, &b, &res, err, sizeof(err));
 		hub_alloc_fail_after(-1);
 		buf_clear(&b);
@@ -655,18 +660,18 @@ t_oom(void **state)
 	/* the manifest and the state blob */
 	text = slurp(DIR "manifest.json", &len);
 	for (n = 0; n < 5000; n++) {
-		struct misp_manifest m;
+		struct feed_misp_manifest m;
 		struct buf st = BUF_INIT;
 
 		hub_alloc_fail_after(n);
-		r = misp_manifest_parse(text, len, &m, err, sizeof(err));
+		r = feed_misp_manifest_parse(text, len, &m, err, sizeof(err));
 		if (r == 0) {
 			m.ev[0].done = 1;
-			r = misp_state_build(&m, NULL, 0, &st);
+			r = feed_misp_state_build(&m, NULL, 0, &st);
 		} else
 			assert_non_null(strstr(err, "out of memory"));
 		hub_alloc_fail_after(-1);
-		misp_manifest_clear(&m);
+		feed_misp_manifest_clear(&m);
 		buf_clear(&st);
 		if (r == 0)
 			break;
@@ -676,22 +681,24 @@ t_oom(void **state)
 
 	/* the export */
 	for (n = 0; n < 5000; n++) {
-		static const struct misp_obs obs[] = {{OBS_IPV4, "192.0.2.1"}};
-		struct misp_out_item it = {"indicator--" EV1, PRODUCER, NULL,
-		    TLP_GREEN, 1710172800000000LL, 1710172800000000LL, NULL, 0,
-		    obs, 1};
-		struct misp_export *x;
+		static const struct feed_misp_obs obs[] = {
+		    {OBS_IPV4, "192.0.2.1"}};
+		struct feed_misp_out_item it = {"indicator--" EV1, PRODUCER,
+		    NULL, TLP_GREEN, 1710172800000000LL, 1710172800000000LL,
+		    NULL, 0, obs, 1};
+		struct feed_misp_export *x;
 		struct buf out = BUF_INIT;
 
 		hub_alloc_fail_after(n);
 		r = -1;
-		if ((x = misp_export_new()) != NULL &&
-		    misp_export_add(x, &it) == 0 &&
-		    misp_export_manifest(x, &out) == 0 &&
-		    misp_export_hashes(x, &out) == 0)
-			r = misp_export_event(x, misp_export_uuid(x, 0), &out);
+		if ((x = feed_misp_export_new()) != NULL &&
+		    feed_misp_export_add(x, &it) == 0 &&
+		    feed_misp_export_manifest(x, &out) == 0 &&
+		    feed_misp_export_hashes(x, &out) == 0)
+			r = feed_misp_export_event(
+			    x, feed_misp_export_uuid(x, 0), &out);
 		hub_alloc_fail_after(-1);
-		misp_export_free(x);
+		feed_misp_export_free(x);
 		buf_clear(&out);
 		if (r == 0)
 			break;
