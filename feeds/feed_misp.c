@@ -1,0 +1,1209 @@
+/*
+ * feed_misp.c -- the MISP feed format both ways (feed_misp.h): manifest,
+ * state blob, event to STIX indicators, hashes.csv, and the export of
+ * indicators as a feed.  Pure functions over caller memory; no HTTP, no
+ * storage, no policy (the caller exports only what the reader may see).
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "ctihub/alloc.h"
+#include "ctihub/buf.h"
+#include "ctihub/bytes.h"
+#include "ctihub/marking.h"
+#include "ctihub/observable.h"
+#include "ctihub/tstamp.h"
+#include "ctihub/uuid.h"
+
+#include "feed_misp.h"
+
+/* The namespace of the ids this module derives (UUIDv5). */
+static const unsigned char feed_misp_ns[16] = {0x5b, 0x0e, 0x2c, 0x61, 0x9d,
+    0x47, 0x4e, 0x3a, 0xa2, 0x18, 0x6f, 0x41, 0xc7, 0x03, 0x8e, 0x95};
+
+/* The TLP 2.0 marking-definition ids, by enum tlp (marking.c knows them
+ * the other way round). */
+static const char *const tlp2_ids[TLP_NLEVELS] = {NULL,
+    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"};
+
+/* MISP's tag for each level, as the tlp taxonomy spells it. */
+static const char *const tlp_tags[TLP_NLEVELS] = {
+    NULL, "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"};
+
+static void seterr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int dump_cb(const char *, size_t, void *);
+static void add_json(struct buf *, const json_t *);
+static void uuid5(
+    const char *, size_t, const char *, size_t, unsigned char[16]);
+static int get_int(const json_t *, int64_t *);
+static int get_bool(const json_t *);
+static json_t *event_of(json_t *);
+static enum tlp tag_tlp(const char *);
+static size_t utf8_cut(const char *, size_t);
+static int parse_time(const char *, int64_t *);
+
+struct conv {
+	const struct feed_misp_opts *opts;
+	struct feed_misp_result *res;
+	struct buf *out;  /* the envelope, written object by object */
+	size_t nout;	  /* objects written */
+	json_t *refs;	  /* the report's object_refs */
+	json_t *evlabels; /* the event's tags, tlp: tags excepted */
+	enum tlp evtlp;
+	int oom;
+};
+
+static int state_valid(const unsigned char *, size_t);
+static int rec_cmp(const void *, const void *);
+static void pat_esc(struct buf *, const char *, size_t);
+static int pat_obs(
+    struct buf *, const char *, int, const char *, size_t, char *, size_t);
+static void add_opt_labels(json_t *, const struct feed_misp_opts *);
+static void bad(struct conv *, const char *, const char *);
+static void conv_list(struct conv *, json_t *);
+static void put_object(struct conv *, const json_t *);
+static void conv_attr(struct conv *, json_t *);
+static int attr_pattern(
+    const char *, const char *, struct buf *, char *, size_t);
+static void add_labels(json_t *, const json_t *, enum tlp *);
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+dump_cb(const char *s, size_t n, void *arg)
+{
+	buf_add(arg, s, n);
+	return 0;
+}
+
+static void
+add_json(struct buf *b, const json_t *j)
+{
+	if (json_dump_callback(j, dump_cb, b,
+		JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) != 0)
+		b->failed = 1;
+}
+
+/* UUIDv5 in feed_misp_ns of a, a NUL, then b. */
+static void
+uuid5(
+    const char *a, size_t alen, const char *b, size_t blen, unsigned char u[16])
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int hl = 0;
+	EVP_MD_CTX *c;
+
+	memset(h, 0, sizeof(h));
+	if ((c = EVP_MD_CTX_new()) != NULL) {
+		EVP_DigestInit_ex(c, EVP_sha1(), NULL);
+		EVP_DigestUpdate(c, feed_misp_ns, sizeof(feed_misp_ns));
+		EVP_DigestUpdate(c, a, alen);
+		EVP_DigestUpdate(c, "", 1);
+		EVP_DigestUpdate(c, b, blen);
+		EVP_DigestFinal_ex(c, h, &hl);
+		EVP_MD_CTX_free(c);
+	}
+	memcpy(u, h, 16);
+	uuid_set_version(u, 5);
+}
+
+/* An integer, or a string of 1-18 digits: 0 and *v, else -1. */
+static int
+get_int(const json_t *j, int64_t *v)
+{
+	const char *s;
+	size_t i, n;
+
+	if (json_is_integer(j)) {
+		*v = json_integer_value(j);
+		return 0;
+	}
+	if (!json_is_string(j))
+		return -1;
+	s = json_string_value(j);
+	n = json_string_length(j);
+	if (n == 0 || n > 18)
+		return -1;
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* true, a nonzero integer, or a string other than "", "0", "false". */
+static int
+get_bool(const json_t *j)
+{
+	const char *s;
+
+	if (json_is_boolean(j))
+		return json_is_true(j);
+	if (json_is_integer(j))
+		return json_integer_value(j) != 0;
+	if (json_is_string(j)) {
+		s = json_string_value(j);
+		return s[0] != '\0' && strcmp(s, "0") != 0 &&
+		    strcmp(s, "false") != 0;
+	}
+	return 0;
+}
+
+static json_t *
+event_of(json_t *doc)
+{
+	json_t *ev;
+
+	if ((ev = json_object_get(doc, "Event")) != NULL)
+		return json_is_object(ev) ? ev : NULL;
+	return json_is_object(doc) ? doc : NULL;
+}
+
+/* The level of a "tlp:..." tag (any case), else TLP_NONE. */
+static enum tlp
+tag_tlp(const char *name)
+{
+	if (strncasecmp(name, "tlp:", 4) != 0)
+		return TLP_NONE;
+	return marking_tlp_parse(name + 4);
+}
+
+/* The length of s cut to at most max bytes without splitting a UTF-8
+ * sequence (Jansson refuses a string that ends inside one). */
+static size_t
+utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* An RFC 3339 time in UTC, also as MISP writes first_seen
+ * ("...+00:00"): 0 and *us, else -1. */
+static int
+parse_time(const char *s, int64_t *us)
+{
+	char tmp[TSTAMP_LEN + 8];
+	size_t n = strnlen(s, sizeof(tmp));
+
+	if (tstamp_parse(s, n, us) == TSTAMP_OK)
+		return 0;
+	if (n >= sizeof(tmp) || n < 7 || strcmp(s + n - 6, "+00:00") != 0)
+		return -1;
+	memcpy(tmp, s, n - 6);
+	tmp[n - 6] = 'Z';
+	return tstamp_parse(tmp, n - 5, us) == TSTAMP_OK ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* manifest and state */
+
+int
+feed_misp_manifest_parse(const char *text, size_t len,
+    struct feed_misp_manifest *m, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc, *e, *tags, *t;
+	const char *key, *s;
+	struct feed_misp_manifest_entry *ev;
+	size_t i, n;
+	int64_t ts;
+
+	memset(m, 0, sizeof(*m));
+	if (len > FEED_MISP_MAX_DOC) {
+		seterr(
+		    err, errlen, "manifest: over %u bytes", FEED_MISP_MAX_DOC);
+		return -1;
+	}
+	if ((doc = json_loadb(text, len, 0, &jerr)) == NULL) {
+		seterr(
+		    err, errlen, "manifest: line %d: %s", jerr.line, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(doc)) {
+		seterr(err, errlen, "manifest: not a JSON object");
+		goto fail;
+	}
+	if ((n = json_object_size(doc)) > FEED_MISP_MAX_EVENTS) {
+		seterr(err, errlen, "manifest: over %d events",
+		    FEED_MISP_MAX_EVENTS);
+		goto fail;
+	}
+	if (n > 0 && (m->ev = hub_calloc(n, sizeof(*m->ev))) == NULL)
+		goto oom;
+	json_object_foreach(doc, key, e)
+	{
+		ev = &m->ev[m->n];
+		if (uuid_parse(key, strlen(key), ev->uuid, NULL) != 0) {
+			if (m->nbad++ == 0)
+				seterr(m->firstbad, sizeof(m->firstbad),
+				    "key is not a uuid");
+			continue;
+		}
+		if (!json_is_object(e) ||
+		    get_int(json_object_get(e, "timestamp"), &ts) != 0 ||
+		    ts < 0) {
+			if (m->nbad++ == 0)
+				snprintf(m->firstbad, sizeof(m->firstbad),
+				    "%.36s: no timestamp", key);
+			continue;
+		}
+		uuid_format(ev->uuid, ev->uuid_s);
+		ev->timestamp = ts;
+		m->n++; /* from here feed_misp_manifest_clear frees it */
+		s = json_string_value(json_object_get(e, "info"));
+		if ((ev->info = hub_strndup(s != NULL ? s : "",
+			 s != NULL ? utf8_cut(s, FEED_MISP_MAX_INFO) : 0)) ==
+		    NULL)
+			goto oom;
+		s = json_string_value(json_object_get(e, "date"));
+		if (s != NULL && strlen(s) == 10)
+			memcpy(ev->date, s, 11);
+		tags = json_object_get(e, "Tag");
+		if (json_is_array(tags) && json_array_size(tags) > 0) {
+			n = json_array_size(tags);
+			if (n > FEED_MISP_MAX_LABELS)
+				n = FEED_MISP_MAX_LABELS;
+			if ((ev->tags = hub_calloc(n, sizeof(char *))) == NULL)
+				goto oom;
+			json_array_foreach(tags, i, t)
+			{
+				if (ev->ntags == n)
+					break;
+				s = json_string_value(
+				    json_object_get(t, "name"));
+				if (s == NULL || s[0] == '\0' ||
+				    strlen(s) > FEED_MISP_MAX_LABEL)
+					continue;
+				if ((ev->tags[ev->ntags] = hub_strdup(s)) ==
+				    NULL)
+					goto oom;
+				ev->ntags++;
+			}
+		}
+	}
+	json_decref(doc);
+	return 0;
+oom:
+	seterr(err, errlen, "manifest: out of memory");
+fail:
+	json_decref(doc);
+	return -1;
+}
+
+void
+feed_misp_manifest_clear(struct feed_misp_manifest *m)
+{
+	size_t i, j;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++) {
+		hub_free(m->ev[i].info);
+		for (j = 0; j < m->ev[i].ntags; j++)
+			hub_free(m->ev[i].tags[j]);
+		hub_free(m->ev[i].tags);
+	}
+	hub_free(m->ev);
+	memset(m, 0, sizeof(*m));
+}
+
+/* 1 when the blob is whole records in strictly increasing uuid order. */
+static int
+state_valid(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	if (len % FEED_MISP_STATE_REC != 0)
+		return 0;
+	for (i = FEED_MISP_STATE_REC; i < len; i += FEED_MISP_STATE_REC)
+		if (memcmp(p + i - FEED_MISP_STATE_REC, p + i, 16) >= 0)
+			return 0;
+	return 1;
+}
+
+int
+feed_misp_state_get(const void *state, size_t statelen,
+    const unsigned char uuid[16], int64_t *ts)
+{
+	const unsigned char *p = state;
+	size_t lo = 0, hi, mid;
+	int c;
+
+	if (p == NULL || statelen % FEED_MISP_STATE_REC != 0)
+		return -1;
+	hi = statelen / FEED_MISP_STATE_REC;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(uuid, p + mid * FEED_MISP_STATE_REC, 16);
+		if (c == 0) {
+			*ts = (int64_t)get_be64(
+			    p + mid * FEED_MISP_STATE_REC + 16);
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+size_t
+feed_misp_manifest_plan(
+    struct feed_misp_manifest *m, const void *state, size_t statelen)
+{
+	size_t i, n = 0;
+	int64_t ts;
+
+	if (state != NULL && !state_valid(state, statelen))
+		state = NULL;
+	for (i = 0; i < m->n; i++) {
+		m->ev[i].fetch = state == NULL ||
+		    feed_misp_state_get(state, statelen, m->ev[i].uuid, &ts) !=
+			0 ||
+		    ts != m->ev[i].timestamp;
+		n += m->ev[i].fetch;
+	}
+	return n;
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+int
+feed_misp_state_build(const struct feed_misp_manifest *m, const void *old,
+    size_t oldlen, struct buf *out)
+{
+	unsigned char *rec;
+	size_t i, n = 0;
+	int64_t ts;
+
+	buf_reset(out);
+	if (old != NULL && !state_valid(old, oldlen))
+		old = NULL;
+	if (m->n == 0)
+		return 0;
+	if ((rec = hub_malloc(m->n * FEED_MISP_STATE_REC)) == NULL)
+		return -1;
+	for (i = 0; i < m->n; i++) {
+		if (m->ev[i].done)
+			ts = m->ev[i].timestamp;
+		else if (old == NULL ||
+		    feed_misp_state_get(old, oldlen, m->ev[i].uuid, &ts) != 0)
+			continue;
+		memcpy(rec + n * FEED_MISP_STATE_REC, m->ev[i].uuid, 16);
+		put_be64(rec + n * FEED_MISP_STATE_REC + 16, (uint64_t)ts);
+		n++;
+	}
+	qsort(rec, n, FEED_MISP_STATE_REC, rec_cmp);
+	/* keys differing only in case are one uuid: keep one record */
+	for (i = 0; i < n; i++)
+		if (i == 0 ||
+		    memcmp(rec + (i - 1) * FEED_MISP_STATE_REC,
+			rec + i * FEED_MISP_STATE_REC, 16) != 0)
+			buf_add(out, rec + i * FEED_MISP_STATE_REC,
+			    FEED_MISP_STATE_REC);
+	hub_free(rec);
+	return buf_failed(out) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* event -> STIX */
+
+#define MAX_TS 253402300799LL /* 9999-12-31T23:59:59Z */
+
+/* Appends s[0..n) as the inside of a STIX pattern string literal. */
+static void
+pat_esc(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\'' || s[i] == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, s[i]);
+	}
+}
+
+/*
+ * Appends "path = 'canonical'" for the value v[0..n) normalised as hint
+ * (OBS_NONE: an IP address or range, whose path is chosen here; path
+ * NULL: the path for the type found).  0, or -1 with err set.
+ */
+static int
+pat_obs(struct buf *b, const char *path, int hint, const char *v, size_t n,
+    char *err, size_t errlen)
+{
+	struct obs o;
+
+	if (obs_normalise(hint, v, n, &o, err, errlen) != 0)
+		return -1;
+	if (hint == OBS_NONE) {
+		if (o.type == OBS_IPV4)
+			path = path != NULL ? path : "ipv4-addr:value";
+		else if (o.type == OBS_IPV6)
+			path = path != NULL ? path : "ipv6-addr:value";
+		else {
+			seterr(err, errlen, "not an IP address");
+			return -1;
+		}
+	}
+	buf_adds(b, path);
+	if (o.type == OBS_ASN) {
+		buf_addf(b, " = %s", o.text);
+		return 0;
+	}
+	buf_adds(b, " = '");
+	pat_esc(b, o.text, o.len);
+	buf_addc(b, '\'');
+	return 0;
+}
+
+static const struct {
+	const char *misp;
+	int type;
+	const char *path;
+} simple[] = {
+    {"domain", OBS_DOMAIN, "domain-name:value"},
+    {"hostname", OBS_DOMAIN, "domain-name:value"},
+    {"url", OBS_URL, "url:value"},
+    {"email", OBS_EMAIL, "email-addr:value"},
+    {"email-src", OBS_EMAIL, "email-addr:value"},
+    {"email-dst", OBS_EMAIL, "email-addr:value"},
+    {"md5", OBS_MD5, "file:hashes.MD5"},
+    {"sha1", OBS_SHA1, "file:hashes.'SHA-1'"},
+    {"sha256", OBS_SHA256, "file:hashes.'SHA-256'"},
+    {"sha512", OBS_SHA512, "file:hashes.'SHA-512'"},
+    {"ssdeep", OBS_SSDEEP, "file:hashes.SSDEEP"},
+    {"tlsh", OBS_TLSH, "file:hashes.TLSH"},
+    {"mac-address", OBS_MAC, "mac-addr:value"},
+    {"AS", OBS_ASN, "autonomous-system:number"},
+    {"x509-fingerprint-md5", OBS_X509_MD5, "x509-certificate:hashes.MD5"},
+    {"x509-fingerprint-sha1", OBS_X509_SHA1, "x509-certificate:hashes.'SHA-1'"},
+    {"x509-fingerprint-sha256", OBS_X509_SHA256,
+	"x509-certificate:hashes.'SHA-256'"},
+};
+#define NSIMPLE (sizeof(simple) / sizeof(simple[0]))
+
+static const struct {
+	const char *misp;
+	int type;
+	const char *path;
+} fnhash[] = {
+    {"filename|md5", OBS_MD5, "file:hashes.MD5"},
+    {"filename|sha1", OBS_SHA1, "file:hashes.'SHA-1'"},
+    {"filename|sha256", OBS_SHA256, "file:hashes.'SHA-256'"},
+    {"filename|sha512", OBS_SHA512, "file:hashes.'SHA-512'"},
+};
+#define NFNHASH (sizeof(fnhash) / sizeof(fnhash[0]))
+
+/*
+ * The STIX pattern of a MISP attribute into b: 1 when built, 0 when the
+ * type is not mapped, -1 when the value is malformed (err set).
+ */
+static int
+attr_pattern(
+    const char *type, const char *v, struct buf *b, char *err, size_t errlen)
+{
+	const char *bar = strrchr(v, '|');
+	size_t i, n = strlen(v);
+	long port;
+	char *end;
+
+	for (i = 0; i < NSIMPLE; i++)
+		if (strcmp(type, simple[i].misp) == 0) {
+			buf_addc(b, '[');
+			if (pat_obs(b, simple[i].path, simple[i].type, v, n,
+				err, errlen) != 0)
+				return -1;
+			buf_addc(b, ']');
+			return 1;
+		}
+	if (strcmp(type, "ip-src") == 0 || strcmp(type, "ip-dst") == 0) {
+		buf_addc(b, '[');
+		if (pat_obs(b, NULL, OBS_NONE, v, n, err, errlen) != 0)
+			return -1;
+		buf_addc(b, ']');
+		return 1;
+	}
+	if (strcmp(type, "ip-src|port") == 0 ||
+	    strcmp(type, "ip-dst|port") == 0) {
+		int src = type[3] == 's';
+
+		if (bar == NULL || bar[1] == '\0' ||
+		    !isdigit((unsigned char)bar[1]))
+			goto nobar;
+		port = strtol(bar + 1, &end, 10);
+		if (*end != '\0' || port > 65535 || end - bar > 6) {
+			seterr(err, errlen, "port: not 0-65535");
+			return -1;
+		}
+		buf_addc(b, '[');
+		if (pat_obs(b,
+			src ? "network-traffic:src_ref.value"
+			    : "network-traffic:dst_ref.value",
+			OBS_NONE, v, bar - v, err, errlen) != 0)
+			return -1;
+		buf_addf(b, " AND network-traffic:%s_port = %ld]",
+		    src ? "src" : "dst", port);
+		return 1;
+	}
+	if (strcmp(type, "domain|ip") == 0) {
+		if (bar == NULL)
+			goto nobar;
+		buf_addc(b, '[');
+		if (pat_obs(b, "domain-name:value", OBS_DOMAIN, v, bar - v, err,
+			errlen) != 0)
+			return -1;
+		buf_adds(b, " AND ");
+		if (pat_obs(b, "domain-name:resolves_to_refs[*].value",
+			OBS_NONE, bar + 1, strlen(bar + 1), err, errlen) != 0)
+			return -1;
+		buf_addc(b, ']');
+		return 1;
+	}
+	for (i = 0; i < NFNHASH; i++)
+		if (strcmp(type, fnhash[i].misp) == 0) {
+			if (bar == NULL)
+				goto nobar;
+			if (bar == v || bar - v > 1024) {
+				seterr(err, errlen, "filename: empty or long");
+				return -1;
+			}
+			buf_adds(b, "[file:name = '");
+			pat_esc(b, v, bar - v);
+			buf_adds(b, "' AND ");
+			if (pat_obs(b, fnhash[i].path, fnhash[i].type, bar + 1,
+				strlen(bar + 1), err, errlen) != 0)
+				return -1;
+			buf_addc(b, ']');
+			return 1;
+		}
+	return 0;
+nobar:
+	seterr(err, errlen, "%s: no '|' part", type);
+	return -1;
+}
+
+/* Appends the names of a MISP "Tag" list to labels (tlp: tags raise
+ * *tlp instead), without duplicates, at most FEED_MISP_MAX_LABELS. */
+static void
+add_labels(json_t *labels, const json_t *tags, enum tlp *tlp)
+{
+	const json_t *t, *l;
+	const char *s;
+	size_t i, j, n;
+	enum tlp lv;
+	int dup;
+
+	json_array_foreach(tags, i, t)
+	{
+		if ((s = json_string_value(json_object_get(t, "name"))) ==
+			NULL ||
+		    (n = strlen(s)) == 0 || n > FEED_MISP_MAX_LABEL)
+			continue;
+		if ((lv = tag_tlp(s)) != TLP_NONE) {
+			if (lv > *tlp)
+				*tlp = lv;
+			continue;
+		}
+		if (json_array_size(labels) >= FEED_MISP_MAX_LABELS)
+			continue;
+		dup = 0;
+		json_array_foreach(labels, j, l) dup |=
+		    strcmp(json_string_value(l), s) == 0;
+		if (!dup)
+			json_array_append_new(labels, json_string(s));
+	}
+}
+
+static void
+add_opt_labels(json_t *labels, const struct feed_misp_opts *o)
+{
+	json_t *tags = json_array();
+	enum tlp dummy = TLP_NONE;
+	size_t i;
+
+	for (i = 0; tags != NULL && i < o->nlabels; i++)
+		json_array_append_new(
+		    tags, json_pack("{s:s}", "name", o->labels[i]));
+	if (tags != NULL)
+		add_labels(labels, tags, &dummy);
+	json_decref(tags);
+}
+
+static void
+bad(struct conv *c, const char *uuid, const char *why)
+{
+	if (c->res->nbad++ == 0)
+		snprintf(c->res->firstbad, sizeof(c->res->firstbad),
+		    "attribute %.36s: %.100s", uuid != NULL ? uuid : "?", why);
+}
+
+static void
+conv_attr(struct conv *c, json_t *a)
+{
+	const struct feed_misp_opts *o = c->opts;
+	const char *type, *value, *uuid_s, *s;
+	char err[OBS_ERRLEN], idbuf[64], ts[TSTAMP_LEN], vf[TSTAMP_LEN];
+	unsigned char u[16], id[16];
+	struct buf pat = BUF_INIT;
+	json_t *ind = NULL, *labels = NULL;
+	int64_t t, us;
+	enum tlp tlp;
+	int r;
+
+	c->res->nattrs++;
+	type = json_string_value(json_object_get(a, "type"));
+	value = json_string_value(json_object_get(a, "value"));
+	uuid_s = json_string_value(json_object_get(a, "uuid"));
+	if (!get_bool(json_object_get(a, "to_ids")) ||
+	    get_bool(json_object_get(a, "deleted")) || type == NULL) {
+		c->res->nskipped++;
+		return;
+	}
+	if (value == NULL || value[0] == '\0') {
+		bad(c, uuid_s, "no value");
+		return;
+	}
+	if (uuid_s == NULL ||
+	    uuid_parse(uuid_s, strlen(uuid_s), u, NULL) != 0) {
+		bad(c, uuid_s, "no valid uuid");
+		return;
+	}
+	if (get_int(json_object_get(a, "timestamp"), &t) != 0 || t < 0 ||
+	    t > MAX_TS) {
+		bad(c, uuid_s, "no valid timestamp");
+		return;
+	}
+	if ((r = attr_pattern(type, value, &pat, err, sizeof(err))) <= 0) {
+		if (r == 0)
+			c->res->nskipped++;
+		else
+			bad(c, uuid_s, err);
+		buf_clear(&pat);
+		return;
+	}
+	if (buf_failed(&pat))
+		goto oom;
+	uuid5(o->producer, strlen(o->producer), (const char *)u, 16, id);
+	memcpy(idbuf, "indicator--", 11);
+	uuid_format(id, idbuf + 11);
+	tstamp_format(t * 1000000, 3, ts);
+	memcpy(vf, ts, sizeof(vf));
+	s = json_string_value(json_object_get(a, "first_seen"));
+	if (s != NULL && parse_time(s, &us) == 0 && us >= 0)
+		tstamp_format(us, 3, vf);
+	if ((labels = json_deep_copy(c->evlabels)) == NULL)
+		goto oom;
+	tlp = c->evtlp;
+	add_labels(labels, json_object_get(a, "Tag"), &tlp);
+	add_opt_labels(labels, o);
+	if (tlp == TLP_NONE)
+		tlp = o->tlp;
+	ind = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}",
+	    "type", "indicator", "spec_version", "2.1", "id", idbuf, "created",
+	    ts, "modified", ts, "created_by_ref", o->producer, "pattern",
+	    buf_cstr(&pat), "pattern_type", "stix", "valid_from", vf,
+	    "indicator_types", "malicious-activity");
+	if (ind == NULL)
+		goto oom;
+	if ((s = json_string_value(json_object_get(a, "comment"))) != NULL &&
+	    s[0] != '\0')
+		json_object_set_new(
+		    ind, "description", json_stringn(s, utf8_cut(s, 1024)));
+	if (json_array_size(labels) > 0)
+		json_object_set(ind, "labels", labels);
+	if (o->confidence >= 0 && o->confidence <= 100)
+		json_object_set_new(
+		    ind, "confidence", json_integer(o->confidence));
+	if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
+		json_object_set_new(ind, "object_marking_refs",
+		    json_pack("[s]", tlp2_ids[tlp]));
+	json_object_set_new(ind, "external_references",
+	    json_pack(
+		"[{s:s, s:s}]", "source_name", "misp", "external_id", uuid_s));
+	put_object(c, ind);
+	json_decref(ind);
+	if (json_array_append_new(c->refs, json_string(idbuf)) != 0)
+		goto oom;
+	c->res->nindicators++;
+	json_decref(labels);
+	buf_clear(&pat);
+	return;
+oom:
+	c->oom = 1;
+	json_decref(labels);
+	buf_clear(&pat);
+}
+
+/* Appends one object to the envelope's list. */
+static void
+put_object(struct conv *c, const json_t *obj)
+{
+	if (c->nout++ > 0)
+		buf_addc(c->out, ',');
+	add_json(c->out, obj);
+}
+
+/* Each attribute of a list, while under FEED_MISP_MAX_ATTRS. */
+static void
+conv_list(struct conv *c, json_t *attrs)
+{
+	json_t *a;
+	size_t i;
+
+	json_array_foreach(attrs, i, a)
+	{
+		if (c->res->nattrs >= FEED_MISP_MAX_ATTRS) {
+			bad(c, NULL, "too many attributes, the rest skipped");
+			return;
+		}
+		if (json_is_object(a))
+			conv_attr(c, a);
+	}
+}
+
+int
+feed_misp_event_to_stix(const char *text, size_t len,
+    const struct feed_misp_opts *opts, struct buf *out,
+    struct feed_misp_result *res, char *err, size_t errlen)
+{
+	struct conv c;
+	json_error_t jerr;
+	json_t *doc, *ev, *obj, *rep, *labels;
+	const char *uuid_s, *info;
+	unsigned char u[16], rid[16];
+	char ridbuf[64], ts[TSTAMP_LEN];
+	size_t i, mark = out->len, n;
+	int64_t t;
+	enum tlp tlp;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	if (opts == NULL || opts->producer == NULL) {
+		seterr(err, errlen, "event: no producer");
+		return -1;
+	}
+	if (len > FEED_MISP_MAX_DOC) {
+		seterr(err, errlen, "event: over %u bytes", FEED_MISP_MAX_DOC);
+		return -1;
+	}
+	if ((doc = json_loadb(text, len, 0, &jerr)) == NULL) {
+		seterr(err, errlen, "event: line %d: %s", jerr.line, jerr.text);
+		return -1;
+	}
+	ev = event_of(doc);
+	uuid_s = json_string_value(json_object_get(ev, "uuid"));
+	if (ev == NULL || uuid_s == NULL ||
+	    uuid_parse(uuid_s, strlen(uuid_s), u, NULL) != 0) {
+		seterr(err, errlen, "event: no Event object with a uuid");
+		json_decref(doc);
+		return -1;
+	}
+	c.opts = opts;
+	c.res = res;
+	c.out = out;
+	c.refs = json_array();
+	c.evlabels = json_array();
+	if (c.refs == NULL || c.evlabels == NULL)
+		goto oom;
+	buf_adds(out, "{\"objects\":[");
+	add_labels(c.evlabels, json_object_get(ev, "Tag"), &c.evtlp);
+	res->tlp = c.evtlp;
+	conv_list(&c, json_object_get(ev, "Attribute"));
+	json_array_foreach(json_object_get(ev, "Object"), i, obj)
+	    conv_list(&c, json_object_get(obj, "Attribute"));
+	if (c.oom)
+		goto oom;
+	if (opts->report && json_array_size(c.refs) > 0) {
+		if (get_int(json_object_get(ev, "timestamp"), &t) != 0 ||
+		    t < 0 || t > MAX_TS)
+			t = 0;
+		tstamp_format(t * 1000000, 3, ts);
+		uuid5(opts->producer, strlen(opts->producer), (const char *)u,
+		    16, rid);
+		memcpy(ridbuf, "report--", 8);
+		uuid_format(rid, ridbuf + 8);
+		info = json_string_value(json_object_get(ev, "info"));
+		n = info != NULL ? utf8_cut(info, FEED_MISP_MAX_INFO) : 0;
+		if ((labels = json_deep_copy(c.evlabels)) == NULL)
+			goto oom;
+		add_opt_labels(labels, opts);
+		rep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s%, s:s, "
+				"s:[s], s:O}",
+		    "type", "report", "spec_version", "2.1", "id", ridbuf,
+		    "created", ts, "modified", ts, "created_by_ref",
+		    opts->producer, "name", n > 0 ? info : "MISP event",
+		    n > 0 ? n : strlen("MISP event"), "published", ts,
+		    "report_types", "threat-report", "object_refs", c.refs);
+		if (rep == NULL) {
+			json_decref(labels);
+			goto oom;
+		}
+		if (json_array_size(labels) > 0)
+			json_object_set(rep, "labels", labels);
+		json_decref(labels);
+		tlp = c.evtlp != TLP_NONE ? c.evtlp : opts->tlp;
+		if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
+			json_object_set_new(rep, "object_marking_refs",
+			    json_pack("[s]", tlp2_ids[tlp]));
+		if (opts->confidence >= 0 && opts->confidence <= 100)
+			json_object_set_new(
+			    rep, "confidence", json_integer(opts->confidence));
+		put_object(&c, rep);
+		json_decref(rep);
+	}
+	buf_adds(out, "]}");
+	if (buf_failed(out))
+		goto oom;
+	json_decref(c.refs);
+	json_decref(c.evlabels);
+	json_decref(doc);
+	return 0;
+oom:
+	seterr(err, errlen, "event: out of memory");
+	out->len = mark;
+	json_decref(c.refs);
+	json_decref(c.evlabels);
+	json_decref(doc);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* hashes.csv */
+
+int
+feed_misp_hashes_parse(const char *text, size_t len, feed_misp_hash_cb *cb,
+    void *arg, size_t *nbad, size_t *firstbad)
+{
+	const char *p = text, *end = text + len, *nl, *comma;
+	char md5[33];
+	unsigned char u[16];
+	size_t line = 0, i, ll, nb = 0;
+	int r;
+
+	if (firstbad != NULL)
+		*firstbad = 0;
+	if (len > FEED_MISP_MAX_DOC)
+		return -1;
+	for (; p < end; p = nl + 1) {
+		line++;
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		ll = nl - p;
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (ll == 0 || p[0] == '#')
+			continue;
+		comma = memchr(p, ',', ll);
+		if (comma == NULL || comma - p != 32 ||
+		    uuid_parse(comma + 1, p + ll - comma - 1, u, NULL) != 0)
+			goto badline;
+		for (i = 0; i < 32; i++) {
+			if (!isxdigit((unsigned char)p[i]))
+				goto badline;
+			md5[i] = (char)tolower((unsigned char)p[i]);
+		}
+		md5[32] = '\0';
+		if ((r = cb(md5, u, arg)) != 0)
+			return r;
+		continue;
+	badline:
+		if (nb++ == 0 && firstbad != NULL)
+			*firstbad = line;
+	}
+	if (nbad != NULL)
+		*nbad = nb;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* export */
+
+struct feed_misp_xevent {
+	unsigned char uuid[16];
+	char uuid_s[37];
+	char date[11];
+	int64_t timestamp; /* seconds, the newest attribute's */
+	json_t *event;	   /* {"Event":{...}} */
+	json_t *attrs;	   /* borrowed from event */
+};
+
+struct feed_misp_export {
+	struct feed_misp_xevent *ev; /* sorted by uuid */
+	size_t n, cap;
+};
+
+static struct feed_misp_xevent *xevent(
+    struct feed_misp_export *, const struct feed_misp_out_item *, const char *);
+
+static const struct {
+	int type;
+	const char *misp;
+	const char *category;
+} xtypes[] = {
+    {OBS_IPV4, "ip-dst", "Network activity"},
+    {OBS_IPV6, "ip-dst", "Network activity"},
+    {OBS_DOMAIN, "domain", "Network activity"},
+    {OBS_URL, "url", "Network activity"},
+    {OBS_EMAIL, "email", "Payload delivery"},
+    {OBS_MD5, "md5", "Payload delivery"},
+    {OBS_SHA1, "sha1", "Payload delivery"},
+    {OBS_SHA256, "sha256", "Payload delivery"},
+    {OBS_SHA512, "sha512", "Payload delivery"},
+    {OBS_SSDEEP, "ssdeep", "Payload delivery"},
+    {OBS_TLSH, "tlsh", "Payload delivery"},
+    {OBS_MAC, "mac-address", "Network activity"},
+    {OBS_ASN, "AS", "Network activity"},
+    {OBS_X509_MD5, "x509-fingerprint-md5", "Network activity"},
+    {OBS_X509_SHA1, "x509-fingerprint-sha1", "Network activity"},
+    {OBS_X509_SHA256, "x509-fingerprint-sha256", "Network activity"},
+};
+#define NXTYPES (sizeof(xtypes) / sizeof(xtypes[0]))
+
+struct feed_misp_export *
+feed_misp_export_new(void)
+{
+	return hub_calloc(1, sizeof(struct feed_misp_export));
+}
+
+void
+feed_misp_export_free(struct feed_misp_export *x)
+{
+	size_t i;
+
+	if (x == NULL)
+		return;
+	for (i = 0; i < x->n; i++)
+		json_decref(x->ev[i].event);
+	hub_free(x->ev);
+	hub_free(x);
+}
+
+/* The event of (producer, date), created if need be; NULL when out of
+ * memory. */
+static struct feed_misp_xevent *
+xevent(struct feed_misp_export *x, const struct feed_misp_out_item *it,
+    const char *date)
+{
+	struct feed_misp_xevent *e, *nev;
+	unsigned char u[16], ou[16];
+	char ous[37], info[160];
+	const char *name;
+	size_t lo = 0, hi = x->n, mid, ncap;
+	int c;
+
+	uuid5(it->producer, strlen(it->producer), date, 10, u);
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = memcmp(u, x->ev[mid].uuid, 16)) == 0)
+			return &x->ev[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (x->n == x->cap) {
+		ncap = x->cap ? x->cap * 2 : 16;
+		if ((nev = hub_realloc(x->ev, ncap * sizeof(*nev))) == NULL)
+			return NULL;
+		x->ev = nev;
+		x->cap = ncap;
+	}
+	e = &x->ev[lo];
+	memmove(e + 1, e, (x->n - lo) * sizeof(*e));
+	memset(e, 0, sizeof(*e));
+	x->n++;
+	memcpy(e->uuid, u, 16);
+	uuid_format(u, e->uuid_s);
+	memcpy(e->date, date, 11);
+	name = it->producer_name != NULL ? it->producer_name : it->producer;
+	uuid5("orgc", 4, it->producer, strlen(it->producer), ou);
+	uuid_format(ou, ous);
+	snprintf(info, sizeof(info), "ctihub: indicators of %.100s on %s", name,
+	    date);
+	e->attrs = json_array();
+	e->event = json_pack("{s:{s:s, s:s, s:s, s:b, s:i, s:i, s:{s:s, s:s}, "
+			     "s:[], s:O}}",
+	    "Event", "uuid", e->uuid_s, "info", info, "date", date, "published",
+	    1, "analysis", 2, "threat_level_id", 4, "Orgc", "name", name,
+	    "uuid", ous, "Tag", "Attribute", e->attrs);
+	json_decref(e->attrs); /* the event holds it */
+	if (e->event == NULL) {
+		/* undo: the slot must not stay half-built */
+		x->n--;
+		memmove(e, e + 1, (x->n - lo) * sizeof(*e));
+		return NULL;
+	}
+	return e;
+}
+
+int
+feed_misp_export_add(
+    struct feed_misp_export *x, const struct feed_misp_out_item *it)
+{
+	struct feed_misp_xevent *e;
+	unsigned char u[16], au[16];
+	char date[TSTAMP_LEN], aus[37], idx[24];
+	const char *misp, *cat;
+	json_t *a, *tags;
+	int64_t secs;
+	size_t i, j;
+
+	if (it->id == NULL || it->producer == NULL ||
+	    strncmp(it->id, "indicator--", 11) != 0 ||
+	    uuid_parse(it->id + 11, strlen(it->id + 11), u, NULL) != 0 ||
+	    it->modified < 0 || it->modified / 1000000 > MAX_TS)
+		return -1;
+	tstamp_format(it->modified, 0, date);
+	date[10] = '\0';
+	secs = it->modified / 1000000;
+	if ((e = xevent(x, it, date)) == NULL)
+		return -1;
+	for (i = 0; i < it->nobs; i++) {
+		misp = cat = NULL;
+		for (j = 0; j < NXTYPES; j++)
+			if (xtypes[j].type == it->obs[i].type) {
+				misp = xtypes[j].misp;
+				cat = xtypes[j].category;
+			}
+		if (misp == NULL || it->obs[i].text == NULL)
+			continue;
+		snprintf(idx, sizeof(idx), "%zu", i);
+		uuid5(it->id, strlen(it->id), idx, strlen(idx), au);
+		uuid_format(au, aus);
+		if ((tags = json_array()) == NULL)
+			return -1;
+		if (it->tlp > TLP_NONE && it->tlp < TLP_NLEVELS)
+			json_array_append_new(tags,
+			    json_pack("{s:s}", "name", tlp_tags[it->tlp]));
+		for (j = 0; j < it->nlabels && j < FEED_MISP_MAX_LABELS; j++)
+			json_array_append_new(
+			    tags, json_pack("{s:s}", "name", it->labels[j]));
+		a = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o}",
+		    "uuid", aus, "type", misp, "category", cat, "value",
+		    it->obs[i].text, "to_ids", 1, "timestamp",
+		    json_sprintf("%lld", (long long)secs), "comment", it->id,
+		    "Tag", tags);
+		if (a == NULL)
+			return -1;
+		if (json_array_append_new(e->attrs, a) != 0)
+			return -1;
+	}
+	if (secs > e->timestamp)
+		e->timestamp = secs;
+	return 0;
+}
+
+size_t
+feed_misp_export_nevents(const struct feed_misp_export *x)
+{
+	return x->n;
+}
+
+const char *
+feed_misp_export_uuid(const struct feed_misp_export *x, size_t i)
+{
+	return i < x->n ? x->ev[i].uuid_s : NULL;
+}
+
+int
+feed_misp_export_manifest(struct feed_misp_export *x, struct buf *out)
+{
+	json_t *m, *ev, *e;
+	size_t i;
+
+	if ((m = json_object()) == NULL)
+		return -1;
+	for (i = 0; i < x->n; i++) {
+		ev = json_object_get(x->ev[i].event, "Event");
+		e = json_pack("{s:O, s:[], s:O, s:s, s:i, s:i, s:I}", "Orgc",
+		    json_object_get(ev, "Orgc"), "Tag", "info",
+		    json_object_get(ev, "info"), "date", x->ev[i].date,
+		    "analysis", 2, "threat_level_id", 4, "timestamp",
+		    (json_int_t)x->ev[i].timestamp);
+		if (e == NULL || json_object_set_new(m, x->ev[i].uuid_s, e)) {
+			json_decref(m);
+			return -1;
+		}
+	}
+	add_json(out, m);
+	json_decref(m);
+	return buf_failed(out) ? -1 : 0;
+}
+
+int
+feed_misp_export_event(
+    struct feed_misp_export *x, const char *uuid, struct buf *out)
+{
+	size_t i;
+	json_t *ev;
+
+	for (i = 0; i < x->n; i++)
+		if (strcasecmp(uuid, x->ev[i].uuid_s) == 0)
+			break;
+	if (i == x->n)
+		return -1;
+	ev = json_object_get(x->ev[i].event, "Event");
+	json_object_set_new(ev, "timestamp",
+	    json_sprintf("%lld", (long long)x->ev[i].timestamp));
+	json_object_set_new(ev, "publish_timestamp",
+	    json_sprintf("%lld", (long long)x->ev[i].timestamp));
+	add_json(out, x->ev[i].event);
+	return buf_failed(out) ? -1 : 0;
+}
+
+int
+feed_misp_export_hashes(struct feed_misp_export *x, struct buf *out)
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned int hl;
+	const char *v;
+	json_t *a;
+	size_t i, j;
+
+	for (i = 0; i < x->n; i++)
+		json_array_foreach(x->ev[i].attrs, j, a)
+		{
+			v = json_string_value(json_object_get(a, "value"));
+			if (v == NULL ||
+			    !EVP_Digest(v, strlen(v), h, &hl, EVP_md5(), NULL))
+				return -1;
+			hex_encode(h, hl, hex);
+			buf_addf(out, "%s,%s\n", hex, x->ev[i].uuid_s);
+		}
+	return buf_failed(out) ? -1 : 0;
+}
