@@ -53,6 +53,7 @@ say	=
 endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
+FEED_SRCS := $(wildcard feeds/*.c)
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
 CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/writer_apply.c \
 	    hub/pipeline.c hub/push_state.c
@@ -72,17 +73,19 @@ LOAD	:= $(B)/tests/load_client
 BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
 LOADS	:= $(LOAD_SRCS:tests/load/%.c=$(B)/tests/%)
 PUSH_RX	:= $(B)/tests/push_rx
+FEED_TAXII_CLIENT := $(B)/tests/feed_taxii_client
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
-tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS) $(PUSH_RX)
+tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS) $(PUSH_RX) \
+    $(FEED_TAXII_CLIENT)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(call obj,$(COMMON_SRCS))
+$(LIB): $(call obj,$(COMMON_SRCS) $(FEED_SRCS))
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(CTIHUBD): $(call obj,$(HUBD_SRCS)) $(LIB)
@@ -125,8 +128,13 @@ $(B)/tests/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/standalone.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 endif
 
-INTEG_SRCS := $(sort $(wildcard tests/integ/*.c))
+INTEG_SRCS := $(filter-out tests/integ/feed_taxii_client.c,\
+    $(sort $(wildcard tests/integ/*.c)))
 $(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+# the upstream TAXII feed's integration client (tests/integ/feed_taxii.sh)
+$(FEED_TAXII_CLIENT): $(B)/tests/integ/feed_taxii_client.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(LOAD): $(B)/tests/load/load.o $(B)/tests/bench/bench.o
@@ -210,7 +218,8 @@ bench: deps
 format:
 	clang-format -i $(COMMON_SRCS) $(wildcard common/*.h) $(HUBD_SRCS) \
 	    $(CLI_ONLY) include/ctihub/*.h hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) \
-	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c
+	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c \
+	    $(FEED_SRCS) $(wildcard feeds/*.h)
 
 check-format:
 	tests/check-format.sh
