@@ -353,17 +353,21 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 	run->next = tokcopy;
 	if (!has_more)
 		return FEED_TAXII_DONE;
-	if (tokcopy != NULL)
-		return FEED_TAXII_MORE; /* same query, next token */
-	/* more without next: a new query from the newest cursor, which
-	 * must have moved or the same page would come again */
-	if (run->cursor.us <= run->start.us || run->cursor.us < 0) {
-		say(err, errlen,
-		    "more=true without next and no newer "
-		    "X-TAXII-Date-Added-Last");
-		return FEED_TAXII_ESTUCK;
+	if (tokcopy == NULL) {
+		/* more without next: a new query from the newest cursor,
+		 * which must have moved or the same page would come again */
+		if (run->cursor.us <= run->start.us || run->cursor.us < 0) {
+			say(err, errlen,
+			    "more=true without next and no newer "
+			    "X-TAXII-Date-Added-Last");
+			return FEED_TAXII_ESTUCK;
+		}
+		run->start = run->cursor;
 	}
-	run->start = run->cursor;
+	if (q->max_pages > 0 && run->pages >= q->max_pages) {
+		say(err, errlen, "%u pages in this run", run->pages);
+		return FEED_TAXII_PAUSE;
+	}
 	return FEED_TAXII_MORE;
 
 fail:

@@ -46,6 +46,8 @@
 enum feed_taxii_err {
 	FEED_TAXII_DONE = 0,	 /* caught up: the run ends */
 	FEED_TAXII_MORE = 1,	 /* fetch feed_taxii_url() again */
+	FEED_TAXII_PAUSE = 2,	 /* more to read, but max_pages reached: end
+				    the run, resume from the cursor later */
 	FEED_TAXII_EHTTP = -1,	 /* status other than 200 */
 	FEED_TAXII_EPARSE = -2,	 /* not a TAXII envelope */
 	FEED_TAXII_ELIMIT = -3,	 /* body, objects or output over a bound */
@@ -73,11 +75,11 @@ struct feed_taxii_query {
 	const struct feed_taxii_filter *filters;
 	size_t nfilters;
 	unsigned limit;	    /* 0: the server's default page size */
-	const char *tlp_id; /* marking-definition id for unmarked
-				   objects, or NULL */
+	const char *tlp_id; /* TLP for unmarked objects, or NULL */
 	size_t max_body;    /* bytes of one response body */
 	size_t max_objects; /* objects in one page */
 	size_t max_out;	    /* bytes of one output envelope */
+	unsigned max_pages; /* pages in one run (0: no bound) */
 };
 
 /* The state of one run, from a saved cursor until caught up. */
@@ -117,9 +119,9 @@ void feed_taxii_page_clear(struct feed_taxii_page *);
 /*
  * Reads one response: the HTTP status, the X-TAXII-Date-Added-Last header
  * value (NULL when absent) and the body (not NUL-terminated; len bytes).
- * On FEED_TAXII_MORE or FEED_TAXII_DONE, `page` holds the envelope text
- * for the pipeline (reset first) and the run has advanced (cursor, next,
- * start); save run->cursor once the pipeline has taken the page.  On
+ * On FEED_TAXII_MORE, FEED_TAXII_PAUSE or FEED_TAXII_DONE, `page` holds
+ * the envelope text for the pipeline (reset first) and the run has
+ * advanced (cursor, next, start); save run->cursor once the pipeline has taken the page.  On
  * FEED_TAXII_ESTUCK the page is filled too but the run cannot go on.  On
  * any other (negative) result the page is empty, the run is unchanged,
  * and err says why.  Objects keep their ids and markings; q->tlp_id is

@@ -37,6 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .max_body = 1 << 16,
 	    .max_objects = 64,
 	    .max_out = 1 << 16,
+	    .max_pages = 6,
 	};
 	struct feed_taxii_run run;
 	struct feed_taxii_page pg;

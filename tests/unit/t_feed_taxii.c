@@ -156,6 +156,18 @@ t_next_more(void **state)
 	assert_null(run.next);
 	assert_int_equal(run.cursor.us, T0 + 10);
 	assert_int_equal(run.pages, 4);
+	/* a run is bounded in pages: PAUSE, the cursor is kept */
+	feed_taxii_run_clear(&run);
+	feed_taxii_run_init(&run, NULL);
+	q.max_pages = 2;
+	assert_int_equal(rd(&q, &run, "2024-01-01T00:00:00.000011Z",
+			     "{\"more\":true,\"next\":\"a\"}", &pg),
+	    FEED_TAXII_MORE);
+	assert_int_equal(rd(&q, &run, "2024-01-01T00:00:00.000012Z",
+			     "{\"more\":true,\"next\":\"b\"}", &pg),
+	    FEED_TAXII_PAUSE);
+	assert_int_equal(run.cursor.us, T0 + 12);
+	q.max_pages = 0;
 	/* an empty envelope {} (TAXII's "nothing") is done */
 	assert_int_equal(rd(&q, &run, NULL, "{}", &pg), FEED_TAXII_DONE);
 	assert_string_equal(pg.env.data, "{\"objects\":[]}");
