@@ -175,6 +175,23 @@ t_next_more(void **state)
 	feed_taxii_page_clear(&pg);
 }
 
+static const struct {
+	const char *hdr, *want;
+} steps[] = {
+    /* microseconds: kept as written */
+    {" 2024-03-04T05:06:07.654321Z\r\n", "2024-03-04T05:06:07.654321Z"},
+    /* milliseconds: newer, kept as written (not reformatted) */
+    {"2024-03-04T05:06:08.100Z", "2024-03-04T05:06:08.100Z"},
+    /* nanoseconds: value truncated to microseconds, not newer */
+    {"2024-03-04T05:06:08.100000900Z", "2024-03-04T05:06:08.100Z"},
+    /* nanoseconds: newer, text kept */
+    {"2024-03-04T05:06:08.100001900Z", "2024-03-04T05:06:08.100001900Z"},
+    /* older: the cursor stays */
+    {"2020-01-01T00:00:00Z", "2024-03-04T05:06:08.100001900Z"},
+    /* missing: stays too */
+    {NULL, "2024-03-04T05:06:08.100001900Z"},
+};
+
 static void
 t_header(void **state)
 {
@@ -182,38 +199,18 @@ t_header(void **state)
 	struct feed_taxii_run run;
 	struct feed_taxii_page pg;
 	char err[128];
+	size_t i;
 
 	(void)state;
 	feed_taxii_page_init(&pg);
 	feed_taxii_run_init(&run, NULL);
-	/* microseconds: kept as written */
-	assert_int_equal(rd(&q, &run, " 2024-03-04T05:06:07.654321Z\r\n",
-			     "{\"objects\":[]}", &pg),
-	    FEED_TAXII_DONE);
-	assert_string_equal(run.cursor.text, "2024-03-04T05:06:07.654321Z");
-	/* milliseconds: newer, kept as written (not reformatted) */
-	assert_int_equal(
-	    rd(&q, &run, "2024-03-04T05:06:08.100Z", "{\"objects\":[]}", &pg),
-	    FEED_TAXII_DONE);
-	assert_string_equal(run.cursor.text, "2024-03-04T05:06:08.100Z");
-	/* nanoseconds: text kept, value truncated to microseconds */
-	assert_int_equal(rd(&q, &run, "2024-03-04T05:06:08.100000900Z",
-			     "{\"objects\":[]}", &pg),
-	    FEED_TAXII_DONE);
-	assert_string_equal(run.cursor.text, "2024-03-04T05:06:08.100Z");
-	assert_int_equal(rd(&q, &run, "2024-03-04T05:06:08.100001900Z",
-			     "{\"objects\":[]}", &pg),
-	    FEED_TAXII_DONE);
-	assert_string_equal(run.cursor.text, "2024-03-04T05:06:08.100001900Z");
-	/* older: the cursor stays */
-	assert_int_equal(
-	    rd(&q, &run, "2020-01-01T00:00:00Z", "{\"objects\":[]}", &pg),
-	    FEED_TAXII_DONE);
-	assert_string_equal(run.cursor.text, "2024-03-04T05:06:08.100001900Z");
-	/* missing: stays too */
-	assert_int_equal(
-	    rd(&q, &run, NULL, "{\"objects\":[]}", &pg), FEED_TAXII_DONE);
-	assert_string_equal(run.cursor.text, "2024-03-04T05:06:08.100001900Z");
+	/* each header in turn, and the cursor's text after it */
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		assert_int_equal(
+		    rd(&q, &run, steps[i].hdr, "{\"objects\":[]}", &pg),
+		    FEED_TAXII_DONE);
+		assert_string_equal(run.cursor.text, steps[i].want);
+	}
 	/* unreadable or not UTC: an error, nothing changes */
 	assert_int_equal(feed_taxii_read(&q, &run, 200, "yesterday", "{}", 2,
 			     &pg, err, sizeof(err)),
