@@ -73,11 +73,13 @@ LOAD	:= $(B)/tests/load_client
 BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
 LOADS	:= $(LOAD_SRCS:tests/load/%.c=$(B)/tests/%)
 PUSH_RX	:= $(B)/tests/push_rx
+FEED_TAXII_CLIENT := $(B)/tests/feed_taxii_client
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
-tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS) $(PUSH_RX)
+tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS) $(PUSH_RX) \
+    $(FEED_TAXII_CLIENT)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -126,8 +128,13 @@ $(B)/tests/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/standalone.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 endif
 
-INTEG_SRCS := $(sort $(wildcard tests/integ/*.c))
+INTEG_SRCS := $(filter-out tests/integ/feed_taxii_client.c,\
+    $(sort $(wildcard tests/integ/*.c)))
 $(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+# the upstream TAXII feed's integration client (tests/integ/feed_taxii.sh)
+$(FEED_TAXII_CLIENT): $(B)/tests/integ/feed_taxii_client.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(LOAD): $(B)/tests/load/load.o $(B)/tests/bench/bench.o
@@ -212,7 +219,8 @@ format:
 	clang-format -i $(COMMON_SRCS) $(wildcard common/*.h) $(HUBD_SRCS) \
 	    $(FEED_SRCS) $(wildcard feeds/*.h) \
 	    $(CLI_ONLY) include/ctihub/*.h hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) \
-	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c
+	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c \
+	    $(FEED_SRCS) $(wildcard feeds/*.h)
 
 check-format:
 	tests/check-format.sh

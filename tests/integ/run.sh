@@ -488,6 +488,11 @@ if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = lookup ]; then
 	"$SRC/tests/integ/lookup.sh" "$B" "$T" || crc=1
 fi
 
+# --- upstream TAXII feed: a hub of its own paged by the connector ---------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = feed_taxii ]; then
+	"$SRC/tests/integ/feed_taxii.sh" "$B" "$T" || crc=1
+fi
+
 # --- push: a second hub, a webhook receiver, failures, kill -9 -------------
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = push ]; then
 	"$SRC/tests/integ/push.sh" "$B" "$T" || crc=1
