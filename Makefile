@@ -219,8 +219,7 @@ format:
 	clang-format -i $(COMMON_SRCS) $(wildcard common/*.h) $(HUBD_SRCS) \
 	    $(FEED_SRCS) $(wildcard feeds/*.h) \
 	    $(CLI_ONLY) include/ctihub/*.h hub/*.h $(UNIT_SRCS) $(FUZZ_SRCS) \
-	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c \
-	    $(FEED_SRCS) $(wildcard feeds/*.h)
+	    $(BENCH_SRCS) tests/bench/push_rx.c tests/integ/*.c tests/load/*.c
 
 check-format:
 	tests/check-format.sh
