@@ -171,3 +171,16 @@ buf_detach(struct buf *b, size_t *len)
 	buf_init(b);
 	return p;
 }
+
+int
+buf_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}

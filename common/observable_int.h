@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "ctihub/buf.h"
 #include "ctihub/observable.h"
 
 /* Output under construction: o->text, bounded by OBS_TEXT_MAX. */
@@ -47,9 +48,6 @@ obs_lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-/* Writes the message to err (if not NULL); returns -1. */
-int obs_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Appends to t, or marks it over-full. */
 void obs_put(struct tbuf *t, const char *s, size_t n);
 void obs_putc(struct tbuf *t, char c);

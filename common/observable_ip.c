@@ -189,22 +189,22 @@ obs_norm_ip(
 		alen = (size_t)(slash - s);
 	if ((type == OBS_IPV4 ? obs_ipv4_parse(s, alen, a)
 			      : obs_ipv6_parse(s, alen, a)) != 0)
-		return obs_seterr(err, errlen, "%s: not an address", name);
+		return buf_seterr(err, errlen, "%s: not an address", name);
 	prefix = max;
 	if (slash != NULL) {
 		size_t pn = n - alen - 1;
 
 		if (pn == 0 || pn > 3)
-			return obs_seterr(
+			return buf_seterr(
 			    err, errlen, "%s: bad prefix length", name);
 		for (prefix = 0, i = 1; i <= pn; i++) {
 			if (!obs_is_digit(slash[i]))
-				return obs_seterr(
+				return buf_seterr(
 				    err, errlen, "%s: bad prefix length", name);
 			prefix = prefix * 10 + (slash[i] - '0');
 		}
 		if (prefix > max)
-			return obs_seterr(err, errlen,
+			return buf_seterr(err, errlen,
 			    "%s: prefix length over %d", name, max);
 	}
 	/* zero the host bits */

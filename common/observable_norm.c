@@ -93,19 +93,6 @@ obs_type_from_name(const char *name)
 	return OBS_NONE;
 }
 
-int
-obs_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 void
 obs_put(struct tbuf *t, const char *s, size_t n)
 {
@@ -141,7 +128,7 @@ int
 obs_finish_text(struct obs *o, struct tbuf *t, char *err, size_t errlen)
 {
 	if (t->over)
-		return obs_seterr(err, errlen, "%s: longer than %d bytes",
+		return buf_seterr(err, errlen, "%s: longer than %d bytes",
 		    obs_type_name(o->type), OBS_TEXT_MAX);
 	o->text[t->len] = '\0';
 	o->len = t->len;
@@ -160,31 +147,31 @@ domain_ascii(const char *s, size_t n, struct tbuf *t, char *err, size_t errlen)
 	if (n > 0 && s[n - 1] == '.')
 		n--;
 	if (n == 0)
-		return obs_seterr(err, errlen, "domain: empty name");
+		return buf_seterr(err, errlen, "domain: empty name");
 	if (n > DOMAIN_MAX)
-		return obs_seterr(
+		return buf_seterr(
 		    err, errlen, "domain: longer than %d bytes", DOMAIN_MAX);
 	for (i = 0; i < n; i++) {
 		int c = obs_lower((unsigned char)s[i]);
 
 		if (c == '.') {
 			if (label == 0)
-				return obs_seterr(
+				return buf_seterr(
 				    err, errlen, "domain: empty label");
 			label = 0;
 		} else if ((c >= 'a' && c <= 'z') || obs_is_digit(c) ||
 		    c == '-' || c == '_') {
 			if (++label > LABEL_MAX)
-				return obs_seterr(err, errlen,
+				return buf_seterr(err, errlen,
 				    "domain: label longer than %d bytes",
 				    LABEL_MAX);
 		} else
-			return obs_seterr(err, errlen,
+			return buf_seterr(err, errlen,
 			    "domain: byte 0x%02x not allowed", (unsigned)c);
 		obs_putc(t, (char)c);
 	}
 	if (label == 0)
-		return obs_seterr(err, errlen, "domain: empty label");
+		return buf_seterr(err, errlen, "domain: empty label");
 	return 0;
 }
 
@@ -202,17 +189,17 @@ obs_domain_canon(
 	if (i == n)
 		return domain_ascii(s, n, t, err, errlen);
 	if (n > DOMAIN_IN || memchr(s, '\0', n) != NULL)
-		return obs_seterr(err, errlen, "domain: not a name");
+		return buf_seterr(err, errlen, "domain: not a name");
 	memcpy(in, s, n);
 	in[n] = '\0';
 	rc = idn2_to_ascii_8z(in, &out, IDN2_NONTRANSITIONAL);
 	if (rc != IDN2_OK)
-		return obs_seterr(err, errlen, "domain: %s", idn2_strerror(rc));
+		return buf_seterr(err, errlen, "domain: %s", idn2_strerror(rc));
 	for (i = 0; out[i] != '\0' && (unsigned char)out[i] < 0x80; i++)
 		;
 	if (out[i] != '\0') {
 		idn2_free(out);
-		return obs_seterr(err, errlen, "domain: not a name");
+		return buf_seterr(err, errlen, "domain: not a name");
 	}
 	rc = domain_ascii(out, i, t, err, errlen);
 	idn2_free(out);
@@ -232,7 +219,7 @@ norm_domain(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 	for (i = t.len; i > 0 && obs_is_digit(o->text[i - 1]); i--)
 		;
 	if (i == 0 || o->text[i - 1] == '.')
-		return obs_seterr(
+		return buf_seterr(
 		    err, errlen, "domain: numeric top-level label");
 	return obs_finish_text(o, &t, err, errlen);
 }
@@ -267,11 +254,11 @@ norm_hex(
 
 	o->type = type;
 	if (n != hash_len(type))
-		return obs_seterr(err, errlen, "%s: expected %zu hex digits",
+		return buf_seterr(err, errlen, "%s: expected %zu hex digits",
 		    type_names[type], hash_len(type));
 	for (i = 0; i < n; i++) {
 		if (!obs_is_hex((unsigned char)s[i]))
-			return obs_seterr(
+			return buf_seterr(
 			    err, errlen, "%s: not hex", type_names[type]);
 		o->text[i] = (char)obs_lower((unsigned char)s[i]);
 	}
@@ -316,7 +303,7 @@ norm_ssdeep(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 
 	o->type = OBS_SSDEEP;
 	if (!ssdeep_shape(s, n))
-		return obs_seterr(
+		return buf_seterr(
 		    err, errlen, "ssdeep: expected blocksize:hash:hash");
 	obs_put(&t, s, n);
 	return obs_finish_text(o, &t, err, errlen);
@@ -335,10 +322,10 @@ norm_tlsh(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 		i = 2;
 	}
 	if (n - i != 70 && n - i != 134)
-		return obs_seterr(err, errlen, "tlsh: expected 70 hex digits");
+		return buf_seterr(err, errlen, "tlsh: expected 70 hex digits");
 	for (; i < n; i++) {
 		if (!obs_is_hex((unsigned char)s[i]))
-			return obs_seterr(err, errlen, "tlsh: not hex");
+			return buf_seterr(err, errlen, "tlsh: not hex");
 		obs_putc(&t, (char)obs_lower((unsigned char)s[i]));
 	}
 	return obs_finish_text(o, &t, err, errlen);
@@ -392,7 +379,7 @@ norm_mac(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 
 	o->type = OBS_MAC;
 	if (mac_parse(s, n, 1, m) != 0)
-		return obs_seterr(err, errlen, "mac: expected six hex bytes");
+		return buf_seterr(err, errlen, "mac: expected six hex bytes");
 	snprintf(tmp, sizeof(tmp), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
 	    m[2], m[3], m[4], m[5]);
 	obs_put(&t, tmp, strlen(tmp));
@@ -418,7 +405,7 @@ norm_asn(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 		if (s[i] == '.' && !dot && nd > 0 && i >= 2 &&
 		    obs_lower((unsigned char)s[0]) == 'a') {
 			if (v > 65535)
-				return obs_seterr(
+				return buf_seterr(
 				    err, errlen, "asn: bad asdot");
 			hi = v;
 			v = 0;
@@ -427,11 +414,11 @@ norm_asn(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 			continue;
 		}
 		if (!obs_is_digit(s[i]) || ++nd > 10)
-			return obs_seterr(err, errlen, "asn: not a number");
+			return buf_seterr(err, errlen, "asn: not a number");
 		v = v * 10 + (unsigned)(s[i] - '0');
 	}
 	if (nd == 0 || (dot && v > 65535) || v > 4294967295ULL)
-		return obs_seterr(err, errlen, "asn: not a number");
+		return buf_seterr(err, errlen, "asn: not a number");
 	if (dot)
 		v = hi << 16 | v;
 	snprintf(tmp, sizeof(tmp), "%llu", v);
@@ -557,16 +544,16 @@ obs_normalise(int type_hint, const char *in, size_t n, struct obs *out,
 	out->text[0] = '\0';
 	out->keylen = 0;
 	if (type < OBS_NONE || type > OBS_TYPE_MAX)
-		return obs_seterr(err, errlen, "unknown type %d", type);
+		return buf_seterr(err, errlen, "unknown type %d", type);
 	if (n == 0)
-		return obs_seterr(err, errlen, "empty value");
+		return buf_seterr(err, errlen, "empty value");
 	if (n > OBS_TEXT_MAX)
-		return obs_seterr(
+		return buf_seterr(
 		    err, errlen, "longer than %d bytes", OBS_TEXT_MAX);
 	if (memchr(in, '\0', n) != NULL)
-		return obs_seterr(err, errlen, "NUL byte in value");
+		return buf_seterr(err, errlen, "NUL byte in value");
 	if (type == OBS_NONE && (type = detect(in, n)) == OBS_NONE)
-		return obs_seterr(
+		return buf_seterr(
 		    err, errlen, "not a known kind of observable");
 	switch (type) {
 	case OBS_IPV4:

@@ -81,7 +81,7 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 
 	o->type = OBS_URL;
 	if (memchr(s, '\0', n) != NULL)
-		return obs_seterr(err, errlen, "url: NUL byte");
+		return buf_seterr(err, errlen, "url: NUL byte");
 	for (sl = 0; sl < n &&
 	     ((s[sl] >= 'a' && s[sl] <= 'z') ||
 		 (s[sl] >= 'A' && s[sl] <= 'Z') ||
@@ -91,7 +91,7 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 	     sl++)
 		;
 	if (sl == 0 || n - sl < 3 || memcmp(s + sl, "://", 3) != 0)
-		return obs_seterr(err, errlen, "url: expected scheme://");
+		return buf_seterr(err, errlen, "url: expected scheme://");
 	for (i = 0; i < sl; i++)
 		obs_putc(&t, (char)obs_lower((unsigned char)s[i]));
 	obs_put(&t, "://", 3);
@@ -110,13 +110,13 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 
 		if (rb == NULL ||
 		    obs_ipv6_parse(s + h + 1, (size_t)(rb - s) - h - 1, b) != 0)
-			return obs_seterr(err, errlen, "url: bad IPv6 host");
+			return buf_seterr(err, errlen, "url: bad IPv6 host");
 		obs_putc(&t, '[');
 		obs_ipv6_format(b, &t);
 		obs_putc(&t, ']');
 		ps = (size_t)(rb - s) + 1;
 		if (ps < e && s[ps] != ':')
-			return obs_seterr(err, errlen, "url: bad IPv6 host");
+			return buf_seterr(err, errlen, "url: bad IPv6 host");
 	} else {
 		unsigned char b[4];
 
@@ -128,7 +128,7 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 			hend--;
 		ps = hend;
 		if (hend == h)
-			return obs_seterr(err, errlen, "url: empty host");
+			return buf_seterr(err, errlen, "url: empty host");
 		if (obs_ipv4_parse(s + h, hend - h, b) == 0)
 			obs_ipv4_format(b, &t);
 		else if (obs_domain_canon(s + h, hend - h, &t, err, errlen) !=
@@ -139,10 +139,10 @@ obs_norm_url(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 		/* s[ps] == ':' */
 		for (i = ps + 1; i < e; i++) {
 			if (!obs_is_digit(s[i]))
-				return obs_seterr(err, errlen, "url: bad port");
+				return buf_seterr(err, errlen, "url: bad port");
 			port = port * 10 + (unsigned long)(s[i] - '0');
 			if (port > 65535)
-				return obs_seterr(err, errlen, "url: bad port");
+				return buf_seterr(err, errlen, "url: bad port");
 			has_port = 1;
 		}
 	}
@@ -174,17 +174,17 @@ obs_norm_email(const char *s, size_t n, struct obs *o, char *err, size_t errlen)
 
 	o->type = OBS_EMAIL;
 	if (at == NULL || memchr(at + 1, '@', n - (size_t)(at - s) - 1))
-		return obs_seterr(err, errlen, "email: expected one '@'");
+		return buf_seterr(err, errlen, "email: expected one '@'");
 	ln = (size_t)(at - s);
 	if (ln == 0 || ln > EMAIL_LOCAL_MAX)
-		return obs_seterr(err, errlen, "email: bad local part");
+		return buf_seterr(err, errlen, "email: bad local part");
 	for (i = 0; i < ln; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '(' ||
 		    c == ')' || c == ',' || c == ':' || c == ';' || c == '<' ||
 		    c == '>' || c == '[' || c == ']' || c == '\\')
-			return obs_seterr(err, errlen,
+			return buf_seterr(err, errlen,
 			    "email: byte 0x%02x not allowed", (unsigned)c);
 		obs_putc(&t, (char)obs_lower(c));
 	}

@@ -39,8 +39,6 @@ static const char *const tlp2_ids[TLP_NLEVELS] = {NULL,
 static const char *const tlp_tags[TLP_NLEVELS] = {
     NULL, "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"};
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 static int dump_cb(const char *, size_t, void *);
 static void add_json(struct buf *, const json_t *);
 static void uuid5(
@@ -76,18 +74,6 @@ static void conv_attr(struct conv *, json_t *);
 static int attr_pattern(
     const char *, const char *, struct buf *, char *, size_t);
 static void add_labels(json_t *, const json_t *, enum tlp *);
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 dump_cb(const char *s, size_t n, void *arg)
@@ -238,21 +224,21 @@ feed_misp_manifest_parse(const char *text, size_t len,
 
 	memset(m, 0, sizeof(*m));
 	if (len > FEED_MISP_MAX_DOC) {
-		seterr(
+		buf_seterr(
 		    err, errlen, "manifest: over %u bytes", FEED_MISP_MAX_DOC);
 		return -1;
 	}
 	if ((doc = json_loadb(text, len, 0, &jerr)) == NULL) {
-		seterr(
+		buf_seterr(
 		    err, errlen, "manifest: line %d: %s", jerr.line, jerr.text);
 		return -1;
 	}
 	if (!json_is_object(doc)) {
-		seterr(err, errlen, "manifest: not a JSON object");
+		buf_seterr(err, errlen, "manifest: not a JSON object");
 		goto fail;
 	}
 	if ((n = json_object_size(doc)) > FEED_MISP_MAX_EVENTS) {
-		seterr(err, errlen, "manifest: over %d events",
+		buf_seterr(err, errlen, "manifest: over %d events",
 		    FEED_MISP_MAX_EVENTS);
 		goto fail;
 	}
@@ -263,7 +249,7 @@ feed_misp_manifest_parse(const char *text, size_t len,
 		ev = &m->ev[m->n];
 		if (uuid_parse(key, strlen(key), ev->uuid, NULL) != 0) {
 			if (m->nbad++ == 0)
-				seterr(m->firstbad, sizeof(m->firstbad),
+				buf_seterr(m->firstbad, sizeof(m->firstbad),
 				    "key is not a uuid");
 			continue;
 		}
@@ -312,7 +298,7 @@ feed_misp_manifest_parse(const char *text, size_t len,
 	json_decref(doc);
 	return 0;
 oom:
-	seterr(err, errlen, "manifest: out of memory");
+	buf_seterr(err, errlen, "manifest: out of memory");
 fail:
 	json_decref(doc);
 	return -1;
@@ -475,7 +461,7 @@ pat_obs(struct buf *b, const char *path, int hint, const char *v, size_t n,
 		else if (o.type == OBS_IPV6)
 			path = path != NULL ? path : "ipv6-addr:value";
 		else {
-			seterr(err, errlen, "not an IP address");
+			buf_seterr(err, errlen, "not an IP address");
 			return -1;
 		}
 	}
@@ -566,7 +552,7 @@ attr_pattern(
 			goto nobar;
 		port = strtol(bar + 1, &end, 10);
 		if (*end != '\0' || port > 65535 || end - bar > 6) {
-			seterr(err, errlen, "port: not 0-65535");
+			buf_seterr(err, errlen, "port: not 0-65535");
 			return -1;
 		}
 		buf_addc(b, '[');
@@ -598,7 +584,8 @@ attr_pattern(
 			if (bar == NULL)
 				goto nobar;
 			if (bar == v || bar - v > 1024) {
-				seterr(err, errlen, "filename: empty or long");
+				buf_seterr(
+				    err, errlen, "filename: empty or long");
 				return -1;
 			}
 			buf_adds(b, "[file:name = '");
@@ -612,7 +599,7 @@ attr_pattern(
 		}
 	return 0;
 nobar:
-	seterr(err, errlen, "%s: no '|' part", type);
+	buf_seterr(err, errlen, "%s: no '|' part", type);
 	return -1;
 }
 
@@ -813,22 +800,24 @@ feed_misp_event_to_stix(const char *text, size_t len,
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
 	if (opts == NULL || opts->producer == NULL) {
-		seterr(err, errlen, "event: no producer");
+		buf_seterr(err, errlen, "event: no producer");
 		return -1;
 	}
 	if (len > FEED_MISP_MAX_DOC) {
-		seterr(err, errlen, "event: over %u bytes", FEED_MISP_MAX_DOC);
+		buf_seterr(
+		    err, errlen, "event: over %u bytes", FEED_MISP_MAX_DOC);
 		return -1;
 	}
 	if ((doc = json_loadb(text, len, 0, &jerr)) == NULL) {
-		seterr(err, errlen, "event: line %d: %s", jerr.line, jerr.text);
+		buf_seterr(
+		    err, errlen, "event: line %d: %s", jerr.line, jerr.text);
 		return -1;
 	}
 	ev = event_of(doc);
 	uuid_s = json_string_value(json_object_get(ev, "uuid"));
 	if (ev == NULL || uuid_s == NULL ||
 	    uuid_parse(uuid_s, strlen(uuid_s), u, NULL) != 0) {
-		seterr(err, errlen, "event: no Event object with a uuid");
+		buf_seterr(err, errlen, "event: no Event object with a uuid");
 		json_decref(doc);
 		return -1;
 	}
@@ -893,7 +882,7 @@ feed_misp_event_to_stix(const char *text, size_t len,
 	json_decref(doc);
 	return 0;
 oom:
-	seterr(err, errlen, "event: out of memory");
+	buf_seterr(err, errlen, "event: out of memory");
 	out->len = mark;
 	json_decref(c.refs);
 	json_decref(c.evlabels);

@@ -17,8 +17,6 @@
 
 #include "feed_taxii.h"
 
-static void say(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 static void pct_add(struct buf *, const char *, int);
 static int cursor_set(struct feed_taxii_cursor *, const char *);
 static int token_ok(const char *);
@@ -26,18 +24,6 @@ static int unmarked(json_t *);
 static int dump_cb(const char *, size_t, void *);
 static int render(const struct feed_taxii_query *, json_t *,
     struct feed_taxii_page *, char *, size_t);
-
-static void
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void
 feed_taxii_run_init(
@@ -90,7 +76,7 @@ feed_taxii_url(const struct feed_taxii_query *q,
 	size_t i;
 
 	if (q->objects_url == NULL || q->objects_url[0] == '\0') {
-		say(err, errlen, "no objects URL");
+		buf_seterr(err, errlen, "no objects URL");
 		return -1;
 	}
 	buf_adds(out, q->objects_url);
@@ -121,7 +107,7 @@ feed_taxii_url(const struct feed_taxii_query *q,
 		pct_add(out, run->next, 0);
 	}
 	if (buf_failed(out)) {
-		say(err, errlen, "out of memory");
+		buf_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -217,7 +203,8 @@ render(const struct feed_taxii_query *q, json_t *objs,
 
 		if (!json_is_object(o) || type == NULL ||
 		    !json_is_string(json_object_get(o, "id"))) {
-			say(err, errlen, "objects[%zu]: not a STIX object", i);
+			buf_seterr(
+			    err, errlen, "objects[%zu]: not a STIX object", i);
 			return FEED_TAXII_EPARSE;
 		}
 		if (q->tlp_id != NULL &&
@@ -227,7 +214,7 @@ render(const struct feed_taxii_query *q, json_t *objs,
 			if (refs == NULL ||
 			    json_object_set_new(
 				o, "object_marking_refs", refs) == -1) {
-				say(err, errlen, "out of memory");
+				buf_seterr(err, errlen, "out of memory");
 				return FEED_TAXII_ENOMEM;
 			}
 			page->nmarked++;
@@ -238,7 +225,7 @@ render(const struct feed_taxii_query *q, json_t *objs,
 		dc.max = q->max_out;
 		if (json_dump_callback(o, dump_cb, &dc, JSON_COMPACT) == -1 ||
 		    page->env.len + 2 > q->max_out) {
-			say(err, errlen, "page over %zu output bytes",
+			buf_seterr(err, errlen, "page over %zu output bytes",
 			    q->max_out);
 			return FEED_TAXII_ELIMIT;
 		}
@@ -246,7 +233,7 @@ render(const struct feed_taxii_query *q, json_t *objs,
 	}
 	buf_adds(&page->env, "]}");
 	if (buf_failed(&page->env)) {
-		say(err, errlen, "out of memory");
+		buf_seterr(err, errlen, "out of memory");
 		return FEED_TAXII_ENOMEM;
 	}
 	return 0;
@@ -281,23 +268,23 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 	buf_reset(&page->env);
 	page->nobjects = page->nmarked = 0;
 	if (status != 200) {
-		say(err, errlen, "HTTP status %ld", status);
+		buf_seterr(err, errlen, "HTTP status %ld", status);
 		return FEED_TAXII_EHTTP;
 	}
 	if (len > q->max_body) {
-		say(err, errlen, "body of %zu bytes, over %zu", len,
+		buf_seterr(err, errlen, "body of %zu bytes, over %zu", len,
 		    q->max_body);
 		return FEED_TAXII_ELIMIT;
 	}
 	if (date_added_last != NULL &&
 	    cursor_set(&last, date_added_last) == -1) {
-		say(err, errlen,
+		buf_seterr(err, errlen,
 		    "X-TAXII-Date-Added-Last: not a UTC timestamp");
 		return FEED_TAXII_EHEADER;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL || !json_is_object(root)) {
-		say(err, errlen, "not a TAXII envelope: %s",
+		buf_seterr(err, errlen, "not a TAXII envelope: %s",
 		    root == NULL ? je.text : "not an object");
 		r = FEED_TAXII_EPARSE;
 		goto fail;
@@ -308,12 +295,13 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 	if ((objs != NULL && !json_is_array(objs)) ||
 	    (more != NULL && !json_is_boolean(more)) ||
 	    (next != NULL && !json_is_string(next))) {
-		say(err, errlen, "envelope: objects, more or next mistyped");
+		buf_seterr(
+		    err, errlen, "envelope: objects, more or next mistyped");
 		r = FEED_TAXII_EPARSE;
 		goto fail;
 	}
 	if (objs != NULL && json_array_size(objs) > q->max_objects) {
-		say(err, errlen, "page of %zu objects, over %zu",
+		buf_seterr(err, errlen, "page of %zu objects, over %zu",
 		    json_array_size(objs), q->max_objects);
 		r = FEED_TAXII_ELIMIT;
 		goto fail;
@@ -322,12 +310,13 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 	if (has_more && next != NULL) {
 		tok = json_string_value(next);
 		if (!token_ok(tok)) {
-			say(err, errlen, "envelope: next token unusable");
+			buf_seterr(
+			    err, errlen, "envelope: next token unusable");
 			r = FEED_TAXII_EPARSE;
 			goto fail;
 		}
 		if ((tokcopy = hub_strdup(tok)) == NULL) {
-			say(err, errlen, "out of memory");
+			buf_seterr(err, errlen, "out of memory");
 			r = FEED_TAXII_ENOMEM;
 			goto fail;
 		}
@@ -339,7 +328,7 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 		buf_adds(&page->env, "{\"objects\":[]}");
 	buf_cstr(&page->env);
 	if (buf_failed(&page->env)) {
-		say(err, errlen, "out of memory");
+		buf_seterr(err, errlen, "out of memory");
 		r = FEED_TAXII_ENOMEM;
 		goto fail;
 	}
@@ -357,7 +346,7 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 		/* more without next: a new query from the newest cursor,
 		 * which must have moved or the same page would come again */
 		if (run->cursor.us <= run->start.us || run->cursor.us < 0) {
-			say(err, errlen,
+			buf_seterr(err, errlen,
 			    "more=true without next and no newer "
 			    "X-TAXII-Date-Added-Last");
 			return FEED_TAXII_ESTUCK;
@@ -365,7 +354,7 @@ feed_taxii_read(const struct feed_taxii_query *q, struct feed_taxii_run *run,
 		run->start = run->cursor;
 	}
 	if (q->max_pages > 0 && run->pages >= q->max_pages) {
-		say(err, errlen, "%u pages in this run", run->pages);
+		buf_seterr(err, errlen, "%u pages in this run", run->pages);
 		return FEED_TAXII_PAUSE;
 	}
 	return FEED_TAXII_MORE;

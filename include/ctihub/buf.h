@@ -43,4 +43,10 @@ int buf_failed(const struct buf *);
 /* Hands the storage to the caller (caller frees with hub_free). */
 char *buf_detach(struct buf *, size_t *len);
 
+/* Writes a formatted message into the caller's err[errlen] (when err is
+ * not NULL and errlen not 0), for functions that report why they failed;
+ * returns -1, so `return buf_seterr(err, errlen, ...);` fails. */
+int buf_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
