@@ -394,6 +394,21 @@ fail:
 }
 
 int
+cfg_build(const char *file, const char *text, size_t n, cfg_build_cb *build,
+    void *arg, struct cfg_errs *errs)
+{
+	struct cfg_stmt root;
+	int rc;
+
+	rc = text != NULL ? cfg_parse(file, text, n, &root, errs)
+			  : cfg_parse_file(file, &root, errs);
+	if (rc != -1)
+		rc = build(file, &root, arg, errs);
+	cfg_free(&root);
+	return rc;
+}
+
+int
 cfg_parse_file(const char *file, struct cfg_stmt *root, struct cfg_errs *errs)
 {
 	size_t n;

@@ -937,38 +937,40 @@ oom:
 	return -1;
 }
 
+/* cfg_build's callback: the configuration it checks against, if any, and
+ * where the set goes. */
+struct feedconf_args {
+	const struct conf *c;
+	struct feedconf **out;
+};
+
+static int
+feedconf_build_cb(const char *file, const struct cfg_stmt *root, void *arg,
+    struct cfg_errs *errs)
+{
+	struct feedconf_args *a = arg;
+
+	return feedconf_build(file, root, a->c, a->out, errs);
+}
+
 int
 feedconf_parse(const char *file, const char *text, size_t n,
     const struct conf *c, struct feedconf **out, struct cfg_errs *errs)
 {
-	struct cfg_stmt root;
-	int rc;
+	struct feedconf_args a = {c, out};
 
 	*out = NULL;
-	if (cfg_parse(file, text, n, &root, errs) == -1) {
-		cfg_free(&root);
-		return -1;
-	}
-	rc = feedconf_build(file, &root, c, out, errs);
-	cfg_free(&root);
-	return rc;
+	return cfg_build(file, text, n, feedconf_build_cb, &a, errs);
 }
 
 int
 feedconf_load(const char *file, const struct conf *c, struct feedconf **out,
     struct cfg_errs *errs)
 {
-	struct cfg_stmt root;
-	int rc;
+	struct feedconf_args a = {c, out};
 
 	*out = NULL;
-	if (cfg_parse_file(file, &root, errs) == -1) {
-		cfg_free(&root);
-		return -1;
-	}
-	rc = feedconf_build(file, &root, c, out, errs);
-	cfg_free(&root);
-	return rc;
+	return cfg_build(file, NULL, 0, feedconf_build_cb, &a, errs);
 }
 
 const struct feed_def *

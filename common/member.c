@@ -353,37 +353,38 @@ oom:
 	return -1;
 }
 
+/* cfg_build's callback: the configuration it checks against, if any, and
+ * where the set goes. */
+struct members_args {
+	struct members **out;
+};
+
+static int
+members_build_cb(const char *file, const struct cfg_stmt *root, void *arg,
+    struct cfg_errs *errs)
+{
+	struct members_args *a = arg;
+
+	return members_build(file, root, a->out, errs);
+}
+
 int
 members_parse(const char *file, const char *text, size_t n,
     struct members **out, struct cfg_errs *errs)
 {
-	struct cfg_stmt root;
-	int rc;
+	struct members_args a = {out};
 
 	*out = NULL;
-	if (cfg_parse(file, text, n, &root, errs) == -1) {
-		cfg_free(&root);
-		return -1;
-	}
-	rc = members_build(file, &root, out, errs);
-	cfg_free(&root);
-	return rc;
+	return cfg_build(file, text, n, members_build_cb, &a, errs);
 }
 
 int
 members_load(const char *file, struct members **out, struct cfg_errs *errs)
 {
-	struct cfg_stmt root;
-	int rc;
+	struct members_args a = {out};
 
 	*out = NULL;
-	if (cfg_parse_file(file, &root, errs) == -1) {
-		cfg_free(&root);
-		return -1;
-	}
-	rc = members_build(file, &root, out, errs);
-	cfg_free(&root);
-	return rc;
+	return cfg_build(file, NULL, 0, members_build_cb, &a, errs);
 }
 
 const struct member *

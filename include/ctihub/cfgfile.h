@@ -74,6 +74,16 @@ int cfg_parse(const char *file, const char *text, size_t n,
 int cfg_parse_file(
     const char *file, struct cfg_stmt *root, struct cfg_errs *errs);
 void cfg_free(struct cfg_stmt *root);
+/*
+ * Parses text (n bytes), or the file itself when text is NULL, hands the
+ * tree to `build` and frees it: build's value, or -1 when the syntax is
+ * wrong or the file cannot be read (the errors in `errs`).  The one
+ * parse-build-free of every configuration file.
+ */
+typedef int cfg_build_cb(const char *file, const struct cfg_stmt *root,
+    void *arg, struct cfg_errs *errs);
+int cfg_build(const char *file, const char *text, size_t n, cfg_build_cb *build,
+    void *arg, struct cfg_errs *errs);
 
 /* Reads a whole file (at most `max` bytes) into a NUL-terminated heap
  * buffer; caller frees with hub_free.  Sets errno and returns NULL on
