@@ -15,11 +15,13 @@
  * Lifecycle of one run:
  *
  *   st = the saved state (NULL the first time)
- *   run = ops->run_new(def, st, now)
+ *   run = ops->run_new(&ctx, st)
  *   loop:
- *       ops->next(run, &req)             what to fetch (FEED_DONE: no more)
+ *       ops->next(run, &req)             what to fetch (FEED_DONE: no more;
+ *                                        FEED_CONT: nothing, parse again)
  *       the engine fetches req           (transport failure: the run fails)
  *       ops->parse(run, &resp, &out)     the objects, the errors, the state
+ *                                        (resp NULL after FEED_CONT)
  *       the engine stores out.envelope   (pipe_start; failure: run fails)
  *       once the store acknowledged all of it (pipe_doc_cb STORE_OK):
  *           the engine saves out.state (if set) in place of st
@@ -57,7 +59,15 @@ enum feed_rc {
 	FEED_DONE = 1, /* next: the run has nothing more to fetch */
 	FEED_ERR = -1, /* the run fails (the reason in err); nothing of
 			  this step is stored or saved */
+	FEED_CONT = 2, /* next: nothing to fetch; parse again with resp
+			  NULL, to produce the next part of what the last
+			  response held (a list's next page of indicators) */
 };
+
+/* Indicators (objects) in one result, at most: a connector that turns one
+ * response into more splits them over results (more set, next answering
+ * FEED_CONT), and saves the state with the last one only. */
+#define FEED_PAGE_OBJECTS 10000
 
 #define FEED_MAX_HEADERS 8   /* request header lines a connector adds */
 #define FEED_ERRLEN	 256 /* room for an operation's reason */
@@ -91,7 +101,9 @@ struct feed_request {
  * during the call). */
 struct feed_response {
 	long status;	  /* 200, 304 ...; a file source: 200, or 304
-				 when unchanged since its saved mtime */
+				 when the request had "If-Modified-Since: X"
+				 and X is exactly the file's mtime as
+				 Last-Modified gives it */
 	const char *body; /* decompressed, NUL-terminated; NULL if none */
 	size_t len;	  /* at most def->max_bytes */
 	const char *content_type;     /* NULL when absent, as the next ones */
@@ -133,22 +145,39 @@ struct feed_result {
 
 struct feed_run; /* a connector's context of one run, opaque */
 
+/* What the engine tells a run besides the definition. */
+struct feed_ctx {
+	const struct feed_def *def; /* borrowed, valid during the run */
+	/* The UUIDv5 namespace of every id the feed derives (indicators of
+	 * list entries, of MISP attributes, reports): the hub's own, derived
+	 * from the store's secret and the feed's member, so that ids are
+	 * stable for this hub and this member yet unpredictable to anyone
+	 * else (ids belong to the producer that first publishes them: a
+	 * predictable id could be taken first by another member, and the
+	 * feed's objects refused). */
+	unsigned char ns[16];
+	/* The publishing member's id (def->member). */
+	const char *member;
+	int64_t now; /* microseconds since the epoch: the run's start */
+};
+
 struct feed_ops {
 	const char *kind; /* feed_kind_name(): "taxii", "list" ... */
-	/* Starts a run of `def` (borrowed, valid during the run) from the
-	 * saved state (borrowed, valid during this call only; NULL the
-	 * first time) at `now` (microseconds).  The run, or NULL with the
-	 * reason in err (a state it cannot read: the engine reports it and
-	 * may start again from NULL when the admin resets the feed). */
-	struct feed_run *(*run_new)(const struct feed_def *def,
-	    const struct feed_state *state, int64_t now, char *err,
-	    size_t errlen);
+	/* Starts a run of ctx->def (ctx borrowed, valid during the run)
+	 * from the saved state (borrowed, valid during this call only; NULL
+	 * the first time).  The run, or NULL with the reason in err (a state
+	 * it cannot read: the engine reports it and may start again from
+	 * NULL when the admin resets the feed). */
+	struct feed_run *(*run_new)(const struct feed_ctx *ctx,
+	    const struct feed_state *state, char *err, size_t errlen);
 	/* Fills req with the next request: FEED_OK, FEED_DONE (nothing more
-	 * to fetch: the run ends), or FEED_ERR.  Called first after run_new
-	 * and after each parse whose result had `more` set. */
+	 * to fetch: the run ends), FEED_CONT (nothing to fetch: parse is
+	 * called again with resp NULL) or FEED_ERR.  Called first after
+	 * run_new and after each parse whose result had `more` set. */
 	int (*next)(struct feed_run *, struct feed_request *req, char *err,
 	    size_t errlen);
-	/* Turns the response to the last request into out (zeroed by the
+	/* Turns the response to the last request (NULL after FEED_CONT)
+	 * into out (zeroed by the
 	 * engine, buf_init'd; cleared with feed_result_clear): FEED_OK or
 	 * FEED_ERR (the whole response is unusable: an HTTP error, not the
 	 * expected format, over a limit).  A 304 is FEED_OK with nothing to

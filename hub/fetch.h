@@ -54,6 +54,10 @@ struct fetch_resp {
 	const char *content_type;
 	const char *retry_after;
 	const char *location; /* redirects are not followed */
+	const char *etag;
+	const char *last_modified;
+	const char *date_added_first; /* X-TAXII-Date-Added-First */
+	const char *date_added_last;  /* X-TAXII-Date-Added-Last */
 	/* The body, NUL-terminated (len excludes the NUL), or NULL when
 	 * empty.  The callback may take it: set body to NULL, then free it
 	 * with hub_free.  Otherwise it is freed when the callback returns. */
@@ -124,6 +128,10 @@ struct fetch_req {
 	/* Instead of body: a hub_malloc'd body of body_len bytes that the
 	 * fetcher takes (no copy) and frees, whatever fetch_submit returns. */
 	char *body_owned;
+	/* 1: asks for a compressed body (Accept-Encoding: gzip, deflate)
+	 * and decodes it; max_bytes then bounds the decoded body (a
+	 * decompression bomb stops at the cap with FETCH_ETOOBIG) */
+	int gzip;
 	int connect_timeout_ms; /* 0: the fetcher's default */
 	int timeout_ms;		/* total; 0: the fetcher's default */
 	size_t max_bytes;	/* 0: the fetcher's default */
