@@ -56,7 +56,7 @@ COMMON_SRCS := $(sort $(wildcard common/*.c))
 FEED_SRCS := $(wildcard feeds/*.c)
 CLI_ONLY := hub/ctihub.c $(sort $(wildcard hub/cli_*.c))
 CLI_SRCS := $(CLI_ONLY) hub/runtime.c hub/writer.c hub/writer_apply.c \
-	    hub/pipeline.c hub/push_state.c
+	    hub/pipeline.c hub/push_state.c hub/feed_run.c hub/fetch.c
 HUBD_SRCS := $(filter-out $(CLI_ONLY),$(sort $(wildcard hub/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -108,6 +108,7 @@ static const struct directive top_directives[] = {
     {"subscriptions", D_PATH, C(subs_file), NULL, 0, 0, 0},
     {"feeds", D_PATH, C(feeds_file), "feeds.conf", 0, 0, 0},
     {"push_allow", D_CIDR, 0, NULL, 0, 0, 1},
+    {"feed_allow", D_CIDR, 0, NULL, 0, 0, 1},
     {"push_retry_for", D_DURATION, C(push_retry_for), "3d", 60, 365LL * 86400,
 	0},
     {"push_backoff_min", D_DURATION, C(push_backoff_min), "1s", 1, 3600, 0},
@@ -359,7 +360,9 @@ static void
 read_cidr(struct loader *ld, const struct cfg_stmt *st)
 {
 	struct conf *c = ld->conf;
-	struct push_net *v;
+	int feed = strcmp(st->name, "feed_allow") == 0;
+	struct push_net *v, **list = feed ? &c->feed_allow : &c->push_allow;
+	int *n_in = feed ? &c->nfeed_allow : &c->npush_allow;
 	int i, r;
 
 	for (i = 0; i < st->nargs; i++) {
@@ -375,20 +378,19 @@ read_cidr(struct loader *ld, const struct cfg_stmt *st)
 			    st->name, st->args[i]);
 			continue;
 		}
-		v = hub_realloc(
-		    c->push_allow, sizeof(*v) * (size_t)(c->npush_allow + 1));
+		v = hub_realloc(*list, sizeof(*v) * (size_t)(*n_in + 1));
 		if (v == NULL) {
 			ld->oom = 1;
 			return;
 		}
-		c->push_allow = v;
-		v[c->npush_allow++] = n;
+		*list = v;
+		v[(*n_in)++] = n;
 	}
 }
 
-int
-conf_push_allowed(
-    const struct conf *c, const struct sockaddr *sa, socklen_t salen)
+static int
+net_allowed(const struct push_net *nets, int nnets, const struct sockaddr *sa,
+    socklen_t salen)
 {
 	static const unsigned char mapped[12] = {
 	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -414,8 +416,8 @@ conf_push_allowed(
 		}
 	} else
 		return 0;
-	for (i = 0; i < c->npush_allow; i++) {
-		const struct push_net *n = &c->push_allow[i];
+	for (i = 0; i < nnets; i++) {
+		const struct push_net *n = &nets[i];
 		int full = n->bits / 8, rest = n->bits % 8;
 
 		if (n->af != af || memcmp(n->addr, a, (size_t)full) != 0)
@@ -425,6 +427,20 @@ conf_push_allowed(
 			return 1;
 	}
 	return 0;
+}
+
+int
+conf_push_allowed(
+    const struct conf *c, const struct sockaddr *sa, socklen_t salen)
+{
+	return net_allowed(c->push_allow, c->npush_allow, sa, salen);
+}
+
+int
+conf_feed_allowed(
+    const struct conf *c, const struct sockaddr *sa, socklen_t salen)
+{
+	return net_allowed(c->feed_allow, c->nfeed_allow, sa, salen);
 }
 
 static void
@@ -819,6 +835,7 @@ conf_free(struct conf *c)
 	hub_free(c->feeds_file);
 	feedconf_free(c->feeds);
 	hub_free(c->push_allow);
+	hub_free(c->feed_allow);
 	members_free(c->members);
 	hub_free(c);
 }

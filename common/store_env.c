@@ -35,10 +35,10 @@
 
 const char *const store_db_names[DB_COUNT] = {"meta", "obj", "ids", "idsnew",
     "added", "status", "statusx", "release", "reg", "pending", "audit", "gone",
-    "subs", "obs", "obsrow", "obsnew"};
+    "subs", "obs", "obsrow", "obsnew", "feeds"};
 
 /* every table, in the count env_open and check_child give LMDB */
-_Static_assert(DB_COUNT <= 16, "raise mdb_env_set_maxdbs");
+_Static_assert(DB_COUNT <= STORE_MAXDBS, "raise STORE_MAXDBS");
 
 static void find_map(struct store *);
 static unsigned int table_flags(int);
@@ -282,7 +282,7 @@ check_child(const char *dir)
 	if ((fd = open("/dev/null", O_WRONLY)) != -1)
 		dup2(fd, STDERR_FILENO);
 	if ((rc = mdb_env_create(&env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(env, 16)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(env, STORE_MAXDBS)) != 0 ||
 	    (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) != 0 ||
 	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
 		_exit(rc == ENOENT ? 0 : 1); /* none yet: made by store_open */
@@ -348,7 +348,7 @@ env_open(struct store *st, const char *dir, uint64_t mapsize, char *err,
 	}
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, (size_t)mapsize)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, 512)) != 0 ||
 	    (rc = mdb_env_open(
 		 st->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600)) != 0) {
@@ -852,6 +852,8 @@ store_stats(struct store *st, struct store_stats *s)
 		s->gone = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_SUBS], &ms) == 0)
 		s->subs = ms.ms_entries;
+	if (mdb_stat(txn, st->dbi[DB_FEEDS], &ms) == 0)
+		s->feeds = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_OBS], &ms) == 0)
 		s->obs = ms.ms_entries;
 	if (mdb_stat(txn, st->dbi[DB_OBSNEW], &ms) == 0) {
@@ -866,4 +868,23 @@ store_stats(struct store *st, struct store_stats *s)
 		s->map_size = (uint64_t)ei.me_mapsize;
 	}
 	return STORE_OK;
+}
+
+const char *
+store_strerror(int rc)
+{
+	switch (rc) {
+	case STORE_OK:
+		return "ok";
+	case STORE_ENOTFOUND:
+		return "not found";
+	case STORE_EFULL:
+		return "the database is full";
+	case STORE_EDISK:
+		return "the disk refused the write";
+	case STORE_ECORRUPT:
+		return "a record failed its integrity check";
+	default:
+		return "database error";
+	}
 }

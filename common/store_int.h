@@ -33,6 +33,8 @@
 #include "ctihub/bytes.h"
 #include "ctihub/store.h"
 
+#define STORE_MAXDBS 32 /* mdb_env_set_maxdbs: room for new tables */
+
 #define OBJ_MAGIC 0xC7
 #define OBJ_HVER  2 /* 2: the header ends with the row's CRC-32C */
 #define CRC_LEN	  4 /* the CRC-32C after a value (big-endian) */
@@ -54,6 +56,7 @@ enum {
 	DB_OBS,
 	DB_OBSROW,
 	DB_OBSNEW,
+	DB_FEEDS,
 	DB_COUNT
 };
 

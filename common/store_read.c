@@ -631,6 +631,27 @@ store_sub_get(
 }
 
 int
+store_feed_get(struct store_reader *r, const char *name, char part,
+    const void **val, size_t *len)
+{
+	char kb[STORE_SUB_NAME_MAX + 2];
+	size_t n = strlen(name);
+	MDB_val k = {n + 2, kb}, d;
+	int rc;
+
+	if (n == 0 || n > STORE_SUB_NAME_MAX)
+		return STORE_ENOTFOUND;
+	memcpy(kb, name, n);
+	kb[n] = '\0';
+	kb[n + 1] = part;
+	if ((rc = store_get_sealed(r->txn, r->st, DB_FEEDS, &k, &d, len,
+		 "feed record")) != STORE_OK)
+		return rc;
+	*val = d.mv_data;
+	return STORE_OK;
+}
+
+int
 store_sub_walk(struct store_reader *r, store_sub_cb *cb, void *arg)
 {
 	char name[STORE_SUB_NAME_MAX + 1];

@@ -302,6 +302,19 @@ verify_subs(struct verify *v, const MDB_val *k, const MDB_val *d)
 		    "lengths");
 }
 
+static void
+verify_feeds(struct verify *v, const MDB_val *k, const MDB_val *d)
+{
+	const char *kb = k->mv_data;
+	size_t n;
+
+	if (k->mv_size < 3 || k->mv_size > STORE_SUB_NAME_MAX + 2 ||
+	    kb[k->mv_size - 2] != '\0' ||
+	    (kb[k->mv_size - 1] != 'h' && kb[k->mv_size - 1] != 's') ||
+	    store_unseal(v->st, k, d, &n) != 0 || n > STORE_FEED_VAL_MAX)
+		problem(v, "a feed record fails its checksum or its lengths");
+}
+
 /* An observable index entry: sound, and naming a row of its producer. */
 static void
 verify_obs(struct verify *v, const MDB_val *k, const MDB_val *d)
@@ -559,6 +572,7 @@ store_verify(struct store *st, int max, store_verify_cb *cb, void *arg,
 	verify_table(&v, DB_PENDING, verify_pending, NULL);
 	verify_table(&v, DB_GONE, verify_gone, &out->gone);
 	verify_table(&v, DB_SUBS, verify_subs, &out->subs);
+	verify_table(&v, DB_FEEDS, verify_feeds, &out->feeds);
 	verify_table(&v, DB_OBS, verify_obs, &out->obs);
 	verify_table(&v, DB_OBSNEW, verify_obsnew, &out->obs);
 	verify_table(&v, DB_OBSROW, verify_obsrow, &out->obsrows);

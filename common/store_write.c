@@ -1157,6 +1157,68 @@ store_wsub_put(
 	return STORE_OK;
 }
 
+/* The key of a feed's record: its name, NUL, the part. */
+static int
+feed_key(
+    const char *name, char part, char buf[STORE_SUB_NAME_MAX + 2], MDB_val *k)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > STORE_SUB_NAME_MAX)
+		return -1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	buf[len + 1] = part;
+	k->mv_size = len + 2;
+	k->mv_data = buf;
+	return 0;
+}
+
+int
+store_wfeed_put(struct store_wtxn *w, const char *name, char part,
+    const void *val, size_t len)
+{
+	char kb[STORE_SUB_NAME_MAX + 2];
+	MDB_val k, d;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (feed_key(name, part, kb, &k) == -1 || len > STORE_FEED_VAL_MAX ||
+	    (len > 0 && val == NULL))
+		return STORE_ERR;
+	d.mv_size = len + CRC_LEN;
+	d.mv_data = NULL;
+	if ((rc = mdb_put(w->txn, w->st->dbi[DB_FEEDS], &k, &d, MDB_RESERVE)) !=
+	    0) {
+		w->err = store_mdb_err(rc, "feed record");
+		return w->err;
+	}
+	if (len > 0)
+		memcpy(d.mv_data, val, len);
+	store_seal(&k, d.mv_data, len);
+	return STORE_OK;
+}
+
+int
+store_wfeed_del(struct store_wtxn *w, const char *name, char part)
+{
+	char kb[STORE_SUB_NAME_MAX + 2];
+	MDB_val k;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if (feed_key(name, part, kb, &k) == -1)
+		return STORE_ERR;
+	rc = mdb_del(w->txn, w->st->dbi[DB_FEEDS], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		w->err = store_mdb_err(rc, "feed record");
+		return w->err;
+	}
+	return STORE_OK;
+}
+
 int
 store_wsub_del(struct store_wtxn *w, const char *name)
 {

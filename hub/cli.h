@@ -14,6 +14,10 @@ const char *cli_conf_path(int argc, char **argv);
 struct conf *cli_load_conf(const char *path);
 struct store *cli_open_store(const struct conf *, const char *cmd);
 
+/* cli_feeds.c */
+int cmd_feeds(int argc, char **argv);
+int cmd_feed(int argc, char **argv);
+
 /* cli_import.c */
 int cmd_import(int argc, char **argv);
 

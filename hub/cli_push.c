@@ -177,7 +177,7 @@ resume(struct conf *c, struct store *st, const char *name)
 	store_reader_free(r);
 	if (rc != STORE_OK) {
 		fprintf(stderr, "ctihub push: cannot write the database: %s\n",
-		    push_strerror(rc));
+		    store_strerror(rc));
 		return 1;
 	}
 	printf("%s: resumed; the hub takes it at its next reload (SIGHUP)\n",

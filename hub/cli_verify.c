@@ -67,14 +67,15 @@ cmd_verify(int argc, char **argv)
 	printf("%llu objects, %llu collection entries, %llu id entries, "
 	       "%llu statuses, %llu release records, %llu names, %llu audit "
 	       "records waiting, %llu gone records, %llu subscription "
-	       "records, %llu observable index entries, %llu rows' lists "
+	       "records, %llu feed records, %llu observable index entries, "
+	       "%llu rows' lists "
 	       "of observables\n",
 	    (unsigned long long)v.objects, (unsigned long long)v.entries,
 	    (unsigned long long)v.ids, (unsigned long long)v.statuses,
 	    (unsigned long long)v.releases, (unsigned long long)v.names,
 	    (unsigned long long)v.audit, (unsigned long long)v.gone,
-	    (unsigned long long)v.subs, (unsigned long long)v.obs,
-	    (unsigned long long)v.obsrows);
+	    (unsigned long long)v.subs, (unsigned long long)v.feeds,
+	    (unsigned long long)v.obs, (unsigned long long)v.obsrows);
 	if (v.problems == 0) {
 		printf("database OK\n");
 		return 0;

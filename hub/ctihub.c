@@ -44,6 +44,8 @@ static const struct command {
     {"lookup", cmd_lookup,
 	"lookup --member NAME [--root NAME] [--type T] [--valid] [--best] "
 	"[--json] [-c ctihub.conf] VALUE... | -"},
+    {"feeds", cmd_feeds, "feeds status [--json] [-c ctihub.conf]"},
+    {"feed", cmd_feed, "feed run NAME [--store] [--json] [-c ctihub.conf]"},
     {"push", cmd_push,
 	"push status [--json] | push resume NAME  [-c ctihub.conf]"},
 };

@@ -39,6 +39,7 @@
 #include "ctihub/workq.h"
 
 #include "hub.h"
+#include "feeds.h"
 #include "push.h"
 #include "route.h"
 #include "transport.h"
@@ -299,6 +300,7 @@ reload(struct hub *hub, const char *why)
 	alog_open(rt, old);
 	http_reconfigure(hub, rt);
 	push_reconfigure(hub->push, rt);
+	feeds_reconfigure(hub->feeds, rt);
 	writer_set_gone_keep(hub->writer, rt->conf->gone_keep);
 	metrics_reload(hub->metrics, 1);
 	metrics_set(hub->metrics, METRICS_CONFIG_GENERATION, (int64_t)hub->gen);
@@ -579,6 +581,10 @@ main(int argc, char **argv)
 	if ((hub->push = push_new(hub)) == NULL ||
 	    push_start(hub->push, hub->rt) == -1)
 		fatalx("cannot start the push threads");
+	/* feeds: a thread of their own, an outbound loop */
+	if ((hub->feeds = feeds_new(hub)) == NULL ||
+	    feeds_start(hub->feeds, hub->rt) == -1)
+		fatalx("cannot start the feeds thread");
 	/* publish records a crash kept from the audit log */
 	audit_sync(hub, 0);
 	if (http_start(hub) == -1)
@@ -605,11 +611,13 @@ main(int argc, char **argv)
 	}
 	http_join(hub);
 	push_stop(hub->push);
+	feeds_stop(hub->feeds);
 	auth_stop(hub);
 	workq_free(hub->pool);
 	pipe_free(hub->pipeline);
 	writer_stop(hub->writer);
 	push_free(hub->push);
+	feeds_free(hub->feeds);
 	audit_sync(hub, 1);
 	event_free(hub->tick);
 	if (hub->inotify_ev != NULL) {

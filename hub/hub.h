@@ -40,6 +40,7 @@ struct event;
 struct worker;
 struct metrics;
 struct push;
+struct feeds;
 
 /* runtime.c -- an immutable snapshot of everything a reload replaces: the
  * configuration, the members, the TLS context.  Reference-counted; each
@@ -114,6 +115,8 @@ struct hub {
 	atomic_llong streams; /* event streams open, on all workers */
 	struct push *push;    /* deliveries to subscribers (push.h), each
 			      thread an outbound loop (fetch.h) */
+	struct feeds *feeds;  /* the feeds' scheduler (feeds.h), an outbound
+				loop of its own */
 	struct metrics *metrics;
 	atomic_int stopping;
 	unsigned char secret[32]; /* the store's, for paging tokens */

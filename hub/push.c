@@ -189,7 +189,7 @@ on_saved(struct wmsg *m, int rc)
 
 	if (rc != STORE_OK)
 		log_warnx("push %s: the state was not saved: %s", s->key,
-		    push_strerror(rc));
+		    store_strerror(rc));
 	wmsg_clear(m);
 	/* back to the loop, unless it is stopping (the engine is freed after
 	 * the writer, push_free, so the psub is still there) */
@@ -512,8 +512,8 @@ run(struct psub *s)
 	vc.reader = m;
 	vc.max_scan = (size_t)p->rt->conf->max_scan;
 	if ((rc = store_rbegin(p->r)) != STORE_OK) {
-		psub_fail(
-		    s, 0, "the database cannot be read: %s", push_strerror(rc));
+		psub_fail(s, 0, "the database cannot be read: %s",
+		    store_strerror(rc));
 		return;
 	}
 	rc = events_next(&vc, &s->q, s->coll, s->st.cursor, s->limit, &eb);
@@ -521,7 +521,7 @@ run(struct psub *s)
 		store_rend(p->r);
 		event_batch_clear(&eb);
 		psub_fail(s, 0, "reading the collection failed: %s",
-		    push_strerror(rc));
+		    store_strerror(rc));
 		return;
 	}
 	/* what the subscription's target may not have is left out here,

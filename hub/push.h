@@ -71,9 +71,6 @@ int push_state_msg(struct wmsg *m, const char *key, const struct push_state *);
 void push_lag(struct store_reader *, uint32_t coll, int64_t cursor, int64_t max,
     int64_t *n, int64_t *secs);
 
-/* A store_err in words. */
-const char *push_strerror(int);
-
 /* Makes the engine (no thread yet). */
 struct push *push_new(struct hub *);
 /* The outbound address check: public addresses, and the networks of

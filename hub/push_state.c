@@ -99,25 +99,6 @@ push_state_key(const char *sub, const char *coll, char *out, size_t len)
 	snprintf(out, len, "%s/%s", sub, coll);
 }
 
-const char *
-push_strerror(int rc)
-{
-	switch (rc) {
-	case STORE_OK:
-		return "ok";
-	case STORE_ENOTFOUND:
-		return "not found";
-	case STORE_EFULL:
-		return "the database is full";
-	case STORE_EDISK:
-		return "the disk refused the write";
-	case STORE_ECORRUPT:
-		return "a record failed its integrity check";
-	default:
-		return "database error";
-	}
-}
-
 int
 push_state_get(struct store_reader *r, const char *key, struct push_state *ps)
 {

@@ -59,6 +59,7 @@ enum wmsg_kind {
 	WMSG_PRUNE,	/* exported audit records, expired statuses and
 			   gone records */
 	WMSG_SUB,	/* a push subscription's state record */
+	WMSG_FEED,	/* a feed's status and saved state */
 };
 
 /*
@@ -195,6 +196,18 @@ struct wmsg_sub {
 	int del;
 };
 
+/* WMSG_FEED: a feed's status record (hdr) and, with state_set, its
+ * connector's saved state (state, statelen; statelen 0: removed), both in
+ * one transaction (store_wfeed_put).  It touches no collection. */
+struct wmsg_feed {
+	char name[WSUB_NAME_MAX + 1];
+	void *hdr; /* owned (hub_malloc) */
+	size_t hdrlen;
+	int state_set;
+	void *state; /* owned (hub_malloc), may be NULL */
+	size_t statelen;
+};
+
 struct wmsg {
 	TAILQ_ENTRY(wmsg) entry; /* the writer's */
 	int kind;		 /* enum wmsg_kind */
@@ -205,6 +218,7 @@ struct wmsg {
 		struct wmsg_directory dir;
 		struct wmsg_prune prune;
 		struct wmsg_sub sub;
+		struct wmsg_feed feed;
 	} u;
 	wmsg_done_cb *done;
 	void *arg;

@@ -55,6 +55,10 @@ wmsg_clear(struct wmsg *m)
 	case WMSG_SUB:
 		hub_free(m->u.sub.val);
 		break;
+	case WMSG_FEED:
+		hub_free(m->u.feed.hdr);
+		hub_free(m->u.feed.state);
+		break;
 	}
 	memset(m, 0, sizeof(*m));
 }
@@ -429,6 +433,23 @@ apply_sub(struct store_wtxn *w, struct wmsg_sub *s)
 	return store_wsub_put(w, s->name, s->val, s->len);
 }
 
+/* --- WMSG_FEED --- */
+
+static int
+apply_feed(struct store_wtxn *w, struct wmsg_feed *f)
+{
+	int rc;
+
+	if ((rc = store_wfeed_put(w, f->name, 'h', f->hdr, f->hdrlen)) !=
+	    STORE_OK)
+		return rc;
+	if (!f->state_set)
+		return STORE_OK;
+	if (f->statelen == 0)
+		return store_wfeed_del(w, f->name, 's');
+	return store_wfeed_put(w, f->name, 's', f->state, f->statelen);
+}
+
 int
 wmsg_apply(struct store_wtxn *w, struct wmsg *m, struct wacc *acc)
 {
@@ -445,6 +466,8 @@ wmsg_apply(struct store_wtxn *w, struct wmsg *m, struct wacc *acc)
 		return apply_prune(w, &m->u.prune);
 	case WMSG_SUB:
 		return apply_sub(w, &m->u.sub);
+	case WMSG_FEED:
+		return apply_feed(w, &m->u.feed);
 	}
 	return STORE_ERR;
 }

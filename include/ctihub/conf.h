@@ -142,6 +142,8 @@ struct conf {
 	struct feedconf *feeds;	     /* loaded with the conf; NULL: none */
 	struct push_net *push_allow; /* networks allowed although private */
 	int npush_allow;
+	struct push_net *feed_allow; /* the same for feeds' downloads */
+	int nfeed_allow;
 	int64_t push_retry_for;	  /* seconds a failing subscription is retried
 				   before it is suspended */
 	int64_t push_backoff_min; /* the first retry delay */

@@ -27,6 +27,9 @@
  *           idlen(2) id, crc: a version deleted from the collection
  *   subs    name (1..200 bytes)               -> opaque value, crc: push
  *                                                subscription state
+ *   feeds   feed name (1..200 bytes) and a    -> opaque value, crc: a
+ *           part byte ('h' status, 's' state)    feed's status and its
+ *                                                connector's saved state
  *   obs     observable key (1..256 bytes)     -> rowid(8) producer(4)
  *           flags(1) valid_until(8) crc (sorted duplicates, one per
  *           row that holds the observable)
@@ -72,6 +75,7 @@
 #define STORE_MAX_VERSIONS   256  /* versions of one producer's object */
 #define STORE_SUB_NAME_MAX   200  /* bytes of a subscription record's name */
 #define STORE_SUB_VAL_MAX    4096 /* bytes of its value */
+#define STORE_FEED_VAL_MAX   (1u << 30) /* bytes of a feed record's value */
 
 enum store_err {
 	STORE_OK = 0,
@@ -411,6 +415,12 @@ int store_wprune(struct store_wtxn *, int64_t now, int64_t gone_before, int max,
 int store_wsub_put(
     struct store_wtxn *, const char *name, const void *val, size_t len);
 int store_wsub_del(struct store_wtxn *, const char *name);
+/* A feed's record: part 'h' (its status) or 's' (its connector's state)
+ * under the feed's name (1..STORE_SUB_NAME_MAX bytes), a value of at most
+ * STORE_FEED_VAL_MAX bytes; del removes it (absent: no error). */
+int store_wfeed_put(struct store_wtxn *, const char *name, char part,
+    const void *val, size_t len);
+int store_wfeed_del(struct store_wtxn *, const char *name, char part);
 /* Commits durably (fsync) and frees the transaction. */
 int store_wcommit(struct store_wtxn *);
 void store_wabort(struct store_wtxn *);
@@ -501,6 +511,12 @@ int store_sub_get(
 typedef int store_sub_cb(
     const char *name, const void *val, size_t len, void *arg);
 int store_sub_walk(struct store_reader *, store_sub_cb *cb, void *arg);
+
+/* A feed's record (store_wfeed_put): STORE_ENOTFOUND when absent,
+ * STORE_ECORRUPT when it fails its checksum; *val borrowed until
+ * store_rend. */
+int store_feed_get(struct store_reader *, const char *name, char part,
+    const void **val, size_t *len);
 
 /* A status resource: the JSON is borrowed until store_rend. */
 int store_status_get(struct store_reader *, const char *id, uint32_t *owner,
@@ -667,10 +683,14 @@ struct store_stats {
 	uint64_t audit;	   /* publish records not yet in the audit log */
 	uint64_t gone;	   /* deletion records kept for push and streams */
 	uint64_t subs;	   /* subscription records */
+	uint64_t feeds;	   /* feed records (status and state) */
 	uint64_t obs;	   /* observable index entries (key, row) */
 	uint64_t obs_new;  /* of which in obsnew, waiting to be merged */
 };
 int store_stats(struct store *, struct store_stats *);
+
+/* A store_err in words ("the database is full" ...). */
+const char *store_strerror(int);
 
 /*
  * Walks the whole database in one read transaction (beside a running
@@ -687,7 +707,7 @@ int store_stats(struct store *, struct store_stats *);
  */
 struct store_verify {
 	uint64_t objects, entries, ids, statuses, releases, names, audit;
-	uint64_t gone, subs;
+	uint64_t gone, subs, feeds;
 	uint64_t obs;	  /* observable index entries (key, row) */
 	uint64_t obsrows; /* rows' lists of observables */
 	uint64_t problems;

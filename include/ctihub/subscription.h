@@ -97,5 +97,7 @@ const struct subscription *subs_find(
  * IPv4-mapped IPv6 address counts as its IPv4 address.  (In conf.c, with
  * the rest of ctihub.conf.) */
 int conf_push_allowed(const struct conf *, const struct sockaddr *, socklen_t);
+/* The same for the conf's feed_allow networks (feeds' downloads). */
+int conf_feed_allowed(const struct conf *, const struct sockaddr *, socklen_t);
 
 #endif

@@ -13,11 +13,13 @@
 #   4. push (push.sh): 20 subscribers receiving while 100,000 objects are
 #      ingested, beside ingest alone and the receiver's own ceiling;
 #   5. observables (obs.sh): indexing cost, 10,000-value and single
-#      lookups and exports at 10,000,000 indexed observables.
+#      lookups and exports at 10,000,000 indexed observables;
+#   6. feeds (feeds.sh): a 1,000,000-line IP list stored, its unchanged
+#      re-runs and an edit.
 # Input comes from ../shared/tools/gen_bundles.py (generated once, kept in
 # $BENCH_DATA).  BENCH_OBJECTS scales the runs down (default 1000000).
 # BENCH_SKIP_INGEST, BENCH_SKIP_IMPORT, BENCH_SKIP_READ, BENCH_SKIP_PUSH,
-# BENCH_SKIP_OBS
+# BENCH_SKIP_OBS, BENCH_SKIP_FEEDS
 # (set: skip that part) and BENCH_READ_SIZES (default "10000 100000 1000000") narrow a run.
 # Usage: tests/bench/run.sh build/release
 set -eu
@@ -115,6 +117,7 @@ fi
 if [ -n "${BENCH_SKIP_READ:-}" ]; then
 	[ -n "${BENCH_SKIP_PUSH:-}" ] || "$SRC/tests/bench/push.sh" "$B"
 	[ -n "${BENCH_SKIP_OBS:-}" ] || "$SRC/tests/bench/obs.sh" "$B"
+	[ -n "${BENCH_SKIP_FEEDS:-}" ] || "$SRC/tests/bench/feeds.sh" "$B"
 	exit 0
 fi
 

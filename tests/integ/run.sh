@@ -493,6 +493,11 @@ if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = feed_taxii ]; then
 	"$SRC/tests/integ/feed_taxii.sh" "$B" "$T" || crc=1
 fi
 
+# --- feeds: the engine, lists, MISP, an HTTPS upstream, failures ----------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = feeds ]; then
+	"$SRC/tests/integ/feeds.sh" "$B" "$T" || crc=1
+fi
+
 # --- push: a second hub, a webhook receiver, failures, kill -9 -------------
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = push ]; then
 	"$SRC/tests/integ/push.sh" "$B" "$T" || crc=1
