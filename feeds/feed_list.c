@@ -454,7 +454,7 @@ parse_json(struct parse *p, const char *d, size_t n)
 	json_error_t je;
 	json_t *a, *e;
 	size_t i, line;
-	int r = 0;
+	int r = 0, type;
 
 	if (!json_depth_ok(d, n, &line)) {
 		add_error(p->l, line, "JSON nested deeper than %d",
@@ -485,7 +485,20 @@ parse_json(struct parse *p, const char *d, size_t n)
 			    p->cfg->member != NULL ? p->cfg->member : "");
 			continue;
 		}
-		if ((r = add_value(p, i + 1, p->cfg->type, json_string_value(v),
+		type = p->cfg->type;
+		if (p->cfg->type_member != NULL) {
+			json_t *t = json_object_get(e, p->cfg->type_member);
+
+			if (!json_is_string(t) ||
+			    (type = type_alias(json_string_value(t),
+				 json_string_length(t))) < 0) {
+				add_error(p->l, i + 1,
+				    "no known type in \"%s\"",
+				    p->cfg->type_member);
+				continue;
+			}
+		}
+		if ((r = add_value(p, i + 1, type, json_string_value(v),
 			 json_string_length(v))) != 0)
 			break;
 	}

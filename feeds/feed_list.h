@@ -54,16 +54,18 @@ enum feed_list_format {
  *                         url_status,..." header is a comment)
  */
 struct feed_list_cfg {
-	int format;	     /* enum feed_list_format */
-	int type;	     /* enum obs_type; OBS_NONE: detect per value */
-	const char *comment; /* comment characters; NULL: "#;" */
-	char delim;	     /* csv */
-	int quote;	     /* csv: 1 for RFC 4180 double quotes */
-	int value_col;	     /* csv */
-	int type_col;	     /* csv: -1 (or 0 with value_col 0): none */
-	int skip;	     /* csv: leading records to skip */
-	const char *member;  /* json: NULL for an array of strings */
-	size_t max_entries;  /* 0: FEED_LIST_MAX_ENTRIES */
+	int format;		 /* enum feed_list_format */
+	int type;		 /* enum obs_type; OBS_NONE: detect per value */
+	const char *comment;	 /* comment characters; NULL: "#;" */
+	char delim;		 /* csv */
+	int quote;		 /* csv: 1 for RFC 4180 double quotes */
+	int value_col;		 /* csv */
+	int type_col;		 /* csv: -1 (or 0 with value_col 0): none */
+	int skip;		 /* csv: leading records to skip */
+	const char *member;	 /* json: NULL for an array of strings */
+	const char *type_member; /* json (with member): the member naming
+				    the type, as type_col does; NULL: none */
+	size_t max_entries;	 /* 0: FEED_LIST_MAX_ENTRIES */
 };
 
 /* One entry; key and text point into the list's pool. */

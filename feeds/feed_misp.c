@@ -26,23 +26,14 @@
 static const unsigned char feed_misp_ns[16] = {0x5b, 0x0e, 0x2c, 0x61, 0x9d,
     0x47, 0x4e, 0x3a, 0xa2, 0x18, 0x6f, 0x41, 0xc7, 0x03, 0x8e, 0x95};
 
-/* The TLP 2.0 marking-definition ids, by enum tlp (marking.c knows them
- * the other way round). */
-static const char *const tlp2_ids[TLP_NLEVELS] = {NULL,
-    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"};
-
 /* MISP's tag for each level, as the tlp taxonomy spells it. */
 static const char *const tlp_tags[TLP_NLEVELS] = {
     NULL, "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"};
 
 static int dump_cb(const char *, size_t, void *);
 static void add_json(struct buf *, const json_t *);
-static void uuid5(
-    const char *, size_t, const char *, size_t, unsigned char[16]);
+static void uuid5(const unsigned char *, const char *, size_t, const char *,
+    size_t, unsigned char[16]);
 static int get_int(const json_t *, int64_t *);
 static int get_bool(const json_t *);
 static json_t *event_of(json_t *);
@@ -90,10 +81,10 @@ add_json(struct buf *b, const json_t *j)
 		b->failed = 1;
 }
 
-/* UUIDv5 in feed_misp_ns of a, a NUL, then b. */
+/* UUIDv5 in ns (NULL: feed_misp_ns) of a, a NUL, then b. */
 static void
-uuid5(
-    const char *a, size_t alen, const char *b, size_t blen, unsigned char u[16])
+uuid5(const unsigned char *ns, const char *a, size_t alen, const char *b,
+    size_t blen, unsigned char u[16])
 {
 	unsigned char h[EVP_MAX_MD_SIZE];
 	unsigned int hl = 0;
@@ -102,7 +93,7 @@ uuid5(
 	memset(h, 0, sizeof(h));
 	if ((c = EVP_MD_CTX_new()) != NULL) {
 		EVP_DigestInit_ex(c, EVP_sha1(), NULL);
-		EVP_DigestUpdate(c, feed_misp_ns, sizeof(feed_misp_ns));
+		EVP_DigestUpdate(c, ns != NULL ? ns : feed_misp_ns, 16);
 		EVP_DigestUpdate(c, a, alen);
 		EVP_DigestUpdate(c, "", 1);
 		EVP_DigestUpdate(c, b, blen);
@@ -704,7 +695,7 @@ conv_attr(struct conv *c, json_t *a)
 	}
 	if (buf_failed(&pat))
 		goto oom;
-	uuid5(o->producer, strlen(o->producer), (const char *)u, 16, id);
+	uuid5(o->ns, o->producer, strlen(o->producer), (const char *)u, 16, id);
 	memcpy(idbuf, "indicator--", 11);
 	uuid_format(id, idbuf + 11);
 	tstamp_format(t * 1000000, 3, ts);
@@ -737,7 +728,7 @@ conv_attr(struct conv *c, json_t *a)
 		    ind, "confidence", json_integer(o->confidence));
 	if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
 		json_object_set_new(ind, "object_marking_refs",
-		    json_pack("[s]", tlp2_ids[tlp]));
+		    json_pack("[s]", marking_tlp_id(tlp)));
 	json_object_set_new(ind, "external_references",
 	    json_pack(
 		"[{s:s, s:s}]", "source_name", "misp", "external_id", uuid_s));
@@ -841,8 +832,8 @@ feed_misp_event_to_stix(const char *text, size_t len,
 		    t < 0 || t > MAX_TS)
 			t = 0;
 		tstamp_format(t * 1000000, 3, ts);
-		uuid5(opts->producer, strlen(opts->producer), (const char *)u,
-		    16, rid);
+		uuid5(opts->ns, opts->producer, strlen(opts->producer),
+		    (const char *)u, 16, rid);
 		memcpy(ridbuf, "report--", 8);
 		uuid_format(rid, ridbuf + 8);
 		info = json_string_value(json_object_get(ev, "info"));
@@ -867,7 +858,7 @@ feed_misp_event_to_stix(const char *text, size_t len,
 		tlp = c.evtlp != TLP_NONE ? c.evtlp : opts->tlp;
 		if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
 			json_object_set_new(rep, "object_marking_refs",
-			    json_pack("[s]", tlp2_ids[tlp]));
+			    json_pack("[s]", marking_tlp_id(tlp)));
 		if (opts->confidence >= 0 && opts->confidence <= 100)
 			json_object_set_new(
 			    rep, "confidence", json_integer(opts->confidence));
@@ -1014,7 +1005,7 @@ xevent(struct feed_misp_export *x, const struct feed_misp_out_item *it,
 	size_t lo = 0, hi = x->n, mid, ncap;
 	int c;
 
-	uuid5(it->producer, strlen(it->producer), date, 10, u);
+	uuid5(NULL, it->producer, strlen(it->producer), date, 10, u);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if ((c = memcmp(u, x->ev[mid].uuid, 16)) == 0)
@@ -1039,7 +1030,7 @@ xevent(struct feed_misp_export *x, const struct feed_misp_out_item *it,
 	uuid_format(u, e->uuid_s);
 	memcpy(e->date, date, 11);
 	name = it->producer_name != NULL ? it->producer_name : it->producer;
-	uuid5("orgc", 4, it->producer, strlen(it->producer), ou);
+	uuid5(NULL, "orgc", 4, it->producer, strlen(it->producer), ou);
 	uuid_format(ou, ous);
 	snprintf(info, sizeof(info), "ctihub: indicators of %.100s on %s", name,
 	    date);
@@ -1091,7 +1082,7 @@ feed_misp_export_add(
 		if (misp == NULL || it->obs[i].text == NULL)
 			continue;
 		snprintf(idx, sizeof(idx), "%zu", i);
-		uuid5(it->id, strlen(it->id), idx, strlen(idx), au);
+		uuid5(NULL, it->id, strlen(it->id), idx, strlen(idx), au);
 		uuid_format(au, aus);
 		if ((tags = json_array()) == NULL)
 			return -1;

@@ -104,6 +104,9 @@ struct feed_misp_opts {
 	/* identity id of the producer (created_by_ref, and the namespace of
 	 * the derived ids); required */
 	const char *producer;
+	/* UUIDv5 namespace of the derived ids (the hub's, feed.h feed_ctx);
+	 * NULL: the module's own */
+	const unsigned char *ns;
 	/* marking when neither the event nor the attribute has a tlp: tag
 	 * (TLP_NONE: leave unmarked) */
 	enum tlp tlp;
@@ -131,7 +134,7 @@ struct feed_misp_result {
  *     indicators; the others are context and are skipped (counted);
  *   - attributes inside MISP objects are taken one by one, like
  *     top-level ones (the object's grouping is not kept);
- *   - the indicator id is a UUIDv5 of the producer and the attribute
+ *   - the indicator id is a UUIDv5 (in opts->ns) of the producer and the attribute
  *     uuid, so two feeds cannot claim each other's ids, and an edited
  *     attribute (same uuid, newer timestamp) is a new version of the
  *     same indicator: created = modified = the attribute timestamp,
