@@ -221,4 +221,17 @@ long feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
     const struct feed_list *l, const struct feed_diff *d, size_t *pos,
     size_t max);
 
+/*
+ * The connector (feed.h) of the list, csv and json kinds: each run one
+ * download (conditional on the saved ETag and Last-Modified), diffed
+ * against the saved snapshot; new entries and vanished ones (expired or
+ * revoked as def->on_vanish says) in envelopes of at most
+ * FEED_PAGE_OBJECTS, the state (validators and snapshot) with the last.
+ * A download with no valid entry where lines failed, an empty one where
+ * the snapshot had entries, an HTML page or one over max entries fails
+ * the run: nothing is expired on the word of a broken download.
+ */
+struct feed_ops;
+extern const struct feed_ops feed_list_ops;
+
 #endif

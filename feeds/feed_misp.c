@@ -3,9 +3,11 @@
  * state blob, event to STIX indicators, hashes.csv, and the export of
  * indicators as a feed.  Pure functions over caller memory; no HTTP, no
  * storage, no policy (the caller exports only what the reader may see).
+ * At the end, feed_misp_ops: the connector (feed.h) over them.
  */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,7 @@
 #include "ctihub/tstamp.h"
 #include "ctihub/uuid.h"
 
+#include "feed.h"
 #include "feed_misp.h"
 
 /* The namespace of the ids this module derives (UUIDv5). */
@@ -1187,3 +1190,222 @@ feed_misp_export_hashes(struct feed_misp_export *x, struct buf *out)
 		}
 	return buf_failed(out) ? -1 : 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* the connector (feed.h) */
+
+enum { MR_MANIFEST, MR_MANIFEST_ASKED, MR_EVENTS, MR_EVENT_ASKED, MR_DONE };
+
+struct misp_run {
+	const struct feed_ctx *ctx;
+	struct feed_misp_opts opts;
+	unsigned char *saved; /* the state the run started from, or NULL */
+	size_t savedlen;
+	struct feed_misp_manifest m;
+	size_t i;   /* next manifest entry to consider */
+	size_t cur; /* the entry asked for */
+	int phase;
+};
+
+static void mr_free(struct feed_run *);
+
+static struct feed_run *
+mr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
+    size_t errlen)
+{
+	const struct feed_def *def = ctx->def;
+	struct misp_run *r;
+
+	if (def->url == NULL) {
+		buf_seterr(err, errlen, "a MISP feed needs a url");
+		return NULL;
+	}
+	if ((r = hub_calloc(1, sizeof(*r))) == NULL)
+		goto oom;
+	r->ctx = ctx;
+	r->opts.producer = ctx->member;
+	r->opts.ns = ctx->ns;
+	r->opts.tlp = (enum tlp)def->tlp;
+	r->opts.confidence = def->confidence;
+	r->opts.labels = (const char *const *)def->labels;
+	r->opts.nlabels = def->nlabels > 0 ? (size_t)def->nlabels : 0;
+	r->opts.report = 1;
+	if (st != NULL && st->len > 0) {
+		/* a malformed blob reads as empty (feed_misp_manifest_plan):
+		 * everything is fetched again, which the store deduplicates */
+		if ((r->saved = hub_malloc(st->len)) == NULL)
+			goto oom;
+		memcpy(r->saved, st->data, st->len);
+		r->savedlen = st->len;
+	}
+	return (struct feed_run *)r;
+oom:
+	mr_free((struct feed_run *)r);
+	buf_seterr(err, errlen, "out of memory");
+	return NULL;
+}
+
+/* 1 when an entry at or after r->i is still to fetch. */
+static int
+mr_more(const struct misp_run *r)
+{
+	size_t i;
+
+	for (i = r->i; i < r->m.n; i++)
+		if (r->m.ev[i].fetch && !r->m.ev[i].done)
+			return 1;
+	return 0;
+}
+
+static int
+mr_next(
+    struct feed_run *run, struct feed_request *req, char *err, size_t errlen)
+{
+	struct misp_run *r = (struct misp_run *)run;
+	char name[sizeof(r->m.ev[0].uuid_s) + 5];
+
+	memset(req, 0, sizeof(*req));
+	if (r->phase == MR_MANIFEST) {
+		req->url = feed_url_join(r->ctx->def->url, "manifest.json");
+		r->phase = MR_MANIFEST_ASKED;
+	} else if (r->phase == MR_EVENTS) {
+		while (r->i < r->m.n &&
+		    (!r->m.ev[r->i].fetch || r->m.ev[r->i].done))
+			r->i++;
+		if (r->i == r->m.n) {
+			r->phase = MR_DONE;
+			return FEED_DONE;
+		}
+		r->cur = r->i++;
+		snprintf(name, sizeof(name), "%s.json", r->m.ev[r->cur].uuid_s);
+		req->url = feed_url_join(r->ctx->def->url, name);
+		r->phase = MR_EVENT_ASKED;
+	} else
+		return FEED_DONE;
+	if (req->url == NULL ||
+	    (req->headers[0] = feed_header("Accept", "application/json")) ==
+		NULL) {
+		feed_request_clear(req);
+		return buf_seterr(err, errlen, "out of memory");
+	}
+	return FEED_OK;
+}
+
+/* The state with the entries done so far, into out. */
+static int
+mr_state(struct misp_run *r, struct feed_result *out, char *err, size_t errlen)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (feed_misp_state_build(&r->m, r->saved, r->savedlen, &b) != 0) {
+		buf_clear(&b);
+		return buf_seterr(err, errlen, "state: out of memory");
+	}
+	out->state.data = buf_detach(&b, &out->state.len);
+	out->has_state = 1;
+	return FEED_OK;
+}
+
+static int
+mr_parse_manifest(struct misp_run *r, const struct feed_response *resp,
+    struct feed_result *out, char *err, size_t errlen)
+{
+	char e[FEED_MISP_ERRLEN];
+	size_t planned;
+
+	if (resp->status != 200)
+		return buf_seterr(err, errlen, "manifest.json: HTTP status %ld",
+		    resp->status);
+	if (feed_misp_manifest_parse(resp->body != NULL ? resp->body : "",
+		resp->body != NULL ? resp->len : 0, &r->m, e, sizeof(e)) != 0)
+		return buf_seterr(err, errlen, "manifest.json: %s", e);
+	if (r->m.nbad > 0)
+		feed_result_error(out, 0,
+		    "manifest.json: %zu entries skipped, the first: %s",
+		    r->m.nbad, r->m.firstbad);
+	planned = feed_misp_manifest_plan(&r->m, r->saved, r->savedlen);
+	r->phase = MR_EVENTS;
+	if (planned > 0) {
+		out->more = 1;
+		return FEED_OK;
+	}
+	/* nothing to fetch: a new state only when events left the
+	 * manifest (they are forgotten) */
+	if (mr_state(r, out, err, errlen) != FEED_OK)
+		return FEED_ERR;
+	if (out->state.len == r->savedlen &&
+	    (r->savedlen == 0 ||
+		memcmp(out->state.data, r->saved, r->savedlen) == 0)) {
+		feed_state_clear(&out->state);
+		out->has_state = 0;
+	}
+	r->phase = MR_DONE;
+	return FEED_OK;
+}
+
+static int
+mr_parse(struct feed_run *run, const struct feed_response *resp,
+    struct feed_result *out, char *err, size_t errlen)
+{
+	struct misp_run *r = (struct misp_run *)run;
+	struct feed_misp_manifest_entry *ev;
+	struct feed_misp_result res;
+	char e[FEED_MISP_ERRLEN];
+	long line;
+
+	if (resp == NULL)
+		return buf_seterr(err, errlen, "no response to read");
+	if (r->phase == MR_MANIFEST_ASKED)
+		return mr_parse_manifest(r, resp, out, err, errlen);
+	if (r->phase != MR_EVENT_ASKED)
+		return buf_seterr(err, errlen, "response to no request");
+	/* one event: its failure is its own (an error, not done, so it is
+	 * fetched again next run), never the run's */
+	r->phase = MR_EVENTS;
+	ev = &r->m.ev[r->cur];
+	line = (long)r->cur + 1;
+	out->more = mr_more(r);
+	if (resp->status != 200) {
+		feed_result_error(out, line, "%s.json: HTTP status %ld",
+		    ev->uuid_s, resp->status);
+		return FEED_OK;
+	}
+	memset(&res, 0, sizeof(res));
+	if (feed_misp_event_to_stix(resp->body != NULL ? resp->body : "",
+		resp->body != NULL ? resp->len : 0, &r->opts, &out->envelope,
+		&res, e, sizeof(e)) != 0) {
+		buf_reset(&out->envelope);
+		feed_result_error(out, line, "%s.json: %s", ev->uuid_s, e);
+		return FEED_OK;
+	}
+	if (res.nbad > 0)
+		feed_result_error(out, line,
+		    "%s.json: %zu attributes skipped, the first: %s",
+		    ev->uuid_s, res.nbad, res.firstbad);
+	out->nobjects = res.nindicators + (res.nindicators > 0);
+	if (out->nobjects == 0)
+		buf_reset(&out->envelope);
+	ev->done = 1;
+	return mr_state(r, out, err, errlen);
+}
+
+static void
+mr_free(struct feed_run *run)
+{
+	struct misp_run *r = (struct misp_run *)run;
+
+	if (r == NULL)
+		return;
+	feed_misp_manifest_clear(&r->m);
+	hub_free(r->saved);
+	hub_free(r);
+}
+
+const struct feed_ops feed_misp_ops = {
+    .kind = "misp",
+    .run_new = mr_new,
+    .next = mr_next,
+    .parse = mr_parse,
+    .run_free = mr_free,
+};

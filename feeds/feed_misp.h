@@ -232,4 +232,15 @@ int feed_misp_export_hashes(struct feed_misp_export *, struct buf *out);
 int feed_misp_export_event(
     struct feed_misp_export *, const char *uuid, struct buf *out);
 
+/*
+ * The connector (feed.h) of the misp kind: manifest.json, then each new
+ * or changed event (<uuid>.json) in turn, one result each, ids in the
+ * hub's namespace (feed_ctx.ns), the state after every stored event so
+ * that a failed run resumes.  An event that cannot be fetched or read is
+ * an error of that event (line: its manifest index, from 1), skipped and
+ * fetched again next run; it does not fail the run.
+ */
+struct feed_ops;
+extern const struct feed_ops feed_misp_ops;
+
 #endif
