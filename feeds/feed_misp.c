@@ -1194,6 +1194,8 @@ feed_misp_export_hashes(struct feed_misp_export *x, struct buf *out)
 /* ------------------------------------------------------------------ */
 /* the connector (feed.h) */
 
+#define MR_MAX_EVENTS 1000 /* events fetched in one run */
+
 enum { MR_MANIFEST, MR_MANIFEST_ASKED, MR_EVENTS, MR_EVENT_ASKED, MR_DONE };
 
 struct misp_run {
@@ -1202,8 +1204,10 @@ struct misp_run {
 	unsigned char *saved; /* the state the run started from, or NULL */
 	size_t savedlen;
 	struct feed_misp_manifest m;
-	size_t i;   /* next manifest entry to consider */
-	size_t cur; /* the entry asked for */
+	size_t i;	  /* next manifest entry to consider */
+	size_t cur;	  /* the entry asked for */
+	unsigned nevents; /* asked for in this run */
+	struct buf st;	  /* the state as stored so far */
 	int phase;
 };
 
@@ -1223,6 +1227,7 @@ mr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
 	if ((r = hub_calloc(1, sizeof(*r))) == NULL)
 		goto oom;
 	r->ctx = ctx;
+	buf_init(&r->st);
 	r->opts.producer = ctx->member;
 	r->opts.ns = ctx->ns;
 	r->opts.tlp = (enum tlp)def->tlp;
@@ -1272,10 +1277,12 @@ mr_next(
 		while (r->i < r->m.n &&
 		    (!r->m.ev[r->i].fetch || r->m.ev[r->i].done))
 			r->i++;
-		if (r->i == r->m.n) {
+		if (r->i == r->m.n || r->nevents == MR_MAX_EVENTS) {
+			/* the rest next run: those done are saved */
 			r->phase = MR_DONE;
 			return FEED_DONE;
 		}
+		r->nevents++;
 		r->cur = r->i++;
 		snprintf(name, sizeof(name), "%s.json", r->m.ev[r->cur].uuid_s);
 		req->url = feed_url_join(r->ctx->def->url, name);
@@ -1291,20 +1298,57 @@ mr_next(
 	return FEED_OK;
 }
 
-/* The state with the entries done so far, into out. */
+/* The run's state (r->st) as a result's. */
 static int
 mr_state(struct misp_run *r, struct feed_result *out, char *err, size_t errlen)
 {
-	struct buf b;
-
-	buf_init(&b);
-	if (feed_misp_state_build(&r->m, r->saved, r->savedlen, &b) != 0) {
-		buf_clear(&b);
+	if (r->st.len == 0)
+		return FEED_OK;
+	if ((out->state.data = hub_malloc(r->st.len)) == NULL)
 		return buf_seterr(err, errlen, "state: out of memory");
-	}
-	out->state.data = buf_detach(&b, &out->state.len);
+	memcpy(out->state.data, r->st.data, r->st.len);
+	out->state.len = r->st.len;
 	out->has_state = 1;
 	return FEED_OK;
+}
+
+/*
+ * Marks entry ev done in r->st (what feed_misp_state_build gives with
+ * the done marks, kept up to date in O(records) an event instead of a
+ * rebuild): its record updated, or inserted in order.
+ */
+static int
+mr_done(struct misp_run *r, struct feed_misp_manifest_entry *ev)
+{
+	size_t lo = 0, hi = r->st.len / FEED_MISP_STATE_REC, mid;
+	unsigned char *p;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(
+		    ev->uuid, r->st.data + mid * FEED_MISP_STATE_REC, 16);
+		if (c == 0) {
+			lo = mid;
+			goto put;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (buf_reserve(&r->st, FEED_MISP_STATE_REC) != 0)
+		return -1;
+	p = (unsigned char *)r->st.data + lo * FEED_MISP_STATE_REC;
+	memmove(
+	    p + FEED_MISP_STATE_REC, p, r->st.len - lo * FEED_MISP_STATE_REC);
+	r->st.len += FEED_MISP_STATE_REC;
+	memcpy(p, ev->uuid, 16);
+put:
+	put_be64((unsigned char *)r->st.data + lo * FEED_MISP_STATE_REC + 16,
+	    (uint64_t)ev->timestamp);
+	ev->done = 1;
+	return 0;
 }
 
 static int
@@ -1325,6 +1369,10 @@ mr_parse_manifest(struct misp_run *r, const struct feed_response *resp,
 		    "manifest.json: %zu entries skipped, the first: %s",
 		    r->m.nbad, r->m.firstbad);
 	planned = feed_misp_manifest_plan(&r->m, r->saved, r->savedlen);
+	/* the state of the events as they are now stored: the saved one,
+	 * less the events gone from the manifest */
+	if (feed_misp_state_build(&r->m, r->saved, r->savedlen, &r->st) != 0)
+		return buf_seterr(err, errlen, "state: out of memory");
 	r->phase = MR_EVENTS;
 	if (planned > 0) {
 		out->more = 1;
@@ -1332,16 +1380,16 @@ mr_parse_manifest(struct misp_run *r, const struct feed_response *resp,
 	}
 	/* nothing to fetch: a new state only when events left the
 	 * manifest (they are forgotten) */
-	if (mr_state(r, out, err, errlen) != FEED_OK)
-		return FEED_ERR;
-	if (out->state.len == r->savedlen &&
-	    (r->savedlen == 0 ||
-		memcmp(out->state.data, r->saved, r->savedlen) == 0)) {
-		feed_state_clear(&out->state);
-		out->has_state = 0;
-	}
 	r->phase = MR_DONE;
-	return FEED_OK;
+	if (r->st.len == r->savedlen &&
+	    (r->savedlen == 0 ||
+		memcmp(r->st.data, r->saved, r->savedlen) == 0))
+		return FEED_OK;
+	if (r->st.len == 0) { /* the manifest is empty: forget them all */
+		out->has_state = 1;
+		return FEED_OK;
+	}
+	return mr_state(r, out, err, errlen);
 }
 
 static int
@@ -1386,7 +1434,10 @@ mr_parse(struct feed_run *run, const struct feed_response *resp,
 	out->nobjects = res.nindicators + (res.nindicators > 0);
 	if (out->nobjects == 0)
 		buf_reset(&out->envelope);
-	ev->done = 1;
+	if (mr_done(r, ev) != 0) {
+		buf_reset(&out->envelope);
+		return buf_seterr(err, errlen, "state: out of memory");
+	}
 	return mr_state(r, out, err, errlen);
 }
 
@@ -1398,6 +1449,7 @@ mr_free(struct feed_run *run)
 	if (r == NULL)
 		return;
 	feed_misp_manifest_clear(&r->m);
+	buf_clear(&r->st);
 	hub_free(r->saved);
 	hub_free(r);
 }

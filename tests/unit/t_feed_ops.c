@@ -24,9 +24,11 @@
 #include "ctihub/buf.h"
 #include "ctihub/marking.h"
 #include "ctihub/observable.h"
+#include "ctihub/uuid.h"
 
 #include "../../feeds/feed.h"
 #include "../../feeds/feed_list.h"
+#include "../../feeds/feed_misp.h"
 
 #define MISP_DIR "tests/fixtures/misp/"
 #define EV1	 "5a3c1d0e-8b9f-4c21-a3d4-0e1f2a3b4c5d"
@@ -53,8 +55,8 @@ struct drive {
 	int rc; /* FEED_OK, or FEED_ERR where it failed */
 	char err[FEED_ERRLEN];
 	int nreq;
-	char urls[MAX_REQ][512];
-	char hdrs[MAX_REQ][512]; /* header lines, joined by '|' */
+	char urls[MAX_REQ + 1][512]; /* the first MAX_REQ, then the last */
+	char hdrs[MAX_REQ + 1][512]; /* header lines, joined by '|' */
 	int nresults;
 	char states[MAX_REQ + 8]; /* per result: 'S' with a state, '.' */
 	json_t *objects;	  /* every object stored */
@@ -138,15 +140,17 @@ drive(const struct feed_def *def, const unsigned char ns[16],
 		cont = rc == FEED_CONT;
 		memset(&resp, 0, sizeof(resp));
 		if (!cont) {
-			assert_true(d->nreq < MAX_REQ);
-			snprintf(d->urls[d->nreq], sizeof(d->urls[0]), "%s",
+			int at = d->nreq < MAX_REQ ? d->nreq : MAX_REQ;
+
+			snprintf(d->urls[at], sizeof(d->urls[0]), "%s",
 			    req.url != NULL ? req.url : "(file)");
+			d->hdrs[at][0] = '\0';
 			for (i = 0; req.headers[i] != NULL; i++) {
 				assert_null(strpbrk(req.headers[i], "\r\n"));
-				strncat(d->hdrs[d->nreq], req.headers[i],
-				    sizeof(d->hdrs[0]) -
-					strlen(d->hdrs[d->nreq]) - 2);
-				strcat(d->hdrs[d->nreq], "|");
+				strncat(d->hdrs[at], req.headers[i],
+				    sizeof(d->hdrs[0]) - strlen(d->hdrs[at]) -
+					2);
+				strcat(d->hdrs[at], "|");
 			}
 			d->nreq++;
 			k = find(c, nc, req.url);
@@ -179,7 +183,9 @@ drive(const struct feed_def *def, const unsigned char ns[16],
 			feed_result_clear(&out);
 			break;
 		}
-		d->states[d->nresults++] = out.has_state ? 'S' : '.';
+		if (d->nresults < MAX_REQ)
+			d->states[d->nresults] = out.has_state ? 'S' : '.';
+		d->nresults++;
 		if (out.envelope.len > 0) {
 			json_error_t je;
 			json_t *env = json_loadb(
@@ -666,6 +672,42 @@ t_misp(void **unused)
 	free(e2);
 }
 
+/* A manifest of 1500 events that all fail: 1000 asked for in a run, each
+ * an error of its own, the run ends well; nothing is saved. */
+static void
+t_misp_bound(void **unused)
+{
+	struct feed_def def;
+	struct feed_state st = {0};
+	struct drive d;
+	struct canned c[] = {
+	    {"/manifest.json", 200, NULL, NULL, NULL, NULL, NULL}};
+	struct buf b;
+	int i;
+
+	(void)unused;
+	list_def(&def, FEED_MISP);
+	def.url = S("https://misp.example/");
+	buf_init(&b);
+	buf_addc(&b, '{');
+	for (i = 0; i < 1500; i++)
+		buf_addf(&b,
+		    "%s\"%08x-0000-4000-8000-000000000000\":"
+		    "{\"timestamp\":%d}",
+		    i > 0 ? "," : "", i, 1700000000 + i);
+	buf_addc(&b, '}');
+	c[0].body = buf_cstr(&b);
+	drive(&def, ns_a, &st, c, 1, &d);
+	assert_int_equal(d.rc, FEED_OK);
+	assert_int_equal(d.nreq, 1001);
+	assert_int_equal(d.nresults, 1001);
+	assert_int_equal(d.nerrors, 256);
+	assert_int_equal(d.lines[1], 2);
+	assert_int_equal(st.len, 0);
+	drive_clear(&d);
+	buf_clear(&b);
+}
+
 static void
 t_taxii(void **unused)
 {
@@ -762,6 +804,7 @@ main(void)
 	    cmocka_unit_test(t_list_pages),
 	    cmocka_unit_test(t_list_csv_json),
 	    cmocka_unit_test(t_misp),
+	    cmocka_unit_test(t_misp_bound),
 	    cmocka_unit_test(t_taxii),
 	};
 
