@@ -1099,29 +1099,40 @@ lr_str(const unsigned char *p, size_t n)
 	return n > 0 ? hub_strndup((const char *)p, n) : NULL;
 }
 
-/* Appends a 2-byte length and s (nothing for NULL, or one too long or
- * with a control byte: better forgotten than sent back broken). */
+/* s when it can be kept and sent back as a header value, else NULL: one
+ * too long or with a control byte is better forgotten than sent broken. */
+static const char *
+lr_keep(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0, i;
+
+	if (n == 0 || n > FEED_HEADER_MAX)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return NULL;
+	return s;
+}
+
+/* Appends a 2-byte length and s (0 and nothing for NULL). */
 static void
 lr_put_str(struct buf *b, const char *s)
 {
 	unsigned char h[2];
-	size_t n = s != NULL ? strlen(s) : 0, i;
+	size_t n = s != NULL ? strlen(s) : 0;
 
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20)
-			n = 0;
-	if (n > FEED_HEADER_MAX)
-		n = 0;
 	put16(h, n);
 	buf_add(b, h, 2);
 	buf_add(b, s, n);
 }
 
+/* 1 when the saved validator a is what b would be saved as. */
 static int
 lr_same(const char *a, const char *b)
 {
+	b = lr_keep(b);
 	if (a == NULL || b == NULL)
-		return (a == NULL || *a == '\0') && (b == NULL || *b == '\0');
+		return a == b;
 	return strcmp(a, b) == 0;
 }
 
@@ -1345,8 +1356,8 @@ lr_parse(struct feed_run *run, const struct feed_response *resp,
 		errlen) != 0)
 		return FEED_ERR;
 	buf_adds(&r->state, STATE_MAGIC);
-	lr_put_str(&r->state, resp->etag);
-	lr_put_str(&r->state, resp->last_modified);
+	lr_put_str(&r->state, lr_keep(resp->etag));
+	lr_put_str(&r->state, lr_keep(resp->last_modified));
 	buf_add(&r->state, r->d.blob, r->d.bloblen);
 	if (buf_failed(&r->state))
 		return buf_seterr(err, errlen, "state: out of memory");

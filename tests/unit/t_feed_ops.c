@@ -440,6 +440,17 @@ t_list_broken(void **unused)
 	assert_non_null(strstr(
 	    d.hdrs[0], "If-Modified-Since: Wed, 01 Jan 2025 00:00:00 GMT"));
 	drive_clear(&d);
+	/* a validator that would split the request is not kept */
+	good[0].etag = "\"a\"\r\nX-Evil: 1";
+	drive(&def, ns_a, &st, good, 1, &d);
+	assert_string_equal(d.states, "."); /* dropped: unchanged */
+	drive_clear(&d);
+	drive(&def, ns_a, &st, good, 1, &d);
+	assert_string_equal(
+	    d.hdrs[0], "If-Modified-Since: Wed, 01 Jan 2025 00:00:00 GMT|");
+	assert_string_equal(d.states, "."); /* nothing new to save */
+	drive_clear(&d);
+	good[0].etag = NULL;
 	/* a state that is not a list's */
 	{
 		struct feed_state junk = {S("FLH1\xff\xff"), 6};
@@ -790,6 +801,24 @@ t_taxii(void **unused)
 	c[1].body = "{\"objects\":[]}";
 	drive(&def, ns_a, &st, c, 2, &d);
 	assert_non_null(strstr(d.urls[0], "02.123456Z"));
+	drive_clear(&d);
+	feed_state_clear(&st);
+
+	/* an upstream that never ends: 1000 pages, then the run ends with
+	 * the cursor saved and the next run starts from it */
+	c[0].body = c[1].body = p1;
+	c[0].dal = c[1].dal = "2025-02-01T00:00:00Z";
+	drive(&def, ns_a, &st, c, 2, &d);
+	assert_int_equal(d.rc, FEED_OK);
+	assert_int_equal(d.nreq, 1000);
+	assert_int_equal(d.nresults, 1000);
+	assert_string_equal(d.states,
+	    "S...............................................................");
+	drive_clear(&d);
+	drive(&def, ns_a, &st, c, 2, &d);
+	assert_non_null(
+	    strstr(d.urls[0], "added_after=2025-02-01T00%3A00%3A00Z"));
+	assert_null(strstr(d.urls[0], "next="));
 	drive_clear(&d);
 	feed_state_clear(&st);
 }
