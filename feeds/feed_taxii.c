@@ -485,15 +485,13 @@ tr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
 		return NULL;
 	}
 	if ((r = hub_calloc(1, sizeof(*r))) == NULL ||
-	    (r->url = hub_malloc(strlen(def->url) + sizeof("objects/"))) ==
-		NULL ||
+	    (r->url = feed_url_join(def->url, "objects/")) == NULL ||
 	    (r->query = hub_strdup(def->query != NULL ? def->query : "")) ==
 		NULL) {
 		buf_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 	r->ctx = ctx;
-	sprintf(r->url, "%sobjects/", def->url);
 	if (tr_filters(r, err, errlen) != 0)
 		goto fail;
 	r->q.objects_url = r->url;

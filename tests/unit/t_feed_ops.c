@@ -823,6 +823,100 @@ t_taxii(void **unused)
 	feed_state_clear(&st);
 }
 
+/* Runs def from a copy of *base with the n-th allocation failing, for
+ * every n until a run allocates no more: a clean FEED_ERR or a whole run,
+ * never a crash or (under ASan) a leak. */
+static void
+oom_runs(const struct feed_def *def, const struct feed_state *base,
+    const struct canned *c, size_t nc)
+{
+	struct feed_state st;
+	struct drive d;
+	long n, used;
+	int ok = 0;
+
+	for (n = 0; n < 10000; n++) {
+		st.len = base->len;
+		st.data = base->len > 0 ? hub_malloc(base->len) : NULL;
+		if (base->len > 0)
+			memcpy(st.data, base->data, base->len);
+		hub_alloc_fail_after(n);
+		drive(def, ns_a, &st, c, nc, &d);
+		used = hub_alloc_fail_after(-1);
+		drive_clear(&d);
+		feed_state_clear(&st);
+		if (getenv("OOM_DEBUG"))
+			fprintf(stderr, "n %ld used %ld rc %d %s\n", n, used, d.rc, d.err);
+		if (d.rc == FEED_OK && used <= n) {
+			ok = 1;
+			break;
+		}
+	}
+	assert_true(ok);
+}
+
+static void
+t_oom(void **unused)
+{
+	struct feed_def def;
+	struct feed_state st = {0};
+	struct drive d;
+	struct canned l1[] = {{".txt", 200, "1.2.3.4\n5.6.7.8\nbad!\n",
+	    "\"e1\"", "Wed, 01 Jan 2025 00:00:00 GMT", NULL, NULL}};
+	struct canned l2[] = {
+	    {".txt", 200, "1.2.3.4\n9.9.9.9\n", "\"e2\"", NULL, NULL, NULL}};
+	char *e2 = slurp(MISP_DIR EV2 ".json");
+	struct canned m[] = {
+	    {"/misp/manifest.json", 200, NULL, NULL, NULL, NULL, NULL},
+	    {"/misp/" EV2 ".json", 200, e2, NULL, NULL, NULL, NULL}};
+	struct canned t[] = {
+	    {"next=a", 200, "{\"objects\":[{\"type\":\"x\",\"id\":\"x--1\"}]}",
+		NULL, NULL, "2025-01-01T00:00:02Z", NULL},
+	    {"match[type]=x", 200, "{\"more\":true,\"next\":\"a\",\"objects\":[]}",
+		NULL, NULL, "2025-01-01T00:00:01Z", NULL}};
+
+	(void)unused;
+	list_def(&def, FEED_LIST);
+	oom_runs(&def, &st, l1, 1);
+	drive(&def, ns_a, &st, l1, 1, &d);
+	drive_clear(&d);
+	oom_runs(&def, &st, l2, 1); /* new, gone, conditional headers */
+	feed_state_clear(&st);
+
+	list_def(&def, FEED_MISP);
+	def.url = S("https://misp.example/misp/");
+	m[0].body = manifest(1710172800, 1710259200); /* EV1: 404 */
+	oom_runs(&def, &st, m, 2);
+
+	list_def(&def, FEED_TAXII);
+	def.url = S("https://up.example/api/collections/c1/");
+	def.query = S("match[type]=x");
+	oom_runs(&def, &st, t, 2);
+	free(e2);
+}
+
+static void
+t_taxii_bad(void **unused)
+{
+	struct feed_def def;
+	struct feed_state st = {S("\x01junk"), 5};
+	struct drive d;
+
+	(void)unused;
+	list_def(&def, FEED_TAXII);
+	def.url = S("https://up.example/api/collections/c1/");
+	drive(&def, ns_a, &st, NULL, 0, &d); /* a state not a cursor's */
+	assert_int_equal(d.rc, FEED_ERR);
+	assert_int_equal(d.nreq, 0);
+	drive_clear(&d);
+	st.len = 0;
+	def.query = S("match[type]");
+	drive(&def, ns_a, &st, NULL, 0, &d);
+	assert_int_equal(d.rc, FEED_ERR);
+	assert_non_null(strstr(d.err, "no '='"));
+	drive_clear(&d);
+}
+
 int
 main(void)
 {
@@ -835,6 +929,8 @@ main(void)
 	    cmocka_unit_test(t_misp),
 	    cmocka_unit_test(t_misp_bound),
 	    cmocka_unit_test(t_taxii),
+	    cmocka_unit_test(t_taxii_bad),
+	    cmocka_unit_test(t_oom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
