@@ -37,6 +37,7 @@ static int dump_cb(const char *, size_t, void *);
 static void add_json(struct buf *, const json_t *);
 static void uuid5(const unsigned char *, const char *, size_t, const char *,
     size_t, unsigned char[16]);
+static int is_identity(const char *);
 static int get_int(const json_t *, int64_t *);
 static int get_bool(const json_t *);
 static json_t *event_of(json_t *);
@@ -82,6 +83,14 @@ add_json(struct buf *b, const json_t *j)
 	if (json_dump_callback(j, dump_cb, b,
 		JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) != 0)
 		b->failed = 1;
+}
+
+/* 1 when s can be a created_by_ref: an identity id (a member's short
+ * id, as the feed engine gives it, names the ids only). */
+static int
+is_identity(const char *s)
+{
+	return strncmp(s, "identity--", 10) == 0;
 }
 
 /* UUIDv5 in ns (NULL: feed_misp_ns) of a, a NUL, then b. */
@@ -720,6 +729,8 @@ conv_attr(struct conv *c, json_t *a)
 	    "indicator_types", "malicious-activity");
 	if (ind == NULL)
 		goto oom;
+	if (!is_identity(o->producer))
+		json_object_del(ind, "created_by_ref");
 	if ((s = json_string_value(json_object_get(a, "comment"))) != NULL &&
 	    s[0] != '\0')
 		json_object_set_new(
@@ -855,6 +866,8 @@ feed_misp_event_to_stix(const char *text, size_t len,
 			json_decref(labels);
 			goto oom;
 		}
+		if (!is_identity(opts->producer))
+			json_object_del(rep, "created_by_ref");
 		if (json_array_size(labels) > 0)
 			json_object_set(rep, "labels", labels);
 		json_decref(labels);

@@ -101,8 +101,9 @@ int feed_misp_state_build(const struct feed_misp_manifest *m, const void *old,
 
 /* How an event becomes STIX. */
 struct feed_misp_opts {
-	/* identity id of the producer (created_by_ref, and the namespace of
-	 * the derived ids); required */
+	/* the producer: names the derived ids, and is their created_by_ref
+	 * when it is an identity id (a member's short id is not: then none);
+	 * required */
 	const char *producer;
 	/* UUIDv5 namespace of the derived ids (the hub's, feed.h feed_ctx);
 	 * NULL: the module's own */

@@ -24,6 +24,7 @@
 #include "ctihub/buf.h"
 #include "ctihub/marking.h"
 #include "ctihub/observable.h"
+#include "ctihub/stix.h"
 #include "ctihub/uuid.h"
 
 #include "../../feeds/feed.h"
@@ -114,7 +115,7 @@ drive(const struct feed_def *def, const unsigned char ns[16],
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.def = def;
 	memcpy(ctx.ns, ns, 16);
-	ctx.member = MEMBER;
+	ctx.member = def->member; /* as the engine does */
 	ctx.now = g_now;
 	g_now += 3600000000LL;
 	run =
@@ -238,6 +239,29 @@ obj_with(json_t *objects, const char *value)
 			return o;
 	}
 	return NULL;
+}
+
+/* Every object passes the STIX validator without a warning. */
+static void
+validate(json_t *objects)
+{
+	struct stix_report rep;
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(objects, i, o)
+	{
+		int r = stix_validate(o, NULL, NULL, &rep);
+
+		if (r != 0 || rep.nwarnings != 0) {
+			char s[256];
+
+			stix_finding_str(&rep.findings[0], s, sizeof(s));
+			print_message("%s\n", s);
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(rep.nwarnings, 0);
+	}
 }
 
 static void
@@ -365,6 +389,7 @@ t_list_runs(void **unused)
 	    json_string_value(json_object_get(o, "valid_until")),
 	    "2025-01-03T00:00:00.000Z");
 	assert_null(json_object_get(o, "revoked"));
+	validate(d.objects);
 	drive_clear(&d);
 
 	/* revoke mode: 10.0.0.1 and evil.example gone, revoked */
@@ -375,6 +400,7 @@ t_list_runs(void **unused)
 	o = obj_with(d.objects, "'evil.example'");
 	assert_non_null(o);
 	assert_true(json_is_true(json_object_get(o, "revoked")));
+	validate(d.objects);
 	assert_null(
 	    json_object_get(obj_with(d.objects, "'5.6.7.8'"), "revoked"));
 	drive_clear(&d);
@@ -846,7 +872,8 @@ oom_runs(const struct feed_def *def, const struct feed_state *base,
 		drive_clear(&d);
 		feed_state_clear(&st);
 		if (getenv("OOM_DEBUG"))
-			fprintf(stderr, "n %ld used %ld rc %d %s\n", n, used, d.rc, d.err);
+			fprintf(stderr, "n %ld used %ld rc %d %s\n", n, used,
+			    d.rc, d.err);
 		if (d.rc == FEED_OK && used <= n) {
 			ok = 1;
 			break;
@@ -872,8 +899,9 @@ t_oom(void **unused)
 	struct canned t[] = {
 	    {"next=a", 200, "{\"objects\":[{\"type\":\"x\",\"id\":\"x--1\"}]}",
 		NULL, NULL, "2025-01-01T00:00:02Z", NULL},
-	    {"match[type]=x", 200, "{\"more\":true,\"next\":\"a\",\"objects\":[]}",
-		NULL, NULL, "2025-01-01T00:00:01Z", NULL}};
+	    {"match[type]=x", 200,
+		"{\"more\":true,\"next\":\"a\",\"objects\":[]}", NULL, NULL,
+		"2025-01-01T00:00:01Z", NULL}};
 
 	(void)unused;
 	list_def(&def, FEED_LIST);
