@@ -45,6 +45,14 @@ static const struct {
 static const char *tlp_names[TLP_NLEVELS] = {
     "NONE", "CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"};
 
+/* The TLP 2.0 entries of tlp_ids, by level (marking_tlp_id). */
+static const char *const tlp2_ids[TLP_NLEVELS] = {NULL,
+    MDEF_PREFIX "94868c89-83c2-464b-929b-a1a8aa3c8487",
+    MDEF_PREFIX "bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    MDEF_PREFIX "55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    MDEF_PREFIX "939a9414-2ddd-4d32-a0cd-375ea402b003",
+    MDEF_PREFIX "e828b379-4e03-4974-9ac4-e53a884c97c1"};
+
 static void restrict_to(struct marking_class *, const json_t *list);
 static void acs_classify(const json_t *body, struct marking_class *);
 static enum tlp tlp_of_json(const json_t *);
@@ -99,6 +107,14 @@ marking_tlp_name(enum tlp t)
 	if ((int)t < 0 || (int)t >= TLP_NLEVELS)
 		return "NONE";
 	return tlp_names[t];
+}
+
+const char *
+marking_tlp_id(enum tlp t)
+{
+	if ((int)t <= TLP_NONE || (int)t >= TLP_NLEVELS)
+		return NULL;
+	return tlp2_ids[t];
 }
 
 static enum tlp

@@ -10,14 +10,18 @@
 #include "ctihub/alloc.h"
 
 #include "feed.h"
+#include "feed_list.h"
+#include "feed_misp.h"
+#include "feed_taxii.h"
 
-/* Indexed by enum feed_kind; NULL: not built yet. */
+/* Indexed by enum feed_kind; NULL: not built yet.  One connector serves
+ * the three snapshot kinds (it reads def->kind). */
 static const struct feed_ops *const feed_registry[FEED_KIND_MAX + 1] = {
-    [FEED_TAXII] = NULL,
-    [FEED_MISP] = NULL,
-    [FEED_LIST] = NULL,
-    [FEED_CSV] = NULL,
-    [FEED_JSON] = NULL,
+    [FEED_TAXII] = &feed_taxii_ops,
+    [FEED_MISP] = &feed_misp_ops,
+    [FEED_LIST] = &feed_list_ops,
+    [FEED_CSV] = &feed_list_ops,
+    [FEED_JSON] = &feed_list_ops,
 };
 
 const struct feed_ops *
@@ -76,4 +80,36 @@ feed_result_error(struct feed_result *r, long line, const char *fmt, ...)
 	vsnprintf(r->errors[r->nerrors].msg, sizeof(r->errors[0].msg), fmt, ap);
 	va_end(ap);
 	r->nerrors++;
+}
+
+char *
+feed_header(const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value), i;
+	char *h;
+
+	if (vl > FEED_HEADER_MAX)
+		return NULL;
+	for (i = 0; i < vl; i++)
+		if ((unsigned char)value[i] < 0x20 && value[i] != '\t')
+			return NULL;
+	if ((h = hub_malloc(nl + 2 + vl + 1)) == NULL)
+		return NULL;
+	memcpy(h, name, nl);
+	memcpy(h + nl, ": ", 2);
+	memcpy(h + nl + 2, value, vl + 1);
+	return h;
+}
+
+char *
+feed_url_join(const char *base, const char *suffix)
+{
+	size_t bl = strlen(base), sl = strlen(suffix);
+	char *u;
+
+	if ((u = hub_malloc(bl + sl + 1)) == NULL)
+		return NULL;
+	memcpy(u, base, bl);
+	memcpy(u + bl, suffix, sl + 1);
+	return u;
 }

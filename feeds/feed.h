@@ -201,5 +201,12 @@ void feed_result_clear(struct feed_result *);
 void feed_result_error(struct feed_result *, long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void feed_state_clear(struct feed_state *);
+/* A request header line "name: value", hub_malloc'd (caller frees), or
+ * NULL when value holds a CR, LF or NUL-less control byte, is longer than
+ * FEED_HEADER_MAX, or memory runs out. */
+#define FEED_HEADER_MAX 1024
+char *feed_header(const char *name, const char *value);
+/* base and then suffix, hub_malloc'd (caller frees), or NULL. */
+char *feed_url_join(const char *base, const char *suffix);
 
 #endif

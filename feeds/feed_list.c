@@ -4,7 +4,8 @@
  * reader is bounded (record length, entries, JSON depth) and reports a bad
  * line as an error, never a failure.  Does no I/O and keeps no state
  * between calls: the engine fetches, stores the snapshot blob and hands
- * the envelopes to the pipeline.
+ * the envelopes to the pipeline.  At the end, feed_list_ops: the connector
+ * (feed.h) of the list, csv and json kinds over those functions.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,10 +19,12 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/buf.h"
+#include "ctihub/marking.h"
 #include "ctihub/observable.h"
 #include "ctihub/tstamp.h"
 #include "ctihub/uuid.h"
 
+#include "feed.h"
 #include "feed_list.h"
 
 /* ctihub's namespace of feed indicator ids (a random v4 UUID) */
@@ -454,7 +457,7 @@ parse_json(struct parse *p, const char *d, size_t n)
 	json_error_t je;
 	json_t *a, *e;
 	size_t i, line;
-	int r = 0;
+	int r = 0, type;
 
 	if (!json_depth_ok(d, n, &line)) {
 		add_error(p->l, line, "JSON nested deeper than %d",
@@ -485,7 +488,20 @@ parse_json(struct parse *p, const char *d, size_t n)
 			    p->cfg->member != NULL ? p->cfg->member : "");
 			continue;
 		}
-		if ((r = add_value(p, i + 1, p->cfg->type, json_string_value(v),
+		type = p->cfg->type;
+		if (p->cfg->type_member != NULL) {
+			json_t *t = json_object_get(e, p->cfg->type_member);
+
+			if (!json_is_string(t) ||
+			    (type = type_alias(json_string_value(t),
+				 json_string_length(t))) < 0) {
+				add_error(p->l, i + 1,
+				    "no known type in \"%s\"",
+				    p->cfg->type_member);
+				continue;
+			}
+		}
+		if ((r = add_value(p, i + 1, type, json_string_value(v),
 			 json_string_length(v))) != 0)
 			break;
 	}
@@ -1047,3 +1063,339 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
 	buf_adds(b, "]}");
 	return k;
 }
+
+/*
+ * The connector (feed.h) of the list, csv and json kinds: one download a
+ * run, with the conditional headers of the saved state; its diff against
+ * the saved snapshot, paged into envelopes of FEED_PAGE_OBJECTS; the new
+ * state with the last page.
+ *
+ * State: "FLH1", the ETag and the Last-Modified (each a 2-byte length and
+ * the text, 0 for none), then the FLS1 snapshot (feed_list_diff's blob;
+ * empty before the first download).
+ */
+#define STATE_MAGIC "FLH1"
+
+enum { LR_ASK, LR_ASKED, LR_PAGING, LR_DONE };
+
+struct list_run {
+	const struct feed_ctx *ctx;
+	struct feed_list_cfg cfg;
+	struct feed_list_stix stix;
+	char *etag, *lm;     /* saved, or NULL */
+	unsigned char *snap; /* saved snapshot, or NULL */
+	size_t snaplen;
+	uint32_t snapn; /* its entries */
+	int phase;
+	struct feed_list l;
+	struct feed_diff d;
+	size_t pos, total;
+	struct buf state; /* the new state, for the last page */
+};
+
+static char *
+lr_str(const unsigned char *p, size_t n)
+{
+	return n > 0 ? hub_strndup((const char *)p, n) : NULL;
+}
+
+/* s when it can be kept and sent back as a header value, else NULL: one
+ * too long or with a control byte is better forgotten than sent broken. */
+static const char *
+lr_keep(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0, i;
+
+	if (n == 0 || n > FEED_HEADER_MAX)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return NULL;
+	return s;
+}
+
+/* Appends a 2-byte length and s (0 and nothing for NULL). */
+static void
+lr_put_str(struct buf *b, const char *s)
+{
+	unsigned char h[2];
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	put16(h, n);
+	buf_add(b, h, 2);
+	buf_add(b, s, n);
+}
+
+/* 1 when the saved validator a is what b would be saved as. */
+static int
+lr_same(const char *a, const char *b)
+{
+	b = lr_keep(b);
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static void lr_free(struct feed_run *);
+
+static struct feed_run *
+lr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
+    size_t errlen)
+{
+	const struct feed_def *def = ctx->def;
+	struct list_run *r;
+
+	if ((r = hub_calloc(1, sizeof(*r))) == NULL) {
+		buf_seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->ctx = ctx;
+	feed_list_init(&r->l);
+	feed_diff_init(&r->d);
+	buf_init(&r->state);
+	switch (def->kind) {
+	case FEED_LIST:
+		r->cfg.format = FEED_LIST_PLAIN;
+		break;
+	case FEED_CSV:
+		r->cfg.format = FEED_LIST_CSV;
+		r->cfg.quote = 1;
+		r->cfg.delim = def->delimiter;
+		r->cfg.value_col = def->col_value > 0 ? def->col_value - 1 : 0;
+		r->cfg.type_col = def->col_type > 0 ? def->col_type - 1 : -1;
+		r->cfg.skip = def->skip;
+		break;
+	case FEED_JSON:
+		r->cfg.format = FEED_LIST_JSON;
+		r->cfg.member = def->field;
+		r->cfg.type_member =
+		    def->field != NULL ? def->type_field : NULL;
+		break;
+	default:
+		buf_seterr(err, errlen, "not a list kind: %s",
+		    feed_kind_name(def->kind));
+		goto fail;
+	}
+	r->cfg.type = def->obs_type;
+	r->cfg.comment = def->comment;
+	r->stix.ns = ctx->ns;
+	r->stix.producer = ctx->member;
+	r->stix.name = def->name;
+	r->stix.labels = (const char *const *)def->labels;
+	r->stix.nlabels = def->nlabels > 0 ? (size_t)def->nlabels : 0;
+	r->stix.confidence = def->confidence;
+	r->stix.marking_ref = marking_tlp_id(def->tlp);
+	r->stix.mode = def->on_vanish == FEED_VANISH_REVOKE ? FEED_LIST_REVOKE
+							    : FEED_LIST_EXPIRE;
+	r->stix.now = ctx->now;
+	if (st != NULL && st->len > 0) {
+		const unsigned char *p = st->data;
+		size_t n = st->len, el, ll;
+
+		if (n < 8 || memcmp(p, STATE_MAGIC, 4) != 0)
+			goto bad;
+		el = get16(p + 4);
+		if (n < 8 + el)
+			goto bad;
+		ll = get16(p + 6 + el);
+		if (n < 8 + el + ll)
+			goto bad;
+		r->snaplen = n - 8 - el - ll;
+		if ((el > 0 && (r->etag = lr_str(p + 6, el)) == NULL) ||
+		    (ll > 0 && (r->lm = lr_str(p + 8 + el, ll)) == NULL) ||
+		    (r->snaplen > 0 &&
+			(r->snap = hub_malloc(r->snaplen)) == NULL)) {
+			buf_seterr(err, errlen, "out of memory");
+			goto fail;
+		}
+		if (r->snaplen > 0) {
+			memcpy(r->snap, p + 8 + el + ll, r->snaplen);
+			if (r->snaplen < 8 || memcmp(r->snap, BLOB_MAGIC, 4))
+				goto bad;
+			r->snapn = (uint32_t)get16(r->snap + 4) << 16 |
+			    (uint32_t)get16(r->snap + 6);
+		}
+	}
+	return (struct feed_run *)r;
+bad:
+	buf_seterr(
+	    err, errlen, "saved state of %zu bytes is not a list's", st->len);
+fail:
+	lr_free((struct feed_run *)r);
+	return NULL;
+}
+
+static int
+lr_next(
+    struct feed_run *run, struct feed_request *req, char *err, size_t errlen)
+{
+	struct list_run *r = (struct list_run *)run;
+	const struct feed_def *def = r->ctx->def;
+	int h = 0;
+
+	if (r->phase == LR_PAGING)
+		return FEED_CONT;
+	if (r->phase != LR_ASK)
+		return FEED_DONE;
+	memset(req, 0, sizeof(*req));
+	if (def->url != NULL && (req->url = hub_strdup(def->url)) == NULL)
+		goto oom;
+	/* only with a snapshot to compare against: without one, a 304
+	 * would leave the feed empty for good */
+	if (r->snap != NULL) {
+		if (r->etag != NULL &&
+		    (req->headers[h++] =
+			    feed_header("If-None-Match", r->etag)) == NULL)
+			goto oom;
+		if (r->lm != NULL &&
+		    (req->headers[h++] =
+			    feed_header("If-Modified-Since", r->lm)) == NULL)
+			goto oom;
+	}
+	r->phase = LR_ASKED;
+	return FEED_OK;
+oom:
+	feed_request_clear(req);
+	return buf_seterr(err, errlen, "out of memory");
+}
+
+/* The next page of the diff into out; the state with the last one. */
+static int
+lr_page(struct list_run *r, struct feed_result *out, char *err, size_t errlen)
+{
+	long k;
+
+	k = feed_list_envelope(
+	    &out->envelope, &r->stix, &r->l, &r->d, &r->pos, FEED_PAGE_OBJECTS);
+	if (k < 0 || buf_failed(&out->envelope)) {
+		buf_reset(&out->envelope);
+		return buf_seterr(err, errlen, "indicators: out of memory");
+	}
+	out->nobjects = (size_t)k;
+	out->more = r->pos < r->total;
+	if (!out->more) {
+		out->state.data = buf_detach(&r->state, &out->state.len);
+		out->has_state = 1;
+		r->phase = LR_DONE;
+	} else
+		r->phase = LR_PAGING;
+	return FEED_OK;
+}
+
+/* 1 when the body looks like an HTML page rather than a list. */
+static int
+lr_html(const struct feed_response *resp)
+{
+	const char *b = resp->body;
+	size_t i = 0;
+
+	if (resp->content_type != NULL &&
+	    strncasecmp(resp->content_type, "text/html", 9) == 0)
+		return 1;
+	while (i < resp->len &&
+	    (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+		i++;
+	return (resp->len - i >= 5 && strncasecmp(b + i, "<html", 5) == 0) ||
+	    (resp->len - i >= 9 && strncasecmp(b + i, "<!doctype", 9) == 0);
+}
+
+static int
+lr_parse(struct feed_run *run, const struct feed_response *resp,
+    struct feed_result *out, char *err, size_t errlen)
+{
+	struct list_run *r = (struct list_run *)run;
+	const char *kind = feed_kind_name(r->ctx->def->kind);
+	size_t i;
+
+	if (resp == NULL) {
+		if (r->phase != LR_PAGING)
+			return buf_seterr(err, errlen, "no response to read");
+		return lr_page(r, out, err, errlen);
+	}
+	if (r->phase != LR_ASKED)
+		return buf_seterr(err, errlen, "response to no request");
+	r->phase = LR_DONE;
+	if (resp->status == 304)
+		return FEED_OK;
+	if (resp->status != 200)
+		return buf_seterr(err, errlen, "HTTP status %ld", resp->status);
+	if (resp->body != NULL && resp->len > 0 && lr_html(resp))
+		return buf_seterr(err, errlen,
+		    "an HTML page, not a %s list: nothing stored or expired",
+		    kind);
+	if (feed_list_parse(&r->cfg, resp->body != NULL ? resp->body : "",
+		resp->body != NULL ? resp->len : 0, &r->l, err, errlen) != 0)
+		return FEED_ERR;
+	for (i = 0; i < r->l.nkept; i++) {
+		char *e;
+		long line = strtol(r->l.errors[i], &e, 10);
+
+		if (e[0] == ':' && e[1] == ' ')
+			e += 2;
+		else {
+			line = 0;
+			e = r->l.errors[i];
+		}
+		feed_result_error(out, line, "%s", e);
+	}
+	out->errors_dropped += (long)(r->l.nerrors - r->l.nkept);
+	if (r->l.truncated)
+		return buf_seterr(err, errlen,
+		    "more than %zu entries: nothing stored or expired", r->l.n);
+	if (r->l.n == 0 && r->l.nerrors > 0)
+		return buf_seterr(err, errlen,
+		    "no valid entry in %zu lines (%zu bad): not a %s list; "
+		    "nothing stored or expired",
+		    r->l.nlines, r->l.nerrors, kind);
+	if (r->l.n == 0 && r->snapn > 0)
+		return buf_seterr(err, errlen,
+		    "an empty download where the last one had %u entries: "
+		    "nothing expired",
+		    (unsigned)r->snapn);
+	if (feed_list_diff(&r->l, r->snap, r->snaplen, r->ctx->now, &r->d, err,
+		errlen) != 0)
+		return FEED_ERR;
+	buf_adds(&r->state, STATE_MAGIC);
+	lr_put_str(&r->state, lr_keep(resp->etag));
+	lr_put_str(&r->state, lr_keep(resp->last_modified));
+	buf_add(&r->state, r->d.blob, r->d.bloblen);
+	if (buf_failed(&r->state))
+		return buf_seterr(err, errlen, "state: out of memory");
+	r->total = r->d.nadded + r->d.ngone;
+	if (r->total == 0) {
+		/* nothing new, nothing gone: a state only for new validators
+		 * (or the first snapshot) */
+		if (r->snap == NULL || !lr_same(r->etag, resp->etag) ||
+		    !lr_same(r->lm, resp->last_modified)) {
+			out->state.data =
+			    buf_detach(&r->state, &out->state.len);
+			out->has_state = 1;
+		}
+		return FEED_OK;
+	}
+	return lr_page(r, out, err, errlen);
+}
+
+static void
+lr_free(struct feed_run *run)
+{
+	struct list_run *r = (struct list_run *)run;
+
+	if (r == NULL)
+		return;
+	hub_free(r->etag);
+	hub_free(r->lm);
+	hub_free(r->snap);
+	feed_list_clear(&r->l);
+	feed_diff_clear(&r->d);
+	buf_clear(&r->state);
+	hub_free(r);
+}
+
+const struct feed_ops feed_list_ops = {
+    .kind = "list",
+    .run_new = lr_new,
+    .next = lr_next,
+    .parse = lr_parse,
+    .run_free = lr_free,
+};

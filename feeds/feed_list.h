@@ -54,16 +54,18 @@ enum feed_list_format {
  *                         url_status,..." header is a comment)
  */
 struct feed_list_cfg {
-	int format;	     /* enum feed_list_format */
-	int type;	     /* enum obs_type; OBS_NONE: detect per value */
-	const char *comment; /* comment characters; NULL: "#;" */
-	char delim;	     /* csv */
-	int quote;	     /* csv: 1 for RFC 4180 double quotes */
-	int value_col;	     /* csv */
-	int type_col;	     /* csv: -1 (or 0 with value_col 0): none */
-	int skip;	     /* csv: leading records to skip */
-	const char *member;  /* json: NULL for an array of strings */
-	size_t max_entries;  /* 0: FEED_LIST_MAX_ENTRIES */
+	int format;		 /* enum feed_list_format */
+	int type;		 /* enum obs_type; OBS_NONE: detect per value */
+	const char *comment;	 /* comment characters; NULL: "#;" */
+	char delim;		 /* csv */
+	int quote;		 /* csv: 1 for RFC 4180 double quotes */
+	int value_col;		 /* csv */
+	int type_col;		 /* csv: -1 (or 0 with value_col 0): none */
+	int skip;		 /* csv: leading records to skip */
+	const char *member;	 /* json: NULL for an array of strings */
+	const char *type_member; /* json (with member): the member naming
+				    the type, as type_col does; NULL: none */
+	size_t max_entries;	 /* 0: FEED_LIST_MAX_ENTRIES */
 };
 
 /* One entry; key and text point into the list's pool. */
@@ -218,5 +220,18 @@ int feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
 long feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
     const struct feed_list *l, const struct feed_diff *d, size_t *pos,
     size_t max);
+
+/*
+ * The connector (feed.h) of the list, csv and json kinds: each run one
+ * download (conditional on the saved ETag and Last-Modified), diffed
+ * against the saved snapshot; new entries and vanished ones (expired or
+ * revoked as def->on_vanish says) in envelopes of at most
+ * FEED_PAGE_OBJECTS, the state (validators and snapshot) with the last.
+ * A download with no valid entry where lines failed, an empty one where
+ * the snapshot had entries, an HTML page or one over max entries fails
+ * the run: nothing is expired on the word of a broken download.
+ */
+struct feed_ops;
+extern const struct feed_ops feed_list_ops;
 
 #endif

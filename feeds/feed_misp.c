@@ -3,9 +3,11 @@
  * state blob, event to STIX indicators, hashes.csv, and the export of
  * indicators as a feed.  Pure functions over caller memory; no HTTP, no
  * storage, no policy (the caller exports only what the reader may see).
+ * At the end, feed_misp_ops: the connector (feed.h) over them.
  */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,20 +22,12 @@
 #include "ctihub/tstamp.h"
 #include "ctihub/uuid.h"
 
+#include "feed.h"
 #include "feed_misp.h"
 
 /* The namespace of the ids this module derives (UUIDv5). */
 static const unsigned char feed_misp_ns[16] = {0x5b, 0x0e, 0x2c, 0x61, 0x9d,
     0x47, 0x4e, 0x3a, 0xa2, 0x18, 0x6f, 0x41, 0xc7, 0x03, 0x8e, 0x95};
-
-/* The TLP 2.0 marking-definition ids, by enum tlp (marking.c knows them
- * the other way round). */
-static const char *const tlp2_ids[TLP_NLEVELS] = {NULL,
-    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"};
 
 /* MISP's tag for each level, as the tlp taxonomy spells it. */
 static const char *const tlp_tags[TLP_NLEVELS] = {
@@ -41,8 +35,9 @@ static const char *const tlp_tags[TLP_NLEVELS] = {
 
 static int dump_cb(const char *, size_t, void *);
 static void add_json(struct buf *, const json_t *);
-static void uuid5(
-    const char *, size_t, const char *, size_t, unsigned char[16]);
+static void uuid5(const unsigned char *, const char *, size_t, const char *,
+    size_t, unsigned char[16]);
+static int is_identity(const char *);
 static int get_int(const json_t *, int64_t *);
 static int get_bool(const json_t *);
 static json_t *event_of(json_t *);
@@ -90,10 +85,18 @@ add_json(struct buf *b, const json_t *j)
 		b->failed = 1;
 }
 
-/* UUIDv5 in feed_misp_ns of a, a NUL, then b. */
+/* 1 when s can be a created_by_ref: an identity id (a member's short
+ * id, as the feed engine gives it, names the ids only). */
+static int
+is_identity(const char *s)
+{
+	return strncmp(s, "identity--", 10) == 0;
+}
+
+/* UUIDv5 in ns (NULL: feed_misp_ns) of a, a NUL, then b. */
 static void
-uuid5(
-    const char *a, size_t alen, const char *b, size_t blen, unsigned char u[16])
+uuid5(const unsigned char *ns, const char *a, size_t alen, const char *b,
+    size_t blen, unsigned char u[16])
 {
 	unsigned char h[EVP_MAX_MD_SIZE];
 	unsigned int hl = 0;
@@ -102,7 +105,7 @@ uuid5(
 	memset(h, 0, sizeof(h));
 	if ((c = EVP_MD_CTX_new()) != NULL) {
 		EVP_DigestInit_ex(c, EVP_sha1(), NULL);
-		EVP_DigestUpdate(c, feed_misp_ns, sizeof(feed_misp_ns));
+		EVP_DigestUpdate(c, ns != NULL ? ns : feed_misp_ns, 16);
 		EVP_DigestUpdate(c, a, alen);
 		EVP_DigestUpdate(c, "", 1);
 		EVP_DigestUpdate(c, b, blen);
@@ -704,7 +707,7 @@ conv_attr(struct conv *c, json_t *a)
 	}
 	if (buf_failed(&pat))
 		goto oom;
-	uuid5(o->producer, strlen(o->producer), (const char *)u, 16, id);
+	uuid5(o->ns, o->producer, strlen(o->producer), (const char *)u, 16, id);
 	memcpy(idbuf, "indicator--", 11);
 	uuid_format(id, idbuf + 11);
 	tstamp_format(t * 1000000, 3, ts);
@@ -726,6 +729,8 @@ conv_attr(struct conv *c, json_t *a)
 	    "indicator_types", "malicious-activity");
 	if (ind == NULL)
 		goto oom;
+	if (!is_identity(o->producer))
+		json_object_del(ind, "created_by_ref");
 	if ((s = json_string_value(json_object_get(a, "comment"))) != NULL &&
 	    s[0] != '\0')
 		json_object_set_new(
@@ -737,7 +742,7 @@ conv_attr(struct conv *c, json_t *a)
 		    ind, "confidence", json_integer(o->confidence));
 	if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
 		json_object_set_new(ind, "object_marking_refs",
-		    json_pack("[s]", tlp2_ids[tlp]));
+		    json_pack("[s]", marking_tlp_id(tlp)));
 	json_object_set_new(ind, "external_references",
 	    json_pack(
 		"[{s:s, s:s}]", "source_name", "misp", "external_id", uuid_s));
@@ -841,8 +846,8 @@ feed_misp_event_to_stix(const char *text, size_t len,
 		    t < 0 || t > MAX_TS)
 			t = 0;
 		tstamp_format(t * 1000000, 3, ts);
-		uuid5(opts->producer, strlen(opts->producer), (const char *)u,
-		    16, rid);
+		uuid5(opts->ns, opts->producer, strlen(opts->producer),
+		    (const char *)u, 16, rid);
 		memcpy(ridbuf, "report--", 8);
 		uuid_format(rid, ridbuf + 8);
 		info = json_string_value(json_object_get(ev, "info"));
@@ -861,13 +866,15 @@ feed_misp_event_to_stix(const char *text, size_t len,
 			json_decref(labels);
 			goto oom;
 		}
+		if (!is_identity(opts->producer))
+			json_object_del(rep, "created_by_ref");
 		if (json_array_size(labels) > 0)
 			json_object_set(rep, "labels", labels);
 		json_decref(labels);
 		tlp = c.evtlp != TLP_NONE ? c.evtlp : opts->tlp;
 		if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
 			json_object_set_new(rep, "object_marking_refs",
-			    json_pack("[s]", tlp2_ids[tlp]));
+			    json_pack("[s]", marking_tlp_id(tlp)));
 		if (opts->confidence >= 0 && opts->confidence <= 100)
 			json_object_set_new(
 			    rep, "confidence", json_integer(opts->confidence));
@@ -1014,7 +1021,7 @@ xevent(struct feed_misp_export *x, const struct feed_misp_out_item *it,
 	size_t lo = 0, hi = x->n, mid, ncap;
 	int c;
 
-	uuid5(it->producer, strlen(it->producer), date, 10, u);
+	uuid5(NULL, it->producer, strlen(it->producer), date, 10, u);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if ((c = memcmp(u, x->ev[mid].uuid, 16)) == 0)
@@ -1039,7 +1046,7 @@ xevent(struct feed_misp_export *x, const struct feed_misp_out_item *it,
 	uuid_format(u, e->uuid_s);
 	memcpy(e->date, date, 11);
 	name = it->producer_name != NULL ? it->producer_name : it->producer;
-	uuid5("orgc", 4, it->producer, strlen(it->producer), ou);
+	uuid5(NULL, "orgc", 4, it->producer, strlen(it->producer), ou);
 	uuid_format(ou, ous);
 	snprintf(info, sizeof(info), "ctihub: indicators of %.100s on %s", name,
 	    date);
@@ -1091,7 +1098,7 @@ feed_misp_export_add(
 		if (misp == NULL || it->obs[i].text == NULL)
 			continue;
 		snprintf(idx, sizeof(idx), "%zu", i);
-		uuid5(it->id, strlen(it->id), idx, strlen(idx), au);
+		uuid5(NULL, it->id, strlen(it->id), idx, strlen(idx), au);
 		uuid_format(au, aus);
 		if ((tags = json_array()) == NULL)
 			return -1;
@@ -1196,3 +1203,274 @@ feed_misp_export_hashes(struct feed_misp_export *x, struct buf *out)
 		}
 	return buf_failed(out) ? -1 : 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* the connector (feed.h) */
+
+#define MR_MAX_EVENTS 1000 /* events fetched in one run */
+
+enum { MR_MANIFEST, MR_MANIFEST_ASKED, MR_EVENTS, MR_EVENT_ASKED, MR_DONE };
+
+struct misp_run {
+	const struct feed_ctx *ctx;
+	struct feed_misp_opts opts;
+	unsigned char *saved; /* the state the run started from, or NULL */
+	size_t savedlen;
+	struct feed_misp_manifest m;
+	size_t i;	  /* next manifest entry to consider */
+	size_t cur;	  /* the entry asked for */
+	unsigned nevents; /* asked for in this run */
+	struct buf st;	  /* the state as stored so far */
+	int phase;
+};
+
+static void mr_free(struct feed_run *);
+
+static struct feed_run *
+mr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
+    size_t errlen)
+{
+	const struct feed_def *def = ctx->def;
+	struct misp_run *r;
+
+	if (def->url == NULL) {
+		buf_seterr(err, errlen, "a MISP feed needs a url");
+		return NULL;
+	}
+	if ((r = hub_calloc(1, sizeof(*r))) == NULL)
+		goto oom;
+	r->ctx = ctx;
+	buf_init(&r->st);
+	r->opts.producer = ctx->member;
+	r->opts.ns = ctx->ns;
+	r->opts.tlp = (enum tlp)def->tlp;
+	r->opts.confidence = def->confidence;
+	r->opts.labels = (const char *const *)def->labels;
+	r->opts.nlabels = def->nlabels > 0 ? (size_t)def->nlabels : 0;
+	r->opts.report = 1;
+	if (st != NULL && st->len > 0) {
+		/* a malformed blob reads as empty (feed_misp_manifest_plan):
+		 * everything is fetched again, which the store deduplicates */
+		if ((r->saved = hub_malloc(st->len)) == NULL)
+			goto oom;
+		memcpy(r->saved, st->data, st->len);
+		r->savedlen = st->len;
+	}
+	return (struct feed_run *)r;
+oom:
+	mr_free((struct feed_run *)r);
+	buf_seterr(err, errlen, "out of memory");
+	return NULL;
+}
+
+/* 1 when an entry at or after r->i is still to fetch. */
+static int
+mr_more(const struct misp_run *r)
+{
+	size_t i;
+
+	for (i = r->i; i < r->m.n; i++)
+		if (r->m.ev[i].fetch && !r->m.ev[i].done)
+			return 1;
+	return 0;
+}
+
+static int
+mr_next(
+    struct feed_run *run, struct feed_request *req, char *err, size_t errlen)
+{
+	struct misp_run *r = (struct misp_run *)run;
+	char name[sizeof(r->m.ev[0].uuid_s) + 5];
+
+	memset(req, 0, sizeof(*req));
+	if (r->phase == MR_MANIFEST) {
+		req->url = feed_url_join(r->ctx->def->url, "manifest.json");
+		r->phase = MR_MANIFEST_ASKED;
+	} else if (r->phase == MR_EVENTS) {
+		while (r->i < r->m.n &&
+		    (!r->m.ev[r->i].fetch || r->m.ev[r->i].done))
+			r->i++;
+		if (r->i == r->m.n || r->nevents == MR_MAX_EVENTS) {
+			/* the rest next run: those done are saved */
+			r->phase = MR_DONE;
+			return FEED_DONE;
+		}
+		r->nevents++;
+		r->cur = r->i++;
+		snprintf(name, sizeof(name), "%s.json", r->m.ev[r->cur].uuid_s);
+		req->url = feed_url_join(r->ctx->def->url, name);
+		r->phase = MR_EVENT_ASKED;
+	} else
+		return FEED_DONE;
+	if (req->url == NULL ||
+	    (req->headers[0] = feed_header("Accept", "application/json")) ==
+		NULL) {
+		feed_request_clear(req);
+		return buf_seterr(err, errlen, "out of memory");
+	}
+	return FEED_OK;
+}
+
+/* The run's state (r->st) as a result's. */
+static int
+mr_state(struct misp_run *r, struct feed_result *out, char *err, size_t errlen)
+{
+	if (r->st.len == 0)
+		return FEED_OK;
+	if ((out->state.data = hub_malloc(r->st.len)) == NULL)
+		return buf_seterr(err, errlen, "state: out of memory");
+	memcpy(out->state.data, r->st.data, r->st.len);
+	out->state.len = r->st.len;
+	out->has_state = 1;
+	return FEED_OK;
+}
+
+/*
+ * Marks entry ev done in r->st (what feed_misp_state_build gives with
+ * the done marks, kept up to date in O(records) an event instead of a
+ * rebuild): its record updated, or inserted in order.
+ */
+static int
+mr_done(struct misp_run *r, struct feed_misp_manifest_entry *ev)
+{
+	size_t lo = 0, hi = r->st.len / FEED_MISP_STATE_REC, mid;
+	unsigned char *p;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(
+		    ev->uuid, r->st.data + mid * FEED_MISP_STATE_REC, 16);
+		if (c == 0) {
+			lo = mid;
+			goto put;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (buf_reserve(&r->st, FEED_MISP_STATE_REC) != 0)
+		return -1;
+	p = (unsigned char *)r->st.data + lo * FEED_MISP_STATE_REC;
+	memmove(
+	    p + FEED_MISP_STATE_REC, p, r->st.len - lo * FEED_MISP_STATE_REC);
+	r->st.len += FEED_MISP_STATE_REC;
+	memcpy(p, ev->uuid, 16);
+put:
+	put_be64((unsigned char *)r->st.data + lo * FEED_MISP_STATE_REC + 16,
+	    (uint64_t)ev->timestamp);
+	ev->done = 1;
+	return 0;
+}
+
+static int
+mr_parse_manifest(struct misp_run *r, const struct feed_response *resp,
+    struct feed_result *out, char *err, size_t errlen)
+{
+	char e[FEED_MISP_ERRLEN];
+	size_t planned;
+
+	if (resp->status != 200)
+		return buf_seterr(err, errlen, "manifest.json: HTTP status %ld",
+		    resp->status);
+	if (feed_misp_manifest_parse(resp->body != NULL ? resp->body : "",
+		resp->body != NULL ? resp->len : 0, &r->m, e, sizeof(e)) != 0)
+		return buf_seterr(err, errlen, "manifest.json: %s", e);
+	if (r->m.nbad > 0)
+		feed_result_error(out, 0,
+		    "manifest.json: %zu entries skipped, the first: %s",
+		    r->m.nbad, r->m.firstbad);
+	planned = feed_misp_manifest_plan(&r->m, r->saved, r->savedlen);
+	/* the state of the events as they are now stored: the saved one,
+	 * less the events gone from the manifest */
+	if (feed_misp_state_build(&r->m, r->saved, r->savedlen, &r->st) != 0)
+		return buf_seterr(err, errlen, "state: out of memory");
+	r->phase = MR_EVENTS;
+	if (planned > 0) {
+		out->more = 1;
+		return FEED_OK;
+	}
+	/* nothing to fetch: a new state only when events left the
+	 * manifest (they are forgotten) */
+	r->phase = MR_DONE;
+	if (r->st.len == r->savedlen &&
+	    (r->savedlen == 0 ||
+		memcmp(r->st.data, r->saved, r->savedlen) == 0))
+		return FEED_OK;
+	if (r->st.len == 0) { /* the manifest is empty: forget them all */
+		out->has_state = 1;
+		return FEED_OK;
+	}
+	return mr_state(r, out, err, errlen);
+}
+
+static int
+mr_parse(struct feed_run *run, const struct feed_response *resp,
+    struct feed_result *out, char *err, size_t errlen)
+{
+	struct misp_run *r = (struct misp_run *)run;
+	struct feed_misp_manifest_entry *ev;
+	struct feed_misp_result res;
+	char e[FEED_MISP_ERRLEN];
+	long line;
+
+	if (resp == NULL)
+		return buf_seterr(err, errlen, "no response to read");
+	if (r->phase == MR_MANIFEST_ASKED)
+		return mr_parse_manifest(r, resp, out, err, errlen);
+	if (r->phase != MR_EVENT_ASKED)
+		return buf_seterr(err, errlen, "response to no request");
+	/* one event: its failure is its own (an error, not done, so it is
+	 * fetched again next run), never the run's */
+	r->phase = MR_EVENTS;
+	ev = &r->m.ev[r->cur];
+	line = (long)r->cur + 1;
+	out->more = mr_more(r);
+	if (resp->status != 200) {
+		feed_result_error(out, line, "%s.json: HTTP status %ld",
+		    ev->uuid_s, resp->status);
+		return FEED_OK;
+	}
+	memset(&res, 0, sizeof(res));
+	if (feed_misp_event_to_stix(resp->body != NULL ? resp->body : "",
+		resp->body != NULL ? resp->len : 0, &r->opts, &out->envelope,
+		&res, e, sizeof(e)) != 0) {
+		buf_reset(&out->envelope);
+		feed_result_error(out, line, "%s.json: %s", ev->uuid_s, e);
+		return FEED_OK;
+	}
+	if (res.nbad > 0)
+		feed_result_error(out, line,
+		    "%s.json: %zu attributes skipped, the first: %s",
+		    ev->uuid_s, res.nbad, res.firstbad);
+	out->nobjects = res.nindicators + (res.nindicators > 0);
+	if (out->nobjects == 0)
+		buf_reset(&out->envelope);
+	if (mr_done(r, ev) != 0) {
+		buf_reset(&out->envelope);
+		return buf_seterr(err, errlen, "state: out of memory");
+	}
+	return mr_state(r, out, err, errlen);
+}
+
+static void
+mr_free(struct feed_run *run)
+{
+	struct misp_run *r = (struct misp_run *)run;
+
+	if (r == NULL)
+		return;
+	feed_misp_manifest_clear(&r->m);
+	buf_clear(&r->st);
+	hub_free(r->saved);
+	hub_free(r);
+}
+
+const struct feed_ops feed_misp_ops = {
+    .kind = "misp",
+    .run_new = mr_new,
+    .next = mr_next,
+    .parse = mr_parse,
+    .run_free = mr_free,
+};

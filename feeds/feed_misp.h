@@ -101,9 +101,13 @@ int feed_misp_state_build(const struct feed_misp_manifest *m, const void *old,
 
 /* How an event becomes STIX. */
 struct feed_misp_opts {
-	/* identity id of the producer (created_by_ref, and the namespace of
-	 * the derived ids); required */
+	/* the producer: names the derived ids, and is their created_by_ref
+	 * when it is an identity id (a member's short id is not: then none);
+	 * required */
 	const char *producer;
+	/* UUIDv5 namespace of the derived ids (the hub's, feed.h feed_ctx);
+	 * NULL: the module's own */
+	const unsigned char *ns;
 	/* marking when neither the event nor the attribute has a tlp: tag
 	 * (TLP_NONE: leave unmarked) */
 	enum tlp tlp;
@@ -131,7 +135,7 @@ struct feed_misp_result {
  *     indicators; the others are context and are skipped (counted);
  *   - attributes inside MISP objects are taken one by one, like
  *     top-level ones (the object's grouping is not kept);
- *   - the indicator id is a UUIDv5 of the producer and the attribute
+ *   - the indicator id is a UUIDv5 (in opts->ns) of the producer and the attribute
  *     uuid, so two feeds cannot claim each other's ids, and an edited
  *     attribute (same uuid, newer timestamp) is a new version of the
  *     same indicator: created = modified = the attribute timestamp,
@@ -228,5 +232,16 @@ int feed_misp_export_manifest(struct feed_misp_export *, struct buf *out);
 int feed_misp_export_hashes(struct feed_misp_export *, struct buf *out);
 int feed_misp_export_event(
     struct feed_misp_export *, const char *uuid, struct buf *out);
+
+/*
+ * The connector (feed.h) of the misp kind: manifest.json, then each new
+ * or changed event (<uuid>.json) in turn, one result each, ids in the
+ * hub's namespace (feed_ctx.ns), the state after every stored event so
+ * that a failed run resumes.  An event that cannot be fetched or read is
+ * an error of that event (line: its manifest index, from 1), skipped and
+ * fetched again next run; it does not fail the run.
+ */
+struct feed_ops;
+extern const struct feed_ops feed_misp_ops;
 
 #endif

@@ -3,9 +3,11 @@
  * feed_taxii.h for the paging rules): page URLs, reading a response into
  * a bounded envelope with the feed's TLP on unmarked objects, and the
  * cursor's state blob.  Does no I/O and keeps no global state; the engine
- * does the fetching, the scheduling and the storing.
+ * does the fetching, the scheduling and the storing.  At the end,
+ * feed_taxii_ops: the connector (feed.h) over them.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +15,10 @@
 
 #include "ctihub/alloc.h"
 #include "ctihub/buf.h"
+#include "ctihub/marking.h"
 #include "ctihub/tstamp.h"
 
+#include "feed.h"
 #include "feed_taxii.h"
 
 static void pct_add(struct buf *, const char *, int);
@@ -413,3 +417,205 @@ feed_taxii_state_read(struct feed_taxii_cursor *c, const void *blob, size_t len)
 	c->text[n] = '\0';
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* the connector (feed.h) */
+
+#define TR_MAX_FILTERS 16
+#define TR_MAX_PAGES   1000	   /* pages of one run, then PAUSE */
+#define TR_MAX_BODY    (16u << 20) /* when the definition sets none */
+
+struct taxii_run {
+	const struct feed_ctx *ctx;
+	struct feed_taxii_query q;
+	struct feed_taxii_filter filters[TR_MAX_FILTERS];
+	char *url;   /* objects_url */
+	char *query; /* the def's query, cut into filters */
+	struct feed_taxii_run run;
+	unsigned char saved[FEED_TAXII_STATE_MAX]; /* the last state given */
+	size_t savedlen;
+	int asked, done;
+};
+
+static void tr_free(struct feed_run *);
+
+/* Cuts "a=b&c=d" (as the feeds file has it, not encoded) into filters. */
+static int
+tr_filters(struct taxii_run *r, char *err, size_t errlen)
+{
+	char *p = r->query, *amp, *eq;
+
+	while (p != NULL && *p != '\0') {
+		if ((amp = strchr(p, '&')) != NULL)
+			*amp = '\0';
+		if (*p != '\0') {
+			if (r->q.nfilters == TR_MAX_FILTERS)
+				return buf_seterr(err, errlen,
+				    "query: more than %d filters",
+				    TR_MAX_FILTERS);
+			if ((eq = strchr(p, '=')) == NULL)
+				return buf_seterr(
+				    err, errlen, "query: \"%s\" has no '='", p);
+			*eq = '\0';
+			r->filters[r->q.nfilters].name = p;
+			r->filters[r->q.nfilters].value = eq + 1;
+			r->q.nfilters++;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+static struct feed_run *
+tr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
+    size_t errlen)
+{
+	const struct feed_def *def = ctx->def;
+	struct feed_taxii_cursor c = {.us = -1};
+	struct taxii_run *r;
+
+	if (def->url == NULL) {
+		buf_seterr(err, errlen, "a TAXII feed needs a url");
+		return NULL;
+	}
+	if (st != NULL && st->len > 0 &&
+	    feed_taxii_state_read(&c, st->data, st->len) != 0) {
+		buf_seterr(err, errlen,
+		    "saved state of %zu bytes is not a TAXII cursor", st->len);
+		return NULL;
+	}
+	if ((r = hub_calloc(1, sizeof(*r))) == NULL ||
+	    (r->url = feed_url_join(def->url, "objects/")) == NULL ||
+	    (r->query = hub_strdup(def->query != NULL ? def->query : "")) ==
+		NULL) {
+		buf_seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	r->ctx = ctx;
+	if (tr_filters(r, err, errlen) != 0)
+		goto fail;
+	r->q.objects_url = r->url;
+	r->q.filters = r->filters;
+	r->q.limit = def->limit > 0 && def->limit <= UINT32_MAX
+	    ? (unsigned)def->limit
+	    : 0;
+	r->q.tlp_id = marking_tlp_id((enum tlp)def->tlp);
+	r->q.max_body = def->max_bytes > 0 && def->max_bytes < SIZE_MAX / 2
+	    ? (size_t)def->max_bytes
+	    : TR_MAX_BODY;
+	/* the TLP added to every object: room for it besides the body */
+	r->q.max_out = r->q.max_body * 2 + (1u << 20);
+	r->q.max_objects = FEED_PAGE_OBJECTS;
+	r->q.max_pages = TR_MAX_PAGES;
+	feed_taxii_run_init(&r->run, &c);
+	r->savedlen = feed_taxii_state_write(&c, r->saved);
+	return (struct feed_run *)r;
+fail:
+	tr_free((struct feed_run *)r);
+	return NULL;
+}
+
+static int
+tr_next(
+    struct feed_run *run, struct feed_request *req, char *err, size_t errlen)
+{
+	struct taxii_run *r = (struct taxii_run *)run;
+	struct buf u;
+
+	if (r->done)
+		return FEED_DONE;
+	memset(req, 0, sizeof(*req));
+	buf_init(&u);
+	if (feed_taxii_url(&r->q, &r->run, &u, err, errlen) != 0) {
+		buf_clear(&u);
+		return FEED_ERR;
+	}
+	buf_cstr(&u);
+	if (buf_failed(&u) || (req->url = buf_detach(&u, NULL)) == NULL ||
+	    (req->headers[0] = feed_header(
+		 "Accept", "application/taxii+json;version=2.1")) == NULL) {
+		buf_clear(&u);
+		feed_request_clear(req);
+		return buf_seterr(err, errlen, "out of memory");
+	}
+	r->asked = 1;
+	return FEED_OK;
+}
+
+static int
+tr_parse(struct feed_run *run, const struct feed_response *resp,
+    struct feed_result *out, char *err, size_t errlen)
+{
+	struct taxii_run *r = (struct taxii_run *)run;
+	struct feed_taxii_page page;
+	unsigned char st[FEED_TAXII_STATE_MAX];
+	size_t n;
+	int rc;
+
+	if (resp == NULL || !r->asked)
+		return buf_seterr(err, errlen, "no response to read");
+	r->asked = 0;
+	feed_taxii_page_init(&page);
+	rc = feed_taxii_read(&r->q, &r->run, resp->status,
+	    resp->date_added_last, resp->body != NULL ? resp->body : "",
+	    resp->body != NULL ? resp->len : 0, &page, err, errlen);
+	switch (rc) {
+	case FEED_TAXII_MORE:
+		out->more = 1;
+		break;
+	case FEED_TAXII_DONE:
+	case FEED_TAXII_PAUSE: /* resumed from the cursor next run */
+		r->done = 1;
+		break;
+	case FEED_TAXII_ESTUCK:
+		/* the page is good, the paging is not: keep the page */
+		feed_result_error(out, 0, "%s", err);
+		r->done = 1;
+		break;
+	default:
+		feed_taxii_page_clear(&page);
+		return FEED_ERR;
+	}
+	if (page.nobjects > 0) {
+		out->envelope = page.env;
+		buf_init(&page.env);
+		out->nobjects = page.nobjects;
+	}
+	feed_taxii_page_clear(&page);
+	/* the cursor, when it moved (it never goes back) */
+	n = feed_taxii_state_write(&r->run.cursor, st);
+	if (n != r->savedlen || memcmp(st, r->saved, n) != 0) {
+		if ((out->state.data = hub_malloc(n)) == NULL) {
+			buf_clear(&out->envelope);
+			buf_init(&out->envelope);
+			return buf_seterr(err, errlen, "out of memory");
+		}
+		memcpy(out->state.data, st, n);
+		out->state.len = n;
+		out->has_state = 1;
+		memcpy(r->saved, st, n);
+		r->savedlen = n;
+	}
+	return FEED_OK;
+}
+
+static void
+tr_free(struct feed_run *run)
+{
+	struct taxii_run *r = (struct taxii_run *)run;
+
+	if (r == NULL)
+		return;
+	feed_taxii_run_clear(&r->run);
+	hub_free(r->url);
+	hub_free(r->query);
+	hub_free(r);
+}
+
+const struct feed_ops feed_taxii_ops = {
+    .kind = "taxii",
+    .run_new = tr_new,
+    .next = tr_next,
+    .parse = tr_parse,
+    .run_free = tr_free,
+};

@@ -146,4 +146,14 @@ size_t feed_taxii_state_write(
 int feed_taxii_state_read(
     struct feed_taxii_cursor *, const void *blob, size_t len);
 
+/*
+ * The connector (feed.h) of the taxii kind: pages from the saved cursor
+ * (def->url "objects/", def->query's filters, def->limit), Accept
+ * application/taxii+json;version=2.1, the feed's TLP on unmarked objects,
+ * the cursor as the state of each page that moved it; at most 1000 pages
+ * a run (then it ends, and the next resumes from the cursor).
+ */
+struct feed_ops;
+extern const struct feed_ops feed_taxii_ops;
+
 #endif

@@ -50,6 +50,9 @@ enum tlp marking_tlp_of_id(const char *id);
 enum tlp marking_tlp_parse(const char *name);
 /* "CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED", or "NONE". */
 const char *marking_tlp_name(enum tlp);
+/* The TLP 2.0 marking-definition id of a level (the OASIS extension's),
+ * or NULL for TLP_NONE and anything out of range.  Static. */
+const char *marking_tlp_id(enum tlp);
 
 /*
  * Classifies a marking-definition object: a TLP 1.0 definition

@@ -61,9 +61,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5:
 		c.format = FEED_LIST_JSON;
 		break;
-	default:
+	case 6:
 		c.format = FEED_LIST_JSON;
 		c.member = "ip_address";
+		break;
+	default:
+		c.format = FEED_LIST_JSON;
+		c.member = "v";
+		c.type_member = "t"; /* the feeds file's type_field */
 		break;
 	}
 	c.type = (data[0] >> 3) & 1 ? ((data[0] >> 4) % (OBS_TYPE_MAX + 1))
