@@ -234,7 +234,13 @@ batch_done(const struct ingest_batch *b, int rc, void *arg)
 		if (r->store_rc == STORE_OK)
 			r->store_rc = rc;
 	} else {
-		ingest_count(b, &r->counts);
+		struct ingest_counts c;
+
+		ingest_count(b, &c); /* this batch's */
+		r->counts.stored += c.stored;
+		r->counts.linked += c.linked;
+		r->counts.duplicate += c.duplicate;
+		r->counts.rejected += c.rejected;
 		for (i = 0; i < b->n && r->first_reject[0] == '\0'; i++)
 			if (!b->meta[i].ok || ingest_refused(&b->objs[i]))
 				snprintf(r->first_reject,
@@ -373,29 +379,44 @@ http_date(time_t t, char *out, size_t len)
 	strftime(out, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* A `file` source: read whole (at most max_bytes), 304 when the request's
- * If-Modified-Since is its mtime exactly. */
+/* The value of a request header, or NULL. */
+static const char *
+req_header(const struct feed_request *req, const char *name)
+{
+	size_t n = strlen(name);
+	const char *v;
+	int i;
+
+	for (i = 0; i < FEED_MAX_HEADERS && req->headers[i] != NULL; i++)
+		if (strncasecmp(req->headers[i], name, n) == 0 &&
+		    req->headers[i][n] == ':') {
+			for (v = req->headers[i] + n + 1; *v == ' '; v++)
+				;
+			return v;
+		}
+	return NULL;
+}
+
+/* A `file` source: read whole (at most max_bytes).  Its ETag is made of
+ * the mtime to the nanosecond, the size and the inode (an edit within the
+ * same second as the last run still shows), its Last-Modified is the mtime;
+ * 304 when the request's If-None-Match is that ETag or, without one, its
+ * If-Modified-Since that Last-Modified. */
 static void
 read_source(struct frun *r, const struct feed_request *req)
 {
-	const char *ims = NULL;
+	const char *inm = req_header(req, "If-None-Match");
+	const char *ims = req_header(req, "If-Modified-Since");
 	struct feed_response resp;
-	char lm[64];
+	char lm[64], etag[96];
 	struct stat sb;
 	char *body = NULL;
 	size_t got = 0;
 	ssize_t n;
-	int fd, i;
+	int fd;
 
 	memset(&resp, 0, sizeof(resp));
 	r->rep.requests++;
-	for (i = 0; i < FEED_MAX_HEADERS && req->headers[i] != NULL; i++)
-		if (strncasecmp(req->headers[i], "If-Modified-Since:", 18) ==
-		    0) {
-			ims = req->headers[i] + 18;
-			while (*ims == ' ')
-				ims++;
-		}
 	if ((fd = open(r->def->path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &sb) == -1) {
 		fail(r, "%s: %s", r->def->path, strerror(errno));
@@ -411,9 +432,14 @@ read_source(struct frun *r, const struct feed_request *req)
 		return;
 	}
 	http_date(sb.st_mtime, lm, sizeof(lm));
+	snprintf(etag, sizeof(etag), "\"%lld.%09ld-%lld-%llu\"",
+	    (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
+	    (long long)sb.st_size, (unsigned long long)sb.st_ino);
 	resp.last_modified = lm;
+	resp.etag = etag;
 	resp.now = tstamp_now();
-	if (ims != NULL && strcmp(ims, lm) == 0) {
+	if (inm != NULL ? strcmp(inm, etag) == 0
+			: ims != NULL && strcmp(ims, lm) == 0) {
 		close(fd);
 		resp.status = 304;
 		r->rep.not_modified++;

@@ -129,6 +129,87 @@ if grep -q "malware--" ids; then
 else
 	tap ok "feed_taxii: match[type]=indicator kept on every page (no malware)"
 fi
+# 4. the feed engine itself (ctihub feed run --store, the hub's own run)
+# into a second database, run after run while alice publishes 60 more:
+# every indicator exactly once (objects and stored add up, no duplicate)
+mkdir -p down/policy
+echo "$PW" >down/bob.pw
+chmod 600 down/bob.pw
+printf 'member mirror {\n\tname "Mirror"\n\tcountry IN\n\troles publisher subscriber\n\t%s\n}\n' \
+    "$PWLINE" >down/members.conf
+cat >down/ctihub.conf <<EOM
+listen 127.0.0.1:0
+tls_cert ../server.pem
+tls_key ../server.key
+state_dir state
+map_size 256M
+members members.conf
+policy_dir policy
+feeds feeds.conf
+feed_allow 127.0.0.1/32
+api_root d1 {
+	title "Downstream"
+	collection 6c6c6c6c-3333-4333-8333-333333333333 {
+		title "Mirror"
+		alias mirror
+		read any
+		write member mirror
+	}
+}
+EOM
+cat >down/feeds.conf <<EOM
+feed up {
+	kind taxii
+	url https://127.0.0.1:$(hub_port hub.log)/api1/collections/$COLL/
+	ca_file ../ca.pem
+	user bob password_file bob.pw
+	every 1h
+	member mirror
+	collection d1/mirror
+	tlp amber
+	match type indicator
+	limit 7
+}
+EOM
+FEED_USER=alice:$PW "$C" post 191 60 2>>post.err &
+POSTER=$!
+runs=0 ok=1
+: >down/runs.txt
+while :; do
+	done_before=0
+	kill -0 $POSTER 2>/dev/null || done_before=1
+	"$B/ctihub" feed run up --store -c down/ctihub.conf >>down/runs.txt \
+	    2>>down/runs.err || ok=0
+	runs=$((runs + 1))
+	[ $ok = 1 ] || break
+	[ $done_before = 1 ] && break
+	[ $runs -lt 200 ] || { ok=0; break; }
+done
+wait $POSTER
+POSTER=
+i=0 # the last posts commit asynchronously: run until nothing more comes
+while [ $i -lt 20 ]; do
+	"$B/ctihub" feed run up --store -c down/ctihub.conf >>down/runs.txt \
+	    2>>down/runs.err || ok=0
+	grep -q ": ok: 0 objects" down/runs.txt && [ "$(sed -n 's/.*: ok: \([0-9]*\) objects, \([0-9]*\) stored.*/\1 \2/p' down/runs.txt | awk '{o+=$1} END {print o}')" -ge 250 ] && break
+	i=$((i + 1))
+	sleep 0.1
+done
+sums=$(sed -n 's/.*: ok: \([0-9]*\) objects, \([0-9]*\) stored, \([0-9]*\) already.*/\1 \2 \3/p' down/runs.txt |
+    awk '{o+=$1; s+=$2; d+=$3} END {print o, s, d}')
+if [ $ok = 1 ] && [ "$sums" = "250 250 0" ]; then
+	tap ok "feed_taxii: the engine (feed run --store, limit 7) while written to: 250 indicators stored, each once ($runs runs)"
+else
+	tap fail "feed_taxii: the engine: ok=$ok objects/stored/duplicates $sums (want 250 250 0)"
+	tail -5 down/runs.txt down/runs.err | sed 's/^/# /'
+fi
+"$B/ctihub" feed run up -c down/ctihub.conf >down/dry.txt 2>&1
+if grep -q "would store 0 objects" down/dry.txt; then
+	tap ok "feed_taxii: the engine's cursor was saved: a dry run finds nothing new"
+else
+	tap fail "feed_taxii: the engine's cursor: $(tail -1 down/dry.txt)"
+fi
+
 n=$(grep -c "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" hub.log pull.log post.err | awk -F: '{s+=$2} END {print s}')
 if [ "$n" = 0 ]; then
 	tap ok "feed_taxii: no sanitizer report"
