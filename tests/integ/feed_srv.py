@@ -53,18 +53,15 @@ import email.utils
 import gzip
 import hashlib
 import hmac
-import json
 import os
 import select
-import signal
 import ssl
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STOP = threading.Event()
-LOCK = threading.Lock()
+import tls_srv
+
+STOP = tls_srv.STOP
 
 TYPES = {
     ".json": "application/json",
@@ -72,15 +69,6 @@ TYPES = {
     ".txt": "text/plain",
 }
 FAULTS = ("500", "429", "slow", "trunc", "hang", "endless")
-
-
-def append_line(path, rec):
-    if path is None:
-        return
-    line = json.dumps(rec, separators=(",", ":")) + "\n"
-    with LOCK:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line)
 
 
 def wants_gzip(header):
@@ -115,19 +103,13 @@ def etag_matches(header, etag):
     return False
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60  # an idle keep-alive connection
+class Handler(tls_srv.Handler):
     server_version = "feed_srv/1"
-
-    def log_message(self, fmt, *args):
-        if not self.server.opts.quiet:
-            sys.stderr.write("feed_srv: %s\n" % (fmt % args))
 
     def record(self, status, encoding=None, nbytes=0):
         h = self.headers
         auth = (h.get("Authorization") or "").split(" ", 1)[0].lower()
-        append_line(self.server.opts.log, {
+        tls_srv.append_line(self.server.opts.log, {
             "method": self.command,
             "path": self.path,
             "status": status,
@@ -313,26 +295,8 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_POST
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def finish_request(self, request, client_address):
-        # the TLS handshake in the connection's thread, not in accept()
-        request.settimeout(Handler.timeout)
-        try:
-            conn = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as e:
-            if not self.opts.quiet:
-                sys.stderr.write("feed_srv: TLS: %s\n" % e)
-            return
-        self.RequestHandlerClass(conn, client_address, self)
-
-    def handle_error(self, request, client_address):
-        if not self.opts.quiet:
-            sys.stderr.write("feed_srv: connection from %s:%d failed: %s\n"
-                             % (client_address[0], client_address[1],
-                                sys.exc_info()[1]))
+class Server(tls_srv.Server):
+    name = "feed_srv"
 
 
 def main():
@@ -355,38 +319,9 @@ def main():
     if not os.path.isdir(opts.root):
         sys.exit("feed_srv: %s: not a directory" % opts.root)
 
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.minimum_version = ssl.TLSVersion.TLSv1_2
-    tls.load_cert_chain(opts.cert, opts.key)
-
-    srv = Server(("127.0.0.1", opts.port), Handler)
-    srv.opts, srv.tls = opts, tls
+    srv = Server(opts.port, Handler, opts, opts.cert, opts.key)
     srv.root = os.path.realpath(opts.root)
-    port = srv.server_address[1]
-
-    def stop(*_):
-        STOP.set()
-        # shutdown() waits for serve_forever: not from its own thread
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    timer = threading.Timer(opts.max_seconds, stop)
-    timer.daemon = True
-    timer.start()
-    if opts.port_file:
-        tmp = opts.port_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, opts.port_file)
-    print("feed_srv listening on 127.0.0.1:%d" % port, flush=True)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    STOP.set()
-    srv.server_close()
-    return 0
-
+    return tls_srv.serve(srv, opts.max_seconds, opts.port_file)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,34 +20,11 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T" || exit 1
-fails=0
-
-tap() { # tap ok|fail name
-	if [ "$1" = ok ]; then
-		echo "ok - feed_srv: $2"
-	else
-		echo "not ok - feed_srv: $2"
-		fails=$((fails + 1))
-	fi
-}
-check() { # check NAME GOT WANT
-	if [ "$2" = "$3" ]; then
-		tap ok "$1"
-	else
-		tap fail "$1 (got $2, want $3)"
-	fi
-}
+TAP_NAME=feed_srv
+. "$SRC/tests/integ/tls_test.sh"
 
 # --- a throwaway CA and a server certificate for 127.0.0.1 ---------------
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 \
-    -subj "/CN=feed_srv test CA" 2>/dev/null || exit 1
-openssl req $ec -keyout server.key -out server.csr -subj "/CN=localhost" \
-    2>/dev/null || exit 1
-printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    "extendedKeyUsage=serverAuth" >server.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-    -out server.pem -days 2 -extfile server.ext 2>/dev/null || exit 1
+tls_make_certs || exit 1
 
 mkdir -p root/sub
 i=0
@@ -81,6 +58,14 @@ get() { # get PATH CURL-ARGS...: prints the status; body in body, headers in hdr
 	rm -f body hdr
 	curl -s --cacert ca.pem --max-time 10 -o body -D hdr \
 	    -w '%{http_code}' "$@" "https://127.0.0.1:$PORT$p"
+}
+gone() { # gone PID: waits (5 s at most) for it to exit; true when it has
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	! kill -0 "$1" 2>/dev/null
 }
 hdr() { # hdr NAME: that header of the last response
 	tr -d '\r' <hdr | sed -n "s/^$1: //Ip" | tail -1
@@ -197,13 +182,7 @@ for l in open(sys.argv[1]):
 
 # --- SIGTERM -------------------------------------------------------------
 kill "$SPID"
-i=0
-while kill -0 "$SPID" 2>/dev/null && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -0 "$SPID" 2>/dev/null && tap fail "stops on SIGTERM" ||
-	tap ok "stops on SIGTERM"
+gone "$SPID" && tap ok "stops on SIGTERM" || tap fail "stops on SIGTERM"
 
 # --- no gzip, Basic, Bearer ----------------------------------------------
 start_srv b --no-gzip --basic user:pass --bearer tok3n ||
@@ -231,12 +210,7 @@ python3 "$SRV" --cert server.pem --key server.key --root root \
     --port-file c.port --quiet --max-seconds 0.5 >>srv.out 2>&1 &
 CPID=$!
 PIDS="$PIDS $CPID"
-i=0
-while kill -0 "$CPID" 2>/dev/null && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -0 "$CPID" 2>/dev/null && tap fail "stops after --max-seconds" ||
-	tap ok "stops after --max-seconds"
+gone "$CPID" && tap ok "stops after --max-seconds" ||
+	tap fail "stops after --max-seconds"
 
 [ $fails -eq 0 ]
