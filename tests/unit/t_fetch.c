@@ -162,7 +162,12 @@ srv_handle(struct evhttp_request *req, void *arg)
 		    "2024-01-02T03:04:05.000Z");
 		evhttp_add_header(
 		    out, "X-TAXII-Date-Added-Last", "2024-02-03T04:05:06.789Z");
-		reply(req, 200, "application/taxii+json;version=2.1", "{}");
+		v = evhttp_find_header(in, "If-None-Match");
+		if (v != NULL && strcmp(v, "\"v1-abc\"") == 0)
+			evhttp_send_reply(req, 304, "Not Modified", NULL);
+		else
+			reply(req, 200, "application/taxii+json;version=2.1",
+			    "{}");
 	} else if (strcmp(path, "/gz") == 0 || strcmp(path, "/zz") == 0 ||
 	    strcmp(path, "/gzignore") == 0 || strcmp(path, "/bomb") == 0 ||
 	    strcmp(path, "/badgz") == 0) {
@@ -705,14 +710,15 @@ t_too_big(void **state)
 	result_clear(&r3);
 }
 
-/* ETag, Last-Modified and the TAXII date headers come back; absent ones
- * are NULL. */
+/* ETag, Last-Modified and the TAXII date headers come back, also with a
+ * 304 to a conditional request; absent ones are NULL. */
 static void
 t_resp_headers(void **state)
 {
 	struct fetcher *f = start(srv.cert, allow_loopback);
-	struct fetch_req req = {0};
-	struct result r1, r2;
+	const char *inm[] = {"If-None-Match: \"v1-abc\"", NULL};
+	struct fetch_req req = {0}, cond = {.headers = inm, .gzip = 1};
+	struct result r1, r2, r3;
 
 	(void)state;
 	fetch(f, &req, "/meta", &r1);
@@ -725,6 +731,16 @@ t_resp_headers(void **state)
 	assert_string_equal(r1.ctype, "application/taxii+json;version=2.1");
 	assert_null(r1.location);
 
+	/* a conditional request (the caller's header): 304, no body, the
+	 * validators still there */
+	fetch(f, &cond, "/meta", &r3);
+	assert_int_equal(r3.result, FETCH_OK);
+	assert_int_equal(r3.status, 304);
+	assert_null(r3.body);
+	assert_int_equal(r3.len, 0);
+	assert_string_equal(r3.etag, "\"v1-abc\"");
+	assert_string_equal(r3.last_modified, "Wed, 21 Oct 2015 07:28:00 GMT");
+
 	fetch(f, &req, "/busy", &r2);
 	assert_null(r2.etag);
 	assert_null(r2.last_modified);
@@ -733,6 +749,7 @@ t_resp_headers(void **state)
 	fetcher_stop(f);
 	result_clear(&r1);
 	result_clear(&r2);
+	result_clear(&r3);
 }
 
 /* The body GZ_TEXT, GZ_TIMES times over, in r. */
