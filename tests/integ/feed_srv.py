@@ -58,6 +58,7 @@ import select
 import ssl
 import sys
 import time
+import urllib.parse
 
 import tls_srv
 
@@ -150,7 +151,7 @@ class Handler(tls_srv.Handler):
     def resolve(self, rel):
         """The file under the root that rel names, or None."""
         root = self.server.root
-        rel = rel.split("?", 1)[0].lstrip("/")
+        rel = urllib.parse.unquote(rel.split("?", 1)[0]).lstrip("/")
         path = os.path.realpath(os.path.join(root, rel))
         if path != root and not path.startswith(root + os.sep):
             return None

@@ -133,6 +133,10 @@ check "a directory: 404" "$(get /sub)" 404
 check "out of the root: 404" "$(get /../outside.txt --path-as-is)" 404
 check "out of the root, encoded: 404" \
     "$(get /sub/%2e%2e/../outside.txt --path-as-is)" 404
+echo '{"space":1}' >"root/with space.json"
+check "a percent-encoded name" "$(get /with%20space.json)" 200
+check "out of the root, %2e%2e: 404" \
+    "$(get /%2e%2e/outside.txt --path-as-is)" 404
 check "POST: 405" "$(get /feed.json -d x)" 405
 
 # --- faults --------------------------------------------------------------
