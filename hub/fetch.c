@@ -61,6 +61,7 @@ struct xfer {
 	int connect_timeout_ms;
 	int timeout_ms;
 	size_t max_bytes;
+	int gzip;
 	fetch_done_cb *done;
 	void *arg;
 	/* filled in by the transfer */
@@ -384,6 +385,7 @@ xfer_new(struct fetcher *f, const struct fetch_req *r)
 	    : f->connect_timeout_ms;
 	x->timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : f->timeout_ms;
 	x->max_bytes = r->max_bytes > 0 ? r->max_bytes : f->max_bytes;
+	x->gzip = r->gzip != 0;
 	x->done = r->done;
 	x->arg = r->arg;
 	return x;
@@ -598,7 +600,12 @@ xfer_start(struct fetcher *f, struct xfer *x)
 	ESET(CURLOPT_TCP_KEEPALIVE, 1L);
 	ESET(CURLOPT_CONNECTTIMEOUT_MS, (long)x->connect_timeout_ms);
 	ESET(CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
+	/* with gzip, this bounds the compressed length and on_data the
+	 * decoded body (curl hands it over in pieces of at most
+	 * CURL_MAX_WRITE_SIZE, so a bomb stops at the cap) */
 	ESET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_bytes);
+	if (x->gzip)
+		ESET(CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
 	ESET(CURLOPT_WRITEFUNCTION, on_data);
 	ESET(CURLOPT_WRITEDATA, x);
 	ESET(CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
@@ -762,9 +769,23 @@ check_multi_info(struct fetcher *f)
 	CURL *e;
 	CURLcode rc;
 	struct xfer *x;
-	char *ct, *ra, *loc, *ip = NULL;
+	/* the last response's headers that are copied out, by name */
+	const struct {
+		const char *name;
+		const char **slot;
+	} hdr[] = {
+	    {"Content-Type", &resp.content_type},
+	    {"Retry-After", &resp.retry_after},
+	    {"Location", &resp.location},
+	    {"ETag", &resp.etag},
+	    {"Last-Modified", &resp.last_modified},
+	    {"X-TAXII-Date-Added-First", &resp.date_added_first},
+	    {"X-TAXII-Date-Added-Last", &resp.date_added_last},
+	};
+	char *h[sizeof(hdr) / sizeof(hdr[0])], *ip = NULL;
 	long port = 0;
 	int left;
+	size_t i;
 
 	while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
@@ -788,18 +809,16 @@ check_multi_info(struct fetcher *f)
 		resp.tls_us = info_us(e, CURLINFO_APPCONNECT_TIME_T);
 		resp.first_byte_us = info_us(e, CURLINFO_STARTTRANSFER_TIME_T);
 		resp.total_us = info_us(e, CURLINFO_TOTAL_TIME_T);
-		ct = header_dup(e, "Content-Type");
-		ra = header_dup(e, "Retry-After");
-		loc = header_dup(e, "Location");
+		for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+			h[i] = header_dup(e, hdr[i].name);
 
 		TAILQ_REMOVE(&f->active, x, entry);
 		curl_multi_remove_handle(f->multi, e);
 		curl_easy_cleanup(e);
 		x->easy = NULL;
 
-		resp.content_type = ct;
-		resp.retry_after = ra;
-		resp.location = loc;
+		for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+			*hdr[i].slot = h[i];
 		resp.result = fetch_curl_err(rc);
 		if (x->toobig ||
 		    (rc == CURLE_WRITE_ERROR && x->resp.len >= x->max_bytes))
@@ -823,9 +842,8 @@ check_multi_info(struct fetcher *f)
 			    x->errbuf[0] != '\0' ? x->errbuf
 						 : curl_easy_strerror(rc));
 		xfer_finish(x, &resp);
-		hub_free(ct);
-		hub_free(ra);
-		hub_free(loc);
+		for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+			hub_free(h[i]);
 	}
 }
 

@@ -60,6 +60,10 @@ fi
 if [ -x tests/integ/push_rx_test.sh ]; then
 	run push_rx_test tests/integ/push_rx_test.sh "$B"
 fi
+# the feed tests' static file server, on its own
+if [ -x tests/integ/feed_srv_test.sh ]; then
+	run feed_srv_test tests/integ/feed_srv_test.sh "$B"
+fi
 
 layer "load"
 if [ -x tests/load/run.sh ]; then

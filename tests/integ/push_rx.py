@@ -46,17 +46,15 @@ import itertools
 import json
 import os
 import socket
-import ssl
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import tls_srv
 
 TOLERANCE = 5 * 60
 MAX_BODY = 64 << 20
 
-STOP = threading.Event()
-LOCK = threading.Lock()
+STOP = tls_srv.STOP
 
 
 def b64decode_strict(s):
@@ -127,16 +125,6 @@ def count_objects(body):
     return 0
 
 
-def append_line(path, rec):
-    if path is None:
-        return
-    line = json.dumps(rec, separators=(",", ":")) + "\n"
-    with LOCK:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-
-
 def read_ctl(path):
     if path is None:
         return "ok"
@@ -151,14 +139,8 @@ def read_ctl(path):
 SEQ = itertools.count(1)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60  # an idle keep-alive connection
+class Handler(tls_srv.Handler):
     server_version = "push_rx/1"
-
-    def log_message(self, fmt, *args):
-        if not self.server.opts.quiet:
-            sys.stderr.write("push_rx: %s\n" % (fmt % args))
 
     def answer(self, status, obj=None, headers=()):
         data = json.dumps(obj if obj is not None else {}).encode()
@@ -202,14 +184,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/taxii/") and "/status/" in self.path:
             sid = self.path.rstrip("/").rsplit("/", 1)[-1]
-            append_line(self.server.opts.taxii_out, {"status_poll": sid})
+            tls_srv.append_line(self.server.opts.taxii_out, {"status_poll": sid})
             self.answer(200, self.taxii_status(sid, 1, 0))
             return
         self.answer(405, {"error": "POST only"})
 
     def do_DELETE(self):
         if self.path.startswith("/taxii/"):
-            append_line(self.server.opts.taxii_out,
+            tls_srv.append_line(self.server.opts.taxii_out,
                         {"taxii_delete": self.path})
             self.answer(200, {})
             return
@@ -226,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         n = len(payload.get("objects", []))
         word = read_ctl(opts.taxii_ctl)
         sid = "s%d-%d" % (os.getpid(), next(SEQ))
-        append_line(opts.taxii_out, {"taxii": word, "status_id": sid,
+        tls_srv.append_line(opts.taxii_out, {"taxii": word, "status_id": sid,
                                "body": payload})
         if word == "pending":
             self.answer(202, {"id": sid, "status": "pending",
@@ -272,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if (isinstance(payload, dict)
                 and payload.get("type") == "webhook.challenge"):
-            append_line(opts.challenges, {"id": msg_id, "ts": ts,
+            tls_srv.append_line(opts.challenges, {"id": msg_id, "ts": ts,
                                           "body": payload})
             if opts.no_challenge:
                 self.answer(200, {})
@@ -305,32 +287,14 @@ class Handler(BaseHTTPRequestHandler):
             if count_objects(payload) > int(word[4:]):
                 self.answer(413, {"error": "too many objects"})
                 return
-        append_line(opts.out, {"id": msg_id,
+        tls_srv.append_line(opts.out, {"id": msg_id,
                                "ts": int(ts) if ts and ts.isdigit() else ts,
                                "body": payload})
         self.answer(200, {})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def finish_request(self, request, client_address):
-        # the TLS handshake in the connection's thread, not in accept()
-        request.settimeout(Handler.timeout)
-        try:
-            conn = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as e:
-            if not self.opts.quiet:
-                sys.stderr.write("push_rx: TLS: %s\n" % e)
-            return
-        self.RequestHandlerClass(conn, client_address, self)
-
-    def handle_error(self, request, client_address):
-        if not self.opts.quiet:
-            sys.stderr.write("push_rx: connection from %s:%d failed: %s\n"
-                             % (client_address[0], client_address[1],
-                                sys.exc_info()[1]))
+class Server(tls_srv.Server):
+    name = "push_rx"
 
 
 def main():
@@ -361,36 +325,9 @@ def main():
     if not secrets and not publics and not opts.no_verify:
         sys.exit("push_rx: give --secret, --public-key or --no-verify")
 
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.minimum_version = ssl.TLSVersion.TLSv1_2
-    tls.load_cert_chain(opts.cert, opts.key)
-
-    srv = Server(("127.0.0.1", opts.port), Handler)
-    srv.opts, srv.tls = opts, tls
+    srv = Server(opts.port, Handler, opts, opts.cert, opts.key)
     srv.secrets, srv.publics = secrets, publics
-    port = srv.server_address[1]
-
-    def stop():
-        STOP.set()
-        srv.shutdown()
-
-    timer = threading.Timer(opts.max_seconds, stop)
-    timer.daemon = True
-    timer.start()
-    if opts.port_file:
-        tmp = opts.port_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, opts.port_file)
-    print("push_rx listening on 127.0.0.1:%d" % port, flush=True)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    STOP.set()
-    srv.server_close()
-    return 0
-
+    return tls_srv.serve(srv, opts.max_seconds, opts.port_file)
 
 if __name__ == "__main__":
     sys.exit(main())

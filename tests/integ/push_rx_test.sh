@@ -21,23 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T" || exit 1
-fails=0
-
-tap() { # tap ok|fail name
-	if [ "$1" = ok ]; then
-		echo "ok - push_rx: $2"
-	else
-		echo "not ok - push_rx: $2"
-		fails=$((fails + 1))
-	fi
-}
-check() { # check NAME GOT WANT
-	if [ "$2" = "$3" ]; then
-		tap ok "$1"
-	else
-		tap fail "$1 (got $2, want $3)"
-	fi
-}
+TAP_NAME=push_rx
+. "$SRC/tests/integ/tls_test.sh"
 
 if ! python3 -c 'import cryptography' 2>/dev/null; then
 	echo "ok - push_rx: python3-cryptography missing (make deps) # SKIP"
@@ -45,15 +30,7 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
 fi
 
 # --- a throwaway CA and a server certificate for 127.0.0.1 ---------------
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 \
-    -subj "/CN=push_rx test CA" 2>/dev/null || exit 1
-openssl req $ec -keyout server.key -out server.csr -subj "/CN=localhost" \
-    2>/dev/null || exit 1
-printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    "extendedKeyUsage=serverAuth" >server.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-    -out server.pem -days 2 -extfile server.ext 2>/dev/null || exit 1
+tls_make_certs || exit 1
 
 # --- keys: an HMAC secret, an Ed25519 key pair, a key nobody trusts ------
 openssl rand 32 >secret.bin || exit 1

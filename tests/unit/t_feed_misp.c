@@ -4,7 +4,10 @@
  * STIX indicators checked by the validator (stix.h), hashes.csv,
  * malformed input reported and not fatal, and the export parsed back by
  * the importer (same observables, same TLP).  Fixtures in
- * tests/fixtures/misp/ follow the feed layout PyMISP writes.
+ * tests/fixtures/misp/ follow the feed layout PyMISP writes; the two
+ * versions of a clean feed tree in tests/fixtures/misp-feed{,-v2}/ (the
+ * feed integration tests serve them) are checked to parse, and that only
+ * the changed and the new event are planned for v2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -466,6 +469,117 @@ t_hashes(void **state)
 	free(text);
 }
 
+/* The clean feed trees: each event of the manifest (uuid, indicators,
+ * attributes, TLP of the event). */
+struct tree_ev {
+	const char *uuid;
+	size_t nind, nattrs;
+	enum tlp tlp;
+};
+
+#define FEED1 "tests/fixtures/misp-feed/"
+#define FEED2 "tests/fixtures/misp-feed-v2/"
+#define FE(n) "a1b2c3d4-000" #n "-4a00-8000-00000000e00" #n
+
+/* Parses dir's manifest (every entry of evs, nothing else), converts each
+ * event (all objects valid, none malformed) and walks hashes.csv (nhashes
+ * lines, each naming an event of the manifest). */
+static void
+check_tree(const char *dir, const struct tree_ev *evs, size_t nev,
+    size_t nhashes, struct feed_misp_manifest *m)
+{
+	struct feed_misp_result res;
+	char err[FEED_MISP_ERRLEN], path[160];
+	size_t len, i, j, n = 0, nbad = 0, firstbad = 0;
+	char *text;
+	json_t *env;
+
+	snprintf(path, sizeof(path), "%smanifest.json", dir);
+	text = slurp(path, &len);
+	if (feed_misp_manifest_parse(text, len, m, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", path, err);
+	free(text);
+	assert_int_equal(m->n, nev);
+	assert_int_equal(m->nbad, 0);
+	for (i = 0; i < nev; i++) {
+		for (j = 0; j < m->n; j++)
+			if (strcmp(m->ev[j].uuid_s, evs[i].uuid) == 0)
+				break;
+		if (j == m->n)
+			fail_msg(
+			    "%s: %s not in the manifest", dir, evs[i].uuid);
+		assert_true(m->ev[j].ntags >= 1);
+		assert_int_equal(strncmp(m->ev[j].tags[0], "tlp:", 4), 0);
+		snprintf(path, sizeof(path), "%s%s.json", dir, evs[i].uuid);
+		env = convert(path, &res);
+		if (res.nbad != 0)
+			fail_msg("%s: %s", path, res.firstbad);
+		assert_int_equal(res.nindicators, evs[i].nind);
+		assert_int_equal(res.nattrs, evs[i].nattrs);
+		assert_int_equal(res.nskipped, evs[i].nattrs - evs[i].nind);
+		assert_int_equal(res.tlp, evs[i].tlp);
+		/* the indicators and the report */
+		assert_int_equal(
+		    json_array_size(json_object_get(env, "objects")),
+		    evs[i].nind + 1);
+		json_decref(env);
+	}
+	snprintf(path, sizeof(path), "%shashes.csv", dir);
+	text = slurp(path, &len);
+	assert_int_equal(
+	    feed_misp_hashes_parse(text, len, hash_cb, &n, &nbad, &firstbad),
+	    0);
+	assert_int_equal(n, nhashes);
+	assert_int_equal(nbad, 0);
+	free(text);
+}
+
+static void
+t_feed_tree(void **state)
+{
+	static const struct tree_ev v1[] = {
+	    {FE(1), 6, 7, TLP_GREEN},
+	    {FE(2), 5, 8, TLP_AMBER},
+	    {FE(3), 4, 5, TLP_GREEN},
+	};
+	static const struct tree_ev v2[] = {
+	    {FE(1), 6, 7, TLP_GREEN},
+	    {FE(2), 6, 9, TLP_AMBER},
+	    {FE(3), 4, 5, TLP_GREEN},
+	    {FE(4), 2, 2, TLP_GREEN},
+	};
+	struct feed_misp_manifest m1, m2;
+	struct feed_misp_result res;
+	struct buf st = BUF_INIT;
+	json_t *env;
+	size_t i;
+
+	(void)state;
+	check_tree(FEED1, v1, 3, 22, &m1);
+	check_tree(FEED2, v2, 4, 25, &m2);
+
+	/* the attribute's own tlp:amber on an event that is green */
+	env = convert(FEED1 FE(3) ".json", &res);
+	assert_int_equal(tlp_of(object_with(env, "dst_port = 443")), TLP_AMBER);
+	assert_int_equal(
+	    tlp_of(object_with(env, "login-portal.example'")), TLP_GREEN);
+	json_decref(env);
+
+	/* v1 all stored, then v2: the changed event and the new one only */
+	assert_int_equal(feed_misp_manifest_plan(&m1, NULL, 0), 3);
+	for (i = 0; i < m1.n; i++)
+		m1.ev[i].done = 1;
+	assert_int_equal(feed_misp_state_build(&m1, NULL, 0, &st), 0);
+	assert_int_equal(feed_misp_manifest_plan(&m2, st.data, st.len), 2);
+	for (i = 0; i < m2.n; i++)
+		assert_int_equal(m2.ev[i].fetch,
+		    strcmp(m2.ev[i].uuid_s, FE(2)) == 0 ||
+			strcmp(m2.ev[i].uuid_s, FE(4)) == 0);
+	feed_misp_manifest_clear(&m1);
+	feed_misp_manifest_clear(&m2);
+	buf_clear(&st);
+}
+
 /* "type text tlp" lines of an envelope's indicators, sorted. */
 struct obsset {
 	char *v[64];
@@ -717,6 +831,7 @@ main(void)
 	    cmocka_unit_test(t_malformed),
 	    cmocka_unit_test(t_edges),
 	    cmocka_unit_test(t_hashes),
+	    cmocka_unit_test(t_feed_tree),
 	    cmocka_unit_test(t_roundtrip),
 	    cmocka_unit_test(t_oom),
 	};

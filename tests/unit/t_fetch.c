@@ -3,14 +3,17 @@
  * HTTPS server inside the test: evhttp over OpenSSL on its own thread,
  * on a loopback port, with a certificate made for the run (cert_generate).
  * Covers Basic auth, a body and headers sent and received, connection
- * reuse, redirects not followed, Retry-After, the response size cap (with
- * and without Content-Length), an untrusted certificate, the total
+ * reuse, redirects not followed, Retry-After, ETag, Last-Modified and
+ * the TAXII date headers, the response size cap (with and without
+ * Content-Length), gzip and deflate bodies decoded (and a decompression
+ * bomb stopped at the cap, a corrupt one refused), an untrusted certificate, the total
  * timeout against a server that never answers, a refused port, the
  * address check, plain http refused, calls and timers on the fetch
  * thread, many requests from two threads over a few connections, and
  * fetcher_stop with requests in flight and queued (each completion
  * exactly once).  Every wait is bounded.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -38,6 +41,7 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include "ctihub/alloc.h"
 #include "ctihub/cert.h"
@@ -60,7 +64,15 @@ static struct {
 	pthread_t thread;
 	int port;
 	atomic_int hung; /* /hang requests received */
+	char ae[64];	 /* the last Accept-Encoding received, "" if none */
+	/* gzip bodies: GZ_TEXT a few times over, and a bomb */
+	unsigned char *gz, *zz, *bomb;
+	size_t gz_len, zz_len, bomb_len;
 } srv;
+
+#define GZ_TEXT	   "{\"type\":\"bundle\",\"objects\":[]}\n"
+#define GZ_TIMES   100
+#define BOMB_BYTES (64u << 20) /* decoded: 64 MiB of zeros, ~64 KiB sent */
 
 static struct bufferevent *
 srv_bevcb(struct event_base *base, void *arg)
@@ -142,6 +154,47 @@ srv_handle(struct evhttp_request *req, void *arg)
 		}
 		evhttp_send_reply_end(req);
 		evbuffer_free(b);
+	} else if (strcmp(path, "/meta") == 0) {
+		evhttp_add_header(out, "ETag", "\"v1-abc\"");
+		evhttp_add_header(
+		    out, "Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT");
+		evhttp_add_header(out, "X-TAXII-Date-Added-First",
+		    "2024-01-02T03:04:05.000Z");
+		evhttp_add_header(
+		    out, "X-TAXII-Date-Added-Last", "2024-02-03T04:05:06.789Z");
+		v = evhttp_find_header(in, "If-None-Match");
+		if (v != NULL && strcmp(v, "\"v1-abc\"") == 0)
+			evhttp_send_reply(req, 304, "Not Modified", NULL);
+		else
+			reply(req, 200, "application/taxii+json;version=2.1",
+			    "{}");
+	} else if (strcmp(path, "/gz") == 0 || strcmp(path, "/zz") == 0 ||
+	    strcmp(path, "/gzignore") == 0 || strcmp(path, "/bomb") == 0 ||
+	    strcmp(path, "/badgz") == 0) {
+		v = evhttp_find_header(in, "Accept-Encoding");
+		snprintf(srv.ae, sizeof(srv.ae), "%s", v != NULL ? v : "");
+		b = evbuffer_new();
+		if (v == NULL || strcmp(path, "/gzignore") == 0) {
+			/* plain, as a server that ignores the header */
+			for (i = 0; i < GZ_TIMES; i++)
+				evbuffer_add(b, GZ_TEXT, strlen(GZ_TEXT));
+		} else if (strcmp(path, "/zz") == 0) {
+			evhttp_add_header(out, "Content-Encoding", "deflate");
+			evbuffer_add(b, srv.zz, srv.zz_len);
+		} else {
+			evhttp_add_header(out, "Content-Encoding", "gzip");
+			if (strcmp(path, "/gz") == 0)
+				evbuffer_add(b, srv.gz, srv.gz_len);
+			else if (strcmp(path, "/bomb") == 0)
+				evbuffer_add(b, srv.bomb, srv.bomb_len);
+			else /* a gzip header, then garbage */
+				evbuffer_add(b,
+				    "\x1f\x8b\x08\0\0\0\0\0\0\x03"
+				    "garbage, not deflate",
+				    30);
+		}
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
 	} else if (strcmp(path, "/hang") == 0) {
 		/* accepted, read, never answered (freed with the server or
 		 * when the client goes) */
@@ -158,14 +211,53 @@ srv_main(void *arg)
 	return NULL;
 }
 
+/* unit, times times over, compressed (wbits 31: gzip, 15: zlib); the
+ * output, malloc'd, in *out. */
+static int
+deflate_make(const void *unit, size_t unitlen, size_t times, int wbits,
+    unsigned char **out, size_t *outlen)
+{
+	z_stream z;
+	size_t cap = unitlen * times / 100 + 4096, i;
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	if ((*out = malloc(cap)) == NULL ||
+	    deflateInit2(&z, 9, Z_DEFLATED, wbits, 9, Z_DEFAULT_STRATEGY) !=
+		Z_OK)
+		return -1;
+	z.next_out = *out;
+	z.avail_out = (uInt)cap;
+	for (i = 0; i <= times; i++) {
+		z.next_in = (unsigned char *)(uintptr_t)unit;
+		z.avail_in = i < times ? (uInt)unitlen : 0;
+		rc = deflate(&z, i < times ? Z_NO_FLUSH : Z_FINISH);
+		if (z.avail_in != 0 || (i == times && rc != Z_STREAM_END)) {
+			deflateEnd(&z);
+			return -1; /* cap too small */
+		}
+	}
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	return 0;
+}
+
 static int
 srv_start(void)
 {
+	static const char zeros[1 << 20];
 	struct evhttp_bound_socket *bs;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
 	char err[256];
 
+	if (deflate_make(GZ_TEXT, strlen(GZ_TEXT), GZ_TIMES, 31, &srv.gz,
+		&srv.gz_len) == -1 ||
+	    deflate_make(GZ_TEXT, strlen(GZ_TEXT), GZ_TIMES, 15, &srv.zz,
+		&srv.zz_len) == -1 ||
+	    deflate_make(zeros, sizeof(zeros), BOMB_BYTES / sizeof(zeros), 31,
+		&srv.bomb, &srv.bomb_len) == -1)
+		return -1;
 	snprintf(srv.dir, sizeof(srv.dir), "/tmp/ctihub-t_fetch.XXXXXX");
 	if (mkdtemp(srv.dir) == NULL)
 		return -1;
@@ -207,6 +299,9 @@ srv_stop(void)
 	evhttp_free(srv.http);
 	event_base_free(srv.base);
 	SSL_CTX_free(srv.ctx);
+	free(srv.gz);
+	free(srv.zz);
+	free(srv.bomb);
 	unlink(srv.cert);
 	unlink(srv.key);
 	rmdir(srv.dir);
@@ -225,6 +320,7 @@ struct result {
 	char *body;
 	size_t len;
 	char *ctype, *retry_after, *location;
+	char *etag, *last_modified, *first, *last;
 	long new_conns;
 	int64_t total_us;
 };
@@ -243,6 +339,10 @@ result_clear(struct result *r)
 	free(r->ctype);
 	free(r->retry_after);
 	free(r->location);
+	free(r->etag);
+	free(r->last_modified);
+	free(r->first);
+	free(r->last);
 	hub_free(r->body);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
@@ -276,6 +376,10 @@ on_done(struct fetch_resp *resp, void *arg)
 		r->ctype = dup_or_null(resp->content_type);
 		r->retry_after = dup_or_null(resp->retry_after);
 		r->location = dup_or_null(resp->location);
+		r->etag = dup_or_null(resp->etag);
+		r->last_modified = dup_or_null(resp->last_modified);
+		r->first = dup_or_null(resp->date_added_first);
+		r->last = dup_or_null(resp->date_added_last);
 		r->new_conns = resp->new_conns;
 		r->total_us = resp->total_us;
 	}
@@ -606,6 +710,133 @@ t_too_big(void **state)
 	result_clear(&r3);
 }
 
+/* ETag, Last-Modified and the TAXII date headers come back, also with a
+ * 304 to a conditional request; absent ones are NULL. */
+static void
+t_resp_headers(void **state)
+{
+	struct fetcher *f = start(srv.cert, allow_loopback);
+	const char *inm[] = {"If-None-Match: \"v1-abc\"", NULL};
+	struct fetch_req req = {0}, cond = {.headers = inm, .gzip = 1};
+	struct result r1, r2, r3;
+
+	(void)state;
+	fetch(f, &req, "/meta", &r1);
+	assert_int_equal(r1.result, FETCH_OK);
+	assert_int_equal(r1.status, 200);
+	assert_string_equal(r1.etag, "\"v1-abc\"");
+	assert_string_equal(r1.last_modified, "Wed, 21 Oct 2015 07:28:00 GMT");
+	assert_string_equal(r1.first, "2024-01-02T03:04:05.000Z");
+	assert_string_equal(r1.last, "2024-02-03T04:05:06.789Z");
+	assert_string_equal(r1.ctype, "application/taxii+json;version=2.1");
+	assert_null(r1.location);
+
+	/* a conditional request (the caller's header): 304, no body, the
+	 * validators still there */
+	fetch(f, &cond, "/meta", &r3);
+	assert_int_equal(r3.result, FETCH_OK);
+	assert_int_equal(r3.status, 304);
+	assert_null(r3.body);
+	assert_int_equal(r3.len, 0);
+	assert_string_equal(r3.etag, "\"v1-abc\"");
+	assert_string_equal(r3.last_modified, "Wed, 21 Oct 2015 07:28:00 GMT");
+
+	fetch(f, &req, "/busy", &r2);
+	assert_null(r2.etag);
+	assert_null(r2.last_modified);
+	assert_null(r2.first);
+	assert_null(r2.last);
+	fetcher_stop(f);
+	result_clear(&r1);
+	result_clear(&r2);
+	result_clear(&r3);
+}
+
+/* The body GZ_TEXT, GZ_TIMES times over, in r. */
+static void
+assert_gz_text(const struct result *r)
+{
+	size_t n = strlen(GZ_TEXT), i;
+
+	assert_int_equal(r->result, FETCH_OK);
+	assert_int_equal(r->status, 200);
+	assert_int_equal(r->len, n * GZ_TIMES);
+	for (i = 0; i < GZ_TIMES; i++)
+		assert_memory_equal(r->body + i * n, GZ_TEXT, n);
+	assert_int_equal(r->body[r->len], '\0');
+}
+
+/* gzip asked for: gzip and deflate bodies decoded, a server that ignores
+ * the header still works; not asked for: no Accept-Encoding goes out; a
+ * corrupt body is an error. */
+static void
+t_gzip(void **state)
+{
+	struct fetcher *f = start(srv.cert, allow_loopback);
+	struct fetch_req gz = {.gzip = 1}, plain = {0};
+	struct result r1, r2, r3, r4, r5;
+
+	(void)state;
+	assert_true(srv.gz_len < strlen(GZ_TEXT) * GZ_TIMES / 4);
+	fetch(f, &gz, "/gz", &r1);
+	assert_string_equal(srv.ae, "gzip, deflate");
+	assert_gz_text(&r1);
+
+	fetch(f, &gz, "/zz", &r2);
+	assert_gz_text(&r2);
+
+	fetch(f, &gz, "/gzignore", &r3);
+	assert_string_equal(srv.ae, "gzip, deflate");
+	assert_gz_text(&r3);
+
+	/* the next request on the same connection does not ask */
+	fetch(f, &plain, "/gz", &r4);
+	assert_string_equal(srv.ae, "");
+	assert_gz_text(&r4);
+
+	fetch(f, &gz, "/badgz", &r5);
+	assert_int_equal(r5.result, FETCH_ERR);
+	assert_true(r5.error[0] != '\0');
+	fetcher_stop(f);
+	result_clear(&r1);
+	result_clear(&r2);
+	result_clear(&r3);
+	result_clear(&r4);
+	result_clear(&r5);
+}
+
+static long
+maxrss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* A decompression bomb (64 KiB that decode to 64 MiB) against a 1 MiB
+ * cap: FETCH_ETOOBIG, at most the cap kept, and the process never holds
+ * the decoded whole (its peak resident size grows by far less). */
+static void
+t_gzip_bomb(void **state)
+{
+	struct fetcher *f = start(srv.cert, allow_loopback);
+	struct fetch_req req = {.gzip = 1, .max_bytes = 1 << 20};
+	struct result r;
+	long before;
+
+	(void)state;
+	assert_true(srv.bomb_len < req.max_bytes);
+	before = maxrss_kib();
+	fetch(f, &req, "/bomb", &r);
+	assert_int_equal(r.result, FETCH_ETOOBIG);
+	assert_non_null(strstr(r.error, "larger than 1048576 bytes"));
+	assert_true(r.len <= req.max_bytes);
+	assert_true(maxrss_kib() - before < 16 * 1024);
+	fetcher_stop(f);
+	result_clear(&r);
+}
+
 /* No CA given: the system's store, which does not know this one. */
 static void
 t_untrusted(void **state)
@@ -908,6 +1139,9 @@ main(void)
 	    cmocka_unit_test(t_invalid),
 	    cmocka_unit_test(t_redirect_retry_http),
 	    cmocka_unit_test(t_too_big),
+	    cmocka_unit_test(t_resp_headers),
+	    cmocka_unit_test(t_gzip),
+	    cmocka_unit_test(t_gzip_bomb),
 	    cmocka_unit_test(t_untrusted),
 	    cmocka_unit_test(t_timeout),
 	    cmocka_unit_test(t_refused_port),
