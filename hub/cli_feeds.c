@@ -7,6 +7,9 @@
  * line with its number) and storing nothing -- or, with --store, storing
  * it and saving the feed's state as the hub would.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,7 +325,11 @@ cmd_feed(int argc, char **argv)
 		conf_free(c);
 		return 2;
 	}
-	if ((st = cli_open_store(c, "feed")) == NULL) {
+	if ((mkdir(c->state_dir, 0700) == -1 && errno != EEXIST) ||
+	    (st = cli_open_store(c, "feed")) == NULL) {
+		if (errno != 0 && errno != EEXIST)
+			fprintf(stderr, "ctihub feed: %s: %s\n", c->state_dir,
+			    strerror(errno));
 		conf_free(c);
 		return 1;
 	}

@@ -476,7 +476,8 @@ fetched(struct fetch_resp *fr, void *arg)
 	if (fr->result == FETCH_ECANCELLED)
 		r->cancelled = 1;
 	else if (fr->result != FETCH_OK)
-		fail(r, "%s: %s", fetch_strerror(fr->result), fr->error);
+		fail(r, "%s",
+		    fr->error[0] ? fr->error : fetch_strerror(fr->result));
 	else {
 		memset(&resp, 0, sizeof(resp));
 		resp.status = fr->status;

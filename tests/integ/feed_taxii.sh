@@ -201,7 +201,7 @@ if [ $ok = 1 ] && [ "$sums" = "250 250 0" ]; then
 	tap ok "feed_taxii: the engine (feed run --store, limit 7) while written to: 250 indicators stored, each once ($runs runs)"
 else
 	tap fail "feed_taxii: the engine: ok=$ok objects/stored/duplicates $sums (want 250 250 0)"
-	tail -5 down/runs.txt down/runs.err | sed 's/^/# /'
+	tail -n 5 down/runs.txt down/runs.err | sed 's/^/# /'
 fi
 "$B/ctihub" feed run up -c down/ctihub.conf >down/dry.txt 2>&1
 if grep -q "would store 0 objects" down/dry.txt; then

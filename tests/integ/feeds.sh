@@ -52,8 +52,8 @@ cp "$IPS" srv/ips.txt
 cp "$IPS" lists/ips.txt
 cp "$DOMS" lists/domains.txt
 cp "$SRC"/tests/fixtures/misp-feed/* srv/misp/
-python3 "$SRC/tests/integ/feed_srv.py" --dir srv --cert server.pem \
-    --key server.key --port-file srv.port --log srv.log --timeout 600 \
+python3 "$SRC/tests/integ/feed_srv.py" --root srv --cert server.pem \
+    --key server.key --port-file srv.port --log srv.log --max-seconds 600 \
     2>srv.err &
 SPID=$!
 i=0
@@ -308,13 +308,13 @@ fi
 : "$NM"
 
 # metrics
-m=$(curl -s "http://127.0.0.1:$MPORT/metrics")
+curl -s "http://127.0.0.1:$MPORT/metrics" >metrics.txt
 check "metrics: runs by outcome" \
-    sh -c "echo '$m' | grep -q 'ctihub_feed_runs_total{feed=\"down\",outcome=\"failed\"} [1-9]'"
+    grep -q 'ctihub_feed_runs_total{feed="down",outcome="failed"} [1-9]' metrics.txt
 check "metrics: stored objects" \
-    sh -c "echo '$m' | grep -q 'ctihub_feed_stored_objects_total{feed=\"local\"} $NIPS'"
+    grep -q "ctihub_feed_stored_objects_total{feed=\"local\"} $NIPS" metrics.txt
 check "metrics: line errors" \
-    sh -c "echo '$m' | grep -q 'ctihub_feed_errors_total{feed=\"bad\",kind=\"line\"} 2'"
+    grep -q 'ctihub_feed_errors_total{feed="bad",kind="line"} 2' metrics.txt
 
 # kill -9 and restart: the saved state survives; nothing re-stored
 kill -9 $FPID
