@@ -39,9 +39,9 @@
 #include "pipeline.h"
 #include "writer.h"
 
-#define MAX_DOCS      2	   /* results in the pipeline at once */
-#define BATCH	      2500 /* objects per writer message */
-#define LOGGED_ERRORS 20   /* per-line errors logged per run (all counted) */
+#define MAX_DOCS      2	    /* results in the pipeline at once */
+#define BATCH	      10000 /* objects per writer message */
+#define LOGGED_ERRORS 20    /* per-line errors logged per run (all counted) */
 #define CONNECT_MS    10000
 #define MAX_OBJECTS   1000000 /* in one result (a MISP event's, say) */
 
@@ -189,15 +189,18 @@ frun_status_add(struct frun_status *s, const struct frun_report *rep)
 }
 
 void
-frun_namespace(
-    const unsigned char secret[32], const char *member, unsigned char ns[16])
+frun_namespace(const unsigned char secret[32], const char *member,
+    const char *feed, unsigned char ns[16])
 {
-	unsigned char name[32 + 64];
-	size_t n = strnlen(member, 64);
+	unsigned char name[32 + MEMBER_ID_MAX + 1 + FEED_NAME_MAX];
+	size_t m = strnlen(member, MEMBER_ID_MAX),
+	       f = strnlen(feed, FEED_NAME_MAX);
 
 	memcpy(name, secret, 32);
-	memcpy(name + 32, member, n);
-	if (uuid_v5(feeds_ns, name, 32 + n, ns) == -1)
+	memcpy(name + 32, member, m);
+	name[32 + m] = '/';
+	memcpy(name + 33 + m, feed, f);
+	if (uuid_v5(feeds_ns, name, 33 + m + f, ns) == -1)
 		memcpy(ns, feeds_ns, 16); /* OpenSSL out of memory */
 }
 
@@ -750,7 +753,7 @@ frun_start(const struct feed_def *def, const struct frun_env *env)
 	r->ctx.def = def;
 	r->ctx.member = def->member;
 	r->ctx.now = r->rep.started;
-	frun_namespace(env->secret, def->member, r->ctx.ns);
+	frun_namespace(env->secret, def->member, def->name, r->ctx.ns);
 	/* the saved state, copied out of the read transaction */
 	if (store_reader_new(env->st, &rd) == STORE_OK &&
 	    store_rbegin(rd) == STORE_OK) {

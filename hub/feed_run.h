@@ -96,10 +96,13 @@ struct frun_env {
 	void *arg;
 };
 
-/* The UUIDv5 namespace of a feed member's derived ids: UUIDv5 (in
- * ctihub's namespace) of the store's secret and the member id. */
-void frun_namespace(
-    const unsigned char secret[32], const char *member, unsigned char ns[16]);
+/* The UUIDv5 namespace of the ids a feed derives: UUIDv5 (in ctihub's
+ * namespace) of the store's secret, the member id and the feed's name --
+ * per feed, so that two feeds of one member listing the same value keep
+ * two indicators (one feed's list dropping it does not expire the
+ * other's, and their runs do not take turns making new versions). */
+void frun_namespace(const unsigned char secret[32], const char *member,
+    const char *feed, unsigned char ns[16]);
 
 /*
  * Starts a run of def (borrowed until done) on env->f's thread (call it
