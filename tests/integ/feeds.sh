@@ -166,6 +166,24 @@ feed down {
 	collection f1/feeds
 }
 EOM
+# hostile upstreams, run by hand below (enabled no: the scheduler leaves them)
+for f in endless:endless/x.json:'max_bytes 1M' hang:hang/x.txt:'timeout 2s' \
+    trunc:trunc/ips.txt:'' e500:500/ips.txt:'' html:page.html:''; do
+	n=${f%%:*} rest=${f#*:}
+	cat >>feeds.conf <<EOM
+feed $n {
+	kind list
+	url https://127.0.0.1:$SP/${rest%%:*}
+	ca_file ca.pem
+	enabled no
+	every 1h
+	member feeder
+	collection f1/feeds
+	${rest#*:}
+}
+EOM
+done
+printf '<!DOCTYPE html>\n<html><body>Service unavailable</body></html>\n' >srv/page.html
 if ! "$B/ctihub" check -c ctihub.conf >check.txt 2>&1; then
 	tap fail "the feeds configuration checks"
 	note <check.txt
@@ -293,6 +311,17 @@ cp "$IPS" srv/ips.txt
 "$B/ctihub" feed run web --store -c ctihub.conf >web3.txt 2>&1
 check "after it, the full list again: nothing new (the snapshot was kept)" \
     grep -q ": 0 objects, 0 stored" web3.txt
+
+# hostile upstreams: each run fails with its reason, stores nothing
+for f in "endless:larger than" "hang:imeout" "trunc:" "e500:500" "html:HTML"; do
+	n=${f%%:*} why=${f#*:}
+	"$B/ctihub" feed run $n --store -c ctihub.conf >h-$n.txt 2>&1
+	if grep -q ": failed: .*$why" h-$n.txt && grep -q " 0 stored," h-$n.txt; then
+		tap ok "hostile upstream $n: the run fails ($(tail -1 h-$n.txt | sed 's/.*: failed: //' | cut -c1-60)), nothing stored"
+	else
+		tap fail "hostile upstream $n: $(cat h-$n.txt)"
+	fi
+done
 
 # MISP: only new and changed events are fetched
 NM=$(grep -c 'json' srv.log)
