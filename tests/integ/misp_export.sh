@@ -330,4 +330,7 @@ if hub_term $XPID; then
 else
 	tap fail "misp: the hub stops"
 fi
+n=$(grep -c "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" hub.log)
+[ "$n" -eq 0 ] && tap ok "misp: no sanitizer report from its hub" ||
+    { tap fail "misp: $n sanitizer reports"; note <hub.log; }
 exit $erc
