@@ -17,7 +17,7 @@
  * which (member, day) its uuid is among the days the collection spans.
  * The manifest and hashes.csv walk the whole collection.  Bounds: at
  * most export_max of these run at once (a count of their own), and at
- * most export_values_max indicators go into one answer (the rest is left
+ * most misp_max indicators go into one answer (the rest is left
  * out, a warning logged and X-Ctihub-Truncated set).  The answer is built
  * in memory inside one read transaction.
  *
@@ -319,7 +319,7 @@ misp_build(struct request *ctx, int kind, const char *uuid, int64_t head,
 		return 503;
 	if (w->truncated)
 		log_warnx("misp feed of %s for %s: more than %zu indicators "
-			  "(export_values_max): the rest left out",
+			  "(misp_max): the rest left out",
 		    ctx->coll->id, ctx->member->id, w->max);
 	switch (kind) {
 	case MISP_MANIFEST:
@@ -371,7 +371,7 @@ taxii_misp(struct request *ctx)
 	}
 	memset(&w, 0, sizeof(w));
 	w.now = tstamp_now();
-	w.max = (size_t)c->export_values_max;
+	w.max = (size_t)c->misp_max;
 	if (store_rbegin(ctx->svc->reader) != STORE_OK) {
 		atomic_fetch_sub(&misp_running, 1);
 		taxii_error(ctx, 503, "Service Unavailable",

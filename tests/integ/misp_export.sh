@@ -7,9 +7,9 @@
 # misp/manifest.json, every event and hashes.csv over HTTPS, and
 # misp_feed_client parses them back with the MISP feed connector: exactly
 # the visible indicators, latest versions, with their TLP.  Also: content
-# types, ETag and 304, a new post changes the ETag, 401, 403, 404 for an
-# event the member sees nothing of, and for an unknown name.  Prints TAP;
-# every wait is bounded.
+# types, ETag and 304, a new post changes the ETag, misp_max, 401, 403,
+# 404 for an event the member sees nothing of, and for an unknown name.
+# Prints TAP; every wait is bounded.
 # Usage: tests/integ/misp_export.sh BUILD_DIR RUN_DIR
 set -u
 B=$1
@@ -79,6 +79,7 @@ map_size 256M
 members members.conf
 policy_dir policy
 metrics_listen off
+misp_max 6
 api_root x1 {
 	title "MISP hub"
 	collection $C1 {
@@ -304,6 +305,20 @@ cx bob "$U/$C1/misp/hashes.csv" >bob.hashes.2
     [ "$(wc -l <bob.hashes.2)" -eq $(($(wc -l <bob/hashes.csv) + 1)) ] &&
     tap ok "misp: a new post changes the ETags and the feed" ||
     tap fail "misp: after a new post: $c $c2"
+
+# bob now sees 6 indicators, misp_max: a 7th is left out, and said so
+A9=$(ind 11111111-0000-4000-8000-000000000009 \
+    "[ipv4-addr:value = '10.9.9.9']" $GREEN "$FAR")
+post alice $C1 "{\"objects\":[$A9]}"
+cx bob -D h.trunc "$U/$C1/misp/hashes.csv" >bob.hashes.3
+if grep -qi '^x-ctihub-truncated: true' h.trunc &&
+    [ "$(wc -l <bob.hashes.3)" -eq "$(wc -l <bob.hashes.2)" ] &&
+    grep -q 'misp_max' hub.log; then
+	tap ok "misp: misp_max bounds an answer (truncated, said in a header and the log)"
+else
+	tap fail "misp: misp_max"
+	note <h.trunc
+fi
 
 # --- access ----------------------------------------------------------------
 c=$(code - "$U/$C1/misp/manifest.json")
