@@ -9,7 +9,8 @@
  * latest visible version of each indicator, the same access rule) -- less
  * what the blocklist exports leave out too: revoked versions, and
  * indicators not valid now (valid_from to come, valid_until passed), read
- * from each version's obsrow record; only the labels come from the JSON.
+ * from each version's obsrow record; only the labels come from the JSON,
+ * and only for an event (the manifest and hashes.csv do not show them).
  *
  * One event per producer and UTC day of date_added (the attribute and
  * event timestamps are date_added too): the collection index is ordered
@@ -64,6 +65,7 @@ struct misp_walk {
 	struct feed_misp_export *x;
 	int64_t now;
 	int64_t to; /* the last date_added to take */
+	int labels; /* read each indicator's labels (events: their tags) */
 	size_t n, max;
 	int truncated;
 };
@@ -180,8 +182,9 @@ misp_add(struct request *ctx, struct misp_walk *w, const struct store_item *it)
 	}
 	for (i = 0; i < nobs; i++)
 		obs[i].text = texts.data + offs[i];
-	/* the labels: the only thing the obsrow record does not hold */
-	if ((o = json_loadb(ov.json, ov.jsonlen, 0, NULL)) != NULL)
+	/* the labels: the only thing the obsrow record does not hold, and
+	 * only an event shows them (as tags) */
+	if (w->labels && (o = json_loadb(ov.json, ov.jsonlen, 0, NULL)) != NULL)
 		json_array_foreach(json_object_get(o, "labels"), i, l)
 		{
 			if (nlabels == FEED_MISP_MAX_LABELS)
@@ -314,6 +317,7 @@ misp_build(struct request *ctx, int kind, const char *uuid, int64_t head,
 			return 404;
 		w->q.pos = day - 1;
 		w->to = day + MISP_DAY - 1;
+		w->labels = 1;
 	}
 	if (misp_walk(ctx, w) == -1)
 		return 503;
