@@ -24,7 +24,9 @@
  *
  * ETag: member, collection, file, the collection's newest date_added and
  * newest gone record, the configuration generation and a 60-second time
- * bucket (expiry), as the exports do; If-None-Match gives 304.
+ * bucket (expiry), as the exports do, and the coding: Accept-Encoding
+ * gzip gives a gzip body (level 1, as the exports); If-None-Match gives
+ * 304.
  *
  * Not here: the MISP format (feeds/feed_misp.c), the walk (view.h).
  */
@@ -33,8 +35,10 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/export.h"
 #include "ctihub/hash.h"
 #include "ctihub/log.h"
 #include "ctihub/marking.h"
@@ -94,13 +98,13 @@ misp_name(const char *name, int *kind, char uuid[UUID_LEN + 1])
 }
 
 static void
-misp_etag(struct request *ctx, int kind, const char *uuid, int64_t head,
-    int64_t gone, int64_t now, char out[40])
+misp_etag(struct request *ctx, int kind, int gzip, const char *uuid,
+    int64_t head, int64_t gone, int64_t now, char out[40])
 {
 	uint64_t v[6], h = HASH_FNV1A64_INIT;
 
 	v[0] = (uint64_t)ctx->member->code << 32 | ctx->coll->code;
-	v[1] = (uint64_t)kind;
+	v[1] = (uint64_t)kind << 8 | (uint64_t)gzip;
 	v[2] = (uint64_t)head;
 	v[3] = (uint64_t)gone;
 	v[4] = (uint64_t)ctx->rt->gen;
@@ -109,6 +113,34 @@ misp_etag(struct request *ctx, int kind, const char *uuid, int64_t head,
 	if (uuid != NULL)
 		h = hash_fnv1a64(h, uuid, strlen(uuid));
 	snprintf(out, 40, "\"m%016llx\"", (unsigned long long)h);
+}
+
+/* The gzip form of in (RFC 1952) into out: 0, or -1. */
+static int
+misp_gzip(const struct buf *in, struct buf *out)
+{
+	z_stream z;
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	/* windowBits 15 + 16: a gzip wrapper; level 1, as the exports */
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return -1;
+	z.next_in = (unsigned char *)in->data;
+	z.avail_in = (uInt)in->len;
+	do {
+		if (buf_reserve(out, 65536) == -1) {
+			deflateEnd(&z);
+			return -1;
+		}
+		z.next_out = (unsigned char *)out->data + out->len;
+		z.avail_out = (uInt)(out->cap - out->len);
+		rc = deflate(&z, Z_FINISH);
+		out->len = out->cap - z.avail_out;
+	} while (rc == Z_OK || rc == Z_BUF_ERROR);
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : -1;
 }
 
 /* The member id of a producer code into out; -1 when unknown. */
@@ -344,10 +376,10 @@ taxii_misp(struct request *ctx)
 	const char *name = ctx->path.seg[ctx->path.nseg - 1];
 	const char *inm = ctx->if_none_match;
 	struct misp_walk w;
-	struct buf body = BUF_INIT;
+	struct buf body = BUF_INIT, gz = BUF_INIT;
 	char uuid[UUID_LEN + 1], tag[40];
 	int64_t head = 0, gone = 0;
-	int kind, status;
+	int kind, status, gzip = export_accepts_gzip(ctx->accept_encoding);
 
 	if (!taxii_can_read(ctx, ctx->coll)) {
 		http_audit_denied(
@@ -389,7 +421,7 @@ taxii_misp(struct request *ctx)
 		status = 503;
 		goto reply;
 	}
-	misp_etag(ctx, kind, kind == MISP_EVENT ? uuid : NULL, head, gone,
+	misp_etag(ctx, kind, gzip, kind == MISP_EVENT ? uuid : NULL, head, gone,
 	    w.now, tag);
 	if (inm != NULL &&
 	    (strstr(inm, tag) != NULL || strcmp(inm, "*") == 0)) {
@@ -405,11 +437,23 @@ reply:
 	feed_misp_export_free(w.x);
 	view_query_clear(&w.q);
 	atomic_fetch_sub(&misp_running, 1);
+	if (status == 200 && gzip) {
+		if (misp_gzip(&body, &gz) == -1)
+			status = 503;
+		else {
+			buf_clear(&body);
+			body = gz;
+			gz = (struct buf)BUF_INIT;
+		}
+	}
 	switch (status) {
 	case 200:
 	case 304:
 		res_header(ctx, "ETag", tag);
 		res_header(ctx, "Cache-Control", "private, no-cache");
+		res_header(ctx, "Vary", "Accept-Encoding");
+		if (gzip && status == 200)
+			res_header(ctx, "Content-Encoding", "gzip");
 		if (w.truncated)
 			res_header(ctx, "X-Ctihub-Truncated", "true");
 		if (status == 200)
@@ -428,4 +472,5 @@ reply:
 		break;
 	}
 	buf_clear(&body);
+	buf_clear(&gz);
 }

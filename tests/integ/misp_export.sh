@@ -7,8 +7,9 @@
 # misp/manifest.json, every event and hashes.csv over HTTPS, and
 # misp_feed_client parses them back with the MISP feed connector: exactly
 # the visible indicators, latest versions, with their TLP.  Also: content
-# types, ETag and 304, a new post changes the ETag, misp_max, 401, 403,
-# 404 for an event the member sees nothing of, and for an unknown name.
+# types, gzip, HEAD, ETag and 304, a new post changes the ETag, misp_max,
+# 401, 403, 404 for an event the member sees nothing of, and for an
+# unknown name.
 # Prints TAP; every wait is bounded.
 # Usage: tests/integ/misp_export.sh BUILD_DIR RUN_DIR
 set -u
@@ -285,6 +286,16 @@ cx carol "$U/$C1/misp/$AEV.json" >carol.aev
     tap fail "misp: alice's event for carol"
 
 # --- ETag, 304 -------------------------------------------------------------
+cx bob -H 'Accept-Encoding: gzip' -D h.gz "$U/$C1/misp/hashes.csv" >bob.hashes.gz
+if grep -qi '^content-encoding: gzip' h.gz && grep -qi '^vary: accept-encoding' h.gz &&
+    gzip -dc <bob.hashes.gz | cmp -s - bob/hashes.csv; then
+	tap ok "misp: gzip decodes to the same body"
+else
+	tap fail "misp: gzip"
+	note <h.gz
+fi
+c=$(code bob "$U/$C1/misp/manifest.json" -I)
+[ "$c" = 200 ] && tap ok "misp: HEAD" || tap fail "misp: HEAD: $c"
 TAG=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p' bob/h.manifest)
 c=$(code bob "$U/$C1/misp/manifest.json" -H "If-None-Match: $TAG")
 c2=$(code carol "$U/$C1/misp/manifest.json" -H "If-None-Match: $TAG")
