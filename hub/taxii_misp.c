@@ -28,6 +28,9 @@
  * gzip gives a gzip body (level 1, as the exports); If-None-Match gives
  * 304.
  *
+ * Each answer with a body is recorded in the audit log (misp: member,
+ * collection, file, indicators, complete).
+ *
  * Not here: the MISP format (feeds/feed_misp.c), the walk (view.h).
  */
 #include <stdatomic.h>
@@ -38,6 +41,7 @@
 #include <zlib.h>
 
 #include "ctihub/alloc.h"
+#include "ctihub/audit.h"
 #include "ctihub/export.h"
 #include "ctihub/hash.h"
 #include "ctihub/log.h"
@@ -113,6 +117,24 @@ misp_etag(struct request *ctx, int kind, int gzip, const char *uuid,
 	if (uuid != NULL)
 		h = hash_fnv1a64(h, uuid, strlen(uuid));
 	snprintf(out, 40, "\"m%016llx\"", (unsigned long long)h);
+}
+
+/* The audit record of an answer: who read which file, how much. */
+static void
+misp_audit(struct request *ctx, const char *name, const struct misp_walk *w)
+{
+	struct buf au = BUF_INIT;
+
+	if (!audit_on(ctx->svc->audit))
+		return;
+	audit_begin(&au, "misp");
+	audit_str(&au, "member", ctx->member->id);
+	audit_str(&au, "collection", ctx->coll->id);
+	audit_str(&au, "file", name);
+	buf_addf(&au, ",\"indicators\":%zu,\"complete\":%s", w->n,
+	    w->truncated ? "false" : "true");
+	audit_end(ctx->svc->audit, &au);
+	buf_clear(&au);
 }
 
 /* The gzip form of in (RFC 1952) into out: 0, or -1. */
@@ -437,6 +459,8 @@ reply:
 	feed_misp_export_free(w.x);
 	view_query_clear(&w.q);
 	atomic_fetch_sub(&misp_running, 1);
+	if (status == 200)
+		misp_audit(ctx, name, &w);
 	if (status == 200 && gzip) {
 		if (misp_gzip(&body, &gz) == -1)
 			status = 503;
