@@ -8,8 +8,8 @@
 # misp_feed_client parses them back with the MISP feed connector: exactly
 # the visible indicators, latest versions, with their TLP.  Also: content
 # types, gzip, HEAD, ETag and 304, a new post changes the ETag, misp_max,
-# 401, 403, 404 for an event the member sees nothing of, and for an
-# unknown name.
+# the audit record, 401, 403, 404 for an event the member sees nothing
+# of, and for an unknown name.
 # Prints TAP; every wait is bounded.
 # Usage: tests/integ/misp_export.sh BUILD_DIR RUN_DIR
 set -u
@@ -80,6 +80,7 @@ map_size 256M
 members members.conf
 policy_dir policy
 metrics_listen off
+audit_log audit.jsonl
 misp_max 6
 api_root x1 {
 	title "MISP hub"
@@ -329,6 +330,14 @@ if grep -qi '^x-ctihub-truncated: true' h.trunc &&
 else
 	tap fail "misp: misp_max"
 	note <h.trunc
+fi
+
+if grep '"event":"misp"' audit.jsonl | grep '"member":"carol"' |
+    grep '"file":"hashes.csv"' | grep -q '"indicators":3,"complete":true'; then
+	tap ok "misp: audited (member, file, indicators)"
+else
+	tap fail "misp: audit"
+	grep '"misp"' audit.jsonl | note
 fi
 
 # --- access ----------------------------------------------------------------
