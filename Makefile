@@ -74,12 +74,13 @@ BENCHES	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/%)
 LOADS	:= $(LOAD_SRCS:tests/load/%.c=$(B)/tests/%)
 PUSH_RX	:= $(B)/tests/push_rx
 FEED_TAXII_CLIENT := $(B)/tests/feed_taxii_client
+MISP_FEED_CLIENT := $(B)/tests/misp_feed_client
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(LIB) $(CTIHUBD) $(CTIHUB)
 tests: all $(UNITS) $(FUZZERS) $(INTEG) $(LOAD) $(LOADS) $(PUSH_RX) \
-    $(FEED_TAXII_CLIENT)
+    $(FEED_TAXII_CLIENT) $(MISP_FEED_CLIENT)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -128,13 +129,18 @@ $(B)/tests/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/standalone.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 endif
 
-INTEG_SRCS := $(filter-out tests/integ/feed_taxii_client.c,\
+INTEG_SRCS := $(filter-out tests/integ/feed_taxii_client.c \
+    tests/integ/misp_feed_client.c,\
     $(sort $(wildcard tests/integ/*.c)))
 $(INTEG): $(call obj,$(INTEG_SRCS)) $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 # the upstream TAXII feed's integration client (tests/integ/feed_taxii.sh)
 $(FEED_TAXII_CLIENT): $(B)/tests/integ/feed_taxii_client.o $(LIB)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
+
+# the MISP feed export's integration client (tests/integ/misp_export.sh)
+$(MISP_FEED_CLIENT): $(B)/tests/integ/misp_feed_client.o $(LIB)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_HUB)
 
 $(LOAD): $(B)/tests/load/load.o $(B)/tests/bench/bench.o

@@ -126,6 +126,7 @@ static const struct directive top_directives[] = {
     {"export_buffer", D_SIZE, C(export_buffer), "64k", 4096, 1LL << 26, 0},
     {"export_values_max", D_INT, C(export_values_max), "2000000", 1024,
 	1LL << 30, 0},
+    {"misp_max", D_INT, C(misp_max), "100000", 1, 10000000, 0},
     {"gone_keep", D_DURATION, C(gone_keep), "7d", 60, 3650LL * 86400, 0},
     {"index_observables", D_YESNO, C(index_observables), "yes", 0, 0, 0},
     {"max_observables", D_INT, C(max_observables), "1024", 1, 1024, 0},

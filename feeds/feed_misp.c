@@ -1204,6 +1204,17 @@ feed_misp_export_hashes(struct feed_misp_export *x, struct buf *out)
 	return buf_failed(out) ? -1 : 0;
 }
 
+void
+feed_misp_export_event_uuid(const char *producer, int64_t us, char out[37])
+{
+	unsigned char u[16];
+	char date[TSTAMP_LEN];
+
+	tstamp_format(us, 0, date);
+	uuid5(NULL, producer, strlen(producer), date, 10, u);
+	uuid_format(u, out);
+}
+
 /* ------------------------------------------------------------------ */
 /* the connector (feed.h) */
 

@@ -234,6 +234,15 @@ int feed_misp_export_event(
     struct feed_misp_export *, const char *uuid, struct buf *out);
 
 /*
+ * The uuid (text, lower case) of the event feed_misp_export_add files an
+ * item of `producer` under when its modified is `us` (microseconds): the
+ * same for every time of that UTC day.  Lets a server find the (producer,
+ * day) of a requested event without building the feed.
+ */
+void feed_misp_export_event_uuid(
+    const char *producer, int64_t us, char out[37]);
+
+/*
  * The connector (feed.h) of the misp kind: manifest.json, then each new
  * or changed event (<uuid>.json) in turn, one result each, ids in the
  * hub's namespace (feed_ctx.ns), the state after every stored event so

@@ -200,6 +200,9 @@ void taxii_delete_object(struct request *);
 void taxii_stream(struct request *);
 /* taxii_export.c -- blocklists of a collection (export/{type}.txt|csv). */
 void taxii_export(struct request *);
+/* taxii_misp.c -- the collection as a MISP feed (misp/manifest.json,
+ * misp/{uuid}.json, misp/hashes.csv). */
+void taxii_misp(struct request *);
 
 /* taxii_lookup.c -- observables looked up (lookup/, GET and POST). */
 void taxii_lookup_get(struct request *);

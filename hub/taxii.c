@@ -178,6 +178,8 @@ static const struct route_def taxii_rows[] = {
 	ROUTE_AUTH},
     {"export", "/{root}/collections/{coll}/export/{file}", HTTP_GET,
 	taxii_export, ROUTE_AUTH},
+    {"misp", "/{root}/collections/{coll}/misp/{file}", HTTP_GET, taxii_misp,
+	ROUTE_AUTH},
 };
 
 const struct route_table taxii_routes = {

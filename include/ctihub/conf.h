@@ -121,6 +121,7 @@ struct conf {
 	long long export_max;	     /* running at once, per process */
 	uint64_t export_buffer;	     /* bytes produced ahead of a client */
 	long long export_values_max; /* distinct values remembered */
+	long long misp_max;	     /* indicators in one MISP feed answer */
 	/* failed Basic logins (authgate.h) */
 	long long auth_threads;
 	long long auth_queue;

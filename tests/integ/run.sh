@@ -507,4 +507,9 @@ fi
 if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = export ]; then
 	"$SRC/tests/integ/export.sh" "$B" "$T" || crc=1
 fi
+
+# --- the MISP feed export: round trip through the MISP connector ----------
+if [ -z "${INTEG_ONLY:-}" ] || [ "$INTEG_ONLY" = misp_export ]; then
+	"$SRC/tests/integ/misp_export.sh" "$B" "$T" || crc=1
+fi
 exit $crc

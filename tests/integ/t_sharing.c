@@ -7,6 +7,7 @@
  * the grant it cancels (accepted, with a warning), the points-of-contact
  * directory, the audit log, and the policy tools.
  */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +371,87 @@ matrix_obs(const struct reader *rd, const int64_t added[NLEVELS], char *why,
 	return 0;
 }
 
+/*
+ * The MISP feed of the collection (misp/manifest.json, then every event):
+ * exactly the addresses of the objects the reader may read, each marked
+ * with its own level's tlp: tag (the unmarked one: a tag of the level it
+ * counts as, or none), and hashes.csv one line per attribute.
+ */
+static int
+matrix_misp(const struct reader *rd, char *why, size_t whylen)
+{
+	struct opts o = rd->o;
+	struct resp r, e;
+	char p[256], want[32], tag[32];
+	const char *uuid, *v;
+	json_t *ev, *a, *t;
+	size_t i, j, nattrs = 0, nlines = 0;
+	int l, k, tagged, got[NLEVELS] = {0};
+
+	o.accept = "application/json";
+	http("GET", SHARED "misp/manifest.json", &o, &r);
+	if (r.code == 401) { /* no credentials the hub takes: nothing */
+		for (l = 0; l < NLEVELS; l++)
+			EXPECT(!rd->see[l], "%s: misp 401", rd->name);
+		resp_free(&r);
+		return 0;
+	}
+	EXPECT(r.code == 200 && json_is_object(r.json), "%s: misp manifest %ld",
+	    rd->name, r.code);
+	json_object_foreach(r.json, uuid, ev)
+	{
+		snprintf(p, sizeof(p), SHARED "misp/%s.json", uuid);
+		http("GET", p, &o, &e);
+		EXPECT(e.code == 200 && e.json != NULL,
+		    "%s: misp event %s: %ld", rd->name, uuid, e.code);
+		json_array_foreach(
+		    json_object_get(
+			json_object_get(e.json, "Event"), "Attribute"),
+		    i, a)
+		{
+			nattrs++;
+			v = integ_jstr(a, "value");
+			for (l = -1, k = 0; k < NLEVELS; k++) {
+				snprintf(
+				    want, sizeof(want), "198.18.0.%d", k + 1);
+				if (v != NULL && strcmp(v, want) == 0)
+					l = k;
+			}
+			if (l < 0)
+				continue;
+			got[l] = 1;
+			if (l == L_NONE)
+				continue;
+			snprintf(tag, sizeof(tag), "tlp:%s", lname[l]);
+			for (j = 0; tag[j] != '\0'; j++)
+				tag[j] = (char)tolower((unsigned char)tag[j]);
+			tagged = 0;
+			json_array_foreach(json_object_get(a, "Tag"), j, t)
+			{
+				v = integ_jstr(t, "name");
+				tagged |= v != NULL && strcmp(v, tag) == 0;
+			}
+			EXPECT(tagged, "%s: misp attribute of %s without %s",
+			    rd->name, lname[l], tag);
+		}
+		resp_free(&e);
+	}
+	resp_free(&r);
+	for (l = 0; l < NLEVELS; l++)
+		EXPECT(got[l] == rd->see[l],
+		    "%s: the MISP feed %s the %s address", rd->name,
+		    got[l] ? "holds" : "misses", lname[l]);
+	o.accept = "text/csv";
+	http("GET", SHARED "misp/hashes.csv", &o, &r);
+	EXPECT(r.code == 200, "%s: misp hashes.csv %ld", rd->name, r.code);
+	for (i = 0; i < r.len; i++)
+		nlines += r.body[i] == '\n';
+	resp_free(&r);
+	EXPECT(nlines == nattrs, "%s: hashes.csv %zu lines, %zu attributes",
+	    rd->name, nlines, nattrs);
+	return 0;
+}
+
 static int
 t_matrix(char *why, size_t whylen)
 {
@@ -390,6 +472,9 @@ t_matrix(char *why, size_t whylen)
 		return -1;
 	for (i = 0; i < NREADERS; i++)
 		if (matrix_obs(&readers[i], added, why, whylen) != 0)
+			return -1;
+	for (i = 0; i < NREADERS; i++)
+		if (matrix_misp(&readers[i], why, whylen) != 0)
 			return -1;
 	return 0;
 }

@@ -710,6 +710,20 @@ t_roundtrip(void **state)
 	assert_int_equal(m.n, 1);
 	assert_int_equal(m.nbad, 0);
 	assert_string_equal(m.ev[0].uuid_s, feed_misp_export_uuid(x, 0));
+	{
+		/* the server's way to the day of an event: any time of the
+		 * day gives its uuid, the next day another */
+		char u[37];
+
+		feed_misp_export_event_uuid(PRODUCER, 1710115200000000LL, u);
+		assert_string_equal(u, m.ev[0].uuid_s);
+		feed_misp_export_event_uuid(
+		    PRODUCER, 1710115200000000LL + 86399999999LL, u);
+		assert_string_equal(u, m.ev[0].uuid_s);
+		feed_misp_export_event_uuid(
+		    PRODUCER, 1710115200000000LL + 86400000000LL, u);
+		assert_string_not_equal(u, m.ev[0].uuid_s);
+	}
 	assert_int_equal(feed_misp_export_event(x, "no-such-uuid", &eb), -1);
 	assert_int_equal(feed_misp_export_event(x, m.ev[0].uuid_s, &eb), 0);
 	assert_int_equal(feed_misp_event_to_stix(
