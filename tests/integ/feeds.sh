@@ -83,7 +83,15 @@ member bob {
 	roles subscriber
 	$PWLINE
 }
+member carol {
+	name "Carol CERT"
+	country FR
+	roles subscriber
+	$PWLINE
+}
 EOM
+echo "$PW" >pw.txt
+chmod 600 pw.txt
 cat >policy/feeder.policy <<EOM
 default green
 share amber with members bob
@@ -107,8 +115,22 @@ api_root f1 {
 		read any
 		write member feeder
 	}
+	collection 99999999-9999-4999-8999-999999999991 {
+		title "Mixed levels"
+		alias mix
+		read any
+		write member feeder
+	}
+	collection 99999999-9999-4999-8999-999999999992 {
+		title "Back from the MISP feed"
+		alias back
+		read member feeder
+		write member feeder
+	}
 }
 EOM
+printf '203.0.113.1\n203.0.113.2\n203.0.113.3\n' >lists/mixg.txt
+printf '203.0.113.101\n203.0.113.102\n' >lists/mixa.txt
 printf '10.0.0.1\nnot an address at all\n\n# a comment\n10.0.0.2\n300.1.1.1\n10.0.0.3 # trailing\n' >lists/bad.txt
 cat >feeds.conf <<EOM
 feed local {
@@ -183,6 +205,35 @@ feed $n {
 }
 EOM
 done
+# the hub's own MISP feed of "mix", read back by the MISP connector as
+# carol (may read GREEN only) and as bob (also AMBER, shared with him)
+for f in mixg:green mixa:amber; do
+	cat >>feeds.conf <<EOM
+feed ${f%%:*} {
+	kind list
+	file lists/${f%%:*}.txt
+	every 1h
+	member feeder
+	collection f1/mix
+	tlp ${f#*:}
+	type ipv4
+}
+EOM
+done
+for u in carol bob; do
+	cat >>feeds.conf <<EOM
+feed back-$u {
+	kind misp
+	url https://127.0.0.1:1/f1/collections/99999999-9999-4999-8999-999999999991/misp/
+	ca_file ca.pem
+	user $u password_file pw.txt
+	enabled no
+	every 1h
+	member feeder
+	collection f1/back
+}
+EOM
+done
 printf '<!DOCTYPE html>\n<html><body>Service unavailable</body></html>\n' >srv/page.html
 if ! "$B/ctihub" check -c ctihub.conf >check.txt 2>&1; then
 	tap fail "the feeds configuration checks"
@@ -198,6 +249,7 @@ if ! hub_wait hub.log $FPID; then
 fi
 PORT=$(hub_port hub.log)
 MPORT=$(hub_metrics_port hub.log)
+sed -i "s#127.0.0.1:1/f1/#127.0.0.1:$PORT/f1/#" feeds.conf # read at each run
 
 status() { # status FEED FIELD: a field of `feeds status --json`
 	"$B/ctihub" feeds status --json -c ctihub.conf | python3 -c "
@@ -311,6 +363,26 @@ cp "$IPS" srv/ips.txt
 "$B/ctihub" feed run web --store -c ctihub.conf >web3.txt 2>&1
 check "after it, the full list again: nothing new (the snapshot was kept)" \
     grep -q ": 0 objects, 0 stored" web3.txt
+
+# the MISP feed round trip: exactly the visible, valid indicators
+printf '203.0.113.1\n203.0.113.2\n' >lists/mixg.txt # .3 expires
+"$B/ctihub" feed run mixg --store -c ctihub.conf >mixg2.txt 2>&1
+sleep 1 # the export's ETag moves with date_added: a new second
+for u in carol bob; do
+	"$B/ctihub" feed run back-$u -c ctihub.conf >back-$u.txt 2>&1
+	sed -n "s/^store .*\[ipv4-addr:value = '\([0-9.]*\)'\].*/\1/p" back-$u.txt |
+	    sort >back-$u.got
+done
+printf '203.0.113.1\n203.0.113.2\n' >want-carol
+printf '203.0.113.1\n203.0.113.101\n203.0.113.102\n203.0.113.2\n' | sort >want-bob
+for u in carol bob; do
+	if cmp -s back-$u.got want-$u; then
+		tap ok "MISP feed round trip as $u: the connector reads back exactly the visible valid indicators ($(wc -l <want-$u))"
+	else
+		tap fail "MISP feed round trip as $u: got $(tr '\n' ' ' <back-$u.got), want $(tr '\n' ' ' <want-$u)"
+		tail -n 3 back-$u.txt | note
+	fi
+done
 
 # hostile upstreams: each run fails with its reason, stores nothing
 for f in "endless:larger than" "hang:imeout" "trunc:" "e500:500" "html:HTML"; do
