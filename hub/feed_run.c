@@ -275,13 +275,15 @@ doc_done(int rc, void *arg)
 {
 	struct fdoc *d = arg;
 	struct frun *r = d->r;
+	/* r may be gone as soon as the call is queued */
+	struct frun_gate *g = r->env.gate;
 	int gone;
 
 	buf_clear(&d->text);
 	d->rc = rc;
-	pthread_mutex_lock(&r->env.gate->mu);
-	gone = r->env.gate->gone || fetcher_call(r->env.f, doc_back, d) == -1;
-	pthread_mutex_unlock(&r->env.gate->mu);
+	pthread_mutex_lock(&g->mu);
+	gone = g->gone || fetcher_call(r->env.f, doc_back, d) == -1;
+	pthread_mutex_unlock(&g->mu);
 	if (gone)
 		hub_free(d); /* the run is left to its owner (frun_free) */
 }
@@ -628,14 +630,15 @@ saved(struct wmsg *m, int rc)
 {
 	struct fsave *fs = (struct fsave *)(void *)m;
 	struct frun *r = fs->r;
+	/* r may be gone as soon as the call is queued */
+	struct frun_gate *g = r->env.gate;
 	int gone;
 
 	wmsg_clear(m);
 	fs->rc = rc;
-	pthread_mutex_lock(&r->env.gate->mu);
-	gone =
-	    r->env.gate->gone || fetcher_call(r->env.f, saved_back, fs) == -1;
-	pthread_mutex_unlock(&r->env.gate->mu);
+	pthread_mutex_lock(&g->mu);
+	gone = g->gone || fetcher_call(r->env.f, saved_back, fs) == -1;
+	pthread_mutex_unlock(&g->mu);
 	if (gone)
 		hub_free(fs); /* the owner reaps the run */
 }

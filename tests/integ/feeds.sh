@@ -433,6 +433,9 @@ check "verify after kill -9: no problems" grep -q "database OK" verify.txt
 "$B/ctihub" feed run web --store -c ctihub.conf >web4.txt 2>&1
 check "after kill -9: the web feed's state holds (nothing stored)" \
     grep -q " 0 stored," web4.txt
+n=$(cat hub.log ./*.txt ./*.err 2>/dev/null |
+    grep -c "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer\|WARNING: ThreadSanitizer")
+check "no sanitizer report ($n)" test "$n" = 0
 kill $SPID 2>/dev/null
 SPID=
 exit $frc

@@ -12,7 +12,7 @@ T=$(mktemp -d /tmp/ctihub-integ.XXXXXX)
 PID=
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	rm -rf "$T"
+	[ -n "${INTEG_KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 . "$SRC/tests/hub.sh"
