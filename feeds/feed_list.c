@@ -749,7 +749,8 @@ put_rec(unsigned char *w, const unsigned char *key, size_t keylen,
 	memcpy(w + 2, key, keylen);
 	w += 2 + keylen;
 	put16(w, tl | (salted ? FEED_LIST_SALTED : 0));
-	memcpy(w + 2, text, tl);
+	if (tl > 0)
+		memcpy(w + 2, text, tl);
 	w += 2 + tl;
 	put64(w, created);
 	put64(w + 8, gone);
@@ -794,7 +795,9 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 				(r.gone < r.created ||
 				    r.gone > SNAP_TIME_MAX)) ||
 			    (r.text == NULL &&
-				obs_key_text(r.key, r.keylen, tmp) == 0))
+				obs_key_text(r.key, r.keylen, tmp) == 0) ||
+			    (r.text != NULL &&
+				memchr(r.text, '\0', r.textlen) != NULL))
 				goto fail;
 			np += r.gone == 0;
 			prev = r;
@@ -849,8 +852,13 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 				    : obs_key_text(r.key, r.keylen, tmp);
 				gpool += g->textlen + 1;
 			}
+			/* gone now, never before it was first seen (a clock
+			 * set back): the blob must read back */
 			w = put_rec(w, r.key, r.keylen, r.text, r.textlen,
-			    r.salted, r.created, r.gone != 0 ? r.gone : now);
+			    r.salted, r.created,
+			    r.gone != 0		  ? r.gone
+				: now > r.created ? now
+						  : r.created);
 			nrec++;
 			continue;
 		}
