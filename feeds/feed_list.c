@@ -757,6 +757,40 @@ put_rec(unsigned char *w, const unsigned char *key, size_t keylen,
 	return w + 16;
 }
 
+static int
+time_desc(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a > b ? -1 : a < b;
+}
+
+/*
+ * The gone time before which gone records are forgotten so that at most
+ * FEED_LIST_GONE_MAX of a checked snapshot's are kept (the newest; ties
+ * kept).  0, or -1 when memory runs out.
+ */
+static int
+gone_cut(const unsigned char *ob, size_t oldlen, size_t off, int ver,
+    size_t nold, int64_t *cut)
+{
+	int64_t *t;
+	size_t j, k = 0;
+	struct rec r;
+
+	if ((t = hub_malloc(nold * sizeof(*t))) == NULL)
+		return -1;
+	for (j = 0; j < nold; j++, off = r.next) {
+		rec_read(ob, oldlen, off, ver, &r);
+		if (r.gone != 0)
+			t[k++] = r.gone;
+	}
+	qsort(t, k, sizeof(*t), time_desc);
+	*cut = t[FEED_LIST_GONE_MAX - 1];
+	hub_free(t);
+	return 0;
+}
+
 int
 feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
     int64_t now, int mode, struct feed_diff *d, char *err, size_t errlen)
@@ -768,6 +802,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	unsigned char *w, *w0;
 	struct rec r = {0}, prev = {0};
 	const char *why = "out of memory";
+	int64_t cut = 0; /* gone before it: forgotten (GONE_MAX) */
 	int ver = 2, h;
 
 	feed_diff_clear(d);
@@ -808,6 +843,10 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		why = "snapshot: bad present count";
 		if (np != npresent)
 			goto fail;
+		why = "out of memory";
+		if (nold - npresent > FEED_LIST_GONE_MAX &&
+		    gone_cut(ob, oldlen, first, ver, nold, &cut) != 0)
+			goto fail;
 	}
 	why = "out of memory";
 	/* the new blob's bound: every list entry with its text, every old
@@ -838,7 +877,9 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 			j++;
 		}
 		if (c > 0) { /* only in the old snapshot */
-			if (r.gone != 0 && now - r.gone >= FEED_LIST_FORGET)
+			if (r.gone != 0 &&
+			    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut ||
+				r.gone < cut))
 				continue; /* forgotten */
 			if (r.gone == 0) {
 				struct feed_gone *g = &d->gone[d->ngone++];
@@ -864,7 +905,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		}
 		e = &l->v[i];
 		if (c == 0 && r.gone != 0 &&
-		    (now - r.gone >= FEED_LIST_FORGET ||
+		    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut ||
 			mode == FEED_LIST_REVOKE))
 			c = -1; /* forgotten, or revoked for good: new */
 		if (c < 0) {

@@ -134,6 +134,11 @@ struct feed_back {
  * (180 days, microseconds), then forgotten: a value back after that is
  * new (a new id, see feed_list_id). */
 #define FEED_LIST_FORGET (180 * 86400 * 1000000LL)
+/* And at most this many gone records are carried from one snapshot to
+ * the next (the newest; an IPv4 address takes 26 bytes): a list that
+ * churns fast must not grow its state without end.  A value forgotten
+ * early is a new indicator when it returns, as after FEED_LIST_FORGET. */
+#define FEED_LIST_GONE_MAX 1000000
 
 /*
  * The change from the previous snapshot to a list.  added[0..nadded)
@@ -144,7 +149,7 @@ struct feed_back {
  * in the new blob; gone[0..ngone) are the entries of the old snapshot
  * that the list no longer has, in key order.  Entries still gone emit
  * nothing and stay in the blob until FEED_LIST_FORGET after they
- * vanished.  blob[0..bloblen) is the new snapshot: store it and pass it
+ * vanished (or beyond the newest FEED_LIST_GONE_MAX).  blob[0..bloblen) is the new snapshot: store it and pass it
  * next time.
  */
 struct feed_diff {

@@ -636,6 +636,63 @@ t_fls1(void **state)
 	feed_diff_clear(&d);
 }
 
+/* A list that churns: at most FEED_LIST_GONE_MAX gone records are
+ * carried on, the oldest forgotten first. */
+static void
+t_gone_max(void **state)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	struct feed_diff d, d2;
+	struct buf b;
+	size_t n = FEED_LIST_GONE_MAX + 10, i, present;
+
+	(void)state;
+	feed_list_init(&l);
+	feed_diff_init(&d);
+	feed_diff_init(&d2);
+	buf_init(&b);
+	for (i = 0; i < n; i++)
+		buf_addf(
+		    &b, "10.%zu.%zu.%zu\n", i >> 16, (i >> 8) & 255, i & 255);
+	buf_adds(&b, "1.1.1.1\n");
+	assert_int_equal(parse(&c, buf_cstr(&b), &l), 0);
+	assert_int_equal(
+	    feed_list_diff(&l, NULL, 0, T1, FEED_LIST_EXPIRE, &d, NULL, 0), 0);
+	/* the first 10 vanish an hour later, the rest an hour after that */
+	buf_reset(&b);
+	for (i = 10; i < n; i++)
+		buf_addf(
+		    &b, "10.%zu.%zu.%zu\n", i >> 16, (i >> 8) & 255, i & 255);
+	buf_adds(&b, "1.1.1.1\n");
+	assert_int_equal(parse(&c, buf_cstr(&b), &l), 0);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, T1 + HOUR,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
+	assert_int_equal(d2.ngone, 10);
+	assert_int_equal(parse(&c, "1.1.1.1\n", &l), 0);
+	assert_int_equal(feed_list_diff(&l, d2.blob, d2.bloblen, T1 + 2 * HOUR,
+			     FEED_LIST_EXPIRE, &d, NULL, 0),
+	    0);
+	assert_int_equal(d.ngone, n - 10);
+	assert_int_equal(d.nrecords, n + 1); /* all kept: just vanished */
+	/* next time, over the bound: the 10 oldest forgotten */
+	assert_int_equal(parse(&c, "1.1.1.1\n10.0.0.0\n10.0.0.10\n", &l), 0);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, T1 + 3 * HOUR,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
+	assert_int_equal(d2.nrecords, FEED_LIST_GONE_MAX + 1 + 1);
+	assert_int_equal(d2.nadded, 1); /* 10.0.0.0: forgotten, new */
+	assert_int_equal(d2.nback, 1);	/* 10.0.0.10: still known */
+	assert_int_equal(
+	    feed_list_snap_present(d2.blob, d2.bloblen, &present), 0);
+	assert_int_equal(present, 3);
+	buf_clear(&b);
+	feed_diff_clear(&d);
+	feed_diff_clear(&d2);
+	feed_list_clear(&l);
+}
+
 static void
 t_stix(void **state)
 {
@@ -749,6 +806,7 @@ main(void)
 	    cmocka_unit_test(t_stix),
 	    cmocka_unit_test(t_return),
 	    cmocka_unit_test(t_fls1),
+	    cmocka_unit_test(t_gone_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
