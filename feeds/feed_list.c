@@ -649,6 +649,7 @@ struct rec {
 	const char *text; /* NULL: in the key */
 	size_t textlen;
 	int salted;
+	int revoked; /* gone in revoke mode */
 	int64_t created;
 	int64_t gone; /* 0: present */
 	size_t at;    /* offset of the record */
@@ -696,7 +697,10 @@ rec_read(const unsigned char *b, size_t n, size_t off, int ver, struct rec *r)
 	off += 2 + r->keylen;
 	tl = get16(b + off);
 	r->salted = ver == 2 && (tl & FEED_LIST_SALTED) != 0;
-	r->textlen = ver == 2 ? tl & ~(size_t)FEED_LIST_SALTED : tl;
+	r->revoked = ver == 2 && (tl & FEED_LIST_REVOKED) != 0;
+	r->textlen = ver == 2
+	    ? tl & ~(size_t)(FEED_LIST_SALTED | FEED_LIST_REVOKED)
+	    : tl;
 	if (r->textlen > OBS_TEXT_MAX || n - off - 2 < r->textlen + tail)
 		return -1;
 	r->text = r->textlen ? (const char *)b + off + 2 : NULL;
@@ -740,15 +744,15 @@ text_needed(const unsigned char *key, size_t keylen, const char *text,
 	return k != len || memcmp(tmp, text, len) != 0;
 }
 
-/* appends one record */
+/* appends one record; flags: FEED_LIST_SALTED, FEED_LIST_REVOKED */
 static unsigned char *
 put_rec(unsigned char *w, const unsigned char *key, size_t keylen,
-    const char *text, size_t tl, int salted, int64_t created, int64_t gone)
+    const char *text, size_t tl, int flags, int64_t created, int64_t gone)
 {
 	put16(w, keylen);
 	memcpy(w + 2, key, keylen);
 	w += 2 + keylen;
-	put16(w, tl | (salted ? FEED_LIST_SALTED : 0));
+	put16(w, tl | (size_t)flags);
 	if (tl > 0)
 		memcpy(w + 2, text, tl);
 	w += 2 + tl;
@@ -829,6 +833,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 			    (r.gone != 0 &&
 				(r.gone < r.created ||
 				    r.gone > SNAP_TIME_MAX)) ||
+			    (r.gone == 0 && r.revoked) ||
 			    (r.text == NULL &&
 				obs_key_text(r.key, r.keylen, tmp) == 0) ||
 			    (r.text != NULL &&
@@ -878,8 +883,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		}
 		if (c > 0) { /* only in the old snapshot */
 			if (r.gone != 0 &&
-			    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut ||
-				r.gone < cut))
+			    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut))
 				continue; /* forgotten */
 			if (r.gone == 0) {
 				struct feed_gone *g = &d->gone[d->ngone++];
@@ -896,7 +900,13 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 			/* gone now, never before it was first seen (a clock
 			 * set back): the blob must read back */
 			w = put_rec(w, r.key, r.keylen, r.text, r.textlen,
-			    r.salted, r.created,
+			    (r.salted ? FEED_LIST_SALTED : 0) |
+				(r.revoked ||
+					    (r.gone == 0 &&
+						mode == FEED_LIST_REVOKE)
+					? FEED_LIST_REVOKED
+					: 0),
+			    r.created,
 			    r.gone != 0		  ? r.gone
 				: now > r.created ? now
 						  : r.created);
@@ -906,7 +916,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		e = &l->v[i];
 		if (c == 0 && r.gone != 0 &&
 		    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut ||
-			mode == FEED_LIST_REVOKE))
+			r.revoked || mode == FEED_LIST_REVOKE))
 			c = -1; /* forgotten, or revoked for good: new */
 		if (c < 0) {
 			cr = now;
@@ -928,7 +938,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		    text_needed(e->key, e->keylen, e->text, e->textlen, tmp)
 			? e->textlen
 			: 0,
-		    salted, cr, 0);
+		    salted ? FEED_LIST_SALTED : 0, cr, 0);
 		nrec++;
 		i++;
 	}

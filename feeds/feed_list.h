@@ -172,8 +172,9 @@ struct feed_diff {
  * The snapshot blob, big-endian: "FLS2", the record count (4 bytes), the
  * present count (4), then per record in strictly increasing key order:
  * key length (2), key, text length (2; 0 when obs_key_text recovers the
- * text from the key; bit 15 set when the id is salted, see feed_list_id),
- * text, first-seen time (8, microseconds, 1970 to 9999), gone time (8; 0:
+ * text from the key; bit 15 set when the id is salted, see feed_list_id;
+ * bit 14 when it vanished in revoke mode: revoked, its id is never used
+ * again, whatever the mode when it returns), text, first-seen time (8, microseconds, 1970 to 9999), gone time (8; 0:
  * present, else when it vanished, not before the first-seen time).  An
  * IPv4 address takes 26 bytes.  A snapshot is checked whole (lengths,
  * order, types, times, texts, counts) before any of it is used.  The
@@ -181,7 +182,8 @@ struct feed_diff {
  * flag: all present, ids not salted) is still read; the next diff writes
  * FLS2.
  */
-#define FEED_LIST_SALTED 0x8000 /* in a record's text length */
+#define FEED_LIST_SALTED  0x8000 /* in a record's text length */
+#define FEED_LIST_REVOKED 0x4000
 
 void feed_diff_init(struct feed_diff *);
 void feed_diff_clear(struct feed_diff *);

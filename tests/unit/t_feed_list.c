@@ -525,6 +525,16 @@ t_return(void **state)
 	assert_true(
 	    json_is_true(json_object_get(json_array_get(o, 0), "revoked")));
 	json_decref(o);
+	/* revoked stays revoked: back in expire mode, still a new id */
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + 6 * HOUR, FEED_LIST_EXPIRE, &blob,
+	    &bloblen, &d);
+	assert_int_equal(d.nadded, 1);
+	assert_int_equal(d.nback, 0);
+	assert_string_not_equal(member(o, 0, "id"), id2);
+	assert_string_not_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "created"), "2025-01-01T06:00:00.000Z");
+	json_decref(o);
 
 	/* forgotten FEED_LIST_FORGET after it vanished; back after that:
 	 * a new id */
