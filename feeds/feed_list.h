@@ -2,8 +2,9 @@
  * feed_list.h -- indicator lists as downloaded (one value a line, CSV with
  * a column mapping, JSON arrays) turned into normalised, de-duplicated
  * entries; the diff of a download against the previous one (a compact
- * sorted snapshot blob the caller stores); and the STIX indicators of new
- * and vanished entries, rendered as TAXII envelope text.  Pure functions
+ * sorted snapshot blob the caller stores, which remembers vanished entries
+ * for a while); and the STIX indicators of new, vanished and returned
+ * entries, rendered as TAXII envelope text.  Pure functions
  * over caller memory: no I/O, no scheduling, no storage, no logging.
  */
 #ifndef CTIHUB_FEED_LIST_H
