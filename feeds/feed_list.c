@@ -721,6 +721,7 @@ void
 feed_diff_clear(struct feed_diff *d)
 {
 	hub_free(d->added);
+	hub_free(d->reborn);
 	hub_free(d->back);
 	hub_free(d->gone);
 	hub_free(d->blob);
@@ -858,6 +859,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	 * record grown by the gone time (FLS1); shrunk at the end */
 	size = 12 + 20 * l->n + l->poollen + oldlen + 8 * nold;
 	if ((d->added = hub_calloc(l->n + 1, sizeof(*d->added))) == NULL ||
+	    (d->reborn = hub_calloc(l->n + 1, 1)) == NULL ||
 	    (d->back = hub_calloc((npresent < nold ? nold - npresent : 0) + 1,
 		 sizeof(*d->back))) == NULL ||
 	    (d->gone = hub_calloc(npresent + 1, sizeof(*d->gone))) == NULL ||
@@ -869,7 +871,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	for (i = 0, j = 0, off = first; i < l->n || j < nold;) {
 		const struct feed_entry *e;
 		int64_t cr;
-		int c, salted;
+		int c, salted, reborn = 0;
 
 		if (j < nold)
 			rec_read(ob, oldlen, off, ver, &r);
@@ -914,13 +916,19 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 			continue;
 		}
 		e = &l->v[i];
+		/* a revoked indicator never comes back: a new one, its id
+		 * salted with its first-seen time.  A value never seen (or
+		 * forgotten) gets the id of the value alone, as before: the
+		 * same after a lost state, not a duplicate */
 		if (c == 0 && r.gone != 0 &&
-		    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut ||
-			r.revoked || mode == FEED_LIST_REVOKE))
-			c = -1; /* forgotten, or revoked for good: new */
+		    (r.revoked || mode == FEED_LIST_REVOKE)) {
+			c = -1;
+			reborn = 1;
+		}
 		if (c < 0) {
 			cr = now;
-			salted = 1;
+			salted = reborn;
+			d->reborn[d->nadded] = (unsigned char)reborn;
 			d->added[d->nadded++] = i;
 		} else {
 			cr = r.created;
@@ -1208,7 +1216,7 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
 			const struct feed_entry *e = &l->v[d->added[p]];
 
 			r = indicator(b, s, e->type, e->text, e->textlen,
-			    d->now, 1, FEED_LIST_NEW, 0, &pat);
+			    d->now, d->reborn[p], FEED_LIST_NEW, 0, &pat);
 		} else if (p < d->nadded + d->nback) {
 			const struct feed_back *bk = &d->back[p - d->nadded];
 			const struct feed_entry *e = &l->v[bk->i];

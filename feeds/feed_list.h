@@ -155,6 +155,8 @@ struct feed_back {
  */
 struct feed_diff {
 	size_t *added;
+	unsigned char *reborn; /* per added entry: 1 when it is an indicator
+				  reborn after a revocation (a salted id) */
 	size_t nadded;
 	struct feed_back *back;
 	size_t nback;

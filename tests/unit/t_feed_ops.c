@@ -335,7 +335,7 @@ t_list_runs(void **unused)
 	assert_int_equal(d.lines[0], 4);
 	o = obj_with(d.objects, "'1.2.3.4'");
 	assert_non_null(o);
-	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, T0, id), 0);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, -1, id), 0);
 	assert_string_equal(json_string_value(json_object_get(o, "id")), id);
 	assert_string_equal(json_string_value(json_array_get(
 				json_object_get(o, "object_marking_refs"), 0)),
