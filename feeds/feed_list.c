@@ -31,7 +31,7 @@
 static const unsigned char feed_ns[16] = {0x5b, 0x0e, 0x9c, 0x3a, 0x71, 0xd2,
     0x4e, 0x08, 0xa6, 0x4f, 0x1d, 0x93, 0xc2, 0x57, 0xe0, 0x6b};
 
-#define BLOB_MAGIC    "FLS1"
+#define BLOB_MAGIC    "FLS2"
 #define SNAP_TIME_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
 
 /* the parse in progress: entries hold pool offsets until it ends */
@@ -63,7 +63,7 @@ static size_t get16(const unsigned char *);
 static int64_t get64(const unsigned char *);
 static const char *pattern_path(int);
 static int indicator(struct buf *, const struct feed_list_stix *, int,
-    const char *, size_t, int64_t, int, struct buf *);
+    const char *, size_t, int64_t, int, int, int64_t, struct buf *);
 
 void
 feed_list_init(struct feed_list *l)
@@ -648,25 +648,66 @@ struct rec {
 	size_t keylen;
 	const char *text; /* NULL: in the key */
 	size_t textlen;
+	int salted;
+	int revoked; /* gone in revoke mode */
 	int64_t created;
-	size_t next; /* offset of the next record */
+	int64_t gone; /* 0: present */
+	size_t at;    /* offset of the record */
+	size_t next;  /* offset of the next record */
 };
 
+/* a snapshot's header: its version (1, 2), records, present ones */
 static int
-rec_read(const unsigned char *b, size_t n, size_t off, struct rec *r)
+snap_head(
+    const unsigned char *b, size_t n, int *ver, size_t *nrec, size_t *npresent)
 {
+	if (n >= 8 && memcmp(b, "FLS1", 4) == 0) {
+		*ver = 1;
+		*nrec = *npresent = (size_t)get16(b + 4) << 16 | get16(b + 6);
+		return 8;
+	}
+	if (n >= 12 && memcmp(b, BLOB_MAGIC, 4) == 0) {
+		*ver = 2;
+		*nrec = (size_t)get16(b + 4) << 16 | get16(b + 6);
+		*npresent = (size_t)get16(b + 8) << 16 | get16(b + 10);
+		return 12;
+	}
+	return -1;
+}
+
+int
+feed_list_snap_present(const void *blob, size_t len, size_t *present)
+{
+	size_t nrec;
+	int ver;
+
+	return snap_head(blob, len, &ver, &nrec, present) < 0 ? -1 : 0;
+}
+
+static int
+rec_read(const unsigned char *b, size_t n, size_t off, int ver, struct rec *r)
+{
+	size_t tail = ver == 1 ? 8 : 16, tl;
+
+	r->at = off;
 	if (n - off < 2 || (r->keylen = get16(b + off)) < 2 ||
 	    r->keylen > OBS_KEY_MAX || n - off - 2 < r->keylen + 2)
 		return -1;
 	r->key = b + off + 2;
 	off += 2 + r->keylen;
-	r->textlen = get16(b + off);
-	if (r->textlen > OBS_TEXT_MAX || n - off - 2 < r->textlen + 8)
+	tl = get16(b + off);
+	r->salted = ver == 2 && (tl & FEED_LIST_SALTED) != 0;
+	r->revoked = ver == 2 && (tl & FEED_LIST_REVOKED) != 0;
+	r->textlen = ver == 2
+	    ? tl & ~(size_t)(FEED_LIST_SALTED | FEED_LIST_REVOKED)
+	    : tl;
+	if (r->textlen > OBS_TEXT_MAX || n - off - 2 < r->textlen + tail)
 		return -1;
 	r->text = r->textlen ? (const char *)b + off + 2 : NULL;
 	off += 2 + r->textlen;
 	r->created = get64(b + off);
-	r->next = off + 8;
+	r->gone = ver == 1 ? 0 : get64(b + off + 8);
+	r->next = off + tail;
 	return 0;
 }
 
@@ -680,10 +721,18 @@ void
 feed_diff_clear(struct feed_diff *d)
 {
 	hub_free(d->added);
+	hub_free(d->reborn);
+	hub_free(d->back);
 	hub_free(d->gone);
 	hub_free(d->blob);
 	hub_free(d->pool);
 	feed_diff_init(d);
+}
+
+size_t
+feed_diff_total(const struct feed_diff *d)
+{
+	return d->nadded + d->nback + d->ngone;
 }
 
 /* 1 when the text of an entry must be stored beside its key */
@@ -696,18 +745,70 @@ text_needed(const unsigned char *key, size_t keylen, const char *text,
 	return k != len || memcmp(tmp, text, len) != 0;
 }
 
+/* appends one record; flags: FEED_LIST_SALTED, FEED_LIST_REVOKED */
+static unsigned char *
+put_rec(unsigned char *w, const unsigned char *key, size_t keylen,
+    const char *text, size_t tl, int flags, int64_t created, int64_t gone)
+{
+	put16(w, keylen);
+	memcpy(w + 2, key, keylen);
+	w += 2 + keylen;
+	put16(w, tl | (size_t)flags);
+	if (tl > 0)
+		memcpy(w + 2, text, tl);
+	w += 2 + tl;
+	put64(w, created);
+	put64(w + 8, gone);
+	return w + 16;
+}
+
+static int
+time_desc(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a > b ? -1 : a < b;
+}
+
+/*
+ * The gone time before which gone records are forgotten so that at most
+ * FEED_LIST_GONE_MAX of a checked snapshot's are kept (the newest; ties
+ * kept).  0, or -1 when memory runs out.
+ */
+static int
+gone_cut(const unsigned char *ob, size_t oldlen, size_t off, int ver,
+    size_t nold, int64_t *cut)
+{
+	int64_t *t;
+	size_t j, k = 0;
+	struct rec r;
+
+	if ((t = hub_malloc(nold * sizeof(*t))) == NULL)
+		return -1;
+	for (j = 0; j < nold; j++, off = r.next) {
+		rec_read(ob, oldlen, off, ver, &r);
+		if (r.gone != 0)
+			t[k++] = r.gone;
+	}
+	qsort(t, k, sizeof(*t), time_desc);
+	*cut = t[FEED_LIST_GONE_MAX - 1];
+	hub_free(t);
+	return 0;
+}
+
 int
 feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
-    int64_t now, struct feed_diff *d, char *err, size_t errlen)
+    int64_t now, int mode, struct feed_diff *d, char *err, size_t errlen)
 {
 	const unsigned char *ob = old;
-	size_t nold = 0, off, i, j, size, gpool = 0, gp = 0;
+	size_t nold = 0, npresent = 0, np, first = 0, off, i, j, size;
+	size_t gpool = 0, gp = 0, nrec = 0;
 	char *tmp = NULL;
-	unsigned char *w;
+	unsigned char *w, *w0;
 	struct rec r = {0}, prev = {0};
-	int64_t *created = NULL;
-	unsigned char *stored = NULL; /* 1: the text goes beside the key */
 	const char *why = "out of memory";
+	int64_t cut = 0; /* gone before it: forgotten (GONE_MAX) */
+	int ver = 2, h;
 
 	feed_diff_clear(d);
 	if ((tmp = hub_malloc(OBS_TEXT_MAX + 1)) == NULL)
@@ -715,12 +816,12 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 	/* check the old snapshot whole before trusting any of it */
 	if (oldlen > 0) {
 		why = "snapshot: bad header";
-		if (oldlen < 8 || memcmp(ob, BLOB_MAGIC, 4) != 0)
+		if ((h = snap_head(ob, oldlen, &ver, &nold, &npresent)) < 0)
 			goto fail;
-		nold = (size_t)get16(ob + 4) << 16 | get16(ob + 6);
-		for (off = 8, j = 0; j < nold; j++, off = r.next) {
+		first = (size_t)h;
+		for (off = first, j = np = 0; j < nold; j++, off = r.next) {
 			why = "snapshot: truncated record";
-			if (rec_read(ob, oldlen, off, &r) != 0)
+			if (rec_read(ob, oldlen, off, ver, &r) != 0)
 				goto fail;
 			why = "snapshot: keys out of order";
 			if (j > 0 &&
@@ -730,52 +831,138 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 			why = "snapshot: bad entry";
 			if (r.key[0] == OBS_NONE || r.key[0] > OBS_TYPE_MAX ||
 			    r.created < 0 || r.created > SNAP_TIME_MAX ||
+			    (r.gone != 0 &&
+				(r.gone < r.created ||
+				    r.gone > SNAP_TIME_MAX)) ||
+			    (r.gone == 0 && r.revoked) ||
 			    (r.text == NULL &&
-				obs_key_text(r.key, r.keylen, tmp) == 0))
+				obs_key_text(r.key, r.keylen, tmp) == 0) ||
+			    (r.text != NULL &&
+				memchr(r.text, '\0', r.textlen) != NULL))
 				goto fail;
+			np += r.gone == 0;
 			prev = r;
 		}
 		why = "snapshot: trailing bytes";
 		if (off != oldlen)
 			goto fail;
+		why = "snapshot: bad present count";
+		if (np != npresent)
+			goto fail;
+		why = "out of memory";
+		if (nold - npresent > FEED_LIST_GONE_MAX &&
+		    gone_cut(ob, oldlen, first, ver, nold, &cut) != 0)
+			goto fail;
 	}
 	why = "out of memory";
-	if ((created = hub_calloc(l->n + 1, sizeof(*created))) == NULL ||
-	    (d->added = hub_calloc(l->n + 1, sizeof(*d->added))) == NULL ||
-	    (d->gone = hub_calloc(nold + 1, sizeof(*d->gone))) == NULL ||
-	    (stored = hub_malloc(l->n + 1)) == NULL)
+	/* the new blob's bound: every list entry with its text, every old
+	 * record grown by the gone time (FLS1); shrunk at the end */
+	size = 12 + 20 * l->n + l->poollen + oldlen + 8 * nold;
+	if ((d->added = hub_calloc(l->n + 1, sizeof(*d->added))) == NULL ||
+	    (d->reborn = hub_calloc(l->n + 1, 1)) == NULL ||
+	    (d->back = hub_calloc((npresent < nold ? nold - npresent : 0) + 1,
+		 sizeof(*d->back))) == NULL ||
+	    (d->gone = hub_calloc(npresent + 1, sizeof(*d->gone))) == NULL ||
+	    (d->blob = hub_malloc(size)) == NULL)
 		goto fail;
-	/* merge: added, kept (first-seen time carried over) and gone */
-	for (i = 0, j = 0, off = 8; i < l->n || j < nold;) {
-		int c;
+	w = d->blob + 12;
+	/* merge: added, returned, kept (first-seen time carried over),
+	 * vanished, still gone and forgotten, writing the new blob */
+	for (i = 0, j = 0, off = first; i < l->n || j < nold;) {
+		const struct feed_entry *e;
+		int64_t cr;
+		int c, salted, reborn = 0;
 
 		if (j < nold)
-			rec_read(ob, oldlen, off, &r);
+			rec_read(ob, oldlen, off, ver, &r);
 		c = i >= l->n ? 1
 		    : j >= nold
 		    ? -1
 		    : key_cmp(l->v[i].key, l->v[i].keylen, r.key, r.keylen);
-		if (c < 0) {
-			created[i] = now;
-			d->added[d->nadded++] = i++;
+		if (c >= 0) {
+			off = r.next;
+			j++;
+		}
+		if (c > 0) { /* only in the old snapshot */
+			if (r.gone != 0 &&
+			    (now - r.gone >= FEED_LIST_FORGET || r.gone < cut))
+				continue; /* forgotten */
+			if (r.gone == 0) {
+				struct feed_gone *g = &d->gone[d->ngone++];
+
+				g->type = r.key[0];
+				g->text = (const char *)ob + r.at;
+				g->created = r.created;
+				g->salted = r.salted;
+				g->textlen = r.text != NULL
+				    ? r.textlen
+				    : obs_key_text(r.key, r.keylen, tmp);
+				gpool += g->textlen + 1;
+			}
+			/* gone now, never before it was first seen (a clock
+			 * set back): the blob must read back */
+			w = put_rec(w, r.key, r.keylen, r.text, r.textlen,
+			    (r.salted ? FEED_LIST_SALTED : 0) |
+				(r.revoked ||
+					    (r.gone == 0 &&
+						mode == FEED_LIST_REVOKE)
+					? FEED_LIST_REVOKED
+					: 0),
+			    r.created,
+			    r.gone != 0		  ? r.gone
+				: now > r.created ? now
+						  : r.created);
+			nrec++;
 			continue;
 		}
-		if (c == 0) {
-			created[i++] = r.created;
-		} else {
-			struct feed_gone *g = &d->gone[d->ngone++];
-
-			g->type = r.key[0];
-			g->text = (const char *)ob + off;
-			g->created = r.created;
-			g->textlen = r.text != NULL
-			    ? r.textlen
-			    : obs_key_text(r.key, r.keylen, tmp);
-			gpool += g->textlen + 1;
+		e = &l->v[i];
+		/* a revoked indicator never comes back: a new one, its id
+		 * salted with its first-seen time.  A value never seen (or
+		 * forgotten) gets the id of the value alone, as before: the
+		 * same after a lost state, not a duplicate */
+		if (c == 0 && r.gone != 0 &&
+		    (r.revoked || mode == FEED_LIST_REVOKE)) {
+			c = -1;
+			reborn = 1;
 		}
-		off = r.next;
-		j++;
+		if (c < 0) {
+			cr = now;
+			salted = reborn;
+			d->reborn[d->nadded] = (unsigned char)reborn;
+			d->added[d->nadded++] = i;
+		} else {
+			cr = r.created;
+			salted = r.salted;
+			if (r.gone != 0) {
+				struct feed_back *k = &d->back[d->nback++];
+
+				k->i = i;
+				k->created = r.created;
+				k->salted = r.salted;
+				k->gone = r.gone;
+			}
+		}
+		w = put_rec(w, e->key, e->keylen, e->text,
+		    text_needed(e->key, e->keylen, e->text, e->textlen, tmp)
+			? e->textlen
+			: 0,
+		    salted ? FEED_LIST_SALTED : 0, cr, 0);
+		nrec++;
+		i++;
 	}
+	why = "snapshot: too many records";
+	if (nrec > UINT32_MAX)
+		goto fail;
+	why = "out of memory";
+	w0 = d->blob;
+	memcpy(w0, BLOB_MAGIC, 4);
+	put16(w0 + 4, (nrec >> 16) & 0xffff);
+	put16(w0 + 6, nrec & 0xffff);
+	put16(w0 + 8, (l->n >> 16) & 0xffff);
+	put16(w0 + 10, l->n & 0xffff);
+	size = (size_t)(w - w0);
+	if ((w0 = hub_realloc(d->blob, size)) != NULL)
+		d->blob = w0;
 	/* the texts of gone entries (g->text held their record) */
 	if ((d->pool = hub_malloc(gpool + 1)) == NULL)
 		goto fail;
@@ -783,7 +970,7 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		struct feed_gone *g = &d->gone[i];
 
 		rec_read(ob, oldlen,
-		    (size_t)((const unsigned char *)g->text - ob), &r);
+		    (size_t)((const unsigned char *)g->text - ob), ver, &r);
 		if (r.text != NULL)
 			memcpy(d->pool + gp, r.text, r.textlen);
 		else
@@ -792,46 +979,15 @@ feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
 		g->text = d->pool + gp;
 		gp += g->textlen + 1;
 	}
-	/* the new snapshot */
-	size = 8;
-	for (i = 0; i < l->n; i++) {
-		const struct feed_entry *e = &l->v[i];
-
-		stored[i] = (unsigned char)text_needed(
-		    e->key, e->keylen, e->text, e->textlen, tmp);
-		size += 2 + e->keylen + 2 + 8 + (stored[i] ? e->textlen : 0);
-	}
-	if ((d->blob = hub_malloc(size)) == NULL)
-		goto fail;
-	w = d->blob;
-	memcpy(w, BLOB_MAGIC, 4);
-	put16(w + 4, (l->n >> 16) & 0xffff);
-	put16(w + 6, l->n & 0xffff);
-	w += 8;
-	for (i = 0; i < l->n; i++) {
-		const struct feed_entry *e = &l->v[i];
-		size_t tl = stored[i] ? e->textlen : 0;
-
-		put16(w, e->keylen);
-		memcpy(w + 2, e->key, e->keylen);
-		w += 2 + e->keylen;
-		put16(w, tl);
-		memcpy(w + 2, e->text, tl);
-		w += 2 + tl;
-		put64(w, created[i]);
-		w += 8;
-	}
 	d->bloblen = size;
+	d->nold = npresent;
+	d->nrecords = nrec;
 	d->now = now;
-	hub_free(stored);
-	hub_free(created);
 	hub_free(tmp);
 	return 0;
 fail:
 	if (err != NULL)
 		snprintf(err, errlen, "%s", why);
-	hub_free(stored);
-	hub_free(created);
 	hub_free(tmp);
 	feed_diff_clear(d);
 	return -1;
@@ -912,14 +1068,14 @@ feed_list_pattern(struct buf *b, int type, const char *text, size_t len)
 
 int
 feed_list_id(const struct feed_list_stix *s, int type, const char *text,
-    size_t len, char out[FEED_LIST_ID_LEN + 1])
+    size_t len, int64_t salt, char out[FEED_LIST_ID_LEN + 1])
 {
 	const char *tn = obs_type_name(type);
 	size_t pl = s->producer != NULL ? strlen(s->producer) : 0;
 	size_t tl = tn != NULL ? strlen(tn) : 0;
 	char stack[512], *name = stack;
 	unsigned char u[16];
-	size_t n = pl + 1 + tl + 1 + len;
+	size_t n = pl + 1 + tl + 1 + len + (salt >= 0 ? 9 : 0);
 	int r;
 
 	if (n > sizeof(stack) && (name = hub_malloc(n)) == NULL)
@@ -929,6 +1085,10 @@ feed_list_id(const struct feed_list_stix *s, int type, const char *text,
 	memcpy(name + pl + 1, tn != NULL ? tn : "", tl);
 	name[pl + 1 + tl] = ':';
 	memcpy(name + pl + 2 + tl, text, len);
+	if (salt >= 0) {
+		name[pl + 2 + tl + len] = '\0';
+		put64((unsigned char *)name + pl + 3 + tl + len, salt);
+	}
 	r = uuid_v5(s->ns != NULL ? s->ns : feed_ns, name, n, u);
 	if (name != stack)
 		hub_free(name);
@@ -949,22 +1109,31 @@ add_member(struct buf *b, const char *k, const char *v, size_t n)
 /* feed_list_indicator with a scratch buffer the caller reuses */
 static int
 indicator(struct buf *b, const struct feed_list_stix *s, int type,
-    const char *text, size_t len, int64_t created, int vanished,
-    struct buf *pat)
+    const char *text, size_t len, int64_t created, int salted, int ver,
+    int64_t gone, struct buf *pat)
 {
 	char id[FEED_LIST_ID_LEN + 1], tc[TSTAMP_LEN], tm[TSTAMP_LEN];
-	int64_t mod = created;
+	char tv[TSTAMP_LEN];
+	int64_t mod = created, vanish;
+	int vanished = ver == FEED_LIST_VANISHED;
 	size_t i;
 
-	if (feed_list_id(s, type, text, len, id) != 0)
+	if (feed_list_id(s, type, text, len, salted ? created : -1, id) != 0)
 		return -1;
 	buf_reset(pat);
 	if (feed_list_pattern(pat, type, text, len) != 0 || buf_failed(pat))
 		return -1;
 	if (vanished)
 		mod = s->now > created + 1000 ? s->now : created + 1000;
+	else if (ver == FEED_LIST_BACK) {
+		/* after the vanished version's modified (as written above
+		 * when it vanished at gone), each a millisecond apart */
+		vanish = gone > created + 1000 ? gone : created + 1000;
+		mod = s->now > vanish + 1000 ? s->now : vanish + 1000;
+	}
 	tstamp_format(created, 3, tc);
 	tstamp_format(mod, 3, tm);
+	tstamp_format(ver == FEED_LIST_BACK ? s->now : created, 3, tv);
 	buf_adds(b, "{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
 	add_member(b, "id", id, strlen(id));
 	add_member(b, "created", tc, strlen(tc));
@@ -987,7 +1156,7 @@ indicator(struct buf *b, const struct feed_list_stix *s, int type,
 		buf_add_jstr(b, text, len);
 	add_member(b, "pattern", pat->data, pat->len);
 	buf_adds(b, ",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
-	add_member(b, "valid_from", tc, strlen(tc));
+	add_member(b, "valid_from", tv, strlen(tv));
 	if (vanished && s->mode == FEED_LIST_REVOKE)
 		buf_adds(b, ",\"revoked\":true");
 	else if (vanished)
@@ -1014,13 +1183,14 @@ indicator(struct buf *b, const struct feed_list_stix *s, int type,
 
 int
 feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
-    const char *text, size_t len, int64_t created, int vanished)
+    const char *text, size_t len, int64_t created, int salted, int ver,
+    int64_t gone)
 {
 	struct buf pat;
 	int r;
 
 	buf_init(&pat);
-	r = indicator(b, s, type, text, len, created, vanished, &pat);
+	r = indicator(b, s, type, text, len, created, salted, ver, gone, &pat);
 	buf_clear(&pat);
 	return r;
 }
@@ -1030,7 +1200,7 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
     const struct feed_list *l, const struct feed_diff *d, size_t *pos,
     size_t max)
 {
-	size_t total = d->nadded + d->ngone;
+	size_t total = feed_diff_total(d);
 	struct buf pat;
 	long k = 0;
 
@@ -1046,12 +1216,20 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
 			const struct feed_entry *e = &l->v[d->added[p]];
 
 			r = indicator(b, s, e->type, e->text, e->textlen,
-			    d->now, 0, &pat);
+			    d->now, d->reborn[p], FEED_LIST_NEW, 0, &pat);
+		} else if (p < d->nadded + d->nback) {
+			const struct feed_back *bk = &d->back[p - d->nadded];
+			const struct feed_entry *e = &l->v[bk->i];
+
+			r = indicator(b, s, e->type, e->text, e->textlen,
+			    bk->created, bk->salted, FEED_LIST_BACK, bk->gone,
+			    &pat);
 		} else {
-			const struct feed_gone *g = &d->gone[p - d->nadded];
+			const struct feed_gone *g =
+			    &d->gone[p - d->nadded - d->nback];
 
 			r = indicator(b, s, g->type, g->text, g->textlen,
-			    g->created, 1, &pat);
+			    g->created, g->salted, FEED_LIST_VANISHED, 0, &pat);
 		}
 		if (r != 0) {
 			buf_clear(&pat);
@@ -1071,8 +1249,11 @@ feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
  * state with the last page.
  *
  * State: "FLH1", the ETag and the Last-Modified (each a 2-byte length and
- * the text, 0 for none), then the FLS1 snapshot (feed_list_diff's blob;
- * empty before the first download).
+ * the text, 0 for none), then the snapshot (feed_list_diff's blob, FLS2;
+ * an FLS1 one saved before is read and replaced by the next diff; empty
+ * before the first download).  The snapshot's checks ("an empty download
+ * where the last one had N entries") count its present entries only:
+ * gone ones are kept for a while but are not on the list.
  */
 #define STATE_MAGIC "FLH1"
 
@@ -1085,7 +1266,7 @@ struct list_run {
 	char *etag, *lm;     /* saved, or NULL */
 	unsigned char *snap; /* saved snapshot, or NULL */
 	size_t snaplen;
-	uint32_t snapn; /* its entries */
+	size_t snapn; /* its present entries */
 	int phase;
 	struct feed_list l;
 	struct feed_diff d;
@@ -1210,10 +1391,9 @@ lr_new(const struct feed_ctx *ctx, const struct feed_state *st, char *err,
 		}
 		if (r->snaplen > 0) {
 			memcpy(r->snap, p + 8 + el + ll, r->snaplen);
-			if (r->snaplen < 8 || memcmp(r->snap, BLOB_MAGIC, 4))
+			if (feed_list_snap_present(
+				r->snap, r->snaplen, &r->snapn) != 0)
 				goto bad;
-			r->snapn = (uint32_t)get16(r->snap + 4) << 16 |
-			    (uint32_t)get16(r->snap + 6);
 		}
 	}
 	return (struct feed_run *)r;
@@ -1349,11 +1529,11 @@ lr_parse(struct feed_run *run, const struct feed_response *resp,
 		    r->l.nlines, r->l.nerrors, kind);
 	if (r->l.n == 0 && r->snapn > 0)
 		return buf_seterr(err, errlen,
-		    "an empty download where the last one had %u entries: "
+		    "an empty download where the last one had %zu entries: "
 		    "nothing expired",
-		    (unsigned)r->snapn);
-	if (feed_list_diff(&r->l, r->snap, r->snaplen, r->ctx->now, &r->d, err,
-		errlen) != 0)
+		    r->snapn);
+	if (feed_list_diff(&r->l, r->snap, r->snaplen, r->ctx->now,
+		r->stix.mode, &r->d, err, errlen) != 0)
 		return FEED_ERR;
 	buf_adds(&r->state, STATE_MAGIC);
 	lr_put_str(&r->state, lr_keep(resp->etag));
@@ -1361,12 +1541,15 @@ lr_parse(struct feed_run *run, const struct feed_response *resp,
 	buf_add(&r->state, r->d.blob, r->d.bloblen);
 	if (buf_failed(&r->state))
 		return buf_seterr(err, errlen, "state: out of memory");
-	r->total = r->d.nadded + r->d.ngone;
+	r->total = feed_diff_total(&r->d);
 	if (r->total == 0) {
-		/* nothing new, nothing gone: a state only for new validators
-		 * (or the first snapshot) */
+		/* nothing new, nothing gone: a state only for new validators,
+		 * the first snapshot or a changed one (an FLS1 one rewritten
+		 * as FLS2, gone entries forgotten) */
 		if (r->snap == NULL || !lr_same(r->etag, resp->etag) ||
-		    !lr_same(r->lm, resp->last_modified)) {
+		    !lr_same(r->lm, resp->last_modified) ||
+		    r->d.bloblen != r->snaplen ||
+		    memcmp(r->d.blob, r->snap, r->snaplen) != 0) {
 			out->state.data =
 			    buf_detach(&r->state, &out->state.len);
 			out->has_state = 1;

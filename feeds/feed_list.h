@@ -2,8 +2,9 @@
  * feed_list.h -- indicator lists as downloaded (one value a line, CSV with
  * a column mapping, JSON arrays) turned into normalised, de-duplicated
  * entries; the diff of a download against the previous one (a compact
- * sorted snapshot blob the caller stores); and the STIX indicators of new
- * and vanished entries, rendered as TAXII envelope text.  Pure functions
+ * sorted snapshot blob the caller stores, which remembers vanished entries
+ * for a while); and the STIX indicators of new, vanished and returned
+ * entries, rendered as TAXII envelope text.  Pure functions
  * over caller memory: no I/O, no scheduling, no storage, no logging.
  */
 #ifndef CTIHUB_FEED_LIST_H
@@ -117,23 +118,52 @@ int feed_list_parse(const struct feed_list_cfg *cfg, const char *data,
 struct feed_gone {
 	int type;
 	int64_t created;  /* when it first appeared (microseconds) */
+	int salted;	  /* its id is over the value and created */
 	const char *text; /* NUL-terminated, into the diff's pool */
 	size_t textlen;
 };
 
+/* A returned entry: in the snapshot as gone, in the list again. */
+struct feed_back {
+	size_t i;	 /* index of l->v */
+	int64_t created; /* its first-seen time: its id's created */
+	int salted;
+	int64_t gone; /* when it vanished */
+};
+
+/* Gone entries are kept in the snapshot this long after they vanished
+ * (180 days, microseconds), then forgotten: a value back after that is
+ * new (a new id, see feed_list_id). */
+#define FEED_LIST_FORGET (180 * 86400 * 1000000LL)
+/* And at most this many gone records are carried from one snapshot to
+ * the next (the newest; an IPv4 address takes 26 bytes): a list that
+ * churns fast must not grow its state without end.  A value forgotten
+ * early is a new indicator when it returns, as after FEED_LIST_FORGET. */
+#define FEED_LIST_GONE_MAX 1000000
+
 /*
  * The change from the previous snapshot to a list.  added[0..nadded)
- * index l->v in key order, each with its first-seen time created[i] (now);
- * kept entries keep their first-seen time in the new blob; gone[0..ngone)
- * are the entries of the old snapshot that the list no longer has, in key
- * order.  blob[0..bloblen) is the new snapshot: store it and pass it next
- * time.
+ * index l->v in key order: never seen (or forgotten), or, in revoke mode,
+ * returned; each is a new indicator first seen now, with a salted id.
+ * back[0..nback) are the returned entries of expire mode: a new version
+ * of the same id, valid again.  Kept entries keep their first-seen time
+ * in the new blob; gone[0..ngone) are the entries of the old snapshot
+ * that the list no longer has, in key order.  Entries still gone emit
+ * nothing and stay in the blob until FEED_LIST_FORGET after they
+ * vanished (or beyond the newest FEED_LIST_GONE_MAX).  blob[0..bloblen) is the new snapshot: store it and pass it
+ * next time.
  */
 struct feed_diff {
 	size_t *added;
+	unsigned char *reborn; /* per added entry: 1 when it is an indicator
+				  reborn after a revocation (a salted id) */
 	size_t nadded;
+	struct feed_back *back;
+	size_t nback;
 	struct feed_gone *gone;
 	size_t ngone;
+	size_t nold;	 /* present entries of the old snapshot */
+	size_t nrecords; /* records of the new blob (present and gone) */
 	unsigned char *blob;
 	size_t bloblen;
 	int64_t now; /* the diff's time: the created of added entries */
@@ -142,27 +172,49 @@ struct feed_diff {
 };
 
 /*
- * The snapshot blob, big-endian: "FLS1", the entry count (4 bytes), then
- * per entry in strictly increasing key order: key length (2), key, text
- * length (2; 0 when obs_key_text recovers the text from the key), text,
- * first-seen time (8, microseconds, 1970 to 9999).  An IPv4 address
- * takes 18 bytes.  A snapshot is checked whole (lengths, order, types,
- * times, texts) before any of it is used.
+ * The snapshot blob, big-endian: "FLS2", the record count (4 bytes), the
+ * present count (4), then per record in strictly increasing key order:
+ * key length (2), key, text length (2; 0 when obs_key_text recovers the
+ * text from the key; bit 15 set when the id is salted, see feed_list_id;
+ * bit 14 when it vanished in revoke mode: revoked, its id is never used
+ * again, whatever the mode when it returns), text, first-seen time (8, microseconds, 1970 to 9999), gone time (8; 0:
+ * present, else when it vanished, not before the first-seen time).  An
+ * IPv4 address takes 26 bytes.  A snapshot is checked whole (lengths,
+ * order, types, times, texts, counts) before any of it is used.  The
+ * older "FLS1" (the entry count, then records without the gone time and
+ * flag: all present, ids not salted) is still read; the next diff writes
+ * FLS2.
  */
+#define FEED_LIST_SALTED  0x8000 /* in a record's text length */
+#define FEED_LIST_REVOKED 0x4000
+
 void feed_diff_init(struct feed_diff *);
 void feed_diff_clear(struct feed_diff *);
 
 /*
  * Diffs l against the snapshot old[0..oldlen) (oldlen 0: no previous
  * snapshot, everything is new; not d's own blob: d is cleared first) at
- * time now.  O(n + m) after the list's
- * sort.  Returns 0, or -1 when memory runs out or the old blob is not a
- * valid snapshot (message in err): the caller then keeps its old blob and
- * expires nothing.
+ * time now, for mode (enum feed_list_mode: a returned entry's treatment).
+ * O(n + m) after the list's sort.  Returns 0, or -1 when memory runs out
+ * or the old blob is not a valid snapshot (message in err): the caller
+ * then keeps its old blob and expires nothing.
  */
 int feed_list_diff(const struct feed_list *l, const void *old, size_t oldlen,
-    int64_t now, struct feed_diff *d, char *err, size_t errlen);
+    int64_t now, int mode, struct feed_diff *d, char *err, size_t errlen);
 
+/*
+ * The present entries of a snapshot blob (FLS1 or FLS2), read from its
+ * header alone: 0, or -1 when it has no valid header.
+ */
+int feed_list_snap_present(const void *blob, size_t len, size_t *present);
+
+/*
+ * What becomes of an entry that vanishes.  STIX: `created` never changes
+ * between versions of an object, and a revoked object is never valid
+ * again.  So with EXPIRE, an entry that returns is a new version of the
+ * same id (created kept, valid_from now, no valid_until); with REVOKE it
+ * is a new indicator (an id salted with its new first-seen time).
+ */
 enum feed_list_mode {
 	FEED_LIST_EXPIRE = 0, /* vanished: valid_until = now */
 	FEED_LIST_REVOKE = 1, /* vanished: revoked = true */
@@ -187,10 +239,16 @@ struct feed_list_stix {
 /*
  * The indicator id of a value: "indicator--" and the UUIDv5, in namespace
  * s->ns, of the producer, a NUL, the type's name (obs_type_name), ':' and
- * the canonical text.  0, or -1 when OpenSSL fails.
+ * the canonical text, then, salted (salt >= 0), a NUL and the salt as 8
+ * big-endian bytes.  Entries first seen since FLS2 are salted with their
+ * first-seen time, so that a value seen again after it was forgotten (or
+ * after a revoke, or a reset of the feed's state) gets a new id rather
+ * than a version of the old one with another `created`; entries carried
+ * over from an FLS1 snapshot keep their unsalted id (salt -1).  0, or -1
+ * when OpenSSL fails.
  */
 int feed_list_id(const struct feed_list_stix *s, int type, const char *text,
-    size_t len, char out[FEED_LIST_ID_LEN + 1]);
+    size_t len, int64_t salt, char out[FEED_LIST_ID_LEN + 1]);
 
 /*
  * Appends the STIX pattern of a value ("[ipv4-addr:value = '1.2.3.4']",
@@ -199,24 +257,35 @@ int feed_list_id(const struct feed_list_stix *s, int type, const char *text,
  */
 int feed_list_pattern(struct buf *b, int type, const char *text, size_t len);
 
+/* The version feed_list_indicator writes. */
+enum feed_list_ver {
+	FEED_LIST_NEW = 0,	/* created = modified = valid_from */
+	FEED_LIST_VANISHED = 1, /* modified = now (after created), and
+				   valid_until = now or revoked */
+	FEED_LIST_BACK = 2,	/* returned: modified = now, after the
+				   vanished version's; valid_from = now */
+};
+
 /*
- * Appends one indicator object: a new one (created = modified =
- * valid_from = created), or with vanished the version of the same id that
- * ends it (modified = s->now; valid_until = s->now, after created, or
- * revoked).  -1 for a type with no pattern or when OpenSSL fails; b's
- * own failure is sticky (buf_failed).
+ * Appends one indicator object, version ver (enum feed_list_ver) of the
+ * entry first seen at created, salted or not (feed_list_id), gone at gone
+ * (FEED_LIST_BACK only).  -1 for a type with no pattern or when OpenSSL
+ * fails; b's own failure is sticky (buf_failed).
  */
 int feed_list_indicator(struct buf *b, const struct feed_list_stix *s, int type,
-    const char *text, size_t len, int64_t created, int vanished);
+    const char *text, size_t len, int64_t created, int salted, int ver,
+    int64_t gone);
 
 /*
  * Appends a TAXII envelope {"objects":[...]} of at most max objects of the
- * diff's sequence (added entries, created at d->now, then gone ones, ended
- * at s->now: pass the diff's time in both), starting at *pos, and
- * advances *pos: call until *pos reaches nadded + ngone to page a large
- * diff into envelopes of bounded size.  Returns the number of objects
+ * diff's sequence (added entries, created at d->now, then returned ones,
+ * then gone ones, ended at s->now: pass the diff's time in both, and the
+ * diff's mode), starting at *pos, and advances *pos: call until *pos
+ * reaches feed_diff_total(d) to page a large diff into envelopes of
+ * bounded size.  Returns the number of objects
  * written, or -1 (see feed_list_indicator).
  */
+size_t feed_diff_total(const struct feed_diff *);
 long feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
     const struct feed_list *l, const struct feed_diff *d, size_t *pos,
     size_t max);
@@ -225,10 +294,10 @@ long feed_list_envelope(struct buf *b, const struct feed_list_stix *s,
  * The connector (feed.h) of the list, csv and json kinds: each run one
  * download (conditional on the saved ETag and Last-Modified), diffed
  * against the saved snapshot; new entries and vanished ones (expired or
- * revoked as def->on_vanish says) in envelopes of at most
+ * revoked as def->on_vanish says) and returned ones in envelopes of at most
  * FEED_PAGE_OBJECTS, the state (validators and snapshot) with the last.
  * A download with no valid entry where lines failed, an empty one where
- * the snapshot had entries, an HTML page or one over max entries fails
+ * the snapshot had present entries, an HTML page or one over max entries fails
  * the run: nothing is expired on the word of a broken download.
  */
 struct feed_ops;

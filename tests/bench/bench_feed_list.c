@@ -60,7 +60,7 @@ render(const struct feed_list_stix *s, const struct feed_list *l,
 
 	buf_init(&b);
 	*bytes = 0;
-	while (pos < d->nadded + d->ngone) {
+	while (pos < feed_diff_total(d)) {
 		buf_reset(&b);
 		if (feed_list_envelope(&b, s, l, d, &pos, per) < 0 ||
 		    buf_failed(&b)) {
@@ -116,7 +116,7 @@ main(int argc, char **argv)
 		return 1;
 	tp = bench_now() - t0;
 	t0 = bench_now();
-	if (feed_list_diff(&l, NULL, 0, s.now, &d, NULL, 0) != 0)
+	if (feed_list_diff(&l, NULL, 0, s.now, s.mode, &d, NULL, 0) != 0)
 		return 1;
 	td = bench_now() - t0;
 	tr = render(&s, &l, &d, per, &bytes);
@@ -134,8 +134,8 @@ main(int argc, char **argv)
 	/* the same list again */
 	t0 = bench_now();
 	if (feed_list_parse(&c, list, len, &l, NULL, 0) != 0 ||
-	    feed_list_diff(
-		&l, d.blob, d.bloblen, s.now + 1000000, &d2, NULL, 0) != 0)
+	    feed_list_diff(&l, d.blob, d.bloblen, s.now + 1000000, s.mode, &d2,
+		NULL, 0) != 0)
 		return 1;
 	total = bench_now() - t0;
 	printf("unchanged re-run: %.3f s (parse + diff), %zu new, %zu gone\n",
@@ -146,8 +146,8 @@ main(int argc, char **argv)
 	list = make_list(n, 1, &len);
 	t0 = bench_now();
 	if (feed_list_parse(&c, list, len, &l, NULL, 0) != 0 ||
-	    feed_list_diff(
-		&l, d.blob, d.bloblen, s.now + 2000000, &d2, NULL, 0) != 0)
+	    feed_list_diff(&l, d.blob, d.bloblen, s.now + 2000000, s.mode, &d2,
+		NULL, 0) != 0)
 		return 1;
 	tr = render(&s, &l, &d2, per, &bytes);
 	total = bench_now() - t0;

@@ -7,8 +7,10 @@
  * its own text and key, errors are counted and bounded, the diff of the
  * list against its own snapshot is empty and gives the same snapshot, the
  * input read as a (hostile) previous snapshot is refused or gives gone
- * entries with a text, and the envelope of the first entries is JSON
- * with one object each.
+ * entries with a text, a blob it writes reads back with consistent
+ * counts (an empty list against it: every present entry gone, records
+ * kept; again much later: all forgotten), and the envelope of the first
+ * entries is JSON with one object each.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,11 +34,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct feed_list_cfg c = {0};
 	struct feed_list_stix s = {0};
 	struct feed_list l;
-	struct feed_diff d, d2;
+	struct feed_diff d, d2, d3;
+	struct feed_list empty;
+	size_t present;
 	struct buf b;
 	size_t i, pos = 0;
 	char *p;
 	long k;
+	int mode;
 
 	if (size < 1)
 		return 0;
@@ -75,6 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    : OBS_NONE;
 	c.type_col = c.format == FEED_LIST_CSV ? c.type_col : -1;
 	c.max_entries = 5000;
+	mode = (data[0] >> 5) & 1 ? FEED_LIST_REVOKE : FEED_LIST_EXPIRE;
 	data++;
 	size--;
 	if ((p = malloc(size ? size : 1)) == NULL)
@@ -83,6 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	feed_list_init(&l);
 	feed_diff_init(&d);
 	feed_diff_init(&d2);
+	feed_diff_init(&d3);
+	feed_list_init(&empty);
 	if (feed_list_parse(&c, p, size, &l, NULL, 0) != 0)
 		goto out;
 	if (l.nkept > FEED_LIST_MAX_ERRORS || l.nkept > l.nerrors ||
@@ -114,20 +122,56 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(again.key, e->key, e->keylen) != 0)
 			abort();
 	}
-	if (feed_list_diff(&l, NULL, 0, 1000, &d, NULL, 0) != 0)
+	if (feed_list_diff(&l, NULL, 0, 1000, mode, &d, NULL, 0) != 0)
 		goto out;
-	if (d.nadded != l.n || d.ngone != 0)
+	if (d.nadded != l.n || d.ngone != 0 || d.nback != 0 ||
+	    d.nrecords != l.n ||
+	    feed_list_snap_present(d.blob, d.bloblen, &present) != 0 ||
+	    present != l.n)
 		abort();
-	if (feed_list_diff(&l, d.blob, d.bloblen, 2000, &d2, NULL, 0) != 0)
+	if (feed_list_diff(&l, d.blob, d.bloblen, 2000, mode, &d2, NULL, 0) !=
+	    0)
 		goto out;
 	if (d2.nadded != 0 || d2.ngone != 0 || d2.bloblen != d.bloblen ||
-	    memcmp(d2.blob, d.blob, d.bloblen) != 0)
+	    d2.nold != l.n || memcmp(d2.blob, d.blob, d.bloblen) != 0)
 		abort();
+	/* all gone, then back, then forgotten */
+	if (feed_list_diff(
+		&empty, d.blob, d.bloblen, 3000, mode, &d3, NULL, 0) == 0) {
+		if (d3.ngone != l.n || d3.nrecords != l.n ||
+		    feed_list_snap_present(d3.blob, d3.bloblen, &present) !=
+			0 ||
+		    present != 0)
+			abort();
+		feed_diff_clear(&d2);
+		if (feed_list_diff(&l, d3.blob, d3.bloblen, 4000, mode, &d2,
+			NULL, 0) != 0 ||
+		    d2.ngone != 0 || d2.nadded + d2.nback != l.n ||
+		    d2.nrecords != l.n ||
+		    (mode == FEED_LIST_REVOKE && d2.nback != 0))
+			abort();
+		feed_diff_clear(&d2);
+		if (feed_list_diff(&empty, d3.blob, d3.bloblen,
+			3000 + FEED_LIST_FORGET, mode, &d2, NULL, 0) != 0 ||
+		    d2.ngone != 0 || d2.nrecords != 0)
+			abort();
+	}
 	/* the input itself as a hostile previous snapshot */
 	feed_diff_clear(&d2);
-	if (feed_list_diff(&l, p, size, 3000, &d2, NULL, 0) == 0) {
-		if (d2.nadded > l.n)
+	if (feed_list_diff(&l, p, size, 3000, mode, &d2, NULL, 0) == 0) {
+		struct feed_diff d4;
+
+		feed_diff_init(&d4);
+		if (d2.nadded + d2.nback > l.n ||
+		    feed_list_snap_present(d2.blob, d2.bloblen, &present) !=
+			0 ||
+		    present != l.n || d2.nrecords < l.n ||
+		    feed_list_diff(&l, d2.blob, d2.bloblen, 4000, mode, &d4,
+			NULL, 0) != 0 ||
+		    d4.nadded + d4.nback + d4.ngone != 0 ||
+		    d4.nrecords != d2.nrecords)
 			abort();
+		feed_diff_clear(&d4);
 		for (i = 0; i < d2.ngone; i++)
 			if (d2.gone[i].text == NULL ||
 			    strlen(d2.gone[i].text) != d2.gone[i].textlen ||
@@ -139,6 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.nlabels = 1;
 	s.confidence = 50;
 	s.now = 1735689600000000;
+	s.mode = mode;
 	buf_init(&b);
 	k = feed_list_envelope(&b, &s, &l, &d, &pos, 16);
 	if (k >= 0 && !buf_failed(&b)) {
@@ -153,6 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	feed_diff_clear(&d);
 	feed_diff_clear(&d2);
+	feed_diff_clear(&d3);
 	feed_list_clear(&l);
 	free(p);
 	return 0;

@@ -3,7 +3,9 @@
  * lines, line numbers of bad lines), CSV quoting (RFC 4180 edge cases,
  * type columns), JSON lists (Feodo Tracker's shape), the real lists of
  * ../shared/data/ioc with their counts, snapshot diffs of an edited list,
- * and indicators that pass the STIX validator.
+ * entries that vanish and return (the same id and created, or a new id
+ * when revoked or forgotten), FLS1 snapshots read, and indicators that
+ * pass the STIX validator.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,10 +239,13 @@ real(const char *path, int type, size_t expect)
 	assert_int_equal(l.nerrors, 0);
 	for (i = 0; i < l.n; i++)
 		assert_int_equal(l.v[i].type, type);
-	assert_int_equal(feed_list_diff(&l, NULL, 0, 1000, &d, NULL, 0), 0);
-	assert_int_equal(d.nadded, l.n);
 	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, 2000, &d2, NULL, 0), 0);
+	    feed_list_diff(&l, NULL, 0, 1000, FEED_LIST_EXPIRE, &d, NULL, 0),
+	    0);
+	assert_int_equal(d.nadded, l.n);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, 2000,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
 	assert_int_equal(d2.nadded, 0);
 	assert_int_equal(d2.ngone, 0);
 	assert_int_equal(d2.bloblen, d.bloblen);
@@ -288,11 +293,14 @@ t_diff(void **state)
 	    v2, sizeof(v2), "2.2.2.2\n3.3.3.3\n2001:DB8::1\nexample.org\n");
 	assert_int_equal(parse(&c, v1, &l), 0);
 	assert_int_equal(l.n, 5);
-	assert_int_equal(feed_list_diff(&l, NULL, 0, 1000000, &d, NULL, 0), 0);
+	assert_int_equal(
+	    feed_list_diff(&l, NULL, 0, 1000000, FEED_LIST_EXPIRE, &d, NULL, 0),
+	    0);
 	assert_int_equal(d.nadded, 5);
 	assert_int_equal(parse(&c, v2, &l), 0);
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, 5000000, &d2, NULL, 0), 0);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, 5000000,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
 	/* new: 3.3.3.3 and example.org; gone: 1.1.1.1, example.com, the URL */
 	assert_int_equal(d2.nadded, 2);
 	assert_string_equal(l.v[d2.added[0]].text, "3.3.3.3");
@@ -304,36 +312,37 @@ t_diff(void **state)
 	assert_string_equal(d2.gone[2].text, long_url);
 	assert_int_equal(d2.gone[2].type, OBS_URL);
 	/* a broken snapshot is refused, not half-trusted */
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen - 1, 1, &d2, err, sizeof(err)),
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen - 1, 1,
+			     FEED_LIST_EXPIRE, &d2, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "snapshot: truncated record");
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen + 0, 1, &d2, err, sizeof(err)),
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen + 0, 1,
+			     FEED_LIST_EXPIRE, &d2, err, sizeof(err)),
 	    0);
-	d.blob[29] = 0; /* 2.2.2.2 -> 0.2.2.2, before 1.1.1.1 */
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	d.blob[41] = 0; /* 2.2.2.2 -> 0.2.2.2, before 1.1.1.1 */
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, 1,
+			     FEED_LIST_EXPIRE, &d2, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "snapshot: keys out of order");
-	d.blob[29] = 2;
-	assert_int_equal(
-	    feed_list_diff(&l, "FLS1\0\0\0\1", 8, 1, &d2, err, sizeof(err)),
+	d.blob[41] = 2;
+	assert_int_equal(feed_list_diff(&l, "FLS1\0\0\0\1", 8, 1,
+			     FEED_LIST_EXPIRE, &d2, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "snapshot: truncated record");
 	/* a hostile first-seen time or type */
-	memcpy(d.blob + 10, "\x01", 1);
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, NULL, 0), 0);
-	memset(d.blob + 18, 0x7f, 1); /* created */
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	memcpy(d.blob + 14, "\x01", 1);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, 1,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
+	memset(d.blob + 22, 0x7f, 1); /* created */
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, 1,
+			     FEED_LIST_EXPIRE, &d2, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "snapshot: bad entry");
-	memset(d.blob + 18, 0, 1);
-	memcpy(d.blob + 10, "\x00", 1);
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, 1, &d2, err, sizeof(err)),
+	memset(d.blob + 22, 0, 1);
+	memcpy(d.blob + 14, "\x00", 1);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, 1,
+			     FEED_LIST_EXPIRE, &d2, err, sizeof(err)),
 	    -1);
 	feed_diff_clear(&d);
 	feed_diff_clear(&d2);
@@ -365,6 +374,348 @@ validate(const char *env, size_t expect)
 		assert_int_equal(rep.nwarnings, 0);
 	}
 	json_decref(doc);
+}
+
+/*
+ * One run of a list: l parsed from text, diffed at now against *blob
+ * (replaced by the new one), every object of the diff rendered and
+ * validated; returns the objects (caller decrefs), the diff in *d.
+ */
+static json_t *
+step(const char *text, int64_t now, int mode, unsigned char **blob,
+    size_t *bloblen, struct feed_diff *d)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list_stix s = {0};
+	struct feed_list l;
+	struct buf b;
+	size_t pos = 0;
+	json_t *doc, *objs;
+
+	s.producer = "identity--0f5c7b5e-3c71-4b5e-9f0a-2c1d9f7e6a01";
+	s.mode = mode;
+	s.now = now;
+	feed_list_init(&l);
+	buf_init(&b);
+	assert_int_equal(parse(&c, text, &l), 0);
+	assert_int_equal(
+	    feed_list_diff(&l, *blob, *bloblen, now, mode, d, NULL, 0), 0);
+	assert_true(feed_list_envelope(&b, &s, &l, d, &pos, 1000) >= 0);
+	assert_int_equal(pos, feed_diff_total(d));
+	validate(buf_cstr(&b), feed_diff_total(d));
+	doc = json_loads(buf_cstr(&b), 0, NULL);
+	objs = json_incref(json_object_get(doc, "objects"));
+	json_decref(doc);
+	free(*blob);
+	*blob = malloc(d->bloblen);
+	memcpy(*blob, d->blob, d->bloblen);
+	*bloblen = d->bloblen;
+	buf_clear(&b);
+	feed_list_clear(&l);
+	return objs;
+}
+
+static const char *
+member(json_t *objs, size_t i, const char *name)
+{
+	return json_string_value(
+	    json_object_get(json_array_get(objs, i), name));
+}
+
+#define T1   1735689600000000LL /* 2025-01-01 */
+#define HOUR 3600000000LL
+
+static void
+t_return(void **state)
+{
+	struct feed_list_stix s = {0};
+	struct feed_diff d;
+	unsigned char *blob = NULL, *keep;
+	size_t bloblen = 0, keeplen, present;
+	char id[FEED_LIST_ID_LEN + 1], id2[FEED_LIST_ID_LEN + 1];
+	json_t *o;
+
+	(void)state;
+	s.producer = "identity--0f5c7b5e-3c71-4b5e-9f0a-2c1d9f7e6a01";
+	feed_diff_init(&d);
+	/* new: the id of the value alone (a salted id, with a first-seen
+	 * time, is only for an indicator reborn after a revocation) */
+	o = step(
+	    "1.1.1.1\n2.2.2.2\n", T1, FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(d.nadded, 2);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.1.1.1", 7, -1, id), 0);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.1.1.1", 7, T1, id2), 0);
+	assert_string_not_equal(id, id2);
+	assert_int_equal(
+	    feed_list_id(&s, OBS_IPV4, "1.1.1.1", 7, T1 + 1, id2), 0);
+	assert_string_not_equal(id, id2);
+	json_decref(o);
+	/* vanished: expired, kept in the snapshot as gone */
+	o = step("2.2.2.2\n", T1 + HOUR, FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(d.ngone, 1);
+	assert_int_equal(d.nrecords, 2);
+	assert_int_equal(feed_list_snap_present(blob, bloblen, &present), 0);
+	assert_int_equal(present, 1);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "valid_until"), "2025-01-01T01:00:00.000Z");
+	json_decref(o);
+	keeplen = bloblen;
+	keep = malloc(bloblen);
+	memcpy(keep, blob, bloblen);
+	/* still gone: nothing */
+	o = step(
+	    "2.2.2.2\n", T1 + 2 * HOUR, FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(json_array_size(o), 0);
+	assert_int_equal(d.nold, 1);
+	assert_int_equal(d.nrecords, 2);
+	assert_true(bloblen == keeplen && memcmp(blob, keep, keeplen) == 0);
+	json_decref(o);
+	/* back (expire): the same id and created, valid again */
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + 3 * HOUR, FEED_LIST_EXPIRE, &blob,
+	    &bloblen, &d);
+	assert_int_equal(d.nadded, 0);
+	assert_int_equal(d.nback, 1);
+	assert_int_equal(json_array_size(o), 1);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "created"), "2025-01-01T00:00:00.000Z");
+	assert_string_equal(
+	    member(o, 0, "modified"), "2025-01-01T03:00:00.000Z");
+	assert_string_equal(
+	    member(o, 0, "valid_from"), "2025-01-01T03:00:00.000Z");
+	assert_null(json_object_get(json_array_get(o, 0), "valid_until"));
+	assert_null(json_object_get(json_array_get(o, 0), "revoked"));
+	json_decref(o);
+	/* gone and back within a millisecond: modified still after the
+	 * expired version's */
+	json_decref(step(
+	    "2.2.2.2\n", T1 + 4 * HOUR, FEED_LIST_EXPIRE, &blob, &bloblen, &d));
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + 4 * HOUR + 200, FEED_LIST_EXPIRE,
+	    &blob, &bloblen, &d);
+	assert_int_equal(d.nback, 1);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "modified"), "2025-01-01T04:00:00.001Z");
+	json_decref(o);
+
+	/* back (revoke): a new indicator, first seen now */
+	free(blob);
+	blob = malloc(keeplen);
+	memcpy(blob, keep, keeplen);
+	bloblen = keeplen;
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + 3 * HOUR, FEED_LIST_REVOKE, &blob,
+	    &bloblen, &d);
+	assert_int_equal(d.nadded, 1);
+	assert_int_equal(d.nback, 0);
+	assert_int_equal(
+	    feed_list_id(&s, OBS_IPV4, "1.1.1.1", 7, T1 + 3 * HOUR, id2), 0);
+	assert_string_equal(member(o, 0, "id"), id2);
+	assert_string_not_equal(id, id2);
+	assert_string_equal(
+	    member(o, 0, "created"), "2025-01-01T03:00:00.000Z");
+	json_decref(o);
+	/* and revoked again: the new id */
+	o = step(
+	    "2.2.2.2\n", T1 + 5 * HOUR, FEED_LIST_REVOKE, &blob, &bloblen, &d);
+	assert_int_equal(d.ngone, 1);
+	assert_string_equal(member(o, 0, "id"), id2);
+	assert_string_equal(
+	    member(o, 0, "created"), "2025-01-01T03:00:00.000Z");
+	assert_true(
+	    json_is_true(json_object_get(json_array_get(o, 0), "revoked")));
+	json_decref(o);
+	/* revoked stays revoked: back in expire mode, still a new id */
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + 6 * HOUR, FEED_LIST_EXPIRE, &blob,
+	    &bloblen, &d);
+	assert_int_equal(d.nadded, 1);
+	assert_int_equal(d.nback, 0);
+	assert_string_not_equal(member(o, 0, "id"), id2);
+	assert_string_not_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "created"), "2025-01-01T06:00:00.000Z");
+	json_decref(o);
+
+	/* forgotten FEED_LIST_FORGET after it vanished; back after that:
+	 * a new id */
+	free(blob);
+	blob = malloc(keeplen);
+	memcpy(blob, keep, keeplen);
+	bloblen = keeplen;
+	json_decref(step("2.2.2.2\n", T1 + HOUR + FEED_LIST_FORGET - 1,
+	    FEED_LIST_EXPIRE, &blob, &bloblen, &d));
+	assert_int_equal(d.nrecords, 2);
+	json_decref(step("2.2.2.2\n", T1 + HOUR + FEED_LIST_FORGET,
+	    FEED_LIST_EXPIRE, &blob, &bloblen, &d));
+	assert_int_equal(d.nrecords, 1);
+	/* forgotten, then back: new to the snapshot, the value's id (a new
+	 * version with a new created: the one case left, after 180 days) */
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + HOUR + FEED_LIST_FORGET + 1,
+	    FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(d.nadded, 1);
+	assert_int_equal(d.nback, 0);
+	assert_string_equal(member(o, 0, "id"), id);
+	json_decref(o);
+	/* a record still held, however old: back with its created */
+	free(blob);
+	blob = malloc(keeplen);
+	memcpy(blob, keep, keeplen);
+	bloblen = keeplen;
+	o = step("1.1.1.1\n2.2.2.2\n", T1 + HOUR + FEED_LIST_FORGET,
+	    FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(d.nadded, 0);
+	assert_int_equal(d.nback, 1);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "created"), "2025-01-01T00:00:00.000Z");
+	json_decref(o);
+
+	/* an empty list: everything gone, all records kept */
+	o = step("", T1 + 2 * HOUR + FEED_LIST_FORGET, FEED_LIST_EXPIRE, &blob,
+	    &bloblen, &d);
+	assert_int_equal(d.ngone, 2);
+	assert_int_equal(d.nrecords, 2);
+	assert_int_equal(feed_list_snap_present(blob, bloblen, &present), 0);
+	assert_int_equal(present, 0);
+	json_decref(o);
+	/* a present count that does not match is refused */
+	{
+		char err[64];
+		struct feed_list l;
+		struct feed_list_cfg c = {0};
+
+		feed_list_init(&l);
+		blob[11] = 1;
+		assert_int_equal(parse(&c, "", &l), 0);
+		assert_int_equal(feed_list_diff(&l, blob, bloblen, T1,
+				     FEED_LIST_EXPIRE, &d, err, sizeof(err)),
+		    -1);
+		assert_string_equal(err, "snapshot: bad present count");
+		feed_list_clear(&l);
+	}
+	free(keep);
+	free(blob);
+	feed_diff_clear(&d);
+}
+
+/* An FLS1 snapshot (before the gone records) is read: its entries are
+ * present, with unsalted ids; the next blob is FLS2. */
+static void
+t_fls1(void **state)
+{
+	struct feed_list_stix s = {0};
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	struct feed_diff d;
+	unsigned char *blob;
+	size_t bloblen, present;
+	char id[FEED_LIST_ID_LEN + 1];
+	json_t *o;
+	int64_t t = T1 - 86400000000LL;
+	int i;
+
+	(void)state;
+	s.producer = "identity--0f5c7b5e-3c71-4b5e-9f0a-2c1d9f7e6a01";
+	feed_list_init(&l);
+	feed_diff_init(&d);
+	assert_int_equal(parse(&c, "1.1.1.1\n", &l), 0);
+	bloblen = 8 + 2 + l.v[0].keylen + 2 + 8;
+	blob = malloc(bloblen);
+	memcpy(blob, "FLS1\0\0\0\1", 8);
+	blob[8] = 0;
+	blob[9] = (unsigned char)l.v[0].keylen;
+	memcpy(blob + 10, l.v[0].key, l.v[0].keylen);
+	blob[10 + l.v[0].keylen] = 0;
+	blob[11 + l.v[0].keylen] = 0;
+	for (i = 0; i < 8; i++)
+		blob[12 + l.v[0].keylen + i] =
+		    (unsigned char)((uint64_t)t >> (56 - 8 * i));
+	assert_int_equal(feed_list_snap_present(blob, bloblen, &present), 0);
+	assert_int_equal(present, 1);
+	feed_list_clear(&l);
+	o = step(
+	    "1.1.1.1\n3.3.3.3\n", T1, FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(d.nadded, 1);
+	assert_int_equal(d.nold, 1);
+	assert_memory_equal(blob, "FLS2", 4);
+	json_decref(o);
+	o = step("3.3.3.3\n", T1 + HOUR, FEED_LIST_EXPIRE, &blob, &bloblen, &d);
+	assert_int_equal(d.ngone, 1);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.1.1.1", 7, -1, id), 0);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "created"), "2024-12-31T00:00:00.000Z");
+	json_decref(o);
+	o = step("1.1.1.1\n3.3.3.3\n", T1 + 2 * HOUR, FEED_LIST_EXPIRE, &blob,
+	    &bloblen, &d);
+	assert_int_equal(d.nback, 1);
+	assert_string_equal(member(o, 0, "id"), id);
+	assert_string_equal(
+	    member(o, 0, "created"), "2024-12-31T00:00:00.000Z");
+	json_decref(o);
+	free(blob);
+	feed_diff_clear(&d);
+}
+
+/* A list that churns: at most FEED_LIST_GONE_MAX gone records are
+ * carried on, the oldest forgotten first. */
+static void
+t_gone_max(void **state)
+{
+	struct feed_list_cfg c = {0};
+	struct feed_list l;
+	struct feed_diff d, d2;
+	struct buf b;
+	size_t n = FEED_LIST_GONE_MAX + 10, i, present;
+
+	(void)state;
+	feed_list_init(&l);
+	feed_diff_init(&d);
+	feed_diff_init(&d2);
+	buf_init(&b);
+	for (i = 0; i < n; i++)
+		buf_addf(
+		    &b, "10.%zu.%zu.%zu\n", i >> 16, (i >> 8) & 255, i & 255);
+	buf_adds(&b, "1.1.1.1\n");
+	assert_int_equal(parse(&c, buf_cstr(&b), &l), 0);
+	assert_int_equal(
+	    feed_list_diff(&l, NULL, 0, T1, FEED_LIST_EXPIRE, &d, NULL, 0), 0);
+	/* the first 10 vanish an hour later, the rest an hour after that */
+	buf_reset(&b);
+	for (i = 10; i < n; i++)
+		buf_addf(
+		    &b, "10.%zu.%zu.%zu\n", i >> 16, (i >> 8) & 255, i & 255);
+	buf_adds(&b, "1.1.1.1\n");
+	assert_int_equal(parse(&c, buf_cstr(&b), &l), 0);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, T1 + HOUR,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
+	assert_int_equal(d2.ngone, 10);
+	assert_int_equal(parse(&c, "1.1.1.1\n", &l), 0);
+	assert_int_equal(feed_list_diff(&l, d2.blob, d2.bloblen, T1 + 2 * HOUR,
+			     FEED_LIST_EXPIRE, &d, NULL, 0),
+	    0);
+	assert_int_equal(d.ngone, n - 10);
+	assert_int_equal(d.nrecords, n + 1); /* all kept: just vanished */
+	/* next time, over the bound: the 10 oldest forgotten */
+	assert_int_equal(parse(&c, "1.1.1.1\n10.0.0.0\n10.0.0.10\n", &l), 0);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, T1 + 3 * HOUR,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
+	assert_int_equal(d2.nrecords, FEED_LIST_GONE_MAX + 1 + 1);
+	/* 10.0.0.0 is one of the 10 oldest, but back in this very run:
+	 * its record is still at hand, so it keeps its created; 10.0.0.10
+	 * is still known */
+	assert_int_equal(d2.nadded, 0);
+	assert_int_equal(d2.nback, 2);
+	assert_int_equal(
+	    feed_list_snap_present(d2.blob, d2.bloblen, &present), 0);
+	assert_int_equal(present, 3);
+	buf_clear(&b);
+	feed_diff_clear(&d);
+	feed_diff_clear(&d2);
+	feed_list_clear(&l);
 }
 
 static void
@@ -405,7 +756,9 @@ t_stix(void **state)
 		&l),
 	    0);
 	assert_int_equal(l.n, 10);
-	assert_int_equal(feed_list_diff(&l, NULL, 0, s.now, &d, NULL, 0), 0);
+	assert_int_equal(
+	    feed_list_diff(&l, NULL, 0, s.now, FEED_LIST_EXPIRE, &d, NULL, 0),
+	    0);
 	k = feed_list_envelope(&b, &s, &l, &d, &pos, 1000);
 	assert_int_equal(k, 10);
 	assert_int_equal(buf_failed(&b), 0);
@@ -425,19 +778,20 @@ t_stix(void **state)
 	assert_int_equal(feed_list_envelope(&b, &s, &l, &d, &pos, 4), 2);
 	validate(buf_cstr(&b), 2);
 	/* deterministic ids: producer and value */
-	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id), 0);
-	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id2), 0);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, -1, id), 0);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, -1, id2), 0);
 	assert_string_equal(id, id2);
 	assert_non_null(strstr(buf_cstr(&b), ""));
 	s.producer = "identity--00000000-0000-4000-8000-000000000000";
-	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id2), 0);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, -1, id2), 0);
 	assert_string_not_equal(id, id2);
 	/* vanished: expire, then revoke, with the same ids */
 	s.producer = "identity--0f5c7b5e-3c71-4b5e-9f0a-2c1d9f7e6a01";
 	assert_int_equal(parse(&c, "example.com\n", &l), 0);
 	s.now += 3600000000;
-	assert_int_equal(
-	    feed_list_diff(&l, d.blob, d.bloblen, s.now, &d2, NULL, 0), 0);
+	assert_int_equal(feed_list_diff(&l, d.blob, d.bloblen, s.now,
+			     FEED_LIST_EXPIRE, &d2, NULL, 0),
+	    0);
 	assert_int_equal(d2.nadded, 0);
 	assert_int_equal(d2.ngone, 9);
 	pos = 0;
@@ -472,6 +826,9 @@ main(void)
 	    cmocka_unit_test(t_real),
 	    cmocka_unit_test(t_diff),
 	    cmocka_unit_test(t_stix),
+	    cmocka_unit_test(t_return),
+	    cmocka_unit_test(t_fls1),
+	    cmocka_unit_test(t_gone_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,8 +4,10 @@
  * state saved after each result as the engine would once the store has
  * acknowledged it.  Lists: first run, unchanged re-runs (304, 200 alike),
  * an edit (new and vanished, expired or revoked), pages over
- * FEED_PAGE_OBJECTS with the state on the last only, broken downloads
- * that must expire nothing.  MISP: only new or changed events, a failed
+ * FEED_PAGE_OBJECTS with the state on the last only (vanished and
+ * returned alike), entries that vanish and return (same id and created,
+ * or a new id when revoked), FLS1 snapshots, broken downloads that must
+ * expire nothing.  MISP: only new or changed events, a failed
  * event fetched again next run, ids in the hub's namespace.  TAXII: the
  * cursor moving forward, never backwards, and the feed's TLP.
  */
@@ -333,7 +335,7 @@ t_list_runs(void **unused)
 	assert_int_equal(d.lines[0], 4);
 	o = obj_with(d.objects, "'1.2.3.4'");
 	assert_non_null(o);
-	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, id), 0);
+	assert_int_equal(feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, -1, id), 0);
 	assert_string_equal(json_string_value(json_object_get(o, "id")), id);
 	assert_string_equal(json_string_value(json_array_get(
 				json_object_get(o, "object_marking_refs"), 0)),
@@ -531,8 +533,195 @@ t_list_pages(void **unused)
 	assert_string_equal(d.states, ".");
 	assert_int_equal(json_array_size(d.objects), 0);
 	drive_clear(&d);
+	/* all back: returned versions over pages, the state on the last */
+	buf_reset(&b);
+	for (i = 0; i < n; i++)
+		buf_addf(
+		    &b, "5.%zu.%zu.%zu\n", i >> 16, (i >> 8) & 255, i & 255);
+	c[0].body = buf_cstr(&b);
+	c[0].etag = "\"big\"";
+	drive(&def, ns_a, &st, c, 1, &d);
+	assert_int_equal(d.rc, FEED_OK);
+	assert_string_equal(d.states, "..S");
+	assert_int_equal(json_array_size(d.objects), n - 10);
+	assert_null(
+	    json_object_get(json_array_get(d.objects, 0), "valid_until"));
+	/* created kept from the first run, two runs before */
+	assert_true(strcmp(json_string_value(json_object_get(
+			       json_array_get(d.objects, 0), "created")),
+			json_string_value(json_object_get(
+			    json_array_get(d.objects, 0), "modified"))) < 0);
+	drive_clear(&d);
 	buf_clear(&b);
 	feed_state_clear(&st);
+}
+
+/* Entries that vanish and return: expire mode, a new version of the same
+ * id with the first version's created, valid again; revoke mode, a new
+ * indicator; the snapshot's checks count present entries only; an FLS1
+ * state is read and rewritten as FLS2 on the next run. */
+static void
+t_list_return(void **unused)
+{
+	struct feed_def def;
+	struct feed_state st = {0}, rv = {0};
+	struct drive d;
+	struct canned ab[] = {
+	    {".txt", 200, "1.2.3.4\n5.6.7.8\n", NULL, NULL, NULL, NULL}};
+	struct canned b[] = {
+	    {".txt", 200, "5.6.7.8\n", NULL, NULL, NULL, NULL}};
+	struct canned c[] = {
+	    {".txt", 200, "9.9.9.9\n", NULL, NULL, NULL, NULL}};
+	struct canned empty[] = {{".txt", 200, "", NULL, NULL, NULL, NULL}};
+	char id[64], created[64], expired[64];
+	json_t *o;
+
+	(void)unused;
+	list_def(&def, FEED_LIST);
+	drive(&def, ns_a, &st, ab, 1, &d);
+	assert_int_equal(d.rc, FEED_OK);
+	o = obj_with(d.objects, "'1.2.3.4'");
+	snprintf(
+	    id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
+	snprintf(created, sizeof(created), "%s",
+	    json_string_value(json_object_get(o, "created")));
+	drive_clear(&d);
+	/* 1.2.3.4 vanishes: expired */
+	drive(&def, ns_a, &st, b, 1, &d);
+	assert_int_equal(json_array_size(d.objects), 1);
+	o = obj_with(d.objects, "'1.2.3.4'");
+	assert_string_equal(json_string_value(json_object_get(o, "id")), id);
+	snprintf(expired, sizeof(expired), "%s",
+	    json_string_value(json_object_get(o, "modified")));
+	drive_clear(&d);
+	rv.len = st.len;
+	rv.data = malloc(st.len);
+	memcpy(rv.data, st.data, st.len);
+	/* still gone: nothing, no new state */
+	drive(&def, ns_a, &st, b, 1, &d);
+	assert_int_equal(json_array_size(d.objects), 0);
+	assert_string_equal(d.states, ".");
+	drive_clear(&d);
+	/* back: the same id, the same created, modified after the expired
+	 * version's, valid again */
+	drive(&def, ns_a, &st, ab, 1, &d);
+	assert_int_equal(d.rc, FEED_OK);
+	assert_int_equal(json_array_size(d.objects), 1);
+	o = obj_with(d.objects, "'1.2.3.4'");
+	assert_string_equal(json_string_value(json_object_get(o, "id")), id);
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "created")), created);
+	assert_true(strcmp(json_string_value(json_object_get(o, "modified")),
+			expired) > 0);
+	assert_null(json_object_get(o, "valid_until"));
+	assert_null(json_object_get(o, "revoked"));
+	assert_string_equal(json_string_value(json_object_get(o, "valid_from")),
+	    json_string_value(json_object_get(o, "modified")));
+	validate(d.objects);
+	drive_clear(&d);
+	/* revoke mode: back as a new indicator */
+	def.on_vanish = FEED_VANISH_REVOKE;
+	drive(&def, ns_a, &rv, ab, 1, &d);
+	assert_int_equal(json_array_size(d.objects), 1);
+	o = obj_with(d.objects, "'1.2.3.4'");
+	assert_string_not_equal(
+	    json_string_value(json_object_get(o, "id")), id);
+	assert_string_not_equal(
+	    json_string_value(json_object_get(o, "created")), created);
+	validate(d.objects);
+	drive_clear(&d);
+	def.on_vanish = FEED_VANISH_EXPIRE;
+	/* the empty-download check counts present entries: 2 records, 1
+	 * present (then 3 records, 1 present) */
+	drive(&def, ns_a, &st, b, 1, &d); /* 1.2.3.4 gone again */
+	drive_clear(&d);
+	drive(&def, ns_a, &st, empty, 1, &d);
+	assert_int_equal(d.rc, FEED_ERR);
+	assert_non_null(strstr(d.err, "had 1 entries"));
+	drive_clear(&d);
+	drive(&def, ns_a, &st, c, 1, &d);
+	assert_int_equal(json_array_size(d.objects), 2); /* 1 new, 1 gone */
+	drive_clear(&d);
+	drive(&def, ns_a, &st, empty, 1, &d);
+	assert_non_null(strstr(d.err, "had 1 entries"));
+	drive_clear(&d);
+	feed_state_clear(&st);
+	feed_state_clear(&rv);
+	/* a state whose snapshot has gone records only: an empty download
+	 * is no longer suspicious */
+	{
+		struct feed_list_cfg lc = {0};
+		struct feed_list l, none;
+		struct feed_diff d1, d2;
+		struct buf sb;
+
+		feed_list_init(&l);
+		feed_list_init(&none);
+		feed_diff_init(&d1);
+		feed_diff_init(&d2);
+		buf_init(&sb);
+		assert_int_equal(
+		    feed_list_parse(&lc, "1.2.3.4\n", 8, &l, NULL, 0), 0);
+		assert_int_equal(
+		    feed_list_diff(&l, NULL, 0, T0, 0, &d1, NULL, 0), 0);
+		assert_int_equal(feed_list_diff(&none, d1.blob, d1.bloblen,
+				     T0 + 1, 0, &d2, NULL, 0),
+		    0);
+		buf_add(&sb, "FLH1\0\0\0\0", 8);
+		buf_add(&sb, d2.blob, d2.bloblen);
+		st.data = buf_detach(&sb, &st.len);
+		drive(&def, ns_a, &st, empty, 1, &d);
+		assert_int_equal(d.rc, FEED_OK);
+		assert_int_equal(json_array_size(d.objects), 0);
+		drive_clear(&d);
+		feed_state_clear(&st);
+
+		/* an FLS1 snapshot: read, its entries present with unsalted
+		 * ids, rewritten as FLS2 by a run that changes nothing */
+		{
+			struct feed_list_stix s = {
+			    .ns = ns_a, .producer = MEMBER};
+			char uid[FEED_LIST_ID_LEN + 1];
+			unsigned char rec[64];
+			size_t kl = l.v[0].keylen, i;
+
+			buf_add(&sb, "FLH1\0\0\0\0FLS1\0\0\0\1", 16);
+			rec[0] = 0;
+			rec[1] = (unsigned char)kl;
+			memcpy(rec + 2, l.v[0].key, kl);
+			rec[2 + kl] = rec[3 + kl] = 0;
+			for (i = 0; i < 8; i++)
+				rec[4 + kl + i] =
+				    (unsigned char)((uint64_t)T0 >>
+					(56 - 8 * i));
+			buf_add(&sb, rec, 12 + kl);
+			st.data = buf_detach(&sb, &st.len);
+			drive(&def, ns_a, &st, ab, 1, &d);
+			assert_int_equal(d.rc, FEED_OK);
+			assert_int_equal(json_array_size(d.objects), 1);
+			assert_null(obj_with(d.objects, "'1.2.3.4'"));
+			assert_string_equal(d.states, "S");
+			assert_memory_equal((char *)st.data + 8, "FLS2", 4);
+			drive_clear(&d);
+			drive(&def, ns_a, &st, b, 1, &d);
+			o = obj_with(d.objects, "'1.2.3.4'");
+			assert_non_null(o);
+			assert_int_equal(
+			    feed_list_id(&s, OBS_IPV4, "1.2.3.4", 7, -1, uid),
+			    0);
+			assert_string_equal(
+			    json_string_value(json_object_get(o, "id")), uid);
+			assert_string_equal(
+			    json_string_value(json_object_get(o, "created")),
+			    "2025-01-01T00:00:00.000Z");
+			drive_clear(&d);
+			feed_state_clear(&st);
+		}
+		buf_clear(&sb);
+		feed_diff_clear(&d1);
+		feed_diff_clear(&d2);
+		feed_list_clear(&l);
+	}
 }
 
 static void
@@ -953,6 +1142,7 @@ main(void)
 	    cmocka_unit_test(t_list_runs),
 	    cmocka_unit_test(t_list_broken),
 	    cmocka_unit_test(t_list_pages),
+	    cmocka_unit_test(t_list_return),
 	    cmocka_unit_test(t_list_csv_json),
 	    cmocka_unit_test(t_misp),
 	    cmocka_unit_test(t_misp_bound),
