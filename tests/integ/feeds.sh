@@ -347,6 +347,26 @@ r=$(curl -s --cacert ca.pem -u bob:$PW \
 check "edit: a new address is found by lookups" \
     sh -c "echo '$r' | grep -q '\"count\":1'"
 
+# an address that vanished comes back: the same indicator, a new version
+# valid again, with the created of its first version (STIX: created never
+# changes between versions)
+GID=$(sed -n "s/^expire  *\(indicator--[0-9a-f-]*\) .*'$G1'.*/\1/p" edit.dry)
+echo "$G1" >>lists/ips.txt
+"$B/ctihub" feed run local -c ctihub.conf >back.dry 2>&1
+check "back (dry run): the same id, to store" \
+    grep -q "^store   $GID " back.dry
+"$B/ctihub" feed run local --store -c ctihub.conf >back.txt 2>&1
+curl -s --cacert ca.pem -u bob:$PW -H "Accept: application/taxii+json;version=2.1" \
+    "https://127.0.0.1:$PORT/f1/collections/$C1/objects/$GID/?match%5Bversion%5D=all" >back.json
+check "back: three versions, one created, the last valid again" \
+    python3 -c "
+import json, sys
+o = json.load(open('back.json'))['objects']
+assert len(o) == 3, len(o)
+assert len({x['created'] for x in o}) == 1
+last = max(o, key=lambda x: x['modified'])
+assert 'valid_until' not in last and not last.get('revoked')"
+
 # revoke: a domain gone is revoked
 sed -i '$d' lists/domains.txt
 "$B/ctihub" feed run doms --store -c ctihub.conf >doms2.txt 2>&1
