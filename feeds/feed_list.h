@@ -133,18 +133,21 @@ struct feed_back {
 
 /* Gone entries are kept in the snapshot this long after they vanished
  * (180 days, microseconds), then forgotten: a value back after that is
- * new (a new id, see feed_list_id). */
+ * new to the snapshot (its value's id again, with a new created: the one
+ * case where a version's created differs from the first's). */
 #define FEED_LIST_FORGET (180 * 86400 * 1000000LL)
 /* And at most this many gone records are carried from one snapshot to
  * the next (the newest; an IPv4 address takes 26 bytes): a list that
  * churns fast must not grow its state without end.  A value forgotten
- * early is a new indicator when it returns, as after FEED_LIST_FORGET. */
+ * early is new to the snapshot when it returns, as after
+ * FEED_LIST_FORGET. */
 #define FEED_LIST_GONE_MAX 1000000
 
 /*
  * The change from the previous snapshot to a list.  added[0..nadded)
- * index l->v in key order: never seen (or forgotten), or, in revoke mode,
- * returned; each is a new indicator first seen now, with a salted id.
+ * index l->v in key order: never seen (or forgotten: the value's id), or,
+ * in revoke mode or after a revocation, returned (reborn[k] set: a new
+ * indicator, its id salted with its first-seen time, now).
  * back[0..nback) are the returned entries of expire mode: a new version
  * of the same id, valid again.  Kept entries keep their first-seen time
  * in the new blob; gone[0..ngone) are the entries of the old snapshot
@@ -240,12 +243,10 @@ struct feed_list_stix {
  * The indicator id of a value: "indicator--" and the UUIDv5, in namespace
  * s->ns, of the producer, a NUL, the type's name (obs_type_name), ':' and
  * the canonical text, then, salted (salt >= 0), a NUL and the salt as 8
- * big-endian bytes.  Entries first seen since FLS2 are salted with their
- * first-seen time, so that a value seen again after it was forgotten (or
- * after a revoke, or a reset of the feed's state) gets a new id rather
- * than a version of the old one with another `created`; entries carried
- * over from an FLS1 snapshot keep their unsalted id (salt -1).  0, or -1
- * when OpenSSL fails.
+ * big-endian bytes.  An entry's id is its value's (salt -1): the same at
+ * every run and after a reset of the feed's state; only an indicator
+ * reborn after a revocation is salted with its first-seen time (a revoked
+ * object is never valid again).  0, or -1 when OpenSSL fails.
  */
 int feed_list_id(const struct feed_list_stix *s, int type, const char *text,
     size_t len, int64_t salt, char out[FEED_LIST_ID_LEN + 1]);
