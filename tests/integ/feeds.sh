@@ -404,6 +404,39 @@ for u in carol bob; do
 	fi
 done
 
+# a reload: a feed added to the file runs, a removed one is forgotten,
+# and a broken feeds file is refused with file:line (the hub goes on)
+printf '192.0.2.10\n' >lists/late.txt
+cat >>feeds.conf <<EOM
+feed late {
+	kind list
+	file lists/late.txt
+	every 1h
+	member feeder
+	collection f1/feeds
+}
+EOM
+sed -i '/^feed mixa {/,/^}/d' feeds.conf
+kill -HUP $FPID
+i=0
+while [ "$(status late runs 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "reload: a feed added to the file runs" test "$(status late last.stored)" = 1
+printf 'feed broken {\n\tkind list\n}\n' >>feeds.conf
+n0=$(grep -c "configuration reloaded" hub.log)
+kill -HUP $FPID
+sleep 1
+check "reload: a broken feeds file is refused with file:line" \
+    grep -q "feeds.conf:[0-9]*: feed broken has no" hub.log
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem \
+    -u bob:$PW "https://127.0.0.1:$PORT/taxii2/")
+check "reload: the hub goes on with the last good configuration ($code)" \
+    test "$code" = 200
+sed -i '/^feed broken {/,/^}/d' feeds.conf
+: "$n0"
+
 # hostile upstreams: each run fails with its reason, stores nothing
 for f in "endless:larger than" "hang:imeout" "trunc:" "e500:500" "html:HTML"; do
 	n=${f%%:*} why=${f#*:}
