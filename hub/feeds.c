@@ -112,6 +112,16 @@ run_done(const struct feed_def *d, const struct frun_report *rep, void *arg)
 		    (double)(rep->ended - rep->started) / 1e6);
 	runtime_unref(s->hold);
 	s->hold = NULL;
+	if (s->def == NULL && !e->stopping) {
+		/* removed from the file while it ran: gone now */
+		pthread_mutex_lock(&e->mu);
+		TAILQ_REMOVE(&e->slots, s, entry);
+		pthread_mutex_unlock(&e->mu);
+		if (s->timer != NULL)
+			event_free(s->timer);
+		hub_free(s);
+		return;
+	}
 	if (e->stopping || s->def == NULL || !s->def->enabled)
 		return;
 	wait = s->def->every * 1000000 + jitter(s->def);
