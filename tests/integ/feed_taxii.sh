@@ -135,8 +135,11 @@ fi
 mkdir -p down/policy
 echo "$PW" >down/bob.pw
 chmod 600 down/bob.pw
-printf 'member mirror {\n\tname "Mirror"\n\tcountry IN\n\troles publisher subscriber\n\t%s\n}\n' \
-    "$PWLINE" >down/members.conf
+# (and squatter, a member of the downstream hub who publishes one of the
+# upstream's indicators first, under its own name: ids belong to their
+# first producer, so the feed's copy is refused, counted and logged)
+printf 'member mirror {\n\tname "Mirror"\n\tcountry IN\n\troles publisher subscriber\n\t%s\n}\nmember squatter {\n\tname "Squatter"\n\tcountry IN\n\troles publisher\n\t%s\n}\n' \
+    "$PWLINE" "$PWLINE" >down/members.conf
 cat >down/ctihub.conf <<EOM
 listen 127.0.0.1:0
 tls_cert ../server.pem
@@ -155,6 +158,12 @@ api_root d1 {
 		read any
 		write member mirror
 	}
+	collection 6c6c6c6c-4444-4444-8444-444444444444 {
+		title "Squatted"
+		alias squat
+		read any
+		write member squatter
+	}
 }
 EOM
 cat >down/feeds.conf <<EOM
@@ -171,6 +180,16 @@ feed up {
 	limit 7
 }
 EOM
+"$B/ctihub" feed run up --json -c down/ctihub.conf 2>/dev/null | head -1 |
+    python3 -c "
+import json, sys
+o = json.loads(sys.stdin.readline())['objects'][0]
+print(o['id'])
+json.dump({'type': 'bundle', 'id': 'bundle--6c6c6c6c-5555-4555-8555-555555555555',
+           'objects': [o]}, open('down/squat.json', 'w'))" >down/squat.id
+"$B/ctihub" import down/squat.json --as squatter --collection squat \
+    -c down/ctihub.conf -q >down/squat.txt 2>&1 ||
+    tap fail "feed_taxii: squatter imports $(cat down/squat.id)"
 FEED_USER=alice:$PW "$C" post 191 60 2>>post.err &
 POSTER=$!
 runs=0 ok=1
@@ -195,13 +214,19 @@ while [ $i -lt 20 ]; do
 	i=$((i + 1))
 	sleep 0.1
 done
-sums=$(sed -n 's/.*: ok: \([0-9]*\) objects, \([0-9]*\) stored, \([0-9]*\) already.*/\1 \2 \3/p' down/runs.txt |
-    awk '{o+=$1; s+=$2; d+=$3} END {print o, s, d}')
-if [ $ok = 1 ] && [ "$sums" = "250 250 0" ]; then
-	tap ok "feed_taxii: the engine (feed run --store, limit 7) while written to: 250 indicators stored, each once ($runs runs)"
+sums=$(sed -n 's/.*: ok: \([0-9]*\) objects, \([0-9]*\) stored, \([0-9]*\) already stored, \([0-9]*\) rejected.*/\1 \2 \3 \4/p' down/runs.txt |
+    awk '{o+=$1; s+=$2; d+=$3; r+=$4} END {print o, s, d, r}')
+if [ $ok = 1 ] && [ "$sums" = "250 249 0 1" ]; then
+	tap ok "feed_taxii: the engine (feed run --store, limit 7) while written to: 250 indicators, each once, 249 stored and the squatted one refused ($runs runs)"
 else
-	tap fail "feed_taxii: the engine: ok=$ok objects/stored/duplicates $sums (want 250 250 0)"
+	tap fail "feed_taxii: the engine: ok=$ok objects/stored/duplicates/rejected $sums (want 250 249 0 1)"
 	tail -n 5 down/runs.txt down/runs.err | sed 's/^/# /'
+fi
+if grep -q "rejected, the first: $(cat down/squat.id)" down/runs.err; then
+	tap ok "feed_taxii: the refused object is logged with its id"
+else
+	tap fail "feed_taxii: the refused object's log line"
+	grep rejected down/runs.err | head -3 | sed 's/^/# /'
 fi
 "$B/ctihub" feed run up -c down/ctihub.conf >down/dry.txt 2>&1
 if grep -q "would store 0 objects" down/dry.txt; then
