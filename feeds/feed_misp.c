@@ -688,7 +688,7 @@ sco_of(int hint, const char *v, size_t n, const char *name, size_t namelen,
 	/* a control character would make Jansson's JSON differ from JCS
 	 * (\u001F, not \u001f): no deterministic id for such a name */
 	for (j = 0; j < namelen; j++)
-		if ((unsigned char)name[j] < 0x20 || name[j] == 0x7f) {
+		if ((unsigned char)name[j] < 0x20) {
 			buf_seterr(err, errlen, "filename: control character");
 			return NULL;
 		}
