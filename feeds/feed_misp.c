@@ -52,6 +52,8 @@ struct conv {
 	size_t nout;	  /* objects written */
 	json_t *refs;	  /* the report's object_refs */
 	json_t *evlabels; /* the event's tags, tlp: tags excepted */
+	json_t *scos;	  /* the SCOs, in first-seen order, unmarked */
+	json_t *scotlp;	  /* SCO id -> the strictest enum tlp of its uses */
 	enum tlp evtlp;
 	int oom;
 };
@@ -69,6 +71,12 @@ static void conv_attr(struct conv *, json_t *);
 static int attr_pattern(
     const char *, const char *, struct buf *, char *, size_t);
 static void add_labels(json_t *, const json_t *, enum tlp *);
+static enum tlp attr_tlp(const struct conv *, const json_t *);
+static json_t *sco_of(
+    int, const char *, size_t, const char *, size_t, char *, size_t);
+static int attr_scos(const char *, const char *, json_t *, char *, size_t);
+static void conv_scos(struct conv *, const char *, const char *, enum tlp);
+static void put_scos(struct conv *);
 
 static int
 dump_cb(const char *s, size_t n, void *arg)
@@ -606,6 +614,267 @@ nobar:
 	return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* attributes -> SCOs */
+
+/* The namespace of STIX 2.1 deterministic SCO ids (section 2.9). */
+static const unsigned char sco_ns[16] = {0x00, 0xab, 0xed, 0xb4, 0xaa, 0x42,
+    0x46, 0x6c, 0x9c, 0x01, 0xfe, 0xd2, 0x33, 0x15, 0xa9, 0xb7};
+
+/* The hashing-algorithm-ov name of each hash observable type. */
+static const struct {
+	int type;
+	const char *sco; /* "file" or "x509-certificate" */
+	const char *alg;
+} sco_hashes[] = {
+    {OBS_MD5, "file", "MD5"},
+    {OBS_SHA1, "file", "SHA-1"},
+    {OBS_SHA256, "file", "SHA-256"},
+    {OBS_SHA512, "file", "SHA-512"},
+    {OBS_SSDEEP, "file", "SSDEEP"},
+    {OBS_TLSH, "file", "TLSH"},
+    {OBS_X509_MD5, "x509-certificate", "MD5"},
+    {OBS_X509_SHA1, "x509-certificate", "SHA-1"},
+    {OBS_X509_SHA256, "x509-certificate", "SHA-256"},
+    {OBS_X509_SHA512, "x509-certificate", "SHA-512"},
+};
+#define NSCO_HASHES (sizeof(sco_hashes) / sizeof(sco_hashes[0]))
+
+/*
+ * The SCO ({"type", then only its ID contributing properties}) of the
+ * value v[0..n) normalised as hint (OBS_NONE: an IP address or range),
+ * with name[0..namelen) as a file's name when name is not NULL.  NULL
+ * with err set when the value is malformed, or out of memory (err "").
+ */
+static json_t *
+sco_of(int hint, const char *v, size_t n, const char *name, size_t namelen,
+    char *err, size_t errlen)
+{
+	static const char *const vtypes[OBS_TYPE_MAX + 1] = {
+	    [OBS_IPV4] = "ipv4-addr",
+	    [OBS_IPV6] = "ipv6-addr",
+	    [OBS_DOMAIN] = "domain-name",
+	    [OBS_URL] = "url",
+	    [OBS_EMAIL] = "email-addr",
+	    [OBS_MAC] = "mac-addr",
+	};
+	struct obs o;
+	json_t *nm;
+	size_t i, j;
+
+	err[0] = '\0';
+	if (obs_normalise(hint, v, n, &o, err, errlen) != 0)
+		return NULL;
+	if (hint == OBS_NONE && o.type != OBS_IPV4 && o.type != OBS_IPV6) {
+		buf_seterr(err, errlen, "not an IP address");
+		return NULL;
+	}
+	if (o.type == OBS_ASN)
+		return json_pack("{s:s, s:I}", "type", "autonomous-system",
+		    "number", (json_int_t)strtoll(o.text, NULL, 10));
+	if (o.type > 0 && o.type <= OBS_TYPE_MAX && vtypes[o.type] != NULL)
+		return json_pack("{s:s, s:s%}", "type", vtypes[o.type], "value",
+		    o.text, o.len);
+	for (i = 0; i < NSCO_HASHES; i++)
+		if (sco_hashes[i].type == o.type)
+			break;
+	if (i == NSCO_HASHES) {
+		buf_seterr(err, errlen, "no SCO for this type");
+		return NULL;
+	}
+	if (name == NULL)
+		return json_pack("{s:s, s:{s:s%}}", "type", sco_hashes[i].sco,
+		    "hashes", sco_hashes[i].alg, o.text, o.len);
+	/* a control character would make Jansson's JSON differ from JCS
+	 * (\u001F, not \u001f): no deterministic id for such a name */
+	for (j = 0; j < namelen; j++)
+		if ((unsigned char)name[j] < 0x20) {
+			buf_seterr(err, errlen, "filename: control character");
+			return NULL;
+		}
+	/* NULL for a name that is not UTF-8 (or out of memory) */
+	if ((nm = json_stringn(name, namelen)) == NULL) {
+		buf_seterr(err, errlen, "filename: not UTF-8");
+		return NULL;
+	}
+	return json_pack("{s:s, s:{s:s%}, s:o}", "type", "file", "hashes",
+	    sco_hashes[i].alg, o.text, o.len, "name", nm);
+}
+
+/*
+ * The SCOs of a MISP attribute appended to list: 1 when built, 0 when
+ * the type has none, -1 when a value is malformed (err set; list may
+ * hold some of them, the caller drops it).  The types are those of
+ * attr_pattern; the port of ip-*|port is not an SCO of its own.
+ */
+static int
+attr_scos(
+    const char *type, const char *v, json_t *list, char *err, size_t errlen)
+{
+	const char *bar = strrchr(v, '|');
+	size_t i, n = strlen(v);
+	json_t *o = NULL;
+
+	for (i = 0; i < NSIMPLE; i++)
+		if (strcmp(type, simple[i].misp) == 0) {
+			o = sco_of(simple[i].type, v, n, NULL, 0, err, errlen);
+			goto one;
+		}
+	if (strcmp(type, "ip-src") == 0 || strcmp(type, "ip-dst") == 0) {
+		o = sco_of(OBS_NONE, v, n, NULL, 0, err, errlen);
+		goto one;
+	}
+	if (strcmp(type, "ip-src|port") == 0 ||
+	    strcmp(type, "ip-dst|port") == 0) {
+		if (bar == NULL)
+			goto nobar;
+		o = sco_of(OBS_NONE, v, bar - v, NULL, 0, err, errlen);
+		goto one;
+	}
+	if (strcmp(type, "domain|ip") == 0) {
+		if (bar == NULL)
+			goto nobar;
+		if ((o = sco_of(OBS_DOMAIN, v, bar - v, NULL, 0, err,
+			 errlen)) == NULL ||
+		    json_array_append_new(list, o) != 0)
+			return -1;
+		o = sco_of(
+		    OBS_NONE, bar + 1, strlen(bar + 1), NULL, 0, err, errlen);
+		goto one;
+	}
+	for (i = 0; i < NFNHASH; i++)
+		if (strcmp(type, fnhash[i].misp) == 0) {
+			if (bar == NULL)
+				goto nobar;
+			if (bar == v || bar - v > 1024) {
+				buf_seterr(
+				    err, errlen, "filename: empty or long");
+				return -1;
+			}
+			o = sco_of(fnhash[i].type, bar + 1, strlen(bar + 1), v,
+			    bar - v, err, errlen);
+			goto one;
+		}
+	return 0;
+one:
+	if (o == NULL || json_array_append_new(list, o) != 0)
+		return -1;
+	return 1;
+nobar:
+	buf_seterr(err, errlen, "%s: no '|' part", type);
+	return -1;
+}
+
+/*
+ * Adds the SCOs of an attribute's value to c->scos, each once per event
+ * (by its deterministic id), remembering the strictest TLP it is used
+ * under.  A value that gives no SCO is not an error here: a to_ids one
+ * is reported by its indicator, and context need not be well formed.
+ */
+static void
+conv_scos(struct conv *c, const char *type, const char *value, enum tlp tlp)
+{
+	char err[OBS_ERRLEN], idbuf[96];
+	unsigned char u[16];
+	json_t *list, *o, *key, *sco, *t;
+	const char *st;
+	char *canon;
+	size_t i;
+
+	if (value == NULL || value[0] == '\0')
+		return;
+	if ((list = json_array()) == NULL)
+		goto oom;
+	if (attr_scos(type, value, list, err, sizeof(err)) <= 0) {
+		json_decref(list);
+		return;
+	}
+	json_array_foreach(list, i, o)
+	{
+		st = json_string_value(json_object_get(o, "type"));
+		/* the ID contributing properties: all but the type */
+		if ((key = json_copy(o)) == NULL)
+			goto oom;
+		json_object_del(key, "type");
+		canon = json_dumps(key, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(key);
+		if (canon == NULL)
+			goto oom;
+		if (uuid_v5(sco_ns, canon, strlen(canon), u) != 0) {
+			free(canon);
+			goto oom;
+		}
+		free(canon);
+		snprintf(idbuf, sizeof(idbuf), "%s--", st);
+		uuid_format(u, idbuf + strlen(idbuf));
+		if ((t = json_object_get(c->scotlp, idbuf)) != NULL) {
+			if ((json_int_t)tlp > json_integer_value(t))
+				json_integer_set(t, tlp);
+			continue;
+		}
+		sco = json_pack("{s:s, s:s, s:s}", "type", st, "spec_version",
+		    "2.1", "id", idbuf);
+		if (sco == NULL || json_object_update(sco, o) != 0 ||
+		    json_object_set_new(c->scotlp, idbuf, json_integer(tlp)) !=
+			0 ||
+		    json_array_append_new(c->scos, sco) != 0) {
+			json_decref(sco);
+			goto oom;
+		}
+	}
+	json_decref(list);
+	return;
+oom:
+	json_decref(list);
+	c->oom = 1;
+}
+
+/* Writes the SCOs, marked with their strictest TLP, into the envelope
+ * and the report's refs. */
+static void
+put_scos(struct conv *c)
+{
+	json_t *sco;
+	const char *id;
+	json_int_t tlp;
+	size_t i;
+
+	json_array_foreach(c->scos, i, sco)
+	{
+		id = json_string_value(json_object_get(sco, "id"));
+		tlp = json_integer_value(json_object_get(c->scotlp, id));
+		if (tlp > TLP_NONE && tlp < TLP_NLEVELS)
+			json_object_set_new(sco, "object_marking_refs",
+			    json_pack("[s]", marking_tlp_id((enum tlp)tlp)));
+		put_object(c, sco);
+		if (json_array_append_new(c->refs, json_string(id)) != 0) {
+			c->oom = 1;
+			return;
+		}
+		c->res->nscos++;
+	}
+}
+
+/* The TLP of an attribute: the strictest of the event's and its own
+ * tlp: tags, else opts->tlp (as the indicator has it). */
+static enum tlp
+attr_tlp(const struct conv *c, const json_t *a)
+{
+	const json_t *t;
+	enum tlp tlp = c->evtlp, lv;
+	const char *s;
+	size_t i;
+
+	json_array_foreach(json_object_get(a, "Tag"), i, t)
+	{
+		s = json_string_value(json_object_get(t, "name"));
+		if (s != NULL && strlen(s) <= FEED_MISP_MAX_LABEL &&
+		    (lv = tag_tlp(s)) > tlp)
+			tlp = lv;
+	}
+	return tlp != TLP_NONE ? tlp : c->opts->tlp;
+}
+
 /* Appends the names of a MISP "Tag" list to labels (tlp: tags raise
  * *tlp instead), without duplicates, at most FEED_MISP_MAX_LABELS. */
 static void
@@ -678,8 +947,13 @@ conv_attr(struct conv *c, json_t *a)
 	type = json_string_value(json_object_get(a, "type"));
 	value = json_string_value(json_object_get(a, "value"));
 	uuid_s = json_string_value(json_object_get(a, "uuid"));
-	if (!get_bool(json_object_get(a, "to_ids")) ||
-	    get_bool(json_object_get(a, "deleted")) || type == NULL) {
+	if (get_bool(json_object_get(a, "deleted")) || type == NULL) {
+		c->res->nskipped++;
+		return;
+	}
+	if (!get_bool(json_object_get(a, "to_ids"))) {
+		/* context: its observables, not an indicator */
+		conv_scos(c, type, value, attr_tlp(c, a));
 		c->res->nskipped++;
 		return;
 	}
@@ -748,6 +1022,7 @@ conv_attr(struct conv *c, json_t *a)
 		"[{s:s, s:s}]", "source_name", "misp", "external_id", uuid_s));
 	put_object(c, ind);
 	json_decref(ind);
+	conv_scos(c, type, value, tlp);
 	if (json_array_append_new(c->refs, json_string(idbuf)) != 0)
 		goto oom;
 	c->res->nindicators++;
@@ -831,7 +1106,10 @@ feed_misp_event_to_stix(const char *text, size_t len,
 	c.out = out;
 	c.refs = json_array();
 	c.evlabels = json_array();
-	if (c.refs == NULL || c.evlabels == NULL)
+	c.scos = json_array();
+	c.scotlp = json_object();
+	if (c.refs == NULL || c.evlabels == NULL || c.scos == NULL ||
+	    c.scotlp == NULL)
 		goto oom;
 	buf_adds(out, "{\"objects\":[");
 	add_labels(c.evlabels, json_object_get(ev, "Tag"), &c.evtlp);
@@ -839,6 +1117,7 @@ feed_misp_event_to_stix(const char *text, size_t len,
 	conv_list(&c, json_object_get(ev, "Attribute"));
 	json_array_foreach(json_object_get(ev, "Object"), i, obj)
 	    conv_list(&c, json_object_get(obj, "Attribute"));
+	put_scos(&c);
 	if (c.oom)
 		goto oom;
 	if (opts->report && json_array_size(c.refs) > 0) {
@@ -886,6 +1165,8 @@ feed_misp_event_to_stix(const char *text, size_t len,
 		goto oom;
 	json_decref(c.refs);
 	json_decref(c.evlabels);
+	json_decref(c.scos);
+	json_decref(c.scotlp);
 	json_decref(doc);
 	return 0;
 oom:
@@ -893,6 +1174,8 @@ oom:
 	out->len = mark;
 	json_decref(c.refs);
 	json_decref(c.evlabels);
+	json_decref(c.scos);
+	json_decref(c.scotlp);
 	json_decref(doc);
 	return -1;
 }
@@ -1455,7 +1738,9 @@ mr_parse(struct feed_run *run, const struct feed_response *resp,
 		feed_result_error(out, line,
 		    "%s.json: %zu attributes skipped, the first: %s",
 		    ev->uuid_s, res.nbad, res.firstbad);
-	out->nobjects = res.nindicators + (res.nindicators > 0);
+	/* the indicators, the SCOs, and the report of them when any */
+	out->nobjects = res.nindicators + res.nscos;
+	out->nobjects += r->opts.report && out->nobjects > 0;
 	if (out->nobjects == 0)
 		buf_reset(&out->envelope);
 	if (mr_done(r, ev) != 0) {

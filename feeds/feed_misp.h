@@ -120,7 +120,9 @@ struct feed_misp_opts {
 struct feed_misp_result {
 	size_t nattrs;	    /* attributes seen (objects' included) */
 	size_t nindicators; /* indicators written */
-	size_t nskipped;    /* not to_ids, deleted, or a type not mapped */
+	size_t nscos;	    /* cyber-observables written (once each) */
+	size_t nskipped;    /* no indicator: not to_ids, deleted, or a type
+			       not mapped (a not to_ids one may give SCOs) */
 	size_t nbad;	    /* to_ids but malformed (value, uuid, time) */
 	int tlp;	    /* enum tlp of the event's own tags */
 	char firstbad[FEED_MISP_ERRLEN];
@@ -147,9 +149,23 @@ struct feed_misp_result {
  *   - TLP: the strictest tlp:* tag of the event and the attribute
  *     (clear/white, green, amber, amber+strict, red -> the TLP 2.0
  *     marking-definition ids), else opts->tlp;
+ *   - every attribute not deleted (to_ids or not) whose type maps also
+ *     gives the STIX 2.1 cyber-observable(s) of its value(s): ipv4-addr,
+ *     ipv6-addr, domain-name, url, email-addr, mac-addr {"value"},
+ *     autonomous-system {"number"}, file {"hashes"(, "name" of
+ *     filename|hash)}, x509-certificate {"hashes"}; the canonical text
+ *     (observable.h); ids the deterministic ones of STIX 2.1 section 2.9
+ *     (UUIDv5 in 00abedb4-aa42-466c-9c01-fed23315a9b7 of the JCS JSON of
+ *     those properties), so the same value is the same SCO whoever sends
+ *     it; each once per event, after the indicators, marked with the
+ *     strictest TLP of the attributes that give it (as their indicators
+ *     would be); ip-*|port gives the address only, domain|ip both.  A
+ *     value that gives no SCO is not counted bad (a to_ids one is, by
+ *     its indicator); a to_ids attribute that is bad gives none;
  *   - with opts->report, a report whose id is the UUIDv5 of the producer
  *     and the event uuid, name the event info, published the event
- *     timestamp, referencing every indicator (none when there is none).
+ *     timestamp, referencing every indicator and SCO (none when there is
+ *     none).
  * Mapped types: ip-src ip-dst (address or CIDR), ip-src|port
  * ip-dst|port, domain hostname, domain|ip, url, md5 sha1 sha256
  * sha512 ssdeep tlsh, filename|md5 filename|sha1 filename|sha256

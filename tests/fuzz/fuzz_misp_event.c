@@ -135,7 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf b = BUF_INIT;
 	char err[FEED_MISP_ERRLEN], *in;
 	json_t *env, *objs, *obj;
-	size_t i, nind = 0, nh = 0, nbad = 0, lines = 0;
+	size_t i, nind = 0, nsco = 0, nh = 0, nbad = 0, lines = 0;
+	const char *t;
 
 	if ((in = malloc(size > 0 ? size : 1)) == NULL)
 		return 0;
@@ -159,15 +160,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			if (stix_validate(obj, NULL, NULL, &rep) != 0)
 				abort();
-			nind += strcmp(json_string_value(
-					   json_object_get(obj, "type")),
-				    "indicator") == 0;
+			t = json_string_value(json_object_get(obj, "type"));
+			if (strcmp(t, "indicator") == 0)
+				nind++;
+			else if (strcmp(t, "report") != 0) {
+				/* an SCO: no creator, and in the report */
+				if (json_object_get(obj, "created_by_ref") !=
+				    NULL)
+					abort();
+				nsco++;
+			}
 		}
-		if (nind != res.nindicators ||
+		if (nind != res.nindicators || nsco != res.nscos ||
+		    res.nscos > 2 * res.nattrs ||
 		    res.nattrs > FEED_MISP_MAX_ATTRS ||
 		    res.nindicators + res.nskipped + res.nbad >
 			res.nattrs + 1 ||
-		    json_array_size(objs) > res.nindicators + 1)
+		    json_array_size(objs) > res.nindicators + res.nscos + 1)
 			abort();
 		roundtrip(objs, &o);
 		json_decref(env);

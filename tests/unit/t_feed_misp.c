@@ -305,20 +305,24 @@ t_event1(void **state)
 	    json_string_value(json_object_get(obj, "valid_from")),
 	    "2024-03-01T08:00:00.000Z");
 
-	/* the report references every indicator */
+	/* the SCOs: ip (x2), domain (x2), url, files (x3), AS, email,
+	 * mac and the ipv6 of domain|ip */
+	assert_int_equal(res.nscos, 12);
+	/* the report references every indicator and SCO */
 	json_array_foreach(json_object_get(env, "objects"), i, obj)
 	{
 		if (strcmp(json_string_value(json_object_get(obj, "type")),
 			"indicator") == 0)
 			nind++;
-		else
+		else if (strcmp(json_string_value(json_object_get(obj, "type")),
+			     "report") == 0)
 			rep = obj;
 	}
 	assert_int_equal(nind, 11);
 	assert_string_equal(
 	    json_string_value(json_object_get(rep, "type")), "report");
 	assert_int_equal(
-	    json_array_size(json_object_get(rep, "object_refs")), 11);
+	    json_array_size(json_object_get(rep, "object_refs")), 23);
 	assert_int_equal(tlp_of(rep), TLP_GREEN);
 	json_decref(env);
 }
@@ -343,6 +347,172 @@ t_event2(void **state)
 	assert_non_null(pattern_of(env, "SSDEEP"));
 	assert_non_null(pattern_of(env, "'SHA-512'"));
 	json_decref(env);
+}
+
+/* The SCOs of an event: one per mapped type, the deterministic ids of
+ * STIX 2.1 section 2.9 (computed independently with Python's uuid5 over
+ * the sorted compact JSON), context (not to_ids) attributes giving SCOs
+ * but no indicator, one SCO per id under the strictest TLP of its uses,
+ * all referenced by the report, and values that give no SCO ignored. */
+#define A(type, val, ids, tag)                                                 \
+	"{\"type\":\"" type "\",\"value\":\"" val "\",\"to_ids\":" ids         \
+	",\"uuid\":\"" EV2 "\",\"timestamp\":1710172800,\"Tag\":[" tag "]}"
+
+static void
+t_scos(void **state)
+{
+	static const struct {
+		const char *id;
+		const char *prop; /* a property, and its value as JSON */
+		const char *json;
+		enum tlp tlp;
+	} want[] = {
+	    {"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4", "value",
+		"\"198.51.100.3\"", TLP_RED},
+	    {"domain-name--3b96539c-807f-59c9-b4df-fe1865757b1e", "value",
+		"\"www.example.com\"", TLP_CLEAR},
+	    {"domain-name--064f846b-2bd3-5015-8d6f-d260dbda99c1", "value",
+		"\"a.example\"", TLP_AMBER},
+	    {"ipv6-addr--6469e3a9-b053-5e34-a025-9396ae051d26", "value",
+		"\"2001:db8::1\"", TLP_AMBER},
+	    {"ipv4-addr--39090fdc-366e-571f-ab5b-d05e2918f88f", "value",
+		"\"203.0.113.9\"", TLP_AMBER},
+	    {"url--5cfdfcec-13e5-535f-bc5c-b601d5839acb", "value",
+		"\"http://example.com/x\"", TLP_AMBER},
+	    {"email-addr--20f95e88-019c-5ac7-a027-aba10fdcb3ca", "value",
+		"\"a@b.example\"", TLP_AMBER},
+	    {"mac-addr--8bbba7bb-0054-556b-a740-4d38221678a8", "value",
+		"\"00:1a:2b:3c:4d:5e\"", TLP_AMBER},
+	    {"autonomous-system--0a5f7072-df00-5729-9f0a-4eb18631a446",
+		"number", "64500", TLP_AMBER},
+	    {"file--02fff920-f614-527c-81d1-6353633a6d21", "hashes",
+		"{\"MD5\":\"d41d8cd98f00b204e9800998ecf8427e\"}", TLP_AMBER},
+	    {"file--d58dbf63-889d-5fb8-ade0-c1c2739483e1", "name",
+		"\"a\xc3\xa9.exe\"", TLP_AMBER},
+	    {"x509-certificate--fa6e66a5-f019-51f9-8ab5-812023e58c6e", "hashes",
+		"{\"SHA-1\":\"da39a3ee5e6b4b0d3255bfef95601890afd80709\"}",
+		TLP_AMBER},
+	};
+	struct feed_misp_opts o = opts();
+	struct feed_misp_result res;
+	struct buf in = BUF_INIT, b = BUF_INIT;
+	struct stix_report rep;
+	struct stix_info info;
+	char err[FEED_MISP_ERRLEN], fs[160];
+	json_t *env, *objs, *obj, *refs = NULL, *v, *w;
+	size_t i, j, nind = 0, nsco = 0;
+	const char *type;
+
+	(void)state;
+	buf_adds(&in, "{\"Event\":{\"uuid\":\"" EV1 "\",\"Attribute\":[");
+	buf_adds(&in, A("ip-dst", "198.51.100.3", "true", ""));
+	/* the same address as context, under a stricter TLP */
+	buf_adds(&in,
+	    "," A("ip-src", "198.51.100.3", "false", "{\"name\":\"tlp:red\"}"));
+	buf_adds(&in,
+	    "," A("hostname", "WWW.Example.COM", "false",
+		"{\"name\":\"tlp:clear\"}"));
+	buf_adds(&in, "," A("domain|ip", "a.example|2001:DB8::1", "\"0\"", ""));
+	buf_adds(&in, "," A("ip-src|port", "203.0.113.9|443", "false", ""));
+	buf_adds(&in, "," A("url", "http://Example.com/x", "false", ""));
+	buf_adds(&in, "," A("email-dst", "A@B.example", "false", ""));
+	buf_adds(&in, "," A("mac-address", "00-1A-2B-3C-4D-5E", "false", ""));
+	buf_adds(&in, "," A("AS", "AS64500", "false", ""));
+	buf_adds(
+	    &in, "," A("md5", "D41D8CD98F00B204E9800998ECF8427E", "false", ""));
+	buf_adds(&in,
+	    "," A("filename|sha256",
+		"a\\u00e9.exe|e3b0c44298fc1c149afbf4c8996fb92427ae"
+		"41e4649b934ca495991b7852b855",
+		"false", ""));
+	buf_adds(&in,
+	    "," A("x509-fingerprint-sha1",
+		"da39a3ee5e6b4b0d3255bfef95601890afd80709", "false", ""));
+	buf_adds(&in,
+	    "," A("ssdeep", "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C", "false",
+		""));
+	/* the same file again (dedupe), and nothing from these */
+	buf_adds(
+	    &in, "," A("md5", "d41d8cd98f00b204e9800998ecf8427e", "false", ""));
+	buf_adds(&in, "," A("text", "notes", "false", ""));
+	buf_adds(&in, "," A("ip-dst", "999.1.1.1", "false", ""));
+	buf_adds(&in,
+	    "," A("filename|md5", "x\\u0001y|d41d8cd98f00b204e9800998ecf8427e",
+		"false", ""));
+	buf_adds(&in,
+	    ",{\"type\":\"ip-dst\",\"value\":\"192.0.2.99\","
+	    "\"deleted\":true}");
+	buf_adds(&in, "]}}");
+	assert_false(buf_failed(&in));
+	if (feed_misp_event_to_stix(
+		buf_cstr(&in), in.len, &o, &b, &res, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(res.nattrs, 18);
+	assert_int_equal(res.nindicators, 1);
+	assert_int_equal(res.nscos, 13);
+	assert_int_equal(res.nskipped, 17);
+	assert_int_equal(res.nbad, 0);
+	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
+	objs = json_object_get(env, "objects");
+	json_array_foreach(objs, i, obj)
+	{
+		memset(&info, 0, sizeof(info));
+		if (stix_validate(obj, NULL, &info, &rep) != 0) {
+			stix_finding_str(&rep.findings[0], fs, sizeof(fs));
+			fail_msg("%s: %s",
+			    json_string_value(json_object_get(obj, "id")), fs);
+		}
+		assert_int_equal(rep.nwarnings, 0);
+		type = json_string_value(json_object_get(obj, "type"));
+		if (strcmp(type, "indicator") == 0)
+			nind++;
+		else if (strcmp(type, "report") == 0)
+			refs = json_object_get(obj, "object_refs");
+		else {
+			nsco++;
+			assert_string_equal(json_string_value(json_object_get(
+						obj, "spec_version")),
+			    "2.1");
+			assert_null(json_object_get(obj, "created"));
+			assert_null(json_object_get(obj, "labels"));
+		}
+	}
+	assert_int_equal(nind, 1);
+	assert_int_equal(nsco, 13);
+	/* every object but the report, once */
+	assert_int_equal(json_array_size(refs), 14);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		obj = NULL;
+		json_array_foreach(objs, j,
+		    w) if (strcmp(json_string_value(json_object_get(w, "id")),
+			       want[i].id) == 0) obj = w;
+		if (obj == NULL)
+			fail_msg("no %s", want[i].id);
+		assert_non_null(
+		    v = json_loads(want[i].json, JSON_DECODE_ANY, NULL));
+		if (!json_equal(json_object_get(obj, want[i].prop), v))
+			fail_msg("%s: %s", want[i].id, want[i].prop);
+		json_decref(v);
+		assert_int_equal(tlp_of(obj), want[i].tlp);
+		for (j = 0; j < json_array_size(refs); j++)
+			if (strcmp(json_string_value(json_array_get(refs, j)),
+				want[i].id) == 0)
+				break;
+		assert_true(j < json_array_size(refs));
+	}
+	json_decref(env);
+
+	/* no report: the SCOs all the same, and an SCO-only event */
+	o.report = 0;
+	buf_reset(&b);
+	assert_int_equal(feed_misp_event_to_stix(buf_cstr(&in), in.len, &o, &b,
+			     &res, err, sizeof(err)),
+	    0);
+	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
+	assert_int_equal(json_array_size(json_object_get(env, "objects")), 14);
+	json_decref(env);
+	buf_clear(&in);
+	buf_clear(&b);
 }
 
 static void
@@ -434,7 +604,11 @@ t_edges(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(obj, "valid_from")),
 	    "2024-03-01T08:00:00.000Z");
+	/* then its ipv4-addr, then the report */
 	obj = json_array_get(json_object_get(env, "objects"), 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(obj, "type")), "ipv4-addr");
+	obj = json_array_get(json_object_get(env, "objects"), 2);
 	assert_non_null(name = json_string_value(json_object_get(obj, "name")));
 	assert_int_equal(strlen(name), FEED_MISP_MAX_INFO);
 	json_decref(env);
@@ -518,10 +692,11 @@ check_tree(const char *dir, const struct tree_ev *evs, size_t nev,
 		assert_int_equal(res.nattrs, evs[i].nattrs);
 		assert_int_equal(res.nskipped, evs[i].nattrs - evs[i].nind);
 		assert_int_equal(res.tlp, evs[i].tlp);
-		/* the indicators and the report */
+		/* the indicators, their SCOs and the report */
+		assert_true(res.nscos > 0);
 		assert_int_equal(
 		    json_array_size(json_object_get(env, "objects")),
-		    evs[i].nind + 1);
+		    evs[i].nind + res.nscos + 1);
 		json_decref(env);
 	}
 	snprintf(path, sizeof(path), "%shashes.csv", dir);
@@ -842,6 +1017,7 @@ main(void)
 	    cmocka_unit_test(t_plan_state),
 	    cmocka_unit_test(t_event1),
 	    cmocka_unit_test(t_event2),
+	    cmocka_unit_test(t_scos),
 	    cmocka_unit_test(t_malformed),
 	    cmocka_unit_test(t_edges),
 	    cmocka_unit_test(t_hashes),
