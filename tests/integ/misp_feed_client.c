@@ -80,6 +80,9 @@ print_objects(const struct buf *env)
 		return -1;
 	json_array_foreach(json_object_get(root, "objects"), i, o)
 	{
+		/* the indicators only (the SCOs and the report come too) */
+		if (json_object_get(o, "pattern") == NULL)
+			continue;
 		refs = json_object_get(o, "object_marking_refs");
 		tlp = "none";
 		if (json_array_size(refs) > 0)
