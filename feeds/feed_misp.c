@@ -71,7 +71,6 @@ static void conv_attr(struct conv *, json_t *);
 static int attr_pattern(
     const char *, const char *, struct buf *, char *, size_t);
 static void add_labels(json_t *, const json_t *, enum tlp *);
-static enum tlp attr_tlp(const struct conv *, const json_t *);
 static json_t *sco_of(
     int, const char *, size_t, const char *, size_t, char *, size_t);
 static int attr_scos(const char *, const char *, json_t *, char *, size_t);
@@ -855,26 +854,6 @@ put_scos(struct conv *c)
 	}
 }
 
-/* The TLP of an attribute: the strictest of the event's and its own
- * tlp: tags, else opts->tlp (as the indicator has it). */
-static enum tlp
-attr_tlp(const struct conv *c, const json_t *a)
-{
-	const json_t *t;
-	enum tlp tlp = c->evtlp, lv;
-	const char *s;
-	size_t i;
-
-	json_array_foreach(json_object_get(a, "Tag"), i, t)
-	{
-		s = json_string_value(json_object_get(t, "name"));
-		if (s != NULL && strlen(s) <= FEED_MISP_MAX_LABEL &&
-		    (lv = tag_tlp(s)) > tlp)
-			tlp = lv;
-	}
-	return tlp != TLP_NONE ? tlp : c->opts->tlp;
-}
-
 /* Appends the names of a MISP "Tag" list to labels (tlp: tags raise
  * *tlp instead), without duplicates, at most FEED_MISP_MAX_LABELS. */
 static void
@@ -952,8 +931,10 @@ conv_attr(struct conv *c, json_t *a)
 		return;
 	}
 	if (!get_bool(json_object_get(a, "to_ids"))) {
-		/* context: its observables, not an indicator */
-		conv_scos(c, type, value, attr_tlp(c, a));
+		/* context, "not for detection" in MISP's words: neither an
+		 * indicator nor observables, because the hub's blocklist
+		 * exports and lookups take the observables of every object
+		 * a member may read (a context domain would be blocked) */
 		c->res->nskipped++;
 		return;
 	}

@@ -149,8 +149,10 @@ struct feed_misp_result {
  *   - TLP: the strictest tlp:* tag of the event and the attribute
  *     (clear/white, green, amber, amber+strict, red -> the TLP 2.0
  *     marking-definition ids), else opts->tlp;
- *   - every attribute not deleted (to_ids or not) whose type maps also
- *     gives the STIX 2.1 cyber-observable(s) of its value(s): ipv4-addr,
+ *   - every to_ids attribute whose type maps also gives the STIX 2.1
+ *     cyber-observable(s) of its value(s) (context attributes give
+ *     nothing: the hub's blocklist exports and lookups take the
+ *     observables of every object a member may read): ipv4-addr,
  *     ipv6-addr, domain-name, url, email-addr, mac-addr {"value"},
  *     autonomous-system {"number"}, file {"hashes"(, "name" of
  *     filename|hash)}, x509-certificate {"hashes"}; the canonical text
@@ -159,9 +161,8 @@ struct feed_misp_result {
  *     those properties), so the same value is the same SCO whoever sends
  *     it; each once per event, after the indicators, marked with the
  *     strictest TLP of the attributes that give it (as their indicators
- *     would be); ip-*|port gives the address only, domain|ip both.  A
- *     value that gives no SCO is not counted bad (a to_ids one is, by
- *     its indicator); a to_ids attribute that is bad gives none;
+ *     would be); ip-*|port gives the address only, domain|ip both; a
+ *     to_ids attribute that is bad gives none;
  *   - with opts->report, a report whose id is the UUIDv5 of the producer
  *     and the event uuid, name the event info, published the event
  *     timestamp, referencing every indicator and SCO (none when there is

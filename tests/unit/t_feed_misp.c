@@ -354,9 +354,13 @@ t_event2(void **state)
  * the sorted compact JSON), context (not to_ids) attributes giving SCOs
  * but no indicator, one SCO per id under the strictest TLP of its uses,
  * all referenced by the report, and values that give no SCO ignored. */
+/* an attribute, its uuid made of the line it is written on */
+#define A_STR(x)  #x
+#define A_LINE(x) A_STR(x)
 #define A(type, val, ids, tag)                                                 \
 	"{\"type\":\"" type "\",\"value\":\"" val "\",\"to_ids\":" ids         \
-	",\"uuid\":\"" EV2 "\",\"timestamp\":1710172800,\"Tag\":[" tag "]}"
+	",\"uuid\":\"5f0c0000-0000-4000-8000-000000000" A_LINE(                \
+	    __LINE__) "\",\"timestamp\":1710172800,\"Tag\":[" tag "]}"
 
 static void
 t_scos(void **state)
@@ -368,7 +372,7 @@ t_scos(void **state)
 		enum tlp tlp;
 	} want[] = {
 	    {"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4", "value",
-		"\"198.51.100.3\"", TLP_RED},
+		"\"198.51.100.3\"", TLP_AMBER},
 	    {"domain-name--3b96539c-807f-59c9-b4df-fe1865757b1e", "value",
 		"\"www.example.com\"", TLP_CLEAR},
 	    {"domain-name--064f846b-2bd3-5015-8d6f-d260dbda99c1", "value",
@@ -406,34 +410,35 @@ t_scos(void **state)
 	(void)state;
 	buf_adds(&in, "{\"Event\":{\"uuid\":\"" EV1 "\",\"Attribute\":[");
 	buf_adds(&in, A("ip-dst", "198.51.100.3", "true", ""));
-	/* the same address as context, under a stricter TLP */
+	/* the same address as context, under a stricter TLP: context
+	 * ("not for detection") gives nothing, not even its SCO */
 	buf_adds(&in,
 	    "," A("ip-src", "198.51.100.3", "false", "{\"name\":\"tlp:red\"}"));
 	buf_adds(&in,
-	    "," A("hostname", "WWW.Example.COM", "false",
+	    "," A("hostname", "WWW.Example.COM", "true",
 		"{\"name\":\"tlp:clear\"}"));
-	buf_adds(&in, "," A("domain|ip", "a.example|2001:DB8::1", "\"0\"", ""));
-	buf_adds(&in, "," A("ip-src|port", "203.0.113.9|443", "false", ""));
-	buf_adds(&in, "," A("url", "http://Example.com/x", "false", ""));
-	buf_adds(&in, "," A("email-dst", "A@B.example", "false", ""));
-	buf_adds(&in, "," A("mac-address", "00-1A-2B-3C-4D-5E", "false", ""));
-	buf_adds(&in, "," A("AS", "AS64500", "false", ""));
+	buf_adds(&in, "," A("domain|ip", "a.example|2001:DB8::1", "\"1\"", ""));
+	buf_adds(&in, "," A("ip-src|port", "203.0.113.9|443", "true", ""));
+	buf_adds(&in, "," A("url", "http://Example.com/x", "true", ""));
+	buf_adds(&in, "," A("email-dst", "A@B.example", "true", ""));
+	buf_adds(&in, "," A("mac-address", "00-1A-2B-3C-4D-5E", "true", ""));
+	buf_adds(&in, "," A("AS", "AS64500", "true", ""));
 	buf_adds(
-	    &in, "," A("md5", "D41D8CD98F00B204E9800998ECF8427E", "false", ""));
+	    &in, "," A("md5", "D41D8CD98F00B204E9800998ECF8427E", "true", ""));
 	buf_adds(&in,
 	    "," A("filename|sha256",
 		"a\\u00e9.exe|e3b0c44298fc1c149afbf4c8996fb92427ae"
 		"41e4649b934ca495991b7852b855",
-		"false", ""));
+		"true", ""));
 	buf_adds(&in,
 	    "," A("x509-fingerprint-sha1",
-		"da39a3ee5e6b4b0d3255bfef95601890afd80709", "false", ""));
+		"da39a3ee5e6b4b0d3255bfef95601890afd80709", "true", ""));
 	buf_adds(&in,
-	    "," A("ssdeep", "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C", "false",
+	    "," A("ssdeep", "3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C", "true",
 		""));
 	/* the same file again (dedupe), and nothing from these */
 	buf_adds(
-	    &in, "," A("md5", "d41d8cd98f00b204e9800998ecf8427e", "false", ""));
+	    &in, "," A("md5", "d41d8cd98f00b204e9800998ecf8427e", "true", ""));
 	buf_adds(&in, "," A("text", "notes", "false", ""));
 	buf_adds(&in, "," A("ip-dst", "999.1.1.1", "false", ""));
 	buf_adds(&in,
@@ -442,15 +447,17 @@ t_scos(void **state)
 	buf_adds(&in,
 	    ",{\"type\":\"ip-dst\",\"value\":\"192.0.2.99\","
 	    "\"deleted\":true}");
+	buf_adds(&in, "," A("domain", "context.example", "false", ""));
 	buf_adds(&in, "]}}");
 	assert_false(buf_failed(&in));
 	if (feed_misp_event_to_stix(
 		buf_cstr(&in), in.len, &o, &b, &res, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(res.nattrs, 18);
-	assert_int_equal(res.nindicators, 1);
+	assert_int_equal(res.nattrs, 19);
+	assert_int_equal(res.nindicators, 13);
 	assert_int_equal(res.nscos, 13);
-	assert_int_equal(res.nskipped, 17);
+	assert_int_equal(res.nskipped, 6);
+	assert_null(strstr(buf_cstr(&b), "context.example"));
 	assert_int_equal(res.nbad, 0);
 	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
 	objs = json_object_get(env, "objects");
@@ -477,10 +484,10 @@ t_scos(void **state)
 			assert_null(json_object_get(obj, "labels"));
 		}
 	}
-	assert_int_equal(nind, 1);
+	assert_int_equal(nind, 13);
 	assert_int_equal(nsco, 13);
 	/* every object but the report, once */
-	assert_int_equal(json_array_size(refs), 14);
+	assert_int_equal(json_array_size(refs), 26);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		obj = NULL;
 		json_array_foreach(objs, j,
@@ -509,7 +516,7 @@ t_scos(void **state)
 			     &res, err, sizeof(err)),
 	    0);
 	assert_non_null(env = json_loadb(b.data, b.len, 0, NULL));
-	assert_int_equal(json_array_size(json_object_get(env, "objects")), 14);
+	assert_int_equal(json_array_size(json_object_get(env, "objects")), 26);
 	json_decref(env);
 	buf_clear(&in);
 	buf_clear(&b);
