@@ -422,7 +422,9 @@ read_source(struct frun *r, const struct feed_request *req)
 
 	memset(&resp, 0, sizeof(resp));
 	r->rep.requests++;
-	if ((fd = open(r->def->path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	/* O_NONBLOCK: a FIFO must not hold the loop (refused below) */
+	if ((fd = open(r->def->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) ==
+		-1 ||
 	    fstat(fd, &sb) == -1) {
 		fail(r, "%s: %s", r->def->path, strerror(errno));
 		if (fd != -1)
