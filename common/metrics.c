@@ -89,8 +89,6 @@ struct metrics {
 static char *escape_new(const char *prefix, const char *s, const char *suffix);
 static int64_t now_s(void);
 static void hist_observe(struct hist *, int64_t us);
-static void family(
-    struct buf *, const char *name, const char *type, const char *help);
 static void sample(struct buf *, const char *name, const char *labels,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void counter1(
@@ -325,8 +323,9 @@ metrics_get(struct metrics *m, enum metrics_gauge g)
 /* Rendering.  HELP texts are constants without backslash or line feed,
  * so they need no escaping (t_metrics checks). */
 
-static void
-family(struct buf *b, const char *name, const char *type, const char *help)
+void
+metrics_family(
+    struct buf *b, const char *name, const char *type, const char *help)
 {
 	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -350,7 +349,7 @@ sample(
 static void
 counter1(struct buf *b, const char *name, const char *help, _Atomic uint64_t *c)
 {
-	family(b, name, "counter", help);
+	metrics_family(b, name, "counter", help);
 	sample(b, name, NULL, "%" PRIu64, LOAD(c));
 }
 
@@ -358,7 +357,7 @@ static void
 gauge1(struct buf *b, struct metrics *m, const char *name, const char *help,
     enum metrics_gauge g)
 {
-	family(b, name, "gauge", help);
+	metrics_family(b, name, "gauge", help);
 	sample(b, name, NULL, "%" PRId64, metrics_get(m, g));
 }
 
@@ -396,7 +395,7 @@ render_http(struct metrics *m, struct buf *b)
 	char code[16];
 	int i, j, k;
 
-	family(b, req, "counter",
+	metrics_family(b, req, "counter",
 	    "HTTP requests answered, by route, method and status code.");
 	for (i = 0; i < m->nroutes; i++) {
 		r = &m->routes[i];
@@ -415,21 +414,23 @@ render_http(struct metrics *m, struct buf *b)
 				    req, r->label, method_names[j], code, n);
 			}
 	}
-	family(b, dur, "histogram",
+	metrics_family(b, dur, "histogram",
 	    "Time from a request's arrival to its last byte sent, by route.");
 	for (i = 0; i < m->nroutes; i++)
 		hist_render(b, dur, m->routes[i].label, &m->routes[i].latency);
-	family(b, in, "counter", "Bytes of request bodies read, by route.");
+	metrics_family(
+	    b, in, "counter", "Bytes of request bodies read, by route.");
 	for (i = 0; i < m->nroutes; i++)
 		sample(b, in, m->routes[i].label, "%" PRIu64,
 		    LOAD(&m->routes[i].in_bytes));
-	family(b, out, "counter", "Bytes of response bodies sent, by route.");
+	metrics_family(
+	    b, out, "counter", "Bytes of response bodies sent, by route.");
 	for (i = 0; i < m->nroutes; i++)
 		sample(b, out, m->routes[i].label, "%" PRIu64,
 		    LOAD(&m->routes[i].out_bytes));
 	gauge1(b, m, "ctihub_http_open_connections",
 	    "Client connections open now.", METRICS_CONNECTIONS);
-	family(b, "ctihub_tls_handshakes_total", "counter",
+	metrics_family(b, "ctihub_tls_handshakes_total", "counter",
 	    "TLS handshakes, by result.");
 	sample(b, "ctihub_tls_handshakes_total", "result=\"ok\"", "%" PRIu64,
 	    LOAD(&m->tls[1]));
@@ -444,7 +445,7 @@ render_auth(struct metrics *m, struct buf *b)
 	char labels[32];
 	int i;
 
-	family(b, name, "counter",
+	metrics_family(b, name, "counter",
 	    "Requests refused for their credentials, by kind.");
 	for (i = 0; i < METRICS_NAUTH; i++) {
 		snprintf(labels, sizeof(labels), "kind=\"%s\"", auth_names[i]);
@@ -461,7 +462,7 @@ render_writer(struct metrics *m, struct buf *b)
 	    "Writer jobs in committed transactions.", &m->jobs);
 	counter1(b, "ctihub_writer_objects_total",
 	    "Objects in committed writer jobs.", &m->objects);
-	family(b, "ctihub_writer_commit_duration_seconds", "histogram",
+	metrics_family(b, "ctihub_writer_commit_duration_seconds", "histogram",
 	    "Time from a write transaction's start to its durable commit.");
 	hist_render(b, "ctihub_writer_commit_duration_seconds", "", &m->commit);
 	gauge1(b, m, "ctihub_writer_queue", "Writer jobs waiting now.",
@@ -480,11 +481,11 @@ render_state(struct metrics *m, struct buf *b)
 	gauge1(b, m, "ctihub_db_map_size_bytes",
 	    "Bytes of the database's memory map (its maximum size now).",
 	    METRICS_DB_MAP_SIZE);
-	family(b, "ctihub_db_map_used_ratio", "gauge",
+	metrics_family(b, "ctihub_db_map_used_ratio", "gauge",
 	    "Share of the memory map in use (db_size / map_size).");
 	sample(b, "ctihub_db_map_used_ratio", NULL, "%.9g",
 	    map > 0 ? (double)used / (double)map : 0.0);
-	family(b, "ctihub_reloads_total", "counter",
+	metrics_family(b, "ctihub_reloads_total", "counter",
 	    "Configuration reloads, by result (failed: the running one kept).");
 	sample(b, "ctihub_reloads_total", "result=\"ok\"", "%" PRIu64,
 	    LOAD(&m->reloads[1]));
@@ -503,7 +504,7 @@ render_state(struct metrics *m, struct buf *b)
 	    "Audit records waiting to be written.", METRICS_AUDIT_BACKLOG);
 	gauge1(b, m, "ctihub_start_time_seconds",
 	    "When the hub started (unix time).", METRICS_START_TIME);
-	family(b, "ctihub_build_info", "gauge",
+	metrics_family(b, "ctihub_build_info", "gauge",
 	    "Always 1; the label says which build runs.");
 	sample(b, "ctihub_build_info", m->version, "1");
 }

@@ -4,6 +4,8 @@
 #ifndef CTIHUB_CLI_H
 #define CTIHUB_CLI_H
 
+#include <stdint.h>
+
 struct conf;
 struct store;
 
@@ -13,6 +15,9 @@ const char *cli_conf_path(int argc, char **argv);
  * on stderr as "ctihub <cmd>: ..."; NULL).  cli_policy.c */
 struct conf *cli_load_conf(const char *path);
 struct store *cli_open_store(const struct conf *, const char *cmd);
+/* A time (microseconds) as a timestamp to the second, "-" for 0.
+ * out: TSTAMP_LEN bytes.  cli_policy.c */
+void cli_when(int64_t us, char *out);
 
 /* cli_feeds.c */
 int cmd_feeds(int argc, char **argv);

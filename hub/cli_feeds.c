@@ -41,15 +41,6 @@ outcome_name(int o)
 	return o == FRUN_OK ? "ok" : o == FRUN_FAILED ? "failed" : "cancelled";
 }
 
-static void
-when(int64_t us, char out[TSTAMP_LEN])
-{
-	if (us == 0)
-		snprintf(out, TSTAMP_LEN, "-");
-	else
-		tstamp_format(us, 0, out);
-}
-
 /* --- feeds status --- */
 
 static int
@@ -85,9 +76,9 @@ status(const struct conf *c, struct store *st, int json)
 				snprintf(s.last.error, sizeof(s.last.error),
 				    "unreadable status record");
 		}
-		when(s.last_start, last);
-		when(s.last_ok, ok);
-		when(d->enabled && s.last_start != 0
+		cli_when(s.last_start, last);
+		cli_when(s.last_ok, ok);
+		cli_when(d->enabled && s.last_start != 0
 			? s.last_start + d->every * 1000000
 			: 0,
 		    next);

@@ -14,6 +14,7 @@
 #include "ctihub/policy.h"
 #include "ctihub/stix.h"
 #include "ctihub/store.h"
+#include "ctihub/tstamp.h"
 #include "ctihub/view.h"
 
 #include "cli.h"
@@ -104,6 +105,15 @@ cli_open_store(const struct conf *c, const char *cmd)
 		store_set_map_max(st, c->map_max);
 	hub_free(db);
 	return st;
+}
+
+void
+cli_when(int64_t us, char *out)
+{
+	if (us == 0)
+		snprintf(out, TSTAMP_LEN, "-");
+	else
+		tstamp_format(us, 0, out);
 }
 
 struct last_version {

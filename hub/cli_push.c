@@ -29,15 +29,6 @@ mode_name(int mode)
 }
 
 static void
-when(int64_t us, char out[TSTAMP_LEN])
-{
-	if (us == 0)
-		snprintf(out, TSTAMP_LEN, "-");
-	else
-		tstamp_format(us, 0, out);
-}
-
-static void
 jfield(const char *k, const char *v, int comma)
 {
 	printf("%s\"%s\":\"", comma ? "," : "", k);
@@ -93,8 +84,8 @@ status(struct conf *c, struct store *st, int json)
 				snprintf(cur, sizeof(cur), "-");
 			else
 				tstamp_format(ps.cursor, 6, cur);
-			when(ps.last_ok, ok);
-			when(ps.next_retry, nx);
+			cli_when(ps.last_ok, ok);
+			cli_when(ps.next_retry, nx);
 			state = ps.suspended == PUSH_SUSPENDED ? "suspended"
 			    : ps.suspended == PUSH_GONE	       ? "gone (410)"
 			    : ps.attempts > 0		       ? "retrying"

@@ -445,12 +445,6 @@ feeds_free(struct feeds *e)
 /* --- /metrics (the operations worker's thread) --- */
 
 static void
-family(struct buf *b, const char *name, const char *type, const char *help)
-{
-	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
 render_metrics(struct buf *b, void *arg)
 {
 	struct feeds *e = arg;
@@ -480,7 +474,7 @@ render_metrics(struct buf *b, void *arg)
 	if (TAILQ_EMPTY(&e->slots))
 		goto out;
 	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		family(b, fam[f].name, fam[f].type, fam[f].help);
+		metrics_family(b, fam[f].name, fam[f].type, fam[f].help);
 		TAILQ_FOREACH(s, &e->slots, entry)
 		{
 			const struct frun_status *x = &s->st;

@@ -30,7 +30,7 @@ void feeds_stop(struct feeds *);
 void feeds_free(struct feeds *);
 
 /* The feeds' outbound address check: public addresses, and the networks
- * of feed_allow (arg: the conf). */
-int feeds_addr_check(const struct sockaddr *, socklen_t, void *conf);
+ * of feed_allow (arg: the engine, whose snapshot it reads). */
+int feeds_addr_check(const struct sockaddr *, socklen_t, void *feeds);
 
 #endif

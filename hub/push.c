@@ -1030,12 +1030,6 @@ push_free(struct push *e)
 /* --- /metrics (the operations worker's thread) --- */
 
 static void
-family(struct buf *b, const char *name, const char *type, const char *help)
-{
-	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
 labels(struct buf *b, const struct psub *s)
 {
 	buf_addf(b, "{subscription=\"%s\",collection=\"%s\",mode=\"%s\"}",
@@ -1087,7 +1081,7 @@ render_metrics(struct buf *b, void *arg)
 	if (!any)
 		goto out;
 	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		family(b, fam[f].name, fam[f].type, fam[f].help);
+		metrics_family(b, fam[f].name, fam[f].type, fam[f].help);
 		EACH_PSUB(e, i, s)
 		{
 			const struct push_stats *x = &s->stats;
@@ -1141,7 +1135,7 @@ render_metrics(struct buf *b, void *arg)
 			}
 		}
 	}
-	family(b, "ctihub_push_delivery_seconds", "histogram",
+	metrics_family(b, "ctihub_push_delivery_seconds", "histogram",
 	    "time from an object's commit to the receiver's acknowledgement");
 	EACH_PSUB(e, i, s)
 	{

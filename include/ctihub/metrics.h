@@ -138,6 +138,10 @@ void metrics_render(struct metrics *, struct buf *out);
  * METRICS_MAX_RENDERERS are registered already. */
 #define METRICS_MAX_RENDERERS 4
 typedef void metrics_render_cb(struct buf *out, void *arg);
+/* A family's HELP and TYPE lines (help: a constant without backslash or
+ * line feed), for renderers. */
+void metrics_family(
+    struct buf *out, const char *name, const char *type, const char *help);
 int metrics_add_renderer(struct metrics *, metrics_render_cb *, void *arg);
 
 #endif
