@@ -523,6 +523,46 @@ check "verify after kill -9: no problems" grep -q "database OK" verify.txt
 "$B/ctihub" feed run web --store -c ctihub.conf >web4.txt 2>&1
 check "after kill -9: the web feed's state holds (nothing stored)" \
     grep -q " 0 stored," web4.txt
+
+# SIGTERM while the hub's own scheduled run is under way: the hub stops
+# cleanly (documents in the pipeline finish, the run saves nothing more),
+# the database verifies, and the next run completes
+python3 -c "
+for i in range(200000):
+    print('10.%d.%d.%d' % (64 + (i >> 16), (i >> 8) & 255, i & 255))" >lists/big2.txt
+cat >>feeds.conf <<EOM
+feed big2 {
+	kind list
+	file lists/big2.txt
+	every 1h
+	member feeder
+	collection f1/feeds
+	type ipv4
+}
+EOM
+"$B/ctihubd" -c ctihub.conf 2>>hub.log &
+FPID=$!
+hub_wait hub.log $FPID 2 || tap fail "the hub starts again"
+sleep 1 # the run of 200,000 entries takes seconds: stop it in the middle
+if hub_term $FPID; then
+	wait $FPID
+	rc=$?
+	FPID=
+	check "SIGTERM during a scheduled run: the hub exits cleanly (status $rc)" \
+	    test "$rc" = 0
+else
+	tap fail "SIGTERM during a scheduled run: the hub did not stop in 10 s"
+	kill -9 $FPID 2>/dev/null
+	FPID=
+fi
+"$B/ctihub" verify -c ctihub.conf >verify2.txt 2>&1
+check "after it, the database verifies" grep -q "database OK" verify2.txt
+"$B/ctihub" feed run big2 --store -c ctihub.conf >big2.txt 2>&1
+check "and the next run completes (stored what was not saved)" \
+    grep -q ": ok: " big2.txt
+"$B/ctihub" feed run big2 --store -c ctihub.conf >big2b.txt 2>&1
+check "then its snapshot holds: nothing more" \
+    grep -q ": ok: 0 objects, 0 stored" big2b.txt
 n=$(cat hub.log ./*.txt ./*.err 2>/dev/null |
     grep -c "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer\|WARNING: ThreadSanitizer")
 check "no sanitizer report ($n)" test "$n" = 0
